@@ -1,0 +1,1 @@
+"""darkpool tests."""
