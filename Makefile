@@ -1,0 +1,31 @@
+# The README's two commands: `make demo` (the main job) and `make test`.
+# Both install what they need first (scripts/bootstrap.sh: uv + npm ci).
+SHELL := /bin/bash
+export PATH := $(HOME)/.local/bin:$(PATH)
+# Use the shared development powers of tau when it is there (CI and dev machines);
+# otherwise the project generates its own, clearly labelled insecure one.
+SHARED_PTAU := $(abspath ../shared/ptau/dev_bn128_16.ptau)
+ifeq ($(origin DARKPOOL_PTAU), undefined)
+ifneq ($(wildcard $(SHARED_PTAU)),)
+export DARKPOOL_PTAU := $(SHARED_PTAU)
+endif
+endif
+
+.PHONY: setup demo test lint bench
+
+setup:
+	@scripts/bootstrap.sh
+
+demo: setup
+	uv run darkpool demo
+
+lint: setup
+	uv run ruff check .
+	uv run ruff format --check .
+	uv run mypy
+
+test: lint
+	uv run pytest
+
+bench: setup
+	uv run python -m benchmarks
