@@ -25,7 +25,8 @@ lint: setup
 	uv run mypy
 
 test: lint
-	uv run pytest
+	@uv run pytest; rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests" >&2; fi; exit $$rc
 
 bench: setup
 	uv run python -m benchmarks
