@@ -1,0 +1,1 @@
+"""Tests for the verifier package (the trust root)."""
