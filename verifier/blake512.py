@@ -130,10 +130,8 @@ def _padded_blocks(message: bytes) -> Iterable[tuple[bytes, int]]:
     bit_len = 8 * len(message)
     # Bytes needed so that len(message) + pad + 16 is a multiple of 128.
     pad_len = (_BLOCK_BYTES - (len(message) + 17) % _BLOCK_BYTES) % _BLOCK_BYTES + 1
-    if pad_len == 1:
-        padding = b"\x81"
-    else:
-        padding = b"\x80" + b"\x00" * (pad_len - 2) + b"\x01"
+    # With room for one padding byte only, the leading and the final 1 bit share it.
+    padding = b"\x81" if pad_len == 1 else b"\x80" + b"\x00" * (pad_len - 2) + b"\x01"
     data = message + padding + bit_len.to_bytes(16, "big")
     for start in range(0, len(data), _BLOCK_BYTES):
         message_bits_so_far = 8 * min(len(message), start + _BLOCK_BYTES)
@@ -141,7 +139,7 @@ def _padded_blocks(message: bytes) -> Iterable[tuple[bytes, int]]:
         yield data[start : start + _BLOCK_BYTES], message_bits_so_far if holds_message else 0
 
 
-def blake512(message: bytes) -> bytes:
+def blake512(message: bytes | bytearray | memoryview) -> bytes:
     """Return the 64-byte BLAKE-512 digest of ``message`` (as npm blake-hash "blake512")."""
     if not isinstance(message, bytes | bytearray | memoryview):
         raise TypeError("blake512 expects bytes")
