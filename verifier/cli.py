@@ -36,7 +36,9 @@ def load_json_file(path: Path, what: str) -> object:
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
-        raise InputError(f"{what}: {path} is not valid JSON ({exc.msg} at line {exc.lineno})") from None
+        raise InputError(
+            f"{what}: {path} is not valid JSON ({exc.msg} at line {exc.lineno})"
+        ) from None
 
 
 def cmd_groth16(args: argparse.Namespace) -> int:
