@@ -1,0 +1,1 @@
+"""darkpool operator: domain logic, service, client."""
