@@ -97,3 +97,16 @@ def build_statement(
         main_source=source,
         include_dirs=[circuits_dir(), circuits_dir() / "lib"],
     )
+
+
+def compile_statement(
+    statement: str, profile: str, exchange_id: str = DEFAULT_EXCHANGE_ID
+) -> tuple[Path, int]:
+    """Compile only (cached): r1cs path and constraint count, for any profile size."""
+    params = load_params(profile)
+    source = main_source(statement, params, Tags.for_exchange(exchange_id))
+    return toolchain.compile_generated(
+        name=f"{statement}_{profile}",
+        main_source=source,
+        include_dirs=[circuits_dir(), circuits_dir() / "lib"],
+    )

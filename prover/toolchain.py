@@ -744,14 +744,8 @@ def build(
     )
 
 
-def build_generated(
-    name: str,
-    main_source: str,
-    include_dirs: Sequence[Path],
-    *,
-    extra_key: bytes | str | Mapping[str, object] | None = None,
-) -> CircuitArtifacts:
-    """``build`` a generated main wrapper (its text is stored in the cache, by content)."""
+def _generated_source(name: str, main_source: str) -> Path:
+    """Store a generated main wrapper in the cache by content and return its path."""
     digest = _sha256_bytes(main_source.encode())[:24]
     directory = cache_dir() / "generated" / digest
     path = directory / f"{_safe_name(name)}.circom"
@@ -760,6 +754,36 @@ def build_generated(
         tmp = directory / f".{path.name}.{os.getpid()}.tmp"
         tmp.write_text(main_source)
         os.replace(tmp, path)
+    return path
+
+
+def compile_generated(
+    name: str,
+    main_source: str,
+    include_dirs: Sequence[Path],
+    *,
+    extra_key: bytes | str | Mapping[str, object] | None = None,
+) -> tuple[Path, int]:
+    """Compile (no setup) a generated main wrapper through the cache.
+
+    Returns the r1cs path and the constraint count. Used to measure circuits
+    too large to set up with the available powers of tau (production profile).
+    """
+    source = _generated_source(name, main_source).resolve()
+    src_key = source_key(source, include_dirs=include_dirs, extra_key=extra_key)
+    entry, manifest = _compile_cached(name, source, include_dirs, src_key)
+    return entry / str(manifest["r1cs"]), int(manifest["constraints"])
+
+
+def build_generated(
+    name: str,
+    main_source: str,
+    include_dirs: Sequence[Path],
+    *,
+    extra_key: bytes | str | Mapping[str, object] | None = None,
+) -> CircuitArtifacts:
+    """``build`` a generated main wrapper (its text is stored in the cache, by content)."""
+    path = _generated_source(name, main_source)
     return build(name, path, include_dirs=include_dirs, extra_key=extra_key)
 
 
