@@ -867,7 +867,15 @@ def snarkjs_verify(vkey_path: Path, proof_path: Path, public_path: Path) -> bool
         Path(proof_path),
         verdict=True,
     )
-    if "Invalid proof" in output:
+    # snarkjs answers "no" with one of these lines (and exit code 1).
+    if any(
+        verdict in output
+        for verdict in (
+            "Invalid proof",
+            "Public inputs are not valid",
+            "Proof commitments are not valid",
+        )
+    ):
         return False
     if "OK!" in output:
         return True
