@@ -856,6 +856,30 @@ def prove_inputs(
         return prove(artifacts, wtns)
 
 
+def snarkjs_fullprove(
+    artifacts: CircuitArtifacts, input_json: Path, out_dir: Path
+) -> tuple[Path, Path]:
+    """Plain ``snarkjs groth16 fullprove`` (witness + prove in one node process).
+
+    The baseline our prover path is measured against; returns (proof, public) paths.
+    """
+    proof = Path(out_dir) / "fullprove_proof.json"
+    public = Path(out_dir) / "fullprove_public.json"
+    _snarkjs(
+        "groth16 fullprove",
+        "groth16",
+        "fullprove",
+        Path(input_json),
+        artifacts.wasm,
+        artifacts.zkey,
+        proof,
+        public,
+    )
+    if not proof.is_file() or not public.is_file():
+        raise ToolchainError("snarkjs groth16 fullprove wrote no proof")
+    return proof, public
+
+
 def snarkjs_verify(vkey_path: Path, proof_path: Path, public_path: Path) -> bool:
     """``snarkjs groth16 verify`` (baseline for tests/benchmarks; the product uses verifier/)."""
     output = _snarkjs(

@@ -1,0 +1,58 @@
+"""Constraint budgets of the statement circuits at the ``test`` profile.
+
+A budget is ~10% above the count measured when it was set, so an accidental
+blow-up (a dropped ``--O2``, a gadget instantiated per market instead of per
+slot) fails loudly, while small honest changes pass. Raising a budget is a
+deliberate edit here, with the new count in the commit message. The test
+profile's settle_batch must also stay within the shared 2^16 development
+powers of tau (snarkjs needs a domain of 2^k > constraints + public signals).
+
+Compile only (cached): no trusted setup, no witness.
+"""
+
+import pytest
+
+from prover import circuits
+from prover.r1cs import read_r1cs_header
+
+pytestmark = pytest.mark.slow
+
+# Measured with circom 2.2.3 --O2: account_op 8,342; settle_batch 54,604;
+# solvency_chunk 6,062.
+BUDGETS = {
+    "account_op": 9_200,
+    "settle_batch": 60_000,
+    "solvency_chunk": 6_700,
+}
+SHARED_PTAU_POWER = 16
+
+
+@pytest.mark.parametrize("statement", circuits.STATEMENTS)
+def test_constraints_within_budget(statement: str) -> None:
+    r1cs_path, count = circuits.compile_statement(statement, "test")
+    assert count == read_r1cs_header(r1cs_path).n_constraints
+    assert count <= BUDGETS[statement], (
+        f"{statement} has {count} constraints, budget {BUDGETS[statement]}"
+    )
+
+
+@pytest.mark.parametrize("statement", circuits.STATEMENTS)
+def test_public_signal_count_matches_statement(statement: str) -> None:
+    # A public input silently dropped (or a stray public output) changes what
+    # the verifier binds; the r1cs header must agree with the statement module.
+    params = circuits.load_params("test")
+    r1cs_path, _ = circuits.compile_statement(statement, "test")
+    header = read_r1cs_header(r1cs_path)
+    module = circuits.statement_module(statement)
+    assert header.n_pub_out == 0
+    arrays = {"prices", "volume", "feeBps", "imfBps", "openPositions"}
+    expected = sum(params.markets if name in arrays else 1 for name in module.PUBLIC)
+    assert header.n_pub_in == expected
+
+
+def test_settle_batch_fits_shared_ptau() -> None:
+    r1cs_path, _ = circuits.compile_statement("settle_batch", "test")
+    header = read_r1cs_header(r1cs_path)
+    assert header.required_ptau_power <= SHARED_PTAU_POWER
+    # Headroom left for growth within the budget (the budget itself must fit).
+    assert (BUDGETS["settle_batch"] + header.n_public).bit_length() <= SHARED_PTAU_POWER
