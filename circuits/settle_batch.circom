@@ -24,7 +24,7 @@ include "margin.circom";
 //   - the fill-tree leaves move from (filledBefore == 0 ? 0 : Poseidon(h, filledBefore))
 //     to Poseidon(h, filledBefore + quantity), buy then sell;
 //   - the buyer pays q*mark + fee and gains q lots, the seller receives q*mark - fee
-//     and loses q lots, fee = floor(q*mark*feeBps[market] / 10000); buyer then
+//     and loses q lots, fee = ceil(q*mark*feeBps[market] / 10000); buyer then
 //     seller leaf updated (fresh blinding); both new states meet initial margin.
 // Inactive slots (active = 0, all after the active ones) change nothing.
 // volume[m] is the total quantity traded in market m.
@@ -96,10 +96,13 @@ template SettleBatch(ACC_DEPTH, ORDER_DEPTH, M, N, ORDER_TAG) {
     for (var m = 0; m < M; m++) {
         rPrice[m] = RangeCheck(PRICE_BITS());
         rPrice[m].in <== prices[m];
-        rFee[m] = RangeCheck(BPS_BITS());
-        rFee[m].in <== feeBps[m];
-        rImf[m] = RangeCheck(BPS_BITS());
-        rImf[m].in <== imfBps[m];
+        // Fractions are at most 100% (as in account_op): feeBps, imfBps <= BPS_DENOM.
+        rFee[m] = AssertLeq(BPS_BITS());
+        rFee[m].a <== feeBps[m];
+        rFee[m].b <== BPS_DENOM();
+        rImf[m] = AssertLeq(BPS_BITS());
+        rImf[m].a <== imfBps[m];
+        rImf[m].b <== BPS_DENOM();
     }
 
     // Roots threaded through the slots: index 2*i is before slot i's buy side,
@@ -154,12 +157,13 @@ template SettleBatch(ACC_DEPTH, ORDER_DEPTH, M, N, ORDER_TAG) {
             vol[m] += qtyByMarket[i][m];
         }
 
-        // fee = floor(q * mark * feeBps / BPS_DENOM), charged to each side.
+        // fee = ceil(q * mark * feeBps / BPS_DENOM), charged to each side: rounding
+        // up means splitting a trade into small fills can never dodge the fee.
         // q*mark < 2^80, times feeBps < 2^94, so the quotient fits FEE_BITS.
         notional[i] <== qty[i] * markSel[i].out;
         feeNumerator[i] <== notional[i] * feeSel[i].out;
         feeDiv[i] = DivRemConst(FEE_BITS(), BPS_DENOM());
-        feeDiv[i].n <== feeNumerator[i];
+        feeDiv[i].n <== feeNumerator[i] + BPS_DENOM() - 1;
         feeTotal += 2 * feeDiv[i].q;
 
         // A fill needs two different orders (the sides differ in the commitment,
@@ -172,7 +176,6 @@ template SettleBatch(ACC_DEPTH, ORDER_DEPTH, M, N, ORDER_TAG) {
             side[i][s] = FillSide(ACC_DEPTH, ORDER_DEPTH, M, s, ORDER_TAG);
             side[i][s].active <== active[i];
             side[i][s].market <== market[i];
-            side[i][s].marketOneHot <== mkt[i].out;
             side[i][s].mark <== markSel[i].out;
             side[i][s].quantity <== quantity[i];
             side[i][s].qtyByMarket <== qtyByMarket[i];
@@ -261,15 +264,14 @@ template SettleBatch(ACC_DEPTH, ORDER_DEPTH, M, N, ORDER_TAG) {
 // leaf at `account` moves to the post-trade state, which meets initial margin
 // (accRootIn -> accRootOut). When active = 0 the roots pass through unchanged
 // and nothing else is required.
-// Preconditions (established by SettleBatch): active boolean; marketOneHot is
-// OneHot(M) of market; mark, prices < 2^PRICE_BITS; imfBps < 2^BPS_BITS;
+// Preconditions (established by SettleBatch): active boolean; market < M;
+// mark, prices < 2^PRICE_BITS; imfBps < 2^BPS_BITS;
 // timestamp < 2^TIME_BITS; quantity < 2^SIZE_BITS and >= 1 when active;
-// qtyByMarket = active * quantity * marketOneHot; notional = active*quantity*mark;
+// qtyByMarket = active * quantity * onehot(market); notional = active*quantity*mark;
 // fee < 2^FEE_BITS.
 template FillSide(ACC_DEPTH, ORDER_DEPTH, M, SIDE, ORDER_TAG) {
     signal input active;
     signal input market;
-    signal input marketOneHot[M];
     signal input mark;
     signal input quantity;
     signal input qtyByMarket[M];

@@ -42,10 +42,14 @@ def meets_margin(
 
 
 def fee(quantity: int, price: int, fee_bps: int) -> int:
-    """Fee charged to each side of a fill: floor(q * P * fee_bps / BPS_DENOM)."""
+    """Fee charged to each side of a fill: ceil(q * P * fee_bps / BPS_DENOM).
+
+    Rounded up, so that splitting a trade into many small fills can never
+    pay less than the fee on the whole (with floor, small fills paid nothing).
+    """
     if quantity < 0 or price < 0 or fee_bps < 0:
         raise ValueError("fee inputs must be non-negative")
-    return (quantity * price * fee_bps) // BPS_DENOM
+    return -((-quantity * price * fee_bps) // BPS_DENOM)
 
 
 @dataclass(frozen=True)

@@ -157,7 +157,7 @@ def test_builder_applies_fills_like_the_ledger(
     main_batch: tuple[Book, list[Fill], SettleBatchOutcome],
 ) -> None:
     book, _, outcome = main_batch
-    # fee = floor(q * 1000 * 30 / 10000): 18 for 6 lots, 12 for 4 lots.
+    # fee = ceil(q * 1000 * 30 / 10000): 18 for 6 lots, 12 for 4 lots.
     assert outcome.account_states[1].balance == 1_000_000 - 6_000 - 18 - 4_000 - 12
     assert outcome.account_states[1].positions == (10, 0)
     assert outcome.account_states[2].balance == 1_000_000 + 6_000 - 18

@@ -207,33 +207,35 @@ def test_margin_limited_seller_is_skipped_and_buyer_keeps_its_priority() -> None
 def test_fee_rounding_can_make_a_smaller_reducing_fill_the_largest_feasible() -> None:
     """Feasibility is not monotone while a position shrinks: found by the window scan.
 
-    Mark 10, imf 100 bps, fee 99 bps. The seller is long 30 lots with equity 2,
+    Mark 10, imf 100 bps, fee 50 bps. The seller is long 30 lots with equity 2,
     slack0 = 10_000*2 - 30*10*100 = -10_000. Selling q lots gives slack
-    -10_000 + 1_000*q - 10_000*floor(990*q/10_000): q=10 -> 0 (fee 0), but
-    q=11..15 -> negative (fee 1). So the largest feasible q <= 15 is 10.
+    -10_000 + 1_000*q - 10_000*ceil(50*q/10_000 * 10): q=20 -> 0 (fee 1), but
+    q=21..25 -> negative (fee 2), and q<20 -> negative. So the largest
+    feasible q <= 25 is 20.
     """
-    spec = MarketSpec(0, "X", 1, 1, imf_bps=100, mmf_bps=50, fee_bps=99)
+    spec = MarketSpec(0, "X", 1, 1, imf_bps=100, mmf_bps=50, fee_bps=50)
     seller = AccountEntry(2 - 300, (30,))
     buyer = AccountEntry(10**9, (0,))
-    assert max_fill_quantity(buyer, seller, 0, 15, [10], [spec]) == 10
-    assert brute_force_max(buyer, seller, 0, 15, [10], [spec]) == 10
-    # Below 10 lots the released margin does not yet cover the deficit.
+    assert max_fill_quantity(buyer, seller, 0, 25, [10], [spec]) == 20
+    assert brute_force_max(buyer, seller, 0, 25, [10], [spec]) == 20
+    # Below 20 lots the released margin does not yet cover the deficit and fee.
     assert (
-        max_fill_quantity(buyer, seller, 0, 9, [10], [spec])
+        max_fill_quantity(buyer, seller, 0, 19, [10], [spec])
         == 0
-        == brute_force_max(buyer, seller, 0, 9, [10], [spec])
+        == brute_force_max(buyer, seller, 0, 19, [10], [spec])
     )
     result = match_batch(
         [
-            RestingOrder(0, Order(2, 0, SELL, 15, 10, TIMESTAMP, salt=0), 1),
-            RestingOrder(1, Order(1, 0, BUY, 15, 10, TIMESTAMP, salt=1), 2),
+            RestingOrder(0, Order(2, 0, SELL, 25, 10, TIMESTAMP, salt=0), 1),
+            RestingOrder(1, Order(1, 0, BUY, 25, 10, TIMESTAMP, salt=1), 2),
         ],
         {0: AccountEntry(0, (0,)), 1: buyer, 2: seller},
         [10],
         [spec],
         TIMESTAMP,
     )
-    # After the 10-lot fill the seller's slack is exactly 0 and the next 5 lots
-    # cost floor(4950/10_000) = 0 fee, so they fit too: fees are floored per fill.
-    assert [(f.quantity, f.fee_each) for f in result.fills] == [(10, 0), (5, 0)]
-    assert result.accounts[2] == AccountEntry(2 - 300 + 150, (15,))
+    # After the 20-lot fill the seller's slack is exactly 0; any further lot costs
+    # at least one unit of fee (fees round up per fill), so nothing more fits:
+    # splitting a trade into small fills cannot dodge the fee.
+    assert [(f.quantity, f.fee_each) for f in result.fills] == [(20, 1)]
+    assert result.accounts[2] == AccountEntry(2 - 300 + 200 - 1, (10,))

@@ -1,7 +1,7 @@
 """Batch matching: property tests over random books and accounts, plus worked examples.
 
 Every expected number in the examples is derived by hand from DESIGN.md
-section 4 (fill at the mark, fee = floor(q*P*fee_bps/10_000) per side); the
+section 4 (fill at the mark, fee = ceil(q*P*fee_bps/10_000) per side); the
 properties replay the engine's fills independently through
 ``verifier.accounting``.
 """
@@ -144,7 +144,7 @@ def check_batch(b: Batch, result: BatchResult) -> None:
         assert f.price <= buy.order.limit_price and f.price >= sell.order.limit_price
         assert buy.order.account != sell.order.account
         assert f.quantity >= 1
-        assert f.fee_each == f.quantity * f.price * b.markets[f.market].fee_bps // 10_000
+        assert f.fee_each == -(-f.quantity * f.price * b.markets[f.market].fee_bps // 10_000)
         # Replay through the accounting module; both sides must meet IMR after every fill.
         effect = accounting.fill_effect(f.quantity, f.price, b.markets[f.market].fee_bps)
         for account, lots, cash in (
@@ -297,13 +297,13 @@ def book(*balances: int) -> dict[int, AccountEntry]:
 def test_exact_partial_fill() -> None:
     orders = [order(0, 1, BUY, 10, 105), order(1, 2, SELL, 4, 95)]
     result = match_batch(orders, book(RICH, RICH), [100, 50], MARKETS, TIMESTAMP)
-    # 4 lots at the mark 100: notional 400, fee floor(400*10/10_000) = 0 each.
+    # 4 lots at the mark 100: notional 400, fee ceil(400*10/10_000) = 1 each.
     assert [(f.buy_index, f.sell_index, f.quantity, f.price, f.fee_each) for f in result.fills] == [
-        (0, 1, 4, 100, 0)
+        (0, 1, 4, 100, 1)
     ]
     assert result.filled == {0: 4, 1: 4}
-    assert result.accounts[1] == AccountEntry(RICH - 400, (4, 0))
-    assert result.accounts[2] == AccountEntry(RICH + 400, (-4, 0))
+    assert result.accounts[1] == AccountEntry(RICH - 400 - 1, (4, 0))
+    assert result.accounts[2] == AccountEntry(RICH + 400 - 1, (-4, 0))
     assert result.volume == (4, 0)
     assert result.skipped == {}
 
@@ -316,7 +316,7 @@ def test_order_filled_to_exactly_its_size_with_fees() -> None:
         order(3, 4, SELL, 5, 1000),  # eligible but nothing left to buy
     ]
     result = match_batch(orders, book(RICH, RICH, RICH, RICH), [2000, 50], MARKETS, TIMESTAMP)
-    # fee_each = q*2000*10 // 10_000 = 2q
+    # fee_each = ceil(q*2000*10 / 10_000) = 2q exactly
     assert [(f.sell_index, f.quantity, f.fee_each) for f in result.fills] == [
         (1, 20, 40),
         (2, 30, 60),
@@ -330,7 +330,8 @@ def test_order_filled_to_exactly_its_size_with_fees() -> None:
 
 def test_margin_limited_fill_is_reduced_to_the_boundary() -> None:
     # Mark 100, imf 10%, fee 10 bps. A flat buyer with balance B after q lots has
-    # equity B - floor(q/10) and needs 10*q: with B = 70, q = 7 passes, q = 8 fails.
+    # equity B - ceil(q/10) and needs 10*q: with B = 70, q = 6 passes (69 >= 60),
+    # q = 7 fails (69 < 70).
     orders = [
         order(0, 1, BUY, 10, 100),
         order(1, 2, SELL, 10, 100),
@@ -339,14 +340,14 @@ def test_margin_limited_fill_is_reduced_to_the_boundary() -> None:
     accounts = book(70, RICH, RICH)
     marks = [100, 50]
     result = match_batch(orders, accounts, marks, MARKETS, TIMESTAMP)
-    assert [(f.buy_index, f.quantity) for f in result.fills] == [(0, 7), (2, 3)]
+    assert [(f.buy_index, f.quantity) for f in result.fills] == [(0, 6), (2, 4)]
     assert result.skipped == {0: SkipReason.MARGIN_LIMITED}
-    assert result.filled == {0: 7, 1: 10, 2: 3}
+    assert result.filled == {0: 6, 1: 10, 2: 4}
     imf = [m.imf_bps for m in MARKETS]
-    for q, ok in ((7, True), (8, False)):
+    for q, ok in ((6, True), (7, False)):
         effect = accounting.fill_effect(q, 100, BTC.fee_bps)
         assert accounting.meets_margin(70 + effect.buyer_balance_delta, [q, 0], marks, imf) is ok
-    assert result.accounts[1] == AccountEntry(70 - 700, (7, 0))
+    assert result.accounts[1] == AccountEntry(70 - 600 - 1, (6, 0))
 
 
 def test_broke_order_is_skipped_without_blocking_the_queue() -> None:
@@ -358,7 +359,7 @@ def test_broke_order_is_skipped_without_blocking_the_queue() -> None:
 
 def test_reducing_an_underwater_position_is_allowed_when_it_restores_margin() -> None:
     # Account 1 is long 10 at mark 100 with balance -950: equity 50 < IMR 100.
-    # Selling 5 leaves equity 50 - fee(0) and IMR 50: allowed; selling 6+ is too,
+    # Selling 5 leaves equity 49 (fee 1) and IMR 50: refused; selling 6+ is allowed,
     # selling all 10 leaves equity 49 (fee 1) and IMR 0.
     accounts = {
         0: AccountEntry(0, (0, 0)),

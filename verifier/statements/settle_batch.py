@@ -16,7 +16,7 @@ from collections.abc import Sequence
 
 from verifier.field import require_canonical, unsigned_in_range
 from verifier.merkle import root_from_prefix
-from verifier.params import BPS_BITS, PRICE_BITS, SIZE_BITS, TIME_BITS
+from verifier.params import BPS_BITS, BPS_DENOM, PRICE_BITS, SIZE_BITS, TIME_BITS
 
 # Names of the circuit's public inputs in declaration order (arrays have one
 # entry per market). prover.statements.settle_batch.PUBLIC is this list.
@@ -91,6 +91,8 @@ def public_inputs(
         volume_list = [unsigned_in_range(v, SIZE_BITS + 16, "volume") for v in volume]
         fee_list = [unsigned_in_range(f, BPS_BITS, "fee bps") for f in fee_bps]
         imf_list = [unsigned_in_range(f, BPS_BITS, "imf bps") for f in imf_bps]
+        if any(f > BPS_DENOM for f in fee_list + imf_list):
+            raise BatchError(f"fee and margin fractions must be at most {BPS_DENOM} bps")
     except ValueError as exc:
         raise BatchError(str(exc)) from exc
     return roots + price_list + volume_list + fee_list + imf_list
