@@ -1,44 +1,44 @@
-"""``darkpool-verify``: check darkpool proofs without trusting the operator.
+"""``darkpool-verify``: check darkpool proofs and ledgers without trusting the operator.
 
-Subcommands:
+Usage:
+  darkpool-verify SOURCE [--vkeys DIR] [--json] [--jobs N] [--state FILE]
+  darkpool-verify ledger SOURCE [...]          the same, spelled out
   darkpool-verify groth16 VKEY PROOF PUBLIC   drop-in for ``snarkjs groth16 verify``
 
+SOURCE is a ledger export directory (``darkpool export DIR``). ``--vkeys DIR``
+holds verification keys you trust (``<statement>.json``); without it the
+report prints the keys' hashes so you can pin them. ``--state FILE`` makes a
+re-run check only the entries added since the last successful run.
+
 Exit codes: 0 valid; 1 invalid (a proof or ledger that does not hold);
-2 could not read the input (missing file, not JSON). Errors are one line.
-This module only reads files; it never imports prover or exchange.
+2 could not read the input (missing file, not JSON). Errors are one line;
+progress goes to stderr. This module only reads files; it never imports
+prover or exchange and never runs node.
 """
 
 import argparse
 import json
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
-from verifier import groth16
+from verifier import groth16, ledger
+from verifier.source import (
+    InputError,
+    load_json_file,
+    load_vkey_dir,
+    open_source,
+    read_manifest_count,
+)
+from verifier.state import load_state, save_state
+
+__all__ = ["EXIT_INVALID", "EXIT_UNREADABLE", "EXIT_VALID", "InputError", "load_json_file", "main"]
 
 EXIT_VALID = 0
 EXIT_INVALID = 1
 EXIT_UNREADABLE = 2
-
-
-class InputError(Exception):
-    """The input could not be read (exit code 2)."""
-
-
-def load_json_file(path: Path, what: str) -> object:
-    """Read and parse one JSON file, raising InputError with a one-line reason."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError(f"{what}: no such file: {path}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"{what}: cannot read {path}: {exc}") from None
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InputError(
-            f"{what}: {path} is not valid JSON ({exc.msg} at line {exc.lineno})"
-        ) from None
 
 
 def cmd_groth16(args: argparse.Namespace) -> int:
@@ -60,10 +60,185 @@ def cmd_groth16(args: argparse.Namespace) -> int:
     return EXIT_VALID
 
 
+class _PlainProgress:
+    """Progress as plain stderr lines: each phase's start and end, and about every 10%."""
+
+    def __init__(self) -> None:
+        self._last: dict[str, int] = {}
+
+    def __call__(self, phase: str, done: int, total: int) -> None:
+        step = max(1, total // 10)
+        previous = self._last.get(phase)
+        if previous is None or done == total or done - previous >= step:
+            self._last[phase] = done
+            print(f"darkpool-verify: {phase}: {done}/{total}", file=sys.stderr, flush=True)
+
+    def close(self) -> None:
+        pass
+
+
+class _RichProgress:
+    """Progress bars on stderr with rich (only when rich is installed and stderr is a terminal)."""
+
+    def __init__(self, progress_mod: Any, console_mod: Any) -> None:
+        self._bar = progress_mod.Progress(
+            progress_mod.TextColumn("{task.description}"),
+            progress_mod.BarColumn(),
+            progress_mod.MofNCompleteColumn(),
+            progress_mod.TimeElapsedColumn(),
+            console=console_mod.Console(stderr=True),
+            transient=False,
+        )
+        self._tasks: dict[str, Any] = {}
+        self._bar.start()
+
+    def __call__(self, phase: str, done: int, total: int) -> None:
+        if phase not in self._tasks:
+            self._tasks[phase] = self._bar.add_task(phase, total=total)
+        self._bar.update(self._tasks[phase], completed=done, total=total)
+
+    def close(self) -> None:
+        self._bar.stop()
+
+
+def _make_progress(quiet: bool) -> _PlainProgress | _RichProgress | None:
+    if quiet:
+        return None
+    if sys.stderr.isatty():
+        # rich is optional at run time: the verifier must work without it.
+        try:
+            import rich.console
+            import rich.progress
+        except ImportError:
+            return _PlainProgress()
+        return _RichProgress(rich.progress, rich.console)
+    return _PlainProgress()
+
+
+def _short(x: int | str) -> str:
+    text = str(x)
+    return text if len(text) <= 20 else f"{text[:8]}…{text[-8:]}"
+
+
+def _human_summary(source: str, report: ledger.ReplayReport, seconds: float) -> str:
+    lines = [f"darkpool ledger {source}"]
+    g, st = report.genesis, report.state
+    if g is not None:
+        p = g.params
+        lines.append(f"  ledger id      {g.ledger_id}")
+        lines.append(
+            f"  exchange       {g.exchange_id} (profile {p.name}: account depth {p.account_depth}, "
+            f"order depth {p.order_depth}, {p.markets} markets, {p.fill_slots} fill slots)"
+        )
+    checked = (
+        f"checked {report.checked_from}..{report.checked_to}"
+        if report.checked_to >= report.checked_from
+        else "no new entries"
+    )
+    resumed = " (resumed from the state file)" if report.resumed else ""
+    lines.append(f"  entries        {report.manifest_entries} ({checked}){resumed}")
+    if st is not None:
+        lines.append(
+            f"  state          {st.account_count} accounts, {len(st.order_commitments)} orders, "
+            f"{st.batches} batch{'es' if st.batches != 1 else ''}, total collateral {st.total_collateral}"
+        )
+        per = ", ".join(f"{k} {v}" for k, v in report.proofs_this_run.items() if v)
+        lines.append(
+            f"  proofs         {sum(report.proofs_this_run.values())} checked this run"
+            f"{f' ({per})' if per else ''}, {st.proofs_verified} in total, {seconds:.1f} s"
+        )
+        r = st.roots
+        lines.append(
+            f"  latest roots   account {_short(r.account)}  fill {_short(r.fill)}  "
+            f"order {_short(r.order)}"
+        )
+        sv = st.latest_solvency
+        if sv is None:
+            lines.append("  solvency       no solvency report yet")
+        else:
+            verdict = "solvent" if sv.solvent else "INSOLVENT"
+            stress = " under stressed marks" if sv.stress else ""
+            lines.append(
+                f"  solvency       entry {sv.entry_index}: {verdict}{stress} (balances {sv.balance} = "
+                f"collateral {sv.total_collateral}, deficit {sv.deficit} vs fund {sv.fund}, "
+                "open interest nets to zero)"
+            )
+    if g is not None:
+        if report.keys_pinned:
+            lines.append("  keys           match your pinned keys (--vkeys)")
+        else:
+            lines.append(
+                "  keys           NOT pinned; to pin, keep these hashes (or pass --vkeys DIR):"
+            )
+            for name, digest in g.vkey_hashes.items():
+                lines.append(f"                   {name:<15} {digest}")
+    for note in report.notes:
+        lines.append(f"  note           {note}")
+    for warning in report.solvency_warnings:
+        lines.append(f"  warning        {warning}")
+    first = report.first_failure
+    if first is None:
+        lines.append("RESULT: VALID")
+    else:
+        more = len(report.failures) - 1
+        extra = f" (and {more} more failure{'s' if more > 1 else ''})" if more else ""
+        lines.append(f"RESULT: INVALID at entry {first.entry_index}: {first.reason}{extra}")
+    return "\n".join(lines)
+
+
+def cmd_ledger(args: argparse.Namespace) -> int:
+    if args.jobs < 1:
+        raise InputError("--jobs must be at least 1")
+    src = open_source(args.source)
+    pinned = load_vkey_dir(Path(args.vkeys)) if args.vkeys is not None else None
+    manifest = src.manifest()
+    read_manifest_count(manifest)  # not a ledger export at all: unreadable input (exit 2)
+    genesis = src.genesis()
+    shipped = src.vkeys()
+    stored: ledger.ReplayState | None = None
+    notes: list[str] = []
+    if args.state is not None:
+        stored, note = load_state(Path(args.state))
+        if note is not None:
+            notes.append(note)
+    progress = _make_progress(args.quiet)
+    started = time.perf_counter()
+    try:
+        report = ledger.replay(
+            manifest=manifest,
+            genesis=genesis,
+            entries=src.entry,
+            vkeys=shipped,
+            pinned_vkeys=pinned,
+            state=stored,
+            checker=ledger.check_proofs(args.jobs),
+            progress=progress,
+        )
+    finally:
+        if progress is not None:
+            progress.close()
+    seconds = time.perf_counter() - started
+    report.notes[:0] = notes
+    if report.ok and args.state is not None and report.state is not None:
+        save_state(Path(args.state), report.state)
+    if args.json:
+        out = report.to_dict()
+        out["source"] = src.description
+        out["seconds"] = round(seconds, 3)
+        print(json.dumps(out, indent=2))
+    else:
+        print(_human_summary(src.description, report, seconds))
+    return EXIT_VALID if report.ok else EXIT_INVALID
+
+
+SUBCOMMANDS = ("groth16", "ledger")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="darkpool-verify",
-        description="Verify darkpool proofs with pure Python + py_ecc.",
+        description="Verify darkpool proofs and ledgers with pure Python + py_ecc. "
+        "A bare SOURCE means `ledger SOURCE`.",
     )
     sub = parser.add_subparsers(dest="command", required=True)
     g = sub.add_parser("groth16", help="verify one snarkjs-format Groth16 proof")
@@ -71,12 +246,27 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("proof", help="proof.json")
     g.add_argument("public", help="public.json")
     g.set_defaults(func=cmd_groth16)
+    led = sub.add_parser("ledger", help="replay a ledger export and check every entry and proof")
+    led.add_argument("source", help="ledger export directory")
+    led.add_argument("--vkeys", metavar="DIR", help="directory of verification keys you trust")
+    led.add_argument("--json", action="store_true", help="print the report as JSON")
+    led.add_argument(
+        "--jobs", type=int, default=1, metavar="N", help="verify proofs in N processes"
+    )
+    led.add_argument(
+        "--state", metavar="FILE", help="incremental state: only check entries added since"
+    )
+    led.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    led.set_defaults(func=cmd_ledger)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    if args_list and args_list[0] not in SUBCOMMANDS and args_list[0] not in ("-h", "--help"):
+        args_list.insert(0, "ledger")
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(args_list)
     try:
         rc: int = args.func(args)
     except InputError as exc:

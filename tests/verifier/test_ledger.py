@@ -1,0 +1,612 @@
+"""Ledger replay (verifier.ledger, verifier.source, verifier.state, ``darkpool-verify``).
+
+A small honest ledger is built once per module with the in-process operator
+(exchange.operator, test profile, real Groth16 proofs) and exported:
+
+    0 genesis | 1-3 open (insurance fund, alice, bob) | 4 buy order | 5 sell order
+    6 batch (one fill) | 7 withdraw (alice, at the batch marks) | 8 solvency
+
+The honest export must verify. Each tamper test copies it, changes one thing
+the way a dishonest operator (or a broken export) could, and checks the replay
+names the right entry with a specific reason. Tests may import prover and
+exchange; the verifier itself never does (tests/verifier/test_isolation.py).
+"""
+
+import json
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from verifier import ledger
+from verifier.cli import main as cli_main
+from verifier.eddsa import PrivateKey
+from verifier.field import R
+from verifier.ledger import ReplayReport, ReplayState
+from verifier.source import DirectorySource
+from verifier.state import load_state
+
+pytestmark = pytest.mark.slow
+
+Json = Any
+EXPECTED_KINDS = [
+    "genesis",
+    "account_op",
+    "account_op",
+    "account_op",
+    "order",
+    "order",
+    "batch",
+    "account_op",
+    "solvency",
+]
+OPEN_ALICE, OPEN_BOB, BUY_ORDER, SELL_ORDER, BATCH, WITHDRAW, SOLVENCY = 2, 3, 4, 5, 6, 7, 8
+
+
+@dataclass(frozen=True)
+class HonestLedger:
+    export: Path
+    operator_seconds: float
+
+
+@pytest.fixture(scope="module")
+def honest(tmp_path_factory: pytest.TempPathFactory) -> HonestLedger:
+    import time
+
+    from exchange.operator import MarketSpec, Operator
+    from exchange.oracle import SimulatedOracle
+    from prover.circuits import Tags
+    from verifier.encoding import BUY, SELL, Order, order_commitment, withdraw_message
+
+    started = time.perf_counter()
+    tags = Tags.for_exchange("darkpool-dev")
+    oracle = SimulatedOracle([100, 50], tags.oracle, seed=1, key=PrivateKey(b"\x01" * 32))
+    markets = [
+        MarketSpec(0, "BTC-PERP", 1, 1, imf_bps=500, mmf_bps=300, fee_bps=5),
+        MarketSpec(1, "ETH-PERP", 1, 1, imf_bps=1000, mmf_bps=500, fee_bps=5),
+    ]
+    insurance, alice, bob = (PrivateKey(bytes([i]) * 32) for i in (2, 3, 4))
+    op = Operator(
+        markets=markets,
+        oracle=oracle,
+        insurance_pubkey=insurance.public_key(),
+        insurance_fund=1000,
+        clock=lambda: 1000,
+    )
+    a = op.open_account(alice.public_key(), 100_000)
+    b = op.open_account(bob.public_key(), 100_000)
+    report = oracle.report(1, 1000)
+    op.observe(report)
+    buy = Order(account=a, market=0, side=BUY, size=5, limit_price=110, expiry=10**6, salt=11)
+    sell = Order(account=b, market=0, side=SELL, size=5, limit_price=90, expiry=10**6, salt=22)
+    op.submit_order(buy, alice.sign(order_commitment(tags.order, buy)))
+    op.submit_order(sell, bob.sign(order_commitment(tags.order, sell)))
+    summary = op.run_batch(report)
+    assert len(summary.fills) == 1
+    nonce = op.account_state(a).nonce
+    op.withdraw(a, 1000, alice.sign(withdraw_message(tags.withdraw, a, 1000, nonce)))
+    op.prove_solvency(report)
+    export = op.export(tmp_path_factory.mktemp("ledger") / "export")
+    kinds = [read(export / "genesis.json")["kind"]] + [
+        read(entry_path(export, i))["kind"] for i in range(1, len(EXPECTED_KINDS))
+    ]
+    assert kinds == EXPECTED_KINDS
+    return HonestLedger(export=export, operator_seconds=time.perf_counter() - started)
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def read(path: Path) -> Json:
+    return json.loads(path.read_text())
+
+
+def write(path: Path, obj: Json) -> None:
+    path.write_text(json.dumps(obj))
+
+
+def entry_path(export: Path, index: int) -> Path:
+    return export / "entries" / f"{index:06d}.json"
+
+
+def copy_export(honest: HonestLedger, tmp_path: Path) -> Path:
+    target = tmp_path / "export"
+    shutil.copytree(honest.export, target)
+    return target
+
+
+def edit(export: Path, index: int, change: Callable[[Json], None]) -> None:
+    path = export / "genesis.json" if index == 0 else entry_path(export, index)
+    obj = read(path)
+    change(obj)
+    write(path, obj)
+
+
+def replay(export: Path, **kwargs: Any) -> ReplayReport:
+    src = DirectorySource(export)
+    return ledger.replay(
+        manifest=src.manifest(),
+        genesis=src.genesis(),
+        entries=src.entry,
+        vkeys=src.vkeys(),
+        **kwargs,
+    )
+
+
+def first(report: ReplayReport) -> ledger.LedgerFailure:
+    assert not report.ok, "the tampered ledger was accepted"
+    failure = report.first_failure
+    assert failure is not None
+    return failure
+
+
+def run_cli(*args: str) -> tuple[int, str, str]:
+    """darkpool-verify in a fresh interpreter (exit code, stdout, stderr)."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "verifier.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    return proc.returncode, proc.stdout, proc.stderr
+
+
+# ---------------------------------------------------------------- honest ledger
+
+
+def test_honest_ledger_verifies(honest: HonestLedger) -> None:
+    report = replay(honest.export)
+    assert report.ok, report.failures
+    assert report.checked_from == 1 and report.checked_to == len(EXPECTED_KINDS) - 1
+    assert report.proofs_this_run == {"account_op": 4, "settle_batch": 1, "solvency_chunk": 1}
+    state = report.state
+    assert state is not None
+    assert state.account_count == 3
+    assert state.order_commitments and len(state.order_commitments) == 2
+    assert state.batches == 1 and state.last_batch_id == 1
+    # 1000 (insurance) + 2 * 100000 - 1000 withdrawn
+    assert state.total_collateral == 200_000
+    last = read(entry_path(honest.export, SOLVENCY))
+    assert state.roots.to_dict() == last["roots_after"]
+    solvency = state.latest_solvency
+    assert solvency is not None and solvency.solvent and not solvency.stress
+    assert solvency.balance == 200_000 and solvency.positions == (0, 0)
+    assert solvency.fund == int(last["result"]["fund"])
+
+
+def test_cli_human_and_json(honest: HonestLedger) -> None:
+    rc, out, err = run_cli(str(honest.export))  # bare SOURCE means `ledger SOURCE`
+    assert rc == 0, err
+    assert "RESULT: VALID" in out
+    genesis = read(honest.export / "genesis.json")
+    for digest in genesis["vkey_hashes"].values():
+        assert digest in out  # printed for pinning
+    rc, out, err = run_cli("ledger", str(honest.export), "--json", "--quiet")
+    assert rc == 0, err
+    data = json.loads(out)
+    assert data["ok"] is True and data["first_failure"] is None
+    assert data["entries"] == len(EXPECTED_KINDS)
+    assert data["proofs_verified_this_run"]["account_op"] == 4
+    assert data["latest_solvency"]["solvent"] is True
+    assert err == ""
+
+
+def test_cli_pinned_keys_and_parallel_jobs(honest: HonestLedger) -> None:
+    rc, out, err = run_cli(
+        str(honest.export), "--vkeys", str(honest.export / "vkeys"), "--jobs", "2", "--quiet"
+    )
+    assert rc == 0, err
+    assert "match your pinned keys" in out
+
+
+# ---------------------------------------------------------------- tampering
+
+
+def test_flipped_order_root(honest: HonestLedger, tmp_path: Path) -> None:
+    export = copy_export(honest, tmp_path)
+
+    def flip(e: Json) -> None:
+        e["roots_after"]["order"] = str((int(e["roots_after"]["order"]) + 1) % R)
+
+    edit(export, BUY_ORDER, flip)
+    failure = first(replay(export))
+    assert failure.entry_index == BUY_ORDER
+    assert "not the root of the order list" in failure.reason
+
+
+def test_flipped_account_root_breaks_the_chain(honest: HonestLedger, tmp_path: Path) -> None:
+    export = copy_export(honest, tmp_path)
+
+    def flip(e: Json) -> None:
+        e["roots_before"]["account"] = str(int(e["roots_before"]["account"]) ^ 1)
+
+    edit(export, BATCH, flip)
+    failure = first(replay(export))
+    assert failure.entry_index == BATCH
+    assert "roots_before (account) differ" in failure.reason
+
+
+def test_new_account_root_with_consistent_chain_fails_the_proof(
+    honest: HonestLedger, tmp_path: Path
+) -> None:
+    """Change an open's roots_after AND the next entry's roots_before: only the proof can tell."""
+    export = copy_export(honest, tmp_path)
+    fake = "12345"
+
+    def after(e: Json) -> None:
+        e["roots_after"]["account"] = fake
+        e["public_signals"][1] = fake  # the operator's copy is made consistent too
+
+    def before(e: Json) -> None:
+        e["roots_before"]["account"] = fake
+        e["public_signals"][0] = fake
+
+    edit(export, OPEN_ALICE, after)
+    edit(export, OPEN_BOB, before)
+    report = replay(export)
+    assert [(f.entry_index, f.reason) for f in sorted(report.failures)] == [
+        (OPEN_ALICE, "account_op proof does not verify"),
+        (OPEN_BOB, "account_op proof does not verify"),
+    ]
+
+
+def test_swapped_account_op_proofs(honest: HonestLedger, tmp_path: Path) -> None:
+    export = copy_export(honest, tmp_path)
+    alice, bob = read(entry_path(export, OPEN_ALICE)), read(entry_path(export, OPEN_BOB))
+    alice["proof"], bob["proof"] = bob["proof"], alice["proof"]
+    write(entry_path(export, OPEN_ALICE), alice)
+    write(entry_path(export, OPEN_BOB), bob)
+    report = replay(export)
+    assert sorted(f.entry_index for f in report.failures) == [OPEN_ALICE, OPEN_BOB]
+    assert all(f.reason == "account_op proof does not verify" for f in report.failures)
+    # The same through the process pool: find_invalid names the entries there too.
+    report = replay(export, checker=ledger.check_proofs(2))
+    assert sorted(f.entry_index for f in report.failures) == [OPEN_ALICE, OPEN_BOB]
+
+
+def test_changed_oracle_price(honest: HonestLedger, tmp_path: Path) -> None:
+    export = copy_export(honest, tmp_path)
+
+    def change(e: Json) -> None:
+        e["oracle"]["prices"][0] = str(int(e["oracle"]["prices"][0]) + 1)
+
+    edit(export, BATCH, change)
+    failure = first(replay(export))
+    assert failure.entry_index == BATCH
+    assert "oracle report signature does not verify" in failure.reason
+
+
+def test_batch_volume_not_the_sum(honest: HonestLedger, tmp_path: Path) -> None:
+    export = copy_export(honest, tmp_path)
+    edit(export, BATCH, lambda e: e["volume"].__setitem__(1, "3"))
+    failure = first(replay(export))
+    assert failure.entry_index == BATCH and "is not the sum" in failure.reason
+
+
+def test_batch_proof_volume_changed_everywhere_fails_the_proof(
+    honest: HonestLedger, tmp_path: Path
+) -> None:
+    export = copy_export(honest, tmp_path)
+
+    def change(e: Json) -> None:
+        e["volume"][0] = str(int(e["volume"][0]) + 1)
+        p = e["proofs"][0]
+        p["volume"][0] = e["volume"][0]
+        m = 2  # public layout: 5 roots, batchId, timestamp, prices[M], volume[M], ...
+        p["public_signals"][7 + m] = e["volume"][0]
+
+    edit(export, BATCH, change)
+    report = replay(export)
+    assert [(f.entry_index, f.reason) for f in report.failures] == [
+        (BATCH, "batch proof 0 does not verify")
+    ]
+
+
+def test_dropped_entry_file(honest: HonestLedger, tmp_path: Path) -> None:
+    export = copy_export(honest, tmp_path)
+    entry_path(export, SELL_ORDER).unlink()
+    failure = first(replay(export))
+    assert (failure.entry_index, failure.reason) == (SELL_ORDER, "entry is missing from the export")
+
+
+def test_dropped_entry_renumbered(honest: HonestLedger, tmp_path: Path) -> None:
+    """Drop the sell order and renumber everything after it, as a careful forger would."""
+    export = copy_export(honest, tmp_path)
+    entry_path(export, SELL_ORDER).unlink()
+    for i in range(SELL_ORDER + 1, len(EXPECTED_KINDS)):
+        obj = read(entry_path(export, i))
+        obj["index"] = i - 1
+        entry_path(export, i).unlink()
+        write(entry_path(export, i - 1), obj)
+    manifest = read(export / "ledger.json")
+    manifest["entries"] -= 1
+    write(export / "ledger.json", manifest)
+    failure = first(replay(export))
+    assert failure.entry_index == SELL_ORDER
+    assert "roots_before (order) differ" in failure.reason
+
+
+def test_reordered_entries(honest: HonestLedger, tmp_path: Path) -> None:
+    export = copy_export(honest, tmp_path)
+    buy, sell = read(entry_path(export, BUY_ORDER)), read(entry_path(export, SELL_ORDER))
+    buy["index"], sell["index"] = SELL_ORDER, BUY_ORDER
+    write(entry_path(export, BUY_ORDER), sell)
+    write(entry_path(export, SELL_ORDER), buy)
+    failure = first(replay(export))
+    assert failure.entry_index == BUY_ORDER
+    assert "roots_before (order) differ" in failure.reason
+    # A careful forger also swaps the roots and the order indices: the
+    # recomputed order root then differs (commitments are in another order).
+    buy["roots_before"], sell["roots_before"] = sell["roots_before"], buy["roots_before"]
+    buy["order_index"], sell["order_index"] = sell["order_index"], buy["order_index"]
+    write(entry_path(export, BUY_ORDER), sell)
+    write(entry_path(export, SELL_ORDER), buy)
+    failure = first(replay(export))
+    assert failure.entry_index == BUY_ORDER
+    assert "roots_after.order is not the root of the order list" in failure.reason
+
+
+def test_reordered_files_keep_their_index(honest: HonestLedger, tmp_path: Path) -> None:
+    export = copy_export(honest, tmp_path)
+    a, b = entry_path(export, OPEN_BOB), entry_path(export, BUY_ORDER)
+    a_text, b_text = a.read_text(), b.read_text()
+    a.write_text(b_text)
+    b.write_text(a_text)
+    failure = first(replay(export))
+    assert failure.entry_index == OPEN_BOB
+    assert "holds an entry with index 4" in failure.reason
+
+
+def test_changed_deposit_amount(honest: HonestLedger, tmp_path: Path) -> None:
+    export = copy_export(honest, tmp_path)
+    edit(export, OPEN_ALICE, lambda e: e.__setitem__("amount", "100001"))
+    failure = first(replay(export))
+    assert failure.entry_index == OPEN_ALICE
+    assert "public signal 4 is 100000, but the ledger data give 100001" in failure.reason
+
+
+def test_changed_deposit_amount_and_signals(honest: HonestLedger, tmp_path: Path) -> None:
+    export = copy_export(honest, tmp_path)
+
+    def change(e: Json) -> None:
+        e["amount"] = "100001"
+        e["public_signals"][4] = "100001"
+
+    edit(export, OPEN_ALICE, change)
+    report = replay(export)
+    # The proof fails, and the solvency report no longer matches the (forged) collateral.
+    assert [(f.entry_index, f.reason) for f in sorted(report.failures)] == [
+        (OPEN_ALICE, "account_op proof does not verify"),
+        (SOLVENCY, "total_collateral 200000 differs from the ledger's 200001"),
+    ]
+    assert report.first_failure is not None and report.first_failure.entry_index == OPEN_ALICE
+
+
+def test_open_at_wrong_index(honest: HonestLedger, tmp_path: Path) -> None:
+    export = copy_export(honest, tmp_path)
+    edit(export, OPEN_BOB, lambda e: e.__setitem__("account", 5))
+    failure = first(replay(export))
+    assert failure.entry_index == OPEN_BOB
+    assert "open of account 5, but the next free index is 2" in failure.reason
+
+
+def test_withdraw_with_forged_marks(honest: HonestLedger, tmp_path: Path) -> None:
+    export = copy_export(honest, tmp_path)
+    edit(export, WITHDRAW, lambda e: e["marks"]["prices"].__setitem__(1, "1"))
+    failure = first(replay(export))
+    assert failure.entry_index == WITHDRAW
+    assert "marks signature does not verify" in failure.reason
+
+
+def test_replaced_verification_key(honest: HonestLedger, tmp_path: Path) -> None:
+    export = copy_export(honest, tmp_path)
+    shutil.copy(export / "vkeys" / "settle_batch.json", export / "vkeys" / "account_op.json")
+    failure = first(replay(export))
+    assert failure.entry_index == 0
+    assert "vkeys/account_op.json hashes to" in failure.reason
+
+
+def test_replaced_key_and_genesis_hash_caught_by_pins(honest: HonestLedger, tmp_path: Path) -> None:
+    """A forger who also rewrites genesis gets past the export's own hashes, not past pins."""
+    export = copy_export(honest, tmp_path)
+    pinned = tmp_path / "pinned"
+    shutil.copytree(honest.export / "vkeys", pinned)
+    vk = read(export / "vkeys" / "account_op.json")
+    vk["IC"][0], vk["IC"][1] = vk["IC"][1], vk["IC"][0]
+    write(export / "vkeys" / "account_op.json", vk)
+    from verifier.groth16 import vkey_hash
+
+    edit(export, 0, lambda g: g["vkey_hashes"].__setitem__("account_op", vkey_hash(vk)))
+    # Without pins the forged key is self-consistent: the proofs then fail.
+    report = replay(export)
+    assert sorted({f.entry_index for f in report.failures}) == [1, OPEN_ALICE, OPEN_BOB, WITHDRAW]
+    # With pins, genesis itself is rejected.
+    rc, out, _ = run_cli(str(export), "--vkeys", str(pinned), "--quiet")
+    assert rc == 1
+    assert "RESULT: INVALID at entry 0: genesis pins account_op key" in out
+
+
+def test_altered_solvency_total(honest: HonestLedger, tmp_path: Path) -> None:
+    export = copy_export(honest, tmp_path)
+    edit(export, SOLVENCY, lambda e: e.__setitem__("total_collateral", "200001"))
+    failure = first(replay(export))
+    assert failure.entry_index == SOLVENCY
+    assert "total_collateral 200001 differs from the ledger's 200000" in failure.reason
+
+
+def test_altered_solvency_result(honest: HonestLedger, tmp_path: Path) -> None:
+    export = copy_export(honest, tmp_path)
+    edit(export, SOLVENCY, lambda e: e["result"].__setitem__("deficit", "7"))
+    failure = first(replay(export))
+    assert failure.entry_index == SOLVENCY
+    assert "result.deficit is 7, but the proofs open 0" in failure.reason
+
+
+def test_altered_solvency_opening_fails_the_proof(honest: HonestLedger, tmp_path: Path) -> None:
+    """Raise the opened fund in the chunk's signals and the result: check_solvency passes, the proof not."""
+    export = copy_export(honest, tmp_path)
+
+    def change(e: Json) -> None:
+        signals = e["chunks"][-1]["public_signals"]
+        signals[-1] = str(int(signals[-1]) + 5)  # openFund
+        e["result"]["fund"] = signals[-1]
+
+    edit(export, SOLVENCY, change)
+    report = replay(export)
+    assert [(f.entry_index, f.reason) for f in report.failures] == [
+        (SOLVENCY, "solvency chunk 0 does not verify")
+    ]
+
+
+def test_solvency_at_another_root(honest: HonestLedger, tmp_path: Path) -> None:
+    export = copy_export(honest, tmp_path)
+    edit(export, SOLVENCY, lambda e: e.__setitem__("account_root", "99"))
+    failure = first(replay(export))
+    assert failure.entry_index == SOLVENCY
+    assert failure.reason == "account_root is not the current account root"
+
+
+def test_first_failure_is_the_earliest(honest: HonestLedger, tmp_path: Path) -> None:
+    """A bad proof before a structural break is reported first (proofs before it are checked)."""
+    export = copy_export(honest, tmp_path)
+    alice, bob = read(entry_path(export, OPEN_ALICE)), read(entry_path(export, OPEN_BOB))
+    alice["proof"] = bob["proof"]
+    write(entry_path(export, OPEN_ALICE), alice)
+    entry_path(export, BATCH).unlink()
+    report = replay(export)
+    assert [f.entry_index for f in sorted(report.failures)] == [OPEN_ALICE, BATCH]
+    assert report.first_failure == ledger.LedgerFailure(
+        OPEN_ALICE, "account_op proof does not verify"
+    )
+
+
+def test_wrong_format_and_extra_entry(honest: HonestLedger, tmp_path: Path) -> None:
+    export = copy_export(honest, tmp_path)
+    manifest = read(export / "ledger.json")
+    write(export / "ledger.json", {**manifest, "format": "darkpool-ledger/v0"})
+    failure = first(replay(export))
+    assert failure.entry_index == 0 and "is not supported" in failure.reason
+    write(export / "ledger.json", {**manifest, "entries": manifest["entries"] - 1})
+    failure = first(replay(export))
+    n = manifest["entries"] - 1
+    assert (failure.entry_index, failure.reason) == (
+        n,
+        f"the export holds entry {n}, beyond the {n} entries ledger.json declares",
+    )
+
+
+# ---------------------------------------------------------------- bad input
+
+
+@pytest.mark.parametrize(
+    "case",
+    ["missing", "not_a_dir", "manifest_junk", "genesis_missing", "entry_junk", "url"],
+)
+def test_unreadable_input_exits_2(honest: HonestLedger, tmp_path: Path, case: str) -> None:
+    export = copy_export(honest, tmp_path)
+    source = str(export)
+    if case == "missing":
+        source = str(tmp_path / "nowhere")
+    elif case == "not_a_dir":
+        source = str(export / "ledger.json")
+    elif case == "manifest_junk":
+        (export / "ledger.json").write_text("{not json")
+    elif case == "genesis_missing":
+        (export / "genesis.json").unlink()
+    elif case == "entry_junk":
+        entry_path(export, BATCH).write_bytes(b"\xff\xfe junk")
+    else:
+        source = "https://example.invalid/ledger"
+    rc, out, err = run_cli(source, "--quiet")
+    assert rc == 2, (out, err)
+    assert out == ""
+    assert len(err.strip().splitlines()) == 1, err
+    assert err.startswith("darkpool-verify: ") and "Traceback" not in err
+
+
+def test_in_process_cli_junk_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "ledger.json").write_text("[]")
+    assert cli_main([str(tmp_path), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err == "darkpool-verify: ledger manifest: ledger.json is not a JSON object\n"
+
+
+# ---------------------------------------------------------------- incremental
+
+
+def test_incremental_rerun_checks_only_new_entries(honest: HonestLedger, tmp_path: Path) -> None:
+    export = copy_export(honest, tmp_path)
+    state_file = tmp_path / "state.json"
+    # An earlier snapshot of the same ledger: entries 0..5.
+    partial = tmp_path / "partial"
+    shutil.copytree(export, partial)
+    for i in range(BATCH, len(EXPECTED_KINDS)):
+        entry_path(partial, i).unlink()
+    write(partial / "ledger.json", {**read(partial / "ledger.json"), "entries": BATCH})
+
+    rc, out, err = run_cli(str(partial), "--state", str(state_file), "--json", "--quiet")
+    assert rc == 0, err
+    assert json.loads(out)["proofs_verified_this_run"]["account_op"] == 3
+    saved, note = load_state(state_file)
+    assert note is None and saved is not None and saved.last_index == BATCH - 1
+
+    rc, out, err = run_cli(str(export), "--state", str(state_file), "--json", "--quiet")
+    assert rc == 0, err
+    data = json.loads(out)
+    assert data["resumed"] is True
+    assert (data["checked_from"], data["checked_to"]) == (BATCH, len(EXPECTED_KINDS) - 1)
+    assert data["proofs_verified_this_run"] == {
+        "account_op": 1,
+        "settle_batch": 1,
+        "solvency_chunk": 1,
+    }
+    assert data["proofs_verified_total"] == 6
+    saved, _ = load_state(state_file)
+    assert saved is not None and saved.last_index == len(EXPECTED_KINDS) - 1
+
+    # Nothing new: nothing to check, still valid.
+    rc, out, err = run_cli(str(export), "--state", str(state_file), "--json", "--quiet")
+    assert rc == 0, err
+    data = json.loads(out)
+    assert sum(data["proofs_verified_this_run"].values()) == 0
+    assert data["latest_solvency"]["solvent"] is True
+
+
+def test_incremental_state_of_another_ledger_starts_over(
+    honest: HonestLedger, tmp_path: Path
+) -> None:
+    full = replay(honest.export)
+    assert full.state is not None
+    other = ReplayState.from_dict({**full.state.to_dict(), "ledger_id": "0" * 64})
+    report = replay(honest.export, state=other)
+    assert report.ok and not report.resumed
+    assert report.checked_from == 1
+    assert any("another ledger" in n for n in report.notes)
+
+
+def test_incremental_detects_rewritten_history(honest: HonestLedger, tmp_path: Path) -> None:
+    full = replay(honest.export)
+    assert full.ok and full.state is not None
+    export = copy_export(honest, tmp_path)
+    edit(export, SOLVENCY, lambda e: e.__setitem__("stress", True))
+    report = replay(export, state=full.state)
+    failure = first(report)
+    assert failure.entry_index == SOLVENCY
+    assert "changed since it was verified" in failure.reason
+    # A ledger that shrank below what was verified.
+    write(export / "ledger.json", {**read(export / "ledger.json"), "entries": 5})
+    failure = first(replay(export, state=full.state))
+    assert "entries were removed" in failure.reason
+
+
+def test_state_roundtrip(honest: HonestLedger) -> None:
+    full = replay(honest.export)
+    assert full.state is not None
+    again = ReplayState.from_dict(json.loads(json.dumps(full.state.to_dict())))
+    assert again == full.state
