@@ -1,6 +1,10 @@
-"""End to end: ``darkpool demo`` runs the scripted market and its export replays clean."""
+"""End to end: ``darkpool demo`` runs the scripted market; its export replays clean
+and a tampered copy is rejected by ``darkpool-verify`` naming the entry."""
 
 import json
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -10,10 +14,24 @@ from verifier.ledger import replay
 from verifier.source import DirectorySource
 
 
-@pytest.mark.slow
-def test_demo_runs_and_its_export_verifies(tmp_path: Path) -> None:
-    out = tmp_path / "ledger"
+@pytest.fixture(scope="module")
+def demo_export(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("demo") / "ledger"
     assert demo.run(profile="test", ledger_out=out) == 0
+    return out
+
+
+def verify_cli(directory: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "verifier.cli", str(directory), "--json"],
+        capture_output=True,
+        text=True,
+    )
+
+
+@pytest.mark.slow
+def test_demo_runs_and_its_export_verifies(demo_export: Path) -> None:
+    out = demo_export
     manifest = json.loads((out / "ledger.json").read_text())
     entries = sorted((out / "entries").glob("*.json"))
     assert manifest["entries"] == len(entries) + 1
@@ -27,3 +45,27 @@ def test_demo_runs_and_its_export_verifies(tmp_path: Path) -> None:
         vkeys=source.vkeys(),
     )
     assert report.ok, [str(f) for f in report.failures]
+    honest = verify_cli(out)
+    assert honest.returncode == 0, honest.stderr
+    assert json.loads(honest.stdout)["ok"] is True
+
+
+@pytest.mark.slow
+def test_tampered_demo_export_is_rejected_by_the_cli(demo_export: Path, tmp_path: Path) -> None:
+    tampered = tmp_path / "tampered"
+    shutil.copytree(demo_export, tampered)
+    batch_files = [
+        p
+        for p in sorted((tampered / "entries").glob("*.json"))
+        if json.loads(p.read_text())["kind"] == "batch"
+    ]
+    victim = batch_files[0]
+    entry = json.loads(victim.read_text())
+    entry["oracle"]["prices"][0] = str(int(entry["oracle"]["prices"][0]) + 1)
+    victim.write_text(json.dumps(entry))
+    result = verify_cli(tampered)
+    assert result.returncode == 1, result.stderr
+    report = json.loads(result.stdout)
+    assert report["ok"] is False
+    assert report["first_failure"]["entry"] == entry["index"]
+    assert "oracle" in report["first_failure"]["reason"]
