@@ -167,7 +167,9 @@ def measure(case: Case, repeat: int) -> dict[str, object]:
 
             input_json = tmp / "input.json"
             toolchain.write_input_json(inputs, input_json)
-            full_s, paths = time_once(partial(toolchain.snarkjs_fullprove, artifacts, input_json, tmp))
+            full_s, paths = time_once(
+                partial(toolchain.snarkjs_fullprove, artifacts, input_json, tmp)
+            )
             assert isinstance(paths, tuple)
             if json.loads(Path(paths[1]).read_text()) != public_json:
                 raise SystemExit(
