@@ -198,7 +198,7 @@ def test_batch_crosses_orders_proves_and_verifies(world: World) -> None:
     assert op.account_state(1).positions == (3, 0)
     assert op.account_state(2).positions == (-3, 0)
     assert sum(s.balance for s in op.accounts.values()) == op.total_collateral
-    fee = 3 * report.prices[0] * 5 // 10_000
+    fee = -(-3 * report.prices[0] * 5 // 10_000)  # fees round up
     assert op.account_state(0).balance == 500_000 + 2 * fee
 
     entry = summary.entry
