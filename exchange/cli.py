@@ -1,4 +1,4 @@
-"""``darkpool``: the operator's command line (setup, demo; serve and trader later).
+"""``darkpool``: the operator's command line (setup, demo, serve, export; trader later).
 
 Bad input gives one line on stderr and a non-zero exit, never a traceback.
 """
@@ -31,6 +31,51 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return demo.run(profile=args.profile, exchange_id=args.exchange_id)
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Run the REST service (settings from DARKPOOL_* / DATABASE_URL) under uvicorn."""
+    import uvicorn
+
+    from exchange.api.main import create_app
+    from exchange.core.config import Settings
+
+    uvicorn.run(create_app(Settings()), host=args.host, port=args.port, log_level="info")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    """Write the ledger export (docs/ledger.md) from a running service or the local database."""
+    from exchange.client import DarkpoolClient, write_export
+
+    if args.url:
+        client = DarkpoolClient(args.url)
+        try:
+            out = client.export_ledger(args.directory)
+        finally:
+            client.close()
+    else:
+        from exchange.core.config import Settings
+        from exchange.store import Store
+
+        settings = Settings()
+        store = Store(settings.resolved_database_url)
+        try:
+            entries = store.entries()
+        finally:
+            store.close()
+        if not entries:
+            print("darkpool: the database holds no ledger", file=sys.stderr)
+            return 2
+        vkeys = {
+            s: circuits.build_statement(
+                s, settings.profile, settings.exchange_id
+            ).verification_key()
+            for s in circuits.STATEMENTS
+        }
+        out = write_export(entries, vkeys, args.directory)
+    print(f"exported to {out}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="darkpool", description="darkpool operator CLI")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -44,6 +89,14 @@ def build_parser() -> argparse.ArgumentParser:
             "--exchange-id", default=circuits.DEFAULT_EXCHANGE_ID, help="domain-tag exchange id"
         )
         p.set_defaults(func=func)
+    serve = sub.add_parser("serve", help="run the REST service (uvicorn)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.set_defaults(func=cmd_serve)
+    export = sub.add_parser("export", help="write a ledger export for darkpool-verify")
+    export.add_argument("directory")
+    export.add_argument("--url", help="base URL of a running service (default: local database)")
+    export.set_defaults(func=cmd_export)
     return parser
 
 
@@ -53,6 +106,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         rc: int = args.func(args)
     except (ToolchainError, ParamsError) as exc:
         print(f"darkpool: {exc}", file=sys.stderr)
+        return 2
+    except (ValueError, OSError, RuntimeError) as exc:
+        # Bad settings, an unreachable URL, a refused request, a broken export: one line.
+        print(
+            f"darkpool: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}",
+            file=sys.stderr,
+        )
         return 2
     except KeyboardInterrupt:
         print("darkpool: interrupted", file=sys.stderr)

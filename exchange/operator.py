@@ -48,11 +48,13 @@ from verifier.eddsa import (
     check_public_key,
     check_signature,
     public_key_to_dict,
+    signature_from_dict,
 )
 from verifier.encoding import (
     AccountState,
     Order,
     cancel_message,
+    fill_leaf,
     order_commitment,
     withdraw_message,
 )
@@ -125,6 +127,44 @@ class Operator:
         prove: ProveFn = toolchain.prove_inputs,
         new_blinding: Callable[[], int] = random_blinding,
     ) -> None:
+        self._init_state(
+            markets=markets,
+            oracle=oracle,
+            profile=profile,
+            exchange_id=exchange_id,
+            clock=clock,
+            prove=prove,
+            new_blinding=new_blinding,
+        )
+        p = self.params
+        vkeys = {s: self.artifacts(s).verification_key() for s in STATEMENTS}
+        self.ledger.append(
+            "genesis",
+            self.roots,
+            self.roots,
+            {
+                "exchange_id": exchange_id,
+                "params": p.to_dict(),
+                "markets": [spec.to_dict() for spec in self.markets],
+                "oracle_pubkey": public_key_to_dict(oracle.public_key),
+                "vkey_hashes": vkey_hashes(vkeys),
+            },
+        )
+        index = self.open_account(insurance_pubkey, insurance_fund)
+        assert index == FEE_ACCOUNT  # the tree was empty
+
+    def _init_state(
+        self,
+        *,
+        markets: Sequence[MarketSpec],
+        oracle: Oracle,
+        profile: str,
+        exchange_id: str,
+        clock: Callable[[], int],
+        prove: ProveFn,
+        new_blinding: Callable[[], int],
+    ) -> None:
+        """Empty state (no genesis yet): shared by ``__init__`` and ``restore``."""
         self.profile = profile
         self.exchange_id = exchange_id
         self.params: CircuitParams = load_params(profile)
@@ -160,22 +200,6 @@ class Operator:
         self.ledger = Ledger()
         self.proof_seconds: dict[str, float] = {s: 0.0 for s in STATEMENTS}
         self.proof_counts: dict[str, int] = {s: 0 for s in STATEMENTS}
-
-        vkeys = {s: self.artifacts(s).verification_key() for s in STATEMENTS}
-        self.ledger.append(
-            "genesis",
-            self.roots,
-            self.roots,
-            {
-                "exchange_id": exchange_id,
-                "params": p.to_dict(),
-                "markets": [spec.to_dict() for spec in self.markets],
-                "oracle_pubkey": public_key_to_dict(oracle.public_key),
-                "vkey_hashes": vkey_hashes(vkeys),
-            },
-        )
-        index = self.open_account(insurance_pubkey, insurance_fund)
-        assert index == FEE_ACCOUNT  # the tree was empty
 
     # ------------------------------------------------------------ views
 
@@ -365,6 +389,22 @@ class Operator:
 
     def submit_order(self, order: Order, signature: Signature) -> int:
         """Validate and accept an order; returns its order-list index. Raises RejectedOrder."""
+        commitment = self.validate_order(order, signature)
+        return self.append_order(order, signature, commitment)
+
+    def validate_order(
+        self,
+        order: Order,
+        signature: Signature,
+        *,
+        pending: Sequence[tuple[Order, int]] = (),
+    ) -> int:
+        """Every intake check of ``submit_order`` without changing anything; returns ``h``.
+
+        ``pending`` are (order, commitment) pairs accepted but not yet in the
+        order list (the service queues them while a batch is proving): they
+        count for duplicates, capacity and the account's open orders.
+        """
         p = self.params
         state = self.accounts.get(order.account) if isinstance(order.account, int) else None
         if state is None:
@@ -383,9 +423,9 @@ class Operator:
             check_signature(commitment, signature, Point(state.pub_x, state.pub_y))
         except SignatureError as exc:
             raise RejectedOrder(f"signature rejected: {exc}") from None
-        if commitment in self._commitment_set:
+        if commitment in self._commitment_set or any(h == commitment for _, h in pending):
             raise RejectedOrder("duplicate order: this commitment was already accepted")
-        if len(self.commitments) >= self.order_tree.capacity:
+        if len(self.commitments) + len(pending) >= self.order_tree.capacity:
             raise RejectedOrder("the order list is full")
         if self.latest_report is not None:
             marks = list(self.latest_report.prices)
@@ -399,6 +439,12 @@ class Operator:
             for i, r in self._orders.items()
             if r.signed.order.account == order.account
         ]
+        # Queued orders get the list indices they will have (only their terms matter here).
+        own += [
+            RestingOrder(index=len(self.commitments) + k, order=o, commitment=h)
+            for k, (o, h) in enumerate(pending)
+            if o.account == order.account
+        ]
         if not pre_trade_margin_ok(
             AccountEntry.of(state), order, marks, self.markets, open_orders=own
         ):
@@ -406,7 +452,19 @@ class Operator:
                 f"insufficient margin: account {order.account} would be below initial margin "
                 "if its open orders filled"
             )
+        return commitment
 
+    def append_order(self, order: Order, signature: Signature, commitment: int) -> int:
+        """Append an order validated by ``validate_order`` to the order list; returns its index.
+
+        Only uniqueness and capacity are checked again: an order the service
+        accepted while a batch was proving must still be listed after it even
+        if the batch moved the marks (settlement re-checks margin per fill).
+        """
+        if commitment in self._commitment_set:
+            raise RejectedOrder("duplicate order: this commitment was already accepted")
+        if len(self.commitments) >= self.order_tree.capacity:
+            raise RejectedOrder("the order list is full")
         before = self.roots
         index = len(self.commitments)
         tree = self.order_tree.copy()
@@ -589,6 +647,134 @@ class Operator:
             },
         )
 
+    # ------------------------------------------------------------ persistence
+
+    def order_terms(self, order_index: int) -> Order:
+        """The plaintext terms of an accepted order (for its owner; never published)."""
+        record = self._orders.get(order_index)
+        if record is None:
+            raise OperatorError(f"order {order_index} does not exist")
+        return record.signed.order
+
+    def snapshot(self) -> dict[str, Any]:
+        """The private state that the ledger does not hold, as JSON (secret: blindings).
+
+        Together with the public ledger entries up to ``ledger_index`` and the
+        decrypted orders it is everything ``restore`` needs. Order plaintexts
+        are not in it (they are stored encrypted by the service).
+        """
+        report = self.latest_report
+        return {
+            "ledger_index": len(self.ledger) - 1,
+            "accounts": [
+                {
+                    "pub_x": str(a.pub_x),
+                    "pub_y": str(a.pub_y),
+                    "balance": str(a.balance),
+                    "positions": [str(x) for x in a.positions],
+                    "nonce": a.nonce,
+                    "blinding": str(a.blinding),
+                }
+                for _, a in sorted(self.accounts.items())
+            ],
+            "filled": {str(i): str(f) for i, f in sorted(self.filled.items())},
+            "cancelled": sorted(i for i, r in self._orders.items() if r.cancelled),
+            "total_collateral": str(self.total_collateral),
+            "latest_report": report.to_dict() if report is not None else None,
+            "next_batch_id": self.next_batch_id,
+        }
+
+    @classmethod
+    def restore(
+        cls,
+        *,
+        markets: Sequence[MarketSpec],
+        oracle: Oracle,
+        entries: Sequence[Mapping[str, Any]],
+        snapshot: Mapping[str, Any],
+        orders: Mapping[int, tuple[Order, Signature]],
+        profile: str = "test",
+        exchange_id: str = DEFAULT_EXCHANGE_ID,
+        clock: Callable[[], int] = wall_clock,
+        prove: ProveFn = toolchain.prove_inputs,
+        new_blinding: Callable[[], int] = random_blinding,
+    ) -> "Operator":
+        """Rebuild an operator from its public ledger, a ``snapshot`` and the decrypted orders.
+
+        ``orders`` maps commitments to (terms, signature). The rebuilt roots
+        must equal the ledger's latest roots, so only entries that change no
+        private state (order, solvency) may follow the snapshot.
+        """
+        self = cls.__new__(cls)
+        self._init_state(
+            markets=markets,
+            oracle=oracle,
+            profile=profile,
+            exchange_id=exchange_id,
+            clock=clock,
+            prove=prove,
+            new_blinding=new_blinding,
+        )
+        try:
+            self._restore(entries, snapshot, orders)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise OperatorError(f"cannot restore the operator: {exc}") from None
+        return self
+
+    def _restore(
+        self,
+        entries: Sequence[Mapping[str, Any]],
+        snapshot: Mapping[str, Any],
+        orders: Mapping[int, tuple[Order, Signature]],
+    ) -> None:
+        common = {"index", "kind", "roots_before", "roots_after"}
+        for i, e in enumerate(entries):
+            if e["index"] != i:
+                raise OperatorError(f"ledger entry {i} is stored as index {e['index']}")
+            body = {k: v for k, v in e.items() if k not in common}
+            self.ledger.append(e["kind"], _roots(e["roots_before"]), _roots(e["roots_after"]), body)
+            if e["kind"] == "order":
+                h = int(e["commitment"])
+                if e["order_index"] != len(self.commitments) or h not in orders:
+                    raise OperatorError(f"order entry {i} has no matching stored order")
+                self.commitments.append(h)
+                self._commitment_set.add(h)
+            elif e["kind"] in ("account_op", "batch") and i > snapshot["ledger_index"]:
+                raise OperatorError(f"entry {i} ({e['kind']}) is newer than the snapshot")
+        genesis = self.ledger.entries[0].body
+        if genesis["oracle_pubkey"] != public_key_to_dict(self.oracle.public_key):
+            raise OperatorError("the oracle key differs from the one pinned in genesis")
+        self.order_tree = MerkleTree.from_leaves(self.commitments, self.params.order_depth)
+        for i, a in enumerate(snapshot["accounts"]):
+            self.accounts[i] = AccountState(
+                int(a["pub_x"]),
+                int(a["pub_y"]),
+                int(a["balance"]),
+                tuple(int(x) for x in a["positions"]),
+                int(a["nonce"]),
+                int(a["blinding"]),
+            )
+        self.account_tree = MerkleTree.from_leaves(
+            [a.leaf() for _, a in sorted(self.accounts.items())], self.params.account_depth
+        )
+        self.filled = {int(i): int(f) for i, f in snapshot["filled"].items()}
+        for i, f in self.filled.items():
+            self.fill_tree.update(i, fill_leaf(self.commitments[i], f))
+        cancelled = set(snapshot["cancelled"])
+        for index, h in enumerate(self.commitments):
+            order, signature = orders[h]
+            if order_commitment(self.tags.order, order) != h:
+                raise OperatorError(f"stored order {index} does not open its commitment")
+            self._orders[index] = _OrderRecord(
+                SignedOrder(order, signature, index), h, cancelled=index in cancelled
+            )
+        self.total_collateral = int(snapshot["total_collateral"])
+        report = snapshot["latest_report"]
+        self.latest_report = _report_from_dict(report) if report is not None else None
+        self.next_batch_id = int(snapshot["next_batch_id"])
+        if self.roots != self.ledger.roots:
+            raise OperatorError("restored state does not reproduce the ledger's latest roots")
+
     # ------------------------------------------------------------ export
 
     def export(self, directory: Path | str) -> Path:
@@ -596,3 +782,16 @@ class Operator:
             return self.ledger.export(directory, self.verification_keys())
         except LedgerError as exc:
             raise OperatorError(str(exc)) from None
+
+
+def _roots(obj: Mapping[str, Any]) -> Roots:
+    return Roots(int(obj["account"]), int(obj["fill"]), int(obj["order"]))
+
+
+def _report_from_dict(obj: Mapping[str, Any]) -> OracleReport:
+    return OracleReport(
+        int(obj["batch_id"]),
+        int(obj["timestamp"]),
+        tuple(int(p) for p in obj["prices"]),
+        signature_from_dict(obj["signature"]),
+    )

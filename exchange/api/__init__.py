@@ -1,0 +1,1 @@
+"""The REST API under /v1 (FastAPI): ``exchange.api.main.create_app``."""

@@ -1,0 +1,1 @@
+"""One router per topic: info, accounts, orders, ledger, solvency, admin."""

@@ -1,0 +1,33 @@
+"""Turning validated request fields into domain values (one-line 4xx on failure)."""
+
+from typing import Any
+
+from exchange.auth import AuthError, parse_signature
+from exchange.service import ServiceError
+from verifier.babyjub import Point
+from verifier.eddsa import SerializationError, Signature, public_key_from_dict, signature_from_dict
+
+
+def signature(value: str | dict[str, Any]) -> Signature:
+    try:
+        if isinstance(value, dict):
+            return signature_from_dict(value)
+        return parse_signature(value)
+    except (SerializationError, AuthError) as exc:
+        raise ServiceError(400, f"malformed signature: {exc}") from None
+
+
+def public_key(value: dict[str, str]) -> Point:
+    try:
+        return public_key_from_dict(value)
+    except SerializationError as exc:
+        raise ServiceError(400, f"bad public key: {exc}") from None
+
+
+def field_int(value: str, what: str) -> int:
+    from verifier.field import R
+
+    n = int(value)
+    if n >= R:
+        raise ServiceError(422, f"{what} is not below the field modulus")
+    return n

@@ -1,0 +1,231 @@
+"""Request authentication shared by the service and the client SDK.
+
+A request on behalf of account ``i`` carries three headers:
+
+* ``X-Darkpool-Account``: ``i`` (decimal);
+* ``X-Darkpool-Timestamp``: unix seconds (decimal);
+* ``X-Darkpool-Signature``: the EdDSA-Poseidon signature by the account key,
+  either the ``verifier.eddsa.signature_to_dict`` JSON or the 64-byte
+  ``pack_signature`` form as 128 hex digits,
+
+over ``Poseidon(AUTH_TAG, i, timestamp, sha256(METHOD + " " + TARGET + "\\n" + BODY) mod r)``
+where TARGET is the path with its query string (``/v1/accounts/3/inclusion?root=..``)
+and BODY the raw request body bytes. ``AUTH_TAG`` is
+``verifier.params.domain_tag("auth", exchange_id)``, so a request signature can
+never pass as an order, cancel, withdraw or oracle signature, nor on another
+exchange. The service accepts a timestamp within ``window`` seconds of its
+clock and remembers each (account, message) until it expires, so a captured
+request cannot be replayed.
+
+Opening an account has no index yet: its body carries the new public key, the
+amount, a timestamp and a signature over
+``Poseidon(AUTH_TAG, pub.x, pub.y, amount, timestamp)`` (five inputs, so it
+never collides with the four-input request message).
+
+Pure functions; no I/O, no clock (callers pass ``now``). Never logs keys.
+"""
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+
+from verifier.babyjub import Point
+from verifier.eddsa import (
+    PrivateKey,
+    SerializationError,
+    Signature,
+    SignatureError,
+    check_signature,
+    pack_signature,
+    signature_from_dict,
+    signature_to_dict,
+    unpack_signature,
+)
+from verifier.encoding import Order
+from verifier.field import FieldError, R, require_canonical, unsigned_in_range
+from verifier.params import AMOUNT_BITS, TIME_BITS
+from verifier.poseidon import poseidon
+
+HEADER_ACCOUNT = "X-Darkpool-Account"
+HEADER_TIMESTAMP = "X-Darkpool-Timestamp"
+HEADER_SIGNATURE = "X-Darkpool-Signature"
+DEFAULT_WINDOW_S = 30
+_CANONICAL = re.compile(r"(?:0|[1-9][0-9]{0,77})")
+
+
+class AuthError(ValueError):
+    """A request's authentication headers are missing, malformed, stale or do not verify."""
+
+
+@dataclass(frozen=True)
+class AuthClaim:
+    """What a verified request proves: ``account`` signed ``message`` at ``timestamp``."""
+
+    account: int
+    timestamp: int
+    message: int
+
+
+def body_digest(method: str, target: str, body: bytes) -> int:
+    """sha256(METHOD + " " + TARGET + "\\n" + BODY) as an integer mod r."""
+    data = f"{method.upper()} {target}\n".encode() + body
+    return int.from_bytes(hashlib.sha256(data).digest(), "big") % R
+
+
+def request_message(
+    auth_tag: int, account: int, timestamp: int, method: str, target: str, body: bytes
+) -> int:
+    """The field element an account signs to authenticate one request."""
+    return poseidon(
+        [
+            require_canonical(auth_tag, "auth_tag"),
+            require_canonical(account, "account"),
+            unsigned_in_range(timestamp, TIME_BITS, "timestamp"),
+            body_digest(method, target, body),
+        ]
+    )
+
+
+def open_account_message(auth_tag: int, pubkey: Point, amount: int, timestamp: int) -> int:
+    """Signed by a new key to open an account: proves possession of the key."""
+    return poseidon(
+        [
+            require_canonical(auth_tag, "auth_tag"),
+            require_canonical(pubkey.x, "pubkey.x"),
+            require_canonical(pubkey.y, "pubkey.y"),
+            unsigned_in_range(amount, AMOUNT_BITS, "amount"),
+            unsigned_in_range(timestamp, TIME_BITS, "timestamp"),
+        ]
+    )
+
+
+def sign_request(
+    key: PrivateKey,
+    auth_tag: int,
+    account: int,
+    method: str,
+    target: str,
+    body: bytes,
+    timestamp: int,
+) -> dict[str, str]:
+    """The three auth headers for one request (signature in the packed hex form)."""
+    msg = request_message(auth_tag, account, timestamp, method, target, body)
+    return {
+        HEADER_ACCOUNT: str(account),
+        HEADER_TIMESTAMP: str(timestamp),
+        HEADER_SIGNATURE: pack_signature(key.sign(msg)).hex(),
+    }
+
+
+def parse_signature(value: str) -> Signature:
+    """A signature header or field: signature JSON or 128 hex digits (packed)."""
+    value = value.strip()
+    try:
+        if value.startswith("{"):
+            return signature_from_dict(json.loads(value))
+        if len(value) != 128:
+            raise AuthError("signature must be JSON or 128 hex digits")
+        return unpack_signature(bytes.fromhex(value))
+    except (SerializationError, json.JSONDecodeError, ValueError) as exc:
+        if isinstance(exc, AuthError):
+            raise
+        raise AuthError(f"malformed signature: {exc}") from None
+
+
+def _decimal(value: str | None, name: str, bits: int) -> int:
+    if value is None:
+        raise AuthError(f"missing header {name}")
+    if not value.isascii() or not value.isdigit() or len(value) > 20:
+        raise AuthError(f"header {name} must be a decimal integer")
+    try:
+        return unsigned_in_range(int(value), bits, name)
+    except FieldError as exc:
+        raise AuthError(str(exc)) from None
+
+
+def parse_headers(
+    account: str | None, timestamp: str | None, signature: str | None
+) -> tuple[int, int, Signature]:
+    """(account, timestamp, signature) from the raw header values; raises AuthError."""
+    index = _decimal(account, HEADER_ACCOUNT, 32)
+    ts = _decimal(timestamp, HEADER_TIMESTAMP, TIME_BITS)
+    if signature is None:
+        raise AuthError(f"missing header {HEADER_SIGNATURE}")
+    return index, ts, parse_signature(signature)
+
+
+def verify_request(
+    *,
+    auth_tag: int,
+    account: int,
+    timestamp: int,
+    signature: Signature,
+    pubkey: Point,
+    method: str,
+    target: str,
+    body: bytes,
+    now: int,
+    window: int = DEFAULT_WINDOW_S,
+) -> AuthClaim:
+    """Check freshness and the signature; the caller must still reject a replayed claim."""
+    if abs(now - timestamp) > window:
+        raise AuthError(f"request timestamp {timestamp} is more than {window}s from now ({now})")
+    msg = request_message(auth_tag, account, timestamp, method, target, body)
+    try:
+        check_signature(msg, signature, pubkey)
+    except SignatureError as exc:
+        raise AuthError(f"request signature rejected: {exc}") from None
+    return AuthClaim(account, timestamp, msg)
+
+
+# ---------------------------------------------------------------- sealed orders
+#
+# The plaintext a trader seals to the operator's X25519 key (libsodium sealed
+# box) is UTF-8 JSON: {"order": {account, market, side, size, limit_price,
+# expiry, salt}, "signature": signature_to_dict}, every integer a decimal
+# string. Client and service use these two functions and nothing else.
+
+ORDER_FIELDS = ("account", "market", "side", "size", "limit_price", "expiry", "salt")
+MAX_ORDER_PLAINTEXT = 4096
+
+
+class OrderFormatError(ValueError):
+    """A decrypted order is not the JSON form above."""
+
+
+def order_plaintext(order: Order, signature: Signature) -> bytes:
+    body = {
+        "order": {name: str(getattr(order, name)) for name in ORDER_FIELDS},
+        "signature": signature_to_dict(signature),
+    }
+    return json.dumps(body, separators=(",", ":")).encode()
+
+
+def parse_order_plaintext(data: bytes) -> tuple[Order, Signature]:
+    """Inverse of ``order_plaintext``; values must be canonical decimals below r."""
+    if len(data) > MAX_ORDER_PLAINTEXT:
+        raise OrderFormatError("order plaintext is too large")
+    try:
+        obj = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+        raise OrderFormatError("order plaintext is not UTF-8 JSON") from None
+    if not isinstance(obj, dict) or set(obj) != {"order", "signature"}:
+        raise OrderFormatError("order plaintext must have exactly the keys order and signature")
+    terms = obj["order"]
+    if not isinstance(terms, dict) or set(terms) != set(ORDER_FIELDS):
+        raise OrderFormatError(f"order must have exactly the fields {', '.join(ORDER_FIELDS)}")
+    values: dict[str, int] = {}
+    for name in ORDER_FIELDS:
+        v = terms[name]
+        if not isinstance(v, str) or not _CANONICAL.fullmatch(v):
+            raise OrderFormatError(f"order {name} must be a canonical decimal string")
+        n = int(v)
+        if n >= R:
+            raise OrderFormatError(f"order {name} is not below the field modulus")
+        values[name] = n
+    try:
+        signature = signature_from_dict(obj["signature"])
+    except SerializationError as exc:
+        raise OrderFormatError(f"order signature: {exc}") from None
+    return Order(**values), signature

@@ -1,0 +1,272 @@
+"""``DarkpoolClient``: the trader / auditor SDK for the REST API.
+
+Builds and signs everything on the client side: orders get a random salt,
+are signed (EdDSA-Poseidon over the commitment) and sealed to the operator's
+X25519 key, so the plaintext never travels or rests in clear; requests for an
+account are signed with ``exchange.auth``. Inclusion paths are checked locally
+with ``verifier.merkle``, and ``export_ledger`` writes the docs/ledger.md
+layout so ``darkpool-verify DIR`` can replay what the server published.
+
+Never sends a private key; an ``httpx.Client`` (or FastAPI's TestClient) can be
+passed in for tests.
+"""
+
+import base64
+import json
+import secrets
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+from nacl.public import PublicKey, SealedBox
+
+from exchange import auth
+from exchange.ledger import Ledger, Roots
+from prover.circuits import STATEMENTS, Tags
+from verifier.babyjub import Point
+from verifier.eddsa import PrivateKey, public_key_to_dict, signature_to_dict
+from verifier.encoding import (
+    AccountState,
+    Order,
+    cancel_message,
+    order_commitment,
+    withdraw_message,
+)
+from verifier.field import R
+from verifier.merkle import verify_path
+
+
+class ClientError(RuntimeError):
+    """The server refused a request; ``status`` and the server's one-line ``detail``."""
+
+    def __init__(self, status: int, detail: str) -> None:
+        super().__init__(f"HTTP {status}: {detail}")
+        self.status = status
+        self.detail = detail
+
+
+class DarkpoolClient:
+    def __init__(self, base_url: str = "", *, http: httpx.Client | None = None) -> None:
+        self.http = http if http is not None else httpx.Client(base_url=base_url, timeout=300)
+        self._info: dict[str, Any] | None = None
+
+    def close(self) -> None:
+        self.http.close()
+
+    # ------------------------------------------------------------ plumbing
+
+    def _check(self, r: httpx.Response) -> Any:
+        if r.status_code >= 400:
+            try:
+                detail = str(r.json().get("detail"))
+            except (ValueError, AttributeError):
+                detail = r.text[:200]
+            raise ClientError(r.status_code, detail)
+        return r.json()
+
+    def _signed(
+        self,
+        method: str,
+        path: str,
+        key: PrivateKey,
+        account: int,
+        body: dict[str, Any] | None = None,
+        params: dict[str, str] | None = None,
+    ) -> Any:
+        raw = json.dumps(body).encode() if body is not None else b""
+        target = path + ("?" + str(httpx.QueryParams(params)) if params else "")
+        headers = auth.sign_request(
+            key, self.tags.auth, account, method, target, raw, int(time.time())
+        )
+        if body is not None:
+            headers["content-type"] = "application/json"
+        return self._check(self.http.request(method, target, content=raw, headers=headers))
+
+    @property
+    def tags(self) -> Tags:
+        return Tags.for_exchange(self.info()["exchange_id"])
+
+    def info(self, *, refresh: bool = False) -> dict[str, Any]:
+        if self._info is None or refresh:
+            self._info = self._check(self.http.get("/v1/info"))
+        return self._info
+
+    def health(self) -> dict[str, Any]:
+        result: dict[str, Any] = self._check(self.http.get("/v1/health"))
+        return result
+
+    # ------------------------------------------------------------ accounts
+
+    def open_account(self, key: PrivateKey, amount: int) -> int:
+        pub = key.public_key()
+        ts = int(time.time())
+        msg = auth.open_account_message(self.tags.auth, pub, amount, ts)
+        body = {
+            "pubkey": public_key_to_dict(pub),
+            "amount": str(amount),
+            "timestamp": ts,
+            "signature": signature_to_dict(key.sign(msg)),
+        }
+        return int(self._check(self.http.post("/v1/accounts", json=body))["account"])
+
+    def deposit(self, key: PrivateKey, account: int, amount: int) -> dict[str, Any]:
+        path = f"/v1/accounts/{account}/deposit"
+        result: dict[str, Any] = self._signed("POST", path, key, account, {"amount": str(amount)})
+        return result
+
+    def withdraw(self, key: PrivateKey, account: int, amount: int) -> dict[str, Any]:
+        nonce = int(self.account(key, account)["nonce"])
+        sig = key.sign(withdraw_message(self.tags.withdraw, account, amount, nonce))
+        body = {"amount": str(amount), "signature": signature_to_dict(sig)}
+        result: dict[str, Any] = self._signed(
+            "POST", f"/v1/accounts/{account}/withdraw", key, account, body
+        )
+        return result
+
+    def account(self, key: PrivateKey, account: int) -> dict[str, Any]:
+        result: dict[str, Any] = self._signed("GET", f"/v1/accounts/{account}", key, account)
+        return result
+
+    def inclusion(self, key: PrivateKey, account: int, root: int | None = None) -> dict[str, Any]:
+        params = {"root": str(root)} if root is not None else None
+        result: dict[str, Any] = self._signed(
+            "GET", f"/v1/accounts/{account}/inclusion", key, account, params=params
+        )
+        return result
+
+    # ------------------------------------------------------------ orders
+
+    def seal(self, order: Order, key: PrivateKey) -> tuple[int, str]:
+        """(commitment, base64 sealed box) of a signed order."""
+        h = order_commitment(self.tags.order, order)
+        plaintext = auth.order_plaintext(order, key.sign(h))
+        box = SealedBox(PublicKey(bytes.fromhex(self.info()["operator_box_public_key"])))
+        return h, base64.b64encode(box.encrypt(plaintext)).decode()
+
+    def submit_sealed(self, commitment: int, ciphertext: str) -> dict[str, Any]:
+        body = {"commitment": str(commitment), "ciphertext": ciphertext}
+        result: dict[str, Any] = self._check(self.http.post("/v1/orders", json=body))
+        return result
+
+    def submit_order(
+        self,
+        key: PrivateKey,
+        account: int,
+        market: int,
+        side: int,
+        size: int,
+        limit: int,
+        expiry: int,
+    ) -> dict[str, Any]:
+        order = Order(account, market, side, size, limit, expiry, salt=secrets.randbelow(R))
+        h, ciphertext = self.seal(order, key)
+        return self.submit_sealed(h, ciphertext)
+
+    def cancel(self, key: PrivateKey, commitment: int, order_index: int) -> dict[str, Any]:
+        sig = key.sign(cancel_message(self.tags.cancel, order_index, commitment))
+        result: dict[str, Any] = self._check(
+            self.http.post(
+                f"/v1/orders/{commitment}/cancel", json={"signature": signature_to_dict(sig)}
+            )
+        )
+        return result
+
+    def order_status(self, key: PrivateKey, account: int, commitment: int) -> dict[str, Any]:
+        result: dict[str, Any] = self._signed("GET", f"/v1/orders/{commitment}", key, account)
+        return result
+
+    # ------------------------------------------------------------ public ledger
+
+    def roots(self) -> dict[str, Any]:
+        result: dict[str, Any] = self._check(self.http.get("/v1/roots"))
+        return result
+
+    def ledger(self, start: int = 0, limit: int = 100) -> dict[str, Any]:
+        result: dict[str, Any] = self._check(
+            self.http.get("/v1/ledger", params={"start": start, "limit": limit})
+        )
+        return result
+
+    def all_entries(self) -> list[dict[str, Any]]:
+        entries: list[dict[str, Any]] = []
+        while True:
+            page = self.ledger(len(entries), 500)
+            entries += page["entries"]
+            if not page["entries"] or len(entries) >= page["total"]:
+                return entries
+
+    def vkey(self, statement: str) -> dict[str, Any]:
+        result: dict[str, Any] = self._check(self.http.get(f"/v1/vkeys/{statement}"))
+        return result
+
+    def export_ledger(self, directory: Path | str) -> Path:
+        """Fetch every entry and verification key; write the docs/ledger.md export."""
+        return write_export(self.all_entries(), {s: self.vkey(s) for s in STATEMENTS}, directory)
+
+    # ------------------------------------------------------------ admin (operator token)
+
+    def admin_batch(self, token: str) -> dict[str, Any]:
+        result: dict[str, Any] = self._check(
+            self.http.post("/v1/admin/batch", headers={"Authorization": f"Bearer {token}"})
+        )
+        return result
+
+    def start_solvency(self, token: str, shock_bps: int | None = None) -> dict[str, Any]:
+        result: dict[str, Any] = self._check(
+            self.http.post(
+                "/v1/solvency",
+                json={"shock_bps": shock_bps},
+                headers={"Authorization": f"Bearer {token}"},
+            )
+        )
+        return result
+
+    def solvency_job(self, job_id: str) -> dict[str, Any]:
+        result: dict[str, Any] = self._check(self.http.get(f"/v1/solvency/{job_id}"))
+        return result
+
+
+def verify_inclusion(inclusion: dict[str, Any], expected_pubkey: Point | None = None) -> bool:
+    """Recompute the leaf from its opening and check the path against the stated root."""
+    o = inclusion["opening"]
+    state = AccountState(
+        int(o["pub_x"]),
+        int(o["pub_y"]),
+        int(o["balance"]),
+        tuple(int(x) for x in o["positions"]),
+        int(o["nonce"]),
+        int(o["blinding"]),
+    )
+    if expected_pubkey is not None and (state.pub_x, state.pub_y) != (
+        expected_pubkey.x,
+        expected_pubkey.y,
+    ):
+        return False
+    leaf = state.leaf()
+    if leaf != int(inclusion["leaf"]):
+        return False
+    siblings = [int(s) for s in inclusion["siblings"]]
+    return verify_path(int(inclusion["root"]), leaf, int(inclusion["account"]), siblings)
+
+
+def write_export(
+    entries: list[dict[str, Any]], vkeys: dict[str, dict[str, Any]], directory: Path | str
+) -> Path:
+    """Re-chain ``entries`` (refusing a broken chain) and write the export directory."""
+    ledger = Ledger()
+    common = {"index", "kind", "roots_before", "roots_after"}
+    for i, e in enumerate(entries):
+        if e.get("index") != i:
+            raise ValueError(f"entry {i} is missing from the fetched ledger")
+        ledger.append(
+            e["kind"],
+            _roots(e["roots_before"]),
+            _roots(e["roots_after"]),
+            {k: v for k, v in e.items() if k not in common},
+        )
+    return ledger.export(directory, vkeys)
+
+
+def _roots(obj: dict[str, Any]) -> Roots:
+    return Roots(int(obj["account"]), int(obj["fill"]), int(obj["order"]))

@@ -1,0 +1,94 @@
+"""The exchange service's settings: one pydantic-settings ``Settings``, read from the environment.
+
+Every variable is prefixed ``DARKPOOL_`` (``DARKPOOL_DATA_DIR``,
+``DARKPOOL_BATCH_INTERVAL_S``, ...) except ``DATABASE_URL``, the usual name
+for a SQLAlchemy URL (``sqlite:///...`` by default, ``postgresql+psycopg://...``
+for PostgreSQL). Secrets (the operator token) are never printed by this
+module; ``exchange.keys`` creates and loads them.
+"""
+
+from pathlib import Path
+
+from pydantic import AliasChoices, BaseModel, Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from exchange.domain import MarketSpec
+from prover.circuits import DEFAULT_EXCHANGE_ID
+
+
+class MarketConfig(BaseModel):
+    """One market as configured (JSON in ``DARKPOOL_MARKETS``); ids are positions."""
+
+    symbol: str
+    lot_size: int = 1
+    tick_size: int = 1
+    imf_bps: int
+    mmf_bps: int
+    fee_bps: int
+    start_price: int = Field(description="simulated oracle's first mark, in ticks")
+
+    def spec(self, market_id: int) -> MarketSpec:
+        return MarketSpec(
+            market_id,
+            self.symbol,
+            lot_size=self.lot_size,
+            tick_size=self.tick_size,
+            imf_bps=self.imf_bps,
+            mmf_bps=self.mmf_bps,
+            fee_bps=self.fee_bps,
+        )
+
+
+DEFAULT_MARKETS = [
+    MarketConfig(symbol="BTC-PERP", imf_bps=500, mmf_bps=300, fee_bps=5, start_price=60_000),
+    MarketConfig(symbol="ETH-PERP", imf_bps=1000, mmf_bps=500, fee_bps=5, start_price=3_000),
+]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="DARKPOOL_", extra="ignore")
+
+    data_dir: Path = Path(".darkpool-data")
+    database_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("DATABASE_URL", "DARKPOOL_DATABASE_URL"),
+        description="SQLAlchemy URL; default sqlite file data_dir/darkpool.sqlite3",
+    )
+    key_dir: Path | None = Field(default=None, description="default data_dir/keys")
+    profile: str = "test"
+    exchange_id: str = DEFAULT_EXCHANGE_ID
+    markets: list[MarketConfig] = Field(default_factory=lambda: list(DEFAULT_MARKETS))
+    batch_interval_s: float = Field(
+        default=10.0, ge=0, description="seconds between batches; 0 = only on POST /v1/admin/batch"
+    )
+    operator_token: str | None = Field(
+        default=None, description="bearer token of operator endpoints; generated if unset"
+    )
+    max_body_bytes: int = Field(default=16 * 1024, ge=1024)
+    insurance_fund: int = Field(default=1_000_000, ge=0)
+    oracle_seed: int = 0
+    oracle_step_bps: int = Field(default=40, ge=0, le=10_000)
+    auth_window_s: int = Field(default=30, ge=1)
+
+    @field_validator("markets")
+    @classmethod
+    def _markets_valid(cls, value: list[MarketConfig]) -> list[MarketConfig]:
+        for i, m in enumerate(value):
+            m.spec(i)  # raises MarketError (a ValueError) on a bad spec
+        return value
+
+    @property
+    def resolved_key_dir(self) -> Path:
+        return self.key_dir if self.key_dir is not None else self.data_dir / "keys"
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'darkpool.sqlite3').resolve()}"
+
+    def market_specs(self) -> list[MarketSpec]:
+        return [m.spec(i) for i, m in enumerate(self.markets)]
+
+    def start_prices(self) -> list[int]:
+        return [m.start_price for m in self.markets]

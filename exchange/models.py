@@ -1,0 +1,239 @@
+"""Database tables (SQLModel) and the API's request / response models.
+
+Table models hold what the service must survive a crash with:
+
+* ``LedgerEntryRow`` — public ledger entries, by index (JSON text);
+* ``OrderRow`` — accepted orders as the trader sent them: commitment, sealed-box
+  ciphertext, arrival time, status. Never the plaintext: the service decrypts
+  in memory only;
+* ``SnapshotRow`` — the operator's private state (account openings with
+  blindings, filled amounts, cancels) after ledger entry ``ledger_index``,
+  written in the same transaction as that entry;
+* ``AuthNonceRow`` — used request signatures until they expire (replay guard);
+* ``SolvencyJobRow`` — on-demand solvency jobs.
+
+Response models are separate classes, so a response never leaks a private
+column. Integers that may exceed 2^53 are decimal strings in JSON. Portable
+SQL only (SQLite by default, PostgreSQL via DATABASE_URL).
+"""
+
+from typing import Annotated, Any
+
+from pydantic import BaseModel, Field
+from sqlalchemy import Column, LargeBinary, Text
+from sqlmodel import Field as DBField
+from sqlmodel import SQLModel
+
+DecimalStr = Annotated[
+    str, Field(pattern=r"^(0|[1-9][0-9]{0,77})$", description="non-negative decimal integer")
+]
+SignatureInput = Annotated[
+    str | dict[str, Any],
+    Field(description="signature_to_dict JSON object, or 128 hex digits (pack_signature)"),
+]
+
+# ---------------------------------------------------------------- tables
+
+
+class LedgerEntryRow(SQLModel, table=True):
+    __tablename__ = "ledger_entry"
+
+    index: int = DBField(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    kind: str = DBField(max_length=16)
+    data: str = DBField(sa_column=Column(Text, nullable=False))
+
+
+class OrderRow(SQLModel, table=True):
+    __tablename__ = "order_intake"
+
+    id: int | None = DBField(default=None, primary_key=True)  # acceptance order
+    commitment: str = DBField(max_length=80, unique=True, index=True)
+    ciphertext: bytes = DBField(sa_column=Column(LargeBinary, nullable=False))
+    received_at: int
+    status: str = DBField(max_length=16)  # pending | listed | cancelled
+    order_index: int | None = DBField(default=None, index=True)
+
+
+class SnapshotRow(SQLModel, table=True):
+    __tablename__ = "operator_snapshot"
+
+    id: int | None = DBField(default=None, primary_key=True)
+    ledger_index: int = DBField(index=True)
+    account_root: str = DBField(max_length=80, index=True)
+    data: str = DBField(sa_column=Column(Text, nullable=False))
+
+
+class AuthNonceRow(SQLModel, table=True):
+    __tablename__ = "auth_nonce"
+
+    account: int = DBField(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    message: str = DBField(primary_key=True, max_length=80)
+    expires_at: int = DBField(index=True)
+
+
+class SolvencyJobRow(SQLModel, table=True):
+    __tablename__ = "solvency_job"
+
+    id: str = DBField(primary_key=True, max_length=32)
+    status: str = DBField(max_length=16)  # queued | running | done | failed
+    shock_bps: int | None = None
+    created_at: int
+    done: int = 0
+    total: int = 0
+    ledger_index: int | None = None
+    error: str | None = DBField(default=None, max_length=500)
+
+
+# ---------------------------------------------------------------- API models
+
+
+class PublicKeyModel(BaseModel):
+    x: DecimalStr
+    y: DecimalStr
+
+
+class RootsModel(BaseModel):
+    account: str
+    fill: str
+    order: str
+
+
+class Health(BaseModel):
+    status: str
+    batch_in_progress: bool
+    ledger_entries: int
+    pending_orders: int
+
+
+class Info(BaseModel):
+    exchange_id: str
+    profile: str
+    params: dict[str, Any]
+    markets: list[dict[str, Any]]
+    operator_box_public_key: str = Field(description="X25519 key (hex) to seal orders to")
+    oracle_pubkey: PublicKeyModel
+    vkey_hashes: dict[str, str]
+    roots: RootsModel
+    total_collateral: str
+    ledger_entries: int
+    next_batch_id: int
+    latest_oracle: dict[str, Any] | None
+    batch_interval_s: float
+
+
+class OpenAccountRequest(BaseModel):
+    pubkey: PublicKeyModel
+    amount: DecimalStr
+    timestamp: int = Field(ge=0)
+    signature: SignatureInput
+
+
+class AccountOpened(BaseModel):
+    account: int
+    entry_index: int
+
+
+class DepositRequest(BaseModel):
+    amount: DecimalStr
+
+
+class WithdrawRequest(BaseModel):
+    amount: DecimalStr
+    signature: SignatureInput
+
+
+class AccountOpResult(BaseModel):
+    account: int
+    entry_index: int
+    balance: str
+    nonce: int
+
+
+class OrderView(BaseModel):
+    commitment: str
+    status: str = Field(description="pending | open | filled | cancelled | expired")
+    order_index: int | None
+    account: int
+    market: int
+    side: int
+    size: str
+    limit_price: str
+    expiry: int
+    filled: str
+
+
+class AccountView(BaseModel):
+    account: int
+    pubkey: PublicKeyModel
+    balance: str
+    positions: list[str]
+    nonce: int
+    blinding: str
+    leaf: str
+    account_root: str
+    orders: list[OrderView]
+
+
+class InclusionView(BaseModel):
+    account: int
+    root: str
+    leaf: str
+    siblings: list[str]
+    opening: dict[str, Any] = Field(description="pub_x, pub_y, balance, positions, nonce, blinding")
+
+
+class SubmitOrderRequest(BaseModel):
+    commitment: DecimalStr
+    ciphertext: str = Field(max_length=8192, description="base64 sealed box of the order JSON")
+
+
+class OrderAccepted(BaseModel):
+    commitment: str
+    status: str = Field(description="listed (in the order list now) or pending (after the batch)")
+    order_index: int | None
+
+
+class CancelRequest(BaseModel):
+    signature: SignatureInput
+
+
+class CancelResult(BaseModel):
+    commitment: str
+    order_index: int
+    status: str
+
+
+class LedgerPage(BaseModel):
+    start: int
+    total: int
+    entries: list[dict[str, Any]]
+
+
+class RootsView(BaseModel):
+    ledger_index: int
+    roots: RootsModel
+    total_collateral: str
+
+
+class SolvencyRequest(BaseModel):
+    shock_bps: int | None = Field(default=None, gt=-10_000, le=1_000_000)
+
+
+class SolvencyJobView(BaseModel):
+    id: str
+    status: str
+    shock_bps: int | None
+    done: int
+    total: int
+    error: str | None
+    entry: dict[str, Any] | None
+
+
+class BatchResult(BaseModel):
+    batch_id: int
+    entry_index: int
+    fills: int
+    proofs: int
+    prices: list[str]
+    volume: list[str]
+    pending_listed: int

@@ -1,0 +1,121 @@
+"""Client-side pieces without a server: auth messages, sealed-order format, inclusion, export."""
+
+import json
+import secrets
+from pathlib import Path
+
+import pytest
+
+from exchange import auth
+from exchange.client import verify_inclusion, write_export
+from exchange.ledger import LedgerError
+from prover.circuits import Tags
+from verifier.eddsa import PrivateKey, pack_signature, signature_to_dict
+from verifier.encoding import AccountState, Order
+from verifier.field import R
+from verifier.merkle import MerkleTree
+
+TAGS = Tags.for_exchange("darkpool-dev")
+
+
+def test_request_signature_binds_method_target_body_and_time() -> None:
+    key = PrivateKey(b"\x07" * 32)
+    headers = auth.sign_request(key, TAGS.auth, 3, "POST", "/v1/x?a=1", b"{}", 1_000)
+    account, ts, sig = auth.parse_headers(
+        headers[auth.HEADER_ACCOUNT], headers[auth.HEADER_TIMESTAMP], headers[auth.HEADER_SIGNATURE]
+    )
+    args = dict(
+        auth_tag=TAGS.auth,
+        account=account,
+        timestamp=ts,
+        signature=sig,
+        pubkey=key.public_key(),
+        method="POST",
+        target="/v1/x?a=1",
+        body=b"{}",
+        now=1_010,
+    )
+    assert auth.verify_request(**args).account == 3  # type: ignore[arg-type]
+    for change in (
+        {"method": "GET"},
+        {"target": "/v1/x?a=2"},
+        {"body": b"{ }"},
+        {"account": 4},
+        {"auth_tag": TAGS.order},
+        {"now": 1_031},
+    ):
+        with pytest.raises(auth.AuthError):
+            auth.verify_request(**{**args, **change})  # type: ignore[arg-type]
+    # the JSON form of the signature header is accepted too
+    assert auth.parse_signature(json.dumps(signature_to_dict(sig))) == sig
+    assert auth.parse_signature(pack_signature(sig).hex()) == sig
+    for bad in ("", "ff" * 64, "{}", "zz" * 64):
+        with pytest.raises(auth.AuthError):
+            auth.parse_signature(bad)
+    with pytest.raises(auth.AuthError):
+        auth.parse_headers("-1", "5", pack_signature(sig).hex())
+
+
+def test_order_plaintext_round_trip_and_strict_parsing() -> None:
+    key = PrivateKey(b"\x09" * 32)
+    order = Order(1, 0, 1, 5, 60_000, 2_000_000_000, salt=secrets.randbelow(R))
+    sig = key.sign(123)
+    assert auth.parse_order_plaintext(auth.order_plaintext(order, sig)) == (order, sig)
+    good = json.loads(auth.order_plaintext(order, sig))
+    for mutate in (
+        lambda d: d["order"].update(size=5),  # not a string
+        lambda d: d["order"].update(size="05"),  # not canonical
+        lambda d: d["order"].update(salt=str(R)),  # beyond the field
+        lambda d: d["order"].pop("expiry"),
+        lambda d: d.update(extra=1),
+    ):
+        bad = json.loads(json.dumps(good))
+        mutate(bad)
+        with pytest.raises(auth.OrderFormatError):
+            auth.parse_order_plaintext(json.dumps(bad).encode())
+    with pytest.raises(auth.OrderFormatError):
+        auth.parse_order_plaintext(b"\xff")
+
+
+def test_verify_inclusion_detects_any_change() -> None:
+    states = [AccountState(1, 2, 10 * i, (i, -i), i, secrets.randbelow(R)) for i in range(3)]
+    tree = MerkleTree.from_leaves([s.leaf() for s in states], 4)
+    s = states[2]
+    incl = {
+        "account": 2,
+        "root": str(tree.root),
+        "leaf": str(s.leaf()),
+        "siblings": [str(x) for x in tree.path(2).siblings],
+        "opening": {
+            "pub_x": "1",
+            "pub_y": "2",
+            "balance": str(s.balance),
+            "positions": [str(p) for p in s.positions],
+            "nonce": s.nonce,
+            "blinding": str(s.blinding),
+        },
+    }
+    assert verify_inclusion(incl)
+    assert not verify_inclusion({**incl, "account": 1})
+    assert not verify_inclusion({**incl, "root": str(tree.root + 1)})
+    assert not verify_inclusion({**incl, "opening": {**incl["opening"], "nonce": 0}})
+
+
+def test_write_export_refuses_gaps_and_broken_chains(tmp_path: Path) -> None:
+    r = {"account": "1", "fill": "2", "order": "3"}
+    r2 = {"account": "1", "fill": "2", "order": "4"}
+    genesis = {"index": 0, "kind": "genesis", "roots_before": r, "roots_after": r}
+    order = {
+        "index": 1,
+        "kind": "order",
+        "order_index": 0,
+        "commitment": "9",
+        "roots_before": r,
+        "roots_after": r2,
+    }
+    out = write_export([genesis, order], {"account_op": {"k": 1}}, tmp_path / "ok")
+    assert json.loads((out / "entries" / "000001.json").read_text()) == order
+    with pytest.raises(ValueError, match="missing"):
+        write_export([genesis, {**order, "index": 2}], {}, tmp_path / "gap")
+    with pytest.raises(LedgerError):
+        write_export([genesis, {**order, "roots_before": r2}], {}, tmp_path / "broken")

@@ -1,0 +1,107 @@
+"""The service layer in process: orders during a proving batch queue and list in acceptance
+order right after it; a restart on the same database restores the same state (cancels too)."""
+
+import secrets
+import threading
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from exchange.core.config import Settings
+from exchange.service import Service
+from prover import toolchain
+from verifier.eddsa import PrivateKey
+from verifier.encoding import BUY, SELL, Order, cancel_message, order_commitment
+from verifier.field import R
+
+pytestmark = pytest.mark.slow
+
+
+def _seal(svc: Service, key: PrivateKey, order: Order) -> tuple[int, str]:
+    import base64
+
+    from nacl.public import SealedBox
+
+    from exchange.auth import order_plaintext
+
+    h = order_commitment(svc.tags.order, order)
+    box = SealedBox(svc.keys.box.public_key)
+    return h, base64.b64encode(box.encrypt(order_plaintext(order, key.sign(h)))).decode()
+
+
+def test_pending_orders_list_after_the_batch_and_survive_restart(tmp_path: Path) -> None:
+    gate = threading.Event()
+
+    def gated_prove(
+        art: toolchain.CircuitArtifacts, inputs: Mapping[str, object]
+    ) -> tuple[dict[str, Any], list[str]]:
+        if "settle" in art.r1cs.name:
+            gate.wait(60)  # hold the batch in its proof while orders arrive
+        return toolchain.prove_inputs(art, inputs)
+
+    settings = Settings(data_dir=tmp_path, batch_interval_s=0, operator_token="t" * 20)
+    svc = Service(settings, prove=gated_prove)
+    svc.start(background=False)
+    alice, bob = PrivateKey.generate(), PrivateKey.generate()
+    ts = int(time.time())
+    from exchange.auth import open_account_message
+
+    a = svc.open_account(
+        alice.public_key(),
+        10**6,
+        ts,
+        alice.sign(open_account_message(svc.tags.auth, alice.public_key(), 10**6, ts)),
+    )[0]
+    b = svc.open_account(
+        bob.public_key(),
+        10**6,
+        ts,
+        bob.sign(open_account_message(svc.tags.auth, bob.public_key(), 10**6, ts)),
+    )[0]
+    exp = ts + 3600
+    orders = [
+        Order(a, 0, BUY, 2, 61_000, exp, secrets.randbelow(R)),
+        Order(b, 0, SELL, 1, 59_000, exp, secrets.randbelow(R)),
+        Order(b, 1, SELL, 1, 2_900, exp, secrets.randbelow(R)),
+    ]
+    sealed = [_seal(svc, k, o) for k, o in zip((alice, bob, bob), orders, strict=True)]
+    assert svc.submit_order(*sealed[0]) == ("listed", 0)
+
+    done: list[object] = []
+    thread = threading.Thread(target=lambda: done.append(svc.run_batch()))
+    thread.start()
+    while not svc.batch_in_progress:
+        time.sleep(0.01)
+    t0 = time.perf_counter()
+    assert svc.submit_order(*sealed[1]) == ("pending", None)
+    assert svc.submit_order(*sealed[2]) == ("pending", None)
+    assert time.perf_counter() - t0 < 2  # not blocked by the proof
+    assert svc.health()["pending_orders"] == 2
+    gate.set()
+    thread.join(120)
+    assert done
+    kinds = [e.kind for e in svc.op.ledger.entries]
+    assert kinds[-3:] == ["batch", "order", "order"]  # listed right after, acceptance order
+    assert [svc.order_view(h)["order_index"] for h, _ in sealed] == [0, 1, 2]
+    h1 = sealed[1][0]
+    svc.cancel(h1, bob.sign(cancel_message(svc.tags.cancel, 1, h1)))
+    roots = svc.op.ledger.roots
+    snapshot = svc.op.snapshot()
+    svc.stop()
+
+    again = Service(settings)
+    again.start(background=False)
+    try:
+        assert again.op.ledger.roots == roots
+        assert again.op.snapshot() == snapshot
+        assert again.order_view(h1)["status"] == "cancelled"
+        assert again.order_view(sealed[2][0])["status"] == "open"
+        assert again.keys.box.public_key == svc.keys.box.public_key
+        assert not again.keys.token_generated
+        key_files = sorted(p.name for p in (tmp_path / "keys").iterdir())
+        assert all((tmp_path / "keys" / n).stat().st_mode & 0o077 == 0 for n in key_files)
+    finally:
+        again.stop()
