@@ -4,11 +4,20 @@ Usage:
   darkpool-verify SOURCE [--vkeys DIR] [--json] [--jobs N] [--state FILE]
   darkpool-verify ledger SOURCE [...]          the same, spelled out
   darkpool-verify groth16 VKEY PROOF PUBLIC   drop-in for ``snarkjs groth16 verify``
+  darkpool-verify inclusion --ledger SOURCE --opening FILE [--fills FILE]
 
-SOURCE is a ledger export directory (``darkpool export DIR``). ``--vkeys DIR``
+SOURCE is a ledger export directory (``darkpool export DIR``) or the base URL
+of a running exchange (``http://HOST:PORT``; read with urllib). ``--vkeys DIR``
 holds verification keys you trust (``<statement>.json``); without it the
 report prints the keys' hashes so you can pin them. ``--state FILE`` makes a
 re-run check only the entries added since the last successful run.
+
+``inclusion`` replays the whole ledger, then checks an account opening (the
+JSON of ``GET /v1/accounts/{i}/inclusion``): the leaf and path give the root,
+the root is one the ledger verified, the key is the one the ledger's open
+published, and with ``--fills`` (``{"fills": [{batch_id, market, side,
+quantity}]}`` or a saved ``GET /v1/accounts/{i}``) that balance and positions
+match the trader's own history (see verifier.inclusion).
 
 Exit codes: 0 valid; 1 invalid (a proof or ledger that does not hold);
 2 could not read the input (missing file, not JSON). Errors are one line;
@@ -24,7 +33,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from verifier import groth16, ledger
+from verifier import groth16, inclusion, ledger
 from verifier.source import (
     InputError,
     load_json_file,
@@ -186,6 +195,69 @@ def _human_summary(source: str, report: ledger.ReplayReport, seconds: float) -> 
     return "\n".join(lines)
 
 
+def cmd_inclusion(args: argparse.Namespace) -> int:
+    if args.jobs < 1:
+        raise InputError("--jobs must be at least 1")
+    try:
+        opening = inclusion.parse_opening(load_json_file(Path(args.opening), "opening"))
+        fills = (
+            None
+            if args.fills is None
+            else inclusion.parse_fills(load_json_file(Path(args.fills), "fills"), opening.account)
+        )
+    except inclusion.InclusionInputError as exc:
+        raise InputError(str(exc)) from None
+    src = open_source(args.ledger)
+    pinned = load_vkey_dir(Path(args.vkeys)) if args.vkeys is not None else None
+    manifest = src.manifest()
+    read_manifest_count(manifest)
+    genesis = src.genesis()
+    recorder = inclusion.HistoryRecorder(src.entry)
+    progress = _make_progress(args.quiet)
+    try:
+        report = ledger.replay(
+            manifest=manifest,
+            genesis=genesis,
+            entries=recorder,
+            vkeys=src.vkeys(),
+            pinned_vkeys=pinned,
+            checker=ledger.check_proofs(args.jobs),
+            progress=progress,
+        )
+    finally:
+        if progress is not None:
+            progress.close()
+    try:
+        history = recorder.history(genesis, report)
+    except ValueError as exc:
+        print(f"RESULT: NOT VERIFIED: {exc}")
+        return EXIT_INVALID
+    try:
+        result = inclusion.check_inclusion(opening, history, fills)
+    except inclusion.InclusionInputError as exc:
+        raise InputError(str(exc)) from None
+    if args.json:
+        out = result.to_dict()
+        out["source"] = src.description
+        out["ledger_id"] = None if report.genesis is None else report.genesis.ledger_id
+        print(json.dumps(out, indent=2))
+    else:
+        lines = [f"darkpool inclusion of account {opening.account} in {src.description}"]
+        lines.append(f"  root           {_short(opening.root)}")
+        for check in result.checks:
+            lines.append(f"  {check.name:<14} {'ok' if check.ok else 'FAILED'}: {check.detail}")
+        for note in result.notes:
+            lines.append(f"  note           {note}")
+        first = result.first_failure
+        lines.append(
+            "RESULT: INCLUDED"
+            if first is None
+            else f"RESULT: NOT INCLUDED: {first.name}: {first.detail}"
+        )
+        print("\n".join(lines))
+    return EXIT_VALID if result.ok else EXIT_INVALID
+
+
 def cmd_ledger(args: argparse.Namespace) -> int:
     if args.jobs < 1:
         raise InputError("--jobs must be at least 1")
@@ -231,7 +303,7 @@ def cmd_ledger(args: argparse.Namespace) -> int:
     return EXIT_VALID if report.ok else EXIT_INVALID
 
 
-SUBCOMMANDS = ("groth16", "ledger")
+SUBCOMMANDS = ("groth16", "ledger", "inclusion")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -247,7 +319,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("public", help="public.json")
     g.set_defaults(func=cmd_groth16)
     led = sub.add_parser("ledger", help="replay a ledger export and check every entry and proof")
-    led.add_argument("source", help="ledger export directory")
+    led.add_argument("source", help="ledger export directory or http(s)://HOST:PORT")
     led.add_argument("--vkeys", metavar="DIR", help="directory of verification keys you trust")
     led.add_argument("--json", action="store_true", help="print the report as JSON")
     led.add_argument(
@@ -258,6 +330,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
     led.add_argument("--quiet", action="store_true", help="no progress on stderr")
     led.set_defaults(func=cmd_ledger)
+    inc = sub.add_parser("inclusion", help="check an account opening against a replayed ledger")
+    inc.add_argument(
+        "--ledger", required=True, metavar="SOURCE", help="export directory or http(s) URL"
+    )
+    inc.add_argument(
+        "--opening", required=True, metavar="FILE", help="JSON of GET /v1/accounts/{i}/inclusion"
+    )
+    inc.add_argument(
+        "--fills", metavar="FILE", help="the trader's fills, or a saved GET /v1/accounts/{i}"
+    )
+    inc.add_argument("--vkeys", metavar="DIR", help="directory of verification keys you trust")
+    inc.add_argument("--json", action="store_true", help="print the result as JSON")
+    inc.add_argument(
+        "--jobs", type=int, default=1, metavar="N", help="verify proofs in N processes"
+    )
+    inc.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    inc.set_defaults(func=cmd_inclusion)
     return parser
 
 

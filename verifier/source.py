@@ -1,4 +1,4 @@
-"""Where ``darkpool-verify`` reads a ledger from: an export directory (or, later, a URL).
+"""Where ``darkpool-verify`` reads a ledger from: an export directory or a server URL.
 
 An export directory (see docs/ledger.md) holds ``ledger.json``, ``genesis.json``,
 ``entries/NNNNNN.json`` and ``vkeys/<statement>.json``. ``DirectorySource``
@@ -12,20 +12,36 @@ message: the CLI maps it to exit code 2. A missing *entry* file is not an
 input error but a hole in the ledger: ``entry`` returns ``None`` and the
 replay reports it as a ledger failure.
 
-Reading from an ``http(s)://`` base URL is not supported yet (``open_source``
-raises InputError saying so). This module only reads; it never imports
-prover or exchange and never runs node.
+``HttpSource`` reads the same pieces from a running exchange's public API
+(``http(s)://HOST:PORT``, with or without a trailing ``/v1``) using only
+``urllib``: the entry count from ``GET /v1/info`` (``ledger_entries``),
+entries by paging ``GET /v1/ledger?start=&limit=`` (entry 0 is genesis), and
+keys from ``GET /v1/vkeys/{statement}``. The count is fixed when the source
+is opened, so a ledger that grows while it is being replayed is checked as
+the prefix that existed then (entries past it read as absent). Connection
+failures, timeouts, HTTP errors and non-JSON answers are InputErrors (exit 2).
+A server answering 404 for an entry inside the count is a hole, like a
+missing file.
+
+This module only reads; it never imports prover or exchange, never runs
+node, and never uses a third-party HTTP client (the verifier is stdlib + py_ecc).
 """
 
 import json
 import re
+import urllib.error
+import urllib.parse
+import urllib.request
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Protocol
 
+from verifier.ledger import LEDGER_FORMAT
+
 __all__ = [
     "STATEMENT_NAMES",
     "DirectorySource",
+    "HttpSource",
     "InputError",
     "LedgerSource",
     "entry_file_name",
@@ -149,13 +165,129 @@ def load_vkey_dir(directory: Path, what: str = "pinned verification key") -> dic
     return keys
 
 
+HTTP_TIMEOUT_S = 30.0
+HTTP_PAGE = 500  # the API's largest page (GET /v1/ledger limit <= 500)
+
+
+class HttpSource:
+    """A running exchange's public ledger API, read with urllib.
+
+    Pages of entries are fetched as the replay asks for them, and only the
+    current page is kept, so memory stays bounded by one page.
+    """
+
+    def __init__(
+        self, url: str, *, timeout: float = HTTP_TIMEOUT_S, page_size: int = HTTP_PAGE
+    ) -> None:
+        parts = urllib.parse.urlsplit(url)
+        if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+            raise InputError(f"not an http(s) URL: {url}")
+        if parts.query or parts.fragment:
+            raise InputError(f"the ledger URL takes no query or fragment: {url}")
+        path = parts.path.rstrip("/")
+        if path.endswith("/v1"):
+            path = path[: -len("/v1")]
+        self.base = urllib.parse.urlunsplit((parts.scheme, parts.netloc, path, "", ""))
+        self.timeout = timeout
+        self.page_size = max(1, min(HTTP_PAGE, page_size))
+        self._count: int | None = None
+        self._page_start = 0
+        self._page: list[object] = []
+
+    @property
+    def description(self) -> str:
+        return self.base
+
+    def _get(self, path: str, what: str, *, missing_ok: bool = False) -> object | None:
+        url = f"{self.base}/v1{path}"
+        request = urllib.request.Request(url, headers={"Accept": "application/json"})
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                body = response.read(_MAX_JSON_BYTES + 1)
+        except urllib.error.HTTPError as exc:
+            if missing_ok and exc.code == 404:
+                return None
+            raise InputError(f"{what}: {url} answered HTTP {exc.code} {exc.reason}") from None
+        except urllib.error.URLError as exc:
+            reason = exc.reason
+            text = getattr(reason, "strerror", None) or str(reason)
+            raise InputError(f"{what}: cannot reach {url}: {text}") from None
+        except TimeoutError:
+            raise InputError(f"{what}: {url} did not answer within {self.timeout:g} s") from None
+        except (OSError, ValueError) as exc:
+            # ValueError: http.client rejects a malformed status line or header.
+            raise InputError(f"{what}: reading {url} failed: {exc}") from None
+        if len(body) > _MAX_JSON_BYTES:
+            raise InputError(f"{what}: {url} answered more than {_MAX_JSON_BYTES} bytes")
+        try:
+            parsed: object = json.loads(body.decode("utf-8"))
+            return parsed
+        except UnicodeDecodeError:
+            raise InputError(f"{what}: {url} did not answer UTF-8 text") from None
+        except json.JSONDecodeError as exc:
+            raise InputError(f"{what}: {url} did not answer JSON ({exc.msg})") from None
+        except RecursionError:
+            raise InputError(f"{what}: {url} answered JSON nested too deeply") from None
+
+    def _entry_count(self) -> int:
+        if self._count is None:
+            info = self._get("/info", "ledger info")
+            count = info.get("ledger_entries") if isinstance(info, Mapping) else None
+            if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+                raise InputError(
+                    f"ledger info: {self.base}/v1/info has no positive 'ledger_entries' "
+                    "(is this a darkpool exchange?)"
+                )
+            self._count = count
+        return self._count
+
+    def manifest(self) -> object:
+        # The API has no ledger.json; this is the one an export of it would hold.
+        return {"format": LEDGER_FORMAT, "entries": self._entry_count()}
+
+    def _fetch_page(self, start: int) -> None:
+        query = urllib.parse.urlencode({"start": start, "limit": self.page_size})
+        page = self._get(f"/ledger?{query}", f"ledger page at {start}")
+        if not isinstance(page, Mapping) or not isinstance(page.get("entries"), list):
+            raise InputError(f"ledger page at {start}: the answer has no 'entries' list")
+        self._page_start = start
+        self._page = list(page["entries"])
+
+    def _lookup(self, index: int) -> object | None:
+        if index < 0 or index >= self._entry_count():
+            return None
+        offset = index - self._page_start
+        if not 0 <= offset < len(self._page):
+            self._fetch_page(index)
+            offset = 0
+        if offset >= len(self._page):
+            return None  # the server lists fewer entries than it counted: a hole
+        return self._page[offset]
+
+    def genesis(self) -> object:
+        found = self._lookup(0)
+        if found is None:
+            raise InputError(f"genesis: {self.base}/v1/ledger lists no entry 0")
+        return found
+
+    def entry(self, index: int) -> object | None:
+        return self._lookup(index)
+
+    def vkeys(self) -> dict[str, object]:
+        keys: dict[str, object] = {}
+        for statement in STATEMENT_NAMES:
+            found = self._get(
+                f"/vkeys/{statement}", f"verification key {statement}", missing_ok=True
+            )
+            if found is not None:
+                keys[statement] = found
+        return keys
+
+
 def open_source(spec: str) -> LedgerSource:
-    """A source for ``spec``: an export directory path (URLs are not supported yet)."""
+    """A source for ``spec``: an ``http(s)://`` server URL or an export directory path."""
     if re.match(r"(?i)https?://", spec):
-        raise InputError(
-            f"reading a ledger from a URL is not supported yet ({spec}); "
-            "export it with `darkpool export DIR` and verify the directory"
-        )
+        return HttpSource(spec)
     return DirectorySource(Path(spec))
 
 
