@@ -1,4 +1,4 @@
-"""``darkpool``: the operator's command line (setup, demo, serve, export; trader later).
+"""``darkpool``: the command line (setup, demo, serve, export, and ``trader`` for traders).
 
 Bad input gives one line on stderr and a non-zero exit, never a traceback.
 """
@@ -28,7 +28,12 @@ def cmd_setup(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from exchange import demo
 
-    return demo.run(profile=args.profile, exchange_id=args.exchange_id)
+    return demo.run(
+        profile=args.profile,
+        exchange_id=args.exchange_id,
+        ledger_out=args.ledger_out,
+        keep_server=args.keep_server,
+    )
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -89,6 +94,13 @@ def build_parser() -> argparse.ArgumentParser:
             "--exchange-id", default=circuits.DEFAULT_EXCHANGE_ID, help="domain-tag exchange id"
         )
         p.set_defaults(func=func)
+        if name == "demo":
+            p.add_argument("--ledger-out", metavar="DIR", help="keep the ledger export in DIR")
+            p.add_argument(
+                "--keep-server",
+                action="store_true",
+                help="leave the demo server running after the story (Ctrl-C stops it)",
+            )
     serve = sub.add_parser("serve", help="run the REST service (uvicorn)")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
@@ -97,6 +109,9 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("directory")
     export.add_argument("--url", help="base URL of a running service (default: local database)")
     export.set_defaults(func=cmd_export)
+    from exchange import trader_cli
+
+    trader_cli.add_parser(sub)
     return parser
 
 

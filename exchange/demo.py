@@ -1,46 +1,201 @@
-"""``darkpool demo``: a scripted market run end to end through the in-process operator.
+"""``darkpool demo``: a scripted market run end to end against a real ``darkpool serve`` process.
 
-Four traders with run-time keys, two markets and a moving simulated oracle:
-deposits, crossing and resting orders, a partial fill, a margin rejection, a
-cancel, a withdrawal, several proven batches, a solvency proof and a stress
-test at shocked marks, inclusion checks for every trader, then an export of
-the ledger and an independent check of every proof in it with ``verifier``
-(pure Python). Returns 0 only if everything verified. Demo only: keys and
-prices are throwaway, and nothing here is a market.
+The demo builds the circuits first (in this process, with progress, so a cold
+build is visible instead of a silent server start), then starts the REST
+service as a subprocess on a free 127.0.0.1 port with its own temporary data
+directory and SQLite file, and drives it only through the client SDK
+(``exchange.client``): four traders with run-time keys, deposits, crossing and
+resting orders on two markets, a partial fill, a margin rejection (the API's
+4xx reason is shown), a cancel, a withdrawal, several proven batches triggered
+with the operator token (read from the server's key directory, where the
+service stores it), an on-demand solvency proof and a stress test at shocked
+marks (polled as jobs), inclusion checks for every trader against their own
+account view, and finally an export of the published ledger that is checked
+proof by proof and replayed with ``verifier.ledger`` (the ``darkpool-verify``
+path). Returns 0 only if every check held.
+
+The server is always terminated (its whole process group, so node provers go
+with it), also on errors and Ctrl-C. Demo only: keys and prices are throwaway,
+and nothing here is a market. This module never reads the server's keys other
+than the operator token, and never touches the server's database.
 """
 
 import json
-import secrets
+import os
+import signal
+import socket
+import subprocess
+import sys
 import tempfile
+import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
+import httpx
 from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from exchange.operator import MarketSpec, Operator, OperatorError, RejectedOrder
-from exchange.oracle import OracleReport, SimulatedOracle
+from exchange.client import ClientError, DarkpoolClient, verify_inclusion
+from exchange.core.config import MarketConfig
+from exchange.oracle import SimulatedOracle
+from prover import circuits
 from prover.circuits import DEFAULT_EXCHANGE_ID, STATEMENTS, Tags
 from verifier import groth16
 from verifier.eddsa import PrivateKey
-from verifier.encoding import BUY, SELL, Order, cancel_message, order_commitment, withdraw_message
-from verifier.field import R
+from verifier.encoding import BUY, SELL
 from verifier.ledger import replay
 from verifier.source import DirectorySource
 
 MARKETS = (
-    MarketSpec(0, "BTC-PERP", lot_size=1, tick_size=1, imf_bps=500, mmf_bps=300, fee_bps=5),
-    MarketSpec(1, "ETH-PERP", lot_size=1, tick_size=1, imf_bps=1000, mmf_bps=500, fee_bps=5),
-    MarketSpec(2, "SOL-PERP", lot_size=1, tick_size=1, imf_bps=1000, mmf_bps=500, fee_bps=10),
-    MarketSpec(3, "DOGE-PERP", lot_size=1, tick_size=1, imf_bps=2000, mmf_bps=1000, fee_bps=10),
+    MarketConfig(symbol="BTC-PERP", imf_bps=500, mmf_bps=300, fee_bps=5, start_price=60_000),
+    MarketConfig(symbol="ETH-PERP", imf_bps=1000, mmf_bps=500, fee_bps=5, start_price=3_000),
+    MarketConfig(symbol="SOL-PERP", imf_bps=1000, mmf_bps=500, fee_bps=10, start_price=150),
+    MarketConfig(symbol="DOGE-PERP", imf_bps=2000, mmf_bps=1000, fee_bps=10, start_price=20),
 )
-START_PRICES = (60_000, 3_000, 150, 20)
-BATCH_SECONDS = 5
+ORACLE_SEED = 7
+ORACLE_STEP_BPS = 40
 ORDER_TTL = 3_600
+SERVER_START_TIMEOUT_S = 300.0
+JOB_TIMEOUT_S = 900.0
+
+
+class DemoError(Exception):
+    """The demo could not go on (server did not start, a request failed); one line."""
+
+
+# ---------------------------------------------------------------- the server subprocess
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class LocalServer:
+    """A running ``darkpool serve`` subprocess and where it keeps its files."""
+
+    url: str
+    data_dir: Path
+    log_path: Path
+    process: subprocess.Popen[bytes]
+
+    @property
+    def operator_token(self) -> str:
+        """The token the service generated and stored in its key dir on first start."""
+        path = self.data_dir / "keys" / "operator_token"
+        try:
+            return path.read_text().strip()
+        except OSError as exc:
+            raise DemoError(f"cannot read the operator token from {path}: {exc}") from None
+
+    def log_tail(self, lines: int = 5) -> str:
+        try:
+            text = self.log_path.read_text(errors="replace").strip().splitlines()
+        except OSError:
+            return ""
+        return " | ".join(text[-lines:])
+
+
+def server_env(
+    data_dir: Path,
+    *,
+    profile: str,
+    exchange_id: str,
+    markets: Sequence[MarketConfig],
+) -> dict[str, str]:
+    """Environment of the server subprocess: its own data dir, SQLite, batches on demand only."""
+    env = dict(os.environ)
+    # Settings from the caller's shell must not point the demo server at real data.
+    for name in ("DATABASE_URL", "DARKPOOL_DATABASE_URL", "DARKPOOL_KEY_DIR"):
+        env.pop(name, None)
+    env.pop("DARKPOOL_OPERATOR_TOKEN", None)  # let the service generate and store one
+    env.update(
+        DARKPOOL_DATA_DIR=str(data_dir),
+        DARKPOOL_PROFILE=profile,
+        DARKPOOL_EXCHANGE_ID=exchange_id,
+        DARKPOOL_MARKETS=json.dumps([m.model_dump() for m in markets]),
+        DARKPOOL_BATCH_INTERVAL_S="0",
+        DARKPOOL_ORACLE_SEED=str(ORACLE_SEED),
+        DARKPOOL_ORACLE_STEP_BPS=str(ORACLE_STEP_BPS),
+    )
+    return env
+
+
+def stop_server(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM the server's process group (uvicorn shuts down cleanly), SIGKILL if it hangs."""
+    if process.poll() is not None:
+        return
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=30)
+    except ProcessLookupError:
+        return
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=30)
+
+
+@contextmanager
+def local_server(
+    data_dir: Path,
+    env: Mapping[str, str],
+    *,
+    timeout: float = SERVER_START_TIMEOUT_S,
+) -> Iterator[LocalServer]:
+    """Start ``python -m exchange.cli serve`` on a free loopback port; stop it on the way out."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    log_path = data_dir / "server.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "exchange.cli",
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                f"{port}",
+            ],
+            env=dict(env),
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # own process group: stopping it takes node provers too
+        )
+        server = LocalServer(f"http://127.0.0.1:{port}", data_dir, log_path, process)
+        try:
+            deadline = time.monotonic() + timeout
+            while True:
+                if process.poll() is not None:
+                    raise DemoError(
+                        f"the server exited during start (code {process.returncode}): "
+                        f"{server.log_tail()}"
+                    )
+                try:
+                    if httpx.get(f"{server.url}/v1/health", timeout=2).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise DemoError(f"the server did not answer /v1/health within {timeout:.0f}s")
+                time.sleep(0.2)
+            yield server
+        finally:
+            stop_server(process)
+
+
+# ---------------------------------------------------------------- the story
 
 
 @dataclass
@@ -49,13 +204,18 @@ class Trader:
     key: PrivateKey
     deposit: int
     index: int = -1
-    orders: list[int] = field(default_factory=list)
+    orders: list[int] = field(default_factory=list)  # commitments
 
 
 @dataclass
 class DemoStats:
     fills: int = 0
     batches: int = 0
+    batch_proofs: int = 0
+    solvency_jobs: int = 0
+    rejected: list[str] = field(default_factory=list)
+    proofs: dict[str, int] = field(default_factory=dict)
+    ledger_entries: int = 0
     steps: list[tuple[str, float]] = field(default_factory=list)
     checks: list[tuple[str, bool, str]] = field(default_factory=list)
 
@@ -63,202 +223,337 @@ class DemoStats:
 class Demo:
     """The scripted run; each public method is one step of the story."""
 
-    def __init__(self, console: Console, profile: str, exchange_id: str) -> None:
+    def __init__(
+        self, console: Console, profile: str, exchange_id: str, markets: Sequence[MarketConfig]
+    ) -> None:
         self.console = console
+        self.profile = profile
+        self.exchange_id = exchange_id
+        self.markets = list(markets)
         self.stats = DemoStats()
         self.tags = Tags.for_exchange(exchange_id)
-        self.clock_now = int(time.time())
-        markets = MARKETS[: _profile_markets(profile)]
+        # The same seeded walk the server's simulated oracle takes, so the script
+        # can price orders against the marks of the batch they will land in.
         self.oracle = SimulatedOracle(
-            START_PRICES[: len(markets)], self.tags.oracle, seed=7, max_step_bps=40
+            [m.start_price for m in self.markets],
+            self.tags.oracle,
+            seed=ORACLE_SEED,
+            max_step_bps=ORACLE_STEP_BPS,
         )
-        self.insurance_key = PrivateKey.generate()
-        with self.step("genesis: build circuits, open the insurance account"):
-            self.op = Operator(
-                markets=markets,
-                oracle=self.oracle,
-                insurance_pubkey=self.insurance_key.public_key(),
-                insurance_fund=1_000_000,
-                profile=profile,
-                exchange_id=exchange_id,
-                clock=lambda: self.clock_now,
-            )
         self.traders = [
             Trader("alice", PrivateKey.generate(), 2_000_000),
             Trader("bob", PrivateKey.generate(), 1_500_000),
             Trader("carol", PrivateKey.generate(), 800_000),
             Trader("dave", PrivateKey.generate(), 40_000),
         ]
+        self.client: DarkpoolClient
+        self.token = ""
+
+    # ------------------------------------------------------------ output helpers
 
     @contextmanager
-    def step(self, label: str) -> Iterator[None]:
+    def step(self, label: str, phase: str) -> Iterator[None]:
+        """Announce ``label``; its time goes into the summary under the short ``phase``."""
         self.console.print(f"[bold cyan]>[/] {label} ...")
         started = time.perf_counter()
         yield
         elapsed = time.perf_counter() - started
-        self.stats.steps.append((label, elapsed))
+        self.stats.steps.append((phase, elapsed))
         self.console.print(f"  [green]done[/] in {elapsed:.1f}s")
+
+    @contextmanager
+    def working(self, label: str) -> Iterator[None]:
+        """A spinner with elapsed time while something slow runs elsewhere (server, prover)."""
+        if not self.console.is_terminal:  # logs and captured output get the step lines only
+            yield
+            return
+        with Progress(
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            TimeElapsedColumn(),
+            console=self.console,
+            transient=True,
+        ) as bar:
+            bar.add_task(label, total=None)
+            yield
 
     def check(self, what: str, ok: bool, detail: str = "") -> bool:
         self.stats.checks.append((what, ok, detail))
         mark = "[green]ok[/]" if ok else "[bold red]FAILED[/]"
-        self.console.print(f"  {mark} {what}" + (f" ({detail})" if detail else ""))
+        self.console.print(f"  {mark} {escape(what)}" + (f" ({escape(detail)})" if detail else ""))
         return ok
+
+    # ------------------------------------------------------------ setup and server
+
+    def build_circuits(self) -> None:
+        for statement in STATEMENTS:
+            started = time.perf_counter()
+            with self.working(f"building {statement} ({self.profile}; cold: minutes, then cached)"):
+                art = circuits.build_statement(statement, self.profile, self.exchange_id)
+            self.console.print(
+                f"  {statement:<15} {art.constraints:>9,} constraints  "
+                f"({time.perf_counter() - started:.1f}s)"
+            )
 
     # ------------------------------------------------------------ trader actions
 
-    def order(self, trader: Trader, market: int, side: int, size: int, limit: int) -> int | None:
-        order = Order(
-            account=trader.index,
-            market=market,
-            side=side,
-            size=size,
-            limit_price=limit,
-            expiry=self.clock_now + ORDER_TTL,
-            salt=secrets.randbelow(R),
-        )
-        signature = trader.key.sign(order_commitment(self.tags.order, order))
+    def symbol(self, market: int) -> str:
+        return self.markets[market].symbol
+
+    def order(
+        self, trader: Trader, market: int, side: int, size: int, limit: int
+    ) -> dict[str, Any] | None:
         verb = "buy" if side == BUY else "sell"
-        symbol = self.op.markets[market].symbol
+        what = f"{trader.name} {verb} {size} {self.symbol(market)} @ {limit}"
+        expiry = int(time.time()) + ORDER_TTL
         try:
-            index = self.op.submit_order(order, signature)
-        except RejectedOrder as exc:
+            result = self.client.submit_order(
+                trader.key, trader.index, market, side, size, limit, expiry
+            )
+        except ClientError as exc:
+            if not 400 <= exc.status < 500:
+                raise
+            self.stats.rejected.append(exc.detail)
             self.console.print(
-                f"  [yellow]rejected[/] {trader.name} {verb} {size} {symbol} @ {limit}: {exc.reason}"
+                f"  [yellow]rejected[/] {what}: HTTP {exc.status}: {escape(exc.detail)}"
             )
             return None
-        trader.orders.append(index)
-        self.console.print(f"  order #{index}: {trader.name} {verb} {size} {symbol} @ {limit}")
-        return index
-
-    def batch(self) -> OracleReport:
-        batch_id = self.op.next_batch_id
-        self.clock_now += BATCH_SECONDS
-        report = self.oracle.report(batch_id, self.clock_now)
-        summary = self.op.run_batch(report)
-        self.stats.batches += 1
-        self.stats.fills += len(summary.fills)
-        marks = ", ".join(
-            f"{m.symbol} {p}" for m, p in zip(self.op.markets, report.prices, strict=True)
-        )
+        trader.orders.append(int(result["commitment"]))
         self.console.print(
-            f"  batch {batch_id} at marks {marks}: {len(summary.fills)} fills, "
-            f"{summary.proofs} settle_batch proof(s)"
+            f"  order #{result['order_index']} ({result['status']}): {what}, "
+            f"commitment {result['commitment'][:12]}…"
         )
-        for fill in summary.fills:
-            b, s = fill.buy.order, fill.sell.order
-            self.console.print(
-                f"    fill {fill.quantity} {self.op.markets[b.market].symbol}: "
-                f"order #{fill.buy.index} (account {b.account}) buys from "
-                f"order #{fill.sell.index} (account {s.account})"
-            )
-        return report
+        return result
+
+    def order_view(self, trader: Trader, commitment: int) -> dict[str, Any]:
+        return self.client.order_status(trader.key, trader.index, commitment)
 
     def next_marks(self) -> tuple[int, ...]:
         """The marks the next batch will use (the demo knows the simulated path)."""
-        return self.oracle.prices_at(self.op.next_batch_id)
+        return self.oracle.prices_at(int(self.client.info(refresh=True)["next_batch_id"]))
+
+    def batch(self) -> dict[str, Any]:
+        expected = self.next_marks()
+        started = time.perf_counter()
+        with self.working("matching and proving the batch (settle_batch proofs)"):
+            result = self.client.admin_batch(self.token)
+        elapsed = time.perf_counter() - started
+        self.stats.batches += 1
+        self.stats.fills += int(result["fills"])
+        self.stats.batch_proofs += int(result["proofs"])
+        prices = tuple(int(p) for p in result["prices"])
+        marks = ", ".join(f"{self.symbol(i)} {p}" for i, p in enumerate(prices))
+        volume = ", ".join(
+            f"{self.symbol(i)} {v}" for i, v in enumerate(result["volume"]) if int(v)
+        )
+        self.console.print(
+            f"  batch {result['batch_id']} (ledger entry {result['entry_index']}) at marks "
+            f"{marks}: {result['fills']} fills, volume {volume or '0'}, "
+            f"{result['proofs']} settle_batch proof(s) in {elapsed:.1f}s"
+        )
+        self.check("the batch used the simulated oracle's marks", prices == expected)
+        return result
 
     # ------------------------------------------------------------ the story
 
-    def run(self, ledger_out: Path) -> bool:
-        op = self.op
-        alice, bob, carol, dave = self.traders
-        with self.step("open 4 trader accounts (account_op proofs)"):
-            for t in self.traders:
-                t.index = op.open_account(t.key.public_key(), t.deposit)
-                self.console.print(f"  {t.name}: account {t.index}, deposit {t.deposit}")
-        with self.step("alice deposits 250000 more"):
-            op.deposit(alice.index, 250_000)
-        multi = len(op.markets) > 1
+    def run(self, server: LocalServer, ledger_out: Path) -> bool:
+        self.client = DarkpoolClient(server.url)
+        try:
+            return self._story(server, ledger_out)
+        finally:
+            self.client.close()
 
-        with self.step("batch 1: crossing orders, a partial fill, a margin rejection"):
+    def _story(self, server: LocalServer, ledger_out: Path) -> bool:
+        client = self.client
+        self.token = server.operator_token
+        info = client.info()
+        self.check(
+            "the server runs the requested profile and exchange",
+            info["profile"] == self.profile and info["exchange_id"] == self.exchange_id,
+            f"{info['profile']}, {info['exchange_id']}",
+        )
+        alice, bob, carol, dave = self.traders
+        with self.step(
+            f"open {len(self.traders)} trader accounts (account_op proofs)", "open accounts"
+        ):
+            for t in self.traders:
+                with self.working(f"opening {t.name}'s account"):
+                    t.index = client.open_account(t.key, t.deposit)
+                self.console.print(f"  {t.name}: account {t.index}, deposit {t.deposit}")
+        with self.step("alice deposits 250000 more", "deposit"):
+            result = client.deposit(alice.key, alice.index, 250_000)
+            self.check(
+                "alice's balance includes the deposit",
+                int(result["balance"]) == alice.deposit + 250_000,
+                f"balance {result['balance']}",
+            )
+        multi = len(self.markets) > 1
+
+        with self.step("batch 1: crossing orders, a partial fill, a margin rejection", "batch 1"):
             marks = self.next_marks()
-            self.order(alice, 0, BUY, 10, marks[0] + 150)  # crosses, partly filled
+            alice_buy = self.order(alice, 0, BUY, 10, marks[0] + 150)  # crosses, partly filled
             self.order(bob, 0, SELL, 6, marks[0] - 150)
             self.order(carol, 0, BUY, 5, marks[0] - 3_000)  # rests: limit far below
             if multi:
                 self.order(bob, 1, BUY, 40, marks[1] + 20)
                 self.order(carol, 1, SELL, 40, marks[1] - 20)
             rejected = self.order(dave, 0, BUY, 20, marks[0] + 150)
-            self.check("dave's oversized order is rejected for margin", rejected is None)
+            reason = self.stats.rejected[-1] if self.stats.rejected else ""
+            self.check(
+                "dave's oversized order is refused by the API for margin",
+                rejected is None and "margin" in reason,
+                reason,
+            )
+            if alice_buy is None:
+                raise DemoError("alice's first order was refused")
+            alice_h = int(alice_buy["commitment"])
             self.batch()
-            filled, _ = op.order_status(alice.orders[0])
-            self.check("alice's buy is partially filled", 0 < filled < 10, f"{filled}/10 lots")
+            view = self.order_view(alice, alice_h)
+            filled = int(view["filled"])
+            self.check(
+                "alice's buy is partially filled",
+                0 < filled < 10 and view["status"] == "open",
+                f"{filled}/10 lots, {view['status']}",
+            )
 
-        with self.step("batch 2: fill the rest, a cancel, three fills over two proofs"):
+        with self.step("batch 2: fill the rest, a cancel, more fills", "batch 2"):
             marks = self.next_marks()
             self.order(carol, 0, SELL, 4, marks[0] - 100)  # completes alice's order
             cancelled = self.order(dave, 0, SELL, 1, marks[0] - 100)
             if cancelled is not None:
-                h = op.commitments[cancelled]
-                op.cancel(cancelled, dave.key.sign(cancel_message(self.tags.cancel, cancelled, h)))
-                self.console.print(f"  dave cancels order #{cancelled}")
+                result = client.cancel(
+                    dave.key, int(cancelled["commitment"]), int(cancelled["order_index"])
+                )
+                self.console.print(f"  dave cancels order #{result['order_index']}")
             if multi:
                 self.order(alice, 1, SELL, 15, marks[1] - 10)
                 self.order(bob, 1, BUY, 20, marks[1] + 10)
                 self.order(dave, 1, SELL, 5, marks[1] - 10)
             self.batch()
-            filled, _ = op.order_status(alice.orders[0])
-            self.check("alice's buy is now completely filled", filled == 10, f"{filled}/10 lots")
+            view = self.order_view(alice, alice_h)
+            self.check(
+                "alice's buy is now completely filled",
+                view["filled"] == "10" and view["status"] == "filled",
+                f"{view['filled']}/10 lots, {view['status']}",
+            )
             if cancelled is not None:
-                filled, flag = op.order_status(cancelled)
-                self.check("dave's cancelled order did not trade", flag and filled == 0)
-
-        with self.step("batch 3: nothing crosses (empty batch, roots unchanged)"):
-            before = op.roots
-            self.batch()
-            self.check("empty batch keeps the account and fill roots", op.roots == before)
-
-        with self.step("bob withdraws 100000 (signed, margin-checked in the proof)"):
-            state = op.account_state(bob.index)
-            msg = withdraw_message(self.tags.withdraw, bob.index, 100_000, state.nonce)
-            op.withdraw(bob.index, 100_000, bob.key.sign(msg))
-            try:
-                state = op.account_state(dave.index)
-                greedy = state.balance
-                msg = withdraw_message(self.tags.withdraw, dave.index, greedy, state.nonce)
-                op.withdraw(dave.index, greedy, dave.key.sign(msg))
-                self.check("dave cannot withdraw his whole balance with a position open", False)
-            except OperatorError as exc:
+                view = self.order_view(dave, int(cancelled["commitment"]))
                 self.check(
-                    "dave cannot withdraw his whole balance with a position open", True, str(exc)
+                    "dave's cancelled order did not trade",
+                    view["status"] == "cancelled" and view["filled"] == "0",
+                    view["status"],
                 )
 
-        latest = op.latest_report
-        assert latest is not None
-        with self.step("solvency proof at the latest marks"):
-            entry = op.prove_solvency(latest)
-            self._print_solvency(entry.body)
-        with self.step("stress test: solvency at marks shocked by -20%"):
-            shocked = self.oracle.shocked(latest, -2_000)
-            entry = op.prove_solvency(shocked, stress=True)
-            self._print_solvency(entry.body)
+        with self.step(
+            "batch 3: nothing crosses (empty batch, roots unchanged)", "batch 3 (empty)"
+        ):
+            before = client.roots()["roots"]
+            result = self.batch()
+            after = client.roots()["roots"]
+            self.check(
+                "empty batch keeps the account, fill and order roots",
+                before == after and int(result["fills"]) == 0,
+            )
 
-        with self.step("inclusion: each trader checks their own leaf against the root"):
-            root = op.ledger.roots.account
+        with self.step("bob withdraws 100000 (signed, margin-checked in the proof)", "withdrawals"):
+            balance = int(client.account(bob.key, bob.index)["balance"])
+            result = client.withdraw(bob.key, bob.index, 100_000)
+            self.check(
+                "bob's balance dropped by the withdrawal",
+                int(result["balance"]) == balance - 100_000,
+                f"{balance} -> {result['balance']}",
+            )
+            greedy = int(client.account(dave.key, dave.index)["balance"])
+            try:
+                client.withdraw(dave.key, dave.index, greedy)
+                self.check("dave cannot withdraw his whole balance with a position open", False)
+            except ClientError as exc:
+                self.check(
+                    "dave cannot withdraw his whole balance with a position open",
+                    400 <= exc.status < 500,
+                    f"HTTP {exc.status}: {exc.detail}",
+                )
+
+        with self.step("solvency proof at the latest marks (POST /v1/solvency)", "solvency proof"):
+            self.solvency(None)
+        with self.step("stress test: solvency at marks shocked by -20%", "stress solvency proof"):
+            self.solvency(-2_000)
+
+        with self.step(
+            "inclusion: each trader checks their own leaf against the root", "inclusion checks"
+        ):
+            published = client.roots()["roots"]["account"]
             for t in self.traders:
-                path = op.inclusion_path(t.index)
-                leaf = op.account_state(t.index).leaf()
-                self.check(f"{t.name}'s account is in the published root", path.verify(root, leaf))
+                self.inclusion(t, published)
 
-        with self.step(f"export the ledger to {ledger_out}"):
-            op.export(ledger_out)
-        with self.step("verify every proof in the export (pure-Python Groth16)"):
+        with self.step(f"export the ledger to {ledger_out}", "export"):
+            client.export_ledger(ledger_out)
+        with self.step(
+            "verify every proof in the export (pure-Python Groth16)", "batch-verify proofs"
+        ):
             verify_export(ledger_out, self.check)
-        with self.step("replay the export with verifier.ledger (the darkpool-verify path)"):
+        with self.step(
+            "replay the export with verifier.ledger (the darkpool-verify path)", "ledger replay"
+        ):
             self._run_replay(ledger_out)
         return all(ok for _, ok, _ in self.stats.checks)
 
-    def _print_solvency(self, body: Any) -> None:
-        r = body["result"]
+    def solvency(self, shock_bps: int | None) -> None:
+        job = self.client.start_solvency(self.token, shock_bps)
+        self.stats.solvency_jobs += 1
+        label = "stress solvency" if shock_bps is not None else "solvency"
+        deadline = time.monotonic() + JOB_TIMEOUT_S
+        with Progress(
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TextColumn("{task.completed}/{task.total} chunk proofs"),
+            TimeElapsedColumn(),
+            console=self.console,
+            transient=True,
+            disable=not self.console.is_terminal,
+        ) as bar:
+            task = bar.add_task(f"proving {label} (job {job['id'][:8]})", total=job["total"])
+            while job["status"] not in ("done", "failed"):
+                if time.monotonic() > deadline:
+                    raise DemoError(f"solvency job {job['id']} did not finish in time")
+                time.sleep(0.25)
+                job = self.client.solvency_job(job["id"])
+                bar.update(task, completed=job["done"], total=max(job["total"], 1))
+        if job["status"] == "failed" or job["entry"] is None:
+            self.check(f"{label} job finished", False, str(job["error"]))
+            return
+        entry = job["entry"]
+        r = entry["result"]
         self.console.print(
-            f"  balances {r['balance']} = collateral {body['total_collateral']}, "
+            f"  job {job['id'][:8]}: {job['done']}/{job['total']} chunk proofs, ledger entry "
+            f"{entry['index']}; balances {r['balance']} = collateral {entry['total_collateral']}, "
             f"open interest {r['positions']}, deficit {r['deficit']} vs fund {r['fund']}"
         )
+        self.check(f"{label} holds", bool(r["solvent"]), "; ".join(r["reasons"]))
         self.check(
-            f"{'stress ' if body['stress'] else ''}solvency holds",
-            bool(r["solvent"]),
-            "; ".join(r["reasons"]),
+            f"{label} entry is {'a stress test' if shock_bps is not None else 'not a stress test'}",
+            bool(entry["stress"]) == (shock_bps is not None),
+        )
+
+    def inclusion(self, t: Trader, published_root: str) -> None:
+        inc = self.client.inclusion(t.key, t.index)
+        path_ok = verify_inclusion(inc, t.key.public_key())
+        view = self.client.account(t.key, t.index)
+        opening = inc["opening"]
+        matches = (
+            opening["balance"] == view["balance"]
+            and list(opening["positions"]) == list(view["positions"])
+            and inc["leaf"] == view["leaf"]
+        )
+        same_root = inc["root"] == view["account_root"] == published_root
+        positions = ", ".join(
+            f"{self.symbol(i)} {p}" for i, p in enumerate(view["positions"]) if int(p)
+        )
+        self.check(
+            f"{t.name}'s leaf is in the published root and matches their account view",
+            path_ok and matches and same_root,
+            f"balance {view['balance']}, positions: {positions or 'flat'}",
         )
 
     def _run_replay(self, directory: Path) -> None:
@@ -271,6 +566,8 @@ class Demo:
         )
         reasons = "; ".join(f"entry {f.entry_index}: {f.reason}" for f in report.failures)
         proofs = sum(report.proofs_this_run.values())
+        self.stats.proofs = dict(report.proofs_this_run)
+        self.stats.ledger_entries = report.manifest_entries
         self.check(
             f"ledger replay: {report.checked_to + 1} entries, {proofs} proofs",
             report.ok,
@@ -280,10 +577,12 @@ class Demo:
             self.console.print(f"  [yellow]note[/] {warning}")
 
 
-def _profile_markets(profile: str) -> int:
-    from prover.circuits import load_params
-
-    return load_params(profile).markets
+def profile_markets(profile: str) -> list[MarketConfig]:
+    """The demo's markets for a profile (its circuits fix how many markets there are)."""
+    n = circuits.load_params(profile).markets
+    if n > len(MARKETS):
+        raise DemoError(f"profile {profile!r} has {n} markets; the demo scripts {len(MARKETS)}")
+    return list(MARKETS[:n])
 
 
 def _load(path: Path) -> Any:
@@ -329,43 +628,107 @@ def verify_export(directory: Path, check: Callable[[str, bool, str], bool]) -> N
 
 
 def _summary(console: Console, demo: Demo, total: float, ok: bool) -> None:
-    op = demo.op
-    table = Table(title="darkpool demo summary")
+    stats = demo.stats
+    table = Table(title="darkpool demo summary (over HTTP)")
     table.add_column("what")
     table.add_column("value", justify="right")
-    table.add_row("ledger entries", str(len(op.ledger)))
-    table.add_row("batches", str(demo.stats.batches))
-    table.add_row("fills", str(demo.stats.fills))
+    table.add_row("traders", str(len(demo.traders)))
+    table.add_row("markets", ", ".join(m.symbol for m in demo.markets))
+    table.add_row("ledger entries", str(stats.ledger_entries))
+    table.add_row("batches", str(stats.batches))
+    table.add_row("fills", str(stats.fills))
+    table.add_row("orders refused (4xx)", str(len(stats.rejected)))
+    table.add_row("solvency jobs (one a stress test)", str(stats.solvency_jobs))
     for s in STATEMENTS:
-        n = op.proof_counts[s]
-        avg = op.proof_seconds[s] / n if n else 0.0
-        table.add_row(f"{s} proofs", f"{n} (avg {avg:.1f}s)")
-    for label, seconds in demo.stats.steps:
+        table.add_row(f"{s} proofs verified", str(stats.proofs.get(s, 0)))
+    table.add_row("proofs verified in total", str(sum(stats.proofs.values())))
+    for label, seconds in stats.steps:
         table.add_row(f"time: {label}", f"{seconds:.1f}s")
     table.add_row("total time", f"{total:.1f}s")
-    passed = sum(ok for _, ok, _ in demo.stats.checks)
-    table.add_row("checks passed", f"{passed}/{len(demo.stats.checks)}")
+    passed = sum(ok for _, ok, _ in stats.checks)
+    table.add_row("checks passed", f"{passed}/{len(stats.checks)}")
     table.add_row("verification", "[green]ALL VERIFIED[/]" if ok else "[bold red]FAILED[/]")
     console.print(table)
+
+
+def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
 
 
 def run(
     profile: str = "test",
     exchange_id: str = DEFAULT_EXCHANGE_ID,
     ledger_out: Path | str | None = None,
+    *,
+    keep_server: bool = False,
+    console: Console | None = None,
 ) -> int:
-    """Run the scripted market; 0 only if every proof and check verified."""
-    console = Console()
+    """Run the scripted market against a fresh server; 0 only if every check held.
+
+    With ``keep_server`` the server stays up after the story until Ctrl-C, so
+    ``darkpool trader`` can be pointed at it.
+    """
+    console = console if console is not None else Console()
+    # SIGTERM ends the demo like Ctrl-C does, so the exit paths stop the server.
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+    try:
+        with tempfile.TemporaryDirectory(prefix="darkpool-demo-") as tmp:
+            return _run_in(Path(tmp), console, profile, exchange_id, ledger_out, keep_server)
+    except KeyboardInterrupt:
+        console.print("[yellow]demo interrupted; the server was stopped[/]")
+        return 130
+    except (DemoError, ClientError, httpx.HTTPError, ValueError, OSError) as exc:
+        message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        console.print(f"[bold red]demo failed:[/] {escape(message)}")
+        return 1
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _run_in(
+    tmp: Path,
+    console: Console,
+    profile: str,
+    exchange_id: str,
+    ledger_out: Path | str | None,
+    keep_server: bool,
+) -> int:
     started = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="darkpool-demo-") as tmp:
-        out = Path(ledger_out) if ledger_out is not None else Path(tmp) / "ledger"
-        try:
-            demo = Demo(console, profile, exchange_id)
-            ok = demo.run(out)
-        except (OperatorError, ValueError) as exc:
-            console.print(f"[bold red]demo failed:[/] {exc}")
-            return 1
+    out = Path(ledger_out) if ledger_out is not None else tmp / "ledger"
+    demo = Demo(console, profile, exchange_id, profile_markets(profile))
+    with ExitStack() as stack:
+        with demo.step(
+            "setup: build the statement circuits (cached after the first run)", "setup (circuits)"
+        ):
+            demo.build_circuits()
+        with demo.step("start `darkpool serve` (SQLite in a temp dir, genesis)", "server start"):
+            env = server_env(
+                tmp / "server", profile=profile, exchange_id=exchange_id, markets=demo.markets
+            )
+            with demo.working("starting the server, waiting for /v1/health"):
+                server = stack.enter_context(local_server(tmp / "server", env))
+            console.print(f"  listening on {server.url}, data in {server.data_dir}")
+        ok = demo.run(server, out)
         _summary(console, demo, time.perf_counter() - started, ok)
         if ledger_out is not None:
             console.print(f"ledger export: {out}")
+            console.print(f"verify it yourself:  darkpool-verify {out}")
+        else:
+            console.print(
+                "verify an export yourself:  darkpool-verify DIR  "
+                "(run the demo with --ledger-out DIR to keep one)"
+            )
+        if keep_server:
+            console.print(
+                f"server still running at {server.url} (operator token in "
+                f"{server.data_dir / 'keys' / 'operator_token'}); Ctrl-C stops it"
+            )
+            try:
+                while server.process.poll() is None:
+                    time.sleep(0.5)
+            except KeyboardInterrupt:  # the expected way to end it; the result stands
+                console.print("stopping the server")
     return 0 if ok else 1

@@ -1,24 +1,54 @@
-"""End to end: ``darkpool demo`` runs the scripted market; its export replays clean
-and a tampered copy is rejected by ``darkpool-verify`` naming the entry."""
+"""End to end: ``darkpool demo`` runs the scripted market against a real server
+subprocess; its export replays clean and a tampered copy is rejected by
+``darkpool-verify`` naming the entry."""
 
 import json
+import re
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 
-from exchange import demo
+from exchange import cli, demo
 from verifier.ledger import replay
 from verifier.source import DirectorySource
 
 
 @pytest.fixture(scope="module")
-def demo_export(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def demo_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     out = tmp_path_factory.mktemp("demo") / "ledger"
-    assert demo.run(profile="test", ledger_out=out) == 0
-    return out
+    console = Console(record=True, width=120)
+    assert demo.run(profile="test", ledger_out=out, console=console) == 0
+    return out, console.export_text()
+
+
+@pytest.fixture(scope="module")
+def demo_export(demo_run: tuple[Path, str]) -> Path:
+    return demo_run[0]
+
+
+def test_demo_cli_options_parse() -> None:
+    args = cli.build_parser().parse_args(["demo", "--ledger-out", "/x", "--keep-server"])
+    assert (args.profile, args.ledger_out, args.keep_server) == ("test", "/x", True)
+    assert cli.build_parser().parse_args(["demo"]).keep_server is False
+
+
+@pytest.mark.slow
+def test_demo_story_and_summary(demo_run: tuple[Path, str]) -> None:
+    out, text = demo_run
+    assert "listening on http://127.0.0.1:" in text
+    # The margin refusal is the API's 4xx reason, not a local check.
+    assert re.search(r"rejected dave buy 20 BTC-PERP @ \d+: HTTP 422: insufficient margin", text)
+    assert "FAILED" not in text
+    assert "ALL VERIFIED" in text
+    assert f"darkpool-verify {out}" in text
+    checks = re.search(r"checks passed\s*│\s*(\d+)/(\d+)", text)
+    assert checks and checks.group(1) == checks.group(2) and int(checks.group(1)) >= 20
+    fills = re.search(r"│ fills\s*│\s*(\d+)", text)
+    assert fills and int(fills.group(1)) >= 4
 
 
 def verify_cli(directory: Path) -> subprocess.CompletedProcess[str]:
