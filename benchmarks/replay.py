@@ -48,11 +48,11 @@ SNARKJS_SAMPLE = 5
 SINGLE_VERIFY_RUNS = 5
 
 
-def ledger_dir(batches: int) -> Path:
-    return RESULTS_DIR / f"ledger-{batches}"
+def ledger_dir(batches: int, profile: str = "test") -> Path:
+    return RESULTS_DIR / f"ledger-{profile}-{batches}"
 
 
-def build_ledger(batches: int, target: Path) -> Path:
+def build_ledger(batches: int, target: Path, profile: str = "test") -> Path:
     """Operator run with ``batches`` batches of one fill each; exported to ``target``."""
     # Imported here: only generation needs the prover and exchange stacks.
     from exchange.operator import MarketSpec, Operator
@@ -75,6 +75,7 @@ def build_ledger(batches: int, target: Path) -> Path:
         oracle=oracle,
         insurance_pubkey=insurance.public_key(),
         insurance_fund=FUND,
+        profile=profile,
         clock=lambda: now[0],
     )
     accounts = [op.open_account(k.public_key(), DEPOSIT) for k in keys]
@@ -189,13 +190,13 @@ def _snarkjs_sample(export: Path, n: int) -> dict[str, object]:
     }
 
 
-def run(batches: int, rebuild: bool) -> dict[str, object]:
+def run(batches: int, rebuild: bool, profile: str = "test") -> dict[str, object]:
     if not os.environ.get("DARKPOOL_PTAU") and SHARED_DEV_PTAU.is_file():
         os.environ["DARKPOOL_PTAU"] = str(SHARED_DEV_PTAU)
-    export = ledger_dir(batches)
+    export = ledger_dir(batches, profile)
     if rebuild or not (export / "ledger.json").is_file():
         print(f"building a ledger with {batches} batches (cached in {export})…", file=sys.stderr)
-        seconds, _ = time_once(lambda: build_ledger(batches, export))
+        seconds, _ = time_once(lambda: build_ledger(batches, export, profile))
         print(f"built in {seconds:.0f} s", file=sys.stderr)
     else:
         print(f"reusing the cached ledger {export}", file=sys.stderr)
@@ -286,11 +287,14 @@ def run(batches: int, rebuild: bool) -> dict[str, object]:
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--batches", type=int, default=100, help="batches in the ledger")
+    parser.add_argument(
+        "--profile", default="test", help="circuit profile (use bench for > 15 batches)"
+    )
     parser.add_argument("--rebuild", action="store_true", help="regenerate the cached ledger")
     args = parser.parse_args(argv)
     if args.batches < 1:
         parser.error("--batches must be at least 1")
-    results = run(args.batches, args.rebuild)
+    results = run(args.batches, args.rebuild, args.profile)
     path = write_json("replay", results)
     print(f"wrote {path}")
 
