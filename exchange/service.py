@@ -62,6 +62,7 @@ from exchange.operator import (
     OperatorError,
     ProveFn,
     RejectedOrder,
+    wall_clock,
 )
 from exchange.oracle import OracleError, SimulatedOracle
 from exchange.store import NewOrder, Store
@@ -90,10 +91,6 @@ class _Pending:
     order: Order
     signature: Signature
     commitment: int
-
-
-def wall_clock() -> int:
-    return int(time.time())
 
 
 class Service:
