@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from verifier.groth16 import vkey_hash
+from verifier.ledger import Roots as Roots  # re-exported: one Roots type for operator and verifier
 
 LEDGER_FORMAT = "darkpool-ledger/v1"
 KINDS = ("genesis", "account_op", "order", "batch", "solvency")
@@ -24,18 +25,6 @@ KINDS = ("genesis", "account_op", "order", "batch", "solvency")
 
 class LedgerError(ValueError):
     """An entry would break the chain of roots, or the export cannot be written."""
-
-
-@dataclass(frozen=True)
-class Roots:
-    """The three public state roots."""
-
-    account: int
-    fill: int
-    order: int
-
-    def to_dict(self) -> dict[str, str]:
-        return {"account": str(self.account), "fill": str(self.fill), "order": str(self.order)}
 
 
 @dataclass(frozen=True)
