@@ -3,7 +3,6 @@
 import json
 import random
 import subprocess
-from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.verifier.points import order8_point
 from verifier.babyjub import (
     BASE8,
     COFACTOR,
@@ -52,22 +52,6 @@ def reference_mul(p: Point, e: int) -> Point:
         step = add(step, step)
         e >>= 1
     return acc
-
-
-@cache
-def order8_point() -> Point:
-    """A point of order exactly 8: lift some y to a curve point and kill its l-part."""
-    y = 2
-    while True:
-        try:
-            p = unpack_point(y.to_bytes(32, "little"))
-        except PointEncodingError:
-            y += 1
-            continue
-        t = mul_scalar(p, SUBORDER)
-        if mul_scalar(t, 4) != IDENTITY:
-            return t
-        y += 1
 
 
 # --- parameters -------------------------------------------------------------------

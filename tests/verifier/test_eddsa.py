@@ -12,16 +12,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.verifier.points import order8_point
 from verifier.babyjub import (
     BASE8,
     IDENTITY,
     SUBORDER,
     Point,
-    PointEncodingError,
     add,
     mul_scalar,
     pack_point,
-    unpack_point,
 )
 from verifier.blake512 import blake512
 from verifier.eddsa import (
@@ -54,22 +53,6 @@ VECTORS_JS = Path(__file__).resolve().parent / "js" / "eddsa_vectors.js"
 
 KEY = bytes(range(32))
 MSG = 123456789
-
-
-@cache
-def order8_point() -> Point:
-    """A point of order exactly 8 (lift some y, multiply by l)."""
-    y = 2
-    while True:
-        try:
-            p = unpack_point(y.to_bytes(32, "little"))
-        except PointEncodingError:
-            y += 1
-            continue
-        t = mul_scalar(p, SUBORDER)
-        if mul_scalar(t, 4) != IDENTITY:
-            return t
-        y += 1
 
 
 @cache
