@@ -26,6 +26,7 @@ from typing import Any
 
 import pytest
 
+from tests.verifier.operator_world import small_operator
 from verifier import inclusion
 from verifier.accounting import fill_effect
 from verifier.cli import main as cli_main
@@ -76,29 +77,13 @@ def _opening(op: Any, index: int) -> Json:
 @cache
 def honest_ledger() -> HonestLedger:
     """Build (once per process) and export the honest ledger described above."""
-    from exchange.operator import MarketSpec, Operator
-    from exchange.oracle import SimulatedOracle
-    from prover.circuits import Tags
     from verifier.encoding import Order, order_commitment, withdraw_message
 
-    tags = Tags.for_exchange("darkpool-dev")
-    oracle = SimulatedOracle([100, 50], tags.oracle, seed=1, key=PrivateKey(b"\x01" * 32))
-    markets = [
-        MarketSpec(0, "BTC-PERP", 1, 1, imf_bps=500, mmf_bps=300, fee_bps=5),
-        MarketSpec(1, "ETH-PERP", 1, 1, imf_bps=1000, mmf_bps=500, fee_bps=5),
-    ]
-    insurance, alice, bob = (PrivateKey(bytes([i]) * 32) for i in (2, 3, 4))
-    op = Operator(
-        markets=markets,
-        oracle=oracle,
-        insurance_pubkey=insurance.public_key(),
-        insurance_fund=1000,
-        clock=lambda: 1000,
-    )
+    op, tags, alice, bob = small_operator()
     assert op.open_account(alice.public_key(), OPEN_AMOUNT) == ALICE
     assert op.open_account(bob.public_key(), OPEN_AMOUNT) == BOB
     op.deposit(BOB, BOB_DEPOSIT)
-    report = oracle.report(1, 1000)
+    report = op.oracle.report(1, 1000)
     op.observe(report)
     buy = Order(ALICE, 0, BUY, FILL_LOTS, limit_price=1000, expiry=10**6, salt=11)
     sell = Order(BOB, 0, SELL, FILL_LOTS, limit_price=1, expiry=10**6, salt=22)

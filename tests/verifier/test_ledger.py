@@ -23,9 +23,9 @@ from typing import Any
 
 import pytest
 
+from tests.verifier.operator_world import small_operator
 from verifier import ledger
 from verifier.cli import main as cli_main
-from verifier.eddsa import PrivateKey
 from verifier.field import R
 from verifier.ledger import ReplayReport, ReplayState
 from verifier.source import DirectorySource
@@ -58,29 +58,13 @@ class HonestLedger:
 def honest(tmp_path_factory: pytest.TempPathFactory) -> HonestLedger:
     import time
 
-    from exchange.operator import MarketSpec, Operator
-    from exchange.oracle import SimulatedOracle
-    from prover.circuits import Tags
     from verifier.encoding import BUY, SELL, Order, order_commitment, withdraw_message
 
     started = time.perf_counter()
-    tags = Tags.for_exchange("darkpool-dev")
-    oracle = SimulatedOracle([100, 50], tags.oracle, seed=1, key=PrivateKey(b"\x01" * 32))
-    markets = [
-        MarketSpec(0, "BTC-PERP", 1, 1, imf_bps=500, mmf_bps=300, fee_bps=5),
-        MarketSpec(1, "ETH-PERP", 1, 1, imf_bps=1000, mmf_bps=500, fee_bps=5),
-    ]
-    insurance, alice, bob = (PrivateKey(bytes([i]) * 32) for i in (2, 3, 4))
-    op = Operator(
-        markets=markets,
-        oracle=oracle,
-        insurance_pubkey=insurance.public_key(),
-        insurance_fund=1000,
-        clock=lambda: 1000,
-    )
+    op, tags, alice, bob = small_operator()
     a = op.open_account(alice.public_key(), 100_000)
     b = op.open_account(bob.public_key(), 100_000)
-    report = oracle.report(1, 1000)
+    report = op.oracle.report(1, 1000)
     op.observe(report)
     buy = Order(account=a, market=0, side=BUY, size=5, limit_price=110, expiry=10**6, salt=11)
     sell = Order(account=b, market=0, side=SELL, size=5, limit_price=90, expiry=10**6, salt=22)

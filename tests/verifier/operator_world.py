@@ -1,0 +1,32 @@
+"""Test-only: the small in-process operator the ledger and inclusion tests build on.
+
+Imports exchange/prover lazily: the verifier package itself never does, only
+these tests, to produce an honest ledger to replay.
+"""
+
+from typing import Any
+
+from verifier.eddsa import PrivateKey
+
+
+def small_operator() -> tuple[Any, Any, PrivateKey, PrivateKey]:
+    """(operator, tags, alice key, bob key): two markets, fixed keys, a fixed clock."""
+    from exchange.operator import MarketSpec, Operator
+    from exchange.oracle import SimulatedOracle
+    from prover.circuits import Tags
+
+    tags = Tags.for_exchange("darkpool-dev")
+    oracle = SimulatedOracle([100, 50], tags.oracle, seed=1, key=PrivateKey(b"\x01" * 32))
+    markets = [
+        MarketSpec(0, "BTC-PERP", 1, 1, imf_bps=500, mmf_bps=300, fee_bps=5),
+        MarketSpec(1, "ETH-PERP", 1, 1, imf_bps=1000, mmf_bps=500, fee_bps=5),
+    ]
+    insurance, alice, bob = (PrivateKey(bytes([i]) * 32) for i in (2, 3, 4))
+    op = Operator(
+        markets=markets,
+        oracle=oracle,
+        insurance_pubkey=insurance.public_key(),
+        insurance_fund=1000,
+        clock=lambda: 1000,
+    )
+    return op, tags, alice, bob
