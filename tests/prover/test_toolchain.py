@@ -38,7 +38,7 @@ def forbid_tools(monkeypatch: pytest.MonkeyPatch) -> list[str]:
         attempted.append(what)
         raise AssertionError(f"unexpected tool run: {what}")
 
-    monkeypatch.setattr(toolchain, "_run", refuse)
+    monkeypatch.setattr(toolchain.tools, "_run", refuse)
     return attempted
 
 
@@ -230,7 +230,7 @@ def multiplier_stub(tmp_path: Path) -> toolchain.CircuitArtifacts:
 def test_missing_node_is_one_line_error(
     monkeypatch: pytest.MonkeyPatch, multiplier_stub: toolchain.CircuitArtifacts, tmp_path: Path
 ) -> None:
-    monkeypatch.setattr("prover.toolchain.shutil.which", lambda name, *a, **k: None)
+    monkeypatch.setattr("prover.toolchain.tools.shutil.which", lambda name, *a, **k: None)
     with pytest.raises(ToolchainError) as err:
         toolchain.node_executable()
     assert str(err.value) == toolchain.NODE_MISSING
@@ -248,12 +248,12 @@ def test_missing_node_modules_says_run_npm_ci(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     (tmp_path / "package.json").write_text("{}")
-    monkeypatch.setattr(toolchain, "project_root", lambda: tmp_path)
+    monkeypatch.setattr(toolchain.tools, "project_root", lambda: tmp_path)
     with pytest.raises(ToolchainError, match="run `npm ci`") as err:
         toolchain.tool_versions()
     assert "\n" not in str(err.value)
     with pytest.raises(ToolchainError, match=r"snarkjs not found.*run `npm ci`"):
-        toolchain._node_tool("snarkjs", "snarkjs")
+        toolchain.tools._node_tool("snarkjs", "snarkjs")
 
 
 def test_tool_versions_are_the_pinned_ones() -> None:
@@ -298,10 +298,10 @@ def test_generated_dev_ptau(
     assert not list((tmp_path / "cache" / "tmp").iterdir())  # nothing half-built left behind
 
     # Generated once: the second request runs no tool.
-    run = toolchain._run
+    run = toolchain.tools._run
     forbid_tools(monkeypatch)
     assert toolchain.resolve_ptau(10) == path
-    monkeypatch.setattr(toolchain, "_run", run)
+    monkeypatch.setattr(toolchain.tools, "_run", run)
 
     # Given by path, a file of too small a power is refused with the needed power.
     monkeypatch.setenv("DARKPOOL_PTAU", str(path))
@@ -351,7 +351,7 @@ def test_concurrent_builders_produce_an_entry_once() -> None:
     results: list[Path] = []
     threads = [
         threading.Thread(
-            target=lambda: results.append(toolchain._cache_entry("t", "once", produce))
+            target=lambda: results.append(toolchain.cache._cache_entry("t", "once", produce))
         )
         for _ in range(3)
     ]
@@ -370,14 +370,14 @@ def test_crashed_build_leaves_no_entry() -> None:
         raise RuntimeError("killed")
 
     with pytest.raises(RuntimeError):
-        toolchain._cache_entry("t", "crash", crash)
+        toolchain.cache._cache_entry("t", "crash", crash)
     assert not (toolchain.cache_dir() / "t" / "crash").exists()
     assert not list((toolchain.cache_dir() / "tmp").glob("t-crash.*"))
 
     def produce(tmp: Path) -> None:
         (tmp / toolchain.MANIFEST).write_text("{}")
 
-    assert (toolchain._cache_entry("t", "crash", produce) / toolchain.MANIFEST).is_file()
+    assert (toolchain.cache._cache_entry("t", "crash", produce) / toolchain.MANIFEST).is_file()
 
 
 # ---------------------------------------------------------------- progress and messages
@@ -387,11 +387,11 @@ def test_progress_reports_only_slow_steps(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # Delays chosen far apart so a loaded CI machine cannot blur fast and slow.
-    monkeypatch.setattr(toolchain, "PROGRESS_DELAY_S", 30.0)
+    monkeypatch.setattr(toolchain.tools, "PROGRESS_DELAY_S", 30.0)
     with toolchain.progress("compiling fast"):
         pass
     assert capsys.readouterr().err == ""
-    monkeypatch.setattr(toolchain, "PROGRESS_DELAY_S", 0.01)
+    monkeypatch.setattr(toolchain.tools, "PROGRESS_DELAY_S", 0.01)
     with toolchain.progress("compiling slow"):
         time.sleep(0.5)
     err = capsys.readouterr().err
@@ -424,4 +424,4 @@ def test_progress_reports_only_slow_steps(
     ],
 )
 def test_summarise_picks_the_telling_line(output: str, expected: str) -> None:
-    assert toolchain._summarise(output) == expected
+    assert toolchain.tools._summarise(output) == expected
