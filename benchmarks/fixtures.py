@@ -12,7 +12,6 @@ import random
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
-from prover.circuits import Tags
 from prover.statements.account_op import AccountOpWitness, OpKind
 from prover.statements.settle_batch import (
     Fill,
@@ -25,6 +24,7 @@ from verifier.eddsa import PrivateKey
 from verifier.encoding import BUY, SELL, AccountState, Order, order_commitment, withdraw_message
 from verifier.merkle import MerkleTree
 from verifier.params import CircuitParams
+from verifier.protocol import Tags
 
 NOW = 1_700_000_000
 BATCH_ID = 1

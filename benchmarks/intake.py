@@ -20,10 +20,10 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 from nacl.public import SealedBox
 
+from client.sdk import DarkpoolClient
 from exchange.api.main import create_app
-from exchange.auth import parse_order_plaintext
-from exchange.client import DarkpoolClient
 from exchange.core.config import Settings
+from verifier.auth import parse_order_plaintext
 from verifier.eddsa import PrivateKey, check_signature
 from verifier.encoding import BUY, SELL, Order, order_commitment
 from verifier.field import R

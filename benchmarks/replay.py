@@ -57,9 +57,9 @@ def build_ledger(batches: int, target: Path, profile: str = "test") -> Path:
     # Imported here: only generation needs the prover and exchange stacks.
     from exchange.operator import MarketSpec, Operator
     from exchange.oracle import SimulatedOracle
-    from prover.circuits import Tags
     from verifier.eddsa import PrivateKey
     from verifier.encoding import BUY, SELL, Order, order_commitment
+    from verifier.protocol import Tags
 
     tags = Tags.for_exchange("darkpool-dev")
     oracle = SimulatedOracle([1000, 500], tags.oracle, seed=7, key=PrivateKey(b"\x11" * 32))

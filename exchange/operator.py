@@ -33,10 +33,9 @@ from pathlib import Path
 from typing import Any
 
 from exchange.domain import AccountEntry, MarketSpec, RestingOrder, match_batch, pre_trade_margin_ok
-from exchange.ledger import Ledger, LedgerEntry, LedgerError, Roots, vkey_hashes
 from exchange.oracle import Oracle, OracleReport
 from prover import toolchain
-from prover.circuits import DEFAULT_EXCHANGE_ID, STATEMENTS, Tags, build_statement, load_params
+from prover.circuits import build_statement, load_params
 from prover.statements.account_op import AccountOpError, AccountOpWitness, OpKind
 from prover.statements.settle_batch import Fill, SignedOrder, build_settle_batch, random_blinding
 from prover.statements.solvency_chunk import build_solvency_witnesses
@@ -58,15 +57,14 @@ from verifier.encoding import (
     order_commitment,
     withdraw_message,
 )
+from verifier.export import Ledger, LedgerEntry, LedgerError, Roots, vkey_hashes
 from verifier.field import FieldError, unsigned_in_range
 from verifier.merkle import MerklePath, MerkleTree
 from verifier.params import AMOUNT_BITS, BALANCE_BITS, CircuitParams
+from verifier.protocol import DEFAULT_EXCHANGE_ID, FEE_ACCOUNT, STATEMENTS, Tags, is_expired
 from verifier.statements.solvency_chunk import check_solvency
 
-FEE_ACCOUNT = 0
-
 __all__ = [
-    "FEE_ACCOUNT",
     "MarketSpec",
     "Operator",
     "OperatorError",
@@ -417,7 +415,7 @@ class Operator:
         except (FieldError, TypeError) as exc:
             raise RejectedOrder(str(exc)) from None
         now = self._clock()
-        if order.expiry <= now:
+        if is_expired(order.expiry, now):
             raise RejectedOrder(f"order expired at {order.expiry} (now {now})")
         try:
             check_signature(commitment, signature, Point(state.pub_x, state.pub_y))

@@ -51,12 +51,10 @@ from typing import Any
 from nacl.exceptions import CryptoError
 from nacl.public import SealedBox
 
-from exchange import auth, keys
+from exchange import keys
 from exchange.core.config import Settings
-from exchange.ledger import LedgerEntry
 from exchange.models import SolvencyJobRow
 from exchange.operator import (
-    FEE_ACCOUNT,
     BatchSummary,
     Operator,
     OperatorError,
@@ -67,12 +65,14 @@ from exchange.operator import (
 from exchange.oracle import OracleError, SimulatedOracle
 from exchange.store import NewOrder, Store
 from prover import toolchain
-from prover.circuits import STATEMENTS, Tags
+from verifier import auth
 from verifier.babyjub import Point
 from verifier.eddsa import Signature, SignatureError, check_signature, public_key_to_dict
 from verifier.encoding import AccountState, Order
+from verifier.export import LedgerEntry
 from verifier.field import FieldError
 from verifier.merkle import MerkleTree
+from verifier.protocol import STATEMENTS, Tags, is_expired
 
 log = logging.getLogger("darkpool.service")
 
@@ -489,7 +489,7 @@ class Service:
             status = "cancelled"
         elif filled >= order.size:
             status = "filled"
-        elif order.expiry <= self._clock():
+        elif is_expired(order.expiry, self._clock()):
             status = "expired"
         else:
             status = "open"
@@ -524,7 +524,7 @@ class Service:
         for index in list(self._listed.values()):
             view_filled, cancelled = self.op.order_status(index)
             order = self.op.order_terms(index)
-            if not cancelled and view_filled < order.size and order.expiry > now:
+            if not cancelled and view_filled < order.size and not is_expired(order.expiry, now):
                 return True
         return False
 
@@ -706,4 +706,4 @@ def _state_from_json(a: Mapping[str, Any]) -> AccountState:
     )
 
 
-__all__ = ["FEE_ACCOUNT", "Service", "ServiceError", "wall_clock"]
+__all__ = ["Service", "ServiceError", "wall_clock"]

@@ -10,39 +10,26 @@ toolchain into the content-addressed cache.
 
 import importlib
 import json
-from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from types import ModuleType
 
 from prover import toolchain
-from verifier.params import CircuitParams, ParamsError, domain_tag
+from verifier.params import CircuitParams, ParamsError
+from verifier.protocol import DEFAULT_EXCHANGE_ID, STATEMENTS, Tags
 
-STATEMENTS = ("account_op", "settle_batch", "solvency_chunk")
-DEFAULT_EXCHANGE_ID = "darkpool-dev"
-
-
-@dataclass(frozen=True)
-class Tags:
-    """Domain tags of one exchange (see verifier.params.domain_tag)."""
-
-    exchange_id: str
-    order: int
-    withdraw: int
-    cancel: int
-    auth: int
-    oracle: int
-
-    @classmethod
-    def for_exchange(cls, exchange_id: str) -> "Tags":
-        return cls(
-            exchange_id=exchange_id,
-            order=domain_tag("order", exchange_id),
-            withdraw=domain_tag("withdraw", exchange_id),
-            cancel=domain_tag("cancel", exchange_id),
-            auth=domain_tag("auth", exchange_id),
-            oracle=domain_tag("oracle", exchange_id),
-        )
+__all__ = [
+    "DEFAULT_EXCHANGE_ID",
+    "STATEMENTS",
+    "Tags",
+    "build_statement",
+    "circuits_dir",
+    "compile_statement",
+    "load_params",
+    "load_profiles",
+    "main_source",
+    "statement_module",
+]
 
 
 def circuits_dir() -> Path:

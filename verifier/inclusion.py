@@ -37,9 +37,9 @@ from verifier.encoding import BUY, SELL, AccountState, account_leaf
 from verifier.field import FieldError
 from verifier.ledger import ReplayReport
 from verifier.merkle import MerkleError, compute_root
+from verifier.protocol import FEE_ACCOUNT
 
 __all__ = [
-    "FEE_ACCOUNT",
     "AccountOp",
     "BatchMarks",
     "Check",
@@ -57,7 +57,6 @@ __all__ = [
 
 # Account 0 is the insurance / fee account (docs/ledger.md): it is credited
 # every fill's fees, which no single trader's history shows.
-FEE_ACCOUNT = 0
 
 _SIGNED = re.compile(r"0|-?[1-9][0-9]{0,77}")
 

@@ -77,6 +77,7 @@ from verifier.params import (
     ParamsError,
     domain_tag,
 )
+from verifier.protocol import STATEMENTS
 from verifier.statements import account_op as account_op_statement
 from verifier.statements import settle_batch as settle_batch_statement
 from verifier.statements import solvency_chunk as solvency_statement
@@ -100,7 +101,6 @@ __all__ = [
 ]
 
 LEDGER_FORMAT = "darkpool-ledger/v1"
-STATEMENTS: tuple[str, ...] = ("account_op", "settle_batch", "solvency_chunk")
 ENTRY_KINDS: tuple[str, ...] = ("genesis", "account_op", "order", "batch", "solvency")
 ACCOUNT_OPS: dict[str, int] = {"open": 0, "deposit": 1, "withdraw": 2}
 

@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Protocol
 
 from verifier.ledger import LEDGER_FORMAT
+from verifier.protocol import STATEMENTS
 
 __all__ = [
     "STATEMENT_NAMES",
@@ -53,7 +54,7 @@ __all__ = [
 
 # The statements whose verification keys a ledger uses; a vkeys directory may
 # hold others (ignored).
-STATEMENT_NAMES: tuple[str, ...] = ("account_op", "settle_batch", "solvency_chunk")
+STATEMENT_NAMES = STATEMENTS
 
 _MAX_JSON_BYTES = 64 * 1024 * 1024  # far above any honest entry; stops a memory bomb early
 

@@ -1,6 +1,6 @@
 """Annotated dependencies: the running service, the authenticated account, the operator token.
 
-Request authentication is ``exchange.auth`` (signature over method, path with
+Request authentication is ``verifier.auth`` (signature over method, path with
 query, body and a timestamp); this module only feeds it the raw request.
 Never logs headers or bodies.
 """
@@ -11,8 +11,8 @@ from typing import Annotated
 from fastapi import Depends, Header, Request
 from starlette.concurrency import run_in_threadpool
 
-from exchange.auth import HEADER_ACCOUNT, HEADER_SIGNATURE, HEADER_TIMESTAMP
 from exchange.service import Service, ServiceError
+from verifier.auth import HEADER_ACCOUNT, HEADER_SIGNATURE, HEADER_TIMESTAMP
 
 
 def get_service(request: Request) -> Service:

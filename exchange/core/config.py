@@ -13,7 +13,7 @@ from pydantic import AliasChoices, BaseModel, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from exchange.domain import MarketSpec
-from prover.circuits import DEFAULT_EXCHANGE_ID
+from verifier.protocol import DEFAULT_EXCHANGE_ID
 
 
 class MarketConfig(BaseModel):

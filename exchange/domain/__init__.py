@@ -10,7 +10,6 @@ imports the service layer or the prover.
 from exchange.domain.book import BookError, OrderBook, RestingOrder
 from exchange.domain.markets import MarketError, MarketSpec, check_markets
 from exchange.domain.matching import (
-    FEE_ACCOUNT,
     AccountBook,
     AccountEntry,
     BatchResult,
@@ -23,7 +22,6 @@ from exchange.domain.matching import (
 )
 
 __all__ = [
-    "FEE_ACCOUNT",
     "AccountBook",
     "AccountEntry",
     "BatchResult",

@@ -45,8 +45,7 @@ from exchange.domain.markets import MarketSpec, check_markets, imf_vector
 from verifier import accounting
 from verifier.encoding import BUY, AccountState, Order
 from verifier.params import BPS_DENOM
-
-FEE_ACCOUNT = 0
+from verifier.protocol import FEE_ACCOUNT, is_expired
 
 
 class MatchingError(ValueError):
@@ -253,7 +252,7 @@ def _ineligible(r: RestingOrder, mark: int, timestamp: int, fee_account: int) ->
         return SkipReason.CANCELLED
     if r.remaining <= 0:
         return SkipReason.FILLED
-    if o.expiry < timestamp:
+    if is_expired(o.expiry, timestamp):
         return SkipReason.EXPIRED
     if o.account == fee_account:
         # The fee account is the insurance fund; it never trades (DESIGN.md section 3).

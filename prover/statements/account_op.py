@@ -17,7 +17,6 @@ import secrets
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from prover.circuits import Tags
 from verifier import accounting
 from verifier.babyjub import IDENTITY, Point
 from verifier.eddsa import Signature, SignatureError, check_signature
@@ -25,6 +24,7 @@ from verifier.encoding import AccountState, to_field, withdraw_message
 from verifier.field import FieldError, R
 from verifier.merkle import MerkleError, MerkleTree, compute_root
 from verifier.params import CircuitParams
+from verifier.protocol import Tags
 from verifier.statements import account_op as public
 from verifier.statements.account_op import AccountOpError, OpKind
 

@@ -18,7 +18,6 @@ import secrets
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
-from prover.circuits import Tags
 from verifier import accounting
 from verifier.babyjub import Point
 from verifier.eddsa import Signature, check_signature
@@ -43,6 +42,7 @@ from verifier.params import (
     TIME_BITS,
     CircuitParams,
 )
+from verifier.protocol import FEE_ACCOUNT, Tags, is_expired
 from verifier.statements import settle_batch as public
 from verifier.statements.settle_batch import BatchError
 
@@ -61,7 +61,6 @@ __all__ = [
 
 TEMPLATE = "SettleBatch"
 PUBLIC = list(public.PUBLIC_NAMES)
-FEE_ACCOUNT = 0
 
 
 def template_args(params: CircuitParams, tags: Tags) -> list[int]:
@@ -477,7 +476,7 @@ def _apply_fill(
         side = "buy" if signed.order.side == BUY else "sell"
         if orders.get(signed.index) != h:
             raise BatchError(f"{where}: {side} order is not in the order list at {signed.index}")
-        if check_rules and signed.order.expiry < timestamp:
+        if check_rules and is_expired(signed.order.expiry, timestamp):
             raise BatchError(f"{where}: {side} order expired at {signed.order.expiry}")
         before = filled.get(signed.index, 0)
         if fills_tree.get(signed.index) != fill_leaf(h, before):

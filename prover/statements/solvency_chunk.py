@@ -13,11 +13,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from prover.circuits import Tags
 from verifier.encoding import AccountState, to_field
 from verifier.field import R
 from verifier.merkle import root_from_prefix
 from verifier.params import CircuitParams
+from verifier.protocol import Tags
 from verifier.statements import solvency_chunk as public
 from verifier.statements.solvency_chunk import SolvencyError, SolvencyTotals
 

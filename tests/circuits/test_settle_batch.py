@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from prover import toolchain
-from prover.circuits import DEFAULT_EXCHANGE_ID, Tags, build_statement, load_params
+from prover.circuits import build_statement, load_params
 from prover.errors import WitnessError
 from prover.statements.settle_batch import (
     PUBLIC,
@@ -28,6 +28,7 @@ from verifier import groth16
 from verifier.eddsa import PrivateKey
 from verifier.encoding import BUY, SELL, AccountState, Order, fill_leaf, order_commitment
 from verifier.merkle import MerkleTree
+from verifier.protocol import DEFAULT_EXCHANGE_ID, Tags
 from verifier.statements import settle_batch as statement
 
 PARAMS = load_params("test")

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from exchange import cli, demo
+import demo
+from darkpool import cli
 from verifier.ledger import replay
 from verifier.source import DirectorySource
 

@@ -19,11 +19,10 @@ import pytest
 from fastapi.testclient import TestClient
 from nacl.public import PublicKey, SealedBox
 
-from exchange import auth
+from client.sdk import ClientError, DarkpoolClient, verify_inclusion
 from exchange.api.main import create_app
-from exchange.client import ClientError, DarkpoolClient, verify_inclusion
 from exchange.core.config import Settings
-from verifier import groth16
+from verifier import auth, groth16
 from verifier.eddsa import PrivateKey, signature_to_dict
 from verifier.encoding import BUY, SELL, Order, order_commitment
 from verifier.field import R

@@ -22,7 +22,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from exchange.client import DarkpoolClient
+from client.sdk import DarkpoolClient
 from verifier.eddsa import PrivateKey
 from verifier.encoding import BUY, SELL
 from verifier.ledger import check_proofs, replay
@@ -50,7 +50,7 @@ def _server(data_dir: Path, port: int) -> Iterator[subprocess.Popen[bytes]]:
     env.pop("DATABASE_URL", None)
     log = (data_dir / f"server-{time.monotonic_ns()}.log").open("wb")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "exchange.cli", "serve", "--port", str(port)],
+        [sys.executable, "-m", "darkpool.cli", "serve", "--port", str(port)],
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,

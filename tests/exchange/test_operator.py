@@ -13,14 +13,14 @@ from pathlib import Path
 
 import pytest
 
-from exchange.ledger import Ledger, LedgerError, Roots
 from exchange.operator import MarketSpec, Operator, OperatorError, RejectedOrder
 from exchange.oracle import SimulatedOracle
-from prover.circuits import DEFAULT_EXCHANGE_ID, Tags
 from verifier import groth16
 from verifier.eddsa import PrivateKey, Signature, verify_poseidon
 from verifier.encoding import BUY, SELL, Order, cancel_message, oracle_message, order_commitment
+from verifier.export import Ledger, LedgerError, Roots
 from verifier.field import R
+from verifier.protocol import DEFAULT_EXCHANGE_ID, Tags
 from verifier.statements import settle_batch as settle_public
 
 EXCHANGE = DEFAULT_EXCHANGE_ID  # the cached circuits; another id recompiles all three
@@ -148,7 +148,7 @@ def _bad_orders(w: World) -> list[tuple[str, Order, Signature]]:
         ("limit_price", replace(good, limit_price=1 << 40), good_sig),
         ("expiry", replace(good, expiry=1 << 48), good_sig),
         ("salt", replace(good, salt=R), good_sig),
-        ("expired", *w.sign(w.alice, replace(good, expiry=NOW))),
+        ("expired", *w.sign(w.alice, replace(good, expiry=NOW - 1))),
         ("insufficient margin", *w.sign(w.carol, w.order(w.carol, 0, BUY, 5, mark + 50))),
         ("insurance account", *w.sign(0, w.order(0, 0, BUY, 1, mark))),
     ]

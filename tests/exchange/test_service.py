@@ -25,7 +25,7 @@ def _seal(svc: Service, key: PrivateKey, order: Order) -> tuple[int, str]:
 
     from nacl.public import SealedBox
 
-    from exchange.auth import order_plaintext
+    from verifier.auth import order_plaintext
 
     h = order_commitment(svc.tags.order, order)
     box = SealedBox(svc.keys.box.public_key)
@@ -47,7 +47,7 @@ def test_pending_orders_list_after_the_batch_and_survive_restart(tmp_path: Path)
     svc.start(background=False)
     alice, bob = PrivateKey.generate(), PrivateKey.generate()
     ts = int(time.time())
-    from exchange.auth import open_account_message
+    from verifier.auth import open_account_message
 
     a = svc.open_account(
         alice.public_key(),

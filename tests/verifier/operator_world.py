@@ -13,7 +13,7 @@ def small_operator() -> tuple[Any, Any, PrivateKey, PrivateKey]:
     """(operator, tags, alice key, bob key): two markets, fixed keys, a fixed clock."""
     from exchange.operator import MarketSpec, Operator
     from exchange.oracle import SimulatedOracle
-    from prover.circuits import Tags
+    from verifier.protocol import Tags
 
     tags = Tags.for_exchange("darkpool-dev")
     oracle = SimulatedOracle([100, 50], tags.oracle, seed=1, key=PrivateKey(b"\x01" * 32))

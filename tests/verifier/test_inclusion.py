@@ -33,6 +33,7 @@ from verifier.cli import main as cli_main
 from verifier.eddsa import PrivateKey
 from verifier.encoding import BUY, SELL
 from verifier.field import R
+from verifier.protocol import FEE_ACCOUNT
 
 pytestmark = pytest.mark.slow
 
@@ -414,7 +415,7 @@ def test_malformed_inputs_exit_2(
 
 def test_fee_account_history_is_refused(history: inclusion.LedgerHistory) -> None:
     o = _copy(HONEST().latest_alice)
-    o["account"] = inclusion.FEE_ACCOUNT
+    o["account"] = FEE_ACCOUNT
     with pytest.raises(inclusion.InclusionInputError, match="fee account"):
         _check(history, o, {"fills": []})
 

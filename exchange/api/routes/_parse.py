@@ -2,8 +2,8 @@
 
 from typing import Any
 
-from exchange.auth import AuthError, parse_signature
 from exchange.service import ServiceError
+from verifier.auth import AuthError, parse_signature
 from verifier.babyjub import Point
 from verifier.eddsa import SerializationError, Signature, public_key_from_dict, signature_from_dict
 

@@ -1,4 +1,4 @@
-"""``darkpool trader``: a trader's command line over the REST API (``exchange.client``).
+"""``darkpool trader``: a trader's command line over the REST API (``client.sdk``).
 
 Commands: ``keygen``, ``open``, ``deposit``, ``withdraw``, ``order``, ``cancel``,
 ``status`` and ``verify-inclusion``. The trader's Baby Jubjub (EdDSA-Poseidon)
@@ -28,7 +28,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from exchange.client import ClientError, DarkpoolClient, verify_inclusion
+from client.sdk import ClientError, DarkpoolClient, verify_inclusion
 from verifier.eddsa import PrivateKey, public_key_to_dict
 from verifier.encoding import BUY, SELL
 from verifier.field import R
@@ -389,7 +389,9 @@ def _has_request(exc: httpx.HTTPError) -> bool:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``darkpool trader ...`` on its own (the ``darkpool`` CLI wires the same parser)."""
-    from exchange.cli import main as darkpool_main
-
-    return darkpool_main(["trader", *(argv if argv is not None else sys.argv[1:])])
+    """``darkpool trader ...`` on its own (the ``darkpool`` command wires the same parser)."""
+    parser = argparse.ArgumentParser(prog="darkpool")
+    add_parser(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(["trader", *(argv if argv is not None else sys.argv[1:])])
+    rc: int = args.func(args)
+    return rc

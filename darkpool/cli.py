@@ -26,7 +26,7 @@ def cmd_setup(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from exchange import demo
+    import demo
 
     return demo.run(
         profile=args.profile,
@@ -49,7 +49,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     """Write the ledger export (docs/ledger.md) from a running service or the local database."""
-    from exchange.client import DarkpoolClient, write_export
+    from client.sdk import DarkpoolClient, write_export
 
     if args.url:
         client = DarkpoolClient(args.url)
@@ -109,7 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("directory")
     export.add_argument("--url", help="base URL of a running service (default: local database)")
     export.set_defaults(func=cmd_export)
-    from exchange import trader_cli
+    from client import cli as trader_cli
 
     trader_cli.add_parser(sub)
     return parser

@@ -3,7 +3,7 @@
 Builds and signs everything on the client side: orders get a random salt,
 are signed (EdDSA-Poseidon over the commitment) and sealed to the operator's
 X25519 key, so the plaintext never travels or rests in clear; requests for an
-account are signed with ``exchange.auth``. Inclusion paths are checked locally
+account are signed with ``verifier.auth``. Inclusion paths are checked locally
 with ``verifier.merkle``, and ``export_ledger`` writes the docs/ledger.md
 layout so ``darkpool-verify DIR`` can replay what the server published.
 
@@ -21,9 +21,7 @@ from typing import Any
 import httpx
 from nacl.public import PublicKey, SealedBox
 
-from exchange import auth
-from exchange.ledger import Ledger, Roots
-from prover.circuits import STATEMENTS, Tags
+from verifier import auth
 from verifier.babyjub import Point
 from verifier.eddsa import PrivateKey, public_key_to_dict, signature_to_dict
 from verifier.encoding import (
@@ -33,8 +31,10 @@ from verifier.encoding import (
     order_commitment,
     withdraw_message,
 )
+from verifier.export import Ledger, Roots
 from verifier.field import R
 from verifier.merkle import verify_path
+from verifier.protocol import STATEMENTS, Tags
 
 # Signed requests carry a whole-second timestamp and no nonce, so the same request
 # sent again within a second (by another process) collides; each retry moves one

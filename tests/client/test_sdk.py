@@ -6,14 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from exchange import auth
-from exchange.client import verify_inclusion, write_export
-from exchange.ledger import LedgerError
-from prover.circuits import Tags
+from client.sdk import verify_inclusion, write_export
+from verifier import auth
 from verifier.eddsa import PrivateKey, pack_signature, signature_to_dict
 from verifier.encoding import AccountState, Order
+from verifier.export import LedgerError
 from verifier.field import R
 from verifier.merkle import MerkleTree
+from verifier.protocol import Tags
 
 TAGS = Tags.for_exchange("darkpool-dev")
 

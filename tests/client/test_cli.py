@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from exchange import cli
-from exchange.client import DarkpoolClient
-from exchange.demo import LocalServer, free_port, local_server, profile_markets, server_env
-from prover.circuits import DEFAULT_EXCHANGE_ID
+from client.sdk import DarkpoolClient
+from darkpool import cli
+from demo import LocalServer, free_port, local_server, profile_markets, server_env
+from verifier.protocol import DEFAULT_EXCHANGE_ID
 
 pytestmark = pytest.mark.slow
 
@@ -172,7 +172,7 @@ def test_trader_bad_input_is_one_line(
 
     # A real process: one line on stderr, exit 2, no traceback.
     proc = subprocess.run(
-        [sys.executable, "-m", "exchange.cli", "trader", "status", "--key", str(missing)],
+        [sys.executable, "-m", "darkpool.cli", "trader", "status", "--key", str(missing)],
         capture_output=True,
         text=True,
     )

@@ -1,0 +1,1 @@
+"""The ``darkpool`` command: dispatches to the operator, client, oracle and demo programs."""

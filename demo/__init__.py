@@ -1,0 +1,23 @@
+"""The scripted end-to-end market run (``darkpool demo``); may import every component."""
+
+from demo.server import (
+    MARKETS,
+    DemoError,
+    LocalServer,
+    free_port,
+    local_server,
+    profile_markets,
+    server_env,
+)
+from demo.story import run
+
+__all__ = [
+    "MARKETS",
+    "DemoError",
+    "LocalServer",
+    "free_port",
+    "local_server",
+    "profile_markets",
+    "run",
+    "server_env",
+]

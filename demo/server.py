@@ -1,0 +1,172 @@
+"""The demo's server subprocess: ``darkpool serve`` on a free loopback port, its settings.
+
+``local_server`` starts the service with its own data dir and SQLite file and
+stops its whole process group on the way out (node provers go with it), also
+on errors and Ctrl-C. Used by the demo story and by the CLI tests.
+"""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from exchange.core.config import MarketConfig
+from prover import circuits
+
+MARKETS = (
+    MarketConfig(symbol="BTC-PERP", imf_bps=500, mmf_bps=300, fee_bps=5, start_price=60_000),
+    MarketConfig(symbol="ETH-PERP", imf_bps=1000, mmf_bps=500, fee_bps=5, start_price=3_000),
+    MarketConfig(symbol="SOL-PERP", imf_bps=1000, mmf_bps=500, fee_bps=10, start_price=150),
+    MarketConfig(symbol="DOGE-PERP", imf_bps=2000, mmf_bps=1000, fee_bps=10, start_price=20),
+)
+ORACLE_SEED = 7
+ORACLE_STEP_BPS = 40
+ORDER_TTL = 3_600
+SERVER_START_TIMEOUT_S = 300.0
+JOB_TIMEOUT_S = 900.0
+
+
+class DemoError(Exception):
+    """The demo could not go on (server did not start, a request failed); one line."""
+
+
+# ---------------------------------------------------------------- the server subprocess
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class LocalServer:
+    """A running ``darkpool serve`` subprocess and where it keeps its files."""
+
+    url: str
+    data_dir: Path
+    log_path: Path
+    process: subprocess.Popen[bytes]
+
+    @property
+    def operator_token(self) -> str:
+        """The token the service generated and stored in its key dir on first start."""
+        path = self.data_dir / "keys" / "operator_token"
+        try:
+            return path.read_text().strip()
+        except OSError as exc:
+            raise DemoError(f"cannot read the operator token from {path}: {exc}") from None
+
+    def log_tail(self, lines: int = 5) -> str:
+        try:
+            text = self.log_path.read_text(errors="replace").strip().splitlines()
+        except OSError:
+            return ""
+        return " | ".join(text[-lines:])
+
+
+def server_env(
+    data_dir: Path,
+    *,
+    profile: str,
+    exchange_id: str,
+    markets: Sequence[MarketConfig],
+) -> dict[str, str]:
+    """Environment of the server subprocess: its own data dir, SQLite, batches on demand only."""
+    env = dict(os.environ)
+    # Settings from the caller's shell must not point the demo server at real data.
+    for name in ("DATABASE_URL", "DARKPOOL_DATABASE_URL", "DARKPOOL_KEY_DIR"):
+        env.pop(name, None)
+    env.pop("DARKPOOL_OPERATOR_TOKEN", None)  # let the service generate and store one
+    env.update(
+        DARKPOOL_DATA_DIR=str(data_dir),
+        DARKPOOL_PROFILE=profile,
+        DARKPOOL_EXCHANGE_ID=exchange_id,
+        DARKPOOL_MARKETS=json.dumps([m.model_dump() for m in markets]),
+        DARKPOOL_BATCH_INTERVAL_S="0",
+        DARKPOOL_ORACLE_SEED=str(ORACLE_SEED),
+        DARKPOOL_ORACLE_STEP_BPS=str(ORACLE_STEP_BPS),
+    )
+    return env
+
+
+def stop_server(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM the server's process group (uvicorn shuts down cleanly), SIGKILL if it hangs."""
+    if process.poll() is not None:
+        return
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=30)
+    except ProcessLookupError:
+        return
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=30)
+
+
+@contextmanager
+def local_server(
+    data_dir: Path,
+    env: Mapping[str, str],
+    *,
+    timeout: float = SERVER_START_TIMEOUT_S,
+) -> Iterator[LocalServer]:
+    """Start ``python -m darkpool.cli serve`` on a free loopback port; stop it on the way out."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    log_path = data_dir / "server.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "darkpool.cli",
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                f"{port}",
+            ],
+            env=dict(env),
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # own process group: stopping it takes node provers too
+        )
+        server = LocalServer(f"http://127.0.0.1:{port}", data_dir, log_path, process)
+        try:
+            deadline = time.monotonic() + timeout
+            while True:
+                if process.poll() is not None:
+                    raise DemoError(
+                        f"the server exited during start (code {process.returncode}): "
+                        f"{server.log_tail()}"
+                    )
+                try:
+                    if httpx.get(f"{server.url}/v1/health", timeout=2).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise DemoError(f"the server did not answer /v1/health within {timeout:.0f}s")
+                time.sleep(0.2)
+            yield server
+        finally:
+            stop_server(process)
+
+
+def profile_markets(profile: str) -> list[MarketConfig]:
+    """The demo's markets for a profile (its circuits fix how many markets there are)."""
+    n = circuits.load_params(profile).markets
+    if n > len(MARKETS):
+        raise DemoError(f"profile {profile!r} has {n} markets; the demo scripts {len(MARKETS)}")
+    return list(MARKETS[:n])
