@@ -33,8 +33,9 @@ from dataclasses import dataclass
 from functools import cmp_to_key
 
 from exchange.domain.margin import RiskParams
-from exchange.domain.matching import FEE_ACCOUNT, AccountEntry
+from exchange.domain.matching import AccountEntry
 from verifier import accounting
+from verifier.protocol import FEE_ACCOUNT
 
 
 class DeleveragingError(ValueError):

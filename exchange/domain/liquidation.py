@@ -36,9 +36,10 @@ from dataclasses import dataclass
 
 from exchange.domain import adl, margin
 from exchange.domain.margin import RiskParams
-from exchange.domain.matching import FEE_ACCOUNT, AccountEntry
+from exchange.domain.matching import AccountEntry
 from verifier import accounting
 from verifier.params import BPS_DENOM
+from verifier.protocol import FEE_ACCOUNT
 
 
 class LiquidationError(ValueError):
