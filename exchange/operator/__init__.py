@@ -1,0 +1,28 @@
+"""The in-process operator: whole exchange state in memory, every change proven.
+
+``state`` holds the data and the read-only views (and snapshot / restore);
+``transitions`` holds every proven change (account ops, orders, batches,
+solvency). Callers use ``Operator``.
+"""
+
+from exchange.domain import MarketSpec
+from exchange.operator.state import (
+    BatchSummary,
+    OperatorError,
+    OperatorState,
+    ProveFn,
+    RejectedOrder,
+    wall_clock,
+)
+from exchange.operator.transitions import Operator
+
+__all__ = [
+    "BatchSummary",
+    "MarketSpec",
+    "Operator",
+    "OperatorError",
+    "OperatorState",
+    "ProveFn",
+    "RejectedOrder",
+    "wall_clock",
+]

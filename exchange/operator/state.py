@@ -1,0 +1,333 @@
+"""The operator's state: what it holds, the read-only views, snapshot and restore.
+
+``OperatorState`` holds the account tree and hidden account states, the public
+order list, the fill tree and filled amounts, resting orders (plaintext
+``Order`` objects, in memory only), total collateral, the latest signed marks
+and the public ledger. It changes nothing by itself except when rebuilt by
+``restore``; every proven change is in ``exchange.operator.transitions``.
+This module never writes state to disk except in ``export`` and never prints.
+"""
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Self
+
+from exchange.domain import MarketSpec, RestingOrder
+from exchange.oracle import Oracle, OracleReport
+from prover import toolchain
+from prover.circuits import build_statement, load_params
+from prover.statements.settle_batch import Fill, SignedOrder, random_blinding
+from verifier.eddsa import (
+    Signature,
+    public_key_to_dict,
+    signature_from_dict,
+)
+from verifier.encoding import (
+    AccountState,
+    Order,
+    fill_leaf,
+    order_commitment,
+)
+from verifier.export import Ledger, LedgerEntry, LedgerError, Roots
+from verifier.merkle import MerklePath, MerkleTree
+from verifier.params import CircuitParams
+from verifier.protocol import DEFAULT_EXCHANGE_ID, STATEMENTS, Tags
+
+__all__ = [
+    "BatchSummary",
+    "OperatorError",
+    "OperatorState",
+    "ProveFn",
+    "RejectedOrder",
+    "wall_clock",
+]
+
+
+class OperatorError(ValueError):
+    """A request the operator refuses (unknown account, bad signature, margin, ...)."""
+
+
+class RejectedOrder(OperatorError):
+    """An order refused at intake; ``reason`` is one line for the trader."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+ProveFn = Callable[
+    [toolchain.CircuitArtifacts, Mapping[str, object]], tuple[dict[str, Any], list[str]]
+]
+
+
+@dataclass
+class _OrderRecord:
+    signed: SignedOrder
+    commitment: int
+    cancelled: bool = False
+
+
+@dataclass(frozen=True)
+class BatchSummary:
+    """What ``run_batch`` did, for progress output (the entry is the public record)."""
+
+    entry: LedgerEntry
+    fills: tuple[Fill, ...]
+    proofs: int
+
+
+def wall_clock() -> int:
+    return int(time.time())
+
+
+class OperatorState:
+    """All exchange state in memory (no genesis until a subclass writes it)."""
+
+    def _init_state(
+        self,
+        *,
+        markets: Sequence[MarketSpec],
+        oracle: Oracle,
+        profile: str,
+        exchange_id: str,
+        clock: Callable[[], int],
+        prove: ProveFn,
+        new_blinding: Callable[[], int],
+    ) -> None:
+        """Empty state (no genesis yet): shared by ``__init__`` and ``restore``."""
+        self.profile = profile
+        self.exchange_id = exchange_id
+        self.params: CircuitParams = load_params(profile)
+        self.tags = Tags.for_exchange(exchange_id)
+        if len(markets) != self.params.markets:
+            raise OperatorError(
+                f"profile {profile!r} has {self.params.markets} markets, got {len(markets)}"
+            )
+        for i, spec in enumerate(markets):
+            if spec.id != i:
+                raise OperatorError(f"market {i} must have id {i}, not {spec.id}")
+        if oracle.oracle_tag != self.tags.oracle:
+            raise OperatorError("the oracle signs with another exchange's domain tag")
+        self.markets = tuple(markets)
+        self.oracle = oracle
+        self._clock = clock
+        self._prove_fn = prove
+        self._new_blinding = new_blinding
+        self._artifacts: dict[str, toolchain.CircuitArtifacts] = {}
+
+        p = self.params
+        self.account_tree = MerkleTree(p.account_depth)
+        self.accounts: dict[int, AccountState] = {}
+        self.order_tree = MerkleTree(p.order_depth)
+        self.commitments: list[int] = []
+        self._commitment_set: set[int] = set()
+        self.fill_tree = MerkleTree(p.order_depth)
+        self.filled: dict[int, int] = {}
+        self._orders: dict[int, _OrderRecord] = {}
+        self.total_collateral = 0
+        self.latest_report: OracleReport | None = None
+        self.next_batch_id = 1
+        self.ledger = Ledger()
+        self.proof_seconds: dict[str, float] = {s: 0.0 for s in STATEMENTS}
+        self.proof_counts: dict[str, int] = {s: 0 for s in STATEMENTS}
+
+    # ------------------------------------------------------------ views
+
+    @property
+    def roots(self) -> Roots:
+        return Roots(self.account_tree.root, self.fill_tree.root, self.order_tree.root)
+
+    @property
+    def imf_bps(self) -> tuple[int, ...]:
+        return tuple(m.imf_bps for m in self.markets)
+
+    @property
+    def fee_bps(self) -> tuple[int, ...]:
+        return tuple(m.fee_bps for m in self.markets)
+
+    def artifacts(self, statement: str) -> toolchain.CircuitArtifacts:
+        """Compiled + set-up circuit (built once per operator, cached on disk by the toolchain)."""
+        if statement not in self._artifacts:
+            self._artifacts[statement] = build_statement(statement, self.profile, self.exchange_id)
+        return self._artifacts[statement]
+
+    def verification_keys(self) -> dict[str, dict[str, Any]]:
+        return {s: self.artifacts(s).verification_key() for s in STATEMENTS}
+
+    def account_state(self, index: int) -> AccountState:
+        """The hidden state of one account (for its owner; the service authenticates this)."""
+        state = self.accounts.get(index)
+        if state is None:
+            raise OperatorError(f"account {index} does not exist")
+        return state
+
+    def inclusion_path(self, index: int) -> MerklePath:
+        self.account_state(index)
+        return self.account_tree.path(index)
+
+    def order_status(self, order_index: int) -> tuple[int, bool]:
+        """(lots filled, cancelled) of an accepted order."""
+        record = self._orders.get(order_index)
+        if record is None:
+            raise OperatorError(f"order {order_index} does not exist")
+        return self.filled.get(order_index, 0), record.cancelled
+
+    def _resting(self, index: int, record: _OrderRecord) -> RestingOrder:
+        return RestingOrder(
+            index=index,
+            order=record.signed.order,
+            commitment=record.commitment,
+            filled=self.filled.get(index, 0),
+            cancelled=record.cancelled,
+        )
+
+    # ------------------------------------------------------------ persistence
+
+    def order_terms(self, order_index: int) -> Order:
+        """The plaintext terms of an accepted order (for its owner; never published)."""
+        record = self._orders.get(order_index)
+        if record is None:
+            raise OperatorError(f"order {order_index} does not exist")
+        return record.signed.order
+
+    def snapshot(self) -> dict[str, Any]:
+        """The private state that the ledger does not hold, as JSON (secret: blindings).
+
+        Together with the public ledger entries up to ``ledger_index`` and the
+        decrypted orders it is everything ``restore`` needs. Order plaintexts
+        are not in it (they are stored encrypted by the service).
+        """
+        report = self.latest_report
+        return {
+            "ledger_index": len(self.ledger) - 1,
+            "accounts": [
+                {
+                    "pub_x": str(a.pub_x),
+                    "pub_y": str(a.pub_y),
+                    "balance": str(a.balance),
+                    "positions": [str(x) for x in a.positions],
+                    "nonce": a.nonce,
+                    "blinding": str(a.blinding),
+                }
+                for _, a in sorted(self.accounts.items())
+            ],
+            "filled": {str(i): str(f) for i, f in sorted(self.filled.items())},
+            "cancelled": sorted(i for i, r in self._orders.items() if r.cancelled),
+            "total_collateral": str(self.total_collateral),
+            "latest_report": report.to_dict() if report is not None else None,
+            "next_batch_id": self.next_batch_id,
+        }
+
+    @classmethod
+    def restore(
+        cls,
+        *,
+        markets: Sequence[MarketSpec],
+        oracle: Oracle,
+        entries: Sequence[Mapping[str, Any]],
+        snapshot: Mapping[str, Any],
+        orders: Mapping[int, tuple[Order, Signature]],
+        profile: str = "test",
+        exchange_id: str = DEFAULT_EXCHANGE_ID,
+        clock: Callable[[], int] = wall_clock,
+        prove: ProveFn = toolchain.prove_inputs,
+        new_blinding: Callable[[], int] = random_blinding,
+    ) -> Self:
+        """Rebuild an operator from its public ledger, a ``snapshot`` and the decrypted orders.
+
+        ``orders`` maps commitments to (terms, signature). The rebuilt roots
+        must equal the ledger's latest roots, so only entries that change no
+        private state (order, solvency) may follow the snapshot.
+        """
+        self = cls.__new__(cls)
+        self._init_state(
+            markets=markets,
+            oracle=oracle,
+            profile=profile,
+            exchange_id=exchange_id,
+            clock=clock,
+            prove=prove,
+            new_blinding=new_blinding,
+        )
+        try:
+            self._restore(entries, snapshot, orders)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise OperatorError(f"cannot restore the operator: {exc}") from None
+        return self
+
+    def _restore(
+        self,
+        entries: Sequence[Mapping[str, Any]],
+        snapshot: Mapping[str, Any],
+        orders: Mapping[int, tuple[Order, Signature]],
+    ) -> None:
+        common = {"index", "kind", "roots_before", "roots_after"}
+        for i, e in enumerate(entries):
+            if e["index"] != i:
+                raise OperatorError(f"ledger entry {i} is stored as index {e['index']}")
+            body = {k: v for k, v in e.items() if k not in common}
+            self.ledger.append(e["kind"], _roots(e["roots_before"]), _roots(e["roots_after"]), body)
+            if e["kind"] == "order":
+                h = int(e["commitment"])
+                if e["order_index"] != len(self.commitments) or h not in orders:
+                    raise OperatorError(f"order entry {i} has no matching stored order")
+                self.commitments.append(h)
+                self._commitment_set.add(h)
+            elif e["kind"] in ("account_op", "batch") and i > snapshot["ledger_index"]:
+                raise OperatorError(f"entry {i} ({e['kind']}) is newer than the snapshot")
+        genesis = self.ledger.entries[0].body
+        if genesis["oracle_pubkey"] != public_key_to_dict(self.oracle.public_key):
+            raise OperatorError("the oracle key differs from the one pinned in genesis")
+        self.order_tree = MerkleTree.from_leaves(self.commitments, self.params.order_depth)
+        for i, a in enumerate(snapshot["accounts"]):
+            self.accounts[i] = AccountState(
+                int(a["pub_x"]),
+                int(a["pub_y"]),
+                int(a["balance"]),
+                tuple(int(x) for x in a["positions"]),
+                int(a["nonce"]),
+                int(a["blinding"]),
+            )
+        self.account_tree = MerkleTree.from_leaves(
+            [a.leaf() for _, a in sorted(self.accounts.items())], self.params.account_depth
+        )
+        self.filled = {int(i): int(f) for i, f in snapshot["filled"].items()}
+        for i, f in self.filled.items():
+            self.fill_tree.update(i, fill_leaf(self.commitments[i], f))
+        cancelled = set(snapshot["cancelled"])
+        for index, h in enumerate(self.commitments):
+            order, signature = orders[h]
+            if order_commitment(self.tags.order, order) != h:
+                raise OperatorError(f"stored order {index} does not open its commitment")
+            self._orders[index] = _OrderRecord(
+                SignedOrder(order, signature, index), h, cancelled=index in cancelled
+            )
+        self.total_collateral = int(snapshot["total_collateral"])
+        report = snapshot["latest_report"]
+        self.latest_report = _report_from_dict(report) if report is not None else None
+        self.next_batch_id = int(snapshot["next_batch_id"])
+        if self.roots != self.ledger.roots:
+            raise OperatorError("restored state does not reproduce the ledger's latest roots")
+
+    # ------------------------------------------------------------ export
+
+    def export(self, directory: Path | str) -> Path:
+        try:
+            return self.ledger.export(directory, self.verification_keys())
+        except LedgerError as exc:
+            raise OperatorError(str(exc)) from None
+
+
+def _roots(obj: Mapping[str, Any]) -> Roots:
+    return Roots(int(obj["account"]), int(obj["fill"]), int(obj["order"]))
+
+
+def _report_from_dict(obj: Mapping[str, Any]) -> OracleReport:
+    return OracleReport(
+        int(obj["batch_id"]),
+        int(obj["timestamp"]),
+        tuple(int(p) for p in obj["prices"]),
+        signature_from_dict(obj["signature"]),
+    )
