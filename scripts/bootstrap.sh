@@ -18,7 +18,9 @@ if ! command -v uv >/dev/null 2>&1; then
         export PATH="$HOME/.local/bin:$PATH"
     fi
 fi
-uv sync --frozen --quiet
+# --extra native: the optional mcl pairing backend (darkpool-verify --backend native),
+# so the tests comparing it with py_ecc run; the verifier works without it.
+uv sync --frozen --quiet --extra native
 # npm ci wipes node_modules; skip it when the lockfile has not changed since the last install.
 stamp=node_modules/.darkpool-lock.sha256
 want=$(sha256sum package-lock.json | cut -d' ' -f1)

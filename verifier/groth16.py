@@ -28,18 +28,29 @@ Conventions and choices (see also the README "Protocol" section):
 * Unknown extra keys in the JSON objects are ignored (snarkjs adds e.g.
   ``vk_alphabeta_12``, which we recompute instead of trusting).
 
+Backends: parsing and every check above always run here. Group membership
+and the pairing equation run on a *backend*: ``"python"`` (py_ecc, the
+default and the trust root) or ``"native"`` (mcl through the optional
+``darkpool[native]`` extra, ``verifier.groth16_native``), about two orders of
+magnitude faster. Choose with ``set_backend`` (the CLI's ``--backend``) or the
+``DARKPOOL_VERIFY_BACKEND`` environment variable, which worker processes
+inherit. Both backends give the same verdict and the same error messages on
+every input (tests/verifier/test_groth16_backends.py).
+
 This module must never import ``prover`` or ``exchange``, never run Node or
 any subprocess, and never read files or the network.
 """
 
 import hashlib
 import json
+import os
 import re
 import secrets
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
-from typing import Protocol
+from typing import Any, Protocol
 
 from py_ecc.fields import optimized_bn128_FQ as FQ
 from py_ecc.fields import optimized_bn128_FQ2 as FQ2
@@ -54,6 +65,7 @@ from py_ecc.optimized_bn128.optimized_curve import (
     is_on_curve,
     multiply,
     neg,
+    normalize,
 )
 from py_ecc.optimized_bn128.optimized_pairing import pairing
 
@@ -76,6 +88,68 @@ if field_modulus != Q or curve_order != R:
 
 class Groth16Error(ValueError):
     """A verification key, proof or public-input list is malformed."""
+
+
+class BackendError(ValueError):
+    """An unknown backend name, or the native backend is not installed here."""
+
+
+BACKENDS: tuple[str, ...] = ("python", "native")
+"""Pairing backends: ``python`` (py_ecc, the default trust root) and ``native`` (mcl)."""
+
+BACKEND_ENV = "DARKPOOL_VERIFY_BACKEND"
+_backend_choice: str | None = None
+
+
+def _check_backend_name(name: str) -> str:
+    if name not in BACKENDS:
+        raise BackendError(
+            f"unknown verification backend {name!r} (choose {' or '.join(BACKENDS)})"
+        )
+    if name == "native":
+        _native()  # fail now, with the install hint, rather than mid-replay
+    return name
+
+
+def set_backend(name: str) -> None:
+    """Use ``name`` for every later check in this process. Raises BackendError.
+
+    Also exports ``DARKPOOL_VERIFY_BACKEND`` so that worker processes started
+    afterwards (``darkpool-verify --jobs N`` uses spawn) make the same choice.
+    """
+    global _backend_choice
+    _backend_choice = _check_backend_name(name)
+    os.environ[BACKEND_ENV] = name
+
+
+@contextmanager
+def using_backend(name: str) -> Iterator[None]:
+    """Use ``name`` inside the ``with`` block only (this process; the environment is untouched)."""
+    global _backend_choice
+    previous = _backend_choice
+    _backend_choice = _check_backend_name(name)
+    try:
+        yield
+    finally:
+        _backend_choice = previous
+
+
+def current_backend() -> str:
+    """The chosen backend: ``set_backend``'s, else ``$DARKPOOL_VERIFY_BACKEND``, else python."""
+    if _backend_choice is not None:
+        return _backend_choice
+    return _check_backend_name(os.environ.get(BACKEND_ENV, "") or "python")
+
+
+def _native() -> Any:
+    """The native module, loaded (BackendError if the extra is not installed)."""
+    from verifier import groth16_native
+
+    try:
+        groth16_native.load()
+    except groth16_native.NativeUnavailableError as exc:
+        raise BackendError(str(exc)) from None
+    return groth16_native
 
 
 class RandomBits(Protocol):
@@ -194,6 +268,40 @@ def _check_g2(point: G2Point, what: str) -> None:
         raise Groth16Error(f"{what} is not in the prime-order subgroup")
 
 
+def _g1_ints(point: G1Point) -> tuple[int, int]:
+    x, y = normalize(point)
+    return int(x), int(y)
+
+
+def _g2_ints(point: G2Point) -> tuple[tuple[int, int], tuple[int, int]]:
+    x, y = normalize(point)
+    return (int(x.coeffs[0]), int(x.coeffs[1])), (int(y.coeffs[0]), int(y.coeffs[1]))
+
+
+def _check_g1_on(backend: str, point: G1Point, what: str) -> None:
+    if backend == "python":
+        _check_g1(point, what)
+        return
+    if is_inf(point):
+        raise Groth16Error(f"{what} is the point at infinity")
+    if not _native().g1_on_curve(*_g1_ints(point)):
+        raise Groth16Error(f"{what} is not on the curve")
+
+
+def _check_g2_on(backend: str, point: G2Point, what: str) -> None:
+    if backend == "python":
+        _check_g2(point, what)
+        return
+    if is_inf(point):
+        raise Groth16Error(f"{what} is the point at infinity")
+    native = _native()
+    coords = _g2_ints(point)
+    if not native.g2_on_curve(*coords):
+        raise Groth16Error(f"{what} is not on the twist curve")
+    if not native.g2_in_subgroup(*coords):
+        raise Groth16Error(f"{what} is not in the prime-order subgroup")
+
+
 @dataclass(frozen=True)
 class VerificationKey:
     """A Groth16 verification key. Construction checks every point."""
@@ -205,14 +313,15 @@ class VerificationKey:
     ic: tuple[G1Point, ...]
 
     def __post_init__(self) -> None:
-        _check_g1(self.alpha1, "vk.vk_alpha_1")
-        _check_g2(self.beta2, "vk.vk_beta_2")
-        _check_g2(self.gamma2, "vk.vk_gamma_2")
-        _check_g2(self.delta2, "vk.vk_delta_2")
+        backend = current_backend()
+        _check_g1_on(backend, self.alpha1, "vk.vk_alpha_1")
+        _check_g2_on(backend, self.beta2, "vk.vk_beta_2")
+        _check_g2_on(backend, self.gamma2, "vk.vk_gamma_2")
+        _check_g2_on(backend, self.delta2, "vk.vk_delta_2")
         if not self.ic:
             raise Groth16Error("vk.IC must not be empty")
         for i, point in enumerate(self.ic):
-            _check_g1(point, f"vk.IC[{i}]")
+            _check_g1_on(backend, point, f"vk.IC[{i}]")
 
     @property
     def n_public(self) -> int:
@@ -253,9 +362,10 @@ class Proof:
     c: G1Point
 
     def __post_init__(self) -> None:
-        _check_g1(self.a, "proof.pi_a")
-        _check_g2(self.b, "proof.pi_b")
-        _check_g1(self.c, "proof.pi_c")
+        backend = current_backend()
+        _check_g1_on(backend, self.a, "proof.pi_a")
+        _check_g2_on(backend, self.b, "proof.pi_b")
+        _check_g1_on(backend, self.c, "proof.pi_c")
 
     @classmethod
     def from_snarkjs(cls, obj: object) -> "Proof":
@@ -366,18 +476,38 @@ def _miller(q: G2Point, p: G1Point) -> FQ12:
 
 @dataclass(frozen=True)
 class PreparedVerificationKey:
-    """A verification key with e(alpha, beta) computed once."""
+    """A verification key made ready for one backend.
+
+    python: ``alpha_beta`` = e(alpha, beta) computed once (one pairing);
+    native: ``native`` holds the key as mcl points.
+    """
 
     vk: VerificationKey
-    alpha_beta: FQ12
+    alpha_beta: FQ12 | None
+    backend: str = "python"
+    native: Any = None
 
     @property
     def n_public(self) -> int:
         return self.vk.n_public
 
 
-def prepare(vk: VerificationKey) -> PreparedVerificationKey:
-    """Precompute e(alpha, beta) (one pairing) so each verify needs three Miller loops."""
+def prepare(vk: VerificationKey, backend: str | None = None) -> PreparedVerificationKey:
+    """Make ``vk`` ready for ``backend`` (default: ``current_backend()``).
+
+    python precomputes e(alpha, beta) so each verify needs three Miller loops;
+    native converts the points once.
+    """
+    backend = current_backend() if backend is None else _check_backend_name(backend)
+    if backend == "native":
+        native_key = _native().prepare_key(
+            _g1_ints(vk.alpha1),
+            _g2_ints(vk.beta2),
+            _g2_ints(vk.gamma2),
+            _g2_ints(vk.delta2),
+            [_g1_ints(p) for p in vk.ic],
+        )
+        return PreparedVerificationKey(vk=vk, alpha_beta=None, backend="native", native=native_key)
     return PreparedVerificationKey(
         vk=vk, alpha_beta=final_exponentiate(_miller(vk.beta2, vk.alpha1))
     )
@@ -407,6 +537,12 @@ def verify(
     """
     pvk = _as_prepared(vk)
     inputs = _check_public_inputs(public_inputs, pvk.n_public, "public")
+    if pvk.backend == "native":
+        ok: bool = _native().verify(
+            pvk.native, _g1_ints(proof.a), _g2_ints(proof.b), _g1_ints(proof.c), inputs
+        )
+        return ok
+    assert pvk.alpha_beta is not None
     vk_x = _linear_combination(pvk.vk.ic, 1, inputs)
     f = (
         _miller(proof.b, proof.a)
@@ -452,6 +588,11 @@ def batch_verify(
         sum(z * inputs[j] for z, (_, inputs) in zip(scalars, checked, strict=True)) % R
         for j in range(pvk.n_public)
     ]
+    if pvk.backend == "native":
+        proofs = [(_g1_ints(p.a), _g2_ints(p.b), _g1_ints(p.c)) for p, _ in checked]
+        ok: bool = _native().batch_pairing_check(pvk.native, proofs, scalars, z_sum, ic_coeffs)
+        return ok
+    assert pvk.alpha_beta is not None
     vk_x_sum = _linear_combination(pvk.vk.ic, z_sum, ic_coeffs)
 
     c_sum: G1Point = multiply(checked[0][0].c, scalars[0])
