@@ -98,11 +98,20 @@ class RootsModel(BaseModel):
     order: str
 
 
+class SetupModel(BaseModel):
+    done: int = Field(description="statement circuits built so far")
+    total: int = Field(description="statement circuits to build")
+    current: str | None = Field(description="the statement being built now")
+    elapsed_s: float = Field(description="seconds since the service started")
+    error: str | None = Field(description="why setup failed, if it did")
+
+
 class Health(BaseModel):
-    status: str
+    status: str = Field(description="ok (ready; HTTP 200) | setting_up | failed | stopping (503)")
     batch_in_progress: bool
-    ledger_entries: int
-    pending_orders: int
+    ledger_entries: int | None = Field(description="null until ready")
+    pending_orders: int | None = Field(description="null until ready")
+    setup: SetupModel
 
 
 class Info(BaseModel):

@@ -1,7 +1,8 @@
 """Annotated dependencies: the running service, the authenticated account, the operator token.
 
 Request authentication is ``verifier.auth`` (signature over method, path with
-query, body and a timestamp); this module only feeds it the raw request.
+query, body and a timestamp); this module only feeds it the raw request. The
+three auth headers are declared so the OpenAPI spec lists them.
 Never logs headers or bodies.
 """
 
@@ -11,16 +12,25 @@ from typing import Annotated
 from fastapi import Depends, Header, Request
 from starlette.concurrency import run_in_threadpool
 
-from exchange.service import Service, ServiceError
-from verifier.auth import HEADER_ACCOUNT, HEADER_SIGNATURE, HEADER_TIMESTAMP
+from exchange.errors import Forbidden, Unauthenticated
+from exchange.service import Service
 
 
-def get_service(request: Request) -> Service:
+def any_service(request: Request) -> Service:
+    """The service in whatever state it is (health only)."""
     service: Service = request.app.state.service
     return service
 
 
+def get_service(request: Request) -> Service:
+    """The service once it is ready; ``Unavailable`` (503) while it sets up or stops."""
+    service = any_service(request)
+    service.require_ready()
+    return service
+
+
 ServiceDep = Annotated[Service, Depends(get_service)]
+AnyServiceDep = Annotated[Service, Depends(any_service)]
 
 
 def request_target(request: Request) -> str:
@@ -29,13 +39,23 @@ def request_target(request: Request) -> str:
     return request.url.path + (f"?{query}" if query else "")
 
 
-async def authenticated_account(request: Request, service: ServiceDep) -> int:
+async def authenticated_account(
+    request: Request,
+    service: ServiceDep,
+    x_darkpool_account: Annotated[str | None, Header(description="account index (decimal)")] = None,
+    x_darkpool_timestamp: Annotated[
+        str | None, Header(description="signing time (see docs/wire-protocol.md)")
+    ] = None,
+    x_darkpool_signature: Annotated[
+        str | None, Header(description="EdDSA-Poseidon signature: 128 hex digits or JSON")
+    ] = None,
+) -> int:
     body = await request.body()
     return await run_in_threadpool(
         service.authenticate,
-        account=request.headers.get(HEADER_ACCOUNT),
-        timestamp=request.headers.get(HEADER_TIMESTAMP),
-        signature=request.headers.get(HEADER_SIGNATURE),
+        account=x_darkpool_account,
+        timestamp=x_darkpool_timestamp,
+        signature=x_darkpool_signature,
         method=request.method,
         target=request_target(request),
         body=body,
@@ -46,13 +66,14 @@ AuthAccount = Annotated[int, Depends(authenticated_account)]
 
 
 def require_operator(
-    service: ServiceDep, authorization: Annotated[str | None, Header()] = None
+    service: ServiceDep,
+    authorization: Annotated[str | None, Header(description="Bearer <operator token>")] = None,
 ) -> None:
     if authorization is None or not authorization.startswith("Bearer "):
-        raise ServiceError(401, "operator token required (Authorization: Bearer <token>)")
+        raise Unauthenticated("operator token required (Authorization: Bearer <token>)")
     given = authorization.removeprefix("Bearer ").strip().encode()
     if not hmac.compare_digest(given, service.keys.operator_token.encode()):
-        raise ServiceError(403, "wrong operator token")
+        raise Forbidden("wrong operator token")
 
 
 OperatorAuth = Depends(require_operator)

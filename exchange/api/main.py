@@ -1,23 +1,30 @@
 """The FastAPI application: routers under /v1, error shape, body-size limit, service lifespan.
 
-Every refused request is answered ``{"detail": "<one line>"}`` with a 4xx
-status (validation errors included, flattened to one line); a body larger
-than ``max_body_bytes`` is refused with 413 before it is read. The service is
-started in the lifespan and stopped after; nothing here touches state itself.
+Every refused request is answered ``{"detail": "<one line>"}`` with the status
+of ``exchange.api.errors.ERROR_TABLE`` (validation errors included, flattened
+to one line, 422); a body larger than ``max_body_bytes`` is refused with 413,
+whether its length is declared or it is streamed (chunked). The service is
+started in the lifespan — with ``setup_in_background`` its circuit setup runs
+in a thread, so ``/v1/health`` answers at once — and stopped after (which
+kills node children of a build or proof in flight); nothing here touches
+state itself.
 """
 
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from exchange.api.errors import ErrorBody, http_error
 from exchange.api.routes import accounts, admin, info, ledger, orders, solvency
 from exchange.core.config import Settings
-from exchange.service import Service, ServiceError
+from exchange.errors import DomainError
+from exchange.service import Service
 
 
 class BodyLimit:
@@ -78,14 +85,24 @@ def _validation_detail(exc: RequestValidationError) -> str:
     return "; ".join(parts) or "invalid request"
 
 
-def create_app(settings: Settings | None = None, *, service: Service | None = None) -> FastAPI:
-    """The app; it starts (and stops) ``service`` — or one built from ``settings`` — in its lifespan."""
+def create_app(
+    settings: Settings | None = None,
+    *,
+    service: Service | None = None,
+    setup_in_background: bool = False,
+) -> FastAPI:
+    """The app; it starts (and stops) ``service`` — or one built from ``settings`` — in its lifespan.
+
+    With ``setup_in_background`` the app serves at once and ``/v1/health``
+    reports ``setting_up`` (503) until the circuits are built and the state is
+    loaded; other routes answer 503 until then.
+    """
     settings = settings if settings is not None else Settings()
     svc = service if service is not None else Service(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        svc.start()
+        svc.start(setup_in_background=setup_in_background)
         if svc.keys.token_generated:
             # Printed once, on the start that created it; afterwards it is in key_dir only.
             print(f"darkpool: operator token: {svc.keys.operator_token}", file=sys.stderr)
@@ -103,9 +120,9 @@ def create_app(settings: Settings | None = None, *, service: Service | None = No
     )
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
 
-    @app.exception_handler(ServiceError)
-    async def _service_error(_: Request, exc: ServiceError) -> JSONResponse:
-        return JSONResponse({"detail": exc.reason}, status_code=exc.status)
+    @app.exception_handler(DomainError)
+    async def _domain_error(_: Request, exc: DomainError) -> JSONResponse:
+        return JSONResponse({"detail": exc.reason}, status_code=http_error(exc).status)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -114,4 +131,39 @@ def create_app(settings: Settings | None = None, *, service: Service | None = No
     for router in (info.router, accounts.router, orders.router, ledger.router, solvency.router):
         app.include_router(router, prefix="/v1")
     app.include_router(admin.router, prefix="/v1")
+    _declare_error_body(app)
     return app
+
+
+def _declare_error_body(app: FastAPI) -> None:
+    """Make the OpenAPI spec describe the real 422 body, ``ErrorBody``, never FastAPI's list.
+
+    Routes declare their error responses (``exchange.api.errors.responses``);
+    this also replaces FastAPI's default validation-error schema wherever a
+    route still carries it, so the spec and the bodies agree.
+    """
+    from fastapi.openapi.utils import get_openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            spec = get_openapi(
+                title=app.title,
+                version=app.version,
+                description=app.description,
+                routes=app.routes,
+            )
+            schemas = spec.setdefault("components", {}).setdefault("schemas", {})
+            schemas.pop("HTTPValidationError", None)
+            schemas.pop("ValidationError", None)
+            schemas["ErrorBody"] = ErrorBody.model_json_schema()
+            ref = {"$ref": "#/components/schemas/ErrorBody"}
+            for path in spec.get("paths", {}).values():
+                for op in path.values():
+                    for response in op.get("responses", {}).values():
+                        for media in response.get("content", {}).values():
+                            if "HTTPValidationError" in str(media.get("schema")):
+                                media["schema"] = ref
+            app.openapi_schema = spec
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -8,21 +8,27 @@ solvency). Callers use ``Operator``.
 from exchange.domain import MarketSpec
 from exchange.operator.state import (
     BatchSummary,
+    DuplicateOrder,
     OperatorError,
     OperatorState,
     ProveFn,
     RejectedOrder,
+    SignatureRejected,
+    UnknownAccount,
     wall_clock,
 )
 from exchange.operator.transitions import Operator
 
 __all__ = [
     "BatchSummary",
+    "DuplicateOrder",
     "MarketSpec",
     "Operator",
     "OperatorError",
     "OperatorState",
     "ProveFn",
     "RejectedOrder",
+    "SignatureRejected",
+    "UnknownAccount",
     "wall_clock",
 ]

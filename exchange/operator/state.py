@@ -37,10 +37,13 @@ from verifier.protocol import DEFAULT_EXCHANGE_ID, STATEMENTS, Tags
 
 __all__ = [
     "BatchSummary",
+    "DuplicateOrder",
     "OperatorError",
     "OperatorState",
     "ProveFn",
     "RejectedOrder",
+    "SignatureRejected",
+    "UnknownAccount",
     "wall_clock",
 ]
 
@@ -55,6 +58,18 @@ class RejectedOrder(OperatorError):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+class SignatureRejected(OperatorError):
+    """A withdraw or cancel signature does not verify under the account key."""
+
+
+class UnknownAccount(RejectedOrder):
+    """An order names an account that does not exist."""
+
+
+class DuplicateOrder(RejectedOrder):
+    """An order whose commitment was already accepted."""
 
 
 ProveFn = Callable[

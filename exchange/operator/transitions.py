@@ -31,10 +31,13 @@ from typing import Any
 from exchange.domain import AccountEntry, MarketSpec, RestingOrder, match_batch, pre_trade_margin_ok
 from exchange.operator.state import (
     BatchSummary,
+    DuplicateOrder,
     OperatorError,
     OperatorState,
     ProveFn,
     RejectedOrder,
+    SignatureRejected,
+    UnknownAccount,
     _OrderRecord,
     wall_clock,
 )
@@ -208,7 +211,7 @@ class Operator(OperatorState):
         try:
             check_signature(msg, signature, pubkey)
         except SignatureError as exc:
-            raise OperatorError(f"withdraw signature rejected: {exc}") from None
+            raise SignatureRejected(f"withdraw signature rejected: {exc}") from None
         marks = self.latest_report
         if marks is None:
             raise OperatorError("no oracle marks yet: withdrawals need a margin check at the marks")
@@ -267,7 +270,7 @@ class Operator(OperatorState):
         p = self.params
         state = self.accounts.get(order.account) if isinstance(order.account, int) else None
         if state is None:
-            raise RejectedOrder(f"account {order.account} does not exist")
+            raise UnknownAccount(f"account {order.account} does not exist")
         if order.account == FEE_ACCOUNT:
             raise RejectedOrder("the insurance account does not trade")
         try:
@@ -283,7 +286,7 @@ class Operator(OperatorState):
         except SignatureError as exc:
             raise RejectedOrder(f"signature rejected: {exc}") from None
         if commitment in self._commitment_set or any(h == commitment for _, h in pending):
-            raise RejectedOrder("duplicate order: this commitment was already accepted")
+            raise DuplicateOrder("duplicate order: this commitment was already accepted")
         if len(self.commitments) + len(pending) >= self.order_tree.capacity:
             raise RejectedOrder("the order list is full")
         if self.latest_report is not None:
@@ -321,7 +324,7 @@ class Operator(OperatorState):
         if the batch moved the marks (settlement re-checks margin per fill).
         """
         if commitment in self._commitment_set:
-            raise RejectedOrder("duplicate order: this commitment was already accepted")
+            raise DuplicateOrder("duplicate order: this commitment was already accepted")
         if len(self.commitments) >= self.order_tree.capacity:
             raise RejectedOrder("the order list is full")
         before = self.roots
@@ -348,7 +351,7 @@ class Operator(OperatorState):
         try:
             check_signature(msg, signature, Point(state.pub_x, state.pub_y))
         except SignatureError as exc:
-            raise OperatorError(f"cancel signature rejected: {exc}") from None
+            raise SignatureRejected(f"cancel signature rejected: {exc}") from None
         if record.cancelled:
             raise OperatorError(f"order {order_index} is already cancelled")
         record.cancelled = True

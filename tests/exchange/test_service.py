@@ -79,13 +79,13 @@ def test_pending_orders_list_after_the_batch_and_survive_restart(tmp_path: Path)
     assert svc.submit_order(*sealed[1]) == ("pending", None)
     assert svc.submit_order(*sealed[2]) == ("pending", None)
     assert time.perf_counter() - t0 < 2  # not blocked by the proof
-    assert svc.health()["pending_orders"] == 2
+    assert svc.health().pending_orders == 2
     gate.set()
     thread.join(120)
     assert done
     kinds = [e.kind for e in svc.op.ledger.entries]
     assert kinds[-3:] == ["batch", "order", "order"]  # listed right after, acceptance order
-    assert [svc.order_view(h)["order_index"] for h, _ in sealed] == [0, 1, 2]
+    assert [svc.order_view(h).order_index for h, _ in sealed] == [0, 1, 2]
     h1 = sealed[1][0]
     svc.cancel(h1, bob.sign(cancel_message(svc.tags.cancel, 1, h1)))
     roots = svc.op.ledger.roots
@@ -97,8 +97,8 @@ def test_pending_orders_list_after_the_batch_and_survive_restart(tmp_path: Path)
     try:
         assert again.op.ledger.roots == roots
         assert again.op.snapshot() == snapshot
-        assert again.order_view(h1)["status"] == "cancelled"
-        assert again.order_view(sealed[2][0])["status"] == "open"
+        assert again.order_view(h1).status == "cancelled"
+        assert again.order_view(sealed[2][0]).status == "open"
         assert again.keys.box.public_key == svc.keys.box.public_key
         assert not again.keys.token_generated
         key_files = sorted(p.name for p in (tmp_path / "keys").iterdir())

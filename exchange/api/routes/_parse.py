@@ -1,11 +1,13 @@
-"""Turning validated request fields into domain values (one-line 4xx on failure)."""
+"""Turning validated request fields into domain values, and domain results into JSON pieces."""
 
 from typing import Any
 
-from exchange.service import ServiceError
+from exchange.errors import Malformed, Rejected
 from verifier.auth import AuthError, parse_signature
 from verifier.babyjub import Point
 from verifier.eddsa import SerializationError, Signature, public_key_from_dict, signature_from_dict
+from verifier.encoding import AccountState
+from verifier.field import R
 
 
 def signature(value: str | dict[str, Any]) -> Signature:
@@ -14,20 +16,30 @@ def signature(value: str | dict[str, Any]) -> Signature:
             return signature_from_dict(value)
         return parse_signature(value)
     except (SerializationError, AuthError) as exc:
-        raise ServiceError(400, f"malformed signature: {exc}") from None
+        raise Malformed(f"malformed signature: {exc}") from None
 
 
 def public_key(value: dict[str, str]) -> Point:
     try:
         return public_key_from_dict(value)
     except SerializationError as exc:
-        raise ServiceError(400, f"bad public key: {exc}") from None
+        raise Malformed(f"bad public key: {exc}") from None
 
 
 def field_int(value: str, what: str) -> int:
-    from verifier.field import R
-
     n = int(value)
     if n >= R:
-        raise ServiceError(422, f"{what} is not below the field modulus")
+        raise Rejected(f"{what} is not below the field modulus")
     return n
+
+
+def opening(a: AccountState) -> dict[str, Any]:
+    """An account leaf's opening as JSON (decimal strings; docs/wire-protocol.md)."""
+    return {
+        "pub_x": str(a.pub_x),
+        "pub_y": str(a.pub_y),
+        "balance": str(a.balance),
+        "positions": [str(x) for x in a.positions],
+        "nonce": a.nonce,
+        "blinding": str(a.blinding),
+    }

@@ -5,7 +5,9 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from exchange.api.deps import AuthAccount, ServiceDep
+from exchange.api.errors import responses
 from exchange.api.routes import _parse
+from exchange.errors import Conflict, Forbidden, Malformed, NotFound, Rejected, Unauthenticated
 from exchange.models import (
     AccountOpened,
     AccountOpResult,
@@ -13,19 +15,35 @@ from exchange.models import (
     DepositRequest,
     InclusionView,
     OpenAccountRequest,
+    PublicKeyModel,
     WithdrawRequest,
 )
-from exchange.service import ServiceError
+from exchange.service.results import AccountOpDone
 
 router = APIRouter(prefix="/accounts", tags=["accounts"])
+_SIGNED = (Unauthenticated, Forbidden, NotFound)
 
 
 def _own(account: int, caller: int) -> None:
     if account != caller:
-        raise ServiceError(403, "requests for an account must be signed by its key")
+        raise Forbidden("requests for an account must be signed by its key")
 
 
-@router.post("", response_model=AccountOpened, status_code=201)
+def _op_result(account: int, done: AccountOpDone) -> AccountOpResult:
+    return AccountOpResult(
+        account=account,
+        entry_index=done.entry_index,
+        balance=str(done.state.balance),
+        nonce=done.state.nonce,
+    )
+
+
+@router.post(
+    "",
+    response_model=AccountOpened,
+    status_code=201,
+    responses=responses(Malformed, Unauthenticated, Conflict, Rejected, body=True),
+)
 def open_account(body: OpenAccountRequest, service: ServiceDep) -> AccountOpened:
     pubkey = _parse.public_key(body.pubkey.model_dump())
     sig = _parse.signature(body.signature)
@@ -33,36 +51,52 @@ def open_account(body: OpenAccountRequest, service: ServiceDep) -> AccountOpened
     return AccountOpened(account=index, entry_index=entry)
 
 
-@router.post("/{account}/deposit", response_model=AccountOpResult)
+@router.post(
+    "/{account}/deposit",
+    response_model=AccountOpResult,
+    responses=responses(*_SIGNED, Rejected, body=True),
+)
 def deposit(
     account: int, body: DepositRequest, caller: AuthAccount, service: ServiceDep
 ) -> AccountOpResult:
     _own(account, caller)
-    state, entry = service.deposit(account, int(body.amount))
-    return AccountOpResult(
-        account=account, entry_index=entry, balance=str(state.balance), nonce=state.nonce
-    )
+    return _op_result(account, service.deposit(account, int(body.amount)))
 
 
-@router.post("/{account}/withdraw", response_model=AccountOpResult)
+@router.post(
+    "/{account}/withdraw",
+    response_model=AccountOpResult,
+    responses=responses(*_SIGNED, Malformed, Rejected, body=True),
+)
 def withdraw(
     account: int, body: WithdrawRequest, caller: AuthAccount, service: ServiceDep
 ) -> AccountOpResult:
     _own(account, caller)
     sig = _parse.signature(body.signature)
-    state, entry = service.withdraw(account, int(body.amount), sig)
-    return AccountOpResult(
-        account=account, entry_index=entry, balance=str(state.balance), nonce=state.nonce
+    return _op_result(account, service.withdraw(account, int(body.amount), sig))
+
+
+@router.get("/{account}", response_model=AccountView, responses=responses(*_SIGNED))
+def account_view(account: int, caller: AuthAccount, service: ServiceDep) -> AccountView:
+    from exchange.api.routes.orders import order_view_model
+
+    _own(account, caller)
+    r = service.account_view(account)
+    s = r.state
+    return AccountView(
+        account=r.index,
+        pubkey=PublicKeyModel(x=str(s.pub_x), y=str(s.pub_y)),
+        balance=str(s.balance),
+        positions=[str(x) for x in s.positions],
+        nonce=s.nonce,
+        blinding=str(s.blinding),
+        leaf=str(s.leaf()),
+        account_root=str(r.account_root),
+        orders=[order_view_model(o) for o in r.orders],
     )
 
 
-@router.get("/{account}", response_model=AccountView)
-def account_view(account: int, caller: AuthAccount, service: ServiceDep) -> AccountView:
-    _own(account, caller)
-    return AccountView(**service.account_view(account))
-
-
-@router.get("/{account}/inclusion", response_model=InclusionView)
+@router.get("/{account}/inclusion", response_model=InclusionView, responses=responses(*_SIGNED))
 def inclusion(
     account: int,
     caller: AuthAccount,
@@ -70,4 +104,11 @@ def inclusion(
     root: Annotated[str | None, Query(pattern=r"^(0|[1-9][0-9]{0,77})$")] = None,
 ) -> InclusionView:
     _own(account, caller)
-    return InclusionView(**service.inclusion(account, int(root) if root is not None else None))
+    r = service.inclusion(account, int(root) if root is not None else None)
+    return InclusionView(
+        account=r.index,
+        root=str(r.root),
+        leaf=str(r.state.leaf()),
+        siblings=[str(x) for x in r.siblings],
+        opening=_parse.opening(r.state),
+    )

@@ -1,0 +1,303 @@
+"""The service core: lifecycle (fast open, circuit setup, load), the state lock and persistence.
+
+``ServiceCore.open`` is fast (keys, oracle, database); ``ServiceCore.setup``
+builds the circuits (minutes on a cold cache), then creates genesis or
+restores the operator from the database. ``start`` does both, with setup in a
+background thread when asked, so ``/v1/health`` answers while circuits build
+(``state`` setting_up, with progress). ``stop`` may be called at any moment,
+also during setup or a proof: it kills the node child processes of this
+process, so a build or a proof in flight ends at once; nothing half done is
+committed (see ``exchange.service``).
+"""
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from nacl.public import SealedBox
+
+from exchange import keys
+from exchange.core.config import Settings
+from exchange.errors import Internal, Unavailable
+from exchange.models import SolvencyJobRow
+from exchange.operator import Operator, ProveFn, RejectedOrder, wall_clock
+from exchange.oracle import SimulatedOracle
+from exchange.service import processes
+from exchange.service.results import HealthReport, SetupProgress
+from exchange.store import Store
+from prover import toolchain
+from prover.circuits import build_statement
+from verifier.eddsa import Signature
+from verifier.encoding import Order
+from verifier.protocol import STATEMENTS, Tags
+
+log = logging.getLogger("darkpool.service")
+
+
+@dataclass
+class Pending:
+    """An order accepted while a batch held the state lock; listed when it is released."""
+
+    order: Order
+    signature: Signature
+    commitment: int
+
+
+class ServiceCore:
+    """State shared by the intake and job halves of ``exchange.service.Service``."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        clock: Callable[[], int] = wall_clock,
+        prove: ProveFn | None = None,
+    ) -> None:
+        self.settings = settings
+        self._clock = clock
+        self._prove_impl = prove if prove is not None else toolchain.prove_inputs
+        self.tags = Tags.for_exchange(settings.exchange_id)
+        self._lock = threading.Lock()
+        self._intake = threading.Lock()
+        self._batch_guard = threading.Lock()
+        self._stop = threading.Event()
+        self._ready = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._jobs: queue.Queue[str | None] = queue.Queue()  # solvency job ids
+        self._pending: list[Pending] = []
+        self._listed: dict[int, int] = {}  # commitment -> order index
+        self.batch_in_progress = False
+        self._current_job: SolvencyJobRow | None = None
+        self._setup_started = time.monotonic()
+        self._setup_done = 0
+        self._setup_current: str | None = None
+        self._setup_error: str | None = None
+        self._store: Store | None = None
+        self.op: Operator
+        self.keys: keys.OperatorKeys
+        self.oracle: SimulatedOracle
+
+    # ------------------------------------------------------------ lifecycle
+
+    @property
+    def store(self) -> Store:
+        if self._store is None:
+            raise Unavailable("the exchange is not open")
+        return self._store
+
+    def start(self, *, background: bool = True, setup_in_background: bool = False) -> None:
+        """``open`` then ``setup``; with ``setup_in_background`` setup runs in a thread."""
+        self.open()
+        if setup_in_background:
+            self._spawn(lambda: self.setup(background=background), "setup")
+        else:
+            self.setup(background=background)
+
+    def open(self) -> None:
+        """Keys, oracle and database: quick, so health can answer before setup."""
+        s = self.settings
+        s.data_dir.mkdir(parents=True, exist_ok=True)
+        self.keys = keys.load_or_create(s.resolved_key_dir, s.operator_token)
+        self.oracle = SimulatedOracle(
+            s.start_prices(),
+            self.tags.oracle,
+            seed=s.oracle_seed,
+            max_step_bps=s.oracle_step_bps,
+            key=self.keys.oracle,
+        )
+        self._box = SealedBox(self.keys.box)
+        self._store = Store(s.resolved_database_url)
+        self._setup_started = time.monotonic()
+
+    def setup(self, *, background: bool = True) -> None:
+        """Build every circuit (cached), create genesis or restore, then start the workers."""
+        s = self.settings
+        try:
+            for statement in STATEMENTS:
+                if self._stop.is_set():
+                    return
+                self._setup_current = statement
+                build_statement(statement, s.profile, s.exchange_id)
+                self._setup_done += 1
+            self._setup_current = None
+            if self._stop.is_set():
+                return
+            self._create_or_load()
+        except Exception as exc:
+            if self._stop.is_set():
+                log.info("setup ended by stop")
+                return
+            self._setup_error = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            log.exception("setup failed")
+            raise
+        self._after_setup(background)
+        self._ready.set()
+
+    def _create_or_load(self) -> None:
+        s = self.settings
+        if self.store.ledger_length() == 0:
+            log.info("empty database: creating genesis")
+            self.op = Operator(
+                markets=s.market_specs(),
+                oracle=self.oracle,
+                insurance_pubkey=self.keys.insurance.public_key(),
+                insurance_fund=s.insurance_fund,
+                profile=s.profile,
+                exchange_id=s.exchange_id,
+                clock=self._clock,
+                prove=self._prove,
+            )
+            self.store.write(
+                entries=[e.to_dict() for e in self.op.ledger.entries], snapshot=self._snapshot()
+            )
+        else:
+            self._load()
+        with self._mutating():
+            pass  # lists orders that were pending when the process stopped
+
+    def _after_setup(self, background: bool) -> None:
+        """Hook for the job half: queue unfinished jobs and start its threads."""
+
+    @property
+    def ready(self) -> bool:
+        return self._ready.is_set() and not self._stop.is_set()
+
+    def require_ready(self) -> None:
+        """Raise ``Unavailable`` unless setup has finished (used by every route but health)."""
+        if self.ready:
+            return
+        p = self.setup_progress()
+        if self._stop.is_set():
+            raise Unavailable("the exchange is stopping")
+        if p.error is not None:
+            raise Unavailable(f"the exchange failed to set up: {p.error}")
+        raise Unavailable(f"the exchange is setting up ({p.done}/{p.total} circuits built)")
+
+    def setup_progress(self) -> SetupProgress:
+        return SetupProgress(
+            done=self._setup_done,
+            total=len(STATEMENTS),
+            current=self._setup_current,
+            elapsed_s=round(time.monotonic() - self._setup_started, 3),
+            error=self._setup_error,
+        )
+
+    def health(self) -> HealthReport:
+        progress = self.setup_progress()
+        if self._stop.is_set():
+            return HealthReport("stopping", progress)
+        if not self._ready.is_set():
+            return HealthReport("failed" if progress.error else "setting_up", progress)
+        return HealthReport(
+            "ready",
+            progress,
+            batch_in_progress=self.batch_in_progress,
+            ledger_entries=len(self.op.ledger),
+            pending_orders=len(self._pending),
+        )
+
+    def stop(self) -> None:
+        """Stop threads, kill this process's node children (setup, proofs), close the database."""
+        self._stop.set()
+        self._on_stop()
+        processes.kill_children()
+        for t in self._threads:
+            t.join(timeout=3)
+            if t.is_alive():  # a build blocked on a cache lock, say: daemon, ends with us
+                log.warning("thread %s still running at stop", t.name)
+        if self._store is not None:
+            self._store.close()
+
+    def _on_stop(self) -> None:
+        """Hook for the job half: wake its worker."""
+
+    def _spawn(self, target: Callable[[], None], name: str) -> None:
+        t = threading.Thread(target=target, name=f"darkpool-{name}", daemon=True)
+        t.start()
+        self._threads.append(t)
+
+    def _load(self) -> None:
+        """(Re)build the operator and the pending queue from the database."""
+        snapshot = self.store.latest_snapshot()
+        if snapshot is None:
+            raise Internal("the database has ledger entries but no snapshot")
+        decrypted: dict[int, tuple[Order, Signature]] = {}
+        pending: list[Pending] = []
+        for row in self.store.orders():
+            order, signature = self._open(row.ciphertext)
+            h = int(row.commitment)
+            decrypted[h] = (order, signature)
+            if row.status == "pending":
+                pending.append(Pending(order, signature, h))
+        s = self.settings
+        self.op = Operator.restore(
+            markets=s.market_specs(),
+            oracle=self.oracle,
+            entries=self.store.entries(),
+            snapshot=snapshot,
+            orders=decrypted,
+            profile=s.profile,
+            exchange_id=s.exchange_id,
+            clock=self._clock,
+            prove=self._prove,
+        )
+        self._listed = {h: i for i, h in enumerate(self.op.commitments)}
+        self._pending = [p for p in pending if p.commitment not in self._listed]
+
+    def _open(self, ciphertext: bytes) -> tuple[Order, Signature]:
+        raise NotImplementedError  # the intake half decrypts
+
+    def _snapshot(self) -> dict[str, Any]:
+        snap = self.op.snapshot()
+        snap["account_root"] = str(self.op.account_tree.root)
+        return snap
+
+    def _prove(
+        self, artifacts: toolchain.CircuitArtifacts, inputs: Mapping[str, object]
+    ) -> tuple[dict[str, Any], list[str]]:
+        result = self._prove_impl(artifacts, inputs)
+        job = self._current_job
+        if job is not None:  # live progress of a solvency job: one proof per chunk
+            job.done += 1
+            self.store.save_job(job)
+        return result
+
+    @contextmanager
+    def _mutating(self) -> Iterator[None]:
+        """Hold the state lock; on the way out list every order that queued meanwhile."""
+        with self._lock:
+            try:
+                yield
+            finally:
+                with self._intake:
+                    self._list_pending()
+
+    def _persist(self, **changes: Any) -> None:
+        """Write one change; if that fails, drop the in-memory change by reloading."""
+        try:
+            self.store.write(**changes)
+        except Exception:
+            log.exception("database write failed; reloading state from the database")
+            self._load()
+            raise Unavailable("the change could not be stored; nothing changed") from None
+
+    def _list_pending(self) -> None:
+        """Append queued orders to the order list (caller holds _lock and _intake)."""
+        if not self._pending:
+            return
+        start = len(self.op.ledger)
+        listed: dict[int, int] = {}
+        for p in self._pending:
+            try:
+                listed[p.commitment] = self.op.append_order(p.order, p.signature, p.commitment)
+            except RejectedOrder as exc:  # capacity was reserved at acceptance: a bug
+                log.error("pending order could not be listed: %s", exc.reason)
+        entries = [e.to_dict() for e in self.op.ledger.entries[start:]]
+        self._persist(entries=entries, listed=listed)
+        self._listed.update(listed)
+        self._pending = [p for p in self._pending if p.commitment not in listed]

@@ -1,0 +1,340 @@
+"""Intake: request authentication, account operations, sealed orders, cancels and the views.
+
+Every method either returns a typed result (``exchange.service.results``) or
+raises a ``exchange.errors.DomainError`` and changes nothing. Orders that
+arrive while a batch holds the state lock are validated in full and queued
+(``pending``); see ``exchange.service`` for the locking rules.
+"""
+
+import base64
+import binascii
+import logging
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from nacl.exceptions import CryptoError
+
+from exchange.errors import (
+    Conflict,
+    Malformed,
+    NotFound,
+    Rejected,
+    Unauthenticated,
+    Unavailable,
+)
+from exchange.operator import (
+    DuplicateOrder,
+    OperatorError,
+    RejectedOrder,
+    SignatureRejected,
+    UnknownAccount,
+)
+from exchange.service.core import Pending, ServiceCore
+from exchange.service.results import (
+    AccountOpDone,
+    AccountReport,
+    ExchangeInfo,
+    Inclusion,
+    LedgerSlice,
+    OrderAccepted,
+    OrderStatus,
+    RootsReport,
+)
+from exchange.store import NewOrder
+from verifier import auth
+from verifier.babyjub import Point
+from verifier.eddsa import Signature, SignatureError, check_signature
+from verifier.encoding import AccountState, Order
+from verifier.export import LedgerEntry
+from verifier.field import FieldError
+from verifier.merkle import MerkleTree
+from verifier.protocol import STATEMENTS, is_expired
+
+log = logging.getLogger("darkpool.service")
+
+
+class Intake(ServiceCore):
+    """The request-facing half of the service."""
+
+    # ------------------------------------------------------------ public views
+
+    def info(self) -> ExchangeInfo:
+        op = self.op
+        return ExchangeInfo(
+            exchange_id=op.exchange_id,
+            profile=op.profile,
+            genesis=dict(op.ledger.entries[0].body),
+            operator_box_public_key=bytes(self.keys.box.public_key),
+            roots=op.ledger.roots,
+            total_collateral=op.total_collateral,
+            ledger_entries=len(op.ledger),
+            next_batch_id=op.next_batch_id,
+            latest_oracle=op.latest_report,
+            batch_interval_s=self.settings.batch_interval_s,
+        )
+
+    def roots(self) -> RootsReport:
+        op = self.op
+        return RootsReport(len(op.ledger) - 1, op.ledger.roots, op.total_collateral)
+
+    def ledger_page(self, start: int, limit: int) -> LedgerSlice:
+        entries = self.op.ledger.entries
+        return LedgerSlice(start, len(entries), entries[start : start + limit])
+
+    def ledger_entry(self, index: int) -> LedgerEntry:
+        entries = self.op.ledger.entries
+        if not 0 <= index < len(entries):
+            raise NotFound(f"ledger entry {index} does not exist")
+        return entries[index]
+
+    def vkey(self, statement: str) -> dict[str, object]:
+        if statement not in STATEMENTS:
+            raise NotFound(f"unknown statement {statement!r}")
+        return self.op.artifacts(statement).verification_key()
+
+    def _account(self, index: int) -> AccountState:
+        state = self.op.accounts.get(index)
+        if state is None:
+            raise NotFound(f"account {index} does not exist")
+        return state
+
+    # ------------------------------------------------------------ request auth
+
+    def authenticate(
+        self,
+        *,
+        account: str | None,
+        timestamp: str | None,
+        signature: str | None,
+        method: str,
+        target: str,
+        body: bytes,
+    ) -> int:
+        """Verify the auth headers of a request and burn its signature; returns the account."""
+        try:
+            index, ts, sig = auth.parse_headers(account, timestamp, signature)
+        except auth.AuthError as exc:
+            raise Unauthenticated(str(exc)) from None
+        state = self.op.accounts.get(index)
+        if state is None:
+            raise Unauthenticated(f"account {index} does not exist")
+        window = self.settings.auth_window_s
+        now = self._clock()
+        try:
+            claim = auth.verify_request(
+                auth_tag=self.tags.auth,
+                account=index,
+                timestamp=ts,
+                signature=sig,
+                pubkey=Point(state.pub_x, state.pub_y),
+                method=method,
+                target=target,
+                body=body,
+                now=now,
+                window=window,
+            )
+        except (auth.AuthError, FieldError) as exc:
+            raise Unauthenticated(str(exc)) from None
+        if not self.store.use_nonce(
+            account=index, message=claim.message, expires_at=ts + window + 1, now=now
+        ):
+            raise Unauthenticated("replayed request: this signature was already used")
+        return index
+
+    # ------------------------------------------------------------ account ops
+
+    def open_account(
+        self, pubkey: Point, amount: int, timestamp: int, signature: Signature
+    ) -> tuple[int, int]:
+        """Open an account for ``pubkey`` after checking the possession signature.
+
+        Returns (account index, ledger entry index).
+        """
+        now = self._clock()
+        if abs(now - timestamp) > self.settings.auth_window_s:
+            raise Unauthenticated(f"timestamp {timestamp} is too far from now ({now})")
+        try:
+            msg = auth.open_account_message(self.tags.auth, pubkey, amount, timestamp)
+            check_signature(msg, signature, pubkey)
+        except FieldError as exc:
+            raise Rejected(str(exc)) from None
+        except SignatureError as exc:
+            raise Unauthenticated(f"possession signature rejected: {exc}") from None
+        # Replay guard keyed by a pseudo account -1: opens have no index yet.
+        if not self.store.use_nonce(
+            account=-1, message=msg, expires_at=timestamp + self.settings.auth_window_s + 1, now=now
+        ):
+            raise Conflict("replayed open request")
+        with self._mutating():
+            try:
+                index = self.op.open_account(pubkey, amount)
+            except OperatorError as exc:
+                raise Rejected(str(exc)) from None
+            entry = self.op.ledger.entries[-1]
+            self._persist(entries=[entry.to_dict()], snapshot=self._snapshot())
+        return index, entry.index
+
+    def deposit(self, index: int, amount: int) -> AccountOpDone:
+        with self._mutating():
+            self._account(index)
+            try:
+                state = self.op.deposit(index, amount)
+            except OperatorError as exc:
+                raise Rejected(str(exc)) from None
+            entry = self.op.ledger.entries[-1]
+            self._persist(entries=[entry.to_dict()], snapshot=self._snapshot())
+        return AccountOpDone(state, entry.index)
+
+    def withdraw(self, index: int, amount: int, signature: Signature) -> AccountOpDone:
+        with self._mutating():
+            self._account(index)
+            try:
+                state = self.op.withdraw(index, amount, signature)
+            except SignatureRejected as exc:
+                raise Unauthenticated(str(exc)) from None
+            except OperatorError as exc:
+                raise Rejected(str(exc)) from None
+            entry = self.op.ledger.entries[-1]
+            self._persist(entries=[entry.to_dict()], snapshot=self._snapshot())
+        return AccountOpDone(state, entry.index)
+
+    # ------------------------------------------------------------ orders
+
+    def _open(self, ciphertext: bytes) -> tuple[Order, Signature]:
+        try:
+            plaintext = self._box.decrypt(ciphertext)
+        except CryptoError:
+            raise Malformed("ciphertext does not open with the operator key") from None
+        try:
+            return auth.parse_order_plaintext(plaintext)
+        except auth.OrderFormatError as exc:
+            raise Malformed(str(exc)) from None
+
+    def submit_order(self, commitment: int, ciphertext_b64: str) -> OrderAccepted:
+        """Decrypt, check and accept an order: ("listed", index) or ("pending", None)."""
+        try:
+            ciphertext = base64.b64decode(ciphertext_b64, validate=True)
+        except (binascii.Error, ValueError):
+            raise Malformed("ciphertext is not valid base64") from None
+        order, signature = self._open(ciphertext)
+        with self._intake:
+            if commitment in self._listed or any(p.commitment == commitment for p in self._pending):
+                raise Conflict("duplicate order: this commitment was already accepted")
+            pending = [(p.order, p.commitment) for p in self._pending]
+            try:
+                h = self.op.validate_order(order, signature, pending=pending)
+            except UnknownAccount as exc:
+                raise NotFound(exc.reason) from None
+            except DuplicateOrder as exc:
+                raise Conflict(exc.reason) from None
+            except RejectedOrder as exc:
+                raise Rejected(exc.reason) from None
+            if h != commitment:
+                raise Rejected("commitment does not match the decrypted order")
+            received = time.time_ns() // 1_000_000
+            if self._lock.acquire(blocking=False):
+                try:
+                    # Nothing may be queued while _lock is free; keep order anyway.
+                    self._list_pending()
+                    index = self.op.append_order(order, signature, h)
+                    entry = self.op.ledger.entries[-1]
+                    self._persist(
+                        entries=[entry.to_dict()],
+                        new_orders=[NewOrder(h, ciphertext, received, "listed", index)],
+                    )
+                    self._listed[h] = index
+                finally:
+                    self._lock.release()
+                return OrderAccepted("listed", index)
+            try:
+                self.store.write(new_orders=[NewOrder(h, ciphertext, received, "pending")])
+            except Exception:
+                log.exception("could not store a pending order")
+                raise Unavailable("the order could not be stored; nothing changed") from None
+            self._pending.append(Pending(order, signature, h))
+            return OrderAccepted("pending", None)
+
+    def _order_lookup(self, commitment: int) -> tuple[Order, int | None]:
+        index = self._listed.get(commitment)
+        if index is not None:
+            return self.op.order_terms(index), index
+        for p in self._pending:
+            if p.commitment == commitment:
+                return p.order, None
+        raise NotFound("no such order")
+
+    def order_owner(self, commitment: int) -> int:
+        return self._order_lookup(commitment)[0].account
+
+    def order_view(self, commitment: int) -> OrderStatus:
+        order, index = self._order_lookup(commitment)
+        filled, cancelled = self.op.order_status(index) if index is not None else (0, False)
+        if index is None:
+            status = "pending"
+        elif cancelled:
+            status = "cancelled"
+        elif filled >= order.size:
+            status = "filled"
+        elif is_expired(order.expiry, self._clock()):
+            status = "expired"
+        else:
+            status = "open"
+        return OrderStatus(commitment, status, index, order, filled)
+
+    def cancel(self, commitment: int, signature: Signature) -> int:
+        """Cancel a listed order (signed by its owner); returns its order index."""
+        _, index = self._order_lookup(commitment)
+        if index is None:
+            raise Conflict("order is pending (a batch is running); cancel it after")
+        with self._mutating():
+            try:
+                self.op.cancel(index, signature)
+            except SignatureRejected as exc:
+                raise Unauthenticated(str(exc)) from None
+            except OperatorError as exc:
+                raise Conflict(str(exc)) from None
+            self._persist(snapshot=self._snapshot(), cancelled=[commitment])
+        return index
+
+    # ------------------------------------------------------------ account views
+
+    def account_view(self, index: int) -> AccountReport:
+        state = self._account(index)
+        orders = [
+            self.order_view(h)
+            for h, i in sorted(self._listed.items(), key=lambda kv: kv[1])
+            if self.op.order_terms(i).account == index
+        ]
+        orders += [self.order_view(p.commitment) for p in self._pending if p.order.account == index]
+        return AccountReport(index, state, self.op.account_tree.root, tuple(orders))
+
+    def inclusion(self, index: int, root: int | None) -> Inclusion:
+        """Opening + path of ``index`` under ``root`` (current, or one in a stored snapshot)."""
+        self._account(index)
+        current = self.op.account_tree.root
+        if root is None or root == current:
+            state, tree = self.op.accounts[index], self.op.account_tree
+        else:
+            snap = self.store.snapshot_with_root(root)
+            if snap is None:
+                raise NotFound("unknown account root")
+            states = [_state_from_json(a) for a in snap["accounts"]]
+            if index >= len(states):
+                raise NotFound(f"account {index} did not exist under that root")
+            state = states[index]
+            tree = MerkleTree.from_leaves([a.leaf() for a in states], self.op.params.account_depth)
+        path = tree.path(index)
+        return Inclusion(index, tree.root, state, tuple(path.siblings))
+
+
+def _state_from_json(a: Mapping[str, Any]) -> AccountState:
+    """An account opening as stored in an operator snapshot (decimal strings)."""
+    return AccountState(
+        int(a["pub_x"]),
+        int(a["pub_y"]),
+        int(a["balance"]),
+        tuple(int(x) for x in a["positions"]),
+        int(a["nonce"]),
+        int(a["blinding"]),
+    )

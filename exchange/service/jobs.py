@@ -1,0 +1,152 @@
+"""Jobs: proven batches (on a timer and on demand) and on-demand solvency proofs.
+
+A batch or a solvency job holds the state lock for its whole proof; orders
+arriving meanwhile queue as pending (``exchange.service.intake``). Jobs are
+rows in the database, so a job that was queued or running when the process
+stopped runs again on the next start.
+"""
+
+import logging
+import re
+import uuid
+
+from exchange.errors import Conflict, DomainError, Internal, NotFound
+from exchange.models import SolvencyJobRow
+from exchange.operator import OperatorError
+from exchange.oracle import OracleError
+from exchange.service.core import ServiceCore
+from exchange.service.results import BatchDone, JobReport
+from verifier.export import LedgerEntry
+from verifier.protocol import is_expired
+
+log = logging.getLogger("darkpool.service")
+_JOB_ID = re.compile(r"[0-9a-f]{32}")  # uuid4().hex; anything else is not a job
+
+
+class Jobs(ServiceCore):
+    """The proving half of the service: the batcher thread and the solvency job worker."""
+
+    def _after_setup(self, background: bool) -> None:
+        for job in self.store.unfinished_jobs():
+            self._jobs.put(job.id)
+        if background:
+            self._spawn(self._job_worker, "solvency-jobs")
+            if self.settings.batch_interval_s > 0:
+                self._spawn(self._batcher, "batcher")
+
+    def _on_stop(self) -> None:
+        self._jobs.put(None)
+
+    # ------------------------------------------------------------ batches
+
+    def run_batch(self) -> BatchDone:
+        """Match, prove and commit one batch now (``Conflict`` while one is running)."""
+        if not self._batch_guard.acquire(blocking=False):
+            raise Conflict("a batch is already running")
+        try:
+            with self._mutating():
+                self.batch_in_progress = True
+                try:
+                    op = self.op
+                    now = self._clock()
+                    if op.latest_report is not None:
+                        now = max(now, op.latest_report.timestamp)
+                    report = self.oracle.report(op.next_batch_id, now)
+                    try:
+                        summary = op.run_batch(report)
+                    except OperatorError as exc:
+                        raise Internal(f"batch failed: {exc}") from None
+                    self._persist(entries=[summary.entry.to_dict()], snapshot=self._snapshot())
+                finally:
+                    self.batch_in_progress = False
+                listed_after = len(self._pending)
+            return BatchDone(summary.entry, len(summary.fills), summary.proofs, listed_after)
+        finally:
+            self._batch_guard.release()
+
+    def _live_orders(self) -> bool:
+        now = self._clock()
+        for index in list(self._listed.values()):
+            view_filled, cancelled = self.op.order_status(index)
+            order = self.op.order_terms(index)
+            if not cancelled and view_filled < order.size and not is_expired(order.expiry, now):
+                return True
+        return False
+
+    def _batcher(self) -> None:
+        interval = self.settings.batch_interval_s
+        while not self._stop.wait(interval):
+            try:
+                if self._live_orders():
+                    self.run_batch()
+            except Conflict:
+                pass  # an on-demand batch is running
+            except DomainError as exc:
+                log.error("batch failed: %s", exc.reason)
+            except Exception:
+                if not self._stop.is_set():
+                    log.exception("batch failed")
+
+    # ------------------------------------------------------------ solvency
+
+    def start_solvency(self, shock_bps: int | None) -> str:
+        """Queue a solvency proof (at marks shocked by ``shock_bps`` if given); returns the job id."""
+        if self.op.latest_report is None:
+            raise Conflict("no oracle marks yet: run a batch first")
+        job = SolvencyJobRow(
+            id=uuid.uuid4().hex,
+            status="queued",
+            shock_bps=shock_bps,
+            created_at=self._clock(),
+            total=self._solvency_chunks(),
+        )
+        self.store.save_job(job)
+        self._jobs.put(job.id)
+        return job.id
+
+    def _solvency_chunks(self) -> int:
+        k = self.op.params.chunk_size
+        return max(1, -(-len(self.op.accounts) // k))
+
+    def job_view(self, job_id: str) -> JobReport:
+        job = self.store.job(job_id) if _JOB_ID.fullmatch(job_id) else None
+        if job is None:
+            raise NotFound(f"no solvency job {job_id!r}")
+        entry = self.op.ledger.entries[job.ledger_index] if job.ledger_index is not None else None
+        return JobReport(job, entry)
+
+    def run_solvency_job(self, job_id: str) -> None:
+        job = self.store.job(job_id)
+        if job is None or job.status in ("done", "failed"):
+            return
+        with self._mutating():
+            job.status, job.done, job.total = "running", 0, self._solvency_chunks()
+            self.store.save_job(job)
+            report = self.op.latest_report
+            assert report is not None  # checked when the job was queued
+            self._current_job = job
+            try:
+                if job.shock_bps is not None:
+                    report = self.oracle.shocked(report, job.shock_bps)
+                entry: LedgerEntry = self.op.prove_solvency(
+                    report, stress=job.shock_bps is not None
+                )
+            except (OperatorError, OracleError) as exc:
+                job.status, job.error = "failed", str(exc)[:500]
+                self.store.save_job(job)
+                return
+            finally:
+                self._current_job = None
+            job.status, job.ledger_index = "done", entry.index
+            self._persist(entries=[entry.to_dict()], job=job)
+
+    def _job_worker(self) -> None:
+        while True:
+            job_id = self._jobs.get()
+            if job_id is None or self._stop.is_set():
+                return
+            try:
+                self.run_solvency_job(job_id)
+            except Exception:
+                if not self._stop.is_set():
+                    log.exception("solvency job %s failed", job_id)

@@ -1,0 +1,122 @@
+"""What the service returns: typed records, no HTTP and no JSON (the API builds its models).
+
+Integers stay Python integers here; turning them into decimal strings for
+JSON is the API's job (``exchange.api.routes``).
+"""
+
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+from exchange.models import SolvencyJobRow
+from exchange.oracle import OracleReport
+from verifier.encoding import AccountState, Order
+from verifier.export import LedgerEntry, Roots
+
+
+class OrderAccepted(NamedTuple):
+    """``status`` is "listed" (in the order list now, at ``order_index``) or "pending"."""
+
+    status: str
+    order_index: int | None
+
+
+class AccountOpDone(NamedTuple):
+    """An account op on the ledger: the account's new state and the entry's index."""
+
+    state: AccountState
+    entry_index: int
+
+
+@dataclass(frozen=True)
+class SetupProgress:
+    """Circuit setup before the exchange can serve: ``done`` of ``total`` statements."""
+
+    done: int
+    total: int
+    current: str | None
+    elapsed_s: float
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class HealthReport:
+    """``state`` is setting_up | ready | failed | stopping; the counts exist once ready."""
+
+    state: str
+    setup: SetupProgress
+    batch_in_progress: bool = False
+    ledger_entries: int | None = None
+    pending_orders: int | None = None
+
+
+@dataclass(frozen=True)
+class ExchangeInfo:
+    exchange_id: str
+    profile: str
+    genesis: dict[str, Any]
+    operator_box_public_key: bytes
+    roots: Roots
+    total_collateral: int
+    ledger_entries: int
+    next_batch_id: int
+    latest_oracle: OracleReport | None
+    batch_interval_s: float
+
+
+@dataclass(frozen=True)
+class RootsReport:
+    ledger_index: int
+    roots: Roots
+    total_collateral: int
+
+
+@dataclass(frozen=True)
+class LedgerSlice:
+    start: int
+    total: int
+    entries: tuple[LedgerEntry, ...]
+
+
+@dataclass(frozen=True)
+class OrderStatus:
+    """An order as its owner sees it; ``status`` is pending | open | filled | cancelled | expired."""
+
+    commitment: int
+    status: str
+    order_index: int | None
+    order: Order
+    filled: int
+
+
+@dataclass(frozen=True)
+class AccountReport:
+    index: int
+    state: AccountState
+    account_root: int
+    orders: tuple[OrderStatus, ...]
+
+
+@dataclass(frozen=True)
+class Inclusion:
+    """``state``'s leaf at ``index`` under ``root``, with the Merkle siblings bottom-up."""
+
+    index: int
+    root: int
+    state: AccountState
+    siblings: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class JobReport:
+    job: SolvencyJobRow
+    entry: LedgerEntry | None
+
+
+@dataclass(frozen=True)
+class BatchDone:
+    """A committed batch entry, its fill and proof counts, and orders listed right after."""
+
+    entry: LedgerEntry
+    fills: int
+    proofs: int
+    pending_listed: int
