@@ -1,0 +1,117 @@
+"""Ledger replay: check a darkpool public ledger entry by entry, without trusting the operator.
+
+Input is parsed JSON (docs/ledger.md): the ``ledger.json`` manifest, the
+genesis entry, a lookup ``entry(index) -> object | None`` and the verification
+keys shipped with the export (optionally checked against keys the user pinned).
+``replay`` walks the entries, keeping only public state (the three roots, the
+order-commitment list, total collateral, the last batch id, the number of
+accounts), and produces a ``ReplayReport`` with every failure as a
+``LedgerFailure(entry_index, reason)``.
+
+What is checked (each failure names its entry):
+
+* format: manifest ``format`` is ``darkpool-ledger/v1``; ``entries`` counts
+  every entry including genesis, so the entries are 0..N-1 and no file N exists;
+* genesis: params, markets, oracle key, empty roots, and the verification keys:
+  each shipped key hashes (``groth16.vkey_hash``) to genesis ``vkey_hashes``
+  and, if the user pinned keys, to the pinned key's hash too;
+* every entry: ``index`` is its position, ``roots_before`` equals the previous
+  entry's ``roots_after``, and only the roots its kind may change change;
+* order: ``order_index`` is the next position, the commitment is a new
+  non-zero field element, and ``roots_after.order`` is the recomputed root;
+* account_op: opens use the next free index, deposits/withdrawals name an
+  opened account, withdrawals carry an oracle-signed mark report no older than
+  the last batch, total collateral never goes negative, and the public inputs
+  are recomputed (roots, op, index, amount, pubkey, marks, margin bps);
+* batch: oracle signature, batch id strictly increasing and equal to the
+  report's, proofs chained root to root from ``roots_before`` to
+  ``roots_after`` at the current order root, volumes summed, public inputs
+  recomputed from the signed prices and the genesis market parameters;
+* solvency: claimed at the current account root and total collateral, oracle
+  signature (a non-stress report no older than the last batch), chunk public
+  inputs recomputed, and ``check_solvency`` (root rebuilt from subroots, sum of
+  balances = total collateral, open interest nets to zero, deficit <= fund);
+  the published ``result`` must equal what the last chunk opened. A stress
+  report (shocked marks) whose deficit exceeds the fund is reported as
+  insolvent-under-stress but does not invalidate the ledger: it is a result,
+  not a broken promise.
+
+Operator-supplied ``public_signals`` are never used for verification; the
+verifier recomputes them and reports any difference. Groth16 proofs are
+checked after all cheap checks, one ``batch_verify`` per statement (optionally
+split over processes), falling back to ``find_invalid`` to name the entry.
+Replay stops at the first structural failure (later roots mean nothing once
+the chain breaks) but still verifies the proofs of the entries before it, so
+``first_failure`` is truly the first.
+
+Modules: ``entries`` (the typed entry models, the only definition of the
+format), ``parse`` (strict JSON parsers), ``replay`` (the checks),
+``proofs`` (Groth16 batches, optionally over processes), ``state`` (what a
+resumed run needs), ``report`` (failures and counters).
+
+Pure: no file or network I/O (``verifier.source`` reads exports,
+``verifier.state`` stores incremental state). Never imports prover or
+exchange and never runs node.
+"""
+
+from verifier.ledger.entries import (
+    ACCOUNT_OPS,
+    ENTRY_KINDS,
+    ENTRY_TYPES,
+    STATEMENTS,
+    AccountOpEntry,
+    BatchEntry,
+    BatchProof,
+    Entry,
+    Genesis,
+    Market,
+    OracleReport,
+    OrderEntry,
+    ProofData,
+    Roots,
+    SolvencyEntry,
+    SolvencyResult,
+    genesis_hash,
+    parse_entry,
+    register,
+)
+from verifier.ledger.parse import EntryError, canonical_json_hash
+from verifier.ledger.proofs import SERIAL_BATCH, Progress, ProofChecker, check_proofs
+from verifier.ledger.replay import LEDGER_FORMAT, parse_genesis, replay
+from verifier.ledger.report import LedgerFailure, ReplayReport
+from verifier.ledger.state import ReplayState, SolvencySummary
+
+__all__ = [
+    "ACCOUNT_OPS",
+    "ENTRY_KINDS",
+    "ENTRY_TYPES",
+    "LEDGER_FORMAT",
+    "SERIAL_BATCH",
+    "STATEMENTS",
+    "AccountOpEntry",
+    "BatchEntry",
+    "BatchProof",
+    "Entry",
+    "EntryError",
+    "Genesis",
+    "LedgerFailure",
+    "Market",
+    "OracleReport",
+    "OrderEntry",
+    "Progress",
+    "ProofChecker",
+    "ProofData",
+    "ReplayReport",
+    "ReplayState",
+    "Roots",
+    "SolvencyEntry",
+    "SolvencyResult",
+    "SolvencySummary",
+    "canonical_json_hash",
+    "check_proofs",
+    "genesis_hash",
+    "parse_entry",
+    "parse_genesis",
+    "register",
+    "replay",
+]

@@ -1,0 +1,625 @@
+"""The ledger's entry kinds: one typed model per kind, defined here and nowhere else.
+
+Each model parses its JSON strictly (``from_json``, raising ``EntryError``
+with a one-line reason naming the field) and writes it back (``to_json``, the
+form of docs/ledger.md). The operator builds these models and the export
+writes ``to_json``; the replay parses with ``from_json`` and checks meaning
+(roots, proofs, signatures) in ``verifier.ledger.replay``.
+
+Adding a kind: subclass ``Entry`` with ``kind`` and ``may_change`` class
+variables, ``body_from_json`` and ``body_json``, decorate it with
+``@register``, and give the replay a check for it.
+"""
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, TypeVar
+
+from verifier.babyjub import Point
+from verifier.eddsa import Signature, public_key_to_dict, signature_to_dict
+from verifier.ledger.parse import (
+    EntryError,
+    as_list,
+    bits,
+    canonical_json_hash,
+    field_element,
+    get,
+    hex64,
+    mapping,
+    point,
+    signature,
+    sint,
+    uint,
+)
+from verifier.merkle import zero_hashes
+from verifier.params import (
+    AMOUNT_BITS,
+    BPS_DENOM,
+    PRICE_BITS,
+    TIME_BITS,
+    CircuitParams,
+    ParamsError,
+    domain_tag,
+)
+from verifier.protocol import STATEMENTS
+
+__all__ = [
+    "ACCOUNT_OPS",
+    "ENTRY_KINDS",
+    "ENTRY_TYPES",
+    "STATEMENTS",
+    "AccountOpEntry",
+    "BatchEntry",
+    "BatchProof",
+    "Entry",
+    "Genesis",
+    "Market",
+    "OracleReport",
+    "OrderEntry",
+    "ProofData",
+    "Roots",
+    "SolvencyEntry",
+    "SolvencyResult",
+    "genesis_hash",
+    "parse_entry",
+    "register",
+]
+
+ACCOUNT_OPS: dict[str, int] = {"open": 0, "deposit": 1, "withdraw": 2}
+
+
+# ---------------------------------------------------------------------------
+# Shared records
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Roots:
+    """The three public state roots (field elements)."""
+
+    account: int
+    fill: int
+    order: int
+
+    def to_dict(self) -> dict[str, str]:
+        return {"account": str(self.account), "fill": str(self.fill), "order": str(self.order)}
+
+    to_json = to_dict
+
+    @classmethod
+    def parse(cls, obj: object, what: str) -> "Roots":
+        d = mapping(obj, what)
+        return cls(
+            account=field_element(get(d, "account", what), f"{what}.account"),
+            fill=field_element(get(d, "fill", what), f"{what}.fill"),
+            order=field_element(get(d, "order", what), f"{what}.order"),
+        )
+
+    from_json = parse
+
+    def changed(self, other: "Roots") -> set[str]:
+        return {k for k in ("account", "fill", "order") if getattr(self, k) != getattr(other, k)}
+
+
+@dataclass(frozen=True)
+class Market:
+    """One market's public parameters (genesis); sizes in base units, margins in bps."""
+
+    id: int
+    symbol: str
+    lot_size: int
+    tick_size: int
+    imf_bps: int
+    mmf_bps: int
+    fee_bps: int
+
+    @classmethod
+    def from_json(cls, obj: object, position: int) -> "Market":
+        what = f"markets[{position}]"
+        d = mapping(obj, what)
+        symbol = get(d, "symbol", what)
+        if not isinstance(symbol, str) or not symbol:
+            raise EntryError(f"{what}.symbol must be a non-empty string")
+        market = cls(
+            id=uint(get(d, "id", what), f"{what}.id"),
+            symbol=symbol,
+            lot_size=uint(get(d, "lot_size", what), f"{what}.lot_size"),
+            tick_size=uint(get(d, "tick_size", what), f"{what}.tick_size"),
+            imf_bps=uint(get(d, "imf_bps", what), f"{what}.imf_bps"),
+            mmf_bps=uint(get(d, "mmf_bps", what), f"{what}.mmf_bps"),
+            fee_bps=uint(get(d, "fee_bps", what), f"{what}.fee_bps"),
+        )
+        if market.id != position:
+            raise EntryError(f"{what}.id is {market.id}, expected {position}")
+        if market.lot_size < 1 or market.tick_size < 1:
+            raise EntryError(f"{what}: lot and tick sizes must be positive")
+        for name in ("imf_bps", "mmf_bps", "fee_bps"):
+            if getattr(market, name) > BPS_DENOM:
+                raise EntryError(f"{what}.{name} exceeds {BPS_DENOM}")
+        if market.mmf_bps > market.imf_bps:
+            raise EntryError(f"{what}: maintenance margin exceeds initial margin")
+        return market
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "symbol": self.symbol,
+            "lot_size": str(self.lot_size),
+            "tick_size": str(self.tick_size),
+            "imf_bps": self.imf_bps,
+            "mmf_bps": self.mmf_bps,
+            "fee_bps": self.fee_bps,
+        }
+
+
+@dataclass(frozen=True)
+class OracleReport:
+    """A signed mark-price report: integer prices (ticks) per market at ``timestamp`` (s)."""
+
+    batch_id: int
+    timestamp: int
+    prices: tuple[int, ...]
+    signature: Signature
+
+    @classmethod
+    def from_json(cls, obj: object, what: str, markets: int) -> "OracleReport":
+        d = mapping(obj, what)
+        batch_id = field_element(get(d, "batch_id", what), f"{what}.batch_id")
+        timestamp = bits(get(d, "timestamp", what), TIME_BITS, f"{what}.timestamp")
+        prices_raw = as_list(get(d, "prices", what), f"{what}.prices")
+        if len(prices_raw) != markets:
+            raise EntryError(f"{what} has {len(prices_raw)} prices for {markets} markets")
+        prices = tuple(bits(p, PRICE_BITS, f"{what}.prices[{i}]") for i, p in enumerate(prices_raw))
+        sig = signature(get(d, "signature", what), f"{what}.signature")
+        return cls(batch_id, timestamp, prices, sig)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "batch_id": self.batch_id,
+            "timestamp": self.timestamp,
+            "prices": [str(p) for p in self.prices],
+            "signature": signature_to_dict(self.signature),
+        }
+
+
+@dataclass(frozen=True)
+class ProofData:
+    """A snarkjs proof and the operator's public signals, kept as JSON.
+
+    They are parsed against the statement's key at check time (the number of
+    public signals comes from the key); the signals are only compared with the
+    verifier's own recomputation, never trusted.
+    """
+
+    proof: Any
+    public_signals: Any
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any], what: str) -> "ProofData":
+        return cls(get(d, "proof", what), get(d, "public_signals", what))
+
+    def to_json(self) -> dict[str, Any]:
+        return {"proof": self.proof, "public_signals": self.public_signals}
+
+
+# ---------------------------------------------------------------------------
+# Genesis
+# ---------------------------------------------------------------------------
+
+
+def genesis_hash(genesis: object) -> str:
+    """The ledger id: hash of the canonical genesis JSON."""
+    return canonical_json_hash(genesis)
+
+
+@dataclass(frozen=True)
+class Genesis:
+    """Entry 0: parameters, markets, oracle key, verification-key hashes, empty roots.
+
+    ``ledger_id`` is ``genesis_hash`` of the JSON it was parsed from (or of
+    ``to_json()`` when built in memory).
+    """
+
+    exchange_id: str
+    params: CircuitParams
+    markets: tuple[Market, ...]
+    oracle_pubkey: Point
+    vkey_hashes: dict[str, str]
+    roots: Roots
+    ledger_id: str = ""
+
+    kind: ClassVar[str] = "genesis"
+
+    @property
+    def oracle_tag(self) -> int:
+        return domain_tag("oracle", self.exchange_id)
+
+    @property
+    def imf_bps(self) -> list[int]:
+        return [m.imf_bps for m in self.markets]
+
+    @property
+    def fee_bps(self) -> list[int]:
+        return [m.fee_bps for m in self.markets]
+
+    @classmethod
+    def from_json(cls, obj: object) -> "Genesis":
+        d = mapping(obj, "genesis")
+        if get(d, "index", "genesis") != 0:
+            raise EntryError("genesis index must be 0")
+        if get(d, "kind", "genesis") != "genesis":
+            raise EntryError("entry 0 is not of kind 'genesis'")
+        exchange_id = get(d, "exchange_id", "genesis")
+        if not isinstance(exchange_id, str) or not exchange_id:
+            raise EntryError("genesis exchange_id must be a non-empty string")
+        params_raw = mapping(get(d, "params", "genesis"), "genesis params")
+        name = params_raw.get("name", "ledger")
+        if not isinstance(name, str):
+            raise EntryError("genesis params.name must be a string")
+        try:
+            params = CircuitParams.from_dict(name, dict(params_raw))
+        except ParamsError as exc:
+            raise EntryError(f"genesis params: {exc}") from None
+        markets_raw = as_list(get(d, "markets", "genesis"), "genesis markets")
+        if len(markets_raw) != params.markets:
+            raise EntryError(
+                f"genesis lists {len(markets_raw)} markets but the circuits have {params.markets}"
+            )
+        markets = tuple(Market.from_json(m, i) for i, m in enumerate(markets_raw))
+        oracle_pubkey = point(get(d, "oracle_pubkey", "genesis"), "genesis oracle_pubkey")
+        hashes_raw = mapping(get(d, "vkey_hashes", "genesis"), "genesis vkey_hashes")
+        vkey_hashes: dict[str, str] = {}
+        for statement in STATEMENTS:
+            if statement not in hashes_raw:
+                raise EntryError(f"genesis vkey_hashes lacks {statement!r}")
+            vkey_hashes[statement] = hex64(
+                hashes_raw[statement], f"genesis vkey_hashes.{statement}"
+            )
+        roots = Roots.parse(get(d, "roots_after", "genesis"), "genesis roots_after")
+        empty = Roots(
+            account=zero_hashes(params.account_depth)[-1],
+            fill=zero_hashes(params.order_depth)[-1],
+            order=zero_hashes(params.order_depth)[-1],
+        )
+        for k in sorted(roots.changed(empty)):
+            raise EntryError(f"genesis {k} root is not the empty-tree root")
+        if "roots_before" in d and Roots.parse(d["roots_before"], "genesis roots_before") != roots:
+            raise EntryError("genesis roots_before differ from its roots_after")
+        return cls(
+            exchange_id=exchange_id,
+            params=params,
+            markets=markets,
+            oracle_pubkey=oracle_pubkey,
+            vkey_hashes=vkey_hashes,
+            roots=roots,
+            ledger_id=genesis_hash(obj),
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "index": 0,
+            "kind": "genesis",
+            "exchange_id": self.exchange_id,
+            "params": self.params.to_dict(),
+            "markets": [m.to_json() for m in self.markets],
+            "oracle_pubkey": public_key_to_dict(self.oracle_pubkey),
+            "vkey_hashes": dict(self.vkey_hashes),
+            "roots_before": self.roots.to_json(),
+            "roots_after": self.roots.to_json(),
+        }
+
+
+# ---------------------------------------------------------------------------
+# Entries after genesis
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class Entry:
+    """Fields common to every entry after genesis; subclasses add the body."""
+
+    kind: ClassVar[str] = ""
+    may_change: ClassVar[frozenset[str]] = frozenset()
+
+    index: int
+    roots_before: Roots
+    roots_after: Roots
+
+    @classmethod
+    def body_from_json(
+        cls, d: Mapping[str, Any], header: dict[str, Any], genesis: Genesis
+    ) -> "Entry":
+        raise NotImplementedError
+
+    def body_json(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "index": self.index,
+            "kind": self.kind,
+            **self.body_json(),
+            "roots_before": self.roots_before.to_json(),
+            "roots_after": self.roots_after.to_json(),
+        }
+
+
+ENTRY_TYPES: dict[str, type[Entry]] = {}
+_E = TypeVar("_E", bound=type[Entry])
+
+
+def register(cls: _E) -> _E:
+    """Class decorator: make ``cls.kind`` a known entry kind."""
+    if not cls.kind or cls.kind in ENTRY_TYPES or cls.kind == "genesis":
+        raise ValueError(f"entry kind {cls.kind!r} is empty or defined twice")
+    ENTRY_TYPES[cls.kind] = cls
+    return cls
+
+
+def entry_header(obj: object, index: int) -> tuple[Mapping[str, Any], type[Entry], dict[str, Any]]:
+    """(json, model, common fields) of entry ``index``; the body is not parsed yet."""
+    e = mapping(obj, "entry")
+    claimed = e.get("index")
+    if isinstance(claimed, bool) or claimed != index:
+        raise EntryError(f"entry file {index} holds an entry with index {claimed!r:.20}")
+    kind_raw = e.get("kind")
+    if kind_raw == "genesis":
+        raise EntryError("a second genesis entry")
+    if not isinstance(kind_raw, str) or kind_raw not in ENTRY_TYPES:
+        raise EntryError(f"unknown entry kind {kind_raw!r:.40}")
+    header = {
+        "index": index,
+        "roots_before": Roots.parse(get(e, "roots_before", kind_raw), "roots_before"),
+        "roots_after": Roots.parse(get(e, "roots_after", kind_raw), "roots_after"),
+    }
+    return e, ENTRY_TYPES[kind_raw], header
+
+
+def parse_entry(obj: object, index: int, genesis: Genesis) -> Entry:
+    """Parse entry ``index`` (>= 1) into its typed model; raises EntryError."""
+    e, model, header = entry_header(obj, index)
+    return model.body_from_json(e, header, genesis)
+
+
+@register
+@dataclass(frozen=True, kw_only=True)
+class OrderEntry(Entry):
+    """A new order commitment appended to the public order list."""
+
+    kind: ClassVar[str] = "order"
+    may_change: ClassVar[frozenset[str]] = frozenset({"order"})
+
+    order_index: int
+    commitment: int
+
+    @classmethod
+    def body_from_json(
+        cls, d: Mapping[str, Any], header: dict[str, Any], genesis: Genesis
+    ) -> "OrderEntry":
+        return cls(
+            **header,
+            order_index=uint(get(d, "order_index", "order"), "order_index"),
+            commitment=field_element(get(d, "commitment", "order"), "commitment"),
+        )
+
+    def body_json(self) -> dict[str, Any]:
+        return {"order_index": self.order_index, "commitment": str(self.commitment)}
+
+
+@register
+@dataclass(frozen=True, kw_only=True)
+class AccountOpEntry(Entry):
+    """Open / deposit / withdraw on one account, with its account_op proof."""
+
+    kind: ClassVar[str] = "account_op"
+    may_change: ClassVar[frozenset[str]] = frozenset({"account"})
+
+    op: str
+    account: int
+    amount: int
+    pubkey: Point
+    marks: OracleReport | None
+    proof: ProofData
+
+    @classmethod
+    def body_from_json(
+        cls, d: Mapping[str, Any], header: dict[str, Any], genesis: Genesis
+    ) -> "AccountOpEntry":
+        op = get(d, "op", "account_op")
+        if op not in ACCOUNT_OPS:
+            raise EntryError(f"op must be open, deposit or withdraw, got {op!r:.40}")
+        account = uint(get(d, "account", "account_op"), "account")
+        amount = bits(get(d, "amount", "account_op"), AMOUNT_BITS, "amount")
+        pubkey = point(get(d, "pubkey", "account_op"), "pubkey")
+        marks: OracleReport | None = None
+        if op == "withdraw":
+            marks = OracleReport.from_json(
+                get(d, "marks", "withdraw"), "marks", genesis.params.markets
+            )
+        elif d.get("marks") is not None:
+            raise EntryError(f"{op} carries marks (only withdrawals do)")
+        return cls(
+            **header,
+            op=op,
+            account=account,
+            amount=amount,
+            pubkey=pubkey,
+            marks=marks,
+            proof=ProofData.from_json(d, "account_op proof"),
+        )
+
+    def body_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "op": self.op,
+            "account": self.account,
+            "amount": str(self.amount),
+            "pubkey": public_key_to_dict(self.pubkey),
+        }
+        if self.marks is not None:
+            out["marks"] = self.marks.to_json()
+        out.update(self.proof.to_json())
+        return out
+
+
+@dataclass(frozen=True)
+class BatchProof:
+    """One settle_batch proof of a batch, chained root to root; volume in lots per market."""
+
+    proof: ProofData
+    roots_before: Roots
+    roots_after: Roots
+    volume: tuple[int, ...]
+
+    @classmethod
+    def from_json(cls, obj: object, k: int, markets: int) -> "BatchProof":
+        label = f"batch proof {k}"
+        d = mapping(obj, label)
+        before = Roots.parse(get(d, "roots_before", label), f"{label} roots_before")
+        after = Roots.parse(get(d, "roots_after", label), f"{label} roots_after")
+        volume_raw = as_list(get(d, "volume", label), f"{label} volume")
+        if len(volume_raw) != markets:
+            raise EntryError(f"{label} volume has {len(volume_raw)} entries for {markets} markets")
+        volume = tuple(uint(v, f"{label} volume[{i}]") for i, v in enumerate(volume_raw))
+        return cls(ProofData.from_json(d, label), before, after, volume)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            **self.proof.to_json(),
+            "roots_before": self.roots_before.to_json(),
+            "roots_after": self.roots_after.to_json(),
+            "volume": [str(v) for v in self.volume],
+        }
+
+
+@register
+@dataclass(frozen=True, kw_only=True)
+class BatchEntry(Entry):
+    """A settled batch at one oracle report: its proofs and summed volume."""
+
+    kind: ClassVar[str] = "batch"
+    may_change: ClassVar[frozenset[str]] = frozenset({"account", "fill"})
+
+    batch_id: int
+    oracle: OracleReport
+    volume: tuple[int, ...]
+    proofs: tuple[BatchProof, ...]
+
+    @classmethod
+    def body_from_json(
+        cls, d: Mapping[str, Any], header: dict[str, Any], genesis: Genesis
+    ) -> "BatchEntry":
+        m = genesis.params.markets
+        batch_id = field_element(get(d, "batch_id", "batch"), "batch_id")
+        oracle = OracleReport.from_json(get(d, "oracle", "batch"), "oracle report", m)
+        volume_raw = as_list(get(d, "volume", "batch"), "volume")
+        if len(volume_raw) != m:
+            raise EntryError(f"volume has {len(volume_raw)} entries for {m} markets")
+        volume = tuple(uint(v, f"volume[{i}]") for i, v in enumerate(volume_raw))
+        proofs_raw = as_list(get(d, "proofs", "batch"), "proofs")
+        if not proofs_raw:
+            raise EntryError("a batch has at least one proof")
+        proofs = tuple(BatchProof.from_json(p, k, m) for k, p in enumerate(proofs_raw))
+        return cls(**header, batch_id=batch_id, oracle=oracle, volume=volume, proofs=proofs)
+
+    def body_json(self) -> dict[str, Any]:
+        return {
+            "batch_id": self.batch_id,
+            "oracle": self.oracle.to_json(),
+            "volume": [str(v) for v in self.volume],
+            "proofs": [p.to_json() for p in self.proofs],
+        }
+
+
+@dataclass(frozen=True)
+class SolvencyResult:
+    """What the operator says the last solvency chunk opened (signed amounts)."""
+
+    balance: int
+    positions: tuple[int, ...]
+    deficit: int
+    fund: int
+    solvent: bool | None = None
+    reasons: tuple[str, ...] = field(default_factory=tuple)
+
+    @classmethod
+    def from_json(cls, obj: object) -> "SolvencyResult":
+        d = mapping(obj, "result")
+        positions_raw = as_list(get(d, "positions", "result"), "result.positions")
+        balance = sint(get(d, "balance", "result"), "result.balance")
+        positions = tuple(sint(x, "result.positions") for x in positions_raw)
+        deficit = sint(get(d, "deficit", "result"), "result.deficit")
+        fund = sint(get(d, "fund", "result"), "result.fund")
+        solvent = d.get("solvent")
+        if solvent is not None and not isinstance(solvent, bool):
+            raise EntryError(f"result.solvent must be true or false, got {solvent!r:.20}")
+        reasons_raw = d.get("reasons", [])
+        reasons = tuple(str(r) for r in as_list(reasons_raw, "result.reasons"))
+        return cls(balance, positions, deficit, fund, solvent, reasons)
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "balance": str(self.balance),
+            "positions": [str(s) for s in self.positions],
+            "deficit": str(self.deficit),
+            "fund": str(self.fund),
+        }
+        if self.solvent is not None:
+            out["solvent"] = self.solvent
+        out["reasons"] = list(self.reasons)
+        return out
+
+
+@register
+@dataclass(frozen=True, kw_only=True)
+class SolvencyEntry(Entry):
+    """A solvency report over the whole account tree at one set of marks."""
+
+    kind: ClassVar[str] = "solvency"
+    may_change: ClassVar[frozenset[str]] = frozenset()
+
+    account_root: int
+    total_collateral: int
+    oracle: OracleReport
+    stress: bool
+    chunks: tuple[ProofData, ...]
+    result: SolvencyResult
+
+    @classmethod
+    def body_from_json(
+        cls, d: Mapping[str, Any], header: dict[str, Any], genesis: Genesis
+    ) -> "SolvencyEntry":
+        account_root = field_element(get(d, "account_root", "solvency"), "account_root")
+        total = sint(get(d, "total_collateral", "solvency"), "total_collateral")
+        stress = get(d, "stress", "solvency")
+        if not isinstance(stress, bool):
+            raise EntryError("stress must be true or false")
+        oracle = OracleReport.from_json(
+            get(d, "oracle", "solvency"), "oracle report", genesis.params.markets
+        )
+        chunks_raw = as_list(get(d, "chunks", "solvency"), "chunks")
+        chunks = tuple(
+            ProofData.from_json(mapping(c, f"solvency chunk {k}"), f"solvency chunk {k}")
+            for k, c in enumerate(chunks_raw)
+        )
+        return cls(
+            **header,
+            account_root=account_root,
+            total_collateral=total,
+            oracle=oracle,
+            stress=stress,
+            chunks=chunks,
+            result=SolvencyResult.from_json(get(d, "result", "solvency")),
+        )
+
+    def body_json(self) -> dict[str, Any]:
+        return {
+            "account_root": str(self.account_root),
+            "total_collateral": str(self.total_collateral),
+            "oracle": self.oracle.to_json(),
+            "stress": self.stress,
+            "chunks": [c.to_json() for c in self.chunks],
+            "result": self.result.to_json(),
+        }
+
+
+ENTRY_KINDS: tuple[str, ...] = ("genesis", *ENTRY_TYPES)

@@ -1,0 +1,141 @@
+"""Strict JSON parsers shared by the ledger models; each raises ``EntryError``.
+
+Every parser takes ``what`` (the field's name as the failure should say it)
+and returns a plain Python value. Integers are JSON ints or canonical decimal
+strings (docs/ledger.md); booleans are never integers. Pure: no I/O.
+"""
+
+import hashlib
+import json
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from verifier.babyjub import Point
+from verifier.eddsa import (
+    SerializationError,
+    Signature,
+    public_key_from_dict,
+    signature_from_dict,
+)
+from verifier.field import R
+
+__all__ = [
+    "EntryError",
+    "as_list",
+    "bits",
+    "canonical_json_hash",
+    "field_element",
+    "get",
+    "hex64",
+    "mapping",
+    "point",
+    "signature",
+    "sint",
+    "uint",
+]
+
+_DECIMAL = re.compile(r"0|[1-9][0-9]{0,77}")
+_SIGNED_DECIMAL = re.compile(r"0|-?[1-9][0-9]{0,77}")
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+
+
+class EntryError(Exception):
+    """A check failed inside one entry; the replay turns it into a failure at that entry."""
+
+
+def mapping(obj: object, what: str) -> Mapping[str, Any]:
+    if not isinstance(obj, Mapping):
+        raise EntryError(f"{what} must be a JSON object, got {type(obj).__name__}")
+    return obj
+
+
+def as_list(obj: object, what: str) -> list[Any]:
+    if not isinstance(obj, list):
+        raise EntryError(f"{what} must be a list, got {type(obj).__name__}")
+    return obj
+
+
+def get(d: Mapping[str, Any], key: str, what: str) -> Any:
+    if key not in d:
+        raise EntryError(f"{what} has no {key!r}")
+    return d[key]
+
+
+def uint(value: object, what: str) -> int:
+    """A non-negative integer: a JSON int or a canonical decimal string."""
+    if isinstance(value, bool):
+        raise EntryError(f"{what} must be an integer, not a boolean")
+    if isinstance(value, int):
+        if value < 0:
+            raise EntryError(f"{what} is negative ({value})")
+        return value
+    if isinstance(value, str) and _DECIMAL.fullmatch(value):
+        return int(value)
+    raise EntryError(f"{what} must be a non-negative integer, got {value!r:.60}")
+
+
+def sint(value: object, what: str) -> int:
+    """A signed integer: a JSON int or a signed decimal string."""
+    if isinstance(value, bool):
+        raise EntryError(f"{what} must be an integer, not a boolean")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and _SIGNED_DECIMAL.fullmatch(value):
+        return int(value)
+    raise EntryError(f"{what} must be an integer, got {value!r:.60}")
+
+
+def bits(value: object, n_bits: int, what: str) -> int:
+    n = uint(value, what)
+    if n >= 1 << n_bits:
+        raise EntryError(f"{what} = {n} does not fit in {n_bits} bits")
+    return n
+
+
+def field_element(value: object, what: str) -> int:
+    n = uint(value, what)
+    if n >= R:
+        raise EntryError(f"{what} is not a field element (>= r)")
+    return n
+
+
+def hex64(value: object, what: str) -> str:
+    if not isinstance(value, str) or not _HEX64.fullmatch(value):
+        raise EntryError(f"{what} must be 64 lowercase hex digits")
+    return value
+
+
+def point(obj: object, what: str) -> Point:
+    """A Baby Jubjub public key, as ``["x", "y"]`` (docs/ledger.md) or ``{"x", "y"}``."""
+    if isinstance(obj, list) and len(obj) == 2:
+        obj = {"x": obj[0], "y": obj[1]}
+    if isinstance(obj, Mapping):
+        obj = {
+            k: (str(v) if isinstance(v, int) and not isinstance(v, bool) else v)
+            for k, v in obj.items()
+        }
+    try:
+        return public_key_from_dict(obj)
+    except SerializationError as exc:
+        raise EntryError(f"{what}: {exc}") from None
+
+
+def signature(obj: object, what: str) -> Signature:
+    """An EdDSA-Poseidon signature ``{"R8": {"x", "y"} | [x, y], "S": dec}``."""
+    sig_obj = dict(mapping(obj, what))
+    r8 = sig_obj.get("R8")
+    if isinstance(r8, list) and len(r8) == 2:
+        sig_obj["R8"] = {"x": r8[0], "y": r8[1]}
+    if isinstance(sig_obj.get("S"), int) and not isinstance(sig_obj.get("S"), bool):
+        sig_obj["S"] = str(sig_obj["S"])
+    try:
+        return signature_from_dict(sig_obj)
+    except SerializationError as exc:
+        raise EntryError(f"{what} is malformed: {exc}") from None
+
+
+def canonical_json_hash(obj: object) -> str:
+    """SHA-256 hex of the canonical JSON form (sorted keys, no whitespace) of ``obj``."""
+    text = json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return hashlib.sha256(text.encode("ascii")).hexdigest()

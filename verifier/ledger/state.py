@@ -1,0 +1,135 @@
+"""What the replay keeps between entries and between runs (``darkpool-verify --state``).
+
+``ReplayState`` is the public state after entry ``last_index``; ``to_dict`` /
+``from_dict`` are the state file's JSON (``verifier.state`` reads and writes
+the file). ``SolvencySummary`` is the latest solvency report's conclusion.
+"""
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from verifier.ledger.entries import Roots
+from verifier.ledger.parse import EntryError, as_list, field_element, hex64, mapping, uint
+
+__all__ = ["ReplayState", "SolvencySummary"]
+
+
+@dataclass(frozen=True)
+class SolvencySummary:
+    """The latest solvency report and what the verifier concluded about it."""
+
+    entry_index: int
+    stress: bool
+    solvent: bool
+    account_root: int
+    total_collateral: int
+    balance: int
+    positions: tuple[int, ...]
+    deficit: int
+    fund: int
+    prices: tuple[int, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "entry_index": self.entry_index,
+            "stress": self.stress,
+            "solvent": self.solvent,
+            "account_root": str(self.account_root),
+            "total_collateral": str(self.total_collateral),
+            "balance": str(self.balance),
+            "positions": [str(p) for p in self.positions],
+            "deficit": str(self.deficit),
+            "fund": str(self.fund),
+            "prices": [str(p) for p in self.prices],
+        }
+
+    @classmethod
+    def from_dict(cls, obj: Mapping[str, Any]) -> "SolvencySummary":
+        return cls(
+            entry_index=int(obj["entry_index"]),
+            stress=bool(obj["stress"]),
+            solvent=bool(obj["solvent"]),
+            account_root=int(obj["account_root"]),
+            total_collateral=int(obj["total_collateral"]),
+            balance=int(obj["balance"]),
+            positions=tuple(int(p) for p in obj["positions"]),
+            deficit=int(obj["deficit"]),
+            fund=int(obj["fund"]),
+            prices=tuple(int(p) for p in obj["prices"]),
+        )
+
+
+@dataclass
+class ReplayState:
+    """Everything needed to continue a replay after entry ``last_index``.
+
+    ``order_commitments`` is the full public order list: it is needed anyway to
+    check that commitments are unique, and it rebuilds the order tree in O(n).
+    ``last_entry_hash`` lets a later run notice that an already verified entry
+    was rewritten (the ledger is append-only).
+    """
+
+    ledger_id: str
+    last_index: int
+    last_entry_hash: str
+    roots: Roots
+    order_commitments: list[int]
+    total_collateral: int
+    last_batch_id: int | None
+    account_count: int
+    entries_verified: int = 0
+    batches: int = 0
+    proofs_verified: int = 0
+    latest_solvency: SolvencySummary | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "ledger_id": self.ledger_id,
+            "last_index": self.last_index,
+            "last_entry_hash": self.last_entry_hash,
+            "roots": self.roots.to_dict(),
+            "order_commitments": [str(c) for c in self.order_commitments],
+            "total_collateral": str(self.total_collateral),
+            "last_batch_id": self.last_batch_id,
+            "account_count": self.account_count,
+            "entries_verified": self.entries_verified,
+            "batches": self.batches,
+            "proofs_verified": self.proofs_verified,
+            "latest_solvency": (
+                None if self.latest_solvency is None else self.latest_solvency.to_dict()
+            ),
+        }
+
+    @classmethod
+    def from_dict(cls, obj: object) -> "ReplayState":
+        """Parse a stored state; raises ValueError (any kind) if it is malformed."""
+        d = mapping(obj, "state")
+        try:
+            solvency = d.get("latest_solvency")
+            last_batch = d.get("last_batch_id")
+            return cls(
+                ledger_id=hex64(d["ledger_id"], "state.ledger_id"),
+                last_index=uint(d["last_index"], "state.last_index"),
+                last_entry_hash=hex64(d["last_entry_hash"], "state.last_entry_hash"),
+                roots=Roots.parse(d["roots"], "state.roots"),
+                order_commitments=[
+                    field_element(c, "state.order_commitments")
+                    for c in as_list(d["order_commitments"], "state.order_commitments")
+                ],
+                total_collateral=uint(d["total_collateral"], "state.total_collateral"),
+                last_batch_id=None if last_batch is None else uint(last_batch, "batch id"),
+                account_count=uint(d["account_count"], "state.account_count"),
+                entries_verified=uint(d.get("entries_verified", 0), "entries_verified"),
+                batches=uint(d.get("batches", 0), "state.batches"),
+                proofs_verified=uint(d.get("proofs_verified", 0), "state.proofs_verified"),
+                latest_solvency=(
+                    None
+                    if solvency is None
+                    else SolvencySummary.from_dict(mapping(solvency, "state.latest_solvency"))
+                ),
+            )
+        except (KeyError, TypeError) as exc:
+            raise ValueError(f"state is missing or mistypes {exc}") from None
+        except EntryError as exc:
+            raise ValueError(str(exc)) from None
