@@ -17,10 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from verifier.groth16 import vkey_hash
+from verifier.ledger import ENTRY_KINDS, LEDGER_FORMAT
 from verifier.ledger import Roots as Roots  # re-exported: one Roots type for operator and verifier
-
-LEDGER_FORMAT = "darkpool-ledger/v1"
-KINDS = ("genesis", "account_op", "order", "batch", "solvency")
 
 
 class LedgerError(ValueError):
@@ -67,7 +65,7 @@ class Ledger:
     def append(
         self, kind: str, roots_before: Roots, roots_after: Roots, body: Mapping[str, Any]
     ) -> LedgerEntry:
-        if kind not in KINDS:
+        if kind not in ENTRY_KINDS:
             raise LedgerError(f"unknown entry kind {kind!r}")
         if (kind == "genesis") != (not self._entries):
             raise LedgerError("genesis must be the first entry and only the first")

@@ -76,7 +76,7 @@ from verifier.ledger.entries import (
     register,
 )
 from verifier.ledger.parse import EntryError, canonical_json_hash
-from verifier.ledger.proofs import SERIAL_BATCH, Progress, ProofChecker, check_proofs
+from verifier.ledger.proofs import SERIAL_BATCH, Progress, ProofChecker, ProofItem, check_proofs
 from verifier.ledger.replay import LEDGER_FORMAT, parse_genesis, replay
 from verifier.ledger.report import LedgerFailure, ReplayReport
 from verifier.ledger.state import ReplayState, SolvencySummary
@@ -101,6 +101,7 @@ __all__ = [
     "Progress",
     "ProofChecker",
     "ProofData",
+    "ProofItem",
     "ReplayReport",
     "ReplayState",
     "Roots",
