@@ -20,6 +20,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from exchange.api import explorer
 from exchange.api.errors import ErrorBody, http_error
 from exchange.api.routes import accounts, admin, info, ledger, orders, solvency
 from exchange.core.config import Settings
@@ -131,6 +132,7 @@ def create_app(
     for router in (info.router, accounts.router, orders.router, ledger.router, solvency.router):
         app.include_router(router, prefix="/v1")
     app.include_router(admin.router, prefix="/v1")
+    app.include_router(explorer.router)  # read-only HTML pages under /explorer
     _declare_error_body(app)
     return app
 

@@ -1,0 +1,337 @@
+"""Explorer pages under ``/explorer``: server-rendered, read-only, public data only.
+
+Pages (every one works with JavaScript disabled except the self-check):
+
+* ``/explorer``: overview (latest roots, counts, latest batches, latest solvency);
+* ``/explorer/ledger?offset=&limit=&kind=``: every entry, newest first, paged;
+* ``/explorer/ledger/{index}``: one entry (roots, marks, volume, proof status);
+* ``/explorer/solvency``: solvency and stress results, pending jobs;
+* ``/explorer/charts?last=``: marks and volume per market, solvency margin (inline SVG);
+* ``/explorer/risk``: liquidation, funding and deleveraging entries once the ledger has them;
+* ``/explorer/verify`` (GET shows, POST starts): the server replays its own export;
+* ``/explorer/self-check``: the trader's inclusion check, run in the browser;
+* ``/explorer/api/account-root?account=&root=`` (JSON): is a root published, and
+  the account's published key (both public).
+
+Handlers only read ``service.op.ledger`` (immutable entries) and the solvency
+job table; they never take the service's state lock, never render a balance,
+position, blinding, order term or key, and answer bad query values with a 400
+page instead of a traceback.
+"""
+
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+
+from exchange.api.deps import ServiceDep
+from exchange.api.explorer import charts, views
+from exchange.api.explorer.verification import VerificationRunner
+from exchange.service import Service
+from prover.errors import ToolchainError
+from verifier.params import BALANCE_BITS, NONCE_BITS, POSITION_BITS, domain_tag
+
+HERE = Path(__file__).resolve().parent
+STATIC_DIR = HERE / "static"
+templates = Jinja2Templates(directory=HERE / "templates")
+templates.env.filters["num"] = views.fmt_int
+templates.env.filters["short"] = views.short
+
+PAGE_DEFAULT, PAGE_MAX = 50, 200
+CHART_DEFAULT, CHART_MAX = 100, 1000
+
+router = APIRouter(prefix="/explorer", include_in_schema=False)
+
+
+class BadQuery(Exception):
+    """A query parameter the page cannot use; rendered as a 400 page."""
+
+
+def _int_param(request: Request, name: str, default: int, lo: int, hi: int) -> int:
+    raw = request.query_params.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise BadQuery(f"{name} must be an integer, got {raw[:20]!r}") from None
+    if not lo <= value <= hi:
+        raise BadQuery(f"{name} must be between {lo} and {hi}, got {value}")
+    return value
+
+
+def _runner(request: Request, service: Service) -> VerificationRunner:
+    runner: VerificationRunner | None = getattr(request.app.state, "explorer_verifier", None)
+    if runner is None:
+        runner = VerificationRunner(service.op.export, lambda: len(service.op.ledger))
+        request.app.state.explorer_verifier = runner
+    return runner
+
+
+def _page(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
+    return templates.TemplateResponse(request, name, context, status_code=status)
+
+
+def _error(request: Request, status: int, message: str) -> HTMLResponse:
+    return _page(request, "error.html", status, title="Error", message=message)
+
+
+def _common(service: Service) -> dict[str, Any]:
+    entries = service.op.ledger.entries
+    return {
+        "exchange_id": service.op.exchange_id,
+        "markets": views.markets(entries[0]),
+        "entries_total": len(entries),
+    }
+
+
+@router.get("", response_class=HTMLResponse)
+def overview(request: Request, service: ServiceDep) -> HTMLResponse:
+    entries = service.op.ledger.entries
+    rows = [views.entry_row(e) for e in entries]
+    batches = [r for r in rows if r.kind == "batch"]
+    solvency = views.solvency_rows(entries)
+    return _page(
+        request,
+        "overview.html",
+        title="Overview",
+        latest=rows[-1],
+        counts=views.kind_counts(entries),
+        batches=batches[-5:][::-1],
+        solvency=solvency[-1] if solvency else None,
+        unknown=[k for k in views.kind_counts(entries) if k not in views.KNOWN_KINDS],
+        **_common(service),
+    )
+
+
+@router.get("/ledger", response_class=HTMLResponse)
+def ledger(request: Request, service: ServiceDep) -> HTMLResponse:
+    entries = service.op.ledger.entries
+    kind = request.query_params.get("kind") or None
+    try:
+        limit = _int_param(request, "limit", PAGE_DEFAULT, 1, PAGE_MAX)
+        offset = _int_param(request, "offset", 0, 0, 1 << 40)
+    except BadQuery as exc:
+        return _error(request, 400, str(exc))
+    chosen = [e for e in entries if e.kind == kind] if kind else list(entries)
+    newest_first = chosen[::-1]
+    if offset and offset >= len(newest_first):
+        return _error(
+            request, 404, f"offset {offset} is past the end ({len(newest_first)} entries)"
+        )
+    page = [views.entry_row(e) for e in newest_first[offset : offset + limit]]
+    return _page(
+        request,
+        "ledger.html",
+        title="Ledger",
+        rows=page,
+        kind=kind,
+        kinds=sorted(views.kind_counts(entries)),
+        offset=offset,
+        limit=limit,
+        matching=len(newest_first),
+        newer=max(offset - limit, 0) if offset > 0 else None,
+        older=offset + limit if offset + limit < len(newest_first) else None,
+        last_offset=((len(newest_first) - 1) // limit) * limit if newest_first else 0,
+        **_common(service),
+    )
+
+
+@router.get("/ledger/{index}", response_class=HTMLResponse)
+def entry(request: Request, index: str, service: ServiceDep) -> HTMLResponse:
+    entries = service.op.ledger.entries
+    try:
+        i = int(index)
+    except ValueError:
+        return _error(request, 400, f"entry index must be an integer, got {index[:20]!r}")
+    if not 0 <= i < len(entries):
+        return _error(request, 404, f"ledger entry {i} does not exist ({len(entries)} entries)")
+    e = entries[i]
+    proofs = e.body.get("proofs") if e.kind == "batch" else None
+    parts = []
+    if isinstance(proofs, list):
+        for p in proofs:
+            if isinstance(p, dict):
+                parts.append(
+                    {
+                        "volume": views.ints(p.get("volume")),
+                        "has_proof": "proof" in p,
+                        "roots_before": p.get("roots_before"),
+                        "roots_after": p.get("roots_after"),
+                    }
+                )
+    return _page(
+        request,
+        "entry.html",
+        title=f"Entry {i}",
+        row=views.entry_row(e),
+        details=views.scalar_details(e.body),
+        parts=parts,
+        solvency=views.solvency_rows([e])[0] if e.kind == "solvency" else None,
+        prev=i - 1 if i > 0 else None,
+        next=i + 1 if i + 1 < len(entries) else None,
+        **_common(service),
+    )
+
+
+@router.get("/solvency", response_class=HTMLResponse)
+def solvency(request: Request, service: ServiceDep) -> HTMLResponse:
+    rows = views.solvency_rows(service.op.ledger.entries)[::-1]
+    pending = [
+        {"id": j.id, "status": j.status, "shock_bps": j.shock_bps, "done": j.done, "total": j.total}
+        for j in service.store.unfinished_jobs()
+    ]
+    return _page(
+        request, "solvency.html", title="Solvency", rows=rows, pending=pending, **_common(service)
+    )
+
+
+@router.get("/charts", response_class=HTMLResponse)
+def chart_page(request: Request, service: ServiceDep) -> HTMLResponse:
+    try:
+        last = _int_param(request, "last", CHART_DEFAULT, 2, CHART_MAX)
+    except BadQuery as exc:
+        return _error(request, 400, str(exc))
+    common = _common(service)
+    mkts: list[views.Market] = common["markets"]
+    entries = service.op.ledger.entries
+    batches = views.batch_series(entries)
+    total_batches = len(batches)
+    batches = batches[-last:]
+    xs = [b.batch_id for b in batches]
+
+    def column(values: list[int], m: int) -> int | None:
+        return values[m] if m < len(values) else None
+
+    mark_charts = [
+        charts.line_chart(
+            f"{m.symbol} mark per batch",
+            xs,
+            [charts.Series(f"{m.symbol} mark", [column(b.marks, m.id) for b in batches])],
+        )
+        for m in mkts
+    ]
+    volume_chart = charts.bar_chart(
+        "volume (lots) per market per batch",
+        xs,
+        [charts.Series(m.symbol, [column(b.volume, m.id) for b in batches]) for m in mkts],
+    )
+    solv = views.solvency_rows(entries)[-last:]
+    margin_chart = charts.line_chart(
+        "solvency margin (insurance fund - deficit) per solvency entry",
+        [s.index for s in solv],
+        [
+            charts.Series("at marks", [s.margin if not s.stress else None for s in solv]),
+            charts.Series("stress", [s.margin if s.stress else None for s in solv]),
+        ],
+        zero_line=True,
+    )
+    return _page(
+        request,
+        "charts.html",
+        title="Charts",
+        batches=batches,
+        total_batches=total_batches,
+        last=last,
+        mark_charts=mark_charts,
+        volume_chart=volume_chart,
+        margin_chart=margin_chart,
+        solvency=solv,
+        **common,
+    )
+
+
+@router.get("/risk", response_class=HTMLResponse)
+def risk(request: Request, service: ServiceDep) -> HTMLResponse:
+    entries = service.op.ledger.entries
+    sections = [
+        ("Liquidations", views.risk_entries(entries, "liquidat")),
+        ("Funding", views.risk_entries(entries, "funding")),
+        ("Auto-deleveraging", views.risk_entries(entries, "deleverag")),
+    ]
+    return _page(
+        request,
+        "risk.html",
+        title="Liquidations and funding",
+        sections=sections,
+        **_common(service),
+    )
+
+
+@router.get("/verify", response_class=HTMLResponse)
+def verify_page(request: Request, service: ServiceDep) -> HTMLResponse:
+    runner = _runner(request, service)
+    return _page(
+        request,
+        "verify.html",
+        title="Verification",
+        run=runner.latest,
+        notice=request.query_params.get("notice"),
+        **_common(service),
+    )
+
+
+@router.post("/verify")
+def verify_start(request: Request, service: ServiceDep) -> RedirectResponse:
+    _, new = _runner(request, service).start()
+    url = request.url_for("verify_page").include_query_params(notice="started" if new else "reused")
+    return RedirectResponse(str(url.path) + "?" + str(url.query), status_code=303)
+
+
+@router.get("/self-check", response_class=HTMLResponse)
+def self_check(request: Request, service: ServiceDep) -> HTMLResponse:
+    return _page(
+        request,
+        "selfcheck.html",
+        title="Self-check",
+        auth_tag=str(domain_tag("auth", service.op.exchange_id)),
+        bits={"balance": BALANCE_BITS, "position": POSITION_BITS, "nonce": NONCE_BITS},
+        depth=service.op.params.account_depth,
+        **_common(service),
+    )
+
+
+@router.get("/api/account-root")
+def account_root(request: Request, service: ServiceDep) -> JSONResponse:
+    """Public facts for the self-check: is ``root`` a published account root; ``account``'s key."""
+    entries = service.op.ledger.entries
+    try:
+        account = int(request.query_params.get("account", ""))
+        root = int(request.query_params.get("root", ""))
+    except ValueError:
+        return JSONResponse({"detail": "account and root must be integers"}, status_code=400)
+    published = views.account_roots(entries)
+    latest = entries[-1].roots_after.account
+    return JSONResponse(
+        {
+            "root_published": root in published,
+            "entry": published.get(root),
+            "latest_account_root": str(latest),
+            "is_latest": root == latest,
+            "pubkey": views.opened_pubkey(entries, account),
+        }
+    )
+
+
+@router.get("/static/darkpool-crypto.js")
+def crypto_js() -> Response:
+    from prover import jsbundle  # only the self-check needs node-built files
+
+    try:
+        path = jsbundle.crypto_bundle()
+    except ToolchainError as exc:
+        return Response(f"/* {exc} */", media_type="text/javascript", status_code=503)
+    return FileResponse(
+        path, media_type="text/javascript", headers={"Cache-Control": "max-age=3600"}
+    )
+
+
+@router.get("/static/{name}")
+def static_file(name: str) -> Response:
+    path = STATIC_DIR / name
+    if "/" in name or name.startswith(".") or not path.is_file():
+        return Response("not found", status_code=404, media_type="text/plain")
+    media = "text/javascript" if name.endswith(".js") else "text/css"
+    return FileResponse(path, media_type=media)

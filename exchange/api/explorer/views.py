@@ -1,0 +1,290 @@
+"""What the explorer shows, computed from public ledger entries only (pure, no I/O).
+
+Each function takes ``exchange.ledger.LedgerEntry`` objects and returns plain
+dataclasses and lists for the templates. Only fields that docs/ledger.md lists as public
+are read; proofs are summarised (how many, for which statement), never
+rendered. An entry kind this module does not know (new kinds land while the
+explorer is older) is shown with its kind, roots and its short public scalar
+fields, never refused.
+
+Money stays integer: amounts, marks and volumes are passed through as ints
+(decimal strings on the ledger), formatted with thousands separators only in
+``fmt_int``.
+"""
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from exchange.ledger import LedgerEntry, Roots
+
+# Which statement proves each kind of entry (docs/ledger.md); kinds absent here need no proof.
+PROVEN_BY = {
+    "account_op": "account_op",
+    "batch": "settle_batch",
+    "solvency": "solvency_chunk",
+}
+KNOWN_KINDS = ("genesis", "account_op", "order", "batch", "solvency")
+# Body fields never shown as "details": proofs are summarised, the rest has its own column.
+_HIDDEN_FIELDS = {"proof", "proofs", "public_signals", "chunks", "roots_before", "roots_after"}
+_MAX_SCALAR_CHARS = 80
+
+
+def fmt_int(value: object) -> str:
+    """An integer (or decimal string) with thin thousands separators; anything else as is."""
+    try:
+        n = int(str(value))
+    except ValueError:
+        return str(value)
+    return f"{n:,}"
+
+
+def short(value: object, n: int = 10) -> str:
+    """A long decimal field element shortened for a table cell (full value in the title)."""
+    s = str(value)
+    return s if len(s) <= 2 * n + 1 else f"{s[:n]}…{s[-6:]}"
+
+
+@dataclass
+class ProofStatus:
+    """``proven`` (n proofs attached), ``pending`` (a proven kind without proofs) or ``none``."""
+
+    state: str
+    statement: str | None
+    count: int
+
+
+def proof_status(kind: str, body: Mapping[str, Any]) -> ProofStatus:
+    statement = PROVEN_BY.get(kind)
+    count = 0
+    if "proof" in body:
+        count = 1
+    for key in ("proofs", "chunks"):
+        items = body.get(key)
+        if isinstance(items, list):
+            count += sum(1 for p in items if isinstance(p, Mapping) and "proof" in p)
+    if statement is None and count == 0:
+        return ProofStatus("none", None, 0)
+    if statement is None:
+        statement = str(body.get("statement", "?"))
+    return ProofStatus("proven" if count else "pending", statement, count)
+
+
+def ints(values: object) -> list[int]:
+    if not isinstance(values, list):
+        return []
+    out = []
+    for v in values:
+        try:
+            out.append(int(str(v)))
+        except ValueError:
+            return []
+    return out
+
+
+def scalar_details(body: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """Short public scalar fields of a body (for unknown kinds and the entry page)."""
+    out: list[tuple[str, str]] = []
+    for key, value in body.items():
+        if key in _HIDDEN_FIELDS or key in ("index", "kind"):
+            continue
+        if isinstance(value, bool | int | str):
+            text = str(value)
+        elif isinstance(value, list) and all(isinstance(v, int | str) for v in value):
+            text = "[" + ", ".join(str(v) for v in value) + "]"
+        else:
+            continue
+        if len(text) > _MAX_SCALAR_CHARS:
+            text = short(text, 30)
+        out.append((key, text))
+    return out
+
+
+@dataclass
+class EntryRow:
+    """One ledger entry as a table row."""
+
+    index: int
+    kind: str
+    known: bool
+    summary: str
+    roots_before: dict[str, str]
+    roots_after: dict[str, str]
+    changed: list[str]
+    proof: ProofStatus
+    batch_id: int | None = None
+    marks: list[int] = field(default_factory=list)
+    volume: list[int] = field(default_factory=list)
+    details: list[tuple[str, str]] = field(default_factory=list)
+
+
+def _roots(r: Roots) -> dict[str, str]:
+    return {"account": str(r.account), "fill": str(r.fill), "order": str(r.order)}
+
+
+def _summary(kind: str, body: Mapping[str, Any]) -> str:
+    if kind == "genesis":
+        return f"exchange {body.get('exchange_id', '?')}, {len(body.get('markets') or [])} markets"
+    if kind == "account_op":
+        op = body.get("op", "?")
+        amount = body.get("amount")
+        return f"{op} account {body.get('account', '?')}" + (
+            f", amount {fmt_int(amount)}" if amount is not None else ""
+        )
+    if kind == "order":
+        return f"order #{body.get('order_index', '?')} listed (commitment only)"
+    if kind == "batch":
+        return f"batch {body.get('batch_id', '?')}"
+    if kind == "solvency":
+        result = body.get("result")
+        verdict = "?"
+        if isinstance(result, Mapping):
+            verdict = "solvent" if result.get("solvent") else "NOT solvent"
+        return ("stress test: " if body.get("stress") else "solvency: ") + verdict
+    return f"{kind} entry"
+
+
+def entry_row(entry: LedgerEntry) -> EntryRow:
+    body = entry.body
+    kind = entry.kind
+    oracle = body.get("oracle")
+    marks = ints(oracle.get("prices")) if isinstance(oracle, Mapping) else []
+    batch_id = body.get("batch_id")
+    before, after = _roots(entry.roots_before), _roots(entry.roots_after)
+    return EntryRow(
+        index=entry.index,
+        kind=kind,
+        known=kind in KNOWN_KINDS,
+        summary=_summary(kind, body),
+        roots_before=before,
+        roots_after=after,
+        changed=[k for k in before if before[k] != after[k]],
+        proof=proof_status(kind, body),
+        batch_id=batch_id if isinstance(batch_id, int) else None,
+        marks=marks if kind == "batch" else [],
+        volume=ints(body.get("volume")) if kind == "batch" else [],
+        details=scalar_details(body) if kind not in KNOWN_KINDS else [],
+    )
+
+
+@dataclass
+class Market:
+    id: int
+    symbol: str
+
+
+def markets(genesis: LedgerEntry) -> list[Market]:
+    out = []
+    for i, m in enumerate(genesis.body.get("markets") or []):
+        if isinstance(m, Mapping):
+            out.append(Market(int(m.get("id", i)), str(m.get("symbol", f"market {i}"))))
+    return out
+
+
+@dataclass
+class BatchPoint:
+    """Marks and volume of one batch, for the charts."""
+
+    index: int
+    batch_id: int
+    marks: list[int]
+    volume: list[int]
+
+
+def batch_series(entries: Iterable[LedgerEntry]) -> list[BatchPoint]:
+    out = []
+    for e in entries:
+        if e.kind != "batch":
+            continue
+        row = entry_row(e)
+        out.append(BatchPoint(e.index, row.batch_id or 0, row.marks, row.volume))
+    return out
+
+
+@dataclass
+class SolvencyRow:
+    """One proven solvency (or stress) result from the ledger."""
+
+    index: int
+    stress: bool
+    solvent: bool
+    deficit: int
+    fund: int
+    margin: int  # fund - deficit: how much loss the insurance fund could still absorb
+    total_collateral: int
+    marks: list[int]
+    oracle_batch: int | None
+    chunks: int
+    reasons: list[str]
+
+
+def solvency_rows(entries: Iterable[LedgerEntry]) -> list[SolvencyRow]:
+    out = []
+    for e in entries:
+        if e.kind != "solvency":
+            continue
+        b = e.body
+        result = b.get("result") if isinstance(b.get("result"), Mapping) else {}
+        assert isinstance(result, Mapping)
+        oracle = b.get("oracle") if isinstance(b.get("oracle"), Mapping) else {}
+        assert isinstance(oracle, Mapping)
+        deficit = _int(result.get("deficit"))
+        fund = _int(result.get("fund"))
+        chunks = b.get("chunks")
+        reasons = result.get("reasons")
+        out.append(
+            SolvencyRow(
+                index=e.index,
+                stress=bool(b.get("stress")),
+                solvent=bool(result.get("solvent")),
+                deficit=deficit,
+                fund=fund,
+                margin=fund - deficit,
+                total_collateral=_int(b.get("total_collateral")),
+                marks=ints(oracle.get("prices")),
+                oracle_batch=oracle.get("batch_id")
+                if isinstance(oracle.get("batch_id"), int)
+                else None,
+                chunks=len(chunks) if isinstance(chunks, list) else 0,
+                reasons=[str(r) for r in reasons] if isinstance(reasons, list) else [],
+            )
+        )
+    return out
+
+
+def _int(value: object) -> int:
+    try:
+        return int(str(value))
+    except ValueError:
+        return 0
+
+
+def risk_entries(entries: Iterable[LedgerEntry], word: str) -> list[EntryRow]:
+    """Entries whose kind mentions ``word`` (``liquidat``, ``funding``, ``deleverag``)."""
+    return [entry_row(e) for e in entries if word in e.kind]
+
+
+def kind_counts(entries: Sequence[LedgerEntry]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for e in entries:
+        counts[e.kind] = counts.get(e.kind, 0) + 1
+    return counts
+
+
+def account_roots(entries: Iterable[LedgerEntry]) -> dict[int, int]:
+    """Every published account root -> the first entry whose ``roots_after`` has it."""
+    out: dict[int, int] = {}
+    for e in entries:
+        out.setdefault(e.roots_after.account, e.index)
+    return out
+
+
+def opened_pubkey(entries: Iterable[LedgerEntry], account: int) -> dict[str, str] | None:
+    """The public key the ledger's ``open`` entry published for ``account``, if any."""
+    for e in entries:
+        b = e.body
+        if e.kind == "account_op" and b.get("op") == "open" and b.get("account") == account:
+            key = b.get("pubkey")
+            if isinstance(key, Mapping):
+                return {"x": str(key.get("x")), "y": str(key.get("y"))}
+    return None
