@@ -22,6 +22,9 @@ def cmd_setup(args: argparse.Namespace) -> int:
             f"{statement:<15} {args.profile:<10} {art.constraints:>9,} constraints  "
             f"{art.n_public:>3} public  key {art.key[:12]}  ({time.perf_counter() - t0:.1f}s)"
         )
+    from exchange.api.explorer.routes import crypto_bundle
+
+    print(f"explorer self-check script: {crypto_bundle()}")  # esbuild, cached like the circuits
     return 0
 
 

@@ -35,6 +35,7 @@ from verifier.params import BALANCE_BITS, NONCE_BITS, POSITION_BITS, domain_tag
 
 HERE = Path(__file__).resolve().parent
 STATIC_DIR = HERE / "static"
+BUNDLE_DIR = HERE / "bundle"  # entry files of the self-check's crypto bundle (prover.jsbundle)
 templates = Jinja2Templates(directory=HERE / "templates")
 templates.env.filters["num"] = views.fmt_int
 templates.env.filters["short"] = views.short
@@ -70,8 +71,20 @@ def _runner(request: Request, service: Service) -> VerificationRunner:
     return runner
 
 
+# Pages load scripts, styles and data only from this server and send nothing elsewhere;
+# 'wasm-unsafe-eval' lets the self-check's circomlibjs compile its WebAssembly.
+CSP = (
+    "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; "
+    "img-src 'self'; connect-src 'self'; form-action 'self'; base-uri 'none'; "
+    "frame-ancestors 'none'"
+)
+
+
 def _page(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
-    return templates.TemplateResponse(request, name, context, status_code=status)
+    response = templates.TemplateResponse(request, name, context, status_code=status)
+    response.headers["Content-Security-Policy"] = CSP
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
 
 
 def _error(request: Request, status: int, message: str) -> HTMLResponse:
@@ -315,12 +328,22 @@ def account_root(request: Request, service: ServiceDep) -> JSONResponse:
     )
 
 
-@router.get("/static/darkpool-crypto.js")
-def crypto_js() -> Response:
+def crypto_bundle() -> Path:
+    """Build (or find in the cache) the self-check's Poseidon/EdDSA script; ToolchainError if not."""
     from prover import jsbundle  # only the self-check needs node-built files
 
+    return jsbundle.bundle(
+        "darkpool-crypto",
+        BUNDLE_DIR / "crypto_entry.mjs",
+        alias={"assert": BUNDLE_DIR / "assert_shim.js"},
+        inject=[BUNDLE_DIR / "node_globals.js"],
+    )
+
+
+@router.get("/static/darkpool-crypto.js")
+def crypto_js() -> Response:
     try:
-        path = jsbundle.crypto_bundle()
+        path = crypto_bundle()
     except ToolchainError as exc:
         return Response(f"/* {exc} */", media_type="text/javascript", status_code=503)
     return FileResponse(

@@ -1,6 +1,6 @@
 """What the explorer shows, computed from public ledger entries only (pure, no I/O).
 
-Each function takes ``exchange.ledger.LedgerEntry`` objects and returns plain
+Each function takes ``verifier.export.LedgerEntry`` objects and returns plain
 dataclasses and lists for the templates. Only fields that docs/ledger.md lists as public
 are read; proofs are summarised (how many, for which statement), never
 rendered. An entry kind this module does not know (new kinds land while the
@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from exchange.ledger import LedgerEntry, Roots
+from verifier.export import LedgerEntry, Roots
 
 # Which statement proves each kind of entry (docs/ledger.md); kinds absent here need no proof.
 PROVEN_BY = {

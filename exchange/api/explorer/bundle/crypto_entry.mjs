@@ -1,4 +1,5 @@
-// Entry point of the self-check page's crypto bundle (built by prover/jsbundle.py with esbuild).
+// Entry point of the self-check page's crypto bundle (exchange/api/explorer/routes.crypto_bundle
+// builds it with prover/jsbundle.py and esbuild).
 // Exposes window.darkpoolCrypto: Poseidon and EdDSA-Poseidon from circomlibjs, the same
 // implementations the project's golden vectors compare verifier/ against. Runs only in the
 // trader's browser; nothing here sends anything anywhere.

@@ -1,6 +1,6 @@
 // darkpool self-check: leaf -> root -> published root, computed in the trader's browser.
 // Mirrors verifier/encoding.account_leaf, verifier/merkle.compute_root and
-// exchange/auth.request_message (keep in step with them; tests/exchange/test_explorer_browser.py
+// verifier/auth.request_message (keep in step with them; tests/exchange/test_explorer.py
 // checks a real opening against this code). Never sends the key, the balance or the blinding.
 "use strict";
 (function () {

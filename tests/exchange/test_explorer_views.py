@@ -1,0 +1,127 @@
+"""The explorer's pure parts: entry rows, proof status, solvency rows, SVG charts, bundle key.
+
+Fast (no proofs, no browser); the pages themselves are tested against a live
+server in ``test_explorer.py``.
+"""
+
+import re
+from pathlib import Path
+
+from exchange.api.explorer import charts, views
+from prover import jsbundle
+from verifier.export import LedgerEntry, Roots
+
+R0, R1 = Roots(1, 2, 3), Roots(4, 2, 3)
+
+
+def entry(kind: str, body: dict[str, object], index: int = 5) -> LedgerEntry:
+    return LedgerEntry(index, kind, R0, R1, body)
+
+
+def test_batch_row_has_marks_volume_proofs_and_changed_roots() -> None:
+    body = {
+        "batch_id": 7,
+        "oracle": {"batch_id": 7, "prices": ["60000", "3000"]},
+        "volume": ["2", "0"],
+        "proofs": [{"proof": {}, "public_signals": []}, {"proof": {}, "public_signals": []}],
+    }
+    row = views.entry_row(entry("batch", body))
+    assert (row.batch_id, row.marks, row.volume) == (7, [60000, 3000], [2, 0])
+    assert (row.proof.state, row.proof.statement, row.proof.count) == ("proven", "settle_batch", 2)
+    assert row.changed == ["account"]
+    assert row.details == []  # known kinds get their own columns
+
+
+def test_proof_status_pending_and_none() -> None:
+    assert views.proof_status("batch", {"proofs": []}).state == "pending"
+    assert views.proof_status("account_op", {}).state == "pending"
+    assert views.proof_status("order", {"commitment": "5"}).state == "none"
+    assert views.proof_status("genesis", {}).state == "none"
+    new_kind = views.proof_status("funding", {"proof": {}, "statement": "funding_update"})
+    assert (new_kind.state, new_kind.statement) == ("proven", "funding_update")
+
+
+def test_unknown_kind_shows_short_public_fields_only() -> None:
+    body = {
+        "account": 3,
+        "market": 0,
+        "note": "x" * 500,
+        "proof": {"pi_a": ["1"]},
+        "public_signals": ["9"] * 40,
+        "nested": {"a": 1},
+    }
+    row = views.entry_row(entry("liquidation", body))
+    assert not row.known and row.summary == "liquidation entry"
+    keys = [k for k, _ in row.details]
+    assert keys == ["account", "market", "note"]
+    assert len(dict(row.details)["note"]) < 100
+    assert views.risk_entries([entry("liquidation", body)], "liquidat")[0].kind == "liquidation"
+    assert views.risk_entries([entry("batch", {})], "liquidat") == []
+
+
+def test_solvency_rows_margin_is_fund_minus_deficit() -> None:
+    body = {
+        "stress": True,
+        "total_collateral": "3000000",
+        "oracle": {"batch_id": 4, "prices": ["48000", "2400"]},
+        "chunks": [{"proof": {}}],
+        "result": {"deficit": "250", "fund": "1000", "solvent": True, "reasons": []},
+    }
+    (row,) = views.solvency_rows([entry("solvency", body), entry("batch", {})])
+    assert (row.stress, row.solvent, row.deficit, row.fund, row.margin) == (
+        True,
+        True,
+        250,
+        1000,
+        750,
+    )
+    assert (row.marks, row.oracle_batch, row.chunks) == ([48000, 2400], 4, 1)
+
+
+def test_account_roots_and_published_key() -> None:
+    opened = entry("account_op", {"op": "open", "account": 2, "pubkey": {"x": "7", "y": "8"}}, 3)
+    later = LedgerEntry(4, "batch", R1, Roots(9, 9, 9), {})
+    assert views.account_roots([opened, later]) == {4: 3, 9: 4}
+    assert views.opened_pubkey([opened, later], 2) == {"x": "7", "y": "8"}
+    assert views.opened_pubkey([opened], 5) is None
+
+
+def test_fmt_int_and_short() -> None:
+    assert views.fmt_int("1234567") == "1,234,567"
+    assert views.fmt_int(-5) == "-5"
+    assert views.fmt_int("abc") == "abc"
+    long = "1" * 70
+    assert views.short(long, 6) == "111111…111111" and views.short("123") == "123"
+
+
+def test_line_chart_scales_to_the_frame() -> None:
+    svg = str(charts.line_chart("marks", [1, 2, 3], [charts.Series("BTC", [100, 300, 200])]))
+    assert svg.startswith("<svg") and "<title>marks</title>" in svg
+    points = re.search(r'points="([^"]+)"', svg)
+    assert points is not None
+    ys = [int(p.split(",")[1]) for p in points.group(1).split()]
+    top, bottom = charts.PAD_T, charts.HEIGHT - charts.PAD_B
+    assert ys == [bottom, top, (top + bottom) // 2]  # min at the bottom, max at the top
+    assert svg.count("<circle") == 3
+
+
+def test_charts_escape_labels_and_handle_empty_and_flat_series() -> None:
+    assert str(charts.line_chart("t", [], [])) == ""
+    assert str(charts.bar_chart("t", [1], [charts.Series("x", [None])])) == ""
+    flat = str(charts.line_chart("t", [1, 2], [charts.Series("<b>", [5, 5])]))
+    assert "&lt;b&gt;" in flat and "<b>" not in flat
+    bars = str(
+        charts.bar_chart("v", [1, 2], [charts.Series("A", [0, 4]), charts.Series("B", [2, 0])])
+    )
+    assert bars.count("<rect") == 2 + 2  # two non-zero bars + two legend swatches
+    margin = str(charts.line_chart("m", [1, 2], [charts.Series("m", [-5, 10])], zero_line=True))
+    assert 'stroke-dasharray="4 3"' in margin
+
+
+def test_bundle_key_follows_sources(tmp_path: Path) -> None:
+    entry_file = tmp_path / "entry.js"
+    entry_file.write_text("console.log(1)")
+    first = jsbundle._key([entry_file])
+    assert first == jsbundle._key([entry_file])
+    entry_file.write_text("console.log(2)")
+    assert jsbundle._key([entry_file]) != first
