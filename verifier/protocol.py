@@ -12,7 +12,13 @@ from dataclasses import dataclass
 from verifier.params import domain_tag
 
 #: The proven statements, in the order the ledger and ``/v1/vkeys`` list them.
-STATEMENTS: tuple[str, ...] = ("account_op", "settle_batch", "solvency_chunk", "health_sweep")
+STATEMENTS: tuple[str, ...] = (
+    "account_op",
+    "settle_batch",
+    "solvency_chunk",
+    "health_sweep",
+    "liquidate",
+)
 
 #: Exchange id used when none is configured (development and tests).
 DEFAULT_EXCHANGE_ID = "darkpool-dev"

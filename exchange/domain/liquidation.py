@@ -38,6 +38,7 @@ from exchange.domain import adl, margin
 from exchange.domain.margin import RiskParams
 from exchange.domain.matching import AccountEntry
 from verifier import accounting
+from verifier.accounting import liquidation_fee
 from verifier.params import BPS_DENOM
 from verifier.protocol import FEE_ACCOUNT
 
@@ -83,11 +84,6 @@ class Liquidation:
     def partial(self) -> bool:
         """Some position was left open (the account was only partly liquidated)."""
         return self.restored_initial and not self.deleveraging and bool(self.steps)
-
-
-def liquidation_fee(lots: int, price: int, fee_bps: int, equity: int) -> int:
-    """min(ceil(lots * price * fee_bps / 10^4), max(equity, 0))."""
-    return min(accounting.fee(lots, price, fee_bps), max(equity, 0))
 
 
 def after_transfer(

@@ -18,12 +18,14 @@ from prover.r1cs import read_r1cs_header
 pytestmark = pytest.mark.slow
 
 # Measured with circom 2.2.3 --O2: account_op 8,342; settle_batch 54,604;
-# solvency_chunk 6,062; health_sweep 4,545 (production 42,601).
+# solvency_chunk 6,062; health_sweep 4,545 (production 42,601); liquidate 9,048
+# (production 25,420).
 BUDGETS = {
     "account_op": 9_200,
     "settle_batch": 60_000,
     "solvency_chunk": 6_700,
     "health_sweep": 5_000,
+    "liquidate": 10_000,
 }
 SHARED_PTAU_POWER = 16
 
@@ -46,7 +48,7 @@ def test_public_signal_count_matches_statement(statement: str) -> None:
     header = read_r1cs_header(r1cs_path)
     module = circuits.statement_module(statement)
     assert header.n_pub_out == 0
-    arrays = {"prices", "volume", "feeBps", "imfBps", "mmfBps", "openPositions"}
+    arrays = {"prices", "volume", "feeBps", "imfBps", "mmfBps", "liqFeeBps", "openPositions"}
     expected = sum(params.markets if name in arrays else 1 for name in module.PUBLIC)
     assert header.n_pub_in == expected
 

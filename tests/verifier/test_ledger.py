@@ -148,7 +148,13 @@ def test_honest_ledger_verifies(honest: HonestLedger) -> None:
     report = replay(honest.export)
     assert report.ok, report.failures
     assert report.checked_from == 1 and report.checked_to == len(EXPECTED_KINDS) - 1
-    assert report.proofs_this_run == {"account_op": 4, "settle_batch": 1, "solvency_chunk": 1}
+    assert report.proofs_this_run == {
+        "account_op": 4,
+        "settle_batch": 1,
+        "solvency_chunk": 1,
+        "health_sweep": 0,
+        "liquidate": 0,
+    }
     state = report.state
     assert state is not None
     assert state.account_count == 3
@@ -549,6 +555,8 @@ def test_incremental_rerun_checks_only_new_entries(honest: HonestLedger, tmp_pat
         "account_op": 1,
         "settle_batch": 1,
         "solvency_chunk": 1,
+        "health_sweep": 0,
+        "liquidate": 0,
     }
     assert data["proofs_verified_total"] == 6
     saved, _ = load_state(state_file)
