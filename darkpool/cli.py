@@ -4,9 +4,11 @@ Bad input gives one line on stderr and a non-zero exit, never a traceback.
 """
 
 import argparse
+import json
 import sys
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 
 from prover import circuits
 from prover.errors import ToolchainError
@@ -84,6 +86,17 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_plan_solvency(args: argparse.Namespace) -> int:
+    from prover import plan
+
+    figures = plan.load_figures(args.profile)
+    if args.prove_s is not None:
+        figures = replace(figures, prove_s=args.prove_s, source="--prove-s")
+    result = plan.plan_solvency(args.accounts, args.workers, figures)
+    print(json.dumps(result.to_dict(), indent=2) if args.json else result.render())
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="darkpool", description="darkpool operator CLI")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -108,6 +121,18 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.set_defaults(func=cmd_serve)
+    plan_p = sub.add_parser(
+        "plan-solvency",
+        help="chunk count, expected time and memory of a solvency report on W proof workers",
+    )
+    plan_p.add_argument("--accounts", type=int, required=True, metavar="N")
+    plan_p.add_argument("--workers", type=int, default=1, metavar="W")
+    plan_p.add_argument("--profile", default="production", choices=("test", "production"))
+    plan_p.add_argument(
+        "--prove-s", type=float, default=None, help="override the measured seconds per chunk proof"
+    )
+    plan_p.add_argument("--json", action="store_true")
+    plan_p.set_defaults(func=cmd_plan_solvency)
     export = sub.add_parser("export", help="write a ledger export for darkpool-verify")
     export.add_argument("directory")
     export.add_argument("--url", help="base URL of a running service (default: local database)")

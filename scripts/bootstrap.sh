@@ -18,9 +18,11 @@ if ! command -v uv >/dev/null 2>&1; then
         export PATH="$HOME/.local/bin:$PATH"
     fi
 fi
-# --extra native: the optional mcl pairing backend (darkpool-verify --backend native),
-# so the tests comparing it with py_ecc run; the verifier works without it.
-uv sync --frozen --quiet --extra native
+# Optional extras, installed so the tests comparing them with the defaults run:
+# --extra native: the mcl pairing backend (darkpool-verify --backend native);
+# --extra groth16py: the faster prover (DARKPOOL_PROVER=groth16py; GPL-3.0, run out of process).
+# The verifier and the operator work without either.
+uv sync --frozen --quiet --extra native --extra groth16py
 # npm ci wipes node_modules; skip it when the lockfile has not changed since the last install.
 stamp=node_modules/.darkpool-lock.sha256
 want=$(sha256sum package-lock.json | cut -d' ' -f1)

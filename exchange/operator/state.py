@@ -16,7 +16,7 @@ from typing import Any, Self
 
 from exchange.domain import MarketSpec, RestingOrder
 from exchange.oracle import Oracle, OracleReport
-from prover import toolchain
+from prover import backends, toolchain
 from prover.circuits import build_statement, load_params
 from prover.statements.settle_batch import Fill, SignedOrder, random_blinding
 from verifier.eddsa import (
@@ -247,7 +247,7 @@ class OperatorState:
         profile: str = "test",
         exchange_id: str = DEFAULT_EXCHANGE_ID,
         clock: Callable[[], int] = wall_clock,
-        prove: ProveFn = toolchain.prove_inputs,
+        prove: ProveFn = backends.prove_inputs,
         new_blinding: Callable[[], int] = random_blinding,
     ) -> Self:
         """Rebuild an operator from its public ledger, a ``snapshot`` and the decrypted orders.

@@ -42,7 +42,7 @@ from exchange.operator.state import (
     wall_clock,
 )
 from exchange.oracle import Oracle, OracleReport
-from prover import toolchain
+from prover import backends
 from prover.statements.account_op import AccountOpError, AccountOpWitness, OpKind
 from prover.statements.settle_batch import Fill, SignedOrder, build_settle_batch, random_blinding
 from prover.statements.solvency_chunk import build_solvency_witnesses
@@ -84,7 +84,7 @@ class Operator(OperatorState):
         profile: str = "test",
         exchange_id: str = DEFAULT_EXCHANGE_ID,
         clock: Callable[[], int] = wall_clock,
-        prove: ProveFn = toolchain.prove_inputs,
+        prove: ProveFn = backends.prove_inputs,
         new_blinding: Callable[[], int] = random_blinding,
     ) -> None:
         self._init_state(
@@ -127,6 +127,30 @@ class Operator(OperatorState):
             # a bug in a witness builder, never something to publish.
             raise OperatorError(f"{statement}: proof's public signals differ from the statement")
         return {"proof": proof, "public_signals": [str(x) for x in public]}
+
+    def _prove_all(
+        self, statement: str, items: Sequence[tuple[Mapping[str, object], Sequence[int]]]
+    ) -> list[dict[str, Any]]:
+        """Prove independent statements (witnesses already built, in order); results in order.
+
+        With a ``prover.jobs.ProofPool`` (anything with ``map``) the proofs run
+        in parallel on its workers; otherwise one after the other.
+        """
+        pool_map = getattr(self._prove_fn, "map", None)
+        if pool_map is None or len(items) < 2:
+            return [self._prove(statement, inputs, expected) for inputs, expected in items]
+        started = time.perf_counter()
+        results = pool_map(self.artifacts(statement), [inputs for inputs, _ in items])
+        self.proof_seconds[statement] += time.perf_counter() - started
+        self.proof_counts[statement] += len(items)
+        out = []
+        for (proof, public), (_, expected) in zip(results, items, strict=True):
+            if [int(x) for x in public] != [int(x) for x in expected]:
+                raise OperatorError(
+                    f"{statement}: proof's public signals differ from the statement"
+                )
+            out.append({"proof": proof, "public_signals": [str(x) for x in public]})
+        return out
 
     # ------------------------------------------------------------ account ops
 
@@ -404,7 +428,9 @@ class Operator(OperatorState):
         chunks = [fills[i : i + slots] for i in range(0, len(fills), slots)] or [[]]
         tree, states = self.account_tree, dict(self.accounts)
         fill_tree, filled = self.fill_tree, dict(self.filled)
-        proofs: list[dict[str, Any]] = []
+        # Witnesses in order (each starts from the roots the previous one left),
+        # then the proofs, which are independent, all at once.
+        witnesses = []
         volume = [0] * self.params.markets
         for chunk in chunks:
             outcome = build_settle_batch(
@@ -424,22 +450,26 @@ class Operator(OperatorState):
                 new_blinding=self._new_blinding,
             )
             w = outcome.witness
-            proved = self._prove("settle_batch", w.to_circuit_inputs(), w.public_inputs())
-            proofs.append(
-                {
-                    **proved,
-                    "roots_before": Roots(
-                        w.old_acc_root, w.old_fill_root, self.order_tree.root
-                    ).to_dict(),
-                    "roots_after": Roots(
-                        w.new_acc_root, w.new_fill_root, self.order_tree.root
-                    ).to_dict(),
-                    "volume": [str(v) for v in w.volume],
-                }
-            )
+            witnesses.append(w)
             volume = [a + b for a, b in zip(volume, w.volume, strict=True)]
             tree, states = outcome.accounts, outcome.account_states
             fill_tree, filled = outcome.fill_tree, outcome.filled
+        proved_all = self._prove_all(
+            "settle_batch", [(w.to_circuit_inputs(), w.public_inputs()) for w in witnesses]
+        )
+        proofs: list[dict[str, Any]] = [
+            {
+                **proved,
+                "roots_before": Roots(
+                    w.old_acc_root, w.old_fill_root, self.order_tree.root
+                ).to_dict(),
+                "roots_after": Roots(
+                    w.new_acc_root, w.new_fill_root, self.order_tree.root
+                ).to_dict(),
+                "volume": [str(v) for v in w.volume],
+            }
+            for w, proved in zip(witnesses, proved_all, strict=True)
+        ]
 
         if tuple(volume) != result.volume:
             raise OperatorError("settlement volume differs from the matching engine's")
@@ -472,9 +502,9 @@ class Operator(OperatorState):
         witnesses = build_solvency_witnesses(
             accounts, self.params, report.prices, random.SystemRandom()
         )
-        chunks = []
-        for w in witnesses:
-            chunks.append(self._prove("solvency_chunk", w.to_circuit_inputs(), w.public_inputs()))
+        chunks = self._prove_all(
+            "solvency_chunk", [(w.to_circuit_inputs(), w.public_inputs()) for w in witnesses]
+        )
         result = check_solvency(
             [[int(s) for s in c["public_signals"]] for c in chunks],
             self.params.account_depth,

@@ -14,7 +14,7 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -30,7 +30,7 @@ from exchange.oracle import SimulatedOracle
 from exchange.service import processes
 from exchange.service.results import HealthReport, SetupProgress
 from exchange.store import Store
-from prover import toolchain
+from prover import jobs
 from prover.circuits import build_statement
 from verifier.eddsa import Signature
 from verifier.encoding import Order
@@ -60,7 +60,14 @@ class ServiceCore:
     ) -> None:
         self.settings = settings
         self._clock = clock
-        self._prove_impl = prove if prove is not None else toolchain.prove_inputs
+        # Proofs: serially in this process by default; on Dask with
+        # DARKPOOL_PROOF_WORKERS >= 2 or DARKPOOL_DASK_SCHEDULER (prover.jobs).
+        self._pool: jobs.ProofPool | None = None
+        if prove is None:
+            self._pool = jobs.pool_from_env()
+            prove = self._pool
+        self._prove_impl: ProveFn = prove
+        self._prove = jobs.ProgressProve(self._prove_impl, self._proof_landed)
         self.tags = Tags.for_exchange(settings.exchange_id)
         self._lock = threading.Lock()
         self._intake = threading.Lock()
@@ -205,6 +212,8 @@ class ServiceCore:
         """Stop threads, kill this process's node children (setup, proofs), close the database."""
         self._stop.set()
         self._on_stop()
+        if self._pool is not None:
+            self._pool.close()
         processes.kill_children()
         for t in self._threads:
             t.join(timeout=3)
@@ -257,15 +266,11 @@ class ServiceCore:
         snap["account_root"] = str(self.op.account_tree.root)
         return snap
 
-    def _prove(
-        self, artifacts: toolchain.CircuitArtifacts, inputs: Mapping[str, object]
-    ) -> tuple[dict[str, Any], list[str]]:
-        result = self._prove_impl(artifacts, inputs)
+    def _proof_landed(self) -> None:
         job = self._current_job
         if job is not None:  # live progress of a solvency job: one proof per chunk
             job.done += 1
             self.store.save_job(job)
-        return result
 
     @contextmanager
     def _mutating(self) -> Iterator[None]:

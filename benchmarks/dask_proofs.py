@@ -1,0 +1,126 @@
+"""Benchmark: solvency chunk proofs serially and as Dask jobs on 1 and 2 local workers.
+
+Run with ``uv run python -m benchmarks.dask_proofs [--chunks 4] [--profile test]``.
+
+Builds the witnesses of one solvency report with ``--chunks`` full chunks
+(``build_solvency_witnesses``, in order, timed: that is the operator's serial
+part), then proves all chunk statements three ways in the same run:
+
+* serial: one after the other in this process (``ProofPool(workers=1)``);
+* Dask, 1 worker: an embedded ``LocalCluster`` with one worker process;
+* Dask, 2 workers: the same with two (the parallel case; 2 cores here).
+
+Cluster start-up is timed separately and excluded from proofs/s. Every proof
+is checked with the verifier. Reports proofs/s and the ratio to serial, and
+the per-chunk figures ``darkpool plan-solvency`` uses (witness build, prove,
+peak RSS of a proving child process, size of a chunk's inputs), written to
+``benchmarks/results/dask_proofs.json``. Never asserts on timings.
+"""
+
+import argparse
+import json
+import random
+import resource
+import sys
+from collections.abc import Sequence
+
+from benchmarks.common import print_table, time_once, write_json
+from benchmarks.fixtures import market_prices
+from prover import backends, circuits, jobs
+from prover.statements.solvency_chunk import build_solvency_witnesses
+from verifier import groth16
+from verifier.encoding import AccountState
+
+COMMAND = "uv run python -m benchmarks.dask_proofs"
+
+
+def _accounts(n: int, markets: int) -> list[AccountState | None]:
+    out: list[AccountState | None] = []
+    for i in range(n):
+        sign = 1 if i % 2 == 0 else -1
+        positions = tuple(sign * (i % 5) * 10 for _ in range(markets))
+        out.append(AccountState(1_000 + i, 2_000 + i, 50_000 - 100 * i, positions, blinding=i + 1))
+    return out
+
+
+def run(chunks: int, profile: str) -> dict[str, object]:
+    params = circuits.load_params(profile)
+    artifacts = circuits.build_statement("solvency_chunk", profile)
+    n_accounts = min(chunks * params.chunk_size, 2**params.account_depth)
+    build_s, built = time_once(
+        lambda: build_solvency_witnesses(
+            _accounts(n_accounts, params.markets),
+            params,
+            market_prices(params.markets),
+            random.Random(1),
+        )
+    )
+    assert isinstance(built, list)
+    inputs = [w.to_circuit_inputs() for w in built]
+    expected = [[str(x) for x in w.public_inputs()] for w in built]
+    vk = groth16.prepare(groth16.VerificationKey.from_snarkjs(artifacts.verification_key()))
+    prover = backends.get_prover().name
+
+    def check(results: list[tuple[dict[str, object], list[str]]]) -> None:
+        for (proof, public), want in zip(results, expected, strict=True):
+            ok = public == want and groth16.verify(
+                vk, groth16.Proof.from_snarkjs(proof), [int(x) for x in public]
+            )
+            if not ok:
+                raise SystemExit("benchmark aborted: a chunk proof does not verify")
+
+    rows: list[dict[str, object]] = []
+    serial_s = 0.0
+    for label, workers in (("serial", 1), ("dask 1 worker", -1), ("dask 2 workers", 2)):
+        print(f"{label}…", file=sys.stderr)
+        pool = jobs.ProofPool(workers=abs(workers), prover=prover, force_dask=workers < 0)
+        start_s, _ = time_once(pool.start)
+        with pool:
+            seconds, results = time_once(lambda p=pool: p.map(artifacts, inputs))  # type: ignore[misc]
+        assert isinstance(results, list)
+        check(results)
+        if workers == 1:
+            serial_s = seconds
+        rows.append(
+            {
+                "mode": label,
+                "proofs": len(inputs),
+                "start-up": start_s,
+                "proving": seconds,
+                "proofs/s": f"{len(inputs) / seconds:.3f}",
+                "vs serial": f"{serial_s / seconds:.2f}x",
+            }
+        )
+    rss_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    figures = {
+        "chunk_accounts": params.chunk_size,
+        "witness_build_s": build_s / len(inputs),
+        "prove_s": serial_s / len(inputs),
+        "worker_rss_mb": rss_mb,
+        "inputs_kb": sum(len(json.dumps(i, default=str)) for i in inputs) / len(inputs) / 1024,
+    }
+    return {
+        "command": COMMAND,
+        "prover": prover,
+        "rows": rows,
+        "solvency_chunk": {profile: figures},
+    }
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--chunks", type=int, default=4)
+    parser.add_argument("--profile", default="test", choices=("test", "production"))
+    args = parser.parse_args(argv)
+    data = run(args.chunks, args.profile)
+    print_table(
+        data["rows"],  # type: ignore[arg-type]
+        ["mode", "proofs", "start-up", "proving", "proofs/s", "vs serial"],
+    )
+    print(json.dumps(data["solvency_chunk"], indent=2))
+    path = write_json("dask_proofs", data)
+    print(f"wrote {path}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
