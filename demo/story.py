@@ -583,6 +583,7 @@ def _run_in(
                 f"server still running at {server.url} (operator token in "
                 f"{server.data_dir / 'keys' / 'operator_token'}); Ctrl-C stops it"
             )
+            console.print(f"explore its ledger in a browser:  {server.url}/explorer")
             try:
                 while server.process.poll() is None:
                     time.sleep(0.5)

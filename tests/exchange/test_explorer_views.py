@@ -6,6 +6,7 @@ server in ``test_explorer.py``.
 
 import re
 from pathlib import Path
+from types import SimpleNamespace
 
 from exchange.api.explorer import charts, views
 from prover import jsbundle
@@ -125,3 +126,66 @@ def test_bundle_key_follows_sources(tmp_path: Path) -> None:
     assert first == jsbundle._key([entry_file])
     entry_file.write_text("console.log(2)")
     assert jsbundle._key([entry_file]) != first
+
+
+class _StubService:
+    """Just what the explorer reads: an append-only entry tuple, ids, depth, solvency jobs."""
+
+    def __init__(self, entries: list[LedgerEntry]) -> None:
+        self.op = SimpleNamespace(
+            ledger=SimpleNamespace(entries=tuple(entries)),
+            exchange_id="darkpool-dev",
+            params=SimpleNamespace(account_depth=4),
+        )
+        self.store = SimpleNamespace(unfinished_jobs=lambda: [])
+
+    def require_ready(self) -> None:
+        pass
+
+
+def _large_ledger(n: int) -> list[LedgerEntry]:
+    markets = [{"id": 0, "symbol": "BTC-PERP"}, {"id": 1, "symbol": "ETH-PERP"}]
+    out = [LedgerEntry(0, "genesis", Roots(0, 0, 0), Roots(0, 0, 0), {"markets": markets})]
+    for i in range(1, n):
+        prev = out[-1].roots_after
+        if i % 10 == 0:
+            body: dict[str, object] = {
+                "batch_id": i // 10,
+                "oracle": {"prices": [str(60_000 + i), "3000"]},
+                "volume": [str(i % 7), "1"],
+                "proofs": [{"proof": {}}],
+            }
+            out.append(LedgerEntry(i, "batch", prev, Roots(i, i, prev.order), body))
+        else:
+            out.append(LedgerEntry(i, "order", prev, Roots(prev.account, prev.fill, i), {}))
+    return out
+
+
+def test_large_ledger_pages_stay_small_and_correct() -> None:
+    from fastapi import FastAPI
+    from fastapi.testclient import TestClient
+
+    from exchange.api.explorer import router
+
+    n = 20_000
+    app = FastAPI()
+    app.include_router(router)
+    app.state.service = _StubService(_large_ledger(n))
+    with TestClient(app) as http:
+        page = http.get("/explorer/ledger?limit=25&offset=50")
+        assert page.status_code == 200
+        shown = [int(i) for i in re.findall(r'data-index="(\d+)"', page.text)]
+        assert shown == list(range(n - 51, n - 76, -1))
+        assert len(page.text) < 200_000  # a page, not the ledger
+        batches = http.get("/explorer/ledger?kind=batch&limit=3").text
+        assert re.findall(r'data-index="(\d+)"', batches) == ["19990", "19980", "19970"]
+        assert "Showing entries 1–3 of 1999" in batches
+        oldest = http.get("/explorer/ledger?kind=batch&limit=3&offset=1998").text
+        assert re.findall(r'data-index="(\d+)"', oldest) == ["10"]
+        charts_page = http.get("/explorer/charts?last=50").text
+        assert "50 of 1999 batches" in charts_page and charts_page.count("<svg") == 3
+        overview = http.get("/explorer").text
+        assert "order</a>: 18000" in overview and "batch</a>: 1999" in overview
+        root = http.get("/explorer/api/account-root?account=3&root=19990").json()
+        assert (root["root_published"], root["entry"], root["is_latest"]) == (True, 19990, True)
+        assert root["pubkey"] is None  # the ledger never opened account 3

@@ -19,6 +19,7 @@ position, blinding, order term or key, and answer bad query values with a 400
 page instead of a traceback.
 """
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,7 @@ from exchange.api.explorer import charts, views
 from exchange.api.explorer.verification import VerificationRunner
 from exchange.service import Service
 from prover.errors import ToolchainError
+from verifier.export import LedgerEntry
 from verifier.params import BALANCE_BITS, NONCE_BITS, POSITION_BITS, domain_tag
 
 HERE = Path(__file__).resolve().parent
@@ -80,6 +82,16 @@ CSP = (
 )
 
 
+def _index(request: Request, service: Service) -> tuple[Sequence[LedgerEntry], views.LedgerIndex]:
+    """The ledger's entries and the app's incremental index of them."""
+    index: views.LedgerIndex | None = getattr(request.app.state, "explorer_index", None)
+    if index is None:
+        index = views.LedgerIndex()
+        request.app.state.explorer_index = index
+    entries = service.op.ledger.entries
+    return entries, index.update(entries)
+
+
 def _page(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
     response = templates.TemplateResponse(request, name, context, status_code=status)
     response.headers["Content-Security-Policy"] = CSP
@@ -102,52 +114,51 @@ def _common(service: Service) -> dict[str, Any]:
 
 @router.get("", response_class=HTMLResponse)
 def overview(request: Request, service: ServiceDep) -> HTMLResponse:
-    entries = service.op.ledger.entries
-    rows = [views.entry_row(e) for e in entries]
-    batches = [r for r in rows if r.kind == "batch"]
-    solvency = views.solvency_rows(entries)
+    entries, index = _index(request, service)
+    counts = index.counts()
+    solvency = views.solvency_rows([entries[i] for i in index.of_kind("solvency")[-1:]])
     return _page(
         request,
         "overview.html",
         title="Overview",
-        latest=rows[-1],
-        counts=views.kind_counts(entries),
-        batches=batches[-5:][::-1],
+        latest=views.entry_row(entries[-1]),
+        counts=counts,
+        batches=[views.entry_row(entries[i]) for i in index.of_kind("batch")[-5:][::-1]],
         solvency=solvency[-1] if solvency else None,
-        unknown=[k for k in views.kind_counts(entries) if k not in views.KNOWN_KINDS],
+        unknown=[k for k in counts if k not in views.KNOWN_KINDS],
         **_common(service),
     )
 
 
 @router.get("/ledger", response_class=HTMLResponse)
 def ledger(request: Request, service: ServiceDep) -> HTMLResponse:
-    entries = service.op.ledger.entries
+    entries, index = _index(request, service)
     kind = request.query_params.get("kind") or None
     try:
         limit = _int_param(request, "limit", PAGE_DEFAULT, 1, PAGE_MAX)
         offset = _int_param(request, "offset", 0, 0, 1 << 40)
     except BadQuery as exc:
         return _error(request, 400, str(exc))
-    chosen = [e for e in entries if e.kind == kind] if kind else list(entries)
-    newest_first = chosen[::-1]
-    if offset and offset >= len(newest_first):
-        return _error(
-            request, 404, f"offset {offset} is past the end ({len(newest_first)} entries)"
-        )
-    page = [views.entry_row(e) for e in newest_first[offset : offset + limit]]
+    positions: Sequence[int] = index.of_kind(kind) if kind else range(len(entries))
+    total = len(positions)
+    if offset and offset >= total:
+        return _error(request, 404, f"offset {offset} is past the end ({total} entries)")
+    # newest first: the page is positions[total-1-offset] down to positions[total-offset-limit]
+    chosen = positions[max(total - offset - limit, 0) : total - offset]
+    page = [views.entry_row(entries[i]) for i in reversed(chosen)]
     return _page(
         request,
         "ledger.html",
         title="Ledger",
         rows=page,
         kind=kind,
-        kinds=sorted(views.kind_counts(entries)),
+        kinds=sorted(index.counts()),
         offset=offset,
         limit=limit,
-        matching=len(newest_first),
+        matching=total,
         newer=max(offset - limit, 0) if offset > 0 else None,
-        older=offset + limit if offset + limit < len(newest_first) else None,
-        last_offset=((len(newest_first) - 1) // limit) * limit if newest_first else 0,
+        older=offset + limit if offset + limit < total else None,
+        last_offset=((total - 1) // limit) * limit if total else 0,
         **_common(service),
     )
 
@@ -191,7 +202,8 @@ def entry(request: Request, index: str, service: ServiceDep) -> HTMLResponse:
 
 @router.get("/solvency", response_class=HTMLResponse)
 def solvency(request: Request, service: ServiceDep) -> HTMLResponse:
-    rows = views.solvency_rows(service.op.ledger.entries)[::-1]
+    entries, index = _index(request, service)
+    rows = views.solvency_rows([entries[i] for i in index.of_kind("solvency")])[::-1]
     pending = [
         {"id": j.id, "status": j.status, "shock_bps": j.shock_bps, "done": j.done, "total": j.total}
         for j in service.store.unfinished_jobs()
@@ -209,10 +221,10 @@ def chart_page(request: Request, service: ServiceDep) -> HTMLResponse:
         return _error(request, 400, str(exc))
     common = _common(service)
     mkts: list[views.Market] = common["markets"]
-    entries = service.op.ledger.entries
-    batches = views.batch_series(entries)
-    total_batches = len(batches)
-    batches = batches[-last:]
+    entries, index = _index(request, service)
+    batch_positions = index.of_kind("batch")
+    total_batches = len(batch_positions)
+    batches = views.batch_series([entries[i] for i in batch_positions[-last:]])
     xs = [b.batch_id for b in batches]
 
     def column(values: list[int], m: int) -> int | None:
@@ -231,7 +243,7 @@ def chart_page(request: Request, service: ServiceDep) -> HTMLResponse:
         xs,
         [charts.Series(m.symbol, [column(b.volume, m.id) for b in batches]) for m in mkts],
     )
-    solv = views.solvency_rows(entries)[-last:]
+    solv = views.solvency_rows([entries[i] for i in index.of_kind("solvency")[-last:]])
     margin_chart = charts.line_chart(
         "solvency margin (insurance fund - deficit) per solvency entry",
         [s.index for s in solv],
@@ -258,11 +270,16 @@ def chart_page(request: Request, service: ServiceDep) -> HTMLResponse:
 
 @router.get("/risk", response_class=HTMLResponse)
 def risk(request: Request, service: ServiceDep) -> HTMLResponse:
-    entries = service.op.ledger.entries
+    entries, index = _index(request, service)
+
+    def of(word: str) -> list[views.EntryRow]:
+        positions = sorted(i for k, ps in index.by_kind.items() if word in k for i in ps)
+        return [views.entry_row(entries[i]) for i in positions[-PAGE_MAX:]]
+
     sections = [
-        ("Liquidations", views.risk_entries(entries, "liquidat")),
-        ("Funding", views.risk_entries(entries, "funding")),
-        ("Auto-deleveraging", views.risk_entries(entries, "deleverag")),
+        ("Liquidations", of("liquidat")),
+        ("Funding", of("funding")),
+        ("Auto-deleveraging", of("deleverag")),
     ]
     return _page(
         request,
@@ -309,21 +326,21 @@ def self_check(request: Request, service: ServiceDep) -> HTMLResponse:
 @router.get("/api/account-root")
 def account_root(request: Request, service: ServiceDep) -> JSONResponse:
     """Public facts for the self-check: is ``root`` a published account root; ``account``'s key."""
-    entries = service.op.ledger.entries
+    entries, index = _index(request, service)
     try:
         account = int(request.query_params.get("account", ""))
         root = int(request.query_params.get("root", ""))
     except ValueError:
         return JSONResponse({"detail": "account and root must be integers"}, status_code=400)
-    published = views.account_roots(entries)
     latest = entries[-1].roots_after.account
+    opened = index.opened.get(account)
     return JSONResponse(
         {
-            "root_published": root in published,
-            "entry": published.get(root),
+            "root_published": root in index.account_roots,
+            "entry": index.account_roots.get(root),
             "latest_account_root": str(latest),
             "is_latest": root == latest,
-            "pubkey": views.opened_pubkey(entries, account),
+            "pubkey": None if opened is None else views.opened_pubkey([entries[opened]], account),
         }
     )
 

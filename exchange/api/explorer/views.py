@@ -12,6 +12,7 @@ Money stays integer: amounts, marks and volumes are passed through as ints
 ``fmt_int``.
 """
 
+import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -288,3 +289,38 @@ def opened_pubkey(entries: Iterable[LedgerEntry], account: int) -> dict[str, str
             if isinstance(key, Mapping):
                 return {"x": str(key.get("x")), "y": str(key.get("y"))}
     return None
+
+
+class LedgerIndex:
+    """Positions of entries by kind and the published account roots, kept up to date incrementally.
+
+    The ledger is append-only, so ``update`` reads only the entries appended
+    since the last call: a page on a ledger of a million entries costs the
+    page, not a scan. Holds positions and roots only (public).
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.seen = 0
+        self.by_kind: dict[str, list[int]] = {}
+        self.account_roots: dict[int, int] = {}
+        self.opened: dict[int, int] = {}  # account -> index of its open entry
+
+    def update(self, entries: Sequence[LedgerEntry]) -> "LedgerIndex":
+        with self._lock:
+            for e in entries[self.seen :]:
+                self.by_kind.setdefault(e.kind, []).append(e.index)
+                self.account_roots.setdefault(e.roots_after.account, e.index)
+                b = e.body
+                if e.kind == "account_op" and b.get("op") == "open":
+                    account = b.get("account")
+                    if isinstance(account, int):
+                        self.opened.setdefault(account, e.index)
+            self.seen = max(self.seen, len(entries))
+        return self
+
+    def counts(self) -> dict[str, int]:
+        return {kind: len(positions) for kind, positions in self.by_kind.items()}
+
+    def of_kind(self, kind: str) -> list[int]:
+        return self.by_kind.get(kind, [])

@@ -188,6 +188,9 @@
       $("verdict").textContent = "checking…";
       $("verdict").dataset.result = "running";
       try {
+        if (!window.darkpoolCrypto) {
+          throw new Error("the Poseidon/EdDSA script did not load (see /explorer/static/darkpool-crypto.js)");
+        }
         await fn();
       } catch (e) {
         fail(e instanceof InputError ? e.message : `${e.message || e}`);
