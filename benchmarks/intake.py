@@ -8,10 +8,16 @@ margin, and the SQLite commit of the order row + ledger entry. Orders are
 sealed and signed before the clock starts (that is the trader's cost). The
 test profile's order list holds 32 orders, so one run measures 30.
 
+Runs twice in one process: the old path (pure-Python Poseidon, windowed key
+multiplication) and the new one (native Poseidon from ``darkpool[native]``,
+per-key fixed-base tables in EdDSA checks), each on a fresh service, and
+reports orders/s with the ratio. Writes ``benchmarks/results/intake.json``.
+
 Run: ``uv run python -m benchmarks.intake``. Reports numbers, asserts nothing.
 """
 
 import base64
+import os
 import secrets
 import tempfile
 import time
@@ -20,9 +26,11 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 from nacl.public import SealedBox
 
+from benchmarks.common import print_table, write_json
 from client.sdk import DarkpoolClient
 from exchange.api.main import create_app
 from exchange.core.config import Settings
+from verifier import babyjub, eddsa, poseidon
 from verifier.auth import parse_order_plaintext
 from verifier.eddsa import PrivateKey, check_signature
 from verifier.encoding import BUY, SELL, Order, order_commitment
@@ -31,7 +39,18 @@ from verifier.field import R
 ORDERS = 30
 
 
-def main() -> None:
+def run(backend: str) -> dict[str, object]:
+    """One intake run; ``python`` is the old path, ``native`` the new one.
+
+    old: pure-Python Poseidon, a windowed multiplication of the trader's key
+    in every EdDSA check; new: native Poseidon and the per-key fixed-base
+    table (``babyjub.mul_scalar_cached``).
+    """
+    os.environ[poseidon.BACKEND_ENV] = backend
+    poseidon.set_backend(backend)
+    eddsa.mul_scalar_cached = (  # type: ignore[attr-defined]
+        babyjub.mul_scalar if backend == "python" else babyjub.mul_scalar_cached
+    )
     with tempfile.TemporaryDirectory(prefix="darkpool-intake-") as tmp:
         settings = Settings(data_dir=Path(tmp), batch_interval_s=0, operator_token="b" * 24)
         with TestClient(create_app(settings)) as http:
@@ -63,12 +82,24 @@ def main() -> None:
                 check_signature(h, sig, pubs[accounts.index(order.account)])
                 t3 = time.perf_counter()
                 t_dec, t_com, t_sig = t_dec + t1 - t0, t_com + t2 - t1, t_sig + t3 - t2
-    print(
-        f"{ORDERS} orders over HTTP in {elapsed:.3f}s: {ORDERS / elapsed:.1f} orders/s, "
-        f"{1000 * elapsed / ORDERS:.1f} ms/order"
-    )
-    for what, t in (("decrypt+parse", t_dec), ("commitment", t_com), ("EdDSA verify", t_sig)):
-        print(f"  {what:<14} {1000 * t / ORDERS:7.2f} ms/order")
+    return {
+        "poseidon": backend,
+        "orders": ORDERS,
+        "orders/s": round(ORDERS / elapsed, 1),
+        "ms/order": round(1000 * elapsed / ORDERS, 2),
+        "decrypt+parse ms": round(1000 * t_dec / ORDERS, 2),
+        "commitment ms": round(1000 * t_com / ORDERS, 2),
+        "EdDSA verify ms": round(1000 * t_sig / ORDERS, 2),
+    }
+
+
+def main() -> None:
+    backends = ["python", "native"] if poseidon.native_available() else ["python"]
+    rows = [run(b) for b in backends]
+    if len(rows) == 2:
+        rows[1]["vs python"] = f"{float(rows[1]['orders/s']) / float(rows[0]['orders/s']):.2f}x"  # type: ignore[arg-type]
+    print_table(rows, list(rows[-1].keys()))
+    write_json("intake", {"command": "uv run python -m benchmarks.intake", "rows": rows})
 
 
 if __name__ == "__main__":

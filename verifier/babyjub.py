@@ -183,12 +183,26 @@ def _mul_window(p: Point, e: int) -> Point:
     return _to_affine(acc)
 
 
+_FIXED_BITS = 260  # windows for scalars < 2^260: covers 8 * h for any h < 2^256
+
+
 @lru_cache(maxsize=1)
 def _base8_table() -> tuple[tuple[_Proj, ...], ...]:
     """table[i][k] = k * 16^i * BASE8 for 64 windows, enough for scalars < 2^256."""
+    return _fixed_table(BASE8.x, BASE8.y, 256)
+
+
+@lru_cache(maxsize=4096)
+def _point_table(x: int, y: int) -> tuple[tuple[_Proj, ...], ...]:
+    """Fixed-base table of a point that is multiplied again and again (traders' public keys)."""
+    return _fixed_table(x, y, _FIXED_BITS)
+
+
+def _fixed_table(x: int, y: int, bits: int) -> tuple[tuple[_Proj, ...], ...]:
+    """table[i][k] = k * 16^i * (x, y) for ``bits / 4`` windows."""
     rows: list[tuple[_Proj, ...]] = []
-    step: _Proj = (BASE8.x, BASE8.y, 1)
-    for _ in range(256 // _WINDOW):
+    step: _Proj = (x, y, 1)
+    for _ in range(bits // _WINDOW):
         row: list[_Proj] = [(0, 1, 1), step]
         for _ in range(2, 1 << _WINDOW):
             row.append(_proj_add(row[-1], step))
@@ -202,7 +216,29 @@ def _base8_table() -> tuple[tuple[_Proj, ...], ...]:
 def _mul_base8(e: int) -> Point:
     """Fixed-base ``e * BASE8`` from the precomputed table (64 additions, no doublings)."""
     e %= SUBORDER  # BASE8 has order SUBORDER, so this keeps e inside the table.
-    table = _base8_table()
+    return _mul_table(_base8_table(), e)
+
+
+def mul_scalar_cached(p: Point, e: int) -> Point:
+    """``mul_scalar(p, e)`` through a per-point table kept for the process (LRU, 4096 points).
+
+    For points multiplied many times, like a trader's public key in every
+    signature check: the first call builds the table (about 1,000 point
+    additions), later calls cost about 65 additions instead of ~320 doublings
+    and additions. Same result as ``mul_scalar`` for every on-curve point and
+    ``0 <= e < 2^260`` (larger scalars take the windowed path); tested.
+    """
+    if not isinstance(e, int) or isinstance(e, bool) or e < 0:
+        raise ScalarError("scalar must be a non-negative integer")
+    require_on_curve(p)
+    if p == BASE8:
+        return _mul_base8(e)
+    if e >> _FIXED_BITS:
+        return _mul_window(p, e)
+    return _mul_table(_point_table(p.x, p.y), e)
+
+
+def _mul_table(table: tuple[tuple[_Proj, ...], ...], e: int) -> Point:
     acc: _Proj = (0, 1, 1)
     i = 0
     while e:

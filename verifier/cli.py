@@ -33,7 +33,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from verifier import groth16, inclusion, ledger
+from verifier import groth16, inclusion, ledger, poseidon
 from verifier.source import (
     InputError,
     load_json_file,
@@ -318,8 +318,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--backend",
         choices=groth16.BACKENDS,
         default=None,
-        help="pairing backend: python (py_ecc, the default trust root) or native "
-        "(mcl, needs the darkpool[native] extra; ~100x faster). "
+        help="pairing and Poseidon backend: python (py_ecc, the default trust root) or native "
+        "(mcl + light-poseidon, needs the darkpool[native] extra; ~100x faster). "
         f"Default: ${groth16.BACKEND_ENV} or python",
     )
     g = sub.add_parser("groth16", parents=[backend], help="verify one snarkjs-format Groth16 proof")
@@ -372,8 +372,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.backend is not None:
             groth16.set_backend(args.backend)
+            if args.backend == "native" and poseidon.native_available():
+                poseidon.set_backend("native")  # light-poseidon, bit-exact (tested)
         else:
             groth16.current_backend()  # a bad $DARKPOOL_VERIFY_BACKEND fails here, in one line
+        if poseidon.ENV_PROBLEM is not None:
+            raise groth16.BackendError(poseidon.ENV_PROBLEM)
         rc: int = args.func(args)
     except groth16.BackendError as exc:
         print(f"darkpool-verify: {exc}", file=sys.stderr)

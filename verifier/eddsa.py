@@ -35,6 +35,7 @@ from verifier.babyjub import (
     in_subgroup,
     is_on_curve,
     mul_scalar,
+    mul_scalar_cached,
     pack_point,
     unpack_point,
 )
@@ -169,7 +170,7 @@ def check_signature(msg: int, sig: Signature, pub: Point) -> None:
         raise MalformedSignatureError("signature S is not in [0, l)")
     hm = _challenge(sig.R8, pub, msg)
     left = mul_scalar(BASE8, s)
-    right = add(sig.R8, mul_scalar(pub, 8 * hm))
+    right = add(sig.R8, mul_scalar_cached(pub, 8 * hm))  # keys recur: per-key table
     if left != right:
         if not in_subgroup(sig.R8):
             raise MalformedSignatureError("signature R8 is not in the prime-order subgroup")

@@ -7,14 +7,25 @@ value as the circom template ``Poseidon(n)`` and circomlibjs ``buildPoseidon``.
 Constants come from ``verifier.poseidon_params`` (regenerated, not pasted).
 
 This is the single Poseidon used by exchange, prover and verifier. It must never
-import prover/ or exchange/ and never run node. Inputs are never reduced
+import prover/ or exchange/ and never run node.
+
+Backends: ``python`` (this file; the default and the reference) or ``native``
+(the Rust ``light-poseidon`` through its PyPI binding, Apache-2.0, in the
+``darkpool[native]`` extra), about 300x faster. Input checks always run here
+first; native covers 1..12 inputs (more fall back to Python) and is
+golden-vector-tested against this implementation
+(tests/verifier/test_poseidon_native.py). Choose with ``set_backend`` or
+``DARKPOOL_POSEIDON=native``; the operator uses native when it is installed,
+``darkpool-verify`` only with ``--backend native``. Inputs are never reduced
 silently: a non-canonical input is an error, because two encodings of one
 value would hash differently off-circuit than in-circuit.
 """
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
+from typing import Any
 
 from verifier.field import FieldError, R, is_canonical
 from verifier.poseidon_params import MAX_WIDTH, MIN_WIDTH, poseidon_params
@@ -258,6 +269,103 @@ def _check_inputs(inputs: Sequence[int]) -> None:
             raise PoseidonError(f"Poseidon input {i} is not a field element in [0, r): {x!r:.80}")
 
 
+# ---------------------------------------------------------------- backends
+
+BACKENDS: tuple[str, ...] = ("python", "native")
+BACKEND_ENV = "DARKPOOL_POSEIDON"
+NATIVE_MAX_INPUTS = 12  # light-poseidon's circom-compatible parameters cover widths 2..13
+
+
+class PoseidonBackendError(ValueError):
+    """Unknown Poseidon backend, or native requested but ``light-poseidon`` is not installed."""
+
+
+_hashers: dict[int, Any] = {}
+_native_mod: Any = None
+_backend = "python"
+
+
+def _load_native() -> Any:
+    global _native_mod
+    if _native_mod is None:
+        try:
+            import light_poseidon_python  # type: ignore[import-untyped,import-not-found,unused-ignore]
+        except ImportError:
+            raise PoseidonBackendError(
+                "the native Poseidon needs the optional extra: `uv sync --extra native`"
+            ) from None
+        _native_mod = light_poseidon_python
+    return _native_mod
+
+
+def native_available() -> bool:
+    """Whether the native backend can be used here."""
+    try:
+        _load_native()
+    except PoseidonBackendError:
+        return False
+    return True
+
+
+def set_backend(name: str) -> None:
+    """Use ``name`` (python | native) for every later hash in this process."""
+    global _backend
+    if name not in BACKENDS:
+        raise PoseidonBackendError(
+            f"unknown Poseidon backend {name!r} (choose {' or '.join(BACKENDS)})"
+        )
+    if name == "native":
+        _load_native()
+    _backend = name
+
+
+def current_backend() -> str:
+    return _backend
+
+
+def _native_hash(inputs: Sequence[int]) -> int:
+    n = len(inputs)
+    hasher = _hashers.get(n)
+    if hasher is None:
+        hasher = _hashers[n] = _load_native().Hasher(n)
+    out: str = hasher.hash_bytes_be([x.to_bytes(32, "big") for x in inputs])
+    return int(out, 16)
+
+
+def _python_hash(inputs: Sequence[int]) -> int:
+    if len(inputs) == 2:
+        return _poseidon2(inputs[0], inputs[1])
+    return _permute_generic(_schedule(len(inputs) + 1), inputs)
+
+
+def _hash_checked(inputs: Sequence[int]) -> int:
+    if _backend == "native" and len(inputs) <= NATIVE_MAX_INPUTS:
+        return _native_hash(inputs)
+    return _python_hash(inputs)
+
+
+def _pair(left: int, right: int) -> int:
+    if _backend == "native":
+        return _native_hash((left, right))
+    return _poseidon2(left, right)
+
+
+def _backend_from_env() -> str | None:
+    """Apply ``$DARKPOOL_POSEIDON`` at import; return the problem (one line) if it is bad."""
+    name = os.environ.get(BACKEND_ENV)
+    if not name:
+        return None
+    try:
+        set_backend(name)
+    except PoseidonBackendError as exc:
+        return f"{BACKEND_ENV}: {exc}"
+    return None
+
+
+ENV_PROBLEM: str | None = _backend_from_env()
+"""Why ``$DARKPOOL_POSEIDON`` was not applied (entry points report it), or None."""
+
+
 def poseidon(inputs: Sequence[int]) -> int:
     """Hash 1..16 canonical field elements; equals circomlib ``Poseidon(len(inputs))``.
 
@@ -266,16 +374,14 @@ def poseidon(inputs: Sequence[int]) -> int:
     if isinstance(inputs, (str, bytes)):
         raise PoseidonError("Poseidon inputs must be a sequence of ints, not str/bytes")
     _check_inputs(inputs)
-    if len(inputs) == 2:
-        return _poseidon2(inputs[0], inputs[1])
-    return _permute_generic(_schedule(len(inputs) + 1), inputs)
+    return _hash_checked(inputs)
 
 
 def hash_pair(left: int, right: int) -> int:
     """``poseidon([left, right])`` — the Merkle node hash, with the same input checks."""
     if not (is_canonical(left) and is_canonical(right)):
         _check_inputs((left, right))
-    return _poseidon2(left, right)
+    return _pair(left, right)
 
 
 def hash_pair_unchecked(left: int, right: int) -> int:
@@ -284,4 +390,4 @@ def hash_pair_unchecked(left: int, right: int) -> int:
     Only for internal loops over values this package produced itself (tree
     nodes); anything from outside goes through ``poseidon`` or ``hash_pair``.
     """
-    return _poseidon2(left, right)
+    return _pair(left, right)

@@ -11,6 +11,7 @@ committed (see ``exchange.service``).
 """
 
 import logging
+import os
 import queue
 import threading
 import time
@@ -32,6 +33,7 @@ from exchange.service.results import HealthReport, SetupProgress
 from exchange.store import Store
 from prover import jobs
 from prover.circuits import build_statement
+from verifier import poseidon
 from verifier.eddsa import Signature
 from verifier.encoding import Order
 from verifier.protocol import STATEMENTS, Tags
@@ -60,6 +62,13 @@ class ServiceCore:
     ) -> None:
         self.settings = settings
         self._clock = clock
+        # The operator is not the trust root: hash with the native Poseidon when
+        # installed (bit-exact, tests/verifier/test_poseidon_native.py) unless
+        # DARKPOOL_POSEIDON says otherwise.
+        if poseidon.ENV_PROBLEM is not None:
+            raise ValueError(poseidon.ENV_PROBLEM)
+        if not os.environ.get(poseidon.BACKEND_ENV) and poseidon.native_available():
+            poseidon.set_backend("native")
         # Proofs: serially in this process by default; on Dask with
         # DARKPOOL_PROOF_WORKERS >= 2 or DARKPOOL_DASK_SCHEDULER (prover.jobs).
         self._pool: jobs.ProofPool | None = None

@@ -262,3 +262,34 @@ def test_matches_circomlibjs() -> None:
         assert mul_scalar(p, e) == as_point(js)
     for (p, q), js in zip(adds, out["add"], strict=True):
         assert add(p, q) == as_point(js)
+
+
+def test_cached_point_tables_agree_with_the_windowed_multiplication() -> None:
+    import random
+
+    from verifier import babyjub
+
+    rng = random.Random(21)
+    points = [
+        babyjub.mul_scalar(babyjub.BASE8, rng.randrange(1, babyjub.SUBORDER)) for _ in range(3)
+    ]
+    points.append(babyjub.BASE8)
+    scalars = [
+        0,
+        1,
+        15,
+        16,
+        babyjub.SUBORDER - 1,
+        babyjub.SUBORDER,
+        2**256 - 1,
+        2**260 - 1,
+        2**261 + 5,
+    ]
+    scalars += [rng.randrange(2**257) for _ in range(4)]
+    for p in points:
+        for e in scalars:
+            want = babyjub._mul_window(p, e)
+            assert babyjub.mul_scalar_cached(p, e) == want
+            assert babyjub.mul_scalar(p, e) == want
+    with pytest.raises(babyjub.ScalarError):
+        babyjub.mul_scalar_cached(points[0], -1)
