@@ -79,6 +79,21 @@ def test_solvency_rows_margin_is_fund_minus_deficit() -> None:
     assert (row.marks, row.oracle_batch, row.chunks) == ([48000, 2400], 4, 1)
 
 
+def test_stress_row_in_the_shock_vector_format_derives_its_marks() -> None:
+    body = {
+        "stress": {"shock_bps": [-2000, 1500]},
+        "oracle": {"kind": "mark", "seq": 9, "marks": ["60000", "3000"], "index": ["1", "1"]},
+        "result": {"deficit": "0", "fund": "10", "solvent": True},
+    }
+    (row,) = views.solvency_rows([entry("solvency", body)])
+    assert (row.stress, row.shock_bps, row.oracle_batch) == (True, [-2000, 1500], 9)
+    assert row.marks == [48_000, 3_450]  # verifier.oracle.stressed_prices
+    (plain,) = views.solvency_rows([entry("solvency", dict(body, stress=None))])
+    assert (plain.stress, plain.marks) == (False, [60_000, 3_000])
+    batch = views.entry_row(entry("batch", {"batch_id": 2, "oracle": body["oracle"]}))
+    assert batch.marks == [60_000, 3_000]
+
+
 def test_account_roots_and_published_key() -> None:
     opened = entry("account_op", {"op": "open", "account": 2, "pubkey": {"x": "7", "y": "8"}}, 3)
     later = LedgerEntry(4, "batch", R1, Roots(9, 9, 9), {})

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from verifier.export import LedgerEntry, Roots
+from verifier.oracle import OracleFormatError, stressed_prices
 
 # Which statement proves each kind of entry (docs/ledger.md); kinds absent here need no proof.
 PROVEN_BY = {
@@ -81,6 +82,13 @@ def ints(values: object) -> list[int]:
         except ValueError:
             return []
     return out
+
+
+def oracle_marks(oracle: object) -> list[int]:
+    """Mark prices of an oracle report JSON (``marks``; ``prices`` in the v1 format)."""
+    if not isinstance(oracle, Mapping):
+        return []
+    return ints(oracle.get("marks", oracle.get("prices")))
 
 
 def scalar_details(body: Mapping[str, Any]) -> list[tuple[str, str]]:
@@ -148,8 +156,7 @@ def _summary(kind: str, body: Mapping[str, Any]) -> str:
 def entry_row(entry: LedgerEntry) -> EntryRow:
     body = entry.body
     kind = entry.kind
-    oracle = body.get("oracle")
-    marks = ints(oracle.get("prices")) if isinstance(oracle, Mapping) else []
+    marks = oracle_marks(body.get("oracle"))
     batch_id = body.get("batch_id")
     before, after = _roots(entry.roots_before), _roots(entry.roots_after)
     return EntryRow(
@@ -204,7 +211,12 @@ def batch_series(entries: Iterable[LedgerEntry]) -> list[BatchPoint]:
 
 @dataclass
 class SolvencyRow:
-    """One proven solvency (or stress) result from the ledger."""
+    """One proven solvency (or stress) result from the ledger.
+
+    ``marks`` are the marks the proof used: the oracle's, or for a stress
+    scenario the stressed marks ``verifier.oracle.stressed_prices`` derives
+    from them and the public ``shock_bps`` vector.
+    """
 
     index: int
     stress: bool
@@ -214,6 +226,7 @@ class SolvencyRow:
     margin: int  # fund - deficit: how much loss the insurance fund could still absorb
     total_collateral: int
     marks: list[int]
+    shock_bps: list[int]
     oracle_batch: int | None
     chunks: int
     reasons: list[str]
@@ -231,26 +244,37 @@ def solvency_rows(entries: Iterable[LedgerEntry]) -> list[SolvencyRow]:
         assert isinstance(oracle, Mapping)
         deficit = _int(result.get("deficit"))
         fund = _int(result.get("fund"))
+        marks = oracle_marks(oracle)
+        stress = b.get("stress")
+        shock = ints(stress.get("shock_bps")) if isinstance(stress, Mapping) else []
+        if shock:
+            try:
+                marks = list(stressed_prices(marks, shock))
+            except OracleFormatError:
+                marks = []
         chunks = b.get("chunks")
         reasons = result.get("reasons")
         out.append(
             SolvencyRow(
                 index=e.index,
-                stress=bool(b.get("stress")),
+                stress=bool(stress),
                 solvent=bool(result.get("solvent")),
                 deficit=deficit,
                 fund=fund,
                 margin=fund - deficit,
                 total_collateral=_int(b.get("total_collateral")),
-                marks=ints(oracle.get("prices")),
-                oracle_batch=oracle.get("batch_id")
-                if isinstance(oracle.get("batch_id"), int)
-                else None,
+                marks=marks,
+                shock_bps=shock,
+                oracle_batch=_opt_int(oracle.get("seq", oracle.get("batch_id"))),
                 chunks=len(chunks) if isinstance(chunks, list) else 0,
                 reasons=[str(r) for r in reasons] if isinstance(reasons, list) else [],
             )
         )
     return out
+
+
+def _opt_int(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def _int(value: object) -> int:
