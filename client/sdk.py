@@ -36,11 +36,6 @@ from verifier.field import R
 from verifier.merkle import verify_path
 from verifier.protocol import STATEMENTS, Tags
 
-# Signed requests carry a whole-second timestamp and no nonce, so the same request
-# sent again within a second (by another process) collides; each retry moves one
-# second ahead, well inside the server's auth window.
-REPLAY_RETRIES = 5
-
 
 class ClientError(RuntimeError):
     """The server refused a request; ``status`` and the server's one-line ``detail``."""
@@ -55,10 +50,7 @@ class DarkpoolClient:
     def __init__(self, base_url: str = "", *, http: httpx.Client | None = None) -> None:
         self.http = http if http is not None else httpx.Client(base_url=base_url, timeout=300)
         self._info: dict[str, Any] | None = None
-        # The server burns each signed request message once (replay guard), and a
-        # message is (account, method, target, body, second): a repeat of the same
-        # request within one second gets the next second instead of a 401.
-        self._last_signed: dict[tuple[int, str, str, bytes], int] = {}
+        self._last_ms = 0  # the last X-Darkpool-Timestamp this client signed
 
     def close(self) -> None:
         self.http.close()
@@ -85,20 +77,14 @@ class DarkpoolClient:
     ) -> Any:
         raw = json.dumps(body).encode() if body is not None else b""
         target = path + ("?" + str(httpx.QueryParams(params)) if params else "")
-        slot = (account, method, target, raw)
-        ts = max(int(time.time()), self._last_signed.get(slot, -1) + 1)
-        for attempt in range(REPLAY_RETRIES + 1):
-            self._last_signed[slot] = ts
-            headers = auth.sign_request(key, self.tags.auth, account, method, target, raw, ts)
-            if body is not None:
-                headers["content-type"] = "application/json"
-            r = self.http.request(method, target, content=raw, headers=headers)
-            # Another client (e.g. a previous CLI run) sent this same request in
-            # this second; the server refused it unprocessed, so sign it again.
-            if r.status_code == 401 and "replayed request" in r.text and attempt < REPLAY_RETRIES:
-                ts += 1
-                continue
-            break
+        # Unix milliseconds, strictly increasing per client: also the request's nonce,
+        # so the same request sent twice in one millisecond is still two messages.
+        ts_ms = max(time.time_ns() // 1_000_000, self._last_ms + 1)
+        self._last_ms = ts_ms
+        headers = auth.sign_request(key, self.tags.auth, account, method, target, raw, ts_ms)
+        if body is not None:
+            headers["content-type"] = "application/json"
+        r = self.http.request(method, target, content=raw, headers=headers)
         return self._check(r)
 
     @property

@@ -42,13 +42,27 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    """Run the REST service (settings from DARKPOOL_* / DATABASE_URL) under uvicorn."""
+    """Run the REST service (settings from DARKPOOL_* / DATABASE_URL) under uvicorn.
+
+    It listens at once: circuit setup runs in a background thread while
+    ``/v1/health`` answers 503 ``setting_up`` with progress (``darkpool setup``
+    beforehand makes it instant). SIGTERM or Ctrl-C stops it at any moment,
+    also during setup or a proof: node children are killed, nothing half done
+    is committed.
+    """
     import uvicorn
 
     from exchange.api.main import create_app
     from exchange.core.config import Settings
 
-    uvicorn.run(create_app(Settings()), host=args.host, port=args.port, log_level="info")
+    app = create_app(Settings(), setup_in_background=True)
+    uvicorn.run(
+        app,
+        host=args.host,
+        port=args.port,
+        log_level="info",
+        timeout_graceful_shutdown=2,  # then the lifespan stop kills a proof in flight
+    )
     return 0
 
 

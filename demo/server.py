@@ -80,12 +80,19 @@ def server_env(
     profile: str,
     exchange_id: str,
     markets: Sequence[MarketConfig],
+    database_url: str | None = None,
 ) -> dict[str, str]:
-    """Environment of the server subprocess: its own data dir, SQLite, batches on demand only."""
+    """Environment of the server subprocess: its own data dir, batches on demand only.
+
+    The database is SQLite in the data dir unless ``database_url`` names another
+    (an empty one: the demo starts from genesis).
+    """
     env = dict(os.environ)
     # Settings from the caller's shell must not point the demo server at real data.
     for name in ("DATABASE_URL", "DARKPOOL_DATABASE_URL", "DARKPOOL_KEY_DIR"):
         env.pop(name, None)
+    if database_url is not None:
+        env["DATABASE_URL"] = database_url
     env.pop("DARKPOOL_OPERATOR_TOKEN", None)  # let the service generate and store one
     env.update(
         DARKPOOL_DATA_DIR=str(data_dir),

@@ -519,8 +519,11 @@ def run(
     *,
     keep_server: bool = False,
     console: Console | None = None,
+    database_url: str | None = None,
 ) -> int:
     """Run the scripted market against a fresh server; 0 only if every check held.
+
+    ``database_url`` (an empty database) replaces the server's SQLite file.
 
     With ``keep_server`` the server stays up after the story until Ctrl-C, so
     ``darkpool trader`` can be pointed at it.
@@ -532,7 +535,9 @@ def run(
         previous = signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
         with tempfile.TemporaryDirectory(prefix="darkpool-demo-") as tmp:
-            return _run_in(Path(tmp), console, profile, exchange_id, ledger_out, keep_server)
+            return _run_in(
+                Path(tmp), console, profile, exchange_id, ledger_out, keep_server, database_url
+            )
     except KeyboardInterrupt:
         console.print("[yellow]demo interrupted; the server was stopped[/]")
         return 130
@@ -552,6 +557,7 @@ def _run_in(
     exchange_id: str,
     ledger_out: Path | str | None,
     keep_server: bool,
+    database_url: str | None = None,
 ) -> int:
     started = time.perf_counter()
     out = Path(ledger_out) if ledger_out is not None else tmp / "ledger"
@@ -561,9 +567,14 @@ def _run_in(
             "setup: build the statement circuits (cached after the first run)", "setup (circuits)"
         ):
             demo.build_circuits()
-        with demo.step("start `darkpool serve` (SQLite in a temp dir, genesis)", "server start"):
+        db = "SQLite in a temp dir" if database_url is None else "the given database"
+        with demo.step(f"start `darkpool serve` ({db}, genesis)", "server start"):
             env = server_env(
-                tmp / "server", profile=profile, exchange_id=exchange_id, markets=demo.markets
+                tmp / "server",
+                profile=profile,
+                exchange_id=exchange_id,
+                markets=demo.markets,
+                database_url=database_url,
             )
             with demo.working("starting the server, waiting for /v1/health"):
                 server = stack.enter_context(local_server(tmp / "server", env))

@@ -14,13 +14,16 @@ Table models hold what the service must survive a crash with:
 
 Response models are separate classes, so a response never leaks a private
 column. Integers that may exceed 2^53 are decimal strings in JSON. Portable
-SQL only (SQLite by default, PostgreSQL via DATABASE_URL).
+SQL only (SQLite by default, PostgreSQL via DATABASE_URL): every time
+(Unix seconds or milliseconds), index and count column is 64-bit
+(``BigInteger``), so millisecond times and times after 2038 fit on
+PostgreSQL too; amounts live in the JSON text of entries and snapshots.
 """
 
 from typing import Annotated, Any
 
 from pydantic import BaseModel, Field
-from sqlalchemy import Column, LargeBinary, Text
+from sqlalchemy import BigInteger, Column, LargeBinary, Text
 from sqlmodel import Field as DBField
 from sqlmodel import SQLModel
 
@@ -38,7 +41,7 @@ SignatureInput = Annotated[
 class LedgerEntryRow(SQLModel, table=True):
     __tablename__ = "ledger_entry"
 
-    index: int = DBField(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    index: int = DBField(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
     kind: str = DBField(max_length=16)
     data: str = DBField(sa_column=Column(Text, nullable=False))
 
@@ -49,16 +52,18 @@ class OrderRow(SQLModel, table=True):
     id: int | None = DBField(default=None, primary_key=True)  # acceptance order
     commitment: str = DBField(max_length=80, unique=True, index=True)
     ciphertext: bytes = DBField(sa_column=Column(LargeBinary, nullable=False))
-    received_at: int
+    received_at: int = DBField(sa_column=Column(BigInteger, nullable=False))  # Unix ms
     status: str = DBField(max_length=16)  # pending | listed | cancelled
-    order_index: int | None = DBField(default=None, index=True)
+    order_index: int | None = DBField(
+        default=None, sa_column=Column(BigInteger, nullable=True, index=True)
+    )
 
 
 class SnapshotRow(SQLModel, table=True):
     __tablename__ = "operator_snapshot"
 
     id: int | None = DBField(default=None, primary_key=True)
-    ledger_index: int = DBField(index=True)
+    ledger_index: int = DBField(sa_column=Column(BigInteger, nullable=False, index=True))
     account_root: str = DBField(max_length=80, index=True)
     data: str = DBField(sa_column=Column(Text, nullable=False))
 
@@ -66,9 +71,9 @@ class SnapshotRow(SQLModel, table=True):
 class AuthNonceRow(SQLModel, table=True):
     __tablename__ = "auth_nonce"
 
-    account: int = DBField(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    account: int = DBField(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
     message: str = DBField(primary_key=True, max_length=80)
-    expires_at: int = DBField(index=True)
+    expires_at: int = DBField(sa_column=Column(BigInteger, nullable=False, index=True))
 
 
 class SolvencyJobRow(SQLModel, table=True):
@@ -76,11 +81,11 @@ class SolvencyJobRow(SQLModel, table=True):
 
     id: str = DBField(primary_key=True, max_length=32)
     status: str = DBField(max_length=16)  # queued | running | done | failed
-    shock_bps: int | None = None
-    created_at: int
-    done: int = 0
-    total: int = 0
-    ledger_index: int | None = None
+    shock_bps: int | None = DBField(default=None, sa_column=Column(BigInteger, nullable=True))
+    created_at: int = DBField(sa_column=Column(BigInteger, nullable=False))
+    done: int = DBField(default=0, sa_column=Column(BigInteger, nullable=False))
+    total: int = DBField(default=0, sa_column=Column(BigInteger, nullable=False))
+    ledger_index: int | None = DBField(default=None, sa_column=Column(BigInteger, nullable=True))
     error: str | None = DBField(default=None, max_length=500)
 
 

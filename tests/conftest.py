@@ -8,7 +8,9 @@ clearly labelled) file, and the tests still run.
 """
 
 import os
+import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -25,3 +27,57 @@ def shared_dev_ptau() -> Iterator[None]:
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("DARKPOOL_PTAU", str(SHARED_DEV_PTAU))
         yield
+
+
+# ---------------------------------------------------------------- databases
+#
+# The store, API, bad-input, crash and demo tests run on SQLite and on
+# PostgreSQL. PostgreSQL is found through DARKPOOL_TEST_POSTGRES_URL (a
+# SQLAlchemy URL whose role may CREATE DATABASE; CI sets it with
+# scripts/ci-postgres.sh); every test gets a fresh database, dropped after.
+# Without the variable the PostgreSQL cases are skipped, saying so; in CI
+# (CI=true) a missing PostgreSQL is a failure, not a skip.
+
+POSTGRES_ENV = "DARKPOOL_TEST_POSTGRES_URL"
+BACKENDS = ("sqlite", "postgresql")
+
+
+@contextmanager
+def fresh_database(backend: str, data_dir: Path) -> Iterator[str]:
+    """A SQLAlchemy URL of an empty database on ``backend`` (dropped afterwards)."""
+    if backend == "sqlite":
+        yield f"sqlite:///{(data_dir / 'darkpool.sqlite3').resolve()}"
+        return
+    base = os.environ.get(POSTGRES_ENV)
+    if not base:
+        reason = f"PostgreSQL case skipped: {POSTGRES_ENV} is not set (scripts/ci-postgres.sh)"
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail(f"CI needs PostgreSQL: {POSTGRES_ENV} is not set")
+        pytest.skip(reason)
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    url = make_url(base)
+    name = f"darkpool_t_{uuid.uuid4().hex[:16]}"
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            raise
+        admin.dispose()
+        pytest.skip(f"PostgreSQL case skipped: {POSTGRES_ENV} unreachable ({type(exc).__name__})")
+    try:
+        yield url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh database per test, once on SQLite and once on PostgreSQL."""
+    with fresh_database(request.param, tmp_path) as url:
+        yield url

@@ -1,14 +1,17 @@
-"""Request authentication shared by the service and the client SDK.
+"""Request authentication shared by the service and the client SDK (docs/wire-protocol.md).
 
 A request on behalf of account ``i`` carries three headers:
 
 * ``X-Darkpool-Account``: ``i`` (decimal);
-* ``X-Darkpool-Timestamp``: unix seconds (decimal);
+* ``X-Darkpool-Timestamp``: Unix time in **milliseconds** (decimal), at most
+  48 bits; it is also the request's nonce: a client signs each request with a
+  new value (the SDK keeps them strictly increasing), so two identical
+  requests in the same second are two different messages;
 * ``X-Darkpool-Signature``: the EdDSA-Poseidon signature by the account key,
   either the ``verifier.eddsa.signature_to_dict`` JSON or the 64-byte
   ``pack_signature`` form as 128 hex digits,
 
-over ``Poseidon(AUTH_TAG, i, timestamp, sha256(METHOD + " " + TARGET + "\\n" + BODY) mod r)``
+over ``Poseidon(AUTH_TAG, i, timestamp_ms, sha256(METHOD + " " + TARGET + "\n" + BODY) mod r)``
 where TARGET is the path with its query string (``/v1/accounts/3/inclusion?root=..``)
 and BODY the raw request body bytes. ``AUTH_TAG`` is
 ``verifier.params.domain_tag("auth", exchange_id)``, so a request signature can
@@ -18,11 +21,11 @@ clock and remembers each (account, message) until it expires, so a captured
 request cannot be replayed.
 
 Opening an account has no index yet: its body carries the new public key, the
-amount, a timestamp and a signature over
+amount, a timestamp (Unix **seconds**) and a signature over
 ``Poseidon(AUTH_TAG, pub.x, pub.y, amount, timestamp)`` (five inputs, so it
 never collides with the four-input request message).
 
-Pure functions; no I/O, no clock (callers pass ``now``). Never logs keys.
+Pure functions; no I/O, no clock (callers pass ``now_ms``). Never logs keys.
 """
 
 import hashlib
@@ -60,10 +63,10 @@ class AuthError(ValueError):
 
 @dataclass(frozen=True)
 class AuthClaim:
-    """What a verified request proves: ``account`` signed ``message`` at ``timestamp``."""
+    """What a verified request proves: ``account`` signed ``message`` at ``timestamp_ms``."""
 
     account: int
-    timestamp: int
+    timestamp_ms: int
     message: int
 
 
@@ -74,14 +77,14 @@ def body_digest(method: str, target: str, body: bytes) -> int:
 
 
 def request_message(
-    auth_tag: int, account: int, timestamp: int, method: str, target: str, body: bytes
+    auth_tag: int, account: int, timestamp_ms: int, method: str, target: str, body: bytes
 ) -> int:
-    """The field element an account signs to authenticate one request."""
+    """The field element an account signs to authenticate one request (time in ms)."""
     return poseidon(
         [
             require_canonical(auth_tag, "auth_tag"),
             require_canonical(account, "account"),
-            unsigned_in_range(timestamp, TIME_BITS, "timestamp"),
+            unsigned_in_range(timestamp_ms, TIME_BITS, "timestamp"),
             body_digest(method, target, body),
         ]
     )
@@ -107,13 +110,16 @@ def sign_request(
     method: str,
     target: str,
     body: bytes,
-    timestamp: int,
+    timestamp_ms: int,
 ) -> dict[str, str]:
-    """The three auth headers for one request (signature in the packed hex form)."""
-    msg = request_message(auth_tag, account, timestamp, method, target, body)
+    """The three auth headers for one request (signature in the packed hex form).
+
+    ``timestamp_ms`` is Unix milliseconds; sign every request with a new one.
+    """
+    msg = request_message(auth_tag, account, timestamp_ms, method, target, body)
     return {
         HEADER_ACCOUNT: str(account),
-        HEADER_TIMESTAMP: str(timestamp),
+        HEADER_TIMESTAMP: str(timestamp_ms),
         HEADER_SIGNATURE: pack_signature(key.sign(msg)).hex(),
     }
 
@@ -147,7 +153,7 @@ def _decimal(value: str | None, name: str, bits: int) -> int:
 def parse_headers(
     account: str | None, timestamp: str | None, signature: str | None
 ) -> tuple[int, int, Signature]:
-    """(account, timestamp, signature) from the raw header values; raises AuthError."""
+    """(account, timestamp_ms, signature) from the raw header values; raises AuthError."""
     index = _decimal(account, HEADER_ACCOUNT, 32)
     ts = _decimal(timestamp, HEADER_TIMESTAMP, TIME_BITS)
     if signature is None:
@@ -159,24 +165,32 @@ def verify_request(
     *,
     auth_tag: int,
     account: int,
-    timestamp: int,
+    timestamp_ms: int,
     signature: Signature,
     pubkey: Point,
     method: str,
     target: str,
     body: bytes,
-    now: int,
+    now_ms: int,
     window: int = DEFAULT_WINDOW_S,
 ) -> AuthClaim:
-    """Check freshness and the signature; the caller must still reject a replayed claim."""
-    if abs(now - timestamp) > window:
-        raise AuthError(f"request timestamp {timestamp} is more than {window}s from now ({now})")
-    msg = request_message(auth_tag, account, timestamp, method, target, body)
+    """Check freshness (``window`` seconds) and the signature; the caller must still
+    reject a replayed claim. Both times are Unix milliseconds."""
+    if abs(now_ms - timestamp_ms) > window * 1000:
+        hint = (
+            " (it looks like seconds; the header is Unix milliseconds)"
+            if (timestamp_ms < 10**11 <= now_ms)
+            else ""
+        )
+        raise AuthError(
+            f"request timestamp {timestamp_ms} is more than {window}s from now ({now_ms} ms){hint}"
+        )
+    msg = request_message(auth_tag, account, timestamp_ms, method, target, body)
     try:
         check_signature(msg, signature, pubkey)
     except SignatureError as exc:
         raise AuthError(f"request signature rejected: {exc}") from None
-    return AuthClaim(account, timestamp, msg)
+    return AuthClaim(account, timestamp_ms, msg)
 
 
 # ---------------------------------------------------------------- sealed orders

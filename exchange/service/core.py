@@ -98,6 +98,12 @@ class ServiceCore:
         self.keys: keys.OperatorKeys
         self.oracle: SimulatedOracle
 
+    def _clock_ms(self) -> int:
+        """Now in Unix milliseconds: the wall clock's, or the injected seconds clock's x 1000."""
+        if self._clock is wall_clock:
+            return time.time_ns() // 1_000_000
+        return self._clock() * 1000
+
     # ------------------------------------------------------------ lifecycle
 
     @property

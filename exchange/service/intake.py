@@ -113,7 +113,7 @@ class Intake(ServiceCore):
     ) -> int:
         """Verify the auth headers of a request and burn its signature; returns the account."""
         try:
-            index, ts, sig = auth.parse_headers(account, timestamp, signature)
+            index, ts_ms, sig = auth.parse_headers(account, timestamp, signature)
         except auth.AuthError as exc:
             raise Unauthenticated(str(exc)) from None
         state = self.op.accounts.get(index)
@@ -125,19 +125,20 @@ class Intake(ServiceCore):
             claim = auth.verify_request(
                 auth_tag=self.tags.auth,
                 account=index,
-                timestamp=ts,
+                timestamp_ms=ts_ms,
                 signature=sig,
                 pubkey=Point(state.pub_x, state.pub_y),
                 method=method,
                 target=target,
                 body=body,
-                now=now,
+                now_ms=self._clock_ms(),
                 window=window,
             )
         except (auth.AuthError, FieldError) as exc:
             raise Unauthenticated(str(exc)) from None
+        # Each signed message is remembered (in seconds) until it can no longer be fresh.
         if not self.store.use_nonce(
-            account=index, message=claim.message, expires_at=ts + window + 1, now=now
+            account=index, message=claim.message, expires_at=ts_ms // 1000 + window + 2, now=now
         ):
             raise Unauthenticated("replayed request: this signature was already used")
         return index

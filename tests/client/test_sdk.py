@@ -27,13 +27,13 @@ def test_request_signature_binds_method_target_body_and_time() -> None:
     args = dict(
         auth_tag=TAGS.auth,
         account=account,
-        timestamp=ts,
+        timestamp_ms=ts,
         signature=sig,
         pubkey=key.public_key(),
         method="POST",
         target="/v1/x?a=1",
         body=b"{}",
-        now=1_010,
+        now_ms=11_000,
     )
     assert auth.verify_request(**args).account == 3  # type: ignore[arg-type]
     for change in (
@@ -42,7 +42,7 @@ def test_request_signature_binds_method_target_body_and_time() -> None:
         {"body": b"{ }"},
         {"account": 4},
         {"auth_tag": TAGS.order},
-        {"now": 1_031},
+        {"now_ms": 31_001},
     ):
         with pytest.raises(auth.AuthError):
             auth.verify_request(**{**args, **change})  # type: ignore[arg-type]

@@ -7,6 +7,7 @@ import re
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,16 +15,26 @@ from rich.console import Console
 
 import demo
 from darkpool import cli
+from tests.conftest import BACKENDS, fresh_database
 from verifier.ledger import replay
 from verifier.source import DirectorySource
 
 
-@pytest.fixture(scope="module")
-def demo_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
-    out = tmp_path_factory.mktemp("demo") / "ledger"
+@pytest.fixture(scope="module", params=BACKENDS)
+def demo_run(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Path, str]]:
+    """The demo once on SQLite (the server's own file) and once on PostgreSQL."""
+    base = tmp_path_factory.mktemp("demo")
+    out = base / "ledger"
     console = Console(record=True, width=120)
-    assert demo.run(profile="test", ledger_out=out, console=console) == 0
-    return out, console.export_text()
+    with fresh_database(request.param, base) as url:
+        database_url = None if request.param == "sqlite" else url
+        assert (
+            demo.run(profile="test", ledger_out=out, console=console, database_url=database_url)
+            == 0
+        )
+        yield out, console.export_text()
 
 
 @pytest.fixture(scope="module")

@@ -39,15 +39,15 @@ def _free_port() -> int:
 
 
 @contextmanager
-def _server(data_dir: Path, port: int) -> Iterator[subprocess.Popen[bytes]]:
+def _server(data_dir: Path, port: int, database_url: str) -> Iterator[subprocess.Popen[bytes]]:
     env = dict(
         os.environ,
         DARKPOOL_DATA_DIR=str(data_dir),
         DARKPOOL_BATCH_INTERVAL_S="0",
         DARKPOOL_OPERATOR_TOKEN=TOKEN,
         DARKPOOL_ORACLE_STEP_BPS="0",
+        DATABASE_URL=database_url,
     )
-    env.pop("DATABASE_URL", None)
     log = (data_dir / f"server-{time.monotonic_ns()}.log").open("wb")
     proc = subprocess.Popen(
         [sys.executable, "-m", "darkpool.cli", "serve", "--port", str(port)],
@@ -75,12 +75,12 @@ def _server(data_dir: Path, port: int) -> Iterator[subprocess.Popen[bytes]]:
         log.close()
 
 
-def test_kill_9_while_proving_loses_nothing(tmp_path: Path) -> None:
+def test_kill_9_while_proving_loses_nothing(tmp_path: Path, database_url: str) -> None:
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
     alice, bob = PrivateKey.generate(), PrivateKey.generate()
     expiry = int(time.time()) + 3600
-    with _server(tmp_path, port) as proc:
+    with _server(tmp_path, port, database_url) as proc:
         c = DarkpoolClient(url)
         a = c.open_account(alice, 1_000_000)
         b = c.open_account(bob, 1_000_000)
@@ -111,7 +111,7 @@ def test_kill_9_while_proving_loses_nothing(tmp_path: Path) -> None:
         thread.join(timeout=30)
         c.close()
 
-    with _server(tmp_path, port):
+    with _server(tmp_path, port, database_url):
         c = DarkpoolClient(url)
         entries = c.all_entries()
         # No batch was committed; the pending order was listed on restart, after the others.
