@@ -9,6 +9,7 @@ import sys
 import time
 from collections.abc import Sequence
 from dataclasses import replace
+from types import FrameType
 
 from prover import circuits
 from prover.errors import ToolchainError
@@ -54,15 +55,20 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     from exchange.api.main import create_app
     from exchange.core.config import Settings
+    from exchange.service import Service
 
-    app = create_app(Settings(), setup_in_background=True)
-    uvicorn.run(
-        app,
-        host=args.host,
-        port=args.port,
-        log_level="info",
-        timeout_graceful_shutdown=2,  # then the lifespan stop kills a proof in flight
+    service = Service(Settings())
+    app = create_app(service.settings, service=service, setup_in_background=True)
+
+    class Server(uvicorn.Server):
+        def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+            service.interrupt()  # a build or proof in flight ends now, not after it
+            super().handle_exit(sig, frame)
+
+    config = uvicorn.Config(
+        app, host=args.host, port=args.port, log_level="info", timeout_graceful_shutdown=1
     )
+    Server(config).run()
     return 0
 
 

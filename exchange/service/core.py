@@ -237,6 +237,17 @@ class ServiceCore:
         if self._store is not None:
             self._store.close()
 
+    def interrupt(self) -> None:
+        """From a signal handler: refuse new work and kill node children now (``stop`` follows).
+
+        A reaper thread keeps killing children until the process ends, so a
+        prover that a worker was about to start when the signal came dies too.
+        """
+        if self._stop.is_set():
+            return
+        self._stop.set()
+        threading.Thread(target=processes.reap_forever, name="darkpool-reaper", daemon=True).start()
+
     def _on_stop(self) -> None:
         """Hook for the job half: wake its worker."""
 

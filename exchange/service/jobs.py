@@ -10,7 +10,7 @@ import logging
 import re
 import uuid
 
-from exchange.errors import Conflict, DomainError, Internal, NotFound
+from exchange.errors import Conflict, DomainError, Internal, NotFound, Unavailable
 from exchange.models import SolvencyJobRow
 from exchange.operator import OperatorError
 from exchange.oracle import OracleError
@@ -56,6 +56,10 @@ class Jobs(ServiceCore):
                         summary = op.run_batch(report)
                     except OperatorError as exc:
                         raise Internal(f"batch failed: {exc}") from None
+                    except Exception:
+                        if self._stop.is_set():  # the prover was killed by a stop
+                            raise Unavailable("the exchange is stopping; nothing changed") from None
+                        raise
                     self._persist(entries=[summary.entry.to_dict()], snapshot=self._snapshot())
                 finally:
                     self.batch_in_progress = False

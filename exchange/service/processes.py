@@ -7,6 +7,7 @@ place, so a killed build leaves nothing half written.
 """
 
 import logging
+import time
 
 import psutil
 
@@ -28,3 +29,10 @@ def kill_children(timeout: float = 2.0) -> int:
             log.warning("could not kill child process %s: %s", child.pid, exc)
     _, alive = psutil.wait_procs(children, timeout=timeout)
     return len(children) - len(alive)
+
+
+def reap_forever(interval: float = 0.1) -> None:
+    """Kill every child as soon as it appears (the process is shutting down)."""
+    while True:
+        kill_children(timeout=0)
+        time.sleep(interval)

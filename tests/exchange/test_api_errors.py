@@ -72,3 +72,23 @@ def test_openapi_declares_every_error_with_the_real_body(tmp_path: Any) -> None:
 )
 def test_route_declares_what_it_raises(tmp_path: Any, path: str, method: str, status: str) -> None:
     assert status in _spec(tmp_path)["paths"][path][method]["responses"]
+
+
+@pytest.mark.parametrize("path", ["/v1/orders", "/v1/accounts/1/deposit", "/v1/solvency"])
+def test_body_limit_is_413_declared_or_streamed(tmp_path: Any, path: str) -> None:
+    from fastapi.testclient import TestClient
+
+    limit = 2048
+    app = create_app(Settings(data_dir=tmp_path, max_body_bytes=limit))
+    http = TestClient(app)  # no lifespan: the limit is enforced before any service work
+
+    def chunks() -> Any:  # no Content-Length: sent chunked, the size is only seen while reading
+        for _ in range(4):
+            yield b"x" * 1000
+
+    for r in (
+        http.post(path, content=b"x" * (limit + 1)),
+        http.post(path, content=chunks()),
+    ):
+        assert r.status_code == 413, r.text
+        assert r.json() == {"detail": f"request body exceeds {limit} bytes"}

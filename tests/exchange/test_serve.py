@@ -1,0 +1,168 @@
+"""``darkpool serve`` as an operator runs it: health at once, setup in the background, clean stops.
+
+A real server subprocess on a **cold cache** (an empty ``DARKPOOL_CACHE``):
+``/v1/health`` answers while the circuits are still being built (503,
+``setting_up`` with progress), other routes say 503 too, and SIGTERM during
+setup ends the process, and the node compiler it started, within 5 s. On the
+shared (warm) cache: health turns 200 ``ok`` only once ready, and Ctrl-C
+(SIGINT) in the middle of a batch proof also exits within 5 s, killing the
+prover. The start-up time printed is the time from spawn to the first health
+answer (dominated by Python imports on a loaded machine); a second bound
+says health never waits for setup.
+"""
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import psutil
+import pytest
+
+pytestmark = pytest.mark.slow
+TOKEN = "serve-test-operator-token-0123"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _spawn(data_dir: Path, port: int, **env: str) -> subprocess.Popen[bytes]:
+    full = dict(
+        os.environ,
+        DARKPOOL_DATA_DIR=str(data_dir),
+        DARKPOOL_BATCH_INTERVAL_S="0",
+        DARKPOOL_OPERATOR_TOKEN=TOKEN,
+        DARKPOOL_ORACLE_STEP_BPS="0",
+        **env,
+    )
+    full.pop("DATABASE_URL", None)
+    log = (data_dir / "server.log").open("wb")
+    return subprocess.Popen(
+        [sys.executable, "-m", "darkpool.cli", "serve", "--port", str(port)],
+        env=full,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+
+
+def _first_health(proc: subprocess.Popen[bytes], url: str, limit: float) -> httpx.Response:
+    deadline = time.monotonic() + limit
+    while True:
+        assert proc.poll() is None, "server exited during start"
+        with contextlib.suppress(httpx.HTTPError):
+            return httpx.get(f"{url}/v1/health", timeout=2)
+        assert time.monotonic() < deadline, "no /v1/health answer"
+        time.sleep(0.02)
+
+
+def _descendants(proc: subprocess.Popen[bytes]) -> list[psutil.Process]:
+    try:
+        return psutil.Process(proc.pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        return []
+
+
+def _stop_within(proc: subprocess.Popen[bytes], sig: int, seconds: float) -> float:
+    children = _descendants(proc)
+    t0 = time.monotonic()
+    proc.send_signal(sig)  # to the server only: it must end its own children
+    try:
+        proc.wait(timeout=seconds)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    took = time.monotonic() - t0
+    _, alive = psutil.wait_procs(children, timeout=1)
+    assert not alive, f"children left running: {[p.pid for p in alive]}"
+    return took
+
+
+def test_health_during_cold_setup_and_sigterm(tmp_path: Path) -> None:
+    cache = tmp_path / "empty-cache"
+    cache.mkdir()
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    t0 = time.monotonic()
+    proc = _spawn(tmp_path, port, DARKPOOL_CACHE=str(cache))
+    try:
+        first = _first_health(proc, url, limit=120)
+        took = time.monotonic() - t0
+        print(f"\nfirst /v1/health answer {took:.2f}s after spawn (cold cache)")
+        assert first.status_code == 503
+        body = first.json()
+        assert body["status"] == "setting_up" and body["ledger_entries"] is None
+        assert body["setup"]["total"] == 3 and body["setup"]["done"] < 3
+        refused = httpx.get(f"{url}/v1/info", timeout=5)
+        assert refused.status_code == 503 and "setting up" in refused.json()["detail"]
+        # setup is really running: the node compiler is our child
+        deadline = time.monotonic() + 60
+        while not any("node" in p.name() for p in _descendants(proc)):
+            assert time.monotonic() < deadline, "setup never started node"
+            time.sleep(0.1)
+        assert httpx.get(f"{url}/v1/health", timeout=5).json()["status"] == "setting_up"
+        took = _stop_within(proc, signal.SIGTERM, 5)
+        print(f"SIGTERM during setup: exited in {took:.2f}s")
+        assert proc.returncode is not None
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+
+
+def test_ready_only_when_ready_and_ctrl_c_during_a_proof(tmp_path: Path) -> None:
+    from client.sdk import DarkpoolClient
+    from verifier.eddsa import PrivateKey
+    from verifier.encoding import BUY, SELL
+
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    proc = _spawn(tmp_path, port)
+    try:
+        seen = []
+        deadline = time.monotonic() + 900
+        while True:
+            r = _first_health(proc, url, limit=120)
+            seen.append((r.status_code, r.json()["status"]))
+            if r.status_code == 200:
+                break
+            assert r.json()["status"] == "setting_up", r.text
+            assert time.monotonic() < deadline, "never ready"
+            time.sleep(0.2)
+        assert seen[-1] == (200, "ok") and all(s == (503, "setting_up") for s in seen[:-1])
+        c = DarkpoolClient(url)
+        alice, bob = PrivateKey.generate(), PrivateKey.generate()
+        a = c.open_account(alice, 1_000_000)
+        b = c.open_account(bob, 1_000_000)
+        expiry = int(time.time()) + 3600
+        c.submit_order(alice, a, 0, BUY, 1, 61_000, expiry)
+        c.submit_order(bob, b, 0, SELL, 1, 59_000, expiry)
+
+        def trigger() -> None:
+            with contextlib.suppress(httpx.HTTPError):
+                httpx.post(
+                    f"{url}/v1/admin/batch",
+                    headers={"Authorization": f"Bearer {TOKEN}"},
+                    timeout=120,
+                )
+
+        threading.Thread(target=trigger, daemon=True).start()
+        deadline = time.monotonic() + 120
+        while not c.health()["batch_in_progress"]:
+            assert time.monotonic() < deadline, "the batch never started"
+            time.sleep(0.02)
+        c.close()
+        took = _stop_within(proc, signal.SIGINT, 5)
+        print(f"\nCtrl-C during a batch proof: exited in {took:.2f}s")
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
