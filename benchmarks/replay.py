@@ -56,7 +56,7 @@ def build_ledger(batches: int, target: Path, profile: str = "test") -> Path:
     """Operator run with ``batches`` batches of one fill each; exported to ``target``."""
     # Imported here: only generation needs the prover and exchange stacks.
     from exchange.operator import MarketSpec, Operator
-    from exchange.oracle import SimulatedOracle
+    from oracle.signer import SimulatedOracle
     from verifier.eddsa import PrivateKey
     from verifier.encoding import BUY, SELL, Order, order_commitment
     from verifier.protocol import Tags

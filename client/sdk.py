@@ -233,15 +233,7 @@ class DarkpoolClient:
 
 def verify_inclusion(inclusion: dict[str, Any], expected_pubkey: Point | None = None) -> bool:
     """Recompute the leaf from its opening and check the path against the stated root."""
-    o = inclusion["opening"]
-    state = AccountState(
-        int(o["pub_x"]),
-        int(o["pub_y"]),
-        int(o["balance"]),
-        tuple(int(x) for x in o["positions"]),
-        int(o["nonce"]),
-        int(o["blinding"]),
-    )
+    state = AccountState.from_dict(inclusion["opening"])
     if expected_pubkey is not None and (state.pub_x, state.pub_y) != (
         expected_pubkey.x,
         expected_pubkey.y,

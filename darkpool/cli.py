@@ -158,8 +158,10 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--url", help="base URL of a running service (default: local database)")
     export.set_defaults(func=cmd_export)
     from client import cli as trader_cli
+    from oracle import cli as oracle_cli
 
     trader_cli.add_parser(sub)
+    oracle_cli.add_parser(sub)
     return parser
 
 

@@ -51,7 +51,7 @@ from demo.server import (
     server_env,
 )
 from exchange.core.config import MarketConfig
-from exchange.oracle import SimulatedOracle
+from oracle.signer import SimulatedOracle
 from prover import circuits
 from verifier import groth16
 from verifier.eddsa import PrivateKey

@@ -5,8 +5,9 @@ the circuits in ``circuits/lib`` compute exactly the same Poseidon hashes.
 Pure functions, no I/O; never imports prover or exchange.
 """
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from verifier.field import FieldError, R, require_canonical, signed_to_field, unsigned_in_range
 from verifier.params import (
@@ -37,6 +38,33 @@ class AccountState:
 
     def leaf(self) -> int:
         return account_leaf(self)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form (the opening of an inclusion answer, the operator's snapshot).
+
+        Integers as decimal strings, except ``nonce`` (a JSON number); positions
+        one per market, signed.
+        """
+        return {
+            "pub_x": str(self.pub_x),
+            "pub_y": str(self.pub_y),
+            "balance": str(self.balance),
+            "positions": [str(x) for x in self.positions],
+            "nonce": self.nonce,
+            "blinding": str(self.blinding),
+        }
+
+    @classmethod
+    def from_dict(cls, obj: Mapping[str, Any]) -> "AccountState":
+        """Inverse of ``to_dict``; raises KeyError, TypeError or ValueError on a bad field."""
+        return cls(
+            int(obj["pub_x"]),
+            int(obj["pub_y"]),
+            int(obj["balance"]),
+            tuple(int(x) for x in obj["positions"]),
+            int(obj["nonce"]),
+            int(obj["blinding"]),
+        )
 
 
 def positions_hash(positions: Sequence[int]) -> int:

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Self
 
-from exchange.domain import MarketSpec, RestingOrder
-from exchange.oracle import Oracle, OracleReport
+from exchange.domain import BookError, MarketSpec, OrderBook, RestingOrder
+from oracle.signer import Oracle, OracleReport
 from prover import backends, toolchain
 from prover.circuits import build_statement, load_params
 from prover.statements.settle_batch import Fill, SignedOrder, random_blinding
@@ -77,13 +77,6 @@ ProveFn = Callable[
 ]
 
 
-@dataclass
-class _OrderRecord:
-    signed: SignedOrder
-    commitment: int
-    cancelled: bool = False
-
-
 @dataclass(frozen=True)
 class BatchSummary:
     """What ``run_batch`` did, for progress output (the entry is the public record)."""
@@ -136,11 +129,13 @@ class OperatorState:
         self.account_tree = MerkleTree(p.account_depth)
         self.accounts: dict[int, AccountState] = {}
         self.order_tree = MerkleTree(p.order_depth)
-        self.commitments: list[int] = []
+        # The engine's one order book (exchange.domain): terms, commitment,
+        # filled and cancelled per order-list index. Signatures are kept beside
+        # it for the settlement witnesses.
+        self.book = OrderBook()
+        self._signatures: dict[int, Signature] = {}
         self._commitment_set: set[int] = set()
         self.fill_tree = MerkleTree(p.order_depth)
-        self.filled: dict[int, int] = {}
-        self._orders: dict[int, _OrderRecord] = {}
         self.total_collateral = 0
         self.latest_report: OracleReport | None = None
         self.next_batch_id = 1
@@ -182,30 +177,39 @@ class OperatorState:
         self.account_state(index)
         return self.account_tree.path(index)
 
+    @property
+    def commitments(self) -> list[int]:
+        """The public order list: commitments in order-list (time-priority) order."""
+        return [r.commitment for r in self.book]
+
+    @property
+    def filled(self) -> dict[int, int]:
+        """Lots filled per order-list index, for orders that have filled at all."""
+        return {r.index: r.filled for r in self.book if r.filled}
+
+    def resting(self, order_index: int) -> RestingOrder:
+        """The book's record of an accepted order; OperatorError if there is none."""
+        try:
+            return self.book.get(order_index)
+        except BookError:
+            raise OperatorError(f"order {order_index} does not exist") from None
+
+    def signed_order(self, order_index: int) -> SignedOrder:
+        """Terms, signature and index of an accepted order (a settlement witness input)."""
+        return SignedOrder(
+            self.resting(order_index).order, self._signatures[order_index], order_index
+        )
+
     def order_status(self, order_index: int) -> tuple[int, bool]:
         """(lots filled, cancelled) of an accepted order."""
-        record = self._orders.get(order_index)
-        if record is None:
-            raise OperatorError(f"order {order_index} does not exist")
-        return self.filled.get(order_index, 0), record.cancelled
-
-    def _resting(self, index: int, record: _OrderRecord) -> RestingOrder:
-        return RestingOrder(
-            index=index,
-            order=record.signed.order,
-            commitment=record.commitment,
-            filled=self.filled.get(index, 0),
-            cancelled=record.cancelled,
-        )
+        r = self.resting(order_index)
+        return r.filled, r.cancelled
 
     # ------------------------------------------------------------ persistence
 
     def order_terms(self, order_index: int) -> Order:
         """The plaintext terms of an accepted order (for its owner; never published)."""
-        record = self._orders.get(order_index)
-        if record is None:
-            raise OperatorError(f"order {order_index} does not exist")
-        return record.signed.order
+        return self.resting(order_index).order
 
     def snapshot(self) -> dict[str, Any]:
         """The private state that the ledger does not hold, as JSON (secret: blindings).
@@ -217,19 +221,9 @@ class OperatorState:
         report = self.latest_report
         return {
             "ledger_index": len(self.ledger) - 1,
-            "accounts": [
-                {
-                    "pub_x": str(a.pub_x),
-                    "pub_y": str(a.pub_y),
-                    "balance": str(a.balance),
-                    "positions": [str(x) for x in a.positions],
-                    "nonce": a.nonce,
-                    "blinding": str(a.blinding),
-                }
-                for _, a in sorted(self.accounts.items())
-            ],
+            "accounts": [a.to_dict() for _, a in sorted(self.accounts.items())],
             "filled": {str(i): str(f) for i, f in sorted(self.filled.items())},
-            "cancelled": sorted(i for i, r in self._orders.items() if r.cancelled),
+            "cancelled": [r.index for r in self.book if r.cancelled],
             "total_collateral": str(self.total_collateral),
             "latest_report": report.to_dict() if report is not None else None,
             "next_batch_id": self.next_batch_id,
@@ -279,6 +273,7 @@ class OperatorState:
         orders: Mapping[int, tuple[Order, Signature]],
     ) -> None:
         common = {"index", "kind", "roots_before", "roots_after"}
+        commitments: list[int] = []
         for i, e in enumerate(entries):
             if e["index"] != i:
                 raise OperatorError(f"ledger entry {i} is stored as index {e['index']}")
@@ -286,39 +281,36 @@ class OperatorState:
             self.ledger.append(e["kind"], _roots(e["roots_before"]), _roots(e["roots_after"]), body)
             if e["kind"] == "order":
                 h = int(e["commitment"])
-                if e["order_index"] != len(self.commitments) or h not in orders:
+                if e["order_index"] != len(commitments) or h not in orders:
                     raise OperatorError(f"order entry {i} has no matching stored order")
-                self.commitments.append(h)
+                commitments.append(h)
                 self._commitment_set.add(h)
             elif e["kind"] in ("account_op", "batch") and i > snapshot["ledger_index"]:
                 raise OperatorError(f"entry {i} ({e['kind']}) is newer than the snapshot")
         genesis = self.ledger.entries[0].body
         if genesis["oracle_pubkey"] != public_key_to_dict(self.oracle.public_key):
             raise OperatorError("the oracle key differs from the one pinned in genesis")
-        self.order_tree = MerkleTree.from_leaves(self.commitments, self.params.order_depth)
+        self.order_tree = MerkleTree.from_leaves(commitments, self.params.order_depth)
         for i, a in enumerate(snapshot["accounts"]):
-            self.accounts[i] = AccountState(
-                int(a["pub_x"]),
-                int(a["pub_y"]),
-                int(a["balance"]),
-                tuple(int(x) for x in a["positions"]),
-                int(a["nonce"]),
-                int(a["blinding"]),
-            )
+            self.accounts[i] = AccountState.from_dict(a)
         self.account_tree = MerkleTree.from_leaves(
             [a.leaf() for _, a in sorted(self.accounts.items())], self.params.account_depth
         )
-        self.filled = {int(i): int(f) for i, f in snapshot["filled"].items()}
-        for i, f in self.filled.items():
-            self.fill_tree.update(i, fill_leaf(self.commitments[i], f))
-        cancelled = set(snapshot["cancelled"])
-        for index, h in enumerate(self.commitments):
+        for index, h in enumerate(commitments):
             order, signature = orders[h]
             if order_commitment(self.tags.order, order) != h:
                 raise OperatorError(f"stored order {index} does not open its commitment")
-            self._orders[index] = _OrderRecord(
-                SignedOrder(order, signature, index), h, cancelled=index in cancelled
-            )
+            self.book.add(order, h)
+            self._signatures[index] = signature
+        filled = {int(i): int(f) for i, f in snapshot["filled"].items()}
+        try:
+            self.book.record_fills(filled)
+            for index in snapshot["cancelled"]:
+                self.book.cancel(int(index))
+        except BookError as exc:
+            raise OperatorError(f"snapshot does not fit the order list: {exc}") from None
+        for i, f in filled.items():
+            self.fill_tree.update(i, fill_leaf(commitments[i], f))
         self.total_collateral = int(snapshot["total_collateral"])
         report = snapshot["latest_report"]
         self.latest_report = _report_from_dict(report) if report is not None else None

@@ -38,13 +38,12 @@ from exchange.operator.state import (
     RejectedOrder,
     SignatureRejected,
     UnknownAccount,
-    _OrderRecord,
     wall_clock,
 )
-from exchange.oracle import Oracle, OracleReport
+from oracle.signer import Oracle, OracleReport
 from prover import backends
 from prover.statements.account_op import AccountOpError, AccountOpWitness, OpKind
-from prover.statements.settle_batch import Fill, SignedOrder, build_settle_batch, random_blinding
+from prover.statements.settle_batch import Fill, build_settle_batch, random_blinding
 from prover.statements.solvency_chunk import build_solvency_witnesses
 from verifier import accounting
 from verifier.babyjub import Point
@@ -311,7 +310,7 @@ class Operator(OperatorState):
             raise RejectedOrder(f"signature rejected: {exc}") from None
         if commitment in self._commitment_set or any(h == commitment for _, h in pending):
             raise DuplicateOrder("duplicate order: this commitment was already accepted")
-        if len(self.commitments) + len(pending) >= self.order_tree.capacity:
+        if len(self.book) + len(pending) >= self.order_tree.capacity:
             raise RejectedOrder("the order list is full")
         if self.latest_report is not None:
             marks = list(self.latest_report.prices)
@@ -320,14 +319,10 @@ class Operator(OperatorState):
             # order's market needs a price; its limit is the worst it can trade at.
             marks = [0] * p.markets
             marks[order.market] = order.limit_price
-        own = [
-            self._resting(i, r)
-            for i, r in self._orders.items()
-            if r.signed.order.account == order.account
-        ]
+        own = self.book.open_orders(order.account)
         # Queued orders get the list indices they will have (only their terms matter here).
         own += [
-            RestingOrder(index=len(self.commitments) + k, order=o, commitment=h)
+            RestingOrder(index=len(self.book) + k, order=o, commitment=h)
             for k, (o, h) in enumerate(pending)
             if o.account == order.account
         ]
@@ -349,10 +344,10 @@ class Operator(OperatorState):
         """
         if commitment in self._commitment_set:
             raise DuplicateOrder("duplicate order: this commitment was already accepted")
-        if len(self.commitments) >= self.order_tree.capacity:
+        if len(self.book) >= self.order_tree.capacity:
             raise RejectedOrder("the order list is full")
         before = self.roots
-        index = len(self.commitments)
+        index = len(self.book)
         tree = self.order_tree.copy()
         tree.update(index, commitment)
         after = Roots(before.account, before.fill, tree.root)
@@ -360,17 +355,15 @@ class Operator(OperatorState):
             "order", before, after, {"order_index": index, "commitment": str(commitment)}
         )
         self.order_tree = tree
-        self.commitments.append(commitment)
+        self.book.add(order, commitment)
         self._commitment_set.add(commitment)
-        self._orders[index] = _OrderRecord(SignedOrder(order, signature, index), commitment)
+        self._signatures[index] = signature
         return index
 
     def cancel(self, order_index: int, signature: Signature) -> None:
         """Stop an order from matching; signature over cancel_message(tag, index, h)."""
-        record = self._orders.get(order_index)
-        if record is None:
-            raise OperatorError(f"order {order_index} does not exist")
-        state = self.accounts[record.signed.order.account]
+        record = self.resting(order_index)
+        state = self.accounts[record.order.account]
         msg = cancel_message(self.tags.cancel, order_index, record.commitment)
         try:
             check_signature(msg, signature, Point(state.pub_x, state.pub_y))
@@ -378,7 +371,7 @@ class Operator(OperatorState):
             raise SignatureRejected(f"cancel signature rejected: {exc}") from None
         if record.cancelled:
             raise OperatorError(f"order {order_index} is already cancelled")
-        record.cancelled = True
+        self.book.cancel(order_index)
 
     # ------------------------------------------------------------ batches
 
@@ -408,7 +401,7 @@ class Operator(OperatorState):
         if self.latest_report is not None and report.timestamp < self.latest_report.timestamp:
             raise OperatorError("batch timestamp goes back in time")
         result = match_batch(
-            [self._resting(i, r) for i, r in sorted(self._orders.items())],
+            list(self.book),
             {i: AccountEntry.of(a) for i, a in self.accounts.items()},
             report.prices,
             self.markets,
@@ -417,8 +410,8 @@ class Operator(OperatorState):
         )
         fills = [
             Fill(
-                buy=self._orders[f.buy_index].signed,
-                sell=self._orders[f.sell_index].signed,
+                buy=self.signed_order(f.buy_index),
+                sell=self.signed_order(f.sell_index),
                 quantity=f.quantity,
             )
             for f in result.fills
@@ -487,7 +480,8 @@ class Operator(OperatorState):
             },
         )
         self.account_tree, self.accounts = tree, states
-        self.fill_tree, self.filled = fill_tree, filled
+        self.fill_tree = fill_tree
+        self.book.record_fills({i: f for i, f in filled.items() if f != self.book.get(i).filled})
         self.latest_report = report
         self.next_batch_id += 1
         return BatchSummary(entry, tuple(fills), len(proofs))

@@ -27,10 +27,10 @@ from exchange.core.config import Settings
 from exchange.errors import Internal, Unavailable
 from exchange.models import SolvencyJobRow
 from exchange.operator import Operator, ProveFn, RejectedOrder, wall_clock
-from exchange.oracle import SimulatedOracle
 from exchange.service import processes
 from exchange.service.results import HealthReport, SetupProgress
 from exchange.store import Store
+from oracle.signer import SimulatedOracle
 from prover import jobs
 from prover.circuits import build_statement
 from verifier import poseidon

@@ -10,8 +10,6 @@ import base64
 import binascii
 import logging
 import time
-from collections.abc import Mapping
-from typing import Any
 
 from nacl.exceptions import CryptoError
 
@@ -320,22 +318,10 @@ class Intake(ServiceCore):
             snap = self.store.snapshot_with_root(root)
             if snap is None:
                 raise NotFound("unknown account root")
-            states = [_state_from_json(a) for a in snap["accounts"]]
+            states = [AccountState.from_dict(a) for a in snap["accounts"]]
             if index >= len(states):
                 raise NotFound(f"account {index} did not exist under that root")
             state = states[index]
             tree = MerkleTree.from_leaves([a.leaf() for a in states], self.op.params.account_depth)
         path = tree.path(index)
         return Inclusion(index, tree.root, state, tuple(path.siblings))
-
-
-def _state_from_json(a: Mapping[str, Any]) -> AccountState:
-    """An account opening as stored in an operator snapshot (decimal strings)."""
-    return AccountState(
-        int(a["pub_x"]),
-        int(a["pub_y"]),
-        int(a["balance"]),
-        tuple(int(x) for x in a["positions"]),
-        int(a["nonce"]),
-        int(a["blinding"]),
-    )

@@ -13,9 +13,9 @@ import uuid
 from exchange.errors import Conflict, DomainError, Internal, NotFound, Unavailable
 from exchange.models import SolvencyJobRow
 from exchange.operator import OperatorError
-from exchange.oracle import OracleError
 from exchange.service.core import ServiceCore
 from exchange.service.results import BatchDone, JobReport
+from oracle.signer import OracleError
 from verifier.export import LedgerEntry
 from verifier.protocol import is_expired
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from exchange.models import SolvencyJobRow
-from exchange.oracle import OracleReport
+from oracle.signer import OracleReport
 from verifier.encoding import AccountState, Order
 from verifier.export import LedgerEntry, Roots
 

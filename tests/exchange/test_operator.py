@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from exchange.operator import MarketSpec, Operator, OperatorError, RejectedOrder
-from exchange.oracle import SimulatedOracle
+from oracle.signer import SimulatedOracle
 from verifier import groth16
 from verifier.eddsa import PrivateKey, Signature, verify_poseidon
 from verifier.encoding import BUY, SELL, Order, cancel_message, oracle_message, order_commitment

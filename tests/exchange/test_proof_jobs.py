@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from exchange.operator import MarketSpec, Operator
-from exchange.oracle import SimulatedOracle
+from oracle.signer import SimulatedOracle
 from prover import jobs
 from verifier import groth16
 from verifier.cli import main as verify_main

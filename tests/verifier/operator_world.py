@@ -12,7 +12,7 @@ from verifier.eddsa import PrivateKey
 def small_operator() -> tuple[Any, Any, PrivateKey, PrivateKey]:
     """(operator, tags, alice key, bob key): two markets, fixed keys, a fixed clock."""
     from exchange.operator import MarketSpec, Operator
-    from exchange.oracle import SimulatedOracle
+    from oracle.signer import SimulatedOracle
     from verifier.protocol import Tags
 
     tags = Tags.for_exchange("darkpool-dev")

@@ -35,11 +35,4 @@ def field_int(value: str, what: str) -> int:
 
 def opening(a: AccountState) -> dict[str, Any]:
     """An account leaf's opening as JSON (decimal strings; docs/wire-protocol.md)."""
-    return {
-        "pub_x": str(a.pub_x),
-        "pub_y": str(a.pub_y),
-        "balance": str(a.balance),
-        "positions": [str(x) for x in a.positions],
-        "nonce": a.nonce,
-        "blinding": str(a.blinding),
-    }
+    return a.to_dict()

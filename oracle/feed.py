@@ -1,0 +1,83 @@
+"""Price feeds: where the oracle's prices come from, behind one interface.
+
+``PriceFeed`` is what the oracle service signs from. A real feed (an exchange
+aggregator, a median of venues) implements it and plugs into
+``oracle.service`` unchanged; ``SimulatedFeed`` is the seeded integer random
+walk the demo and tests use. Prices are integers in ticks per market, never
+floats; a feed that cannot give a price raises ``FeedError``.
+"""
+
+import random
+from collections.abc import Sequence
+from typing import Protocol
+
+from verifier.params import BPS_DENOM, PRICE_BITS
+
+__all__ = ["FeedError", "PriceFeed", "SimulatedFeed"]
+
+
+class FeedError(ValueError):
+    """The feed has no valid price (bad configuration, a source that did not answer)."""
+
+
+class PriceFeed(Protocol):
+    """A source of integer prices (ticks) per market."""
+
+    @property
+    def markets(self) -> int:
+        """How many markets every price tuple covers."""
+        ...
+
+    def prices(self, seq: int, timestamp: int) -> tuple[int, ...]:
+        """Prices for report ``seq`` at unix second ``timestamp`` (the oracle's clock).
+
+        Real feeds read their source at ``timestamp`` and ignore ``seq``;
+        simulated ones may step on ``seq`` so that runs are reproducible.
+        Every price is in [1, 2^PRICE_BITS); raises ``FeedError`` otherwise.
+        """
+        ...
+
+
+class SimulatedFeed:
+    """Seeded integer random walk per market (demo and tests only; nothing here is a market).
+
+    The prices for report ``seq`` are the walk after ``seq`` steps from
+    ``start_prices``, so they do not depend on the order reports are asked
+    for. Each step moves a price by a uniform integer in
+    ``[-max_step_bps, +max_step_bps]`` basis points of itself (at least one
+    tick of movement range), floored at 1 tick.
+    """
+
+    def __init__(
+        self, start_prices: Sequence[int], *, seed: int = 0, max_step_bps: int = 50
+    ) -> None:
+        if not start_prices:
+            raise FeedError("the feed needs at least one market")
+        for p in start_prices:
+            if not isinstance(p, int) or not 1 <= p < 1 << PRICE_BITS:
+                raise FeedError(f"start price {p!r} is not a positive {PRICE_BITS}-bit integer")
+        if not 0 <= max_step_bps <= BPS_DENOM:
+            raise FeedError("max_step_bps must be in [0, 10000]")
+        self._rng = random.Random(seed)
+        self._max_step_bps = max_step_bps
+        self._path: list[tuple[int, ...]] = [tuple(start_prices)]
+
+    @property
+    def markets(self) -> int:
+        return len(self._path[0])
+
+    def prices_at(self, seq: int) -> tuple[int, ...]:
+        """The walk's prices after ``seq`` steps (extends the cached path as needed)."""
+        if seq < 0:
+            raise FeedError("report sequence number must be non-negative")
+        while len(self._path) <= seq:
+            self._path.append(tuple(self._step(p) for p in self._path[-1]))
+        return self._path[seq]
+
+    def prices(self, seq: int, timestamp: int) -> tuple[int, ...]:
+        return self.prices_at(seq)
+
+    def _step(self, price: int) -> int:
+        span = max(1, price * self._max_step_bps // BPS_DENOM)
+        moved = price + self._rng.randint(-span, span)
+        return min(max(moved, 1), (1 << PRICE_BITS) - 1)
