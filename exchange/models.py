@@ -174,6 +174,12 @@ class OrderView(BaseModel):
     limit_price: str
     expiry: int
     filled: str
+    reason: str | None = Field(
+        default=None,
+        description="why an open order did not trade (fully) in the last batch: margin_limited, "
+        "out_of_range (a fill would leave what the circuits represent), self_trade, "
+        "outside_limit, batch_full, or a settlement refusal",
+    )
 
 
 class AccountView(BaseModel):

@@ -9,7 +9,7 @@ fractions in basis points. The comparisons are the circuits' comparisons
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from verifier.params import BPS_DENOM
+from verifier.params import BALANCE_BITS, BPS_DENOM, POSITION_BITS
 
 
 def equity(balance: int, positions: Sequence[int], prices: Sequence[int]) -> int:
@@ -82,6 +82,36 @@ def fill_effect(quantity: int, price: int, fee_bps: int) -> FillEffect:
     return FillEffect(
         buyer_balance_delta=-notional - f, seller_balance_delta=notional - f, fee_each=f
     )
+
+
+def apply_fill(
+    balance: int, positions: Sequence[int], market: int, lots: int, balance_delta: int
+) -> tuple[int, tuple[int, ...]]:
+    """An account after one fill: ``lots`` signed (+q bought, -q sold) in ``market``.
+
+    ``balance_delta`` is the side's delta from ``fill_effect`` (quote units).
+    The one way every component applies a fill: the matcher, the settlement
+    witness builder and the verifier's inclusion check. Pure; no range check
+    (see ``representable``).
+    """
+    moved = list(positions)
+    moved[market] += lots
+    return balance + balance_delta, tuple(moved)
+
+
+def representable(balance: int, positions: Sequence[int]) -> bool:
+    """True iff the circuits can hold this account: a signed BALANCE_BITS balance and
+    signed POSITION_BITS positions (``[-2^(b-1), 2^(b-1))``, as ``verifier.field.signed_to_field``).
+
+    A fill that would leave either side (or the fee account) outside these
+    ranges can never be proven, so the operator must not make it.
+    """
+    return _fits(balance, BALANCE_BITS) and all(_fits(s, POSITION_BITS) for s in positions)
+
+
+def _fits(x: int, bits: int) -> bool:
+    half = 1 << (bits - 1)
+    return -half <= x < half
 
 
 def deficit(balance: int, positions: Sequence[int], prices: Sequence[int]) -> int:

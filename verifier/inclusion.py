@@ -31,7 +31,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from verifier.accounting import fill_effect
+from verifier.accounting import apply_fill, fill_effect
 from verifier.babyjub import Point
 from verifier.encoding import BUY, SELL, AccountState, account_leaf
 from verifier.field import FieldError
@@ -433,11 +433,14 @@ def _expected_state(
             )
         effect = fill_effect(f.quantity, price, history.fee_bps[f.market])
         if f.side == BUY:
-            balance += effect.buyer_balance_delta
-            positions[f.market] += f.quantity
+            balance, moved = apply_fill(
+                balance, positions, f.market, f.quantity, effect.buyer_balance_delta
+            )
         else:
-            balance += effect.seller_balance_delta
-            positions[f.market] -= f.quantity
+            balance, moved = apply_fill(
+                balance, positions, f.market, -f.quantity, effect.seller_balance_delta
+            )
+        positions = list(moved)
     if later:
         notes.append(f"{later} fill(s) in batches after this root were left out")
     for market, side, lots in fills.unbatched:

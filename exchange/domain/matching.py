@@ -30,6 +30,13 @@ Rules (DESIGN.md section 5, choices written down here):
   so the older order keeps its priority.
 - ``max_fills`` caps the number of fills; eligible orders not reached are
   reported as ``BATCH_FULL``.
+- Ranges (liveness): a fill is made only if both accounts, and the fee account
+  after its fees, stay inside what the circuits represent
+  (``accounting.representable``: signed 96-bit balances, signed 48-bit
+  positions); ``q`` is reduced like a margin limit, and an order that cannot
+  trade one lot is skipped as ``OUT_OF_RANGE``. So no fill the matcher makes
+  can fail the settlement witness on a range, and one such order never blocks
+  a batch.
 
 Cost: one sort of the orders plus a linear walk per market; a margin-limited
 pairing adds a binary search (``O(log q)`` margin checks).
@@ -44,7 +51,7 @@ from exchange.domain.book import RestingOrder
 from exchange.domain.markets import MarketSpec, check_markets, imf_vector
 from verifier import accounting
 from verifier.encoding import BUY, AccountState, Order
-from verifier.params import BPS_DENOM
+from verifier.params import BALANCE_BITS, BPS_DENOM, POSITION_BITS
 from verifier.protocol import FEE_ACCOUNT, is_expired
 
 
@@ -78,6 +85,7 @@ class SkipReason(StrEnum):
     MARGIN_LIMITED = "margin_limited"
     SELF_TRADE = "self_trade"
     BATCH_FULL = "batch_full"
+    OUT_OF_RANGE = "out_of_range"
 
 
 @dataclass(frozen=True)
@@ -112,9 +120,7 @@ class BatchResult:
 
 
 def _after_fill(entry: AccountEntry, market: int, lots: int, cash: int) -> AccountEntry:
-    positions = list(entry.positions)
-    positions[market] += lots
-    return AccountEntry(entry.balance + cash, tuple(positions))
+    return AccountEntry(*accounting.apply_fill(entry.balance, entry.positions, market, lots, cash))
 
 
 class _FillSide:
@@ -145,7 +151,16 @@ class _FillSide:
 
     def ok(self, quantity: int) -> bool:
         new = self.after(quantity)
-        return accounting.meets_margin(new.balance, new.positions, self.marks, self.imf)
+        return accounting.representable(new.balance, new.positions) and accounting.meets_margin(
+            new.balance, new.positions, self.marks, self.imf
+        )
+
+    def stuck_reason(self) -> "SkipReason":
+        """Why no quantity works: a range bound (one lot already leaves it) or margin."""
+        one = self.after(1)
+        if not accounting.representable(one.balance, one.positions):
+            return SkipReason.OUT_OF_RANGE
+        return SkipReason.MARGIN_LIMITED
 
     def largest_ok(self, limit: int) -> int:
         """Largest q in [1, limit] after which this account meets IMR; 0 if there is none.
@@ -335,13 +350,22 @@ def match_batch(
                     buyer_stuck = b.index > s.index
                     seller_stuck = not buyer_stuck
                 if buyer_stuck:
-                    skipped[b.index] = SkipReason.MARGIN_LIMITED
+                    skipped[b.index] = buyer.stuck_reason()
                     i += 1
                 if seller_stuck:
-                    skipped[s.index] = SkipReason.MARGIN_LIMITED
+                    skipped[s.index] = seller.stuck_reason()
                     j += 1
                 continue
             effect = accounting.fill_effect(q, mark, spec.fee_bps)
+            fee_entry = states[fee_account]
+            if not accounting.representable(
+                fee_entry.balance + fee_total + effect.fee_total, fee_entry.positions
+            ):
+                # The fee account could not hold this fill's fees: nothing more
+                # trades in this market (the circuits could not prove it).
+                for r in (*bs[i:], *ss[j:]):
+                    skipped.setdefault(r.index, SkipReason.OUT_OF_RANGE)
+                break
             states[ba] = _after_fill(states[ba], market, q, effect.buyer_balance_delta)
             states[sa] = _after_fill(states[sa], market, -q, effect.seller_balance_delta)
             fills.append(Fill(b.index, s.index, market, q, mark, effect.fee_each))
@@ -416,3 +440,53 @@ def pre_trade_margin_ok(
     return accounting.meets_margin(
         worst.balance, worst.positions, marks, imf
     ) and accounting.meets_margin(worst.balance, worst.positions, at_limit, imf)
+
+
+def intake_range_problem(
+    account: AccountEntry,
+    order: Order,
+    markets: Sequence[MarketSpec],
+    *,
+    open_orders: Sequence[RestingOrder] = (),
+) -> str | None:
+    """Why ``order`` could take its account outside the circuits' ranges, or None.
+
+    Worst cases, each assuming the account's open orders (remaining size) and
+    ``order`` (full size) fill at their limits: in every market, all buys
+    (position up, balance down by notional + fee) and, separately, all sells
+    (position down, balance up by notional - fee). Each extreme must be
+    ``accounting.representable``. Settlement can then never be asked to prove
+    an account outside its ranges through orders accepted here; the matcher
+    still checks every fill (``OUT_OF_RANGE``).
+    """
+    if not 0 <= order.market < len(markets):
+        raise MatchingError(f"order names unknown market {order.market}")
+    pending = [(r.order, r.remaining) for r in open_orders if r.is_open]
+    pending.append((order, order.size))
+    up = list(account.positions)
+    down = list(account.positions)
+    low = high = account.balance
+    for o, lots in pending:
+        if o.account != order.account:
+            raise MatchingError("open orders must belong to the same account as the order")
+        effect = accounting.fill_effect(lots, o.limit_price, markets[o.market].fee_bps)
+        if o.side == BUY:
+            up[o.market] += lots
+            low += effect.buyer_balance_delta
+        else:
+            down[o.market] -= lots
+            high += effect.seller_balance_delta
+    for m in range(len(markets)):
+        for position in (up[m], down[m]):
+            if not accounting.representable(0, [position]):
+                return (
+                    f"position limit: account {order.account} could hold {position} lots in "
+                    f"market {m} if its open orders filled; the circuits hold at most "
+                    f"{(1 << (POSITION_BITS - 1)) - 1} either way"
+                )
+    if not (accounting.representable(low, up) and accounting.representable(high, down)):
+        return (
+            f"balance limit: account {order.account}'s balance could leave the circuits' "
+            f"signed {BALANCE_BITS}-bit range if its open orders filled"
+        )
+    return None

@@ -135,6 +135,9 @@ class OperatorState:
         self.book = OrderBook()
         self._signatures: dict[int, Signature] = {}
         self._commitment_set: set[int] = set()
+        # Why an open order did not trade (fully) in the last batch, e.g.
+        # "margin_limited", "out_of_range" or a settlement refusal; not persisted.
+        self.order_reasons: dict[int, str] = {}
         self.fill_tree = MerkleTree(p.order_depth)
         self.total_collateral = 0
         self.latest_report: OracleReport | None = None

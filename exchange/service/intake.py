@@ -279,7 +279,10 @@ class Intake(ServiceCore):
             status = "expired"
         else:
             status = "open"
-        return OrderStatus(commitment, status, index, order, filled)
+        reason = (
+            self.op.order_reasons.get(index) if status == "open" and index is not None else None
+        )
+        return OrderStatus(commitment, status, index, order, filled, reason)
 
     def cancel(self, commitment: int, signature: Signature) -> int:
         """Cancel a listed order (signed by its owner); returns its order index."""

@@ -86,6 +86,7 @@ class OrderStatus:
     order_index: int | None
     order: Order
     filled: int
+    reason: str | None = None
 
 
 @dataclass(frozen=True)

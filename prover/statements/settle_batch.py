@@ -511,13 +511,11 @@ def _apply_fill(
                 check_signature(h, signed.signature, Point(state.pub_x, state.pub_y))
             except ValueError as exc:
                 raise BatchError(f"{where}: {side} order signature rejected: {exc}") from exc
-        positions = list(state.positions)
-        positions[market] += delta_position
+        balance, positions = accounting.apply_fill(
+            state.balance, state.positions, market, delta_position, delta_balance
+        )
         after = replace(
-            state,
-            balance=state.balance + delta_balance,
-            positions=tuple(positions),
-            blinding=_blinding(new_blinding),
+            state, balance=balance, positions=positions, blinding=_blinding(new_blinding)
         )
         signed_to_field(after.balance, BALANCE_BITS, f"{side} account balance")
         signed_to_field(after.positions[market], POSITION_BITS, f"{side} account position")

@@ -39,6 +39,7 @@ def order_view_model(s: OrderStatus) -> OrderView:
         limit_price=str(o.limit_price),
         expiry=o.expiry,
         filled=str(s.filled),
+        reason=s.reason,
     )
 
 
