@@ -372,10 +372,7 @@ def test_browser_self_check_accepts_real_opening_rejects_changed_balance(
     result, text = _self_check(page, "#check-opening")
     assert result == "rejected" and "path" in text, text
 
-    # With the key file: the page signs GET /v1/accounts/{i}/inclusion itself. The SDK signed
-    # the same request above; a signature is unique per (account, target, second) and the
-    # server refuses a replay, so step into the next second first.
-    time.sleep(1.1)
+    # With the key file: the page signs GET /v1/accounts/{i}/inclusion itself.
     key = tmp_path / "alice.key"
     key.write_text(
         json.dumps(

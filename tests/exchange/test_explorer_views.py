@@ -9,6 +9,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 from exchange.api.explorer import charts, views
+from exchange.errors import Unavailable
 from prover import jsbundle
 from verifier.export import LedgerEntry, Roots
 
@@ -154,8 +155,11 @@ class _StubService:
         )
         self.store = SimpleNamespace(unfinished_jobs=lambda: [])
 
+        self.ready = True
+
     def require_ready(self) -> None:
-        pass
+        if not self.ready:
+            raise Unavailable("the exchange is setting up (1/3 circuits built)")
 
 
 def _large_ledger(n: int) -> list[LedgerEntry]:
@@ -204,3 +208,23 @@ def test_large_ledger_pages_stay_small_and_correct() -> None:
         root = http.get("/explorer/api/account-root?account=3&root=19990").json()
         assert (root["root_published"], root["entry"], root["is_latest"]) == (True, 19990, True)
         assert root["pubkey"] is None  # the ledger never opened account 3
+
+
+def test_pages_while_the_exchange_sets_up_are_html_503_that_refresh() -> None:
+    from fastapi import FastAPI
+    from fastapi.testclient import TestClient
+
+    from exchange.api.explorer import router
+
+    app = FastAPI()
+    app.include_router(router)
+    stub = _StubService(_large_ledger(3))
+    stub.ready = False
+    app.state.service = stub
+    with TestClient(app) as http:
+        r = http.get("/explorer/ledger")
+        assert r.status_code == 503 and "text/html" in r.headers["content-type"]
+        assert "setting up (1/3 circuits built)" in r.text
+        assert '<meta http-equiv="refresh" content="5">' in r.text
+        stub.ready = True
+        assert http.get("/explorer/ledger").status_code == 200

@@ -19,17 +19,19 @@ position, blinding, order term or key, and answer bad query values with a 400
 page instead of a traceback.
 """
 
-from collections.abc import Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
 
 from exchange.api.deps import ServiceDep
 from exchange.api.explorer import charts, views
 from exchange.api.explorer.verification import VerificationRunner
+from exchange.errors import Unavailable
 from exchange.service import Service
 from prover.errors import ToolchainError
 from verifier.export import LedgerEntry
@@ -45,7 +47,26 @@ templates.env.filters["short"] = views.short
 PAGE_DEFAULT, PAGE_MAX = 50, 200
 CHART_DEFAULT, CHART_MAX = 100, 1000
 
-router = APIRouter(prefix="/explorer", include_in_schema=False)
+
+class _HtmlRoute(APIRoute):
+    """Answers "the exchange is not ready" (``Unavailable``, e.g. while it sets up) with an HTML
+    503 page that refreshes itself, instead of the API's JSON body."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def html_errors(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except Unavailable as exc:
+                return _page(
+                    request, "error.html", 503, title="Not ready", message=exc.reason, refresh=5
+                )
+
+        return html_errors
+
+
+router = APIRouter(prefix="/explorer", include_in_schema=False, route_class=_HtmlRoute)
 
 
 class BadQuery(Exception):

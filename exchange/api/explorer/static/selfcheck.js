@@ -162,7 +162,7 @@
     const c = await window.darkpoolCrypto.ready();
     const pub = c.publicKey(seed);
     const target = `/v1/accounts/${account}/inclusion`;
-    const ts = BigInt(Math.floor(Date.now() / 1000));
+    const ts = BigInt(Date.now()); // milliseconds: the request's timestamp and nonce (verifier/auth.py)
     const msg = c.poseidon([cfg.authTag, account, ts, await sha256ModR(`GET ${target}\n`)]);
     const signature = c.sign(seed, msg);
     seed.fill(0);
