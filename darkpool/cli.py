@@ -1,4 +1,4 @@
-"""``darkpool``: the command line (setup, demo, serve, export, and ``trader`` for traders).
+"""``darkpool``: the command line (setup, demo, serve, export, ``ceremony``; ``trader`` for traders).
 
 Bad input gives one line on stderr and a non-zero exit, never a traceback.
 """
@@ -121,7 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="darkpool", description="darkpool operator CLI")
     sub = parser.add_subparsers(dest="command", required=True)
     for name, func, text in (
-        ("setup", cmd_setup, "build (compile + Groth16 setup) the statement circuits"),
+        ("setup", cmd_setup, "build the statement circuits (compile, Groth16 setup, phase 2)"),
         ("demo", cmd_demo, "run the end-to-end flow on the test profile"),
     ):
         p = sub.add_parser(name, help=text)
@@ -159,9 +159,11 @@ def build_parser() -> argparse.ArgumentParser:
     export.set_defaults(func=cmd_export)
     from client import cli as trader_cli
     from oracle import cli as oracle_cli
+    from prover import ceremony
 
     trader_cli.add_parser(sub)
     oracle_cli.add_parser(sub)
+    ceremony.add_parser(sub)
     return parser
 
 

@@ -4,7 +4,9 @@ Points ``DARKPOOL_PTAU`` at the shared, already prepared development powers of
 tau (``<project root>/../shared/ptau/dev_bn128_16.ptau``) when the caller has
 not set it and the file exists, so circuit tests skip the slow ptau
 preparation. Without that folder the toolchain generates its own (insecure,
-clearly labelled) file, and the tests still run.
+clearly labelled) file, and the tests still run. Tests never fetch a ceremony
+ptau from the network (``DARKPOOL_PTAU_FETCH=0``); the fetch is tested against
+a local HTTP server.
 """
 
 import os
@@ -21,11 +23,10 @@ SHARED_DEV_PTAU = PROJECT_ROOT.parent / "shared" / "ptau" / "dev_bn128_16.ptau"
 
 @pytest.fixture(scope="session", autouse=True)
 def shared_dev_ptau() -> Iterator[None]:
-    if os.environ.get("DARKPOOL_PTAU") or not SHARED_DEV_PTAU.is_file():
-        yield
-        return
     with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("DARKPOOL_PTAU", str(SHARED_DEV_PTAU))
+        patch.setenv("DARKPOOL_PTAU_FETCH", "0")
+        if not os.environ.get("DARKPOOL_PTAU") and SHARED_DEV_PTAU.is_file():
+            patch.setenv("DARKPOOL_PTAU", str(SHARED_DEV_PTAU))
         yield
 
 

@@ -25,6 +25,12 @@ Conventions and choices (see also the README "Protocol" section):
 * Malformed input raises ``Groth16Error`` (a ``ValueError``) with a one-line
   message naming the field; a well-formed proof that does not satisfy the
   equation makes ``verify`` return ``False``.
+* A key without a phase-2 contribution is refused: delta == gamma, or delta
+  equal to the G2 generator (what ``snarkjs groth16 setup`` writes before any
+  ``zkey contribute``/``beacon``). With delta == gamma the proof A = alpha,
+  B = beta, C = -vk_x satisfies the equation for *any* public inputs. gamma
+  itself is the G2 generator in every snarkjs key (snarkjs never randomises
+  it; only delta carries the phase-2 toxic waste), so that alone is accepted.
 * Unknown extra keys in the JSON objects are ignored (snarkjs adds e.g.
   ``vk_alphabeta_12``, which we recompute instead of trusting).
 
@@ -56,10 +62,12 @@ from py_ecc.fields import optimized_bn128_FQ as FQ
 from py_ecc.fields import optimized_bn128_FQ2 as FQ2
 from py_ecc.fields import optimized_bn128_FQ12 as FQ12
 from py_ecc.optimized_bn128.optimized_curve import (
+    G2,
     add,
     b,
     b2,
     curve_order,
+    eq,
     field_modulus,
     is_inf,
     is_on_curve,
@@ -302,6 +310,20 @@ def _check_g2_on(backend: str, point: G2Point, what: str) -> None:
         raise Groth16Error(f"{what} is not in the prime-order subgroup")
 
 
+def _check_phase2(vk: "VerificationKey") -> None:
+    """Refuse a key whose delta shows no phase-2 contribution (see the module docstring)."""
+    if eq(vk.delta2, vk.gamma2):
+        raise Groth16Error(
+            "vk.vk_delta_2 equals vk.vk_gamma_2: the key has no phase-2 contribution, "
+            "so anyone can forge proofs for it"
+        )
+    if eq(vk.delta2, G2):
+        raise Groth16Error(
+            "vk.vk_delta_2 is the G2 generator: the key has no phase-2 contribution, "
+            "so anyone can forge proofs for it"
+        )
+
+
 @dataclass(frozen=True)
 class VerificationKey:
     """A Groth16 verification key. Construction checks every point."""
@@ -322,6 +344,7 @@ class VerificationKey:
             raise Groth16Error("vk.IC must not be empty")
         for i, point in enumerate(self.ic):
             _check_g1_on(backend, point, f"vk.IC[{i}]")
+        _check_phase2(self)
 
     @property
     def n_public(self) -> int:

@@ -34,7 +34,7 @@ from prover.toolchain.compile import (
     source_files,
     source_key,
 )
-from prover.toolchain.keys import SETUP_RECIPE, setup
+from prover.toolchain.keys import SETUP_RECIPE, check_verification_key, setup
 from prover.toolchain.proofs import (
     prove,
     prove_inputs,
@@ -50,6 +50,8 @@ from prover.toolchain.ptau import (
     DEV_PTAU_BEACON_NAME,
     DEV_PTAU_MIN_POWER,
     MAX_PTAU_POWER,
+    check_ptau,
+    fetch_ceremony_ptau,
     ptau_digest,
     resolve_ptau,
 )
@@ -57,6 +59,7 @@ from prover.toolchain.tools import (
     MIN_NODE_MAJOR,
     NODE_MISSING,
     PROGRESS_DELAY_S,
+    PROGRESS_TICK_S,
     node_executable,
     progress,
     project_root,
@@ -73,14 +76,18 @@ __all__ = [
     "MIN_NODE_MAJOR",
     "NODE_MISSING",
     "PROGRESS_DELAY_S",
+    "PROGRESS_TICK_S",
     "SETUP_RECIPE",
     "CircuitArtifacts",
     "CompiledCircuit",
     "build",
     "build_generated",
     "cache_dir",
+    "check_ptau",
+    "check_verification_key",
     "compile_circuit",
     "compile_generated",
+    "fetch_ceremony_ptau",
     "file_sha256",
     "node_executable",
     "progress",

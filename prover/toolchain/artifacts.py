@@ -26,6 +26,11 @@ from prover.toolchain.keys import SETUP_RECIPE, setup
 from prover.toolchain.ptau import ptau_digest, resolve_ptau
 from prover.toolchain.tools import progress, tool_versions
 
+# Setup (groth16 setup + phase-2 beacon + zkey verify) time model for the
+# printed estimate, 2 idle cores: about BASE + PER_ROW * 2^power seconds.
+SETUP_SECONDS_BASE = 5.0
+SETUP_SECONDS_PER_DOMAIN_ROW = 2.5e-3
+
 
 @dataclass(frozen=True)
 class CircuitArtifacts:
@@ -76,9 +81,11 @@ def build(
     key = _sha256_bytes(_canonical_json(key_material))
     r1cs = compile_entry / str(compiled["r1cs"])
     constraints = int(compiled["constraints"])
+    power = int(compiled["required_ptau_power"])
 
     def produce(tmp: Path) -> None:
-        with progress(f"setting up {name} (groth16 setup, {constraints} constraints)"):
+        estimate = SETUP_SECONDS_BASE + SETUP_SECONDS_PER_DOMAIN_ROW * 2**power
+        with progress(f"setting up {name} ({constraints:,} constraints)", estimate_s=estimate):
             zkey, vkey = setup(r1cs, ptau, tmp)
         _write_json_atomic(
             tmp / MANIFEST,

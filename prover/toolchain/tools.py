@@ -27,6 +27,7 @@ NODE_MISSING = (
 )
 MIN_NODE_MAJOR = 18
 PROGRESS_DELAY_S = 1.0
+PROGRESS_TICK_S = 30.0
 
 _ANSI_RE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 _ERROR_LINE_RE = re.compile(r"^(error\b|Error\b|\[ERROR\])|\berror\[[A-Z0-9]+\]")
@@ -171,36 +172,64 @@ def _snarkjs(what: str, *args: str | Path, verdict: bool = False) -> str:
     )
 
 
+def format_duration(seconds: float) -> str:
+    """``45s``, ``3m05s``, ``1h20m``: a short human duration for estimates and elapsed time."""
+    total = max(round(seconds), 1)
+    if total < 60:
+        return f"{total}s"
+    if total < 3600:
+        return f"{total // 60}m{total % 60:02d}s"
+    return f"{total // 3600}h{total % 3600 // 60:02d}m"
+
+
 @contextlib.contextmanager
-def progress(label: str) -> Iterator[None]:
+def progress(label: str, *, estimate_s: float | None = None) -> Iterator[None]:
     """Announce ``label`` on stderr if the step runs longer than a second, then its time.
 
-    Quick steps print nothing, so cache hits stay silent.
+    With ``estimate_s`` the announcement carries the estimate (for 2 idle
+    cores); a long step then prints its elapsed time every
+    ``PROGRESS_TICK_S``, so a slow machine is visibly busy, not hung. Quick
+    steps print nothing, so cache hits stay silent.
     """
     start = time.monotonic()
     lock = threading.Lock()
     state = {"announced": False, "finished": False}
+    stop = threading.Event()
+    suffix = "" if estimate_s is None else f" (about {format_duration(estimate_s)} on 2 idle cores)"
 
     def announce() -> None:
+        if stop.wait(PROGRESS_DELAY_S):
+            return
         with lock:
-            if not state["finished"]:
-                print(f"[darkpool] {label}…", end="", file=sys.stderr, flush=True)
-                state["announced"] = True
+            if state["finished"]:
+                return
+            print(f"[darkpool] {label}{suffix}…", end="", file=sys.stderr, flush=True)
+            state["announced"] = True
+        while not stop.wait(PROGRESS_TICK_S):
+            with lock:
+                if stop.is_set():
+                    return
+                elapsed = time.monotonic() - start
+                print(f" {format_duration(elapsed)}…", end="", file=sys.stderr, flush=True)
 
-    timer = threading.Timer(PROGRESS_DELAY_S, announce)
-    timer.daemon = True
-    timer.start()
+    ticker = threading.Thread(target=announce, daemon=True)
+    ticker.start()
     outcome = "failed"
     try:
         yield
         outcome = "done"
     finally:
-        timer.cancel()
+        stop.set()
         with lock:
             state["finished"] = True
             if state["announced"]:
                 elapsed = time.monotonic() - start
                 print(f"  {outcome} in {elapsed:.1f}s", file=sys.stderr, flush=True)
+
+
+def report(text: str) -> None:
+    """Append ``text`` (e.g. ``40%, ~12s left``) to the progress line being printed."""
+    print(f" {text}…", end="", file=sys.stderr, flush=True)
 
 
 def _warn(message: str) -> None:

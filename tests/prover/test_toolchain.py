@@ -290,6 +290,7 @@ def test_generated_dev_ptau(
 ) -> None:
     monkeypatch.setenv("DARKPOOL_CACHE", str(tmp_path / "cache"))
     monkeypatch.delenv("DARKPOOL_PTAU", raising=False)
+    monkeypatch.setattr(toolchain.ptau, "shared_ptau_dirs", lambda: [])
     path = toolchain.resolve_ptau(3)  # below the minimum: a 2^10 file is made
     header = read_ptau_header(path)
     assert (header.power, header.ceremony_power) == (10, 10)
@@ -425,3 +426,22 @@ def test_progress_reports_only_slow_steps(
 )
 def test_summarise_picks_the_telling_line(output: str, expected: str) -> None:
     assert toolchain.tools._summarise(output) == expected
+
+
+def test_progress_prints_the_estimate_and_ticks(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(toolchain.tools, "PROGRESS_DELAY_S", 0.01)
+    monkeypatch.setattr(toolchain.tools, "PROGRESS_TICK_S", 0.1)
+    with toolchain.progress("generating slow", estimate_s=125):
+        time.sleep(0.6)
+    err = capsys.readouterr().err
+    assert err.startswith("[darkpool] generating slow (about 2m05s on 2 idle cores)… 1s…")
+    assert err.endswith("s\n") and "  done in " in err
+    assert [toolchain.tools.format_duration(s) for s in (0.2, 59, 61, 3600, 5000)] == [
+        "1s",
+        "59s",
+        "1m01s",
+        "1h00m",
+        "1h23m",
+    ]

@@ -20,13 +20,23 @@ from typing import Any
 import pytest
 from py_ecc.fields import optimized_bn128_FQ2 as FQ2
 from py_ecc.fields import optimized_bn128_FQ12 as FQ12
-from py_ecc.optimized_bn128.optimized_curve import G2, b2, curve_order, is_inf, is_on_curve
+from py_ecc.optimized_bn128.optimized_curve import (
+    G2,
+    b2,
+    curve_order,
+    is_inf,
+    is_on_curve,
+    normalize,
+)
+from py_ecc.optimized_bn128.optimized_curve import eq as ec_eq
 from py_ecc.optimized_bn128.optimized_curve import multiply as ec_multiply
 from py_ecc.optimized_bn128.optimized_pairing import final_exponentiate as py_ecc_final_exp
 
 from prover import toolchain
 from prover.errors import ToolchainError
+from tests.verifier.forgery import forged_proof, without_phase2
 from verifier import groth16
+from verifier.cli import main as verify_cli
 from verifier.field import Q, R
 from verifier.groth16 import Groth16Error, Proof, VerificationKey
 
@@ -141,6 +151,11 @@ def twist_point_outside_subgroup() -> tuple[FQ2, FQ2, FQ2]:
     raise AssertionError("no twist point found")
 
 
+def ec_normalized_g2(point: tuple[FQ2, FQ2, FQ2]) -> tuple[FQ2, FQ2, FQ2]:
+    x, y = normalize(point)
+    return (x, y, FQ2.one())
+
+
 def g2_json(point: tuple[FQ2, FQ2, FQ2]) -> list[list[str]]:
     x, y, _ = point
     return [[str(int(c)) for c in x.coeffs], [str(int(c)) for c in y.coeffs], ["1", "0"]]
@@ -185,7 +200,7 @@ def test_twist_point_outside_subgroup_is_on_curve_but_rejected() -> None:
 
 @pytest.mark.slow
 def test_key_uses_snarkjs_fq2_order(fx: Fixture) -> None:
-    # This setup has no phase-2 contribution, so gamma is the G2 generator:
+    # snarkjs fixes gamma to the G2 generator (phase 2 only changes delta):
     # snarkjs's [c0, c1] must read as py_ecc's FQ2([c0, c1]) = c0 + c1*i.
     gamma = fx.pvk.vk.gamma2
     assert gamma[0] == G2[0] and gamma[1] == G2[1]
@@ -480,3 +495,62 @@ def test_batch_with_malformed_inputs_raises(fx: Fixture) -> None:
     with pytest.raises(Groth16Error, match=r"expected 3 public inputs"):
         groth16.batch_verify(fx.pvk, items)
     assert groth16.find_invalid(fx.pvk, items) == [1]
+
+
+# ---------------------------------------------------------------- keys without phase 2
+
+
+FORGED_PUBLIC = [424242, 1, 2]  # any public inputs at all: no witness exists for these
+
+
+@pytest.mark.slow
+def test_project_key_has_a_phase2_contribution(fx: Fixture) -> None:
+    vk = fx.pvk.vk
+    assert fx.vk_json["vk_delta_2"] != fx.vk_json["vk_gamma_2"]
+    assert not ec_eq(vk.delta2, vk.gamma2) and not ec_eq(vk.delta2, G2)
+
+
+@pytest.mark.slow
+def test_forged_proof_on_gamma_equals_delta_key_is_refused_by_the_key_check(
+    fx: Fixture, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    vk = without_phase2(fx.vk_json)
+    proof = forged_proof(vk, FORGED_PUBLIC)
+    public = [str(x) for x in FORGED_PUBLIC]
+    # The forgery satisfies the pairing equation: snarkjs accepts it, and so
+    # would we without the key check. The refusal is what stops it.
+    assert snarkjs_says(fx, tmp_path, proof, public, vk) is True
+    with monkeypatch.context() as patch:
+        patch.setattr(groth16, "_check_phase2", lambda key: None)
+        assert ours(fx, proof, public, vk) is True
+    reason = (
+        "vk.vk_delta_2 equals vk.vk_gamma_2: the key has no phase-2 contribution, "
+        "so anyone can forge proofs for it"
+    )
+    with pytest.raises(Groth16Error) as err:
+        VerificationKey.from_snarkjs(vk)
+    assert str(err.value) == reason
+    # darkpool-verify groth16 says so in one line.
+    paths = {}
+    for name, obj in (("vk", vk), ("proof", proof), ("public", public)):
+        paths[name] = tmp_path / f"{name}.json"
+        paths[name].write_text(json.dumps(obj))
+    capsys.readouterr()
+    rc = verify_cli(["groth16", str(paths["vk"]), str(paths["proof"]), str(paths["public"])])
+    assert rc == 1
+    assert capsys.readouterr().err == f"INVALID: {reason}\n"
+    # Under the project's key (phase 2 added) the same forgery fails the pairing check.
+    assert ours(fx, forged_proof(fx.vk_json, FORGED_PUBLIC), public) is False
+
+
+@pytest.mark.slow
+def test_delta_equal_to_the_g2_generator_is_refused(fx: Fixture) -> None:
+    vk = copy.deepcopy(fx.vk_json)
+    vk["vk_gamma_2"] = g2_json(ec_normalized_g2(ec_multiply(G2, 2)))
+    vk["vk_delta_2"] = g2_json(G2)
+    with pytest.raises(Groth16Error, match=r"^vk\.vk_delta_2 is the G2 generator: the key has no"):
+        VerificationKey.from_snarkjs(vk)
+    # gamma is the G2 generator in every snarkjs key; with a real delta that is accepted.
+    vk["vk_gamma_2"] = g2_json(G2)
+    vk["vk_delta_2"] = g2_json(ec_normalized_g2(ec_multiply(G2, 3)))
+    assert VerificationKey.from_snarkjs(vk).n_public == 3

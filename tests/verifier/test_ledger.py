@@ -422,6 +422,55 @@ def test_replaced_key_and_genesis_hash_caught_by_pins(honest: HonestLedger, tmp_
     assert "RESULT: INVALID at entry 0: genesis pins account_op key" in out
 
 
+def test_exported_keys_have_a_phase2_contribution(honest: HonestLedger) -> None:
+    from verifier import groth16
+
+    for path in sorted((honest.export / "vkeys").glob("*.json")):
+        vk = read(path)
+        assert vk["vk_delta_2"] != vk["vk_gamma_2"], path.name
+        groth16.VerificationKey.from_snarkjs(vk)  # the verifier's key check accepts it
+
+
+def test_forged_proofs_on_a_key_without_phase2(
+    honest: HonestLedger, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 10 case 1: an operator publishing an account_op key with delta == gamma forges
+    every account_op proof (A = alpha, B = beta, C = -vk_x) and a withdrawal that sets the
+    account root to 424242. Only the verifier's key check stands between it and VALID."""
+    from tests.verifier.forgery import forged_proof, without_phase2
+    from verifier import groth16
+
+    export = copy_export(honest, tmp_path)
+    entry_path(export, SOLVENCY).unlink()  # its (honest) proof is over the real root
+    manifest = read(export / "ledger.json")
+    manifest["entries"] -= 1
+    write(export / "ledger.json", manifest)
+    vk = without_phase2(read(export / "vkeys" / "account_op.json"))
+    write(export / "vkeys" / "account_op.json", vk)
+    edit(export, 0, lambda g: g["vkey_hashes"].__setitem__("account_op", groth16.vkey_hash(vk)))
+
+    def rob(e: Json) -> None:
+        e["roots_after"]["account"] = "424242"
+        e["public_signals"][1] = "424242"
+
+    edit(export, WITHDRAW, rob)
+    for index in (1, OPEN_ALICE, OPEN_BOB, WITHDRAW):
+        edit(export, index, lambda e: e.__setitem__("proof", forged_proof(vk, e["public_signals"])))
+    with monkeypatch.context() as patch:
+        patch.setattr(groth16, "_check_phase2", lambda key: None)
+        assert replay(export).ok  # every forged proof passes the pairing check
+    reason = (
+        "account_op verification key: vk.vk_delta_2 equals vk.vk_gamma_2: the key has no "
+        "phase-2 contribution, so anyone can forge proofs for it"
+    )
+    failure = first(replay(export))
+    assert (failure.entry_index, failure.reason) == (0, reason)
+    # Pinning the operator's published keys does not help the forger.
+    rc, out, _ = run_cli(str(export), "--vkeys", str(export / "vkeys"), "--quiet")
+    assert rc == 1
+    assert f"RESULT: INVALID at entry 0: {reason}" in out
+
+
 def test_altered_solvency_total(honest: HonestLedger, tmp_path: Path) -> None:
     export = copy_export(honest, tmp_path)
     edit(export, SOLVENCY, lambda e: e.__setitem__("total_collateral", "200001"))
