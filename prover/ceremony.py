@@ -18,7 +18,7 @@ the circuit's r1cs and the powers of tau; ``export`` writes the verification
 key and refuses one without a phase-2 contribution. The powers of tau is
 resolved as for ``darkpool setup`` (``DARKPOOL_PTAU``, ``--ptau``).
 
-Bad input gives one line on stderr and exit code 2 (via ``exchange.cli``).
+Bad input gives one line on stderr and exit code 2 (via ``darkpool.cli``).
 """
 
 import argparse

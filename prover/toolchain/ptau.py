@@ -4,7 +4,8 @@
 
 1. ``DARKPOOL_PTAU``: a prepared file given by path (checked, never replaced);
 2. the shared development files the Makefile uses,
-   ``<project root>/../shared/ptau/dev_bn128_K.ptau`` (smallest K that fits),
+   ``<project root>/../shared/ptau/dev_bn128_K.ptau`` (the largest K, i.e.
+   the Makefile's ``dev_bn128_16.ptau``, so both share cached keys),
    so plain ``darkpool`` commands find what ``make`` finds;
 3. a file already in the cache (``<cache>/ptau/``) of a sufficient power: a
    fetched ceremony file first, else a generated development one;
@@ -12,12 +13,14 @@
    fetched over HTTPS (``DARKPOOL_PTAU_URL`` overrides the address, a template
    with ``{power}``) and checked against its blake2b-512 published in the
    snarkjs README before use; ``DARKPOOL_PTAU_FETCH=0`` skips this (offline);
-5. offline, an INSECURE development file generated once into the cache:
-   ``powersoftau new`` + ``powersoftau beacon`` with a fixed, published beacon
-   + ``prepare phase2``. A beacon rather than ``contribute -e=...``: snarkjs
-   mixes OS randomness into ``contribute`` even with fixed entropy, so only the
-   beacon gives a byte-identical file (and thus a stable cache key) on every
-   machine. Anyone can recompute its toxic waste.
+5. offline, an INSECURE development file generated once into the cache by
+   ``js/dev_ptau.cjs`` from a tau derived from the published
+   ``DEV_PTAU_BEACON``: with tau known, the Lagrange-basis sections are
+   computed as scalars and multiplied once each, instead of snarkjs'
+   ``prepare phase2`` point FFT (the output is byte-identical to running
+   ``prepare phase2`` on the same tau powers; a test checks it). Deterministic,
+   so the cache key is stable on every machine; anyone can recompute its toxic
+   waste.
 
 ``prover.circuits`` resolves the largest power a profile needs before the
 first setup, so one file serves every circuit (not one file per circuit).
@@ -88,9 +91,12 @@ HERMEZ_PTAU_BLAKE2B = {
     "7556a52b323178269d64af325d8fdddb33da3a27c34409b821de82aa2bf1a27b",
 }
 FETCH_TIMEOUT_S = 20.0
-# Seconds per (power * 2^power) of `powersoftau prepare phase2` on 2 idle cores
-# (2^15: ~10 min, 2^16: ~25 min, 2^10: ~12 s), for the printed estimate.
-DEV_PTAU_SECONDS_PER_UNIT = 1.25e-3
+# CPU seconds per 2^power of dev_ptau.cjs (2^10: 10.4 s of CPU measured), for
+# the printed estimate. snarkjs' new + beacon + `prepare phase2` needs about
+# 3x that at 2^10 and more above (the point FFT has a log factor): ~25 min for
+# 2^16 on 2 idle cores.
+DEV_PTAU_SECONDS_PER_POINT = 1.0e-2
+DEV_PTAU_SCRIPT = Path(__file__).resolve().parent / "js" / "dev_ptau.cjs"
 _SHARED_DEV_RE = re.compile(r"dev_bn128_(\d+)\.ptau")
 
 _announced: set[Path] = set()
@@ -159,7 +165,7 @@ def _shared_ptau(min_power: int) -> Path | None:
                     candidates.append((int(match.group(1)), path.resolve()))
     if not candidates:
         return None
-    path = min(candidates)[1]
+    path = max(candidates)[1]  # the largest, as the Makefile (dev_bn128_16.ptau)
     check_ptau(path, min_power, str(path))
     _announce(path, f"using shared INSECURE development powers of tau {path}")
     return path
@@ -259,7 +265,7 @@ def _download(url: str, target: Path) -> str:
 
 
 def _dev_ptau(power: int) -> Path:
-    name = f"insecure_dev_bn128_{power}"
+    name = f"insecure_knowntau_bn128_{power}"
     generated = False
 
     def produce(tmp: Path) -> None:
@@ -267,42 +273,32 @@ def _dev_ptau(power: int) -> Path:
         generated = True
         _warn(
             f"no powers of tau found: generating INSECURE development powers of tau 2^{power} "
-            "(fixed public beacon, anyone can forge proofs; set DARKPOOL_PTAU to a ceremony file "
+            "from a public tau (anyone can forge proofs; set DARKPOOL_PTAU to a ceremony file "
             "for real use)"
         )
-        estimate = DEV_PTAU_SECONDS_PER_UNIT * power * 2**power
+        estimate = DEV_PTAU_SECONDS_PER_POINT * 2**power
         with progress(
             f"generating INSECURE development powers of tau 2^{power}", estimate_s=estimate
         ):
-            tools._snarkjs(
-                "powersoftau new", "powersoftau", "new", "bn128", str(power), tmp / "p0.ptau"
+            tools._run(
+                "generate development ptau",
+                [
+                    tools.node_executable(),
+                    DEV_PTAU_SCRIPT,
+                    str(power),
+                    DEV_PTAU_BEACON,
+                    tmp / f"{name}.ptau",
+                ],
+                cwd=tools.project_root(),
             )
-            tools._snarkjs(
-                "powersoftau beacon",
-                "powersoftau",
-                "beacon",
-                tmp / "p0.ptau",
-                tmp / "p1.ptau",
-                DEV_PTAU_BEACON,
-                "10",
-                f"-n={DEV_PTAU_BEACON_NAME}",
-            )
-            tools._snarkjs(
-                "powersoftau prepare phase2",
-                "powersoftau",
-                "prepare",
-                "phase2",
-                tmp / "p1.ptau",
-                tmp / f"{name}.ptau",
-            )
-        (tmp / "p0.ptau").unlink()
-        (tmp / "p1.ptau").unlink()
+        check_ptau(tmp / f"{name}.ptau", power, "generated development ptau")
         _write_json_atomic(
             tmp / MANIFEST,
             {
                 "insecure": True,
                 "power": power,
-                "beacon": DEV_PTAU_BEACON,
+                "seed": DEV_PTAU_BEACON,
+                "generator": "prover/toolchain/js/dev_ptau.cjs (known tau, prepared directly)",
                 "snarkjs": tool_versions()["snarkjs"],
                 "file": f"{name}.ptau",
             },

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from py_ecc.optimized_bn128.optimized_curve import G2, eq
 
-from exchange.cli import main as darkpool
+from darkpool.cli import main as darkpool
 from prover import toolchain
 from prover.errors import ToolchainError
 from prover.toolchain import keys

@@ -142,6 +142,7 @@ def test_shared_folder_is_found_like_the_makefile_does(
     shared = tmp_path / "shared" / "ptau"
     shared.mkdir(parents=True)
     shutil.copy(small_ptau, shared / f"dev_bn128_{POWER}.ptau")
+    shutil.copy(small_ptau, shared / f"dev_bn128_{POWER - 1}.ptau")  # fits too, but smaller
     (shared / "README.md").write_text("not a ptau")
     monkeypatch.setattr(toolchain.ptau, "shared_ptau_dirs", lambda: [shared])
     generated = refuse_generation(monkeypatch)
@@ -157,3 +158,27 @@ def test_default_shared_dir_is_next_to_the_project_root() -> None:
     assert toolchain.ptau.shared_ptau_dirs() == [root.parent / "shared" / "ptau"]
     makefile = (root / "Makefile").read_text()
     assert "../shared/ptau/dev_bn128_16.ptau" in makefile
+
+
+@pytest.mark.slow
+def test_known_tau_dev_ptau_equals_snarkjs_prepare_phase2(tmp_path: Path) -> None:
+    """dev_ptau.cjs writes the prepared sections directly; snarkjs' `prepare phase2` run on
+    its tau powers must reproduce the file byte for byte (same tau, same Lagrange points)."""
+    ours = tmp_path / "ours.ptau"
+    tools = toolchain.tools
+    tools._run(
+        "dev ptau",
+        [tools.node_executable(), toolchain.ptau.DEV_PTAU_SCRIPT, str(POWER), "0b" * 32, ours],
+    )
+    theirs = tmp_path / "theirs.ptau"
+    tools._snarkjs("prepare phase2", "powersoftau", "prepare", "phase2", ours, theirs)
+    assert ours.read_bytes() == theirs.read_bytes()
+    header = read_ptau_header(ours)
+    assert (header.power, header.phase2_ready) == (POWER, True)
+    # Deterministic in the seed, different for another seed.
+    again, other = tmp_path / "again.ptau", tmp_path / "other.ptau"
+    for seed, out in (("0b" * 32, again), ("0c" * 32, other)):
+        tools._run(
+            "dev ptau", [tools.node_executable(), toolchain.ptau.DEV_PTAU_SCRIPT, "4", seed, out]
+        )
+    assert again.read_bytes() == ours.read_bytes() != other.read_bytes()

@@ -1,0 +1,137 @@
+// INSECURE development powers of tau from a KNOWN tau, written directly in
+// prepared (phase-2 ready) form: node dev_ptau.cjs POWER SEED_HEX OUT.ptau
+//
+// snarkjs' `powersoftau prepare phase2` turns the tau powers into Lagrange-basis
+// points with a point FFT (one scalar multiplication per butterfly): ~25 min
+// for 2^16 on 2 cores. Knowing tau, the same points are [s_j]G for scalars
+// s_j = IFFT(tau^0, tau^1, ...)_j computed in the scalar field (the identical
+// linear map, done on numbers), then one scalar multiplication per point.
+// Output layout is snarkjs' (sections 1-7 and 12-15, see snarkjs
+// src/powersoftau_new.js and src/powersoftau_preparephase2.js, including the
+// zero last point of tauG1's level power+1). tau, alpha and beta derive from
+// SEED_HEX by SHA-256 and are PUBLIC: anyone can forge proofs. For tests and
+// development only.
+"use strict";
+
+const path = require("path");
+const crypto = require("crypto");
+
+const snarkjsDir = path.resolve(path.dirname(require.resolve("snarkjs")), "..");
+const ff = require(require.resolve("ffjavascript", { paths: [snarkjsDir] }));
+const binFileUtils = require(require.resolve("@iden3/binfileutils", { paths: [snarkjsDir] }));
+
+function scalarFromSeed(Fr, seed, label) {
+    const digest = crypto.createHash("sha256").update(seed + ":" + label).digest();
+    return Fr.e(ff.Scalar.fromString(digest.toString("hex"), 16));
+}
+
+function progress(text) {
+    process.stderr.write(`${text}\n`);
+}
+
+// Buffer of n scalars start * inc^i (Montgomery form, as ffjavascript stores them).
+async function geometric(Fr, n, start, inc) {
+    const buff = new ff.BigBuffer(n * Fr.n8);
+    let acc = start;
+    for (let i = 0; i < n; i++) {
+        buff.set(acc, i * Fr.n8);
+        acc = Fr.mul(acc, inc);
+    }
+    return buff;
+}
+
+// Affine points [s_i]G for each scalar of `scalars` (a buffer of n Fr elements).
+function pointsFromScalars(G, Fr, scalars, n, label) {
+    const sG = G.F.n8 * 2;
+    const out = new ff.BigBuffer(n * sG);
+    const step = Math.max(1, Math.floor(n / 10));
+    for (let i = 0; i < n; i++) {
+        const s = scalars.slice(i * Fr.n8, (i + 1) * Fr.n8);
+        out.set(G.toAffine(G.timesFr(G.g, s)), i * sG);
+        if (n >= 4096 && i % step === step - 1) progress(`${label}: ${Math.round((100 * (i + 1)) / n)}%`);
+    }
+    return out;
+}
+
+async function main() {
+    const [powerArg, seed, outFile] = process.argv.slice(2);
+    const power = Number(powerArg);
+    if (!Number.isInteger(power) || power < 1 || power > 27 || !seed || !outFile) {
+        throw new Error("usage: dev_ptau.cjs POWER(1..27) SEED_HEX OUT.ptau");
+    }
+    const curve = await ff.getCurveFromName("bn128");
+    const { Fr, G1, G2 } = curve;
+    const tau = scalarFromSeed(Fr, seed, "tau");
+    const alpha = scalarFromSeed(Fr, seed, "alpha");
+    const beta = scalarFromSeed(Fr, seed, "beta");
+    const n = 2 ** power;
+
+    const fd = await binFileUtils.createBinFile(outFile, "ptau", 1, 11);
+    // 1: header (n8, q, power, ceremony power).
+    await binFileUtils.startWriteSection(fd, 1);
+    await fd.writeULE32(curve.F1.n8);
+    const q = new Uint8Array(curve.F1.n8);
+    ff.Scalar.toRprLE(q, 0, curve.q, curve.F1.n8);
+    await fd.write(q);
+    await fd.writeULE32(power);
+    await fd.writeULE32(power);
+    await binFileUtils.endWriteSection(fd);
+
+    // 2-5: tau powers (monomial basis); 6: beta*G2; 7: no contributions.
+    const tauPowers = await geometric(Fr, 2 * n - 1, Fr.one, tau);
+    const sections = [
+        [2, G1, Fr.one, 2 * n - 1, "tauG1"],
+        [3, G2, Fr.one, n, "tauG2"],
+        [4, G1, alpha, n, "alphaTauG1"],
+        [5, G1, beta, n, "betaTauG1"],
+    ];
+    for (const [id, G, first, count, label] of sections) {
+        const sG = G.F.n8 * 2;
+        const gens = new ff.BigBuffer(count * sG);
+        const g = G.toAffine(G.g);
+        for (let i = 0; i < count; i++) gens.set(g, i * sG);
+        const pts = await G.batchApplyKey(gens, first, tau, "affine", "affine");
+        await binFileUtils.startWriteSection(fd, id);
+        await fd.write(pts);
+        await binFileUtils.endWriteSection(fd);
+        progress(`${label}: done`);
+    }
+    await binFileUtils.startWriteSection(fd, 6);
+    await fd.write(G2.toAffine(G2.timesFr(G2.g, beta)));
+    await binFileUtils.endWriteSection(fd);
+    await binFileUtils.startWriteSection(fd, 7);
+    await fd.writeULE32(0);
+    await binFileUtils.endWriteSection(fd);
+
+    // 12-15: Lagrange-basis points for every level p (and p = power+1 for tauG1).
+    const lagrange = [
+        [12, G1, Fr.one, "lagrange tauG1"],
+        [13, G2, Fr.one, "lagrange tauG2"],
+        [14, G1, alpha, "lagrange alphaTauG1"],
+        [15, G1, beta, "lagrange betaTauG1"],
+    ];
+    for (const [id, G, factor, label] of lagrange) {
+        await binFileUtils.startWriteSection(fd, id);
+        const top = id === 12 ? power + 1 : power;
+        for (let p = 0; p <= top; p++) {
+            const m = 2 ** p;
+            const coeffs = new ff.BigBuffer(m * Fr.n8);
+            coeffs.set(tauPowers.slice(0, Math.min(m, 2 * n - 1) * Fr.n8), 0);
+            if (m > 2 * n - 1) coeffs.set(Fr.zero, (m - 1) * Fr.n8);
+            let scalars = await Fr.ifft(coeffs);
+            if (!Fr.eq(factor, Fr.one)) scalars = await Fr.batchApplyKey(scalars, factor, Fr.one);
+            await fd.write(pointsFromScalars(G, Fr, scalars, m, `${label} 2^${p}`));
+        }
+        await binFileUtils.endWriteSection(fd);
+    }
+    await fd.close();
+    await curve.terminate();
+}
+
+main().then(
+    () => process.exit(0),
+    (err) => {
+        process.stderr.write(`Error: ${err && err.message ? err.message : err}\n`);
+        process.exit(1);
+    },
+);
