@@ -63,12 +63,14 @@ def responses(*kinds: type[DomainError], body: bool = False) -> dict[int | str, 
     """OpenAPI ``responses`` for a route that may raise ``kinds``.
 
     Every route may answer 503 (setting up) and 422 (schema); a route with a
-    request body may also answer 413.
+    request body may also answer 413 (too large) and 400 (a body that is not
+    UTF-8 JSON at all).
     """
     rows = {ERROR_TABLE[k].status: ERROR_TABLE[k] for k in (*kinds, Unavailable)}
     rows[422] = VALIDATION
     if body:
         rows[413] = TOO_LARGE
+        rows.setdefault(400, ERROR_TABLE[Malformed])
     return {
         status: {"model": ErrorBody, "description": row.description}
         for status, row in sorted(rows.items())

@@ -137,3 +137,78 @@ def test_kill_9_while_proving_loses_nothing(tmp_path: Path, database_url: str) -
     )
     assert report.ok, [str(f) for f in report.failures]
     assert report.checked_to == len(entries)  # genesis .. the new batch
+
+
+KILL_ROUNDS = 3  # bounded: three random kill points, one server restart each
+
+
+def test_kill_9_at_random_points_keeps_a_valid_chain(tmp_path: Path) -> None:
+    """SIGKILL at random moments of a mixed workload; after each restart the ledger replays
+    as one valid chain, every order answered 202 is on it, and work goes on."""
+    import random
+
+    seed = int.from_bytes(os.urandom(4), "big")
+    rng = random.Random(seed)
+    print(f"\nrandom kill points: seed {seed}")
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    database_url = f"sqlite:///{(tmp_path / 'darkpool.sqlite3').resolve()}"
+    alice, bob = PrivateKey.generate(), PrivateKey.generate()
+    expiry = int(time.time()) + 3600
+    with _server(tmp_path, port, database_url):
+        c = DarkpoolClient(url)
+        a = c.open_account(alice, 1_000_000)
+        b = c.open_account(bob, 1_000_000)
+        c.close()
+    accepted: list[str] = []
+
+    def workload(stop: threading.Event) -> None:
+        w = DarkpoolClient(url)
+        steps = [
+            lambda: accepted.append(
+                w.submit_order(alice, a, 0, BUY, 1, 61_000, expiry)["commitment"]
+            ),
+            lambda: accepted.append(
+                w.submit_order(bob, b, 0, SELL, 1, 59_000, expiry)["commitment"]
+            ),
+            lambda: w.deposit(alice, a, 10),
+            lambda: w.admin_batch(TOKEN),
+        ]
+        with contextlib.suppress(Exception):  # the server dies under it
+            steps[0]()  # a crossing pair first, then proofs and more orders at random
+            steps[1]()
+            while not stop.is_set():
+                rng.choice(steps)()
+        w.close()
+
+    for round_ in range(KILL_ROUNDS):
+        with _server(tmp_path, port, database_url) as proc:
+            stop = threading.Event()
+            thread = threading.Thread(target=workload, args=(stop,), daemon=True)
+            thread.start()
+            delay = rng.uniform(0.5, 8.0)
+            time.sleep(delay)
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=30)
+            stop.set()
+            thread.join(timeout=60)
+            print(f"round {round_}: killed after {delay:.1f}s, {len(accepted)} orders accepted")
+
+    assert accepted, "the workload never got an order in before a kill"
+    with _server(tmp_path, port, database_url):
+        c = DarkpoolClient(url)
+        entries = c.all_entries()
+        on_ledger = {e["commitment"] for e in entries if e["kind"] == "order"}
+        assert set(accepted) <= on_ledger  # every accepted order survived every kill
+        assert c.admin_batch(TOKEN)["entry_index"] == len(entries)  # and work goes on
+        out = c.export_ledger(tmp_path / "export")
+        c.close()
+    source = DirectorySource(out)
+    report = replay(
+        manifest=source.manifest(),
+        genesis=source.genesis(),
+        entries=source.entry,
+        vkeys=source.vkeys(),
+        checker=check_proofs(2),
+    )
+    assert report.ok, [str(f) for f in report.failures]

@@ -25,6 +25,8 @@ import httpx
 import psutil
 import pytest
 
+from verifier.protocol import STATEMENTS
+
 pytestmark = pytest.mark.slow
 TOKEN = "serve-test-operator-token-0123"
 
@@ -102,7 +104,8 @@ def test_health_during_cold_setup_and_sigterm(tmp_path: Path) -> None:
         assert first.status_code == 503
         body = first.json()
         assert body["status"] == "setting_up" and body["ledger_entries"] is None
-        assert body["setup"]["total"] == 3 and body["setup"]["done"] < 3
+        total = len(STATEMENTS)
+        assert body["setup"]["total"] == total and body["setup"]["done"] < total
         refused = httpx.get(f"{url}/v1/info", timeout=5)
         assert refused.status_code == 503 and "setting up" in refused.json()["detail"]
         # setup is really running: the node compiler is our child
