@@ -54,7 +54,9 @@ def api(
         oracle_step_bps=0,
     )
     clock = Clock()
-    monkeypatch.setattr(sdk, "time", SimpleNamespace(time=clock))
+    monkeypatch.setattr(
+        sdk, "time", SimpleNamespace(time=clock, time_ns=lambda: clock() * 1_000_000_000)
+    )
     with TestClient(create_app(service=Service(settings, clock=clock))) as http:
         yield DarkpoolClient(http=http), clock
 
