@@ -91,11 +91,12 @@ HERMEZ_PTAU_BLAKE2B = {
     "7556a52b323178269d64af325d8fdddb33da3a27c34409b821de82aa2bf1a27b",
 }
 FETCH_TIMEOUT_S = 20.0
-# CPU seconds per 2^power of dev_ptau.cjs (2^10: 10.4 s of CPU measured), for
-# the printed estimate. snarkjs' new + beacon + `prepare phase2` needs about
+# Seconds per 2^power of dev_ptau.cjs on 2 idle cores, for the printed
+# estimate (CPU measured: 10.4 s at 2^10, 37.5 s at 2^12, one core; the
+# Lagrange sections run in one helper process per core). snarkjs' new + beacon + `prepare phase2` needs about
 # 3x that at 2^10 and more above (the point FFT has a log factor): ~25 min for
 # 2^16 on 2 idle cores.
-DEV_PTAU_SECONDS_PER_POINT = 1.0e-2
+DEV_PTAU_SECONDS_PER_POINT = 5.0e-3
 DEV_PTAU_SCRIPT = Path(__file__).resolve().parent / "js" / "dev_ptau.cjs"
 _SHARED_DEV_RE = re.compile(r"dev_bn128_(\d+)\.ptau")
 

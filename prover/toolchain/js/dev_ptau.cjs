@@ -10,11 +10,15 @@
 // src/powersoftau_new.js and src/powersoftau_preparephase2.js, including the
 // zero last point of tauG1's level power+1). tau, alpha and beta derive from
 // SEED_HEX by SHA-256 and are PUBLIC: anyone can forge proofs. For tests and
-// development only.
+// development only. The per-point multiplications run in one helper process
+// per core (`--helper`, fed chunks of scalars over IPC).
 "use strict";
 
 const path = require("path");
+const os = require("os");
 const crypto = require("crypto");
+const { fork } = require("child_process");
+const IS_HELPER = process.argv[2] === "--helper";
 
 const snarkjsDir = path.resolve(path.dirname(require.resolve("snarkjs")), "..");
 const ff = require(require.resolve("ffjavascript", { paths: [snarkjsDir] }));
@@ -40,17 +44,76 @@ async function geometric(Fr, n, start, inc) {
     return buff;
 }
 
-// Affine points [s_i]G for each scalar of `scalars` (a buffer of n Fr elements).
-function pointsFromScalars(G, Fr, scalars, n, label) {
-    const sG = G.F.n8 * 2;
-    const out = new ff.BigBuffer(n * sG);
-    const step = Math.max(1, Math.floor(n / 10));
-    for (let i = 0; i < n; i++) {
-        const s = scalars.slice(i * Fr.n8, (i + 1) * Fr.n8);
-        out.set(G.toAffine(G.timesFr(G.g, s)), i * sG);
-        if (n >= 4096 && i % step === step - 1) progress(`${label}: ${Math.round((100 * (i + 1)) / n)}%`);
+// Worker: affine points [s_i]G for a chunk of scalars (its own single-threaded curve).
+async function helperMain() {
+    const curve = await ff.getCurveFromName("bn128", true);
+    process.on("message", ({ group, scalars }) => {
+        const G = curve[group];
+        const n8 = curve.Fr.n8;
+        const sG = G.F.n8 * 2;
+        const input = Buffer.from(scalars, "base64");
+        const n = input.length / n8;
+        const out = Buffer.alloc(n * sG);
+        for (let i = 0; i < n; i++) {
+            out.set(G.toAffine(G.timesFr(G.g, input.subarray(i * n8, (i + 1) * n8))), i * sG);
+        }
+        process.send(out.toString("base64"));
+    });
+    process.on("disconnect", () => process.exit(0));
+}
+
+class Pool {
+    constructor(size) {
+        this.workers = Array.from({ length: size }, () =>
+            fork(__filename, ["--helper"], { stdio: ["ignore", "ignore", "inherit", "ipc"] }),
+        );
     }
-    return out;
+
+    run(worker, group, scalars) {
+        return new Promise((resolve, reject) => {
+            const fail = (err) => {
+                worker.off("message", ok);
+                reject(err);
+            };
+            const ok = (msg) => {
+                worker.off("error", fail);
+                resolve(Buffer.from(msg, "base64"));
+            };
+            worker.once("message", ok);
+            worker.once("error", fail);
+            worker.send({ group, scalars: Buffer.from(scalars).toString("base64") });
+        });
+    }
+
+    // Affine points [s_i]G for each scalar of `scalars` (a buffer of n Fr elements).
+    async points(group, G, Fr, scalars, n, label) {
+        const sG = G.F.n8 * 2;
+        const out = new ff.BigBuffer(n * sG);
+        const chunk = Math.max(1, Math.min(4096, Math.ceil(n / this.workers.length)));
+        let next = 0;
+        let done = 0;
+        let reported = 0;
+        const lane = async (worker) => {
+            while (next < n) {
+                const start = next;
+                const end = Math.min(n, start + chunk);
+                next = end;
+                const part = Uint8Array.from(scalars.slice(start * Fr.n8, end * Fr.n8));
+                out.set(await this.run(worker, group, part), start * sG);
+                done += end - start;
+                if (n >= 16384 && done - reported >= n / 10) {
+                    reported = done;
+                    progress(`${label}: ${Math.round((100 * done) / n)}%`);
+                }
+            }
+        };
+        await Promise.all(this.workers.map(lane));
+        return out;
+    }
+
+    async close() {
+        for (const w of this.workers) w.disconnect();
+    }
 }
 
 async function main() {
@@ -61,6 +124,7 @@ async function main() {
     }
     const curve = await ff.getCurveFromName("bn128");
     const { Fr, G1, G2 } = curve;
+    const pool = new Pool(Math.max(1, Math.min(os.cpus().length, 8)));
     const tau = scalarFromSeed(Fr, seed, "tau");
     const alpha = scalarFromSeed(Fr, seed, "alpha");
     const beta = scalarFromSeed(Fr, seed, "beta");
@@ -105,12 +169,13 @@ async function main() {
 
     // 12-15: Lagrange-basis points for every level p (and p = power+1 for tauG1).
     const lagrange = [
-        [12, G1, Fr.one, "lagrange tauG1"],
-        [13, G2, Fr.one, "lagrange tauG2"],
-        [14, G1, alpha, "lagrange alphaTauG1"],
-        [15, G1, beta, "lagrange betaTauG1"],
+        [12, "G1", Fr.one, "lagrange tauG1"],
+        [13, "G2", Fr.one, "lagrange tauG2"],
+        [14, "G1", alpha, "lagrange alphaTauG1"],
+        [15, "G1", beta, "lagrange betaTauG1"],
     ];
-    for (const [id, G, factor, label] of lagrange) {
+    for (const [id, group, factor, label] of lagrange) {
+        const G = curve[group];
         await binFileUtils.startWriteSection(fd, id);
         const top = id === 12 ? power + 1 : power;
         for (let p = 0; p <= top; p++) {
@@ -120,15 +185,18 @@ async function main() {
             if (m > 2 * n - 1) coeffs.set(Fr.zero, (m - 1) * Fr.n8);
             let scalars = await Fr.ifft(coeffs);
             if (!Fr.eq(factor, Fr.one)) scalars = await Fr.batchApplyKey(scalars, factor, Fr.one);
-            await fd.write(pointsFromScalars(G, Fr, scalars, m, `${label} 2^${p}`));
+            await fd.write(await pool.points(group, G, Fr, scalars, m, `${label} 2^${p}`));
         }
         await binFileUtils.endWriteSection(fd);
     }
     await fd.close();
+    await pool.close();
     await curve.terminate();
 }
 
-main().then(
+if (IS_HELPER) {
+    helperMain();
+} else main().then(
     () => process.exit(0),
     (err) => {
         process.stderr.write(`Error: ${err && err.message ? err.message : err}\n`);
