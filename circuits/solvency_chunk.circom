@@ -51,8 +51,10 @@ template SolvencyTotalsCommitment(M) {
 //   * an empty slot has balance 0 and positions 0 (so it adds nothing below);
 //   * new totals = prev totals + this chunk's sum of balances, sum of positions
 //     per market and sum of max(-equity, 0) at the public mark prices;
-//     fund = balance of this chunk's account 0 if isFirst (index 0 is the
-//     insurance fund), else carried over unchanged;
+//     fund = EQUITY at the marks of this chunk's account 0 if isFirst (index 0
+//     is the insurance fund; its positions count, not just its cash), else
+//     carried over unchanged, and account 0's own shortfall is not a trader
+//     deficit (a negative fund already fails deficit <= fund);
 //   * isFirst: prev totals are all 0, prevCommit = 0 and chunkIndex = 0;
 //     else prevCommit = C(prev totals, prevSalt);
 //   * isLast: nextCommit = 0 and the open* inputs equal the new totals;
@@ -120,6 +122,8 @@ template SolvencyChunk(CHUNK_HEIGHT, M) {
     var sumPositions[M];
     for (var m = 0; m < M; m++) { sumPositions[m] = prevPositions[m]; }
     var sumDeficit = prevDeficit;
+    // Account 0's deficit counts only when this is not the first chunk.
+    signal countedDeficit0;
 
     for (var k = 0; k < K; k++) {
         isEmpty[k] * (isEmpty[k] - 1) === 0;
@@ -152,7 +156,12 @@ template SolvencyChunk(CHUNK_HEIGHT, M) {
 
         sumBalance += balance[k];
         for (var m = 0; m < M; m++) { sumPositions[m] += positions[k][m]; }
-        sumDeficit += accountDeficit[k];
+        if (k == 0) {
+            countedDeficit0 <== (1 - isFirst) * accountDeficit[0];
+            sumDeficit += countedDeficit0;
+        } else {
+            sumDeficit += accountDeficit[k];
+        }
     }
 
     component tree = MerkleSubtreeRoot(CHUNK_HEIGHT);
@@ -168,8 +177,8 @@ template SolvencyChunk(CHUNK_HEIGHT, M) {
     for (var m = 0; m < M; m++) { newPositions[m] <== sumPositions[m]; }
     newDeficit <== sumDeficit;
     // prevFund is forced to 0 in the first chunk (below), so this is
-    // isFirst ? balance[0] : prevFund.
-    newFund <== prevFund + isFirst * balance[0];
+    // isFirst ? equity of account 0 at the marks : prevFund.
+    newFund <== prevFund + isFirst * equity[0].equity;
 
     component balanceRange = SignedRangeCheck(SOLVENCY_SUM_BALANCE_BITS());
     balanceRange.in <== newBalance;
@@ -180,7 +189,7 @@ template SolvencyChunk(CHUNK_HEIGHT, M) {
     }
     component deficitRange = RangeCheck(SOLVENCY_DEFICIT_BITS());
     deficitRange.in <== newDeficit;
-    component fundRange = SignedRangeCheck(BALANCE_BITS());
+    component fundRange = SignedRangeCheck(SOLVENCY_EQUITY_BITS());
     fundRange.in <== newFund;
 
     // ---- commitment chain ----

@@ -31,7 +31,7 @@ from verifier.encoding import (
     order_commitment,
     withdraw_message,
 )
-from verifier.export import Ledger, Roots
+from verifier.export import write_export as _write_export
 from verifier.field import R
 from verifier.merkle import verify_path
 from verifier.protocol import STATEMENTS, Tags
@@ -249,20 +249,5 @@ def verify_inclusion(inclusion: dict[str, Any], expected_pubkey: Point | None = 
 def write_export(
     entries: list[dict[str, Any]], vkeys: dict[str, dict[str, Any]], directory: Path | str
 ) -> Path:
-    """Re-chain ``entries`` (refusing a broken chain) and write the export directory."""
-    ledger = Ledger()
-    common = {"index", "kind", "roots_before", "roots_after"}
-    for i, e in enumerate(entries):
-        if e.get("index") != i:
-            raise ValueError(f"entry {i} is missing from the fetched ledger")
-        ledger.append(
-            e["kind"],
-            _roots(e["roots_before"]),
-            _roots(e["roots_after"]),
-            {k: v for k, v in e.items() if k not in common},
-        )
-    return ledger.export(directory, vkeys)
-
-
-def _roots(obj: dict[str, Any]) -> Roots:
-    return Roots(int(obj["account"]), int(obj["fill"]), int(obj["order"]))
+    """Write the fetched signed entries as an export (refusing a gap or a broken hash chain)."""
+    return _write_export(entries, vkeys, directory)

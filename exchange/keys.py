@@ -4,6 +4,8 @@
   to (libsodium sealed boxes, ``nacl.public.SealedBox``);
 * ``oracle_eddsa.key`` — 32-byte seed of the simulated oracle's EdDSA key;
 * ``insurance_eddsa.key`` — 32-byte seed of the insurance / fee account key;
+* ``operator_eddsa.key`` — 32-byte seed of the key that signs every ledger entry
+  (its public key is ``operator_pubkey`` in genesis);
 * ``operator_token`` — the bearer token of operator-only endpoints (only
   written when ``DARKPOOL_OPERATOR_TOKEN`` is not set).
 
@@ -36,6 +38,7 @@ class OperatorKeys:
     box: X25519PrivateKey
     oracle: PrivateKey
     insurance: PrivateKey
+    ledger: PrivateKey
     operator_token: str
     token_generated: bool
 
@@ -76,6 +79,7 @@ def load_or_create(key_dir: Path, operator_token: str | None = None) -> Operator
     box = X25519PrivateKey(_secret_bytes(key_dir / "operator_x25519.key"))
     oracle = PrivateKey(_secret_bytes(key_dir / "oracle_eddsa.key"))
     insurance = PrivateKey(_secret_bytes(key_dir / "insurance_eddsa.key"))
+    ledger = PrivateKey(_secret_bytes(key_dir / "operator_eddsa.key"))
     generated = False
     if operator_token is None:
         raw, generated = _load_or_create(
@@ -84,4 +88,4 @@ def load_or_create(key_dir: Path, operator_token: str | None = None) -> Operator
         operator_token = raw.decode().strip()
         if len(operator_token) < 16:
             raise KeyFileError(f"{key_dir / 'operator_token'} holds a token shorter than 16 chars")
-    return OperatorKeys(box, oracle, insurance, operator_token, generated)
+    return OperatorKeys(box, oracle, insurance, ledger, operator_token, generated)

@@ -48,7 +48,7 @@ def create_app(service: OracleService) -> FastAPI:
         at: int = Query(ge=0, lt=1 << 63, description="requested time, unix seconds"),
     ) -> dict[str, Any]:
         try:
-            return signer.report(batch_id, at).to_dict()
+            return signer.report(batch_id, at).to_json()
         except OracleError as exc:
             status = 503 if str(exc).startswith("no price") else 422
             raise HTTPException(status, str(exc)) from None

@@ -11,9 +11,10 @@ from typing import Any
 
 import httpx
 
-from oracle.signer import OracleError, OracleReport
+from oracle.signer import OracleError
 from verifier.babyjub import Point
 from verifier.eddsa import SerializationError, public_key_from_dict
+from verifier.oracle import OracleFormatError, OracleReport
 from verifier.params import domain_tag
 
 __all__ = ["HttpOracle"]
@@ -61,9 +62,12 @@ class HttpOracle:
 
     def report(self, batch_id: int, timestamp: int) -> OracleReport:
         obj = self._get("/v1/oracle/report", {"batch_id": batch_id, "at": timestamp})
-        report = OracleReport.from_dict(obj)
-        if report.batch_id != batch_id:
-            raise OracleError(f"the oracle answered for batch {report.batch_id}, not {batch_id}")
+        try:
+            report = OracleReport.from_json(obj, self._markets)
+        except OracleFormatError as exc:
+            raise OracleError(f"the oracle sent a bad report: {exc}") from None
+        if report.seq != batch_id:
+            raise OracleError(f"the oracle answered report {report.seq}, not {batch_id}")
         if len(report.prices) != self._markets:
             raise OracleError(f"the oracle sent {len(report.prices)} prices for {self._markets}")
         if not report.verify(self._tag, self._public_key):

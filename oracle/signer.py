@@ -1,9 +1,11 @@
 """Signed price reports: the report record, the ``Oracle`` interface and the signer.
 
-A report is (batch id, timestamp, integer prices in ticks per market) signed
-with the oracle's EdDSA-Poseidon key over
-``verifier.encoding.oracle_message(ORACLE_TAG, ...)``; the verifier checks that
-signature and that every proof used exactly those prices.
+A report is ``verifier.oracle.OracleReport`` (kind MARK, seq, timestamp,
+integer mark and index prices in ticks per market) signed with the oracle's
+EdDSA-Poseidon key over ``verifier.oracle.report_message``; the verifier checks
+that signature and that every proof used exactly those prices. Stress
+scenarios are never signed: the verifier derives them from a real report and
+a public shock vector (``verifier.oracle.stressed_prices``).
 
 ``OracleSigner`` signs prices from a ``PriceFeed`` with a key the operator
 never holds: in production it runs in its own process (``darkpool oracle
@@ -14,23 +16,13 @@ refuses a request whose time is more than ``max_skew_s`` from it.
 clock, for in-process tests of the operator. Never uses floats, never does I/O.
 """
 
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any, Protocol
+from collections.abc import Callable, Sequence
+from typing import Protocol
 
 from oracle.feed import FeedError, PriceFeed, SimulatedFeed
 from verifier.babyjub import Point
-from verifier.eddsa import (
-    PrivateKey,
-    SerializationError,
-    Signature,
-    signature_from_dict,
-    signature_to_dict,
-    verify_poseidon,
-)
-from verifier.encoding import oracle_message
-from verifier.field import FieldError
-from verifier.params import BPS_DENOM, PRICE_BITS, TIME_BITS
+from verifier.eddsa import PrivateKey
+from verifier.oracle import OracleFormatError, OracleReport, sign_report
 
 __all__ = [
     "DEFAULT_MAX_SKEW_S",
@@ -49,64 +41,6 @@ class OracleError(ValueError):
     """A price report is malformed, refused, or its signature does not verify."""
 
 
-@dataclass(frozen=True)
-class OracleReport:
-    """One signed mark-price report; ``prices[m]`` in integer ticks for market m."""
-
-    batch_id: int
-    timestamp: int
-    prices: tuple[int, ...]
-    signature: Signature
-
-    def message(self, oracle_tag: int) -> int:
-        return oracle_message(oracle_tag, self.batch_id, self.timestamp, self.prices)
-
-    def verify(self, oracle_tag: int, oracle_pubkey: Point) -> bool:
-        try:
-            msg = self.message(oracle_tag)
-        except FieldError:
-            return False
-        return verify_poseidon(msg, self.signature, oracle_pubkey)
-
-    def to_dict(self) -> dict[str, Any]:
-        """Ledger form (docs/ledger.md): big numbers as decimal strings."""
-        return {
-            "batch_id": self.batch_id,
-            "timestamp": self.timestamp,
-            "prices": [str(p) for p in self.prices],
-            "signature": signature_to_dict(self.signature),
-        }
-
-    @classmethod
-    def from_dict(cls, obj: Mapping[str, Any]) -> "OracleReport":
-        """Inverse of ``to_dict``; raises OracleError on a missing or malformed field."""
-        try:
-            batch_id = _integer(obj["batch_id"], "batch_id", 64)
-            timestamp = _integer(obj["timestamp"], "timestamp", TIME_BITS)
-            raw = obj["prices"]
-            if not isinstance(raw, list) or not raw:
-                raise OracleError("report prices must be a non-empty list")
-            prices = tuple(_integer(p, "price", PRICE_BITS) for p in raw)
-            signature = signature_from_dict(obj["signature"])
-        except KeyError as exc:
-            raise OracleError(f"report has no field {exc}") from None
-        except (SerializationError, TypeError) as exc:
-            raise OracleError(f"report signature: {exc}") from None
-        return cls(batch_id, timestamp, prices, signature)
-
-
-def _integer(value: object, name: str, bits: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | str):
-        raise OracleError(f"report {name} must be an integer")
-    try:
-        n = int(value)
-    except ValueError:
-        raise OracleError(f"report {name} must be a decimal integer") from None
-    if not 0 <= n < 1 << bits:
-        raise OracleError(f"report {name} {n} is outside [0, 2^{bits})")
-    return n
-
-
 class Oracle(Protocol):
     """What the operator needs from a price source."""
 
@@ -116,8 +50,8 @@ class Oracle(Protocol):
     @property
     def oracle_tag(self) -> int: ...
 
-    def report(self, batch_id: int, timestamp: int) -> OracleReport:
-        """A signed report for ``batch_id`` near unix second ``timestamp``."""
+    def report(self, seq: int, timestamp: int) -> OracleReport:
+        """Signed report number ``seq`` near unix second ``timestamp``."""
         ...
 
 
@@ -164,14 +98,14 @@ class OracleSigner:
         """The oracle's clock (unix seconds), or None for a signer without one."""
         return self._clock() if self._clock is not None else None
 
-    def sign(self, batch_id: int, timestamp: int, prices: Sequence[int]) -> OracleReport:
+    def sign(self, seq: int, timestamp: int, prices: Sequence[int]) -> OracleReport:
+        """Sign a real mark report with these marks (index prices = marks)."""
         try:
-            msg = oracle_message(self._tag, batch_id, timestamp, prices)
-        except FieldError as exc:
-            raise OracleError(f"cannot sign report: {exc}") from None
-        return OracleReport(batch_id, timestamp, tuple(prices), self._key.sign(msg))
+            return sign_report(self._key, self._tag, seq, timestamp, prices)
+        except OracleFormatError as exc:
+            raise OracleError(str(exc)) from None
 
-    def report(self, batch_id: int, timestamp: int) -> OracleReport:
+    def report(self, seq: int, timestamp: int) -> OracleReport:
         if self._clock is not None:
             now = self._clock()
             if abs(timestamp - now) > self.max_skew_s:
@@ -181,10 +115,10 @@ class OracleSigner:
                 )
             timestamp = max(now, self._last_timestamp)
         try:
-            prices = self.feed.prices(batch_id, timestamp)
+            prices = self.feed.prices(seq, timestamp)
         except FeedError as exc:
             raise OracleError(f"no price: {exc}") from None
-        report = self.sign(batch_id, timestamp, prices)
+        report = self.sign(seq, timestamp, prices)
         self._last_timestamp = max(self._last_timestamp, timestamp)
         return report
 
@@ -210,15 +144,3 @@ class SimulatedOracle(OracleSigner):
 
     def prices_at(self, batch_id: int) -> tuple[int, ...]:
         return self._simulated.prices_at(batch_id)
-
-    def shocked(self, report: OracleReport, shock_bps: Sequence[int] | int) -> OracleReport:
-        """The same report with every price moved by ``shock_bps`` (signed, per market or one for all), re-signed."""
-        shocks = [shock_bps] * len(report.prices) if isinstance(shock_bps, int) else list(shock_bps)
-        if len(shocks) != len(report.prices):
-            raise OracleError("one shock per market is required")
-        prices = []
-        for p, s in zip(report.prices, shocks, strict=True):
-            if not -BPS_DENOM < s <= BPS_DENOM * 100:
-                raise OracleError(f"shock {s} bps is out of range")
-            prices.append(max(1, p * (BPS_DENOM + s) // BPS_DENOM))
-        return self.sign(report.batch_id, report.timestamp, prices)

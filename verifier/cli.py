@@ -1,7 +1,8 @@
 """``darkpool-verify``: check darkpool proofs and ledgers without trusting the operator.
 
 Usage:
-  darkpool-verify SOURCE [--vkeys DIR] [--json] [--jobs N] [--state FILE]
+  darkpool-verify SOURCE [--vkeys DIR] [--genesis HASH] [--oracle-key HEX] [--json]
+                         [--jobs N] [--state FILE]
   darkpool-verify ledger SOURCE [...]          the same, spelled out
   darkpool-verify groth16 VKEY PROOF PUBLIC   drop-in for ``snarkjs groth16 verify``
   darkpool-verify inclusion --ledger SOURCE --opening FILE [--fills FILE]
@@ -9,8 +10,12 @@ Usage:
 SOURCE is a ledger export directory (``darkpool export DIR``) or the base URL
 of a running exchange (``http://HOST:PORT``; read with urllib). ``--vkeys DIR``
 holds verification keys you trust (``<statement>.json``); without it the
-report prints the keys' hashes so you can pin them. ``--state FILE`` makes a
-re-run check only the entries added since the last successful run.
+report prints the keys' hashes so you can pin them. ``--genesis HASH`` and
+``--oracle-key HEX`` pin the ledger (its genesis, which fixes the operator
+key, markets and limits) and the independent oracle's key; without them the
+report prints both for pinning. ``--state FILE`` makes a re-run check only the
+entries added since the last successful run (a state of another genesis, or
+a rewritten past entry, is a failure).
 
 ``inclusion`` replays the whole ledger, then checks an account opening (the
 JSON of ``GET /v1/accounts/{i}/inclusion``): the leaf and path give the root,
@@ -34,6 +39,8 @@ from pathlib import Path
 from typing import Any
 
 from verifier import groth16, inclusion, ledger, poseidon
+from verifier.babyjub import Point
+from verifier.oracle import OracleFormatError, key_hex, parse_key_hex
 from verifier.source import (
     InputError,
     load_json_file,
@@ -181,6 +188,20 @@ def _human_summary(source: str, report: ledger.ReplayReport, seconds: float) -> 
             )
             for name, digest in g.vkey_hashes.items():
                 lines.append(f"                   {name:<15} {digest}")
+        state = "pinned (--genesis)" if report.genesis_pinned else "NOT pinned; pin with --genesis"
+        lines.append(f"  genesis        {g.ledger_id}  {state}")
+        state = (
+            "pinned (--oracle-key)"
+            if report.oracle_key_pinned
+            else "NOT pinned; pin with --oracle-key"
+        )
+        lines.append(f"  oracle key     {key_hex(g.oracle_pubkey)}  {state}")
+        lines.append(f"  operator key   {key_hex(g.operator_pubkey)} (signs every entry)")
+        lm = g.limits
+        lines.append(
+            f"  limits         reports at most {lm.max_report_age_s} s old, prices >= "
+            f"{lm.min_price}, mark moves <= {lm.max_move_bps} bps per report"
+        )
     for note in report.notes:
         lines.append(f"  note           {note}")
     for warning in report.solvency_warnings:
@@ -193,6 +214,24 @@ def _human_summary(source: str, report: ledger.ReplayReport, seconds: float) -> 
         extra = f" (and {more} more failure{'s' if more > 1 else ''})" if more else ""
         lines.append(f"RESULT: INVALID at entry {first.entry_index}: {first.reason}{extra}")
     return "\n".join(lines)
+
+
+def _genesis_pin(text: str | None) -> str | None:
+    if text is None:
+        return None
+    pin = text.strip().lower()
+    if len(pin) != 64 or any(c not in "0123456789abcdef" for c in pin):
+        raise InputError("--genesis must be 64 hex digits (the genesis hash)")
+    return pin
+
+
+def _oracle_pin(text: str | None) -> Point | None:
+    if text is None:
+        return None
+    try:
+        return parse_key_hex(text, "--oracle-key")
+    except OracleFormatError as exc:
+        raise InputError(str(exc)) from None
 
 
 def cmd_inclusion(args: argparse.Namespace) -> int:
@@ -285,6 +324,8 @@ def cmd_ledger(args: argparse.Namespace) -> int:
             state=stored,
             checker=ledger.check_proofs(args.jobs),
             progress=progress,
+            pinned_genesis=_genesis_pin(args.genesis),
+            pinned_oracle_key=_oracle_pin(args.oracle_key),
         )
     finally:
         if progress is not None:
@@ -332,6 +373,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     led.add_argument("source", help="ledger export directory or http(s)://HOST:PORT")
     led.add_argument("--vkeys", metavar="DIR", help="directory of verification keys you trust")
+    led.add_argument(
+        "--genesis", metavar="HASH", help="the genesis hash you trust (64 hex digits; printed)"
+    )
+    led.add_argument(
+        "--oracle-key", metavar="HEX", help="the oracle public key you trust (64 hex; printed)"
+    )
     led.add_argument("--json", action="store_true", help="print the report as JSON")
     led.add_argument(
         "--jobs", type=int, default=1, metavar="N", help="verify proofs in N processes"

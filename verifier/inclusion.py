@@ -333,7 +333,7 @@ def _facts(e: Mapping[str, Any], index: int) -> tuple[int, AccountOp | None, Bat
             Point(int(key["x"]), int(key["y"])),
         )  # fmt: skip
     elif e.get("kind") == "batch":
-        prices = tuple(int(p) for p in e["oracle"]["prices"])
+        prices = tuple(int(p) for p in e["oracle"]["marks"])
         batch = BatchMarks(index, int(e["batch_id"]), prices)
     return account_root, op, batch
 

@@ -132,7 +132,7 @@ class SettlementPlanner(OperatorState):
             prices=report.prices,
             fee_bps=self.fee_bps,
             imf_bps=self.imf_bps,
-            batch_id=report.batch_id,
+            batch_id=self.next_batch_id,
             timestamp=report.timestamp,
             new_blinding=self._new_blinding,
         )

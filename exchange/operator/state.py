@@ -15,15 +15,11 @@ from pathlib import Path
 from typing import Any, Self
 
 from exchange.domain import BookError, MarketSpec, OrderBook, RestingOrder
-from oracle.signer import Oracle, OracleReport
+from oracle.signer import Oracle
 from prover import backends, toolchain
 from prover.circuits import build_statement, load_params
 from prover.statements.settle_batch import Fill, SignedOrder, random_blinding
-from verifier.eddsa import (
-    Signature,
-    public_key_to_dict,
-    signature_from_dict,
-)
+from verifier.eddsa import PrivateKey, Signature, public_key_to_dict
 from verifier.encoding import (
     AccountState,
     Order,
@@ -31,7 +27,9 @@ from verifier.encoding import (
     order_commitment,
 )
 from verifier.export import Ledger, LedgerEntry, LedgerError, Roots
+from verifier.ledger import DEFAULT_LIMITS_JSON, Limits
 from verifier.merkle import MerklePath, MerkleTree
+from verifier.oracle import OracleReport
 from verifier.params import CircuitParams
 from verifier.protocol import DEFAULT_EXCHANGE_ID, STATEMENTS, Tags
 
@@ -103,6 +101,7 @@ class OperatorState:
         clock: Callable[[], int],
         prove: ProveFn,
         new_blinding: Callable[[], int],
+        operator_key: PrivateKey,
     ) -> None:
         """Empty state (no genesis yet): shared by ``__init__`` and ``restore``."""
         self.profile = profile
@@ -142,7 +141,10 @@ class OperatorState:
         self.total_collateral = 0
         self.latest_report: OracleReport | None = None
         self.next_batch_id = 1
-        self.ledger = Ledger()
+        self.ledger = Ledger(operator_key, exchange_id)
+        self.operator_key = operator_key
+        self.limits = Limits.from_json(DEFAULT_LIMITS_JSON)
+        self.last_batch_timestamp: int | None = None
         self.proof_seconds: dict[str, float] = {s: 0.0 for s in STATEMENTS}
         self.proof_counts: dict[str, int] = {s: 0 for s in STATEMENTS}
 
@@ -228,7 +230,7 @@ class OperatorState:
             "filled": {str(i): str(f) for i, f in sorted(self.filled.items())},
             "cancelled": [r.index for r in self.book if r.cancelled],
             "total_collateral": str(self.total_collateral),
-            "latest_report": report.to_dict() if report is not None else None,
+            "latest_report": report.to_json() if report is not None else None,
             "next_batch_id": self.next_batch_id,
         }
 
@@ -246,12 +248,14 @@ class OperatorState:
         clock: Callable[[], int] = wall_clock,
         prove: ProveFn = backends.prove_inputs,
         new_blinding: Callable[[], int] = random_blinding,
+        operator_key: PrivateKey | None = None,
     ) -> Self:
         """Rebuild an operator from its public ledger, a ``snapshot`` and the decrypted orders.
 
         ``orders`` maps commitments to (terms, signature). The rebuilt roots
         must equal the ledger's latest roots, so only entries that change no
-        private state (order, solvency) may follow the snapshot.
+        private state (order, solvency) may follow the snapshot. Every stored
+        entry must chain and carry ``operator_key``'s signature.
         """
         self = cls.__new__(cls)
         self._init_state(
@@ -262,6 +266,7 @@ class OperatorState:
             clock=clock,
             prove=prove,
             new_blinding=new_blinding,
+            operator_key=operator_key if operator_key is not None else PrivateKey.generate(),
         )
         try:
             self._restore(entries, snapshot, orders)
@@ -275,13 +280,13 @@ class OperatorState:
         snapshot: Mapping[str, Any],
         orders: Mapping[int, tuple[Order, Signature]],
     ) -> None:
-        common = {"index", "kind", "roots_before", "roots_after"}
         commitments: list[int] = []
         for i, e in enumerate(entries):
             if e["index"] != i:
                 raise OperatorError(f"ledger entry {i} is stored as index {e['index']}")
-            body = {k: v for k, v in e.items() if k not in common}
-            self.ledger.append(e["kind"], _roots(e["roots_before"]), _roots(e["roots_after"]), body)
+            self.ledger.restore(e)
+            if e["kind"] == "batch":
+                self.last_batch_timestamp = int(e["oracle"]["timestamp"])
             if e["kind"] == "order":
                 h = int(e["commitment"])
                 if e["order_index"] != len(commitments) or h not in orders:
@@ -291,6 +296,8 @@ class OperatorState:
             elif e["kind"] in ("account_op", "batch") and i > snapshot["ledger_index"]:
                 raise OperatorError(f"entry {i} ({e['kind']}) is newer than the snapshot")
         genesis = self.ledger.entries[0].body
+        if genesis["operator_pubkey"] != public_key_to_dict(self.operator_key.public_key()):
+            raise OperatorError("the operator key differs from the one published in genesis")
         if genesis["oracle_pubkey"] != public_key_to_dict(self.oracle.public_key):
             raise OperatorError("the oracle key differs from the one pinned in genesis")
         self.order_tree = MerkleTree.from_leaves(commitments, self.params.order_depth)
@@ -316,7 +323,10 @@ class OperatorState:
             self.fill_tree.update(i, fill_leaf(commitments[i], f))
         self.total_collateral = int(snapshot["total_collateral"])
         report = snapshot["latest_report"]
-        self.latest_report = _report_from_dict(report) if report is not None else None
+        self.latest_report = (
+            None if report is None else OracleReport.from_json(report, self.params.markets)
+        )
+        self.limits = self.ledger.genesis.limits
         self.next_batch_id = int(snapshot["next_batch_id"])
         if self.roots != self.ledger.roots:
             raise OperatorError("restored state does not reproduce the ledger's latest roots")
@@ -328,16 +338,3 @@ class OperatorState:
             return self.ledger.export(directory, self.verification_keys())
         except LedgerError as exc:
             raise OperatorError(str(exc)) from None
-
-
-def _roots(obj: Mapping[str, Any]) -> Roots:
-    return Roots(int(obj["account"]), int(obj["fill"]), int(obj["order"]))
-
-
-def _report_from_dict(obj: Mapping[str, Any]) -> OracleReport:
-    return OracleReport(
-        int(obj["batch_id"]),
-        int(obj["timestamp"]),
-        tuple(int(p) for p in obj["prices"]),
-        signature_from_dict(obj["signature"]),
-    )

@@ -46,7 +46,7 @@ from exchange.operator.state import (
     UnknownAccount,
     wall_clock,
 )
-from oracle.signer import Oracle, OracleReport
+from oracle.signer import Oracle
 from prover import backends
 from prover.statements.account_op import AccountOpError, AccountOpWitness, OpKind
 from prover.statements.settle_batch import (
@@ -56,6 +56,7 @@ from prover.statements.solvency_chunk import build_solvency_witnesses
 from verifier import accounting
 from verifier.babyjub import Point
 from verifier.eddsa import (
+    PrivateKey,
     Signature,
     SignatureError,
     check_public_key,
@@ -71,7 +72,9 @@ from verifier.encoding import (
 )
 from verifier.export import LedgerEntry, Roots, vkey_hashes
 from verifier.field import FieldError, unsigned_in_range
-from verifier.params import AMOUNT_BITS, BALANCE_BITS
+from verifier.ledger import Limits
+from verifier.oracle import OracleFormatError, OracleReport, stressed_prices
+from verifier.params import AMOUNT_BITS, BALANCE_BITS, BPS_DENOM
 from verifier.protocol import DEFAULT_EXCHANGE_ID, FEE_ACCOUNT, STATEMENTS, is_expired
 from verifier.statements.solvency_chunk import check_solvency
 
@@ -93,7 +96,10 @@ class Operator(SettlementPlanner):
         clock: Callable[[], int] = wall_clock,
         prove: ProveFn = backends.prove_inputs,
         new_blinding: Callable[[], int] = random_blinding,
+        operator_key: PrivateKey | None = None,
+        limits: Limits | None = None,
     ) -> None:
+        """``operator_key`` signs every ledger entry (generated when None: tests and demos)."""
         self._init_state(
             markets=markets,
             oracle=oracle,
@@ -102,7 +108,10 @@ class Operator(SettlementPlanner):
             clock=clock,
             prove=prove,
             new_blinding=new_blinding,
+            operator_key=operator_key if operator_key is not None else PrivateKey.generate(),
         )
+        if limits is not None:
+            self.limits = limits
         p = self.params
         vkeys = {s: self.artifacts(s).verification_key() for s in STATEMENTS}
         self.ledger.append(
@@ -114,6 +123,8 @@ class Operator(SettlementPlanner):
                 "params": p.to_dict(),
                 "markets": [spec.to_dict() for spec in self.markets],
                 "oracle_pubkey": public_key_to_dict(oracle.public_key),
+                "operator_pubkey": public_key_to_dict(self.operator_key.public_key()),
+                "limits": self.limits.to_json(),
                 "vkey_hashes": vkey_hashes(vkeys),
             },
         )
@@ -201,10 +212,12 @@ class Operator(SettlementPlanner):
             "pubkey": public_key_to_dict(pubkey),
         }
         if marks is not None:
-            body["marks"] = marks.to_dict()
+            body["marks"] = marks.to_json()
         body.update(proved)
         after_roots = Roots(witness.new_root, before_roots.fill, before_roots.order)
-        self.ledger.append("account_op", before_roots, after_roots, body)
+        self.ledger.append(
+            "account_op", before_roots, after_roots, body, time=self._entry_time(marks)
+        )
         self.account_tree.update(index, witness.new_leaf)
         self.accounts[index] = witness.new
         return witness.new
@@ -363,7 +376,11 @@ class Operator(SettlementPlanner):
         tree.update(index, commitment)
         after = Roots(before.account, before.fill, tree.root)
         self.ledger.append(
-            "order", before, after, {"order_index": index, "commitment": str(commitment)}
+            "order",
+            before,
+            after,
+            {"order_index": index, "commitment": str(commitment)},
+            time=self._entry_time(None),
         )
         self.order_tree = tree
         self.book.add(order, commitment)
@@ -387,30 +404,47 @@ class Operator(SettlementPlanner):
     # ------------------------------------------------------------ batches
 
     def _check_report(self, report: OracleReport) -> None:
+        """The verifier's report rules (verifier.ledger.replay), so no entry we write fails them."""
         if len(report.prices) != self.params.markets:
             raise OperatorError(f"oracle report needs {self.params.markets} prices")
         if not report.verify(self.tags.oracle, self.oracle.public_key):
             raise OperatorError("oracle report signature does not verify")
+        if min(report.marks + report.index) < self.limits.min_price:
+            raise OperatorError("oracle report has a price below the genesis minimum")
+        latest = self.latest_report
+        if latest is None or report.seq > latest.seq:
+            if latest is not None and report.timestamp <= latest.timestamp:
+                raise OperatorError("oracle report is not later than the latest one")
+            if latest is not None:
+                for new, old in zip(report.marks, latest.marks, strict=True):
+                    if abs(new - old) * BPS_DENOM > self.limits.max_move_bps * old:
+                        raise OperatorError("oracle report moves a mark beyond the price band")
+        elif report.seq < latest.seq or not report.same_content(latest):
+            raise OperatorError("oracle report is older than the latest one")
+
+    def _entry_time(self, report: OracleReport | None) -> int:
+        """Operator time of the next entry: never before the last entry or the report it uses."""
+        t = max(self._clock(), self.ledger.last_time)
+        if report is not None:
+            t = max(t, report.timestamp)
+            if t - report.timestamp > self.limits.max_report_age_s:
+                raise OperatorError(
+                    f"oracle report is {t - report.timestamp} s old, more than "
+                    f"{self.limits.max_report_age_s} s: fetch a fresh one"
+                )
+        return t
 
     def observe(self, report: OracleReport) -> None:
         """Take a signed report as the latest marks (used for margin at intake and withdrawals)."""
         self._check_report(report)
-        if self.latest_report is not None and (
-            report.batch_id < self.latest_report.batch_id
-            or report.timestamp < self.latest_report.timestamp
-        ):
-            raise OperatorError("oracle report is older than the latest one")
         self.latest_report = report
 
     def run_batch(self, report: OracleReport) -> BatchSummary:
         """Match resting orders at the report's marks, prove settlement, append one batch entry."""
         self._check_report(report)
-        if report.batch_id != self.next_batch_id:
-            raise OperatorError(
-                f"expected batch {self.next_batch_id}, report is for {report.batch_id}"
-            )
-        if self.latest_report is not None and report.timestamp < self.latest_report.timestamp:
-            raise OperatorError("batch timestamp goes back in time")
+        if self.last_batch_timestamp is not None and report.timestamp <= self.last_batch_timestamp:
+            raise OperatorError("batch timestamp does not increase")
+        entry_time = self._entry_time(report)
         result, fills, outcomes, refused = self._plan_settlement(report)
         witnesses = []
         volume = [0] * self.params.markets
@@ -448,30 +482,45 @@ class Operator(SettlementPlanner):
             before,
             after,
             {
-                "batch_id": report.batch_id,
-                "oracle": report.to_dict(),
+                "batch_id": self.next_batch_id,
+                "oracle": report.to_json(),
                 "volume": [str(v) for v in volume],
                 "proofs": proofs,
             },
+            time=entry_time,
         )
         self.account_tree, self.accounts = tree, states
         self.fill_tree = fill_tree
         self.book.record_fills({i: f for i, f in filled.items() if f != self.book.get(i).filled})
         self.latest_report = report
+        self.last_batch_timestamp = report.timestamp
         self.next_batch_id += 1
         self._record_reasons(result, refused)
         return BatchSummary(entry, tuple(fills), len(proofs))
 
     # ------------------------------------------------------------ solvency
 
-    def prove_solvency(self, report: OracleReport, *, stress: bool = False) -> LedgerEntry:
-        """Prove every account is counted and the book is solvent at the report's marks."""
+    def prove_solvency(
+        self, report: OracleReport, *, shock_bps: Sequence[int] | None = None
+    ) -> LedgerEntry:
+        """Prove every account is counted and the book is solvent at the report's marks.
+
+        ``report`` must be the latest real report. With ``shock_bps`` (signed
+        bps per market) the proofs use ``verifier.oracle.stressed_prices`` of
+        its marks, and the entry names the shock vector so the verifier
+        derives the same marks; nobody signs stressed prices.
+        """
         self._check_report(report)
+        entry_time = self._entry_time(report)
+        prices = report.marks
+        if shock_bps is not None:
+            try:
+                prices = stressed_prices(report.marks, list(shock_bps))
+            except OracleFormatError as exc:
+                raise OperatorError(str(exc)) from None
         n = len(self.accounts)
         accounts: list[AccountState | None] = [self.accounts.get(i) for i in range(n)]
-        witnesses = build_solvency_witnesses(
-            accounts, self.params, report.prices, random.SystemRandom()
-        )
+        witnesses = build_solvency_witnesses(accounts, self.params, prices, random.SystemRandom())
         chunks = self._prove_all(
             "solvency_chunk", [(w.to_circuit_inputs(), w.public_inputs()) for w in witnesses]
         )
@@ -482,7 +531,7 @@ class Operator(SettlementPlanner):
             self.total_collateral,
             self.params.markets,
             expected_root=self.account_tree.root,
-            prices=report.prices,
+            prices=prices,
         )
         if result.totals is None or result.root is None:
             raise OperatorError(f"solvency proof is malformed: {'; '.join(result.reasons)}")
@@ -495,8 +544,8 @@ class Operator(SettlementPlanner):
             {
                 "account_root": str(roots.account),
                 "total_collateral": str(self.total_collateral),
-                "oracle": report.to_dict(),
-                "stress": stress,
+                "oracle": report.to_json(),
+                "stress": None if shock_bps is None else {"shock_bps": list(shock_bps)},
                 "chunks": chunks,
                 "result": {
                     "balance": str(totals.balance),
@@ -507,4 +556,5 @@ class Operator(SettlementPlanner):
                     "reasons": list(result.reasons),
                 },
             },
+            time=entry_time,
         )

@@ -173,6 +173,7 @@ class ServiceCore:
                 exchange_id=s.exchange_id,
                 clock=self._clock,
                 prove=self._prove,
+                operator_key=self.keys.ledger,
             )
             self.store.write(
                 entries=[e.to_dict() for e in self.op.ledger.entries], snapshot=self._snapshot()
@@ -280,6 +281,7 @@ class ServiceCore:
             exchange_id=s.exchange_id,
             clock=self._clock,
             prove=self._prove,
+            operator_key=self.keys.ledger,
         )
         self._listed = {h: i for i, h in enumerate(self.op.commitments)}
         self._pending = [p for p in pending if p.commitment not in self._listed]

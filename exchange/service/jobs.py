@@ -130,11 +130,8 @@ class Jobs(ServiceCore):
             assert report is not None  # checked when the job was queued
             self._current_job = job
             try:
-                if job.shock_bps is not None:
-                    report = self.oracle.shocked(report, job.shock_bps)
-                entry: LedgerEntry = self.op.prove_solvency(
-                    report, stress=job.shock_bps is not None
-                )
+                shocks = None if job.shock_bps is None else [job.shock_bps] * self.op.params.markets
+                entry: LedgerEntry = self.op.prove_solvency(report, shock_bps=shocks)
             except (OperatorError, OracleError) as exc:
                 job.status, job.error = "failed", str(exc)[:500]
                 self.store.save_job(job)

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from exchange.models import SolvencyJobRow
-from oracle.signer import OracleReport
 from verifier.encoding import AccountState, Order
 from verifier.export import LedgerEntry, Roots
+from verifier.oracle import OracleReport
 
 
 class OrderAccepted(NamedTuple):

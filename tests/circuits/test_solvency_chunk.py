@@ -264,6 +264,41 @@ def test_public_inputs_requires_opening_exactly_on_last_chunk() -> None:
         vsc.public_inputs(chunk_index=2, chunk_count=2, opening=None, **kw)  # type: ignore[arg-type]
 
 
+def fund_with_positions() -> list[AccountState | None]:
+    """Issue 10 case 3: the insurance fund (account 0) sold 150 lots, raising its cash.
+
+    At PRICES its cash is 15,560 but its equity only 15,560 - 150 * 100 = 560;
+    account 1 (long 150, cash -23,711) has equity -8,711: a deficit of 8,711.
+    Counting the fund's cash would call this solvent; its equity does not.
+    """
+    return [account(0, 15_560, (-150, 0)), account(1, -23_711, (150, 0))]
+
+
+def test_fund_is_account_zero_equity_not_cash() -> None:
+    accounts = fund_with_positions()
+    p = params()
+    (w,) = build_solvency_witnesses(accounts, p, PRICES, random.Random(2))
+    result = check_solvency(
+        [w.public_inputs()],
+        p.account_depth,
+        p.chunk_height,
+        collateral(accounts),
+        p.markets,
+        expected_root=tree_root(accounts, p.account_depth),
+        prices=PRICES,
+    )
+    assert result.totals == SolvencyTotals(
+        balance=-8_151, positions=(0, 0), deficit=8_711, fund=560
+    )
+    assert not result.ok
+    assert result.reasons == ("deficit 8711 exceeds the insurance fund 560",)
+    # The fund's own shortfall is not a trader's deficit: a fund at equity -10 is -10.
+    broke = [account(0, 1_490, (-15, 0)), account(1, -1_490, (15, 0))]
+    (w,) = build_solvency_witnesses(broke, p, PRICES, random.Random(3))
+    totals = vsc.ChunkPublic.from_signals(w.public_inputs(), p.markets).opened_totals
+    assert (totals.deficit, totals.fund) == (0, -10)
+
+
 # ---------------------------------------------------------------- slow: the circuit
 
 
@@ -464,3 +499,16 @@ def test_honest_chunks_satisfy_r1cs(
     _, witnesses = chain
     for w in witnesses:
         assert unsatisfied(artifacts, honest_witness(artifacts, w.to_circuit_inputs())) == []
+
+
+@pytest.mark.slow
+def test_fund_equity_in_circuit(artifacts: toolchain.CircuitArtifacts) -> None:
+    """The circuit opens the fund as account 0's equity (560), not its cash (15,560)."""
+    p = params()
+    (w,) = build_solvency_witnesses(fund_with_positions(), p, PRICES, random.Random(4))
+    inputs = w.to_circuit_inputs()
+    assert unsatisfied(artifacts, honest_witness(artifacts, inputs)) == []
+    assert _wire_value(artifacts, inputs, "openFund") == 560
+    assert _wire_value(artifacts, inputs, "openDeficit") == 8_711
+    # The old statement's answers no longer satisfy it.
+    assert tamper_check(artifacts, inputs, "openFund", 15_560)

@@ -12,6 +12,7 @@ from verifier.eddsa import PrivateKey, pack_signature, signature_to_dict
 from verifier.encoding import AccountState, Order
 from verifier.export import LedgerError
 from verifier.field import R
+from verifier.ledger import entry_hash
 from verifier.merkle import MerkleTree
 from verifier.protocol import Tags
 
@@ -108,6 +109,7 @@ def test_write_export_refuses_gaps_and_broken_chains(tmp_path: Path) -> None:
     order = {
         "index": 1,
         "kind": "order",
+        "prev_hash": entry_hash(genesis),
         "order_index": 0,
         "commitment": "9",
         "roots_before": r,
@@ -117,5 +119,5 @@ def test_write_export_refuses_gaps_and_broken_chains(tmp_path: Path) -> None:
     assert json.loads((out / "entries" / "000001.json").read_text()) == order
     with pytest.raises(ValueError, match="missing"):
         write_export([genesis, {**order, "index": 2}], {}, tmp_path / "gap")
-    with pytest.raises(LedgerError):
-        write_export([genesis, {**order, "roots_before": r2}], {}, tmp_path / "broken")
+    with pytest.raises(LedgerError, match="does not chain"):
+        write_export([genesis, {**order, "prev_hash": "0" * 64}], {}, tmp_path / "broken")

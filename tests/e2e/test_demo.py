@@ -103,11 +103,12 @@ def test_tampered_demo_export_is_rejected_by_the_cli(demo_export: Path, tmp_path
     ]
     victim = batch_files[0]
     entry = json.loads(victim.read_text())
-    entry["oracle"]["prices"][0] = str(int(entry["oracle"]["prices"][0]) + 1)
+    entry["oracle"]["marks"][0] = str(int(entry["oracle"]["marks"][0]) + 1)
     victim.write_text(json.dumps(entry))
     result = verify_cli(tampered)
     assert result.returncode == 1, result.stderr
     report = json.loads(result.stdout)
     assert report["ok"] is False
     assert report["first_failure"]["entry"] == entry["index"]
-    assert "oracle" in report["first_failure"]["reason"]
+    # Edited without the operator key: the entry's signature no longer verifies.
+    assert "operator signature" in report["first_failure"]["reason"]

@@ -15,12 +15,23 @@ import pytest
 
 from exchange.operator import MarketSpec, Operator, OperatorError, RejectedOrder
 from oracle.signer import SimulatedOracle
+from prover.circuits import load_params
 from verifier import groth16
-from verifier.eddsa import PrivateKey, Signature, verify_poseidon
-from verifier.encoding import BUY, SELL, Order, cancel_message, oracle_message, order_commitment
+from verifier.eddsa import PrivateKey, Signature, public_key_to_dict, verify_poseidon
+from verifier.encoding import BUY, SELL, Order, cancel_message, order_commitment
 from verifier.export import Ledger, LedgerError, Roots
 from verifier.field import R
-from verifier.protocol import DEFAULT_EXCHANGE_ID, Tags
+from verifier.ledger import (
+    DEFAULT_LIMITS_JSON,
+    LEDGER_FORMAT,
+    entry_hash,
+    entry_tag,
+    genesis_hash,
+)
+from verifier.ledger.chain import verify_entry_signature
+from verifier.merkle import zero_hashes
+from verifier.oracle import report_message, stressed_prices
+from verifier.protocol import DEFAULT_EXCHANGE_ID, STATEMENTS, Tags
 from verifier.statements import settle_batch as settle_public
 
 EXCHANGE = DEFAULT_EXCHANGE_ID  # the cached circuits; another id recompiles all three
@@ -41,41 +52,79 @@ def test_oracle_reports_are_signed_and_deterministic() -> None:
     assert [a.prices_at(i) for i in range(6)] == [b.prices_at(i) for i in range(6)]
     assert len({a.prices_at(i) for i in range(6)}) > 1  # the walk moves
     report = a.report(4, NOW)
-    assert report.prices == a.prices_at(4)
-    msg = oracle_message(TAGS.oracle, 4, NOW, report.prices)
+    assert report.prices == a.prices_at(4) and report.seq == 4 and report.kind == "mark"
+    msg = report_message(TAGS.oracle, "mark", 4, NOW, report.marks, report.index)
     assert verify_poseidon(msg, report.signature, a.public_key)
     assert not report.verify(Tags.for_exchange("elsewhere").oracle, a.public_key)
-    shocked = a.shocked(report, -2_000)
-    assert shocked.prices == tuple(p * 8_000 // 10_000 for p in report.prices)
-    assert shocked.verify(TAGS.oracle, a.public_key)
-    assert not replace(shocked, prices=report.prices).verify(TAGS.oracle, a.public_key)
+    # Stress marks are derived, never signed: changing the marks breaks the signature.
+    stressed = stressed_prices(report.marks, [-2_000, -2_000])
+    assert stressed == tuple(p * 8_000 // 10_000 for p in report.prices)
+    assert not replace(report, marks=stressed).verify(TAGS.oracle, a.public_key)
 
 
 # ---------------------------------------------------------------- ledger (fast)
 
 
+def _genesis_body() -> dict[str, object]:
+    params = load_params("test")
+    oracle = PrivateKey(b"\x09" * 32).public_key()
+    return {
+        "exchange_id": EXCHANGE,
+        "params": params.to_dict(),
+        "markets": [m.to_dict() for m in MARKETS],
+        "oracle_pubkey": public_key_to_dict(oracle),
+        "operator_pubkey": public_key_to_dict(OPERATOR_KEY.public_key()),
+        "limits": DEFAULT_LIMITS_JSON,
+        "vkey_hashes": {s: "0" * 64 for s in STATEMENTS},
+    }
+
+
+OPERATOR_KEY = PrivateKey(b"\x07" * 32)
+
+
 def test_ledger_refuses_a_broken_chain_and_exports_the_layout(tmp_path: Path) -> None:
-    ledger = Ledger()
-    r0 = Roots(1, 2, 3)
-    r1 = Roots(1, 2, 4)
-    ledger.append("genesis", r0, r0, {"exchange_id": EXCHANGE})
-    ledger.append("order", r0, r1, {"order_index": 0, "commitment": "9"})
+    params = load_params("test")
+    empty = zero_hashes(params.order_depth)[-1]
+    r0 = Roots(zero_hashes(params.account_depth)[-1], empty, empty)
+    r1 = Roots(r0.account, empty, 9)
+    ledger = Ledger(OPERATOR_KEY, EXCHANGE)
+    with pytest.raises(LedgerError, match="would not verify"):
+        ledger.append("genesis", r0, r0, {"exchange_id": EXCHANGE})  # not a genesis
+    genesis = ledger.append("genesis", r0, r0, _genesis_body())
+    first = ledger.append("order", r0, r1, {"order_index": 0, "commitment": "9"}, time=NOW)
     with pytest.raises(LedgerError, match="latest roots"):
         ledger.append("order", r0, r1, {"order_index": 1, "commitment": "10"})
     with pytest.raises(LedgerError, match="genesis"):
         ledger.append("genesis", r1, r1, {})
     assert len(ledger) == 2
+    # Hash-chained and signed by the operator key published in genesis.
+    assert (
+        first.to_dict()["prev_hash"]
+        == entry_hash(genesis.to_dict())
+        == genesis_hash(genesis.to_dict())
+    )
+    assert first.time == NOW
+    verify_entry_signature(first.to_dict(), entry_tag(EXCHANGE), OPERATOR_KEY.public_key())
     out = ledger.export(tmp_path / "x", {"account_op": {"k": 1}})
     assert json.loads((out / "ledger.json").read_text()) == {
-        "format": "darkpool-ledger/v1",
+        "format": LEDGER_FORMAT,
         "entries": 2,
     }
     assert json.loads((out / "genesis.json").read_text())["index"] == 0
     entry = json.loads((out / "entries" / "000001.json").read_text())
     assert entry["kind"] == "order"
-    assert entry["roots_before"]["order"] == "3"
-    assert entry["roots_after"]["order"] == "4"
+    assert entry["roots_before"]["order"] == str(empty)
+    assert entry["roots_after"]["order"] == "9"
     assert json.loads((out / "vkeys" / "account_op.json").read_text()) == {"k": 1}
+    # A restored ledger accepts only the entries this key signed, in chain order.
+    again = Ledger(OPERATOR_KEY, EXCHANGE)
+    again.restore(genesis.to_dict())
+    with pytest.raises(LedgerError, match="not signed by this operator"):
+        again.restore({**first.to_dict(), "time": NOW + 1})
+    again.restore(first.to_dict())
+    other = Ledger(PrivateKey(b"\x08" * 32), EXCHANGE)
+    with pytest.raises(LedgerError, match="not signed by this operator"):
+        other.restore(genesis.to_dict())
 
 
 # ---------------------------------------------------------------- operator (slow)
@@ -212,7 +261,7 @@ def test_batch_crosses_orders_proves_and_verifies(world: World) -> None:
         old_fill_root=before.fill,
         new_fill_root=op.roots.fill,
         order_root=op.roots.order,
-        batch_id=report.batch_id,
+        batch_id=summary.entry.body["batch_id"],
         timestamp=report.timestamp,
         prices=report.prices,
         volume=[3, 0],
@@ -226,7 +275,7 @@ def test_batch_crosses_orders_proves_and_verifies(world: World) -> None:
     assert not groth16.verify(vk, groth16.Proof.from_snarkjs(proof["proof"]), wrong)
 
     # A report for a batch already run, or signed by another key, is refused.
-    with pytest.raises(OperatorError, match="expected batch"):
+    with pytest.raises(OperatorError, match="does not increase"):
         op.run_batch(report)
     forged = SimulatedOracle([60_000, 3_000], TAGS.oracle, seed=11).report(
         op.next_batch_id, NOW + 10

@@ -25,6 +25,7 @@ from oracle.client import HttpOracle
 from oracle.feed import FeedError, SimulatedFeed
 from oracle.service import KEY_FILE, OracleService, load_or_create_key
 from oracle.signer import OracleError, OracleReport, OracleSigner
+from verifier.oracle import OracleFormatError
 from verifier.params import domain_tag
 
 EXCHANGE = "darkpool-oracle-test"
@@ -110,19 +111,19 @@ def test_http_client_refuses_another_exchange_and_forged_reports(
     with pytest.raises(OracleError, match="prices 2 markets, not 3"):
         HttpOracle("http://oracle", exchange_id=EXCHANGE, markets=3, http=http)
     oracle = HttpOracle("http://oracle", exchange_id=EXCHANGE, markets=2, http=http)
-    good = oracle.report(1, clock.now).to_dict()
+    good = oracle.report(1, clock.now).to_json()
 
     def forged(request: httpx.Request) -> httpx.Response:
         if request.url.path.endswith("/info"):
             return httpx.Response(200, json=http.get("/v1/oracle/info").json())
-        return httpx.Response(200, json={**good, "prices": ["1", "1"]})
+        return httpx.Response(200, json={**good, "marks": ["1", "1"]})
 
     fake = httpx.Client(base_url="http://oracle", transport=httpx.MockTransport(forged))
     tampered = HttpOracle("http://oracle", exchange_id=EXCHANGE, markets=2, http=fake)
     with pytest.raises(OracleError, match="signature does not verify"):
         tampered.report(1, clock.now)
-    with pytest.raises(OracleError, match="prices"):
-        OracleReport.from_dict({**good, "prices": []})
+    with pytest.raises(OracleFormatError, match="marks"):
+        OracleReport.from_json({**good, "marks": []}, 2)
 
 
 def test_oracle_serve_is_a_separate_process(tmp_path: Path) -> None:

@@ -8,6 +8,11 @@ from typing import Any
 
 from verifier.eddsa import PrivateKey
 
+#: The test operator's ledger-signing key (fixed, so tests can play a dishonest
+#: operator that re-signs a rewritten ledger).
+OPERATOR_KEY = PrivateKey(b"\x05" * 32)
+ORACLE_KEY = PrivateKey(b"\x01" * 32)
+
 
 def small_operator() -> tuple[Any, Any, PrivateKey, PrivateKey]:
     """(operator, tags, alice key, bob key): two markets, fixed keys, a fixed clock."""
@@ -16,7 +21,7 @@ def small_operator() -> tuple[Any, Any, PrivateKey, PrivateKey]:
     from verifier.protocol import Tags
 
     tags = Tags.for_exchange("darkpool-dev")
-    oracle = SimulatedOracle([100, 50], tags.oracle, seed=1, key=PrivateKey(b"\x01" * 32))
+    oracle = SimulatedOracle([100, 50], tags.oracle, seed=1, key=ORACLE_KEY)
     markets = [
         MarketSpec(0, "BTC-PERP", 1, 1, imf_bps=500, mmf_bps=300, fee_bps=5),
         MarketSpec(1, "ETH-PERP", 1, 1, imf_bps=1000, mmf_bps=500, fee_bps=5),
@@ -28,5 +33,6 @@ def small_operator() -> tuple[Any, Any, PrivateKey, PrivateKey]:
         insurance_pubkey=insurance.public_key(),
         insurance_fund=1000,
         clock=lambda: 1000,
+        operator_key=OPERATOR_KEY,
     )
     return op, tags, alice, bob

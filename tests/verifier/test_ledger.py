@@ -12,6 +12,7 @@ names the right entry with a specific reason. Tests may import prover and
 exchange; the verifier itself never does (tests/verifier/test_isolation.py).
 """
 
+import copy
 import json
 import shutil
 import subprocess
@@ -23,15 +24,18 @@ from typing import Any
 
 import pytest
 
-from tests.verifier.operator_world import small_operator
+from tests.verifier.operator_world import OPERATOR_KEY, ORACLE_KEY, small_operator
 from verifier import ledger
 from verifier.cli import main as cli_main
+from verifier.eddsa import PrivateKey, public_key_to_dict
 from verifier.field import R
-from verifier.ledger import ReplayReport, ReplayState
+from verifier.ledger import ReplayReport, ReplayState, entry_hash, entry_tag, sign_entry
+from verifier.oracle import key_hex, sign_report
 from verifier.source import DirectorySource
 from verifier.state import load_state
 
 pytestmark = pytest.mark.slow
+TAG = entry_tag("darkpool-dev")
 
 Json = Any
 EXPECTED_KINDS = [
@@ -52,6 +56,9 @@ OPEN_ALICE, OPEN_BOB, BUY_ORDER, SELL_ORDER, BATCH, WITHDRAW, SOLVENCY = 2, 3, 4
 class HonestLedger:
     export: Path
     operator_seconds: float
+    operator: Any  # the operator after the export: cheating tests continue a deep copy
+    tags: Any
+    keys: tuple[Any, Any]
 
 
 @pytest.fixture(scope="module")
@@ -80,7 +87,13 @@ def honest(tmp_path_factory: pytest.TempPathFactory) -> HonestLedger:
         read(entry_path(export, i))["kind"] for i in range(1, len(EXPECTED_KINDS))
     ]
     assert kinds == EXPECTED_KINDS
-    return HonestLedger(export=export, operator_seconds=time.perf_counter() - started)
+    return HonestLedger(
+        export=export,
+        operator_seconds=time.perf_counter() - started,
+        operator=op,
+        tags=tags,
+        keys=(alice, bob),
+    )
 
 
 # ---------------------------------------------------------------- helpers
@@ -90,8 +103,34 @@ def read(path: Path) -> Json:
     return json.loads(path.read_text())
 
 
-def write(path: Path, obj: Json) -> None:
+def write(path: Path, obj: Json, *, sign: bool = True) -> None:
+    """Write an export file; entries are re-chained and re-signed like a dishonest operator would."""
     path.write_text(json.dumps(obj))
+    if sign and (path.name == "genesis.json" or path.parent.name == "entries"):
+        export = path.parent if path.name == "genesis.json" else path.parent.parent
+        resign(export)
+
+
+def resign(export: Path) -> None:
+    """Re-link prev_hash and re-sign every entry with the operator's key (which it holds).
+
+    The cheating-ledger tests play an operator that rewrites its ledger and
+    signs the result, so the verifier must find the lie in the content, not
+    in a broken signature. Unreadable or missing entry files are skipped.
+    """
+    genesis = sign_entry(OPERATOR_KEY, TAG, read(export / "genesis.json"))
+    (export / "genesis.json").write_text(json.dumps(genesis))
+    last = entry_hash(genesis)
+    for path in sorted((export / "entries").glob("*.json")):
+        try:
+            obj = read(path)
+        except (ValueError, UnicodeDecodeError):
+            continue
+        if not isinstance(obj, dict):
+            continue
+        obj = sign_entry(OPERATOR_KEY, TAG, {**obj, "prev_hash": last})
+        path.write_text(json.dumps(obj))
+        last = entry_hash(obj)
 
 
 def entry_path(export: Path, index: int) -> Path:
@@ -264,7 +303,7 @@ def test_changed_oracle_price(honest: HonestLedger, tmp_path: Path) -> None:
     export = copy_export(honest, tmp_path)
 
     def change(e: Json) -> None:
-        e["oracle"]["prices"][0] = str(int(e["oracle"]["prices"][0]) + 1)
+        e["oracle"]["marks"][0] = str(int(e["oracle"]["marks"][0]) + 1)
 
     edit(export, BATCH, change)
     failure = first(replay(export))
@@ -388,7 +427,7 @@ def test_open_at_wrong_index(honest: HonestLedger, tmp_path: Path) -> None:
 
 def test_withdraw_with_forged_marks(honest: HonestLedger, tmp_path: Path) -> None:
     export = copy_export(honest, tmp_path)
-    edit(export, WITHDRAW, lambda e: e["marks"]["prices"].__setitem__(1, "1"))
+    edit(export, WITHDRAW, lambda e: e["marks"]["marks"].__setitem__(1, "1"))
     failure = first(replay(export))
     assert failure.entry_index == WITHDRAW
     assert "marks signature does not verify" in failure.reason
@@ -619,23 +658,30 @@ def test_incremental_rerun_checks_only_new_entries(honest: HonestLedger, tmp_pat
     assert data["latest_solvency"]["solvent"] is True
 
 
-def test_incremental_state_of_another_ledger_starts_over(
-    honest: HonestLedger, tmp_path: Path
-) -> None:
+def test_incremental_state_of_another_genesis_fails(honest: HonestLedger, tmp_path: Path) -> None:
+    """Issue 10 case 6: a state file verified against another genesis is a failure, not a note."""
     full = replay(honest.export)
     assert full.state is not None
     other = ReplayState.from_dict({**full.state.to_dict(), "ledger_id": "0" * 64})
-    report = replay(honest.export, state=other)
-    assert report.ok and not report.resumed
-    assert report.checked_from == 1
-    assert any("another ledger" in n for n in report.notes)
+    failure = first(replay(honest.export, state=other))
+    assert failure.entry_index == 0
+    assert "state file was verified against genesis" in failure.reason
+    # The same through the CLI: the operator rewrote genesis (here: its limits) and re-signed.
+    export = copy_export(honest, tmp_path)
+    state_file = tmp_path / "state.json"
+    rc, _, err = run_cli(str(export), "--state", str(state_file), "--quiet")
+    assert rc == 0, err
+    edit(export, 0, lambda g: g["limits"].__setitem__("max_move_bps", 100_000))
+    rc, out, _ = run_cli(str(export), "--state", str(state_file), "--quiet")
+    assert rc == 1
+    assert "RESULT: INVALID at entry 0: the state file was verified against genesis" in out
 
 
 def test_incremental_detects_rewritten_history(honest: HonestLedger, tmp_path: Path) -> None:
     full = replay(honest.export)
     assert full.ok and full.state is not None
     export = copy_export(honest, tmp_path)
-    edit(export, SOLVENCY, lambda e: e.__setitem__("stress", True))
+    edit(export, SOLVENCY, lambda e: e.__setitem__("stress", {"shock_bps": [-2000, -2000]}))
     report = replay(export, state=full.state)
     failure = first(report)
     assert failure.entry_index == SOLVENCY
@@ -651,3 +697,172 @@ def test_state_roundtrip(honest: HonestLedger) -> None:
     assert full.state is not None
     again = ReplayState.from_dict(json.loads(json.dumps(full.state.to_dict())))
     assert again == full.state
+
+
+# ---------------------------------------------------------------- trust model (issue 10)
+
+
+def test_unsigned_edit_fails_the_operator_signature(honest: HonestLedger, tmp_path: Path) -> None:
+    """Anyone but the operator editing an entry breaks its signature (the operator key is in genesis)."""
+    export = copy_export(honest, tmp_path)
+    obj = read(entry_path(export, OPEN_BOB))
+    obj["amount"] = "100001"
+    write(entry_path(export, OPEN_BOB), obj, sign=False)
+    failure = first(replay(export))
+    assert failure.entry_index == OPEN_BOB
+    assert failure.reason == "operator signature does not verify under the genesis operator key"
+
+
+def test_rewritten_entry_breaks_the_hash_chain(honest: HonestLedger, tmp_path: Path) -> None:
+    """Issue 10 case 6: rewriting a past entry (re-signed alone) breaks the next entry's prev_hash."""
+    export = copy_export(honest, tmp_path)
+    path = entry_path(export, BUY_ORDER)
+    obj = sign_entry(OPERATOR_KEY, TAG, {**read(path), "note": "rewritten"})
+    write(path, obj, sign=False)
+    failure = first(replay(export))
+    assert failure.entry_index == SELL_ORDER
+    assert failure.reason == (
+        f"prev_hash is not the hash of entry {BUY_ORDER} (the history was rewritten)"
+    )
+
+
+def test_genesis_and_oracle_key_pins(honest: HonestLedger, tmp_path: Path) -> None:
+    """Issue 10 case 5: --genesis and --oracle-key pin the ledger and the oracle; both are printed."""
+    genesis = read(honest.export / "genesis.json")
+    ledger_id = entry_hash(genesis)
+    oracle_hex = key_hex(ORACLE_KEY.public_key())
+    rc, out, err = run_cli(str(honest.export), "--quiet")
+    assert rc == 0, err
+    assert f"genesis        {ledger_id}  NOT pinned" in out
+    assert f"oracle key     {oracle_hex}  NOT pinned" in out
+    rc, out, err = run_cli(
+        str(honest.export), "--genesis", ledger_id, "--oracle-key", oracle_hex, "--quiet"
+    )
+    assert rc == 0, err
+    assert "pinned (--genesis)" in out and "pinned (--oracle-key)" in out
+    # The operator's own oracle key in genesis (re-signed, so genesis hash changes too).
+    export = copy_export(honest, tmp_path)
+    operator_oracle = PrivateKey(b"\x42" * 32).public_key()
+    edit(export, 0, lambda g: g.__setitem__("oracle_pubkey", public_key_to_dict(operator_oracle)))
+    rc, out, _ = run_cli(str(export), "--oracle-key", oracle_hex, "--quiet")
+    assert rc == 1
+    assert (
+        f"RESULT: INVALID at entry 0: the genesis oracle key is {key_hex(operator_oracle)}, "
+        f"not the pinned {oracle_hex}"
+    ) in out
+    rc, out, _ = run_cli(str(export), "--genesis", ledger_id, "--quiet")
+    assert rc == 1
+    assert "RESULT: INVALID at entry 0: the genesis hash is" in out and ledger_id in out
+    rc, _, err = run_cli(str(export), "--genesis", "xyz", "--quiet")
+    assert rc == 2 and "--genesis must be 64 hex digits" in err
+
+
+def test_stress_marks_are_derived_not_signed(honest: HonestLedger, tmp_path: Path) -> None:
+    """Issue 10 case 2: stress marks come from a public shock vector, never from a signature.
+
+    Relabelling the honest (real-marks) solvency report as a stress scenario
+    makes the verifier derive other marks, which the proven chunks do not use.
+    """
+    export = copy_export(honest, tmp_path)
+    edit(export, SOLVENCY, lambda e: e.__setitem__("stress", {"shock_bps": [90_000, 90_000]}))
+    failure = first(replay(export))
+    assert failure.entry_index == SOLVENCY
+    assert failure.reason == "solvency: the chunks' prices differ from the oracle prices"
+
+
+def test_withdrawal_at_signed_shocked_marks(honest: HonestLedger, tmp_path: Path) -> None:
+    """Issue 10 case 2, the old attack: a withdrawal checked at +1000% marks the oracle key signed.
+
+    Even with the oracle key (the worst case: an operator that holds it), a
+    report that moves the marks beyond the genesis price band is refused,
+    naming the withdrawal, and a second report under the same seq is refused.
+    """
+    export = copy_export(honest, tmp_path)
+    w = read(entry_path(export, WITHDRAW))
+    real = w["marks"]
+    shocked = [int(p) * 11 for p in real["marks"]]
+    tag = honest.tags.oracle
+    same_seq = sign_report(ORACLE_KEY, tag, real["seq"], real["timestamp"], shocked)
+    edit(export, WITHDRAW, lambda e: e.__setitem__("marks", same_seq.to_json()))
+    failure = first(replay(export))
+    assert failure.entry_index == WITHDRAW
+    assert failure.reason == f"marks differs from the report with the same seq {real['seq']}"
+
+    later = sign_report(ORACLE_KEY, tag, real["seq"] + 1, real["timestamp"] + 1, shocked)
+
+    def use_later(e: Json) -> None:
+        e["marks"] = later.to_json()
+        e["time"] = real["timestamp"] + 1
+
+    edit(export, WITHDRAW, use_later)
+    failure = first(replay(export))
+    assert failure.entry_index == WITHDRAW
+    assert failure.reason == (
+        f"marks moves the mark of market 0 from {real['marks'][0]} to {shocked[0]}, "
+        "more than the genesis price band of 2000 bps per report"
+    )
+
+
+def test_stale_and_time_travelling_reports(honest: HonestLedger, tmp_path: Path) -> None:
+    """Issue 10 case 4 (time): an entry may not use a report older than the genesis bound."""
+    export = copy_export(honest, tmp_path)
+    edit(export, WITHDRAW, lambda e: e.__setitem__("time", 1000 + 3601))
+    failure = first(replay(export))
+    assert failure.entry_index == WITHDRAW
+    assert failure.reason == (
+        "marks is 3601 s old at the entry's time 4601, more than the genesis maximum of 3600 s"
+    )
+    edit(export, WITHDRAW, lambda e: e.__setitem__("time", 999))
+    failure = first(replay(export))
+    assert failure.entry_index == WITHDRAW
+    assert failure.reason == "time 999 is before the previous entry's 1000"
+
+
+def test_backdated_batch_fills_an_expired_order(honest: HonestLedger, tmp_path: Path) -> None:
+    """Issue 10 case 4: batch 2 timed before batch 1 would fill an order already expired.
+
+    A dishonest operator (its own checks switched off) runs a second batch on
+    an oracle report timed 990 after batch 1 at 1000, filling two orders that
+    expire at 995 — with real proofs. The verifier names the batch.
+    """
+    from verifier.encoding import BUY, SELL, Order, order_commitment
+
+    op = copy.deepcopy(honest.operator)
+    tags = honest.tags
+    alice, bob = honest.keys
+    op._check_report = lambda report: None  # the cheat: skip the report rules
+    op._clock = lambda: 990
+    buy = Order(account=1, market=0, side=BUY, size=1, limit_price=110, expiry=995, salt=33)
+    sell = Order(account=2, market=0, side=SELL, size=1, limit_price=90, expiry=995, salt=44)
+    op.submit_order(buy, alice.sign(order_commitment(tags.order, buy)))
+    op.submit_order(sell, bob.sign(order_commitment(tags.order, sell)))
+    op.last_batch_timestamp = None
+    summary = op.run_batch(op.oracle.report(2, 990))
+    assert len(summary.fills) == 1
+    export = op.export(tmp_path / "backdated")
+    failure = first(replay(export))
+    assert failure.entry_index == summary.entry.index
+    assert failure.reason == (
+        "batch timestamp 990 (its oracle report's) does not increase (last batch at 1000)"
+    )
+    rc, out, _ = run_cli(str(export), "--quiet")
+    assert rc == 1
+    assert f"RESULT: INVALID at entry {summary.entry.index}: batch timestamp 990" in out
+
+
+def test_docs_name_every_field(honest: HonestLedger) -> None:
+    """docs/ledger.md documents every kind and every field the models write (tested, not hoped)."""
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "ledger.md").read_text()
+    sections = {part.split("\n", 1)[0].strip(): part for part in doc.split("\n## ")[1:]}
+    common = sections["Common fields of every entry"]
+    assert set(ledger.ENTRY_KINDS) <= set(sections)
+    objs = [read(honest.export / "genesis.json")] + [
+        read(entry_path(honest.export, i)) for i in range(1, len(EXPECTED_KINDS))
+    ]
+    for obj in objs:
+        section = sections[obj["kind"]]
+        for key in obj:
+            assert f"`{key}`" in common or f'"{key}"' in section, (obj["kind"], key)
+    report_doc = sections["Oracle reports"]
+    for key in read(entry_path(honest.export, BATCH))["oracle"]:
+        assert f'"{key}"' in report_doc, key

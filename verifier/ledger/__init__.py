@@ -54,8 +54,10 @@ Pure: no file or network I/O (``verifier.source`` reads exports,
 exchange and never runs node.
 """
 
+from verifier.ledger.chain import entry_hash, entry_tag, sign_entry
 from verifier.ledger.entries import (
     ACCOUNT_OPS,
+    DEFAULT_LIMITS_JSON,
     ENTRY_KINDS,
     ENTRY_TYPES,
     STATEMENTS,
@@ -64,6 +66,7 @@ from verifier.ledger.entries import (
     BatchProof,
     Entry,
     Genesis,
+    Limits,
     Market,
     OracleReport,
     OrderEntry,
@@ -83,6 +86,7 @@ from verifier.ledger.state import ReplayState, SolvencySummary
 
 __all__ = [
     "ACCOUNT_OPS",
+    "DEFAULT_LIMITS_JSON",
     "ENTRY_KINDS",
     "ENTRY_TYPES",
     "LEDGER_FORMAT",
@@ -95,6 +99,7 @@ __all__ = [
     "EntryError",
     "Genesis",
     "LedgerFailure",
+    "Limits",
     "Market",
     "OracleReport",
     "OrderEntry",
@@ -110,9 +115,12 @@ __all__ = [
     "SolvencySummary",
     "canonical_json_hash",
     "check_proofs",
+    "entry_hash",
+    "entry_tag",
     "genesis_hash",
     "parse_entry",
     "parse_genesis",
     "register",
     "replay",
+    "sign_entry",
 ]

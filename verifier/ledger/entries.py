@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, TypeVar
 
 from verifier.babyjub import Point
-from verifier.eddsa import Signature, public_key_to_dict, signature_to_dict
+from verifier.eddsa import public_key_to_dict
 from verifier.ledger.parse import (
     EntryError,
     as_list,
@@ -27,15 +27,14 @@ from verifier.ledger.parse import (
     hex64,
     mapping,
     point,
-    signature,
     sint,
     uint,
 )
 from verifier.merkle import zero_hashes
+from verifier.oracle import MAX_SHOCK_BPS, OracleFormatError, OracleReport
 from verifier.params import (
     AMOUNT_BITS,
     BPS_DENOM,
-    PRICE_BITS,
     TIME_BITS,
     CircuitParams,
     ParamsError,
@@ -45,6 +44,7 @@ from verifier.protocol import STATEMENTS
 
 __all__ = [
     "ACCOUNT_OPS",
+    "DEFAULT_LIMITS_JSON",
     "ENTRY_KINDS",
     "ENTRY_TYPES",
     "STATEMENTS",
@@ -53,6 +53,7 @@ __all__ = [
     "BatchProof",
     "Entry",
     "Genesis",
+    "Limits",
     "Market",
     "OracleReport",
     "OrderEntry",
@@ -62,6 +63,7 @@ __all__ = [
     "SolvencyResult",
     "genesis_hash",
     "parse_entry",
+    "parse_report",
     "register",
 ]
 
@@ -152,33 +154,59 @@ class Market:
         }
 
 
-@dataclass(frozen=True)
-class OracleReport:
-    """A signed mark-price report: integer prices (ticks) per market at ``timestamp`` (s)."""
+#: Development defaults for genesis ``limits``: reports up to an hour old, prices
+#: at least one tick, at most a 20% mark move between consecutive reports.
+DEFAULT_LIMITS_JSON: dict[str, int] = {
+    "max_report_age_s": 3600,
+    "min_price": 1,
+    "max_move_bps": 2000,
+}
 
-    batch_id: int
-    timestamp: int
-    prices: tuple[int, ...]
-    signature: Signature
+
+def parse_report(obj: object, what: str, markets: int) -> OracleReport:
+    """A signed oracle report (``verifier.oracle`` format); the signature is checked by the replay."""
+    try:
+        return OracleReport.from_json(obj, markets, what)
+    except OracleFormatError as exc:
+        raise EntryError(str(exc)) from None
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Oracle and time bounds fixed in genesis (checked by the replay at every report).
+
+    ``max_report_age_s``: a report may be at most this many seconds older than
+    the entry that uses it (entry ``time``); ``min_price``: every mark and
+    index price is at least this (> 0, ticks); ``max_move_bps``: between
+    consecutive reports no mark moves by more than this many basis points.
+    """
+
+    max_report_age_s: int
+    min_price: int
+    max_move_bps: int
 
     @classmethod
-    def from_json(cls, obj: object, what: str, markets: int) -> "OracleReport":
+    def from_json(cls, obj: object) -> "Limits":
+        what = "genesis limits"
         d = mapping(obj, what)
-        batch_id = field_element(get(d, "batch_id", what), f"{what}.batch_id")
-        timestamp = bits(get(d, "timestamp", what), TIME_BITS, f"{what}.timestamp")
-        prices_raw = as_list(get(d, "prices", what), f"{what}.prices")
-        if len(prices_raw) != markets:
-            raise EntryError(f"{what} has {len(prices_raw)} prices for {markets} markets")
-        prices = tuple(bits(p, PRICE_BITS, f"{what}.prices[{i}]") for i, p in enumerate(prices_raw))
-        sig = signature(get(d, "signature", what), f"{what}.signature")
-        return cls(batch_id, timestamp, prices, sig)
+        limits = cls(
+            max_report_age_s=uint(get(d, "max_report_age_s", what), f"{what}.max_report_age_s"),
+            min_price=uint(get(d, "min_price", what), f"{what}.min_price"),
+            max_move_bps=uint(get(d, "max_move_bps", what), f"{what}.max_move_bps"),
+        )
+        if limits.min_price < 1:
+            raise EntryError(f"{what}.min_price must be positive")
+        if limits.max_report_age_s < 1:
+            raise EntryError(f"{what}.max_report_age_s must be positive")
+        if not 1 <= limits.max_move_bps <= MAX_SHOCK_BPS:
+            raise EntryError(f"{what}.max_move_bps must be in [1, {MAX_SHOCK_BPS}]")
+        return limits
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> dict[str, int]:
         return {
-            "batch_id": self.batch_id,
-            "timestamp": self.timestamp,
-            "prices": [str(p) for p in self.prices],
-            "signature": signature_to_dict(self.signature),
+            "max_report_age_s": self.max_report_age_s,
+            "min_price": self.min_price,
+            "max_move_bps": self.max_move_bps,
         }
 
 
@@ -214,7 +242,7 @@ def genesis_hash(genesis: object) -> str:
 
 @dataclass(frozen=True)
 class Genesis:
-    """Entry 0: parameters, markets, oracle key, verification-key hashes, empty roots.
+    """Entry 0: parameters, markets, oracle and operator keys, limits, key hashes, empty roots.
 
     ``ledger_id`` is ``genesis_hash`` of the JSON it was parsed from (or of
     ``to_json()`` when built in memory).
@@ -224,6 +252,8 @@ class Genesis:
     params: CircuitParams
     markets: tuple[Market, ...]
     oracle_pubkey: Point
+    operator_pubkey: Point
+    limits: Limits
     vkey_hashes: dict[str, str]
     roots: Roots
     ledger_id: str = ""
@@ -267,6 +297,8 @@ class Genesis:
             )
         markets = tuple(Market.from_json(m, i) for i, m in enumerate(markets_raw))
         oracle_pubkey = point(get(d, "oracle_pubkey", "genesis"), "genesis oracle_pubkey")
+        operator_pubkey = point(get(d, "operator_pubkey", "genesis"), "genesis operator_pubkey")
+        limits = Limits.from_json(get(d, "limits", "genesis"))
         hashes_raw = mapping(get(d, "vkey_hashes", "genesis"), "genesis vkey_hashes")
         vkey_hashes: dict[str, str] = {}
         for statement in STATEMENTS:
@@ -290,6 +322,8 @@ class Genesis:
             params=params,
             markets=markets,
             oracle_pubkey=oracle_pubkey,
+            operator_pubkey=operator_pubkey,
+            limits=limits,
             vkey_hashes=vkey_hashes,
             roots=roots,
             ledger_id=genesis_hash(obj),
@@ -303,6 +337,8 @@ class Genesis:
             "params": self.params.to_dict(),
             "markets": [m.to_json() for m in self.markets],
             "oracle_pubkey": public_key_to_dict(self.oracle_pubkey),
+            "operator_pubkey": public_key_to_dict(self.operator_pubkey),
+            "limits": self.limits.to_json(),
             "vkey_hashes": dict(self.vkey_hashes),
             "roots_before": self.roots.to_json(),
             "roots_after": self.roots.to_json(),
@@ -322,8 +358,11 @@ class Entry:
     may_change: ClassVar[frozenset[str]] = frozenset()
 
     index: int
+    prev_hash: str
+    time: int
     roots_before: Roots
     roots_after: Roots
+    signature: Any = None
 
     @classmethod
     def body_from_json(
@@ -335,13 +374,18 @@ class Entry:
         raise NotImplementedError
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        out = {
             "index": self.index,
             "kind": self.kind,
+            "prev_hash": self.prev_hash,
+            "time": self.time,
             **self.body_json(),
             "roots_before": self.roots_before.to_json(),
             "roots_after": self.roots_after.to_json(),
         }
+        if self.signature is not None:
+            out["signature"] = self.signature
+        return out
 
 
 ENTRY_TYPES: dict[str, type[Entry]] = {}
@@ -369,6 +413,9 @@ def entry_header(obj: object, index: int) -> tuple[Mapping[str, Any], type[Entry
         raise EntryError(f"unknown entry kind {kind_raw!r:.40}")
     header = {
         "index": index,
+        "prev_hash": hex64(get(e, "prev_hash", kind_raw), "prev_hash"),
+        "time": bits(get(e, "time", kind_raw), TIME_BITS, "time"),
+        "signature": e.get("signature"),
         "roots_before": Roots.parse(get(e, "roots_before", kind_raw), "roots_before"),
         "roots_after": Roots.parse(get(e, "roots_after", kind_raw), "roots_after"),
     }
@@ -433,9 +480,7 @@ class AccountOpEntry(Entry):
         pubkey = point(get(d, "pubkey", "account_op"), "pubkey")
         marks: OracleReport | None = None
         if op == "withdraw":
-            marks = OracleReport.from_json(
-                get(d, "marks", "withdraw"), "marks", genesis.params.markets
-            )
+            marks = parse_report(get(d, "marks", "withdraw"), "marks", genesis.params.markets)
         elif d.get("marks") is not None:
             raise EntryError(f"{op} carries marks (only withdrawals do)")
         return cls(
@@ -510,7 +555,7 @@ class BatchEntry(Entry):
     ) -> "BatchEntry":
         m = genesis.params.markets
         batch_id = field_element(get(d, "batch_id", "batch"), "batch_id")
-        oracle = OracleReport.from_json(get(d, "oracle", "batch"), "oracle report", m)
+        oracle = parse_report(get(d, "oracle", "batch"), "oracle report", m)
         volume_raw = as_list(get(d, "volume", "batch"), "volume")
         if len(volume_raw) != m:
             raise EntryError(f"volume has {len(volume_raw)} entries for {m} markets")
@@ -572,7 +617,12 @@ class SolvencyResult:
 @register
 @dataclass(frozen=True, kw_only=True)
 class SolvencyEntry(Entry):
-    """A solvency report over the whole account tree at one set of marks."""
+    """A solvency report over the whole account tree at one set of marks.
+
+    ``oracle`` is always a real signed report; ``stress`` is None (the report's
+    marks) or a public shock vector (bps per market): the verifier derives the
+    stressed marks with ``verifier.oracle.stressed_prices``.
+    """
 
     kind: ClassVar[str] = "solvency"
     may_change: ClassVar[frozenset[str]] = frozenset()
@@ -580,7 +630,7 @@ class SolvencyEntry(Entry):
     account_root: int
     total_collateral: int
     oracle: OracleReport
-    stress: bool
+    stress: tuple[int, ...] | None
     chunks: tuple[ProofData, ...]
     result: SolvencyResult
 
@@ -590,12 +640,18 @@ class SolvencyEntry(Entry):
     ) -> "SolvencyEntry":
         account_root = field_element(get(d, "account_root", "solvency"), "account_root")
         total = sint(get(d, "total_collateral", "solvency"), "total_collateral")
-        stress = get(d, "stress", "solvency")
-        if not isinstance(stress, bool):
-            raise EntryError("stress must be true or false")
-        oracle = OracleReport.from_json(
-            get(d, "oracle", "solvency"), "oracle report", genesis.params.markets
-        )
+        stress_raw = get(d, "stress", "solvency")
+        stress: tuple[int, ...] | None = None
+        if stress_raw is not None:
+            shocks = as_list(
+                get(mapping(stress_raw, "stress"), "shock_bps", "stress"), "stress.shock_bps"
+            )
+            if len(shocks) != genesis.params.markets:
+                raise EntryError(
+                    f"stress.shock_bps has {len(shocks)} shocks for {genesis.params.markets} markets"
+                )
+            stress = tuple(sint(x, f"stress.shock_bps[{i}]") for i, x in enumerate(shocks))
+        oracle = parse_report(get(d, "oracle", "solvency"), "oracle report", genesis.params.markets)
         chunks_raw = as_list(get(d, "chunks", "solvency"), "chunks")
         chunks = tuple(
             ProofData.from_json(mapping(c, f"solvency chunk {k}"), f"solvency chunk {k}")
@@ -616,7 +672,7 @@ class SolvencyEntry(Entry):
             "account_root": str(self.account_root),
             "total_collateral": str(self.total_collateral),
             "oracle": self.oracle.to_json(),
-            "stress": self.stress,
+            "stress": None if self.stress is None else {"shock_bps": list(self.stress)},
             "chunks": [c.to_json() for c in self.chunks],
             "result": self.result.to_json(),
         }

@@ -11,9 +11,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import replace
 
 from verifier import groth16
-from verifier.eddsa import verify_poseidon
-from verifier.encoding import oracle_message
-from verifier.field import FieldError
+from verifier.babyjub import Point
+from verifier.ledger.chain import entry_hash, entry_tag, verify_entry_signature
 from verifier.ledger.entries import (
     ACCOUNT_OPS,
     STATEMENTS,
@@ -21,7 +20,6 @@ from verifier.ledger.entries import (
     BatchEntry,
     Entry,
     Genesis,
-    OracleReport,
     OrderEntry,
     Roots,
     SolvencyEntry,
@@ -32,13 +30,15 @@ from verifier.ledger.proofs import PendingProof, Progress, ProofChecker, check_p
 from verifier.ledger.report import LedgerFailure, ReplayReport
 from verifier.ledger.state import ReplayState, SolvencySummary
 from verifier.merkle import MerkleError, MerkleTree
+from verifier.oracle import OracleFormatError, OracleReport, key_hex, stressed_prices
+from verifier.params import BPS_DENOM
 from verifier.statements import account_op as account_op_statement
 from verifier.statements import settle_batch as settle_batch_statement
 from verifier.statements import solvency_chunk as solvency_statement
 
 __all__ = ["LEDGER_FORMAT", "parse_genesis", "replay"]
 
-LEDGER_FORMAT = "darkpool-ledger/v1"
+LEDGER_FORMAT = "darkpool-ledger/v2"
 
 
 def parse_genesis(obj: object) -> Genesis:
@@ -47,18 +47,6 @@ def parse_genesis(obj: object) -> Genesis:
         return Genesis.from_json(obj)
     except EntryError as exc:
         raise ValueError(str(exc)) from None
-
-
-def _check_report(report: OracleReport, genesis: Genesis, what: str) -> None:
-    """The report's signature must verify under the genesis oracle key."""
-    try:
-        message = oracle_message(
-            genesis.oracle_tag, report.batch_id, report.timestamp, report.prices
-        )
-    except FieldError as exc:
-        raise EntryError(f"{what}: {exc}") from None
-    if not verify_poseidon(message, report.signature, genesis.oracle_pubkey):
-        raise EntryError(f"{what} signature does not verify under the genesis oracle key")
 
 
 def _load_keys(
@@ -116,6 +104,8 @@ class _Replayer:
         )
         self.commitment_set = set(state.order_commitments)
         self.pending: dict[str, list[PendingProof]] = {s: [] for s in STATEMENTS}
+        self.last_hash = state.last_entry_hash
+        self.tag = entry_tag(genesis.exchange_id)
 
     # -- shared -----------------------------------------------------------
 
@@ -143,10 +133,56 @@ class _Replayer:
                 )
         self.pending[statement].append(PendingProof(index, label, proof, expected))
 
-    def _fresh_report(self, report: OracleReport, what: str) -> None:
-        last = self.state.last_batch_id
-        if last is not None and report.batch_id < last:
-            raise EntryError(f"{what} is for batch {report.batch_id}, older than batch {last}")
+    def _use_report(self, report: OracleReport, time: int, what: str) -> None:
+        """Check a report an entry at operator time ``time`` relies on, then make it the latest.
+
+        Signature under the genesis oracle key (kind MARK: stress marks are
+        never signed); prices at least ``min_price``; not older than the
+        newest report already in the ledger (same seq = the same report);
+        a newer report moves no mark by more than ``max_move_bps`` and is
+        later in time; and the report is at most ``max_report_age_s`` older
+        than the entry (and not from after it).
+        """
+        g = self.genesis
+        limits = g.limits
+        if not report.verify(g.oracle_tag, g.oracle_pubkey):
+            raise EntryError(f"{what} signature does not verify under the genesis oracle key")
+        for name, prices in (("mark", report.marks), ("index", report.index)):
+            for m, p in enumerate(prices):
+                if p < limits.min_price:
+                    raise EntryError(
+                        f"{what} {name} price of market {m} is {p}, below the genesis "
+                        f"minimum {limits.min_price}"
+                    )
+        latest = self.state.latest_report
+        if latest is not None:
+            if report.seq < latest.seq:
+                raise EntryError(
+                    f"{what} is report seq {report.seq}, older than report seq {latest.seq} "
+                    "already in the ledger (entries must use the latest real report)"
+                )
+            if report.seq == latest.seq and not report.same_content(latest):
+                raise EntryError(f"{what} differs from the report with the same seq {latest.seq}")
+            if report.seq > latest.seq:
+                if report.timestamp <= latest.timestamp:
+                    raise EntryError(
+                        f"{what} seq {report.seq} is timed {report.timestamp}, not after "
+                        f"report seq {latest.seq} at {latest.timestamp}"
+                    )
+                for m, (new, old) in enumerate(zip(report.marks, latest.marks, strict=True)):
+                    if abs(new - old) * BPS_DENOM > limits.max_move_bps * old:
+                        raise EntryError(
+                            f"{what} moves the mark of market {m} from {old} to {new}, more than "
+                            f"the genesis price band of {limits.max_move_bps} bps per report"
+                        )
+        if report.timestamp > time:
+            raise EntryError(f"{what} is timed {report.timestamp}, after the entry's time {time}")
+        if time - report.timestamp > limits.max_report_age_s:
+            raise EntryError(
+                f"{what} is {time - report.timestamp} s old at the entry's time {time}, "
+                f"more than the genesis maximum of {limits.max_report_age_s} s"
+            )
+        self.state.latest_report = report
 
     # -- kinds ------------------------------------------------------------
 
@@ -190,8 +226,7 @@ class _Replayer:
         # circuit's MarginCheck is disabled, but the inputs are still bound).
         prices: tuple[int, ...] = (0,) * g.params.markets
         if e.marks is not None:
-            _check_report(e.marks, g, "marks")
-            self._fresh_report(e.marks, "marks")
+            self._use_report(e.marks, e.time, "marks")
             prices = e.marks.prices
         try:
             expected = account_op_statement.public_inputs(
@@ -227,9 +262,13 @@ class _Replayer:
         if s.last_batch_id is not None and batch_id <= s.last_batch_id:
             raise EntryError(f"batch_id {batch_id} does not increase (last {s.last_batch_id})")
         report = e.oracle
-        _check_report(report, g, "oracle report")
-        if report.batch_id != batch_id:
-            raise EntryError(f"oracle report is for batch {report.batch_id}, not {batch_id}")
+        last_ts = s.last_batch_timestamp
+        if last_ts is not None and report.timestamp <= last_ts:
+            raise EntryError(
+                f"batch timestamp {report.timestamp} (its oracle report's) does not increase "
+                f"(last batch at {last_ts})"
+            )
+        self._use_report(report, e.time, "oracle report")
         cursor = before
         summed = [0] * g.params.markets
         for k, p in enumerate(e.proofs):
@@ -264,6 +303,7 @@ class _Replayer:
         if summed != volume:
             raise EntryError(f"volume {volume} is not the sum of the proofs' volumes {summed}")
         s.last_batch_id = batch_id
+        s.last_batch_timestamp = report.timestamp
         s.batches += 1
 
     def solvency(self, e: SolvencyEntry) -> None:
@@ -278,11 +318,15 @@ class _Replayer:
                 f"total_collateral {e.total_collateral} differs from the ledger's "
                 f"{s.total_collateral}"
             )
-        stress = e.stress
+        stress = e.stress is not None
         report = e.oracle
-        _check_report(report, g, "oracle report")
-        if not stress:
-            self._fresh_report(report, "oracle report")
+        self._use_report(report, e.time, "oracle report")
+        marks = report.marks
+        if e.stress is not None:
+            try:
+                marks = stressed_prices(report.marks, e.stress)
+            except OracleFormatError as exc:
+                raise EntryError(f"stress: {exc}") from None
         chunks = e.chunks
         if not chunks:
             raise EntryError("a solvency report has at least one chunk")
@@ -302,7 +346,7 @@ class _Replayer:
             s.total_collateral,
             p.markets,
             expected_root=account_root,
-            prices=report.prices,
+            prices=marks,
         )
         if result.totals is None:
             raise EntryError(f"solvency chunks: {'; '.join(result.reasons)}")
@@ -324,7 +368,7 @@ class _Replayer:
                     sub_root=chunk.sub_root,
                     prev_commit=chunk.prev_commit,
                     next_commit=chunk.next_commit,
-                    prices=report.prices,
+                    prices=marks,
                     opening=totals if last else None,
                 )
             except ValueError as exc:
@@ -355,7 +399,7 @@ class _Replayer:
             positions=totals.positions,
             deficit=totals.deficit,
             fund=totals.fund,
-            prices=report.prices,
+            prices=marks,
         )
 
     # -- dispatch ---------------------------------------------------------
@@ -363,6 +407,15 @@ class _Replayer:
     def entry(self, obj: object, index: int) -> Entry:
         raw, model, header = entry_header(obj, index)
         kind = model.kind
+        if header["prev_hash"] != self.last_hash:
+            raise EntryError(
+                f"prev_hash is not the hash of entry {index - 1} (the history was rewritten)"
+            )
+        verify_entry_signature(raw, self.tag, self.genesis.operator_pubkey)
+        if header["time"] < self.state.last_time:
+            raise EntryError(
+                f"time {header['time']} is before the previous entry's {self.state.last_time}"
+            )
         before: Roots = header["roots_before"]
         after: Roots = header["roots_after"]
         if before != self.state.roots:
@@ -383,6 +436,8 @@ class _Replayer:
         else:  # pragma: no cover - a registered kind without a check
             raise EntryError(f"no check for entry kind {kind!r}")
         self.state.roots = after
+        self.state.last_time = e.time
+        self.last_hash = entry_hash(obj)
         return e
 
 
@@ -405,8 +460,14 @@ def replay(
     state: ReplayState | None = None,
     checker: ProofChecker | None = None,
     progress: Progress | None = None,
+    pinned_genesis: str | None = None,
+    pinned_oracle_key: Point | None = None,
 ) -> ReplayReport:
     """Replay a ledger; resume after ``state`` if it belongs to the same genesis.
+
+    ``pinned_genesis`` (the genesis hash, hex) and ``pinned_oracle_key`` make
+    a ledger with another genesis or oracle key fail at entry 0. A ``state``
+    for another genesis is a failure too (entry 0), never silently dropped.
 
     The returned report's ``state`` is the state after the last entry when
     everything holds (store it for the next run); on failure it is the state
@@ -431,6 +492,21 @@ def replay(
         report.manifest_entries = count
         g = Genesis.from_json(genesis)
         report.genesis = g
+        if pinned_genesis is not None and g.ledger_id != pinned_genesis:
+            raise EntryError(f"the genesis hash is {g.ledger_id}, not the pinned {pinned_genesis}")
+        if pinned_oracle_key is not None and g.oracle_pubkey != pinned_oracle_key:
+            raise EntryError(
+                f"the genesis oracle key is {key_hex(g.oracle_pubkey)}, "
+                f"not the pinned {key_hex(pinned_oracle_key)}"
+            )
+        try:
+            verify_entry_signature(
+                mapping(genesis, "genesis"), entry_tag(g.exchange_id), g.operator_pubkey
+            )
+        except EntryError as exc:
+            raise EntryError(f"genesis: {exc}") from None
+        report.genesis_pinned = pinned_genesis is not None
+        report.oracle_key_pinned = pinned_oracle_key is not None
         keys = _load_keys(g, vkeys, pinned_vkeys)
         report.keys_pinned = pinned_vkeys is not None
     except EntryError as exc:
@@ -449,8 +525,15 @@ def replay(
         entries_verified=1,
     )
     if state is not None and state.ledger_id != g.ledger_id:
-        report.notes.append("the state file is for another ledger (genesis differs); starting over")
-        state = None
+        report.failures.append(
+            LedgerFailure(
+                0,
+                f"the state file was verified against genesis {state.ledger_id}, but this "
+                f"ledger's genesis is {g.ledger_id} (another ledger, or genesis was rewritten)",
+            )
+        )
+        report.state = state
+        return report
     if state is not None:
         if state.last_index >= count:
             report.failures.append(

@@ -5,6 +5,7 @@ from typing import Any
 
 from verifier.ledger.entries import Genesis
 from verifier.ledger.state import ReplayState
+from verifier.oracle import key_hex
 
 __all__ = ["LedgerFailure", "ReplayReport"]
 
@@ -34,6 +35,8 @@ class ReplayReport:
     resumed: bool = False
     notes: list[str] = field(default_factory=list)
     keys_pinned: bool = False
+    genesis_pinned: bool = False
+    oracle_key_pinned: bool = False
     solvency_warnings: list[str] = field(default_factory=list)
 
     @property
@@ -69,6 +72,11 @@ class ReplayReport:
             ),
             "vkey_hashes": None if g is None else dict(g.vkey_hashes),
             "keys_pinned": self.keys_pinned,
+            "genesis_hash": None if g is None else g.ledger_id,
+            "genesis_pinned": self.genesis_pinned,
+            "oracle_key": None if g is None else key_hex(g.oracle_pubkey),
+            "oracle_key_pinned": self.oracle_key_pinned,
+            "operator_key": None if g is None else key_hex(g.operator_pubkey),
             "first_failure": (
                 None if first is None else {"entry": first.entry_index, "reason": first.reason}
             ),

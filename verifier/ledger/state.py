@@ -11,6 +11,7 @@ from typing import Any
 
 from verifier.ledger.entries import Roots
 from verifier.ledger.parse import EntryError, as_list, field_element, hex64, mapping, uint
+from verifier.oracle import OracleReport
 
 __all__ = ["ReplayState", "SolvencySummary"]
 
@@ -67,7 +68,9 @@ class ReplayState:
     ``order_commitments`` is the full public order list: it is needed anyway to
     check that commitments are unique, and it rebuilds the order tree in O(n).
     ``last_entry_hash`` lets a later run notice that an already verified entry
-    was rewritten (the ledger is append-only).
+    was rewritten (the ledger is append-only). ``last_time`` is the last
+    entry's operator time, ``last_batch_timestamp`` the last batch's (oracle)
+    timestamp and ``latest_report`` the newest oracle report seen so far.
     """
 
     ledger_id: str
@@ -82,6 +85,9 @@ class ReplayState:
     batches: int = 0
     proofs_verified: int = 0
     latest_solvency: SolvencySummary | None = None
+    last_time: int = 0
+    last_batch_timestamp: int | None = None
+    latest_report: OracleReport | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -99,6 +105,9 @@ class ReplayState:
             "latest_solvency": (
                 None if self.latest_solvency is None else self.latest_solvency.to_dict()
             ),
+            "last_time": self.last_time,
+            "last_batch_timestamp": self.last_batch_timestamp,
+            "latest_report": (None if self.latest_report is None else self.latest_report.to_json()),
         }
 
     @classmethod
@@ -108,6 +117,8 @@ class ReplayState:
         try:
             solvency = d.get("latest_solvency")
             last_batch = d.get("last_batch_id")
+            last_batch_ts = d.get("last_batch_timestamp")
+            report = d.get("latest_report")
             return cls(
                 ledger_id=hex64(d["ledger_id"], "state.ledger_id"),
                 last_index=uint(d["last_index"], "state.last_index"),
@@ -127,6 +138,15 @@ class ReplayState:
                     None
                     if solvency is None
                     else SolvencySummary.from_dict(mapping(solvency, "state.latest_solvency"))
+                ),
+                last_time=uint(d.get("last_time", 0), "state.last_time"),
+                last_batch_timestamp=(
+                    None if last_batch_ts is None else uint(last_batch_ts, "batch timestamp")
+                ),
+                latest_report=(
+                    None
+                    if report is None
+                    else OracleReport.from_json(report, len(report["marks"]), "state report")
                 ),
             )
         except (KeyError, TypeError) as exc:

@@ -29,7 +29,7 @@ from verifier.field import (
     unsigned_in_range,
 )
 from verifier.merkle import MerkleError, root_from_subroots
-from verifier.params import BALANCE_BITS, MAX_MARKETS, PRICE_BITS
+from verifier.params import MAX_MARKETS, PRICE_BITS
 from verifier.poseidon import poseidon
 
 # Widths of the running totals, mirrored by the SOLVENCY_* functions in
@@ -39,7 +39,7 @@ EQUITY_BITS = 100
 SUM_BALANCE_BITS = 130
 SUM_POSITION_BITS = 82
 DEFICIT_BITS = 130
-FUND_BITS = BALANCE_BITS
+FUND_BITS = EQUITY_BITS  # the fund is account 0's equity at the marks
 
 # Public signals per chunk: 6 scalars, prices[M], openBalance, openPositions[M],
 # openDeficit, openFund.
@@ -54,8 +54,9 @@ class SolvencyError(ValueError):
 class SolvencyTotals:
     """Running totals over the accounts seen so far (signed integers, not field elements).
 
-    ``fund`` is the balance of account 0, the insurance fund; ``deficit`` is
-    the sum over accounts of max(-equity, 0) at the mark prices.
+    ``fund`` is the equity of account 0 (the insurance fund) at the mark
+    prices; ``deficit`` is the sum over the other accounts of max(-equity, 0)
+    at the mark prices.
     """
 
     balance: int
@@ -76,24 +77,28 @@ class SolvencyTotals:
     ) -> "SolvencyTotals":
         """Totals after adding a chunk's accounts (``None`` = empty slot) at ``prices``.
 
-        In the first chunk, account 0 is the insurance fund and its balance
-        becomes ``fund``; later chunks carry ``fund`` over unchanged.
+        In the first chunk, account 0 is the insurance fund: its equity at
+        ``prices`` (balance plus positions at the marks, not just its cash)
+        becomes ``fund`` and its own shortfall is not counted as a trader
+        deficit (a negative fund already fails ``deficit <= fund``); later
+        chunks carry ``fund`` over unchanged.
         """
         balance = self.balance
         positions = list(self.positions)
         deficit = self.deficit
-        for acc in accounts:
+        for k, acc in enumerate(accounts):
             if acc is None:
                 continue
             if len(acc.positions) != len(positions):
                 raise SolvencyError("an account has a position count unlike the totals")
             balance += acc.balance
             positions = [p + s for p, s in zip(positions, acc.positions, strict=True)]
-            deficit += accounting.deficit(acc.balance, acc.positions, prices)
+            if not (is_first and k == 0):
+                deficit += accounting.deficit(acc.balance, acc.positions, prices)
         fund = self.fund
         if is_first:
             first = accounts[0] if accounts else None
-            fund = first.balance if first is not None else 0
+            fund = accounting.equity(first.balance, first.positions, prices) if first else 0
         return SolvencyTotals(
             balance=balance, positions=tuple(positions), deficit=deficit, fund=fund
         )

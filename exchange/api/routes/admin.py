@@ -23,7 +23,7 @@ def batch(service: ServiceDep) -> BatchResult:
         entry_index=done.entry.index,
         fills=done.fills,
         proofs=done.proofs,
-        prices=list(body["oracle"]["prices"]),
+        prices=list(body["oracle"]["marks"]),
         volume=list(body["volume"]),
         pending_listed=done.pending_listed,
     )

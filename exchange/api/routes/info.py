@@ -52,6 +52,6 @@ def info(service: ServiceDep) -> Info:
         total_collateral=str(r.total_collateral),
         ledger_entries=r.ledger_entries,
         next_batch_id=r.next_batch_id,
-        latest_oracle=r.latest_oracle.to_dict() if r.latest_oracle is not None else None,
+        latest_oracle=r.latest_oracle.to_json() if r.latest_oracle is not None else None,
         batch_interval_s=r.batch_interval_s,
     )
