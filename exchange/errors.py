@@ -43,6 +43,10 @@ class Unavailable(DomainError):
     """The change could not be stored, or the exchange is not ready yet; nothing changed."""
 
 
+class TooManyRequests(DomainError):
+    """Over an intake rate limit (per client IP or per account); nothing changed."""
+
+
 class Internal(DomainError):
     """A failure of the operator itself (a batch that cannot be proven); nothing changed."""
 
@@ -55,6 +59,7 @@ __all__ = [
     "Malformed",
     "NotFound",
     "Rejected",
+    "TooManyRequests",
     "Unauthenticated",
     "Unavailable",
 ]

@@ -19,10 +19,11 @@ from prover import toolchain
 from prover.errors import ToolchainError
 from prover.r1cs import read_r1cs_header
 from verifier.params import CircuitParams, ParamsError
-from verifier.protocol import DEFAULT_EXCHANGE_ID, STATEMENTS, Tags
+from verifier.protocol import DEFAULT_EXCHANGE_ID, STAGED_STATEMENTS, STATEMENTS, Tags
 
 __all__ = [
     "DEFAULT_EXCHANGE_ID",
+    "STAGED_STATEMENTS",
     "STATEMENTS",
     "Tags",
     "build_statement",
@@ -56,8 +57,9 @@ def load_params(profile: str) -> CircuitParams:
 
 
 def statement_module(statement: str) -> ModuleType:
-    if statement not in STATEMENTS:
-        raise ParamsError(f"unknown statement {statement!r} (have: {', '.join(STATEMENTS)})")
+    if statement not in STATEMENTS + STAGED_STATEMENTS:
+        known = ", ".join(STATEMENTS + STAGED_STATEMENTS)
+        raise ParamsError(f"unknown statement {statement!r} (have: {known})")
     return importlib.import_module(f"prover.statements.{statement}")
 
 

@@ -23,6 +23,8 @@ TIME_BITS = 48
 NONCE_BITS = 32
 MARGIN_BITS = 128
 FEE_BITS = 96
+ORDER_ID_BITS = 32
+FUNDING_BITS = 64
 BPS_DENOM = 10_000
 
 WIDTHS: dict[str, int] = {
@@ -36,6 +38,8 @@ WIDTHS: dict[str, int] = {
     "NONCE_BITS": NONCE_BITS,
     "MARGIN_BITS": MARGIN_BITS,
     "FEE_BITS": FEE_BITS,
+    "ORDER_ID_BITS": ORDER_ID_BITS,
+    "FUNDING_BITS": FUNDING_BITS,
     "BPS_DENOM": BPS_DENOM,
 }
 
@@ -56,6 +60,17 @@ class CircuitParams:
     markets: int
     fill_slots: int
     chunk_height: int
+    # Recycling-order statements (order_ops, settle_fills): order slot tree
+    # levels (4^slot_levels live orders per account), place/cancel ops per
+    # order_ops proof, fills per settle_fills group proof.
+    slot_levels: int = 1
+    op_slots: int = 2
+    group_fills: int = 2
+
+    @property
+    def account_levels(self) -> int:
+        """Levels of the quaternary account tree (``account_depth`` must be even)."""
+        return self.account_depth // 2
 
     @property
     def chunk_size(self) -> int:
@@ -77,6 +92,9 @@ class CircuitParams:
             }
         except KeyError as e:
             raise ParamsError(f"profile {name!r} lacks {e.args[0]!r}") from None
+        for k in ("slot_levels", "op_slots", "group_fills"):
+            if k in obj:
+                vals[k] = obj[k]
         for k, v in vals.items():
             if not isinstance(v, int) or isinstance(v, bool) or v < 1:
                 raise ParamsError(f"profile {name!r}: {k} must be a positive integer")
@@ -97,6 +115,9 @@ class CircuitParams:
             "markets": self.markets,
             "fill_slots": self.fill_slots,
             "chunk_height": self.chunk_height,
+            "slot_levels": self.slot_levels,
+            "op_slots": self.op_slots,
+            "group_fills": self.group_fills,
         }
 
 

@@ -19,4 +19,6 @@ function TIME_BITS() { return 48; }       // unix seconds (expiry, batch timesta
 function NONCE_BITS() { return 32; }      // account nonce
 function MARGIN_BITS() { return 128; }    // non-negative margin slack
 function FEE_BITS() { return 96; }        // fee per fill side, quote units
+function ORDER_ID_BITS() { return 32; }  // per-account order id (its low bits pick the order slot)
+function FUNDING_BITS() { return 64; }   // signed cumulative funding index, quote units per lot
 function BPS_DENOM() { return 10000; }

@@ -65,6 +65,14 @@ async def authenticated_account(
 AuthAccount = Annotated[int, Depends(authenticated_account)]
 
 
+def client_rate_limit(request: Request, service: ServiceDep) -> None:
+    """429 when the client IP exceeds its intake rate (mutating trader routes)."""
+    service.check_client_rate(request.client.host if request.client else "unknown")
+
+
+RateLimitedClient = Depends(client_rate_limit)
+
+
 def require_operator(
     service: ServiceDep,
     authorization: Annotated[str | None, Header(description="Bearer <operator token>")] = None,

@@ -19,6 +19,7 @@ from exchange.errors import (
     Malformed,
     NotFound,
     Rejected,
+    TooManyRequests,
     Unauthenticated,
     Unavailable,
 )
@@ -43,6 +44,7 @@ ERROR_TABLE: dict[type[DomainError], HttpError] = {
     NotFound: HttpError(404, "no such account, order, entry, statement, root or job"),
     Conflict: HttpError(409, "conflicts with current state (duplicate, replay, batch running)"),
     Rejected: HttpError(422, "refused by a rule (margin, ranges, expiry) or the request schema"),
+    TooManyRequests: HttpError(429, "over an intake rate limit (per client IP or per account)"),
     Internal: HttpError(500, "the operator failed (a batch could not be proven); nothing changed"),
     Unavailable: HttpError(503, "setting up, stopping, or the change could not be stored"),
 }

@@ -66,6 +66,19 @@ class Settings(BaseSettings):
     )
     max_body_bytes: int = Field(default=16 * 1024, ge=1024)
     insurance_fund: int = Field(default=1_000_000, ge=0)
+    min_deposit: int = Field(
+        default=1_000,
+        ge=0,
+        description="quote units an account must deposit to open (genesis; spam resistance)",
+    )
+    requests_per_ip_per_minute: int = Field(
+        default=6_000,
+        ge=0,
+        description="mutating trader requests per client IP per minute (0 = off)",
+    )
+    orders_per_account_per_minute: int = Field(
+        default=3_000, ge=0, description="orders and cancels per account per minute (0 = off)"
+    )
     oracle_seed: int = 0
     oracle_step_bps: int = Field(default=40, ge=0, le=10_000)
     auth_window_s: int = Field(default=30, ge=1)

@@ -118,6 +118,7 @@ class OperatorState:
         if oracle.oracle_tag != self.tags.oracle:
             raise OperatorError("the oracle signs with another exchange's domain tag")
         self.markets = tuple(markets)
+        self.min_deposit = 0  # genesis parameter (set by __init__ / restored from genesis)
         self.oracle = oracle
         self._clock = clock
         self._prove_fn = prove
@@ -296,6 +297,7 @@ class OperatorState:
             elif e["kind"] in ("account_op", "batch") and i > snapshot["ledger_index"]:
                 raise OperatorError(f"entry {i} ({e['kind']}) is newer than the snapshot")
         genesis = self.ledger.entries[0].body
+        self.min_deposit = int(genesis.get("min_deposit", 0))
         if genesis["operator_pubkey"] != public_key_to_dict(self.operator_key.public_key()):
             raise OperatorError("the operator key differs from the one published in genesis")
         if genesis["oracle_pubkey"] != public_key_to_dict(self.oracle.public_key):

@@ -91,6 +91,7 @@ class Operator(SettlementPlanner):
         oracle: Oracle,
         insurance_pubkey: Point,
         insurance_fund: int,
+        min_deposit: int = 0,
         profile: str = "test",
         exchange_id: str = DEFAULT_EXCHANGE_ID,
         clock: Callable[[], int] = wall_clock,
@@ -113,6 +114,9 @@ class Operator(SettlementPlanner):
         if limits is not None:
             self.limits = limits
         p = self.params
+        if not isinstance(min_deposit, int) or isinstance(min_deposit, bool) or min_deposit < 0:
+            raise OperatorError("min_deposit must be a non-negative integer")
+        self.min_deposit = min_deposit
         vkeys = {s: self.artifacts(s).verification_key() for s in STATEMENTS}
         self.ledger.append(
             "genesis",
@@ -126,6 +130,7 @@ class Operator(SettlementPlanner):
                 "operator_pubkey": public_key_to_dict(self.operator_key.public_key()),
                 "limits": self.limits.to_json(),
                 "vkey_hashes": vkey_hashes(vkeys),
+                "min_deposit": min_deposit,
             },
         )
         index = self.open_account(insurance_pubkey, insurance_fund)
@@ -230,6 +235,12 @@ class Operator(SettlementPlanner):
             raise OperatorError(f"bad public key: {exc}") from None
         self._check_amount(amount, allow_zero=True)
         index = len(self.accounts)
+        # Spam resistance: every account slot costs at least min_deposit of
+        # locked collateral (the insurance account, opened at genesis, is exempt).
+        if index != FEE_ACCOUNT and amount < self.min_deposit:
+            raise OperatorError(
+                f"opening an account needs a deposit of at least {self.min_deposit}"
+            )
         if index >= self.account_tree.capacity:
             raise OperatorError("the account tree is full")
         self._account_op(OpKind.OPEN, index, amount, pubkey, before=None)
@@ -399,6 +410,8 @@ class Operator(SettlementPlanner):
             raise SignatureRejected(f"cancel signature rejected: {exc}") from None
         if record.cancelled:
             raise OperatorError(f"order {order_index} is already cancelled")
+        if record.filled >= record.order.size:
+            raise OperatorError(f"order {order_index} is already filled")
         self.book.cancel(order_index)
 
     # ------------------------------------------------------------ batches

@@ -27,6 +27,7 @@ from exchange.core.config import Settings
 from exchange.errors import Internal, Unavailable
 from exchange.models import SolvencyJobRow
 from exchange.operator import Operator, ProveFn, RejectedOrder, wall_clock
+from exchange.ratelimit import IntakeLimits
 from exchange.service import processes
 from exchange.service.results import HealthReport, SetupProgress
 from exchange.store import Store
@@ -124,6 +125,10 @@ class ServiceCore:
         """Keys, oracle and database: quick, so health can answer before setup."""
         s = self.settings
         s.data_dir.mkdir(parents=True, exist_ok=True)
+        self.limits = IntakeLimits(
+            per_ip_per_minute=s.requests_per_ip_per_minute,
+            orders_per_account_per_minute=s.orders_per_account_per_minute,
+        )
         self.keys = keys.load_or_create(s.resolved_key_dir, s.operator_token)
         self.oracle = SimulatedOracle(
             s.start_prices(),
@@ -169,6 +174,7 @@ class ServiceCore:
                 oracle=self.oracle,
                 insurance_pubkey=self.keys.insurance.public_key(),
                 insurance_fund=s.insurance_fund,
+                min_deposit=s.min_deposit,
                 profile=s.profile,
                 exchange_id=s.exchange_id,
                 clock=self._clock,

@@ -210,6 +210,10 @@ class Intake(ServiceCore):
         except auth.OrderFormatError as exc:
             raise Malformed(str(exc)) from None
 
+    def check_client_rate(self, ip: str) -> None:
+        """Count a mutating request from ``ip``; TooManyRequests over the per-IP limit."""
+        self.limits.hit_ip(ip)
+
     def submit_order(self, commitment: int, ciphertext_b64: str) -> OrderAccepted:
         """Decrypt, check and accept an order: ("listed", index) or ("pending", None)."""
         try:
@@ -217,6 +221,7 @@ class Intake(ServiceCore):
         except (binascii.Error, ValueError):
             raise Malformed("ciphertext is not valid base64") from None
         order, signature = self._open(ciphertext)
+        self.limits.hit_account(order.account)
         with self._intake:
             if commitment in self._listed or any(p.commitment == commitment for p in self._pending):
                 raise Conflict("duplicate order: this commitment was already accepted")
@@ -289,6 +294,7 @@ class Intake(ServiceCore):
         _, index = self._order_lookup(commitment)
         if index is None:
             raise Conflict("order is pending (a batch is running); cancel it after")
+        self.limits.hit_account(self.op.order_terms(index).account)
         with self._mutating():
             try:
                 self.op.cancel(index, signature)

@@ -59,3 +59,48 @@ def test_settle_batch_fits_shared_ptau() -> None:
     assert header.required_ptau_power <= SHARED_PTAU_POWER
     # Headroom left for growth within the budget (the budget itself must fit).
     assert (BUDGETS["settle_batch"] + header.n_public).bit_length() <= SHARED_PTAU_POWER
+
+
+# ---- recycling-order statements (order_ops, settle_fills) ----
+# Measured with circom 2.2.3 --O2 at production depth (2^20 accounts as 10
+# quaternary levels, 4 markets, 16 order slots per account): settle_fills with
+# 2 fills 52,972 (26,486 per fill including the group's fee-account update;
+# one fill alone 30,840); order_ops with 4 ops 58,209 (14,553 per op).
+PER_FILL_BUDGET = 30_000
+STAGED_PRODUCTION_BUDGETS = {"settle_fills": 56_000, "order_ops": 61_000}
+
+
+def _per_market(statement: str) -> frozenset[str]:
+    module = circuits.statement_module(statement)
+    return frozenset({"prices", "funding", "volume", "feeBps", "imfBps", "mmfBps"}) & set(
+        module.PUBLIC
+    )
+
+
+@pytest.mark.parametrize("statement", circuits.STAGED_STATEMENTS)
+def test_staged_public_signal_count_matches_statement(statement: str) -> None:
+    params = circuits.load_params("test")
+    r1cs_path, _ = circuits.compile_statement(statement, "test")
+    header = read_r1cs_header(r1cs_path)
+    module = circuits.statement_module(statement)
+    per_market = _per_market(statement)
+    expected = sum(
+        params.markets if name in per_market else params.op_slots if name == "cancels" else 1
+        for name in module.PUBLIC
+    )
+    assert header.n_pub_out == 0
+    assert header.n_pub_in == expected
+
+
+@pytest.mark.parametrize("statement", circuits.STAGED_STATEMENTS)
+def test_staged_production_fits_shared_ptau(statement: str) -> None:
+    params = circuits.load_params("production")
+    assert params.account_depth >= 20 and params.markets >= 4
+    r1cs_path, count = circuits.compile_statement(statement, "production")
+    header = read_r1cs_header(r1cs_path)
+    assert count <= STAGED_PRODUCTION_BUDGETS[statement], (statement, count)
+    assert header.required_ptau_power <= SHARED_PTAU_POWER
+    if statement == "settle_fills":
+        assert params.group_fills >= 2
+        per_fill = -(-count // params.group_fills)
+        assert per_fill <= PER_FILL_BUDGET, f"{per_fill} constraints per fill"

@@ -180,6 +180,27 @@ def test_accounts_open_in_order_and_collateral_is_public(world: World) -> None:
         assert op.inclusion_path(i).verify(op.account_tree.root, op.account_state(i).leaf())
 
 
+@pytest.mark.slow
+def test_opening_an_account_needs_the_genesis_minimum_deposit() -> None:
+    keys = [PrivateKey.generate() for _ in range(2)]
+    op = Operator(
+        markets=MARKETS,
+        oracle=SimulatedOracle([60_000, 3_000], TAGS.oracle, seed=11),
+        insurance_pubkey=keys[0].public_key(),
+        insurance_fund=0,  # the insurance account is exempt
+        min_deposit=5_000,
+        profile="test",
+        exchange_id=EXCHANGE,
+        clock=lambda: NOW,
+    )
+    assert op.ledger.entries[0].body["min_deposit"] == 5_000
+    before = (len(op.ledger), op.account_tree.root, op.total_collateral)
+    with pytest.raises(OperatorError, match="at least 5000"):
+        op.open_account(keys[1].public_key(), 4_999)
+    assert (len(op.ledger), op.account_tree.root, op.total_collateral) == before
+    assert op.open_account(keys[1].public_key(), 5_000) == 1
+
+
 def _bad_orders(w: World) -> list[tuple[str, Order, Signature]]:
     mark = w.oracle.prices_at(1)[0]
     good = w.order(w.alice, 0, BUY, 2, mark + 50)
@@ -244,6 +265,10 @@ def test_batch_crosses_orders_proves_and_verifies(world: World) -> None:
     assert op.order_status(buy) == (3, False)
     assert op.order_status(sell) == (3, False)
     assert op.order_status(gone) == (0, True)
+    # The sell filled completely: cancelling it is "already filled", and changes nothing.
+    with pytest.raises(OperatorError, match="already filled"):
+        op.cancel(sell, world.keys[2].sign(cancel_message(TAGS.cancel, sell, op.commitments[sell])))
+    assert op.order_status(sell) == (3, False)
     assert op.account_state(1).positions == (3, 0)
     assert op.account_state(2).positions == (-3, 0)
     assert sum(s.balance for s in op.accounts.values()) == op.total_collateral

@@ -4,10 +4,18 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from exchange.api.deps import AuthAccount, ServiceDep
+from exchange.api.deps import AuthAccount, RateLimitedClient, ServiceDep
 from exchange.api.errors import responses
 from exchange.api.routes import _parse
-from exchange.errors import Conflict, Forbidden, Malformed, NotFound, Rejected, Unauthenticated
+from exchange.errors import (
+    Conflict,
+    Forbidden,
+    Malformed,
+    NotFound,
+    Rejected,
+    TooManyRequests,
+    Unauthenticated,
+)
 from exchange.models import (
     AccountOpened,
     AccountOpResult,
@@ -42,7 +50,8 @@ def _op_result(account: int, done: AccountOpDone) -> AccountOpResult:
     "",
     response_model=AccountOpened,
     status_code=201,
-    responses=responses(Malformed, Unauthenticated, Conflict, Rejected, body=True),
+    responses=responses(Malformed, Unauthenticated, Conflict, Rejected, TooManyRequests, body=True),
+    dependencies=[RateLimitedClient],
 )
 def open_account(body: OpenAccountRequest, service: ServiceDep) -> AccountOpened:
     pubkey = _parse.public_key(body.pubkey.model_dump())
@@ -54,7 +63,8 @@ def open_account(body: OpenAccountRequest, service: ServiceDep) -> AccountOpened
 @router.post(
     "/{account}/deposit",
     response_model=AccountOpResult,
-    responses=responses(*_SIGNED, Rejected, body=True),
+    responses=responses(*_SIGNED, Rejected, TooManyRequests, body=True),
+    dependencies=[RateLimitedClient],
 )
 def deposit(
     account: int, body: DepositRequest, caller: AuthAccount, service: ServiceDep
@@ -66,7 +76,8 @@ def deposit(
 @router.post(
     "/{account}/withdraw",
     response_model=AccountOpResult,
-    responses=responses(*_SIGNED, Malformed, Rejected, body=True),
+    responses=responses(*_SIGNED, Malformed, Rejected, TooManyRequests, body=True),
+    dependencies=[RateLimitedClient],
 )
 def withdraw(
     account: int, body: WithdrawRequest, caller: AuthAccount, service: ServiceDep

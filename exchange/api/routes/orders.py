@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter
 
-from exchange.api.deps import AuthAccount, ServiceDep
+from exchange.api.deps import AuthAccount, RateLimitedClient, ServiceDep
 from exchange.api.errors import responses
 from exchange.api.routes import _parse
 from exchange.errors import (
@@ -11,6 +11,7 @@ from exchange.errors import (
     Malformed,
     NotFound,
     Rejected,
+    TooManyRequests,
     Unauthenticated,
     Unavailable,
 )
@@ -47,7 +48,10 @@ def order_view_model(s: OrderStatus) -> OrderView:
     "",
     response_model=OrderAccepted,
     status_code=202,
-    responses=responses(Malformed, NotFound, Conflict, Rejected, Unavailable, body=True),
+    responses=responses(
+        Malformed, NotFound, Conflict, Rejected, Unavailable, TooManyRequests, body=True
+    ),
+    dependencies=[RateLimitedClient],
 )
 def submit_order(body: SubmitOrderRequest, service: ServiceDep) -> OrderAccepted:
     commitment = _parse.field_int(body.commitment, "commitment")
@@ -60,7 +64,10 @@ def submit_order(body: SubmitOrderRequest, service: ServiceDep) -> OrderAccepted
 @router.post(
     "/{commitment}/cancel",
     response_model=CancelResult,
-    responses=responses(Malformed, Unauthenticated, NotFound, Conflict, Rejected, body=True),
+    responses=responses(
+        Malformed, Unauthenticated, NotFound, Conflict, Rejected, TooManyRequests, body=True
+    ),
+    dependencies=[RateLimitedClient],
 )
 def cancel(commitment: str, body: CancelRequest, service: ServiceDep) -> CancelResult:
     h = _commitment(commitment)

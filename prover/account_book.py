@@ -1,0 +1,144 @@
+"""The operator's private account state in the recycling-order design (pure, no I/O).
+
+``AccountBook`` holds what the ORDER OPS and SETTLE FILLS witnesses need: the
+quaternary account tree, each account's leaf contents (``AccountRecord``) and
+each account's order slot tree with the slots' contents (order id, lots
+filled, commitment h). Builders work on a ``copy()`` and hand back the new
+book, so a refused batch leaves the caller's book untouched. Only accounts a
+statement touches are rehashed (O(touched accounts x tree depth)).
+
+Formulas come from ``verifier.account_state``; nothing is re-derived here.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+from verifier.account_state import (
+    AccountRecord,
+    empty_order_root,
+    slot_index,
+    slot_leaf,
+)
+from verifier.params import CircuitParams
+from verifier.quadtree import QuadTree
+
+__all__ = ["AccountBook", "BookError", "SlotContent"]
+
+INSURANCE_ACCOUNT = 0
+
+
+class BookError(ValueError):
+    """The book does not hold what an operation needs (unknown account, slot mismatch)."""
+
+
+@dataclass(frozen=True)
+class SlotContent:
+    """What an occupied order slot holds: Poseidon(order_id, filled, h)."""
+
+    order_id: int
+    filled: int
+    commitment: int
+
+    def leaf(self) -> int:
+        return slot_leaf(self.order_id, self.filled, self.commitment)
+
+
+class AccountBook:
+    """Account tree + leaf contents + per-account order slot trees."""
+
+    def __init__(self, params: CircuitParams) -> None:
+        if params.account_depth % 2:
+            raise BookError("the quaternary account tree needs an even account_depth")
+        self.params = params
+        self.tree = QuadTree(params.account_levels)
+        self.records: dict[int, AccountRecord] = {}
+        self.slot_trees: dict[int, QuadTree] = {}
+        self.slots: dict[int, dict[int, SlotContent]] = {}
+        # Accounts whose slot tree / contents this book owns; others are shared
+        # with the book it was copied from and are cloned on first write.
+        self._owned: set[int] = set()
+
+    def copy(self) -> "AccountBook":
+        """An independent book. Per-account slot trees are shared copy-on-write,
+        so a copy costs shallow dict copies, and a batch rehashes only what it touches."""
+        clone = AccountBook(self.params)
+        clone.tree = self.tree.copy()
+        clone.records = dict(self.records)
+        clone.slot_trees = dict(self.slot_trees)
+        clone.slots = dict(self.slots)
+        self._owned = set()  # both books now share every slot tree
+        return clone
+
+    def _own(self, account: int) -> None:
+        if account not in self._owned:
+            self.slot_trees[account] = self.slot_trees[account].copy()
+            self.slots[account] = dict(self.slots[account])
+            self._owned.add(account)
+
+    @property
+    def root(self) -> int:
+        return self.tree.root
+
+    def open(
+        self,
+        index: int,
+        *,
+        pub: tuple[int, int],
+        balance: int,
+        funding: Sequence[int],
+        blinding: int,
+    ) -> AccountRecord:
+        """Write a fresh account: no positions, checkpoints = current funding, empty slots."""
+        if index in self.records:
+            raise BookError(f"account {index} is already open")
+        m = self.params.markets
+        record = AccountRecord(
+            pub_x=pub[0],
+            pub_y=pub[1],
+            balance=balance,
+            positions=(0,) * m,
+            checkpoints=tuple(funding),
+            order_root=empty_order_root(self.params.slot_levels),
+            nonce=0,
+            blinding=blinding,
+        )
+        self.slot_trees[index] = QuadTree(self.params.slot_levels)
+        self.slots[index] = {}
+        self._owned.add(index)
+        self.put(index, record)
+        return record
+
+    def record(self, index: int) -> AccountRecord:
+        try:
+            return self.records[index]
+        except KeyError:
+            raise BookError(f"account {index} is not open") from None
+
+    def put(self, index: int, record: AccountRecord) -> None:
+        """Replace the account's record (its order_root must match its slot tree)."""
+        if record.order_root != self.slot_trees[index].root:
+            raise BookError(f"account {index}: order root does not match its slot tree")
+        self.records[index] = record
+        self.tree.update(index, record.leaf())
+
+    def slot_of(self, account: int, order_id: int) -> tuple[int, SlotContent | None]:
+        """(slot number, its content or None if empty) for an order id of ``account``."""
+        self.record(account)
+        slot = slot_index(order_id, self.params.slot_levels)
+        return slot, self.slots[account].get(slot)
+
+    def write_slot(self, account: int, content: SlotContent) -> int:
+        """Store ``content`` in its slot; returns the account's new order root."""
+        slot = slot_index(content.order_id, self.params.slot_levels)
+        self._own(account)
+        self.slots[account][slot] = content
+        self.slot_trees[account].update(slot, content.leaf())
+        return self.slot_trees[account].root
+
+    def settle_funding(self, record: AccountRecord, funding: Sequence[int]) -> AccountRecord:
+        """The record after paying funding up to ``funding`` (checkpoints updated)."""
+        return replace(
+            record,
+            balance=record.balance - record.funding_payment(funding),
+            checkpoints=tuple(funding),
+        )
