@@ -52,7 +52,14 @@ def run(backend: str) -> dict[str, object]:
         babyjub.mul_scalar if backend == "python" else babyjub.mul_scalar_cached
     )
     with tempfile.TemporaryDirectory(prefix="darkpool-intake-") as tmp:
-        settings = Settings(data_dir=Path(tmp), batch_interval_s=0, operator_token="b" * 24)
+        # Intake throughput, not spam policy: the per-IP / per-account limits are off.
+        settings = Settings(
+            data_dir=Path(tmp),
+            batch_interval_s=0,
+            operator_token="b" * 24,
+            requests_per_ip_per_minute=0,
+            orders_per_account_per_minute=0,
+        )
         with TestClient(create_app(settings)) as http:
             c = DarkpoolClient(http=http)
             keys = [PrivateKey.generate() for _ in range(3)]
