@@ -67,11 +67,7 @@ class LocalServer:
             raise DemoError(f"cannot read the operator token from {path}: {exc}") from None
 
     def log_tail(self, lines: int = 5) -> str:
-        try:
-            text = self.log_path.read_text(errors="replace").strip().splitlines()
-        except OSError:
-            return ""
-        return " | ".join(text[-lines:])
+        return _tail(self.log_path, lines)
 
 
 def server_env(
@@ -81,8 +77,12 @@ def server_env(
     exchange_id: str,
     markets: Sequence[MarketConfig],
     database_url: str | None = None,
+    oracle_url: str | None = None,
 ) -> dict[str, str]:
     """Environment of the server subprocess: its own data dir, batches on demand only.
+
+    Prices come from the oracle process at ``oracle_url`` (``local_oracle``);
+    without one, from the service's development oracle on the demo's seeded walk.
 
     The database is SQLite in the data dir unless ``database_url`` names another
     (an empty one: the demo starts from genesis).
@@ -100,9 +100,14 @@ def server_env(
         DARKPOOL_EXCHANGE_ID=exchange_id,
         DARKPOOL_MARKETS=json.dumps([m.model_dump() for m in markets]),
         DARKPOOL_BATCH_INTERVAL_S="0",
-        DARKPOOL_ORACLE_SEED=str(ORACLE_SEED),
-        DARKPOOL_ORACLE_STEP_BPS=str(ORACLE_STEP_BPS),
     )
+    if oracle_url is not None:
+        env["DARKPOOL_ORACLE_URL"] = oracle_url
+    else:
+        env.pop("DARKPOOL_ORACLE_URL", None)
+        env.update(
+            DARKPOOL_ORACLE_SEED=str(ORACLE_SEED), DARKPOOL_ORACLE_STEP_BPS=str(ORACLE_STEP_BPS)
+        )
     return env
 
 
@@ -121,6 +126,54 @@ def stop_server(process: subprocess.Popen[bytes]) -> None:
 
 
 @contextmanager
+def _process(
+    argv: Sequence[str],
+    env: Mapping[str, str],
+    log_path: Path,
+    health_url: str,
+    what: str,
+    timeout: float,
+) -> Iterator[subprocess.Popen[bytes]]:
+    """Start ``argv`` in its own process group, wait until ``health_url`` answers 200."""
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "darkpool.cli", *argv],
+            env=dict(env),
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # own process group: stopping it takes node provers too
+        )
+        try:
+            deadline = time.monotonic() + timeout
+            while True:
+                if process.poll() is not None:
+                    raise DemoError(
+                        f"the {what} exited during start (code {process.returncode}): "
+                        f"{_tail(log_path)}"
+                    )
+                try:
+                    if httpx.get(health_url, timeout=2).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise DemoError(f"the {what} did not answer {health_url} within {timeout:.0f}s")
+                time.sleep(0.2)
+            yield process
+        finally:
+            stop_server(process)
+
+
+def _tail(path: Path, lines: int = 5) -> str:
+    try:
+        text = path.read_text(errors="replace").strip().splitlines()
+    except OSError:
+        return ""
+    return " | ".join(text[-lines:])
+
+
+@contextmanager
 def local_server(
     data_dir: Path,
     env: Mapping[str, str],
@@ -130,45 +183,54 @@ def local_server(
     """Start ``python -m darkpool.cli serve`` on a free loopback port; stop it on the way out."""
     data_dir.mkdir(parents=True, exist_ok=True)
     port = free_port()
+    url = f"http://127.0.0.1:{port}"
     log_path = data_dir / "server.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "darkpool.cli",
-                "serve",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                f"{port}",
-            ],
-            env=dict(env),
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # own process group: stopping it takes node provers too
-        )
-        server = LocalServer(f"http://127.0.0.1:{port}", data_dir, log_path, process)
-        try:
-            deadline = time.monotonic() + timeout
-            while True:
-                if process.poll() is not None:
-                    raise DemoError(
-                        f"the server exited during start (code {process.returncode}): "
-                        f"{server.log_tail()}"
-                    )
-                try:
-                    if httpx.get(f"{server.url}/v1/health", timeout=2).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                if time.monotonic() > deadline:
-                    raise DemoError(f"the server did not answer /v1/health within {timeout:.0f}s")
-                time.sleep(0.2)
-            yield server
-        finally:
-            stop_server(process)
+    argv = ["serve", "--host", "127.0.0.1", "--port", f"{port}"]
+    with _process(argv, env, log_path, f"{url}/v1/health", "server", timeout) as process:
+        yield LocalServer(url, data_dir, log_path, process)
+
+
+@contextmanager
+def local_oracle(
+    key_dir: Path,
+    *,
+    exchange_id: str,
+    markets: Sequence[MarketConfig],
+    seed: int = ORACLE_SEED,
+    step_bps: int = ORACLE_STEP_BPS,
+    timeout: float = 60.0,
+) -> Iterator[str]:
+    """Start ``darkpool oracle serve`` (its own process, key dir and clock); yields its URL.
+
+    The simulated feed starts at the markets' ``start_price`` and walks with
+    ``seed`` / ``step_bps``; the key is created in ``key_dir``, never in the
+    operator's key directory.
+    """
+    key_dir.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    argv = [
+        "oracle",
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        f"{port}",
+        "--key-dir",
+        str(key_dir),
+        "--exchange-id",
+        exchange_id,
+        "--start-prices",
+        ",".join(str(m.start_price) for m in markets),
+        "--seed",
+        str(seed),
+        "--step-bps",
+        str(step_bps),
+    ]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DARKPOOL_")}
+    log_path = key_dir / "oracle.log"
+    with _process(argv, env, log_path, f"{url}/v1/oracle/info", "oracle", timeout):
+        yield url
 
 
 def profile_markets(profile: str) -> list[MarketConfig]:

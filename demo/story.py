@@ -27,7 +27,6 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -36,9 +35,9 @@ import httpx
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from client.sdk import ClientError, DarkpoolClient, verify_inclusion
+from demo.report import DemoStats, Trader, summary_table
 from demo.server import (
     JOB_TIMEOUT_S,
     ORACLE_SEED,
@@ -51,7 +50,7 @@ from demo.server import (
     server_env,
 )
 from exchange.core.config import MarketConfig
-from oracle.signer import SimulatedOracle
+from oracle.feed import SimulatedFeed
 from prover import circuits
 from verifier.eddsa import PrivateKey
 from verifier.encoding import BUY, SELL
@@ -60,28 +59,6 @@ from verifier.protocol import DEFAULT_EXCHANGE_ID, STATEMENTS, Tags
 from verifier.source import DirectorySource
 
 # ---------------------------------------------------------------- the story
-
-
-@dataclass
-class Trader:
-    name: str
-    key: PrivateKey
-    deposit: int
-    index: int = -1
-    orders: list[int] = field(default_factory=list)  # commitments
-
-
-@dataclass
-class DemoStats:
-    fills: int = 0
-    batches: int = 0
-    batch_proofs: int = 0
-    solvency_jobs: int = 0
-    rejected: list[str] = field(default_factory=list)
-    proofs: dict[str, int] = field(default_factory=dict)
-    ledger_entries: int = 0
-    steps: list[tuple[str, float]] = field(default_factory=list)
-    checks: list[tuple[str, bool, str]] = field(default_factory=list)
 
 
 class Demo:
@@ -96,13 +73,10 @@ class Demo:
         self.markets = list(markets)
         self.stats = DemoStats()
         self.tags = Tags.for_exchange(exchange_id)
-        # The same seeded walk the server's simulated oracle takes, so the script
+        # The same seeded walk the server's simulated oracle feed takes, so the script
         # can price orders against the marks of the batch they will land in.
-        self.oracle = SimulatedOracle(
-            [m.start_price for m in self.markets],
-            self.tags.oracle,
-            seed=ORACLE_SEED,
-            max_step_bps=ORACLE_STEP_BPS,
+        self.feed = SimulatedFeed(
+            [m.start_price for m in self.markets], seed=ORACLE_SEED, max_step_bps=ORACLE_STEP_BPS
         )
         self.traders = [
             Trader("alice", PrivateKey.generate(), 2_000_000),
@@ -194,7 +168,7 @@ class Demo:
 
     def next_marks(self) -> tuple[int, ...]:
         """The marks the next batch will use (the demo knows the simulated path)."""
-        return self.oracle.prices_at(int(self.client.info(refresh=True)["next_batch_id"]))
+        return self.feed.prices_at(int(self.client.info(refresh=True)["next_batch_id"]))
 
     def batch(self) -> dict[str, Any]:
         expected = self.next_marks()
@@ -441,30 +415,6 @@ def _load(path: Path) -> Any:
     return json.loads(path.read_text())
 
 
-def _summary(console: Console, demo: Demo, total: float, ok: bool) -> None:
-    stats = demo.stats
-    table = Table(title="darkpool demo summary (over HTTP)")
-    table.add_column("what")
-    table.add_column("value", justify="right")
-    table.add_row("traders", str(len(demo.traders)))
-    table.add_row("markets", ", ".join(m.symbol for m in demo.markets))
-    table.add_row("ledger entries", str(stats.ledger_entries))
-    table.add_row("batches", str(stats.batches))
-    table.add_row("fills", str(stats.fills))
-    table.add_row("orders refused (4xx)", str(len(stats.rejected)))
-    table.add_row("solvency jobs (one a stress test)", str(stats.solvency_jobs))
-    for s in STATEMENTS:
-        table.add_row(f"{s} proofs verified", str(stats.proofs.get(s, 0)))
-    table.add_row("proofs verified in total", str(sum(stats.proofs.values())))
-    for label, seconds in stats.steps:
-        table.add_row(f"time: {label}", f"{seconds:.1f}s")
-    table.add_row("total time", f"{total:.1f}s")
-    passed = sum(ok for _, ok, _ in stats.checks)
-    table.add_row("checks passed", f"{passed}/{len(stats.checks)}")
-    table.add_row("verification", "[green]ALL VERIFIED[/]" if ok else "[bold red]FAILED[/]")
-    console.print(table)
-
-
 def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
@@ -525,6 +475,9 @@ def _run_in(
         ):
             demo.build_circuits()
         db = "SQLite in a temp dir" if database_url is None else "the given database"
+        # TODO(issue 10 items 2-3): start `darkpool oracle serve` (demo.server.local_oracle)
+        # and pass its URL once stress marks are verifier-derived; until then the
+        # server's development oracle signs the demo's stress marks.
         with demo.step(f"start `darkpool serve` ({db}, genesis)", "server start"):
             env = server_env(
                 tmp / "server",
@@ -537,7 +490,15 @@ def _run_in(
                 server = stack.enter_context(local_server(tmp / "server", env))
             console.print(f"  listening on {server.url}, data in {server.data_dir}")
         ok = demo.run(server, out)
-        _summary(console, demo, time.perf_counter() - started, ok)
+        console.print(
+            summary_table(
+                demo.stats,
+                len(demo.traders),
+                [m.symbol for m in demo.markets],
+                time.perf_counter() - started,
+                ok,
+            )
+        )
         if ledger_out is not None:
             console.print(f"ledger export: {out}")
             console.print(f"verify it yourself:  darkpool-verify {out}")

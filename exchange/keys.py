@@ -2,12 +2,15 @@
 
 * ``operator_x25519.key`` — 32 bytes: the X25519 key that traders seal orders
   to (libsodium sealed boxes, ``nacl.public.SealedBox``);
-* ``oracle_eddsa.key`` — 32-byte seed of the simulated oracle's EdDSA key;
 * ``insurance_eddsa.key`` — 32-byte seed of the insurance / fee account key;
 * ``operator_eddsa.key`` — 32-byte seed of the key that signs every ledger entry
   (its public key is ``operator_pubkey`` in genesis);
 * ``operator_token`` — the bearer token of operator-only endpoints (only
   written when ``DARKPOOL_OPERATOR_TOKEN`` is not set).
+
+The oracle's key is never here: the oracle is its own process with its own
+key directory (``darkpool oracle serve``, ``oracle.service``); the service's
+development oracle keeps its key in ``Settings.oracle_key_dir``.
 
 Files are created exclusively with mode 0600 (a directory 0700) so a second
 process racing the first can never overwrite a key. This module never logs,
@@ -36,7 +39,6 @@ class OperatorKeys:
     """Secrets of one operator (repr hides them)."""
 
     box: X25519PrivateKey
-    oracle: PrivateKey
     insurance: PrivateKey
     ledger: PrivateKey
     operator_token: str
@@ -77,7 +79,6 @@ def load_or_create(key_dir: Path, operator_token: str | None = None) -> Operator
     """Load the operator's keys from ``key_dir``, generating any that are missing."""
     key_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     box = X25519PrivateKey(_secret_bytes(key_dir / "operator_x25519.key"))
-    oracle = PrivateKey(_secret_bytes(key_dir / "oracle_eddsa.key"))
     insurance = PrivateKey(_secret_bytes(key_dir / "insurance_eddsa.key"))
     ledger = PrivateKey(_secret_bytes(key_dir / "operator_eddsa.key"))
     generated = False
@@ -88,4 +89,4 @@ def load_or_create(key_dir: Path, operator_token: str | None = None) -> Operator
         operator_token = raw.decode().strip()
         if len(operator_token) < 16:
             raise KeyFileError(f"{key_dir / 'operator_token'} holds a token shorter than 16 chars")
-    return OperatorKeys(box, oracle, insurance, ledger, operator_token, generated)
+    return OperatorKeys(box, insurance, ledger, operator_token, generated)

@@ -44,7 +44,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from oracle.feed import SimulatedFeed
     from oracle.service import OracleService
 
-    feed = SimulatedFeed(args.start_prices, seed=args.seed, max_step_bps=args.step_bps)
+    feed = SimulatedFeed(
+        args.start_prices,
+        seed=args.seed,
+        max_step_bps=args.step_bps,
+        premium_bps=args.premium_bps,
+    )
     service = OracleService.open(
         Path(args.key_dir), args.exchange_id, feed, max_skew_s=args.max_skew_s
     )
@@ -87,6 +92,9 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     )
     serve.add_argument("--seed", type=int, default=0, help="simulated feed: random-walk seed")
     serve.add_argument("--step-bps", type=int, default=40, help="simulated feed: max move/step")
+    serve.add_argument(
+        "--premium-bps", type=int, default=0, help="simulated feed: index below mark, bps"
+    )
     serve.add_argument(
         "--max-skew-s", type=int, default=30, help="refuse requested times further from the clock"
     )

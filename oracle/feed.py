@@ -9,15 +9,35 @@ floats; a feed that cannot give a price raises ``FeedError``.
 
 import random
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Protocol
 
 from verifier.params import BPS_DENOM, PRICE_BITS
 
-__all__ = ["FeedError", "PriceFeed", "SimulatedFeed"]
+__all__ = ["FeedError", "PriceFeed", "Quote", "SimulatedFeed"]
 
 
 class FeedError(ValueError):
     """The feed has no valid price (bad configuration, a source that did not answer)."""
+
+
+@dataclass(frozen=True)
+class Quote:
+    """One reading of a feed: mark and index (spot) price per market, integer ticks.
+
+    ``marks`` are what settlement and margin use (the circuits' ``prices``);
+    ``index`` is the underlying's price, which funding compares marks with.
+    """
+
+    marks: tuple[int, ...]
+    index: tuple[int, ...]
+
+    def __post_init__(self) -> None:
+        if not self.marks or len(self.index) != len(self.marks):
+            raise FeedError("a quote needs one mark and one index price per market")
+        for p in (*self.marks, *self.index):
+            if isinstance(p, bool) or not isinstance(p, int) or not 1 <= p < 1 << PRICE_BITS:
+                raise FeedError(f"price {p!r} is not a positive {PRICE_BITS}-bit integer")
 
 
 class PriceFeed(Protocol):
@@ -28,12 +48,12 @@ class PriceFeed(Protocol):
         """How many markets every price tuple covers."""
         ...
 
-    def prices(self, seq: int, timestamp: int) -> tuple[int, ...]:
-        """Prices for report ``seq`` at unix second ``timestamp`` (the oracle's clock).
+    def quote(self, seq: int, timestamp: int) -> Quote:
+        """Mark and index prices for report ``seq`` at unix second ``timestamp`` (oracle clock).
 
         Real feeds read their source at ``timestamp`` and ignore ``seq``;
         simulated ones may step on ``seq`` so that runs are reproducible.
-        Every price is in [1, 2^PRICE_BITS); raises ``FeedError`` otherwise.
+        Raises ``FeedError`` when there is no valid price.
         """
         ...
 
@@ -45,11 +65,18 @@ class SimulatedFeed:
     ``start_prices``, so they do not depend on the order reports are asked
     for. Each step moves a price by a uniform integer in
     ``[-max_step_bps, +max_step_bps]`` basis points of itself (at least one
-    tick of movement range), floored at 1 tick.
+    tick of movement range), floored at 1 tick. The index price sits
+    ``premium_bps`` of the mark below it (0: index = mark), so funding has a
+    mark-index gap to act on.
     """
 
     def __init__(
-        self, start_prices: Sequence[int], *, seed: int = 0, max_step_bps: int = 50
+        self,
+        start_prices: Sequence[int],
+        *,
+        seed: int = 0,
+        max_step_bps: int = 50,
+        premium_bps: int = 0,
     ) -> None:
         if not start_prices:
             raise FeedError("the feed needs at least one market")
@@ -58,6 +85,9 @@ class SimulatedFeed:
                 raise FeedError(f"start price {p!r} is not a positive {PRICE_BITS}-bit integer")
         if not 0 <= max_step_bps <= BPS_DENOM:
             raise FeedError("max_step_bps must be in [0, 10000]")
+        if not 0 <= premium_bps < BPS_DENOM:
+            raise FeedError("premium_bps must be in [0, 10000)")
+        self._premium_bps = premium_bps
         self._rng = random.Random(seed)
         self._max_step_bps = max_step_bps
         self._path: list[tuple[int, ...]] = [tuple(start_prices)]
@@ -74,8 +104,10 @@ class SimulatedFeed:
             self._path.append(tuple(self._step(p) for p in self._path[-1]))
         return self._path[seq]
 
-    def prices(self, seq: int, timestamp: int) -> tuple[int, ...]:
-        return self.prices_at(seq)
+    def quote(self, seq: int, timestamp: int) -> Quote:
+        marks = self.prices_at(seq)
+        index = tuple(max(1, p - p * self._premium_bps // BPS_DENOM) for p in marks)
+        return Quote(marks, index)
 
     def _step(self, price: int) -> int:
         span = max(1, price * self._max_step_bps // BPS_DENOM)

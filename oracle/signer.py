@@ -98,10 +98,16 @@ class OracleSigner:
         """The oracle's clock (unix seconds), or None for a signer without one."""
         return self._clock() if self._clock is not None else None
 
-    def sign(self, seq: int, timestamp: int, prices: Sequence[int]) -> OracleReport:
-        """Sign a real mark report with these marks (index prices = marks)."""
+    def sign(
+        self,
+        seq: int,
+        timestamp: int,
+        prices: Sequence[int],
+        index: Sequence[int] | None = None,
+    ) -> OracleReport:
+        """Sign a real mark report with these marks and index prices (default: the marks)."""
         try:
-            return sign_report(self._key, self._tag, seq, timestamp, prices)
+            return sign_report(self._key, self._tag, seq, timestamp, prices, index)
         except OracleFormatError as exc:
             raise OracleError(str(exc)) from None
 
@@ -115,10 +121,12 @@ class OracleSigner:
                 )
             timestamp = max(now, self._last_timestamp)
         try:
-            prices = self.feed.prices(seq, timestamp)
+            quote = self.feed.quote(seq, timestamp)
         except FeedError as exc:
             raise OracleError(f"no price: {exc}") from None
-        report = self.sign(seq, timestamp, prices)
+        if len(quote.marks) != self.feed.markets:
+            raise OracleError(f"no price: the feed quoted {len(quote.marks)} markets")
+        report = self.sign(seq, timestamp, quote.marks, quote.index)
         self._last_timestamp = max(self._last_timestamp, timestamp)
         return report
 

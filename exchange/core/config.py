@@ -25,7 +25,7 @@ class MarketConfig(BaseModel):
     imf_bps: int
     mmf_bps: int
     fee_bps: int
-    start_price: int = Field(description="simulated oracle's first mark, in ticks")
+    start_price: int = Field(description="first mark of a simulated oracle feed, in ticks")
 
     def spec(self, market_id: int) -> MarketSpec:
         return MarketSpec(
@@ -79,8 +79,20 @@ class Settings(BaseSettings):
     orders_per_account_per_minute: int = Field(
         default=3_000, ge=0, description="orders and cancels per account per minute (0 = off)"
     )
-    oracle_seed: int = 0
-    oracle_step_bps: int = Field(default=40, ge=0, le=10_000)
+    oracle_url: str | None = Field(
+        default=None,
+        description="base URL of the price oracle (`darkpool oracle serve`); the operator "
+        "fetches signed reports over HTTP. Unset: a development oracle in this process",
+    )
+    oracle_key_dir: Path | None = Field(
+        default=None,
+        description="development oracle only: its key dir (default data_dir/oracle), "
+        "never the operator's key_dir",
+    )
+    oracle_seed: int = Field(default=0, description="development oracle: random-walk seed")
+    oracle_step_bps: int = Field(
+        default=40, ge=0, le=10_000, description="development oracle: max move per report"
+    )
     auth_window_s: int = Field(default=30, ge=1)
 
     @field_validator("markets")
@@ -93,6 +105,10 @@ class Settings(BaseSettings):
     @property
     def resolved_key_dir(self) -> Path:
         return self.key_dir if self.key_dir is not None else self.data_dir / "keys"
+
+    @property
+    def resolved_oracle_key_dir(self) -> Path:
+        return self.oracle_key_dir if self.oracle_key_dir is not None else self.data_dir / "oracle"
 
     @property
     def resolved_database_url(self) -> str:

@@ -31,7 +31,9 @@ from exchange.ratelimit import IntakeLimits
 from exchange.service import processes
 from exchange.service.results import HealthReport, SetupProgress
 from exchange.store import Store
-from oracle.signer import SimulatedOracle
+from oracle.client import HttpOracle
+from oracle.service import load_or_create_key
+from oracle.signer import Oracle, OracleError, SimulatedOracle
 from prover import jobs
 from prover.circuits import build_statement
 from verifier import poseidon
@@ -60,8 +62,10 @@ class ServiceCore:
         *,
         clock: Callable[[], int] = wall_clock,
         prove: ProveFn | None = None,
+        oracle: Oracle | None = None,
     ) -> None:
         self.settings = settings
+        self._given_oracle = oracle
         self._clock = clock
         # The operator is not the trust root: hash with the native Poseidon when
         # installed (bit-exact, tests/verifier/test_poseidon_native.py) unless
@@ -97,7 +101,7 @@ class ServiceCore:
         self._store: Store | None = None
         self.op: Operator
         self.keys: keys.OperatorKeys
-        self.oracle: SimulatedOracle
+        self.oracle: Oracle
 
     def _clock_ms(self) -> int:
         """Now in Unix milliseconds: the wall clock's, or the injected seconds clock's x 1000."""
@@ -130,16 +134,44 @@ class ServiceCore:
             orders_per_account_per_minute=s.orders_per_account_per_minute,
         )
         self.keys = keys.load_or_create(s.resolved_key_dir, s.operator_token)
-        self.oracle = SimulatedOracle(
+        self.oracle = self._connect_oracle()
+        self._box = SealedBox(self.keys.box)
+        self._store = Store(s.resolved_database_url)
+        self._setup_started = time.monotonic()
+
+    def _connect_oracle(self) -> Oracle:
+        """The oracle given to the constructor, else ``darkpool oracle serve`` over HTTP.
+
+        With ``oracle_url`` the operator never holds the oracle's key: it pins
+        the key the oracle publishes and checks every report. Without one, a
+        development oracle runs in this process with its key in its own
+        directory (``oracle_key_dir``, never the operator's ``key_dir``).
+        TODO(issue 10 items 2-3): drop the development oracle once stress marks
+        are derived by the verifier (the HTTP oracle never signs them); the
+        demo then starts ``darkpool oracle serve`` too.
+        """
+        if self._given_oracle is not None:
+            return self._given_oracle
+        s = self.settings
+        if s.oracle_url:
+            try:
+                return HttpOracle(s.oracle_url, exchange_id=s.exchange_id, markets=len(s.markets))
+            except OracleError as exc:
+                raise Unavailable(str(exc)) from None
+        key_dir = s.resolved_oracle_key_dir.resolve()
+        if (
+            key_dir == s.resolved_key_dir.resolve()
+            or s.resolved_key_dir.resolve() in key_dir.parents
+        ):
+            raise Unavailable("the oracle's key dir must not be the operator's key dir")
+        log.warning("development oracle in this process; production: DARKPOOL_ORACLE_URL")
+        return SimulatedOracle(
             s.start_prices(),
             self.tags.oracle,
             seed=s.oracle_seed,
             max_step_bps=s.oracle_step_bps,
-            key=self.keys.oracle,
+            key=load_or_create_key(key_dir),
         )
-        self._box = SealedBox(self.keys.box)
-        self._store = Store(s.resolved_database_url)
-        self._setup_started = time.monotonic()
 
     def setup(self, *, background: bool = True) -> None:
         """Build every circuit (cached), create genesis or restore, then start the workers."""

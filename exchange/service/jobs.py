@@ -51,7 +51,10 @@ class Jobs(ServiceCore):
                     now = self._clock()
                     if op.latest_report is not None:
                         now = max(now, op.latest_report.timestamp)
-                    report = self.oracle.report(op.next_batch_id, now)
+                    try:
+                        report = self.oracle.report(op.next_batch_id, now)
+                    except OracleError as exc:
+                        raise Unavailable(f"oracle: {exc}") from None
                     try:
                         summary = op.run_batch(report)
                     except OperatorError as exc:

@@ -18,7 +18,7 @@ import pytest
 
 from client.sdk import DarkpoolClient
 from darkpool import cli
-from demo import LocalServer, free_port, local_server, profile_markets, server_env
+from demo import LocalServer, free_port, local_oracle, local_server, profile_markets, server_env
 from verifier.protocol import DEFAULT_EXCHANGE_ID
 
 pytestmark = pytest.mark.slow
@@ -27,11 +27,17 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServer]:
     data = tmp_path_factory.mktemp("trader-server")
-    env = server_env(
-        data, profile="test", exchange_id=DEFAULT_EXCHANGE_ID, markets=profile_markets("test")
-    )
-    with local_server(data, env) as s:
-        yield s
+    markets = profile_markets("test")
+    with local_oracle(data / "oracle", exchange_id=DEFAULT_EXCHANGE_ID, markets=markets) as url:
+        env = server_env(
+            data / "server",
+            profile="test",
+            exchange_id=DEFAULT_EXCHANGE_ID,
+            markets=markets,
+            oracle_url=url,
+        )
+        with local_server(data / "server", env) as s:
+            yield s
 
 
 def trader(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:

@@ -130,18 +130,23 @@ def big_operator(monkeypatch: pytest.MonkeyPatch) -> tuple[Operator, list[Privat
     params = replace(load_params("test"), name="liveness", order_depth=9)
     monkeypatch.setattr(operator_state, "load_params", lambda _profile: params)
     monkeypatch.setattr(Operator, "artifacts", lambda self, statement: _NoCircuit())
+    return _operator([1, 3_000], 1 << 60, prove=_public_only_prover)
+
+
+def _operator(prices: list[int], deposit: int, **kwargs: Any) -> tuple[Operator, list[PrivateKey]]:
+    """Insurance account 0 and four traders (1..4) with ``deposit`` each, flat marks."""
     keys = [PrivateKey.generate() for _ in range(5)]
     op = Operator(
         markets=MARKETS,
-        oracle=SimulatedOracle([1, 3_000], TAGS.oracle, max_step_bps=0),
+        oracle=SimulatedOracle(prices, TAGS.oracle, max_step_bps=0),
         insurance_pubkey=keys[0].public_key(),
         insurance_fund=1_000,
         exchange_id=DEFAULT_EXCHANGE_ID,
         clock=lambda: NOW,
-        prove=_public_only_prover,
+        **kwargs,
     )
     for key in keys[1:]:
-        op.open_account(key.public_key(), 1 << 60)
+        op.open_account(key.public_key(), deposit)
     return op, keys
 
 
@@ -191,17 +196,7 @@ def test_129_max_size_orders_no_longer_halt_batches(
 
 @pytest.mark.slow
 def test_a_fill_the_witness_builder_refuses_sits_out_and_the_batch_verifies() -> None:
-    keys = [PrivateKey.generate() for _ in range(5)]
-    op = Operator(
-        markets=MARKETS,
-        oracle=SimulatedOracle([60_000, 3_000], TAGS.oracle, max_step_bps=0),
-        insurance_pubkey=keys[0].public_key(),
-        insurance_fund=1_000,
-        exchange_id=DEFAULT_EXCHANGE_ID,
-        clock=lambda: NOW,
-    )
-    for key in keys[1:]:
-        op.open_account(key.public_key(), 1_000_000)
+    op, keys = _operator([60_000, 3_000], 1_000_000)
     # An order listed with a signature by another key (past intake's check):
     # the matcher pairs it, the settlement builder refuses it.
     forged, _ = _signed(keys, 1, 0, BUY, 2, 61_000)

@@ -22,7 +22,7 @@ from fastapi.testclient import TestClient
 from demo.server import free_port
 from oracle.app import create_app
 from oracle.client import HttpOracle
-from oracle.feed import FeedError, SimulatedFeed
+from oracle.feed import FeedError, Quote, SimulatedFeed
 from oracle.service import KEY_FILE, OracleService, load_or_create_key
 from oracle.signer import OracleError, OracleReport, OracleSigner
 from verifier.oracle import OracleFormatError
@@ -49,6 +49,11 @@ def test_simulated_feed_is_reproducible_and_integer() -> None:
     assert all(isinstance(p, int) and p >= 1 for i in range(8) for p in a.prices_at(i))
     with pytest.raises(FeedError):
         SimulatedFeed([0])
+    quote = SimulatedFeed([10_000, 3], premium_bps=25).quote(0, 0)
+    assert quote.marks == (10_000, 3) and quote.index == (9_975, 3)  # 0.25% under, floored
+    assert a.quote(7, 0).index == a.quote(7, 0).marks  # no premium: index = mark
+    with pytest.raises(FeedError, match="one mark and one index"):
+        Quote((1, 2), (1,))
 
 
 def test_signer_signs_at_its_own_clock_and_refuses_far_times() -> None:
@@ -165,3 +170,37 @@ def test_oracle_serve_is_a_separate_process(tmp_path: Path) -> None:
     )
     assert bad.returncode == 2
     assert "comma-separated integers" in bad.stderr.strip().splitlines()[-1]
+
+
+def test_the_operator_key_dir_never_holds_the_oracle_key(tmp_path: Path) -> None:
+    from exchange.core.config import Settings
+    from exchange.errors import Unavailable
+    from exchange.service import Service
+
+    svc = Service(Settings(data_dir=tmp_path, operator_token="t" * 20))
+    svc.open()  # the development oracle: its key in data_dir/oracle, not data_dir/keys
+    assert (tmp_path / "oracle" / KEY_FILE).is_file()
+    assert not any(p.name == KEY_FILE for p in (tmp_path / "keys").iterdir())
+    assert svc.oracle.public_key == load_or_create_key(tmp_path / "oracle").public_key()
+    same = Settings(data_dir=tmp_path / "b", oracle_key_dir=tmp_path / "b" / "keys" / "o")
+    with pytest.raises(Unavailable, match="must not be the operator's key dir"):
+        Service(same).open()
+
+
+def test_the_service_fetches_reports_from_the_oracle_process(tmp_path: Path) -> None:
+    from demo import local_oracle
+    from exchange.core.config import DEFAULT_MARKETS, Settings
+    from exchange.service import Service
+    from verifier.protocol import DEFAULT_EXCHANGE_ID, Tags
+
+    with local_oracle(
+        tmp_path / "oracle", exchange_id=DEFAULT_EXCHANGE_ID, markets=DEFAULT_MARKETS
+    ) as url:
+        settings = Settings(data_dir=tmp_path / "op", operator_token="t" * 20, oracle_url=url)
+        svc = Service(settings)
+        svc.open()
+        assert isinstance(svc.oracle, HttpOracle)
+        report = svc.oracle.report(1, int(time.time()))
+        assert report.verify(Tags.for_exchange(DEFAULT_EXCHANGE_ID).oracle, svc.oracle.public_key)
+        assert svc.oracle.public_key == load_or_create_key(tmp_path / "oracle").public_key()
+        assert not (tmp_path / "op" / "oracle").exists()  # no development oracle, no key
