@@ -20,7 +20,6 @@ and nothing here is a market. This module never reads the server's keys other
 than the operator token, and never touches the server's database.
 """
 
-import json
 import signal
 import tempfile
 import threading
@@ -409,10 +408,6 @@ class Demo:
         )
         for warning in report.solvency_warnings:
             self.console.print(f"  [yellow]note[/] {warning}")
-
-
-def _load(path: Path) -> Any:
-    return json.loads(path.read_text())
 
 
 def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
