@@ -20,11 +20,12 @@ from verifier.account_state import (
     slot_leaf,
 )
 from verifier.params import CircuitParams
+from verifier.protocol import FEE_ACCOUNT
 from verifier.quadtree import QuadTree
 
 __all__ = ["AccountBook", "BookError", "SlotContent"]
 
-INSURANCE_ACCOUNT = 0
+INSURANCE_ACCOUNT = FEE_ACCOUNT  # verifier.protocol: the insurance / fee account
 
 
 class BookError(ValueError):

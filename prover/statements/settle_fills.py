@@ -21,6 +21,7 @@ from verifier import accounting
 from verifier.account_state import AccountRecord, SlottedOrder, order_hash
 from verifier.field import FieldError, R, signed_to_field, unsigned_in_range
 from verifier.params import BALANCE_BITS, BPS_DENOM, POSITION_BITS, CircuitParams
+from verifier.protocol import is_expired
 from verifier.statements import settle_fills as public
 from verifier.statements.settle_fills import FillsError
 
@@ -221,7 +222,7 @@ def _apply_side(
     if check_rules:
         if sign * (order.limit_price - mark) < 0:
             raise FillsError(f"{where}: the mark {mark} is beyond the limit {order.limit_price}")
-        if order.expiry < mk.timestamp:
+        if is_expired(order.expiry, mk.timestamp):
             raise FillsError(f"{where}: the order expired at {order.expiry}")
         if filled_after > order.size:
             raise FillsError(f"{where}: {filled_after} lots exceed the order size {order.size}")
