@@ -32,6 +32,7 @@ import uvicorn
 from fastapi.testclient import TestClient
 
 from client.sdk import DarkpoolClient
+from exchange.api.explorer import views
 from exchange.api.explorer.verification import VerificationRunner
 from exchange.api.main import create_app
 from exchange.core.config import Settings
@@ -144,7 +145,7 @@ def test_pages_render_public_data_without_javascript(w: World) -> None:
     assert "settle_batch" in entry and "proven" in entry
     assert "BTC-PERP: 2" in entry  # volume of the first batch, market 0, in lots
     second = w.service.op.ledger.entries[w.batch_entries[1]]
-    mark = int(second.body["oracle"]["prices"][1])
+    mark = views.oracle_marks(second.body["oracle"])[1]
     assert f"ETH-PERP: {mark:,}" in get(w, f"/explorer/ledger/{w.batch_entries[1]}").text
     solvency = get(w, "/explorer/solvency").text
     assert len(re.findall(r'class="solvency-row"', solvency)) == 2
@@ -208,7 +209,6 @@ def test_empty_exchange_shows_empty_states(tmp_path: Path) -> None:
 
 
 def test_unknown_entry_kinds_are_shown_with_kind_and_roots(w: World) -> None:
-    from exchange.api.explorer import views
 
     genesis = w.service.op.ledger.entries[0]
     fake = dataclasses.replace(
