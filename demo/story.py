@@ -496,10 +496,10 @@ def _run_in(
         )
         if ledger_out is not None:
             console.print(f"ledger export: {out}")
-            console.print(f"verify it yourself:  darkpool-verify {out}")
+            console.print(f"verify it yourself:  uv run darkpool-verify {out}")
         else:
             console.print(
-                "verify an export yourself:  darkpool-verify DIR  "
+                "verify an export yourself:  uv run darkpool-verify DIR  "
                 "(run the demo with --ledger-out DIR to keep one)"
             )
         if keep_server:

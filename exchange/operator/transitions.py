@@ -531,6 +531,9 @@ class Operator(SettlementPlanner):
                 prices = stressed_prices(report.marks, list(shock_bps))
             except OracleFormatError as exc:
                 raise OperatorError(str(exc)) from None
+            if tuple(prices) == tuple(report.marks):
+                # The verifier refuses such an entry (a relabelled real report).
+                raise OperatorError("the shock vector leaves every mark unchanged")
         n = len(self.accounts)
         accounts: list[AccountState | None] = [self.accounts.get(i) for i in range(n)]
         witnesses = build_solvency_witnesses(accounts, self.params, prices, random.SystemRandom())

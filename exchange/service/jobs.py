@@ -10,7 +10,7 @@ import logging
 import re
 import uuid
 
-from exchange.errors import Conflict, DomainError, Internal, NotFound, Unavailable
+from exchange.errors import Conflict, DomainError, Internal, NotFound, Rejected, Unavailable
 from exchange.models import SolvencyJobRow
 from exchange.operator import OperatorError
 from exchange.service.core import ServiceCore
@@ -100,6 +100,8 @@ class Jobs(ServiceCore):
         """Queue a solvency proof (at marks shocked by ``shock_bps`` if given); returns the job id."""
         if self.op.latest_report is None:
             raise Conflict("no oracle marks yet: run a batch first")
+        if shock_bps == 0:
+            raise Rejected("shock_bps 0 is no stress scenario: omit it for a real-marks report")
         job = SolvencyJobRow(
             id=uuid.uuid4().hex,
             status="queued",

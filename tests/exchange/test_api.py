@@ -268,6 +268,11 @@ def test_trade_batch_solvency_and_export(env: Env, tmp_path: Path) -> None:
     assert out["nonce"] == 1
     assert c.info(refresh=True)["total_collateral"] == str(3_000_000 - 1_000)
 
+    # a zero shock is the real report relabelled as stress: refused, nothing queued
+    with pytest.raises(ClientError) as err:
+        c.start_solvency(TOKEN, shock_bps=0)
+    assert err.value.status == 422 and "no stress scenario" in str(err.value)
+
     job = c.start_solvency(TOKEN)
     deadline = time.time() + 120
     while job["status"] not in ("done", "failed") and time.time() < deadline:

@@ -770,6 +770,18 @@ def test_stress_marks_are_derived_not_signed(honest: HonestLedger, tmp_path: Pat
     assert failure.reason == "solvency: the chunks' prices differ from the oracle prices"
 
 
+def test_zero_stress_relabel_is_refused(honest: HonestLedger, tmp_path: Path) -> None:
+    """A real solvency report relabelled as a zero-shock "stress" scenario is refused.
+
+    Otherwise an insolvent real report would pass as a mere stress warning.
+    """
+    export = copy_export(honest, tmp_path)
+    edit(export, SOLVENCY, lambda e: e.__setitem__("stress", {"shock_bps": [0, 0]}))
+    failure = first(replay(export))
+    assert failure.entry_index == SOLVENCY
+    assert failure.reason == "stress: the shock vector leaves every mark unchanged"
+
+
 def test_withdrawal_at_signed_shocked_marks(honest: HonestLedger, tmp_path: Path) -> None:
     """Issue 10 case 2, the old attack: a withdrawal checked at +1000% marks the oracle key signed.
 

@@ -327,6 +327,10 @@ class _Replayer:
                 marks = stressed_prices(report.marks, e.stress)
             except OracleFormatError as exc:
                 raise EntryError(f"stress: {exc}") from None
+            # A "stress" scenario that moves no mark is the real report relabelled:
+            # an insolvent result would then read as a stress warning, not a failure.
+            if tuple(marks) == tuple(report.marks):
+                raise EntryError("stress: the shock vector leaves every mark unchanged")
         chunks = e.chunks
         if not chunks:
             raise EntryError("a solvency report has at least one chunk")

@@ -4,7 +4,7 @@ from fastapi import APIRouter, Depends
 
 from exchange.api.deps import ServiceDep, require_operator
 from exchange.api.errors import responses
-from exchange.errors import Conflict, Forbidden, NotFound, Unauthenticated
+from exchange.errors import Conflict, Forbidden, NotFound, Rejected, Unauthenticated
 from exchange.models import SolvencyJobView, SolvencyRequest
 from exchange.service.results import JobReport
 
@@ -29,7 +29,7 @@ def _job_model(r: JobReport) -> SolvencyJobView:
     response_model=SolvencyJobView,
     status_code=202,
     dependencies=[Depends(require_operator)],
-    responses=responses(Unauthenticated, Forbidden, Conflict, body=True),
+    responses=responses(Unauthenticated, Forbidden, Conflict, Rejected, body=True),
 )
 def start(body: SolvencyRequest, service: ServiceDep) -> SolvencyJobView:
     job_id = service.start_solvency(body.shock_bps)
