@@ -42,6 +42,25 @@ def cmd_demo(args: argparse.Namespace) -> int:
     )
 
 
+def development_oracle_warning(oracle_url: str | None) -> str | None:
+    """What ``darkpool serve`` prints when it runs without an independent oracle (else None).
+
+    Without ``DARKPOOL_ORACLE_URL`` the service signs prices with a development
+    oracle inside its own process: the key is in another directory, but whoever
+    runs the operator holds it, so "oracle-signed" marks are the operator's word.
+    Kept for tests and quick local runs; production starts ``darkpool oracle
+    serve`` elsewhere and verifiers pin its key (``darkpool-verify --oracle-key``).
+    """
+    if oracle_url:
+        return None
+    return (
+        "WARNING: DARKPOOL_ORACLE_URL is not set: a development oracle signs prices "
+        "inside this operator process, so its marks are NOT independent of the operator. "
+        "Run `darkpool oracle serve` as its own process (its own key dir) and set "
+        "DARKPOOL_ORACLE_URL to its URL; verifiers pin its key with darkpool-verify --oracle-key."
+    )
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     """Run the REST service (settings from DARKPOOL_* / DATABASE_URL) under uvicorn.
 
@@ -58,6 +77,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from exchange.service import Service
 
     service = Service(Settings())
+    warning = development_oracle_warning(service.settings.oracle_url)
+    if warning is not None:
+        print(warning, file=sys.stderr)
     app = create_app(service.settings, service=service, setup_in_background=True)
 
     class Server(uvicorn.Server):

@@ -21,6 +21,8 @@ import httpx
 
 from exchange.core.config import MarketConfig
 from prover import circuits
+from verifier.eddsa import public_key_from_dict
+from verifier.oracle import key_hex
 
 MARKETS = (
     MarketConfig(symbol="BTC-PERP", imf_bps=500, mmf_bps=300, fee_bps=5, start_price=60_000),
@@ -231,6 +233,20 @@ def local_oracle(
     log_path = key_dir / "oracle.log"
     with _process(argv, env, log_path, f"{url}/v1/oracle/info", "oracle", timeout):
         yield url
+
+
+def oracle_key_hex(url: str) -> str:
+    """The public key the oracle at ``url`` signs with, as ``darkpool-verify --oracle-key`` takes it.
+
+    Read from the oracle itself (``GET /v1/oracle/info``), never from the
+    operator, so pinning it checks that the ledger's genesis names this oracle.
+    Raises DemoError (one line) when the oracle does not answer with a valid key.
+    """
+    try:
+        info = httpx.get(f"{url}/v1/oracle/info", timeout=10).json()
+        return key_hex(public_key_from_dict(info["public_key"]))
+    except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
+        raise DemoError(f"cannot read the oracle's public key from {url}: {exc}") from None
 
 
 def profile_markets(profile: str) -> list[MarketConfig]:

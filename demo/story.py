@@ -1,9 +1,12 @@
 """``darkpool demo``: a scripted market run end to end against a real ``darkpool serve`` process.
 
 The demo builds the circuits first (in this process, with progress, so a cold
-build is visible instead of a silent server start), then starts the REST
-service as a subprocess on a free 127.0.0.1 port with its own temporary data
-directory and SQLite file, and drives it only through the client SDK
+build is visible instead of a silent server start), then starts the price
+oracle (``darkpool oracle serve``: its own process, key directory and clock;
+the operator fetches signed reports from it over HTTP and never holds its
+key) and the REST service as subprocesses on free 127.0.0.1 ports, the server
+with its own temporary data directory and SQLite file, and drives it only
+through the client SDK
 (``client.sdk``): four traders with run-time keys, deposits, crossing and
 resting orders on two markets, a partial fill, a margin rejection (the API's
 4xx reason is shown), a cancel, a withdrawal, several proven batches triggered
@@ -12,7 +15,10 @@ service stores it), an on-demand solvency proof and a stress test at shocked
 marks (polled as jobs), inclusion checks for every trader against their own
 account view, and finally an export of the published ledger replayed with
 ``verifier.ledger`` (the ``darkpool-verify`` path: it recomputes every public
-input instead of trusting the operator's, then checks every proof). Returns 0 only if every check held.
+input instead of trusting the operator's, then checks every proof) with the
+oracle key pinned to the one the oracle process published; the pins
+(``--genesis``, ``--oracle-key``) are printed for a by-hand check. Returns 0
+only if every check held.
 
 The server is always terminated (its whole process group, so node provers go
 with it), also on errors and Ctrl-C. Demo only: keys and prices are throwaway,
@@ -44,7 +50,9 @@ from demo.server import (
     ORDER_TTL,
     DemoError,
     LocalServer,
+    local_oracle,
     local_server,
+    oracle_key_hex,
     profile_markets,
     server_env,
 )
@@ -54,6 +62,7 @@ from prover import circuits
 from verifier.eddsa import PrivateKey
 from verifier.encoding import BUY, SELL
 from verifier.ledger import replay
+from verifier.oracle import parse_key_hex
 from verifier.protocol import DEFAULT_EXCHANGE_ID, STATEMENTS, Tags
 from verifier.source import DirectorySource
 
@@ -72,7 +81,7 @@ class Demo:
         self.markets = list(markets)
         self.stats = DemoStats()
         self.tags = Tags.for_exchange(exchange_id)
-        # The same seeded walk the server's simulated oracle feed takes, so the script
+        # The same seeded walk the oracle process's simulated feed takes, so the script
         # can price orders against the marks of the batch they will land in.
         self.feed = SimulatedFeed(
             [m.start_price for m in self.markets], seed=ORACLE_SEED, max_step_bps=ORACLE_STEP_BPS
@@ -85,6 +94,10 @@ class Demo:
         ]
         self.client: DarkpoolClient
         self.token = ""
+        # The oracle process's key (read from the oracle, not the operator) and the
+        # genesis hash of the replayed export: what a verifier pins.
+        self.oracle_key = ""
+        self.genesis_hash: str | None = None
 
     # ------------------------------------------------------------ output helpers
 
@@ -396,13 +409,17 @@ class Demo:
             genesis=source.genesis(),
             entries=source.entry,
             vkeys=source.vkeys(),
+            pinned_oracle_key=parse_key_hex(self.oracle_key, "oracle key"),
         )
+        if report.genesis is not None:
+            self.genesis_hash = report.genesis.ledger_id
         reasons = "; ".join(f"entry {f.entry_index}: {f.reason}" for f in report.failures)
         proofs = sum(report.proofs_this_run.values())
         self.stats.proofs = dict(report.proofs_this_run)
         self.stats.ledger_entries = report.manifest_entries
         self.check(
-            f"ledger replay: {report.checked_to + 1} entries, {proofs} proofs",
+            f"ledger replay: {report.checked_to + 1} entries, {proofs} proofs, "
+            "oracle key pinned to the oracle process's",
             report.ok,
             reasons,
         )
@@ -469,10 +486,15 @@ def _run_in(
             "setup: build the statement circuits (cached after the first run)", "setup (circuits)"
         ):
             demo.build_circuits()
+        with demo.step(
+            "start `darkpool oracle serve` (its own process, key dir and clock)", "oracle start"
+        ):
+            oracle_url = stack.enter_context(
+                local_oracle(tmp / "oracle", exchange_id=exchange_id, markets=demo.markets)
+            )
+            demo.oracle_key = oracle_key_hex(oracle_url)
+            console.print(f"  listening on {oracle_url}, key {demo.oracle_key}")
         db = "SQLite in a temp dir" if database_url is None else "the given database"
-        # TODO(issue 10 items 2-3): start `darkpool oracle serve` (demo.server.local_oracle)
-        # and pass its URL once stress marks are verifier-derived; until then the
-        # server's development oracle signs the demo's stress marks.
         with demo.step(f"start `darkpool serve` ({db}, genesis)", "server start"):
             env = server_env(
                 tmp / "server",
@@ -480,6 +502,7 @@ def _run_in(
                 exchange_id=exchange_id,
                 markets=demo.markets,
                 database_url=database_url,
+                oracle_url=oracle_url,
             )
             with demo.working("starting the server, waiting for /v1/health"):
                 server = stack.enter_context(local_server(tmp / "server", env))
@@ -494,12 +517,13 @@ def _run_in(
                 ok,
             )
         )
+        pins = f"--genesis {demo.genesis_hash or 'HASH'} --oracle-key {demo.oracle_key}"
         if ledger_out is not None:
             console.print(f"ledger export: {out}")
-            console.print(f"verify it yourself:  uv run darkpool-verify {out}")
+            console.print(f"verify it yourself:  uv run darkpool-verify {out} {pins}")
         else:
             console.print(
-                "verify an export yourself:  uv run darkpool-verify DIR  "
+                f"verify an export yourself:  uv run darkpool-verify DIR {pins}  "
                 "(run the demo with --ledger-out DIR to keep one)"
             )
         if keep_server:

@@ -4,7 +4,8 @@
 ``$DARKPOOL_ORACLE_KEY_DIR`` or ``.darkpool-oracle``; never the operator's key
 directory) and serves signed reports over HTTP from a simulated feed — the
 only feed shipped; a real one implements ``oracle.feed.PriceFeed``.
-``pubkey`` prints the public key as JSON. Bad input gives one line on stderr.
+``pubkey`` prints the public key as JSON, or with ``--hex`` as the 64 hex
+digits ``darkpool-verify --oracle-key`` pins. Bad input gives one line on stderr.
 """
 
 import argparse
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from verifier.eddsa import public_key_to_dict
+from verifier.oracle import key_hex
 from verifier.protocol import DEFAULT_EXCHANGE_ID
 
 __all__ = ["add_parser", "default_key_dir", "main"]
@@ -53,8 +55,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     service = OracleService.open(
         Path(args.key_dir), args.exchange_id, feed, max_skew_s=args.max_skew_s
     )
+    public = service.signer.public_key
     print(
-        f"darkpool oracle: key {json.dumps(public_key_to_dict(service.signer.public_key))}",
+        f"darkpool oracle: key {json.dumps(public_key_to_dict(public))} "
+        f"(pin with darkpool-verify --oracle-key {key_hex(public)})",
         file=sys.stderr,
     )
     uvicorn.run(create_app(service), host=args.host, port=args.port, log_level="warning")
@@ -68,7 +72,8 @@ def cmd_pubkey(args: argparse.Namespace) -> int:
     if not (path / "oracle_eddsa.key").is_file():
         print(f"darkpool oracle: no oracle key in {path}", file=sys.stderr)
         return 2
-    print(json.dumps(public_key_to_dict(load_or_create_key(path).public_key())))
+    public = load_or_create_key(path).public_key()
+    print(key_hex(public) if args.hex else json.dumps(public_key_to_dict(public)))
     return 0
 
 
@@ -101,6 +106,9 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     serve.set_defaults(func=cmd_serve)
     pubkey = cmds.add_parser("pubkey", help="print the oracle's public key (for pinning)")
     pubkey.add_argument("--key-dir", default=str(default_key_dir()))
+    pubkey.add_argument(
+        "--hex", action="store_true", help="64 hex digits, what darkpool-verify --oracle-key takes"
+    )
     pubkey.set_defaults(func=cmd_pubkey)
     return top
 

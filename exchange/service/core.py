@@ -145,10 +145,9 @@ class ServiceCore:
         With ``oracle_url`` the operator never holds the oracle's key: it pins
         the key the oracle publishes and checks every report. Without one, a
         development oracle runs in this process with its key in its own
-        directory (``oracle_key_dir``, never the operator's ``key_dir``).
-        TODO(issue 10 items 2-3): drop the development oracle once stress marks
-        are derived by the verifier (the HTTP oracle never signs them); the
-        demo then starts ``darkpool oracle serve`` too.
+        directory (``oracle_key_dir``, never the operator's ``key_dir``) — for
+        tests and local runs only: its marks are not independent of the operator
+        (``darkpool serve`` prints a warning; the demo starts the oracle process).
         """
         if self._given_oracle is not None:
             return self._given_oracle
@@ -164,7 +163,10 @@ class ServiceCore:
             or s.resolved_key_dir.resolve() in key_dir.parents
         ):
             raise Unavailable("the oracle's key dir must not be the operator's key dir")
-        log.warning("development oracle in this process; production: DARKPOOL_ORACLE_URL")
+        log.warning(
+            "development oracle in this process: its marks are not independent of the "
+            "operator; production: `darkpool oracle serve` + DARKPOOL_ORACLE_URL"
+        )
         return SimulatedOracle(
             s.start_prices(),
             self.tags.oracle,

@@ -16,7 +16,9 @@ from rich.console import Console
 import demo
 from darkpool import cli
 from tests.conftest import BACKENDS, fresh_database
-from verifier.ledger import replay
+from verifier.eddsa import public_key_from_dict
+from verifier.ledger import genesis_hash, replay
+from verifier.oracle import key_hex
 from verifier.source import DirectorySource
 
 
@@ -59,6 +61,16 @@ def test_demo_story_and_summary(demo_run: tuple[Path, str]) -> None:
     assert "FAILED" not in text
     assert "ALL VERIFIED" in text
     assert f"darkpool-verify {out}" in text
+    # The oracle is its own process; the replay pinned its key, and the genesis of
+    # the export names that key (not one the operator generated).
+    oracle_key = re.search(r"start `darkpool oracle serve`.*?\n.*?, key ([0-9a-f]{64})", text)
+    assert oracle_key, "the oracle process's key is printed"
+    assert "oracle key pinned to the oracle process's" in text
+    genesis = json.loads((out / "genesis.json").read_text())
+    assert key_hex(public_key_from_dict(genesis["oracle_pubkey"])) == oracle_key.group(1)
+    pins = re.search(r"--genesis\s+([0-9a-f]{64})\s+--oracle-key\s+([0-9a-f]{64})", text)
+    assert pins and pins.group(2) == oracle_key.group(1)
+    assert pins.group(1) == genesis_hash(genesis)
     checks = re.search(r"checks passed\s*│\s*(\d+)/(\d+)", text)
     assert checks and checks.group(1) == checks.group(2) and int(checks.group(1)) >= 20
     fills = re.search(r"│ fills\s*│\s*(\d+)", text)

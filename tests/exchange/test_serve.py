@@ -25,6 +25,7 @@ import httpx
 import psutil
 import pytest
 
+from darkpool.cli import development_oracle_warning
 from verifier.protocol import STATEMENTS
 
 pytestmark = pytest.mark.slow
@@ -102,6 +103,12 @@ def test_health_during_cold_setup_and_sigterm(tmp_path: Path) -> None:
         took = time.monotonic() - t0
         print(f"\nfirst /v1/health answer {took:.2f}s after spawn (cold cache)")
         assert first.status_code == 503
+        # No DARKPOOL_ORACLE_URL: the in-process development oracle is announced as
+        # not independent of the operator (once, on stderr, before listening).
+        log = (tmp_path / "server.log").read_text()
+        assert log.count("DARKPOOL_ORACLE_URL is not set") == 1
+        assert "NOT independent of the operator" in log
+        assert development_oracle_warning("http://127.0.0.1:8100") is None
         body = first.json()
         assert body["status"] == "setting_up" and body["ledger_entries"] is None
         total = len(STATEMENTS)

@@ -25,7 +25,7 @@ from oracle.client import HttpOracle
 from oracle.feed import FeedError, Quote, SimulatedFeed
 from oracle.service import KEY_FILE, OracleService, load_or_create_key
 from oracle.signer import OracleError, OracleReport, OracleSigner
-from verifier.oracle import OracleFormatError
+from verifier.oracle import OracleFormatError, key_hex
 from verifier.params import domain_tag
 
 EXCHANGE = "darkpool-oracle-test"
@@ -161,6 +161,10 @@ def test_oracle_serve_is_a_separate_process(tmp_path: Path) -> None:
             [*cmd, "pubkey"], env=env, capture_output=True, text=True, check=True
         ).stdout
         assert json.loads(pubkey) == {"x": str(oracle.public_key.x), "y": str(oracle.public_key.y)}
+        pin = subprocess.run(
+            [*cmd, "pubkey", "--hex"], env=env, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        assert pin == key_hex(oracle.public_key)  # what darkpool-verify --oracle-key takes
         oracle.close()
     finally:
         proc.terminate()
