@@ -10,6 +10,7 @@ statement touches are rehashed (O(touched accounts x tree depth)).
 Formulas come from ``verifier.account_state``; nothing is re-derived here.
 """
 
+import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
@@ -19,11 +20,19 @@ from verifier.account_state import (
     slot_index,
     slot_leaf,
 )
+from verifier.field import R
 from verifier.params import CircuitParams
 from verifier.protocol import FEE_ACCOUNT
-from verifier.quadtree import QuadTree
+from verifier.quadtree import QuadPath, QuadTree
 
-__all__ = ["AccountBook", "BookError", "SlotContent"]
+__all__ = [
+    "AccountBook",
+    "BookError",
+    "SlotContent",
+    "blank_record_inputs",
+    "random_blinding",
+    "record_inputs",
+]
 
 INSURANCE_ACCOUNT = FEE_ACCOUNT  # verifier.protocol: the insurance / fee account
 
@@ -143,3 +152,51 @@ class AccountBook:
             balance=record.balance - record.funding_payment(funding),
             checkpoints=tuple(funding),
         )
+
+
+def random_blinding() -> int:
+    """A fresh leaf blinding: uniform in [0, r)."""
+    return secrets.randbelow(R)
+
+
+def record_inputs(record: AccountRecord, path: QuadPath, blinding_new: int) -> dict[str, object]:
+    """The circuit inputs that open ``record`` at ``path`` and re-blind it with ``blinding_new``.
+
+    The names the ORDER OPS / SETTLE FILLS account slots read (pubX, pubY,
+    balance, positions, checkpoints, orderRoot, nonce, blindingOld,
+    blindingNew, accSiblings); signed values reduced mod r.
+    """
+    return {
+        "pubX": record.pub_x,
+        "pubY": record.pub_y,
+        "balance": record.balance % R,
+        "positions": [p % R for p in record.positions],
+        "checkpoints": [c % R for c in record.checkpoints],
+        "orderRoot": record.order_root,
+        "nonce": record.nonce,
+        "blindingOld": record.blinding,
+        "blindingNew": blinding_new,
+        "accSiblings": [list(s) for s in path.siblings],
+    }
+
+
+def blank_record_inputs(params: CircuitParams, *scalars: str) -> dict[str, object]:
+    """``record_inputs`` + ``slotSiblings`` of an unused slot (all zeros), and 0 per ``scalars`` name."""
+    zeros3 = [0, 0, 0]
+    blank: dict[str, object] = {name: 0 for name in scalars}
+    blank.update(
+        {
+            "pubX": 0,
+            "pubY": 0,
+            "balance": 0,
+            "positions": [0] * params.markets,
+            "checkpoints": [0] * params.markets,
+            "orderRoot": 0,
+            "nonce": 0,
+            "blindingOld": 0,
+            "blindingNew": 0,
+            "accSiblings": [zeros3] * params.account_levels,
+            "slotSiblings": [zeros3] * params.slot_levels,
+        }
+    )
+    return blank

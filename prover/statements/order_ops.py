@@ -7,11 +7,17 @@ circuit's order and returns the circuit input, the public inputs and the new
 book. Pure: never runs node; ``prover.toolchain`` proves.
 """
 
-import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
-from prover.account_book import AccountBook, BookError, SlotContent
+from prover.account_book import (
+    AccountBook,
+    BookError,
+    SlotContent,
+    blank_record_inputs,
+    random_blinding,
+    record_inputs,
+)
 from prover.circuits import Tags
 from verifier.account_state import SlottedOrder, cancel_order_message, order_hash
 from verifier.babyjub import Point
@@ -66,10 +72,6 @@ class OrderOpsOutcome:
     book: AccountBook
 
 
-def _random_blinding() -> int:
-    return secrets.randbelow(R)
-
-
 def build_order_ops(
     book: AccountBook,
     ops: Sequence[OrderOp],
@@ -77,7 +79,7 @@ def build_order_ops(
     tags: Tags,
     batch_id: int,
     funding: Sequence[int],
-    new_blinding: Callable[[], int] = _random_blinding,
+    new_blinding: Callable[[], int] = random_blinding,
     check_rules: bool = True,
 ) -> OrderOpsOutcome:
     """Check and apply ``ops`` in order; raise OpsError naming the first op that breaks a rule.
@@ -150,16 +152,7 @@ def build_order_ops(
                 "oldFilled": old.filled if old else 0,
                 "oldH": old.commitment if old else 0,
                 "slotSiblings": [list(s) for s in slot_path.siblings],
-                "pubX": record.pub_x,
-                "pubY": record.pub_y,
-                "balance": record.balance % R,
-                "positions": [p % R for p in record.positions],
-                "checkpoints": [c % R for c in record.checkpoints],
-                "orderRoot": record.order_root,
-                "nonce": record.nonce,
-                "blindingOld": record.blinding,
-                "blindingNew": new_record.blinding,
-                "accSiblings": [list(s) for s in acc_path.siblings],
+                **record_inputs(record, acc_path, new_record.blinding),
                 "sigR8x": op.signature.R8.x,
                 "sigR8y": op.signature.R8.y,
                 "sigS": op.signature.S,
@@ -187,38 +180,23 @@ def build_order_ops(
 
 
 def _blank_row(params: CircuitParams) -> dict[str, object]:
-    zeros3 = [0, 0, 0]
-    row: dict[str, object] = {
-        name: 0
-        for name in [
-            "active",
-            "isCancel",
-            "account",
-            "orderId",
-            "market",
-            "side",
-            "size",
-            "limitPrice",
-            "expiry",
-            "reduceOnly",
-            "salt",
-            "oldId",
-            "oldFilled",
-            "oldH",
-            "pubX",
-            "pubY",
-            "balance",
-            "orderRoot",
-            "nonce",
-            "blindingOld",
-            "blindingNew",
-            "sigR8x",
-            "sigR8y",
-            "sigS",
-        ]
-    }
-    row["slotSiblings"] = [zeros3] * params.slot_levels
-    row["positions"] = [0] * params.markets
-    row["checkpoints"] = [0] * params.markets
-    row["accSiblings"] = [zeros3] * params.account_levels
-    return row
+    return blank_record_inputs(
+        params,
+        "active",
+        "isCancel",
+        "account",
+        "orderId",
+        "market",
+        "side",
+        "size",
+        "limitPrice",
+        "expiry",
+        "reduceOnly",
+        "salt",
+        "oldId",
+        "oldFilled",
+        "oldH",
+        "sigR8x",
+        "sigR8y",
+        "sigS",
+    )

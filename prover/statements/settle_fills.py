@@ -11,11 +11,18 @@ MMR (``viaReduce``); reduce-only orders must reduce. Formulas come from
 ``verifier.account_state`` and ``verifier.accounting``. Pure: never runs node.
 """
 
-import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
-from prover.account_book import INSURANCE_ACCOUNT, AccountBook, BookError, SlotContent
+from prover.account_book import (
+    INSURANCE_ACCOUNT,
+    AccountBook,
+    BookError,
+    SlotContent,
+    blank_record_inputs,
+    random_blinding,
+    record_inputs,
+)
 from prover.circuits import Tags
 from verifier import accounting
 from verifier.account_state import AccountRecord, SlottedOrder, order_hash
@@ -71,10 +78,6 @@ class SettleFillsOutcome:
     book: AccountBook
 
 
-def _random_blinding() -> int:
-    return secrets.randbelow(R)
-
-
 @dataclass(frozen=True)
 class _Market:
     prices: tuple[int, ...]
@@ -97,7 +100,7 @@ def build_settle_fills(
     fee_bps: Sequence[int],
     imf_bps: Sequence[int],
     mmf_bps: Sequence[int],
-    new_blinding: Callable[[], int] = _random_blinding,
+    new_blinding: Callable[[], int] = random_blinding,
     check_rules: bool = True,
 ) -> SettleFillsOutcome:
     """Check and apply ``fills``; raise FillsError naming the first fill that breaks a rule.
@@ -270,16 +273,7 @@ def _apply_side(
         "salt": order.salt,
         "filledBefore": content.filled,
         "slotSiblings": [list(s) for s in slot_path.siblings],
-        "pubX": record.pub_x,
-        "pubY": record.pub_y,
-        "balance": record.balance % R,
-        "positions": [p % R for p in record.positions],
-        "checkpoints": [c % R for c in record.checkpoints],
-        "orderRoot": record.order_root,
-        "nonce": record.nonce,
-        "blindingOld": record.blinding,
-        "blindingNew": blinding,
-        "accSiblings": [list(s) for s in acc_path.siblings],
+        **record_inputs(record, acc_path, blinding),
         "viaReduce": int(via_reduce),
     }
 
@@ -296,45 +290,23 @@ def _apply_fee_account(
     except FieldError as exc:
         raise FillsError(str(exc)) from exc
     work.put(INSURANCE_ACCOUNT, new_record)
+    # The fee account's slot reads the same names, prefixed: feePubX, ..., feeSiblings.
     return {
-        "feePubX": record.pub_x,
-        "feePubY": record.pub_y,
-        "feeBalance": record.balance % R,
-        "feePositions": [p % R for p in record.positions],
-        "feeCheckpoints": [c % R for c in record.checkpoints],
-        "feeOrderRoot": record.order_root,
-        "feeNonce": record.nonce,
-        "feeBlindingOld": record.blinding,
-        "feeBlindingNew": blinding,
-        "feeSiblings": [list(s) for s in path.siblings],
+        "feeSiblings" if name == "accSiblings" else "fee" + name[0].upper() + name[1:]: value
+        for name, value in record_inputs(record, path, blinding).items()
     }
 
 
 def _blank_side(params: CircuitParams) -> dict[str, object]:
-    zeros3 = [0, 0, 0]
-    side: dict[str, object] = {
-        name: 0
-        for name in [
-            "account",
-            "orderId",
-            "size",
-            "limitPrice",
-            "expiry",
-            "reduceOnly",
-            "salt",
-            "filledBefore",
-            "pubX",
-            "pubY",
-            "balance",
-            "orderRoot",
-            "nonce",
-            "blindingOld",
-            "blindingNew",
-            "viaReduce",
-        ]
-    }
-    side["slotSiblings"] = [zeros3] * params.slot_levels
-    side["positions"] = [0] * params.markets
-    side["checkpoints"] = [0] * params.markets
-    side["accSiblings"] = [zeros3] * params.account_levels
-    return side
+    return blank_record_inputs(
+        params,
+        "account",
+        "orderId",
+        "size",
+        "limitPrice",
+        "expiry",
+        "reduceOnly",
+        "salt",
+        "filledBefore",
+        "viaReduce",
+    )
