@@ -11,7 +11,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 
-from verifier.encoding import AccountState, to_field
+from prover.statements.chunks import chunk_account_inputs, split_chunks
+from verifier.encoding import AccountState
 from verifier.merkle import root_from_prefix
 from verifier.params import CircuitParams
 from verifier.protocol import Tags
@@ -74,21 +75,13 @@ class HealthSweepWitness:
         """Input JSON for the witness generator (every value reduced mod r)."""
         m = len(self.prices)
         pub = self.public_inputs()
-        empty = AccountState(pub_x=0, pub_y=0, balance=0, positions=(0,) * m)
-        slots = [acc if acc is not None else empty for acc in self.accounts]
         return {
             "chunkIndex": pub[0],
             "subRoot": pub[1],
             "prices": pub[2 : 2 + m],
             "mmfBps": pub[2 + m : 2 + 2 * m],
             "flags": pub[2 + 2 * m],
-            "isEmpty": [int(acc is None) for acc in self.accounts],
-            "pubX": [a.pub_x for a in slots],
-            "pubY": [a.pub_y for a in slots],
-            "balance": [to_field(a.balance) for a in slots],
-            "positions": [[to_field(s) for s in a.positions] for a in slots],
-            "nonce": [a.nonce for a in slots],
-            "blinding": [a.blinding for a in slots],
+            **chunk_account_inputs(self.accounts, m),
         }
 
 
@@ -101,21 +94,14 @@ def build_sweep_witnesses(
     """One witness per chunk covering the used prefix of the account tree (at least one)."""
     if len(prices) != params.markets or len(mmf_bps) != params.markets:
         raise SweepError(f"expected {params.markets} prices and maintenance fractions")
-    used = len(accounts)
-    while used and accounts[used - 1] is None:
-        used -= 1
-    if used > 1 << params.account_depth:
-        raise SweepError(f"{used} accounts do not fit in depth {params.account_depth}")
-    k = params.chunk_size
-    count = max(1, -(-used // k))
-    padded = list(accounts[:used]) + [None] * (count * k - used)
+    chunks = split_chunks(accounts, params, SweepError)
     return [
         HealthSweepWitness(
             chunk_index=c,
             chunk_height=params.chunk_height,
             prices=tuple(prices),
             mmf_bps=tuple(mmf_bps),
-            accounts=tuple(padded[c * k : (c + 1) * k]),
+            accounts=chunk,
         )
-        for c in range(count)
+        for c, chunk in enumerate(chunks)
     ]

@@ -13,7 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from verifier.encoding import AccountState, to_field
+from prover.statements.chunks import chunk_account_inputs, split_chunks
+from verifier.encoding import AccountState
 from verifier.field import R
 from verifier.merkle import root_from_prefix
 from verifier.params import CircuitParams
@@ -126,8 +127,6 @@ class SolvencyChunkWitness:
         m = self.markets
         pub = self.public_inputs()
         prev_balance, prev_positions, prev_deficit, prev_fund = self.prev_totals.field_elements()
-        empty = AccountState(pub_x=0, pub_y=0, balance=0, positions=(0,) * m)
-        slots = [acc if acc is not None else empty for acc in self.accounts]
         return {
             "chunkIndex": pub[0],
             "subRoot": pub[1],
@@ -140,13 +139,7 @@ class SolvencyChunkWitness:
             "openPositions": pub[7 + m : 7 + 2 * m],
             "openDeficit": pub[7 + 2 * m],
             "openFund": pub[8 + 2 * m],
-            "isEmpty": [int(acc is None) for acc in self.accounts],
-            "pubX": [a.pub_x for a in slots],
-            "pubY": [a.pub_y for a in slots],
-            "balance": [to_field(a.balance) for a in slots],
-            "positions": [[to_field(s) for s in a.positions] for a in slots],
-            "nonce": [a.nonce for a in slots],
-            "blinding": [a.blinding for a in slots],
+            **chunk_account_inputs(self.accounts, m),
             "prevBalance": prev_balance,
             "prevPositions": list(prev_positions),
             "prevDeficit": prev_deficit,
@@ -172,25 +165,19 @@ def build_solvency_witnesses(
     """
     if len(prices) != params.markets:
         raise SolvencyError(f"expected {params.markets} prices, got {len(prices)}")
-    used = len(accounts)
-    while used and accounts[used - 1] is None:
-        used -= 1
-    if used > 1 << params.account_depth:
-        raise SolvencyError(f"{used} accounts do not fit in depth {params.account_depth}")
-    k = params.chunk_size
-    count = max(1, -(-used // k))
-    padded = list(accounts[:used]) + [None] * (count * k - used)
+    chunks = split_chunks(accounts, params, SolvencyError)
+    count = len(chunks)
     salts = [rng.randrange(1, R) for _ in range(count - 1)]
 
     witnesses: list[SolvencyChunkWitness] = []
     totals = SolvencyTotals.zero(params.markets)
-    for c in range(count):
+    for c, chunk in enumerate(chunks):
         w = SolvencyChunkWitness(
             chunk_index=c,
             chunk_count=count,
             chunk_height=params.chunk_height,
             prices=tuple(prices),
-            accounts=tuple(padded[c * k : (c + 1) * k]),
+            accounts=chunk,
             prev_totals=totals,
             prev_salt=salts[c - 1] if c > 0 else 0,
             next_salt=salts[c] if c < count - 1 else 0,
