@@ -2,7 +2,6 @@
 
 import json
 import random
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.subprocesses import run_json
 from tests.verifier.points import order8_point
 from verifier.babyjub import (
     BASE8,
@@ -37,7 +37,6 @@ from verifier.babyjub import (
 )
 from verifier.field import R
 
-ROOT = Path(__file__).resolve().parents[2]
 VECTORS_JS = Path(__file__).resolve().parent / "js" / "eddsa_vectors.js"
 
 scalars = st.integers(min_value=0, max_value=2**256)
@@ -181,18 +180,7 @@ def test_unpack_edge_cases() -> None:
 
 
 def run_vectors(request: dict[str, Any]) -> dict[str, Any]:
-    proc = subprocess.run(
-        ["node", str(VECTORS_JS)],
-        input=json.dumps(request),
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=120,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stderr
-    result: dict[str, Any] = json.loads(proc.stdout)
-    return result
+    return run_json(["node", VECTORS_JS], input=json.dumps(request), timeout=120)
 
 
 def as_point(xy: list[str] | None) -> Point | None:

@@ -3,7 +3,6 @@
 import dataclasses
 import json
 import random
-import subprocess
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -12,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.subprocesses import run_json
 from tests.verifier.points import order8_point
 from verifier.babyjub import (
     BASE8,
@@ -48,7 +48,6 @@ from verifier.eddsa import (
 from verifier.field import R
 from verifier.poseidon import poseidon
 
-ROOT = Path(__file__).resolve().parents[2]
 VECTORS_JS = Path(__file__).resolve().parent / "js" / "eddsa_vectors.js"
 
 KEY = bytes(range(32))
@@ -309,18 +308,7 @@ def test_pack_signature_layout_and_rejections() -> None:
 
 
 def run_vectors(request: dict[str, Any]) -> dict[str, Any]:
-    proc = subprocess.run(
-        ["node", str(VECTORS_JS)],
-        input=json.dumps(request),
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=120,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stderr
-    result: dict[str, Any] = json.loads(proc.stdout)
-    return result
+    return run_json(["node", VECTORS_JS], input=json.dumps(request), timeout=120)
 
 
 def dec(p: Point) -> list[str]:

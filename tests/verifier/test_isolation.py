@@ -10,12 +10,13 @@ with the prover toolchain (tests may run node; the verifier may not).
 
 import json
 import os
-import subprocess
 import sys
 import textwrap
 from pathlib import Path
 
 import pytest
+
+from tests.subprocesses import run_json
 
 FORBIDDEN = ("prover", "exchange", "fastapi", "sqlmodel", "sqlalchemy", "starlette", "uvicorn")
 CIRCUIT = Path(__file__).parent / "circuits" / "groth16_test.circom"
@@ -67,7 +68,7 @@ def test_verifier_imports_and_verifies_alone(tmp_path: Path) -> None:
     empty_bin = tmp_path / "bin"
     empty_bin.mkdir()
     env = {"PATH": str(empty_bin), "HOME": str(tmp_path), "LANG": os.environ.get("LANG", "C")}
-    proc = subprocess.run(
+    result = run_json(
         [
             sys.executable,
             "-I",
@@ -80,13 +81,7 @@ def test_verifier_imports_and_verifies_alone(tmp_path: Path) -> None:
         ],
         env=env,
         cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
     )
-    assert proc.returncode == 0, proc.stderr
-    result = json.loads(proc.stdout.strip().splitlines()[-1])
     assert result["node"] is None
     for expected in ("verifier.ledger", "verifier.source", "verifier.state", "verifier.cli"):
         assert expected in result["modules"]

@@ -2,13 +2,13 @@
 
 import json
 import random
-import subprocess
 from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.subprocesses import PROJECT_ROOT, run_checked
 from verifier.field import R
 from verifier.merkle import (
     MAX_DEPTH,
@@ -24,7 +24,6 @@ from verifier.merkle import (
 )
 from verifier.poseidon import poseidon
 
-REPO = Path(__file__).resolve().parents[2]
 CIRCUIT = Path(__file__).resolve().parent / "circuits" / "merkle_check.circom"
 
 leaf_values = st.integers(0, R - 1)
@@ -241,11 +240,6 @@ def test_shape_errors() -> None:
         assert isinstance(exc, ValueError)
 
 
-def _run(cmd: list[str], cwd: Path) -> None:
-    result = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=300, check=False)
-    assert result.returncode == 0, f"{cmd[0]} failed: {result.stderr or result.stdout}"
-
-
 @pytest.mark.slow
 def test_root_and_pair_hash_match_circom(tmp_path: Path) -> None:
     depth = 4
@@ -254,18 +248,17 @@ def test_root_and_pair_hash_match_circom(tmp_path: Path) -> None:
     tree = MerkleTree.from_leaves(leaves, depth)
     out_dir = tmp_path / "build"
     out_dir.mkdir()
-    _run(
+    run_checked(
         [
-            str(REPO / "node_modules" / ".bin" / "circom2"),
+            str(PROJECT_ROOT / "node_modules" / ".bin" / "circom2"),
             str(CIRCUIT),
             "--wasm",
             "--O2",
             "-l",
-            str(REPO / "node_modules"),
+            str(PROJECT_ROOT / "node_modules"),
             "-o",
             str(out_dir),
         ],
-        REPO,
     )
     js_dir = out_dir / "merkle_check_js"
     # 11 = 0b1011 and 4 = 0b0100 exercise both directions at every level; 14 is an empty leaf.
@@ -283,7 +276,7 @@ def test_root_and_pair_hash_match_circom(tmp_path: Path) -> None:
         input_file.write_text(json.dumps(inputs))
         wtns = tmp_path / f"w_{index}.wtns"
         wtns_json = tmp_path / f"w_{index}.json"
-        _run(
+        run_checked(
             [
                 "node",
                 str(js_dir / "generate_witness.js"),
@@ -291,18 +284,18 @@ def test_root_and_pair_hash_match_circom(tmp_path: Path) -> None:
                 str(input_file),
                 str(wtns),
             ],
-            tmp_path,
+            cwd=tmp_path,
         )
-        _run(
+        run_checked(
             [
-                str(REPO / "node_modules" / ".bin" / "snarkjs"),
+                str(PROJECT_ROOT / "node_modules" / ".bin" / "snarkjs"),
                 "wtns",
                 "export",
                 "json",
                 str(wtns),
                 str(wtns_json),
             ],
-            tmp_path,
+            cwd=tmp_path,
         )
         witness = [int(x) for x in json.loads(wtns_json.read_text())]
         # Witness layout: [1, outputs in declaration order (root, pairHash), inputs...].

@@ -1,7 +1,6 @@
 """Poseidon: regenerated constants vs circomlibjs, golden vectors via node, input validation."""
 
 import json
-import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
@@ -9,6 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.subprocesses import PROJECT_ROOT, run_json
 from verifier.field import FieldError, R
 from verifier.poseidon import (
     MAX_INPUTS,
@@ -26,8 +26,7 @@ from verifier.poseidon_params import (
     poseidon_params,
 )
 
-REPO = Path(__file__).resolve().parents[2]
-CIRCOMLIBJS = REPO / "node_modules" / "circomlibjs" / "src"
+CIRCOMLIBJS = PROJECT_ROOT / "node_modules" / "circomlibjs" / "src"
 VECTORS_JS = Path(__file__).resolve().parent / "js" / "poseidon_vectors.js"
 
 field_elements = st.one_of(st.integers(0, R - 1), st.sampled_from([0, 1, R - 1]))
@@ -163,16 +162,7 @@ def _expected_inputs(seed: int, per_arity: int) -> list[list[int]]:
 @pytest.mark.slow
 def test_golden_vectors_from_circomlibjs() -> None:
     seed, per_arity = 20240611, 2
-    result = subprocess.run(
-        ["node", str(VECTORS_JS), str(seed), str(per_arity)],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    vectors = json.loads(result.stdout)["vectors"]
+    vectors = run_json(["node", VECTORS_JS, str(seed), str(per_arity)], timeout=120)["vectors"]
     expected_inputs = _expected_inputs(seed, per_arity)
     assert len(vectors) == len(expected_inputs) == MAX_INPUTS * (2 + per_arity)
     for vector, inputs in zip(vectors, expected_inputs, strict=True):
