@@ -49,13 +49,10 @@ any subprocess, and never read files or the network.
 
 import hashlib
 import json
-import os
 import re
 import secrets
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from functools import cache
 from typing import Any, Protocol
 
 from py_ecc.fields import optimized_bn128_FQ as FQ
@@ -75,9 +72,41 @@ from py_ecc.optimized_bn128.optimized_curve import (
     neg,
     normalize,
 )
-from py_ecc.optimized_bn128.optimized_pairing import pairing
 
 from verifier.field import Q, R
+from verifier.pairing import final_exponentiate, miller
+from verifier.verify_backend import (
+    BACKEND_ENV,
+    BACKENDS,
+    BackendError,
+    check_backend_name,
+    current_backend,
+    native,
+    set_backend,
+    using_backend,
+)
+
+__all__ = [
+    "BACKENDS",
+    "BACKEND_ENV",
+    "BATCH_SCALAR_BITS",
+    "BackendError",
+    "Groth16Error",
+    "PreparedVerificationKey",
+    "Proof",
+    "RandomBits",
+    "VerificationKey",
+    "batch_verify",
+    "current_backend",
+    "final_exponentiate",
+    "find_invalid",
+    "parse_public_signals",
+    "prepare",
+    "set_backend",
+    "using_backend",
+    "verify",
+    "vkey_hash",
+]
 
 G1Point = tuple[FQ, FQ, FQ]
 G2Point = tuple[FQ2, FQ2, FQ2]
@@ -96,68 +125,6 @@ if field_modulus != Q or curve_order != R:
 
 class Groth16Error(ValueError):
     """A verification key, proof or public-input list is malformed."""
-
-
-class BackendError(ValueError):
-    """An unknown backend name, or the native backend is not installed here."""
-
-
-BACKENDS: tuple[str, ...] = ("python", "native")
-"""Pairing backends: ``python`` (py_ecc, the default trust root) and ``native`` (mcl)."""
-
-BACKEND_ENV = "DARKPOOL_VERIFY_BACKEND"
-_backend_choice: str | None = None
-
-
-def _check_backend_name(name: str) -> str:
-    if name not in BACKENDS:
-        raise BackendError(
-            f"unknown verification backend {name!r} (choose {' or '.join(BACKENDS)})"
-        )
-    if name == "native":
-        _native()  # fail now, with the install hint, rather than mid-replay
-    return name
-
-
-def set_backend(name: str) -> None:
-    """Use ``name`` for every later check in this process. Raises BackendError.
-
-    Also exports ``DARKPOOL_VERIFY_BACKEND`` so that worker processes started
-    afterwards (``darkpool-verify --jobs N`` uses spawn) make the same choice.
-    """
-    global _backend_choice
-    _backend_choice = _check_backend_name(name)
-    os.environ[BACKEND_ENV] = name
-
-
-@contextmanager
-def using_backend(name: str) -> Iterator[None]:
-    """Use ``name`` inside the ``with`` block only (this process; the environment is untouched)."""
-    global _backend_choice
-    previous = _backend_choice
-    _backend_choice = _check_backend_name(name)
-    try:
-        yield
-    finally:
-        _backend_choice = previous
-
-
-def current_backend() -> str:
-    """The chosen backend: ``set_backend``'s, else ``$DARKPOOL_VERIFY_BACKEND``, else python."""
-    if _backend_choice is not None:
-        return _backend_choice
-    return _check_backend_name(os.environ.get(BACKEND_ENV, "") or "python")
-
-
-def _native() -> Any:
-    """The native module, loaded (BackendError if the extra is not installed)."""
-    from verifier import groth16_native
-
-    try:
-        groth16_native.load()
-    except groth16_native.NativeUnavailableError as exc:
-        raise BackendError(str(exc)) from None
-    return groth16_native
 
 
 class RandomBits(Protocol):
@@ -292,7 +259,7 @@ def _check_g1_on(backend: str, point: G1Point, what: str) -> None:
         return
     if is_inf(point):
         raise Groth16Error(f"{what} is the point at infinity")
-    if not _native().g1_on_curve(*_g1_ints(point)):
+    if not native().g1_on_curve(*_g1_ints(point)):
         raise Groth16Error(f"{what} is not on the curve")
 
 
@@ -302,11 +269,11 @@ def _check_g2_on(backend: str, point: G2Point, what: str) -> None:
         return
     if is_inf(point):
         raise Groth16Error(f"{what} is the point at infinity")
-    native = _native()
+    mcl = native()
     coords = _g2_ints(point)
-    if not native.g2_on_curve(*coords):
+    if not mcl.g2_on_curve(*coords):
         raise Groth16Error(f"{what} is not on the twist curve")
-    if not native.g2_in_subgroup(*coords):
+    if not mcl.g2_in_subgroup(*coords):
         raise Groth16Error(f"{what} is not in the prime-order subgroup")
 
 
@@ -440,59 +407,6 @@ def vkey_hash(vk_json_obj: object) -> str:
 
 
 # ---------------------------------------------------------------------------
-# Final exponentiation
-# ---------------------------------------------------------------------------
-
-# py_ecc's final_exponentiate raises to (p^12 - 1) / r directly (a ~3000-bit
-# exponent). Splitting it as (p^6 - 1)(p^2 + 1) * (p^4 - p^2 + 1)/r lets the
-# first two factors be done with Frobenius maps (cheap coefficient
-# shuffles), leaving a ~760-bit exponent: about twice as fast overall.
-_P = field_modulus
-_HARD_EXPONENT, _hard_rem = divmod(_P**4 - _P**2 + 1, curve_order)
-if _hard_rem != 0:
-    raise ImportError("r does not divide p^4 - p^2 + 1")
-
-
-@cache
-def _frobenius_basis() -> tuple[tuple[int, ...], ...]:
-    """Coefficients of w^(i*p) for i in 0..11, in py_ecc's FQ12 basis."""
-    w_p = FQ12([0, 1] + [0] * 10) ** _P
-    rows: list[tuple[int, ...]] = []
-    power = FQ12.one()
-    for _ in range(12):
-        rows.append(tuple(int(c) for c in power.coeffs))
-        power = power * w_p
-    return tuple(rows)
-
-
-def _frobenius(f: FQ12) -> FQ12:
-    """f^p: coefficients are in Fp (fixed by Frobenius), so only w^i moves."""
-    basis = _frobenius_basis()
-    out = [0] * 12
-    for c, row in zip(f.coeffs, basis, strict=True):
-        c_int = int(c)
-        if c_int:
-            for k in range(12):
-                out[k] += c_int * row[k]
-    return FQ12([x % _P for x in out])
-
-
-def final_exponentiate(f: FQ12) -> FQ12:
-    """f^((p^12 - 1) / r), equal to py_ecc's ``final_exponentiate`` but faster."""
-    f_p6 = f
-    for _ in range(6):
-        f_p6 = _frobenius(f_p6)
-    g = f_p6 * f.inv()  # f^(p^6 - 1)
-    h = _frobenius(_frobenius(g)) * g  # g^(p^2 + 1)
-    return h**_HARD_EXPONENT
-
-
-def _miller(q: G2Point, p: G1Point) -> FQ12:
-    result: FQ12 = pairing(q, p, final_exponentiate=False)
-    return result
-
-
-# ---------------------------------------------------------------------------
 # Verification
 # ---------------------------------------------------------------------------
 
@@ -521,9 +435,9 @@ def prepare(vk: VerificationKey, backend: str | None = None) -> PreparedVerifica
     python precomputes e(alpha, beta) so each verify needs three Miller loops;
     native converts the points once.
     """
-    backend = current_backend() if backend is None else _check_backend_name(backend)
+    backend = current_backend() if backend is None else check_backend_name(backend)
     if backend == "native":
-        native_key = _native().prepare_key(
+        native_key = native().prepare_key(
             _g1_ints(vk.alpha1),
             _g2_ints(vk.beta2),
             _g2_ints(vk.gamma2),
@@ -532,7 +446,7 @@ def prepare(vk: VerificationKey, backend: str | None = None) -> PreparedVerifica
         )
         return PreparedVerificationKey(vk=vk, alpha_beta=None, backend="native", native=native_key)
     return PreparedVerificationKey(
-        vk=vk, alpha_beta=final_exponentiate(_miller(vk.beta2, vk.alpha1))
+        vk=vk, alpha_beta=final_exponentiate(miller(vk.beta2, vk.alpha1))
     )
 
 
@@ -561,16 +475,16 @@ def verify(
     pvk = _as_prepared(vk)
     inputs = _check_public_inputs(public_inputs, pvk.n_public, "public")
     if pvk.backend == "native":
-        ok: bool = _native().verify(
+        ok: bool = native().verify(
             pvk.native, _g1_ints(proof.a), _g2_ints(proof.b), _g1_ints(proof.c), inputs
         )
         return ok
     assert pvk.alpha_beta is not None
     vk_x = _linear_combination(pvk.vk.ic, 1, inputs)
     f = (
-        _miller(proof.b, proof.a)
-        * _miller(pvk.vk.gamma2, neg(vk_x))
-        * _miller(pvk.vk.delta2, neg(proof.c))
+        miller(proof.b, proof.a)
+        * miller(pvk.vk.gamma2, neg(vk_x))
+        * miller(pvk.vk.delta2, neg(proof.c))
     )
     return bool(final_exponentiate(f) == pvk.alpha_beta)
 
@@ -613,17 +527,17 @@ def batch_verify(
     ]
     if pvk.backend == "native":
         proofs = [(_g1_ints(p.a), _g2_ints(p.b), _g1_ints(p.c)) for p, _ in checked]
-        ok: bool = _native().batch_pairing_check(pvk.native, proofs, scalars, z_sum, ic_coeffs)
+        ok: bool = native().batch_pairing_check(pvk.native, proofs, scalars, z_sum, ic_coeffs)
         return ok
     assert pvk.alpha_beta is not None
     vk_x_sum = _linear_combination(pvk.vk.ic, z_sum, ic_coeffs)
 
     c_sum: G1Point = multiply(checked[0][0].c, scalars[0])
-    f = _miller(checked[0][0].b, multiply(checked[0][0].a, scalars[0]))
+    f = miller(checked[0][0].b, multiply(checked[0][0].a, scalars[0]))
     for z, (proof, _) in zip(scalars[1:], checked[1:], strict=True):
         c_sum = add(c_sum, multiply(proof.c, z))
-        f = f * _miller(proof.b, multiply(proof.a, z))
-    f = f * _miller(pvk.vk.gamma2, neg(vk_x_sum)) * _miller(pvk.vk.delta2, neg(c_sum))
+        f = f * miller(proof.b, multiply(proof.a, z))
+    f = f * miller(pvk.vk.gamma2, neg(vk_x_sum)) * miller(pvk.vk.delta2, neg(c_sum))
     return bool(final_exponentiate(f) == pvk.alpha_beta**z_sum)
 
 

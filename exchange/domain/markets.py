@@ -5,9 +5,10 @@ imports the service layer, the prover or anything that talks to the outside.
 """
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
+from verifier.ledger.genesis import Market
 from verifier.params import BPS_DENOM
 
 
@@ -62,16 +63,11 @@ class MarketSpec:
             raise MarketError(f"fee_bps {self.fee_bps} must be below imf_bps {self.imf_bps}")
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON form; lot and tick sizes as strings so no client parses them as floats."""
-        return {
-            "id": self.id,
-            "symbol": self.symbol,
-            "lot_size": str(self.lot_size),
-            "tick_size": str(self.tick_size),
-            "imf_bps": self.imf_bps,
-            "mmf_bps": self.mmf_bps,
-            "fee_bps": self.fee_bps,
-        }
+        """JSON form (the ledger's genesis ``markets[i]``, ``verifier.ledger.Market``).
+
+        Lot and tick sizes are strings so no client parses them as floats.
+        """
+        return Market(**asdict(self)).to_json()
 
     @classmethod
     def from_dict(cls, obj: Mapping[str, Any]) -> "MarketSpec":

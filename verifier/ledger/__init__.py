@@ -10,7 +10,7 @@ accounts), and produces a ``ReplayReport`` with every failure as a
 
 What is checked (each failure names its entry):
 
-* format: manifest ``format`` is ``darkpool-ledger/v1``; ``entries`` counts
+* format: manifest ``format`` is ``darkpool-ledger/v2``; ``entries`` counts
   every entry including genesis, so the entries are 0..N-1 and no file N exists;
 * genesis: params, markets, oracle key, empty roots, and the verification keys:
   each shipped key hashes (``groth16.vkey_hash``) to genesis ``vkey_hashes``
@@ -44,10 +44,13 @@ Replay stops at the first structural failure (later roots mean nothing once
 the chain breaks) but still verifies the proofs of the entries before it, so
 ``first_failure`` is truly the first.
 
-Modules: ``entries`` (the typed entry models, the only definition of the
-format), ``parse`` (strict JSON parsers), ``replay`` (the checks),
-``proofs`` (Groth16 batches, optionally over processes), ``state`` (what a
-resumed run needs), ``report`` (failures and counters).
+Modules: ``genesis`` (entry 0 and the records entries share) and
+``entries`` (the entry kinds after genesis) are the only definition of the
+format; ``parse`` (strict JSON parsers), ``chain`` (entry hashes and operator
+signatures), ``keys`` (verification keys against genesis and pins),
+``replay`` (the checks), ``proofs`` (Groth16 batches, optionally over
+processes), ``state`` and ``resume`` (what a resumed run needs, and when it
+may resume), ``report`` (failures and counters).
 
 Pure: no file or network I/O (``verifier.source`` reads exports,
 ``verifier.state`` stores incremental state). Never imports prover or

@@ -1,4 +1,7 @@
-"""The ledger's entry kinds: one typed model per kind, defined here and nowhere else.
+"""The ledger's entry kinds after genesis: one typed model per kind, defined here and nowhere else.
+
+Genesis and the records several kinds share (roots, markets, limits, proof
+data) are in ``verifier.ledger.genesis`` and re-exported here.
 
 Each model parses its JSON strictly (``from_json``, raising ``EntryError``
 with a one-line reason naming the field) and writes it back (``to_json``, the
@@ -17,11 +20,20 @@ from typing import Any, ClassVar, TypeVar
 
 from verifier.babyjub import Point
 from verifier.eddsa import public_key_to_dict
+from verifier.ledger.genesis import (
+    DEFAULT_LIMITS_JSON,
+    Genesis,
+    Limits,
+    Market,
+    ProofData,
+    Roots,
+    genesis_hash,
+    parse_report,
+)
 from verifier.ledger.parse import (
     EntryError,
     as_list,
     bits,
-    canonical_json_hash,
     field_element,
     get,
     hex64,
@@ -30,15 +42,10 @@ from verifier.ledger.parse import (
     sint,
     uint,
 )
-from verifier.merkle import zero_hashes
-from verifier.oracle import MAX_SHOCK_BPS, OracleFormatError, OracleReport
+from verifier.oracle import OracleReport
 from verifier.params import (
     AMOUNT_BITS,
-    BPS_DENOM,
     TIME_BITS,
-    CircuitParams,
-    ParamsError,
-    domain_tag,
 )
 from verifier.protocol import STATEMENTS
 
@@ -68,281 +75,6 @@ __all__ = [
 ]
 
 ACCOUNT_OPS: dict[str, int] = {"open": 0, "deposit": 1, "withdraw": 2}
-
-
-# ---------------------------------------------------------------------------
-# Shared records
-# ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Roots:
-    """The three public state roots (field elements)."""
-
-    account: int
-    fill: int
-    order: int
-
-    def to_dict(self) -> dict[str, str]:
-        return {"account": str(self.account), "fill": str(self.fill), "order": str(self.order)}
-
-    to_json = to_dict
-
-    @classmethod
-    def parse(cls, obj: object, what: str) -> "Roots":
-        d = mapping(obj, what)
-        return cls(
-            account=field_element(get(d, "account", what), f"{what}.account"),
-            fill=field_element(get(d, "fill", what), f"{what}.fill"),
-            order=field_element(get(d, "order", what), f"{what}.order"),
-        )
-
-    from_json = parse
-
-    def changed(self, other: "Roots") -> set[str]:
-        return {k for k in ("account", "fill", "order") if getattr(self, k) != getattr(other, k)}
-
-
-@dataclass(frozen=True)
-class Market:
-    """One market's public parameters (genesis); sizes in base units, margins in bps."""
-
-    id: int
-    symbol: str
-    lot_size: int
-    tick_size: int
-    imf_bps: int
-    mmf_bps: int
-    fee_bps: int
-
-    @classmethod
-    def from_json(cls, obj: object, position: int) -> "Market":
-        what = f"markets[{position}]"
-        d = mapping(obj, what)
-        symbol = get(d, "symbol", what)
-        if not isinstance(symbol, str) or not symbol:
-            raise EntryError(f"{what}.symbol must be a non-empty string")
-        market = cls(
-            id=uint(get(d, "id", what), f"{what}.id"),
-            symbol=symbol,
-            lot_size=uint(get(d, "lot_size", what), f"{what}.lot_size"),
-            tick_size=uint(get(d, "tick_size", what), f"{what}.tick_size"),
-            imf_bps=uint(get(d, "imf_bps", what), f"{what}.imf_bps"),
-            mmf_bps=uint(get(d, "mmf_bps", what), f"{what}.mmf_bps"),
-            fee_bps=uint(get(d, "fee_bps", what), f"{what}.fee_bps"),
-        )
-        if market.id != position:
-            raise EntryError(f"{what}.id is {market.id}, expected {position}")
-        if market.lot_size < 1 or market.tick_size < 1:
-            raise EntryError(f"{what}: lot and tick sizes must be positive")
-        for name in ("imf_bps", "mmf_bps", "fee_bps"):
-            if getattr(market, name) > BPS_DENOM:
-                raise EntryError(f"{what}.{name} exceeds {BPS_DENOM}")
-        if market.mmf_bps > market.imf_bps:
-            raise EntryError(f"{what}: maintenance margin exceeds initial margin")
-        return market
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "symbol": self.symbol,
-            "lot_size": str(self.lot_size),
-            "tick_size": str(self.tick_size),
-            "imf_bps": self.imf_bps,
-            "mmf_bps": self.mmf_bps,
-            "fee_bps": self.fee_bps,
-        }
-
-
-#: Development defaults for genesis ``limits``: reports up to an hour old, prices
-#: at least one tick, at most a 20% mark move between consecutive reports.
-DEFAULT_LIMITS_JSON: dict[str, int] = {
-    "max_report_age_s": 3600,
-    "min_price": 1,
-    "max_move_bps": 2000,
-}
-
-
-def parse_report(obj: object, what: str, markets: int) -> OracleReport:
-    """A signed oracle report (``verifier.oracle`` format); the signature is checked by the replay."""
-    try:
-        return OracleReport.from_json(obj, markets, what)
-    except OracleFormatError as exc:
-        raise EntryError(str(exc)) from None
-
-
-@dataclass(frozen=True)
-class Limits:
-    """Oracle and time bounds fixed in genesis (checked by the replay at every report).
-
-    ``max_report_age_s``: a report may be at most this many seconds older than
-    the entry that uses it (entry ``time``); ``min_price``: every mark and
-    index price is at least this (> 0, ticks); ``max_move_bps``: between
-    consecutive reports no mark moves by more than this many basis points.
-    """
-
-    max_report_age_s: int
-    min_price: int
-    max_move_bps: int
-
-    @classmethod
-    def from_json(cls, obj: object) -> "Limits":
-        what = "genesis limits"
-        d = mapping(obj, what)
-        limits = cls(
-            max_report_age_s=uint(get(d, "max_report_age_s", what), f"{what}.max_report_age_s"),
-            min_price=uint(get(d, "min_price", what), f"{what}.min_price"),
-            max_move_bps=uint(get(d, "max_move_bps", what), f"{what}.max_move_bps"),
-        )
-        if limits.min_price < 1:
-            raise EntryError(f"{what}.min_price must be positive")
-        if limits.max_report_age_s < 1:
-            raise EntryError(f"{what}.max_report_age_s must be positive")
-        if not 1 <= limits.max_move_bps <= MAX_SHOCK_BPS:
-            raise EntryError(f"{what}.max_move_bps must be in [1, {MAX_SHOCK_BPS}]")
-        return limits
-
-    def to_json(self) -> dict[str, int]:
-        return {
-            "max_report_age_s": self.max_report_age_s,
-            "min_price": self.min_price,
-            "max_move_bps": self.max_move_bps,
-        }
-
-
-@dataclass(frozen=True)
-class ProofData:
-    """A snarkjs proof and the operator's public signals, kept as JSON.
-
-    They are parsed against the statement's key at check time (the number of
-    public signals comes from the key); the signals are only compared with the
-    verifier's own recomputation, never trusted.
-    """
-
-    proof: Any
-    public_signals: Any
-
-    @classmethod
-    def from_json(cls, d: Mapping[str, Any], what: str) -> "ProofData":
-        return cls(get(d, "proof", what), get(d, "public_signals", what))
-
-    def to_json(self) -> dict[str, Any]:
-        return {"proof": self.proof, "public_signals": self.public_signals}
-
-
-# ---------------------------------------------------------------------------
-# Genesis
-# ---------------------------------------------------------------------------
-
-
-def genesis_hash(genesis: object) -> str:
-    """The ledger id: hash of the canonical genesis JSON."""
-    return canonical_json_hash(genesis)
-
-
-@dataclass(frozen=True)
-class Genesis:
-    """Entry 0: parameters, markets, oracle and operator keys, limits, key hashes, empty roots.
-
-    ``ledger_id`` is ``genesis_hash`` of the JSON it was parsed from (or of
-    ``to_json()`` when built in memory).
-    """
-
-    exchange_id: str
-    params: CircuitParams
-    markets: tuple[Market, ...]
-    oracle_pubkey: Point
-    operator_pubkey: Point
-    limits: Limits
-    vkey_hashes: dict[str, str]
-    roots: Roots
-    ledger_id: str = ""
-
-    kind: ClassVar[str] = "genesis"
-
-    @property
-    def oracle_tag(self) -> int:
-        return domain_tag("oracle", self.exchange_id)
-
-    @property
-    def imf_bps(self) -> list[int]:
-        return [m.imf_bps for m in self.markets]
-
-    @property
-    def fee_bps(self) -> list[int]:
-        return [m.fee_bps for m in self.markets]
-
-    @classmethod
-    def from_json(cls, obj: object) -> "Genesis":
-        d = mapping(obj, "genesis")
-        if get(d, "index", "genesis") != 0:
-            raise EntryError("genesis index must be 0")
-        if get(d, "kind", "genesis") != "genesis":
-            raise EntryError("entry 0 is not of kind 'genesis'")
-        exchange_id = get(d, "exchange_id", "genesis")
-        if not isinstance(exchange_id, str) or not exchange_id:
-            raise EntryError("genesis exchange_id must be a non-empty string")
-        params_raw = mapping(get(d, "params", "genesis"), "genesis params")
-        name = params_raw.get("name", "ledger")
-        if not isinstance(name, str):
-            raise EntryError("genesis params.name must be a string")
-        try:
-            params = CircuitParams.from_dict(name, dict(params_raw))
-        except ParamsError as exc:
-            raise EntryError(f"genesis params: {exc}") from None
-        markets_raw = as_list(get(d, "markets", "genesis"), "genesis markets")
-        if len(markets_raw) != params.markets:
-            raise EntryError(
-                f"genesis lists {len(markets_raw)} markets but the circuits have {params.markets}"
-            )
-        markets = tuple(Market.from_json(m, i) for i, m in enumerate(markets_raw))
-        oracle_pubkey = point(get(d, "oracle_pubkey", "genesis"), "genesis oracle_pubkey")
-        operator_pubkey = point(get(d, "operator_pubkey", "genesis"), "genesis operator_pubkey")
-        limits = Limits.from_json(get(d, "limits", "genesis"))
-        hashes_raw = mapping(get(d, "vkey_hashes", "genesis"), "genesis vkey_hashes")
-        vkey_hashes: dict[str, str] = {}
-        for statement in STATEMENTS:
-            if statement not in hashes_raw:
-                raise EntryError(f"genesis vkey_hashes lacks {statement!r}")
-            vkey_hashes[statement] = hex64(
-                hashes_raw[statement], f"genesis vkey_hashes.{statement}"
-            )
-        roots = Roots.parse(get(d, "roots_after", "genesis"), "genesis roots_after")
-        empty = Roots(
-            account=zero_hashes(params.account_depth)[-1],
-            fill=zero_hashes(params.order_depth)[-1],
-            order=zero_hashes(params.order_depth)[-1],
-        )
-        for k in sorted(roots.changed(empty)):
-            raise EntryError(f"genesis {k} root is not the empty-tree root")
-        if "roots_before" in d and Roots.parse(d["roots_before"], "genesis roots_before") != roots:
-            raise EntryError("genesis roots_before differ from its roots_after")
-        return cls(
-            exchange_id=exchange_id,
-            params=params,
-            markets=markets,
-            oracle_pubkey=oracle_pubkey,
-            operator_pubkey=operator_pubkey,
-            limits=limits,
-            vkey_hashes=vkey_hashes,
-            roots=roots,
-            ledger_id=genesis_hash(obj),
-        )
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "index": 0,
-            "kind": "genesis",
-            "exchange_id": self.exchange_id,
-            "params": self.params.to_dict(),
-            "markets": [m.to_json() for m in self.markets],
-            "oracle_pubkey": public_key_to_dict(self.oracle_pubkey),
-            "operator_pubkey": public_key_to_dict(self.operator_pubkey),
-            "limits": self.limits.to_json(),
-            "vkey_hashes": dict(self.vkey_hashes),
-            "roots_before": self.roots.to_json(),
-            "roots_after": self.roots.to_json(),
-        }
 
 
 # ---------------------------------------------------------------------------

@@ -8,7 +8,6 @@ list of checks. Pure: no file or network I/O.
 """
 
 from collections.abc import Callable, Mapping
-from dataclasses import replace
 
 from verifier import groth16
 from verifier.babyjub import Point
@@ -25,9 +24,11 @@ from verifier.ledger.entries import (
     SolvencyEntry,
     entry_header,
 )
+from verifier.ledger.keys import load_keys
 from verifier.ledger.parse import EntryError, canonical_json_hash, mapping
 from verifier.ledger.proofs import PendingProof, Progress, ProofChecker, check_proofs
 from verifier.ledger.report import LedgerFailure, ReplayReport
+from verifier.ledger.resume import resume
 from verifier.ledger.state import ReplayState, SolvencySummary
 from verifier.merkle import MerkleError, MerkleTree
 from verifier.oracle import OracleFormatError, OracleReport, key_hex, stressed_prices
@@ -47,44 +48,6 @@ def parse_genesis(obj: object) -> Genesis:
         return Genesis.from_json(obj)
     except EntryError as exc:
         raise ValueError(str(exc)) from None
-
-
-def _load_keys(
-    genesis: Genesis,
-    shipped: Mapping[str, object],
-    pinned: Mapping[str, object] | None,
-) -> dict[str, tuple[groth16.PreparedVerificationKey, object]]:
-    """The key of each statement, checked against genesis and the user's pins."""
-    keys: dict[str, tuple[groth16.PreparedVerificationKey, object]] = {}
-    for statement in STATEMENTS:
-        expected = genesis.vkey_hashes[statement]
-        if pinned is not None:
-            if statement not in pinned:
-                raise EntryError(f"no pinned verification key for {statement}")
-            pinned_hash = groth16.vkey_hash(pinned[statement])
-            if pinned_hash != expected:
-                raise EntryError(
-                    f"genesis pins {statement} key {expected[:16]}…, "
-                    f"but your pinned key hashes to {pinned_hash[:16]}…"
-                )
-        if statement in shipped:
-            vk_json = shipped[statement]
-            actual = groth16.vkey_hash(vk_json)
-            if actual != expected:
-                raise EntryError(
-                    f"vkeys/{statement}.json hashes to {actual[:16]}…, "
-                    f"not genesis vkey_hashes.{statement} {expected[:16]}…"
-                )
-        elif pinned is not None:
-            vk_json = pinned[statement]
-        else:
-            raise EntryError(f"the export has no verification key for {statement}")
-        try:
-            vk = groth16.VerificationKey.from_snarkjs(vk_json)
-        except groth16.Groth16Error as exc:
-            raise EntryError(f"{statement} verification key: {exc}") from None
-        keys[statement] = (groth16.prepare(vk), vk_json)
-    return keys
 
 
 class _Replayer:
@@ -511,7 +474,7 @@ def replay(
             raise EntryError(f"genesis: {exc}") from None
         report.genesis_pinned = pinned_genesis is not None
         report.oracle_key_pinned = pinned_oracle_key is not None
-        keys = _load_keys(g, vkeys, pinned_vkeys)
+        keys = load_keys(g, vkeys, pinned_vkeys)
         report.keys_pinned = pinned_vkeys is not None
     except EntryError as exc:
         report.failures.append(LedgerFailure(0, str(exc)))
@@ -528,41 +491,16 @@ def replay(
         account_count=0,
         entries_verified=1,
     )
-    if state is not None and state.ledger_id != g.ledger_id:
-        report.failures.append(
-            LedgerFailure(
-                0,
-                f"the state file was verified against genesis {state.ledger_id}, but this "
-                f"ledger's genesis is {g.ledger_id} (another ledger, or genesis was rewritten)",
-            )
-        )
-        report.state = state
-        return report
-    if state is not None:
-        if state.last_index >= count:
-            report.failures.append(
-                LedgerFailure(
-                    count,
-                    f"the ledger has {count} entries but entry {state.last_index} "
-                    "was verified before: entries were removed",
-                )
-            )
-            report.state = state
-            return report
-        earlier = entries(state.last_index) if state.last_index > 0 else genesis
-        if earlier is None or canonical_json_hash(earlier) != state.last_entry_hash:
-            report.failures.append(
-                LedgerFailure(
-                    state.last_index,
-                    "this entry changed since it was verified (the ledger must be append-only)",
-                )
-            )
+    if state is None:
+        current = start_state
+    else:
+        resumed = resume(state, g, count, lambda i: genesis if i == 0 else entries(i))
+        if isinstance(resumed, LedgerFailure):
+            report.failures.append(resumed)
             report.state = state
             return report
         report.resumed = True
-        current = replace(state, order_commitments=list(state.order_commitments))
-    else:
-        current = start_state
+        current = resumed
     report.state = current
     replayer = _Replayer(g, keys, current)
     report.checked_from = current.last_index + 1

@@ -1,0 +1,58 @@
+"""The verification keys a replay uses: shipped with the export, checked against genesis and pins."""
+
+from collections.abc import Mapping
+
+from verifier import groth16
+from verifier.ledger.genesis import Genesis
+from verifier.ledger.parse import EntryError
+from verifier.protocol import STATEMENTS
+
+__all__ = ["StatementKeys", "load_keys"]
+
+StatementKeys = dict[str, tuple[groth16.PreparedVerificationKey, object]]
+"""Statement name -> (prepared key, the key's snarkjs JSON)."""
+
+
+def load_keys(
+    genesis: Genesis,
+    shipped: Mapping[str, object],
+    pinned: Mapping[str, object] | None,
+) -> StatementKeys:
+    """The key of each statement in ``STATEMENTS``, checked against genesis and the user's pins.
+
+    ``shipped`` is the export's ``vkeys/`` (statement -> snarkjs JSON); ``pinned``
+    the keys the user passed with ``--vkeys`` (or None). Each key must hash
+    (``groth16.vkey_hash``) to genesis ``vkey_hashes``; a pinned key wins over a
+    missing shipped one. Raises ``EntryError`` with a one-line reason (missing
+    key, hash mismatch, or a key the strict parser refuses, e.g. δ = γ).
+    """
+    keys: StatementKeys = {}
+    for statement in STATEMENTS:
+        expected = genesis.vkey_hashes[statement]
+        if pinned is not None:
+            if statement not in pinned:
+                raise EntryError(f"no pinned verification key for {statement}")
+            pinned_hash = groth16.vkey_hash(pinned[statement])
+            if pinned_hash != expected:
+                raise EntryError(
+                    f"genesis pins {statement} key {expected[:16]}…, "
+                    f"but your pinned key hashes to {pinned_hash[:16]}…"
+                )
+        if statement in shipped:
+            vk_json = shipped[statement]
+            actual = groth16.vkey_hash(vk_json)
+            if actual != expected:
+                raise EntryError(
+                    f"vkeys/{statement}.json hashes to {actual[:16]}…, "
+                    f"not genesis vkey_hashes.{statement} {expected[:16]}…"
+                )
+        elif pinned is not None:
+            vk_json = pinned[statement]
+        else:
+            raise EntryError(f"the export has no verification key for {statement}")
+        try:
+            vk = groth16.VerificationKey.from_snarkjs(vk_json)
+        except groth16.Groth16Error as exc:
+            raise EntryError(f"{statement} verification key: {exc}") from None
+        keys[statement] = (groth16.prepare(vk), vk_json)
+    return keys
