@@ -9,15 +9,16 @@ import sys
 import time
 from collections.abc import Sequence
 from dataclasses import replace
-from types import FrameType
 
-from prover import circuits
 from prover.errors import ToolchainError
 from verifier.params import ParamsError
+from verifier.protocol import DEFAULT_EXCHANGE_ID
 
 
 def cmd_setup(args: argparse.Namespace) -> int:
     """Compile and set up every statement circuit of a profile (cached)."""
+    from prover import circuits
+
     for statement in circuits.STATEMENTS:
         t0 = time.perf_counter()
         art = circuits.build_statement(statement, args.profile, args.exchange_id)
@@ -64,34 +65,15 @@ def development_oracle_warning(oracle_url: str | None) -> str | None:
 def cmd_serve(args: argparse.Namespace) -> int:
     """Run the REST service (settings from DARKPOOL_* / DATABASE_URL) under uvicorn.
 
-    It listens at once: circuit setup runs in a background thread while
-    ``/v1/health`` answers 503 ``setting_up`` with progress (``darkpool setup``
-    beforehand makes it instant). SIGTERM or Ctrl-C stops it at any moment,
-    also during setup or a proof: node children are killed, nothing half done
-    is committed.
+    It listens at once, before the exchange is even imported (``darkpool.serve``):
+    loading and circuit setup run in the background while ``/v1/health`` answers
+    503 ``setting_up`` with progress (``darkpool setup`` beforehand makes setup
+    instant). SIGTERM or Ctrl-C stops it at any moment, also during setup or a
+    proof: node children are killed, nothing half done is committed.
     """
-    import uvicorn
+    from darkpool.serve import serve
 
-    from exchange.api.main import create_app
-    from exchange.core.config import Settings
-    from exchange.service import Service
-
-    service = Service(Settings())
-    warning = development_oracle_warning(service.settings.oracle_url)
-    if warning is not None:
-        print(warning, file=sys.stderr)
-    app = create_app(service.settings, service=service, setup_in_background=True)
-
-    class Server(uvicorn.Server):
-        def handle_exit(self, sig: int, frame: FrameType | None) -> None:
-            service.interrupt()  # a build or proof in flight ends now, not after it
-            super().handle_exit(sig, frame)
-
-    config = uvicorn.Config(
-        app, host=args.host, port=args.port, log_level="info", timeout_graceful_shutdown=1
-    )
-    Server(config).run()
-    return 0
+    return serve(args.host, args.port)
 
 
 def cmd_export(args: argparse.Namespace) -> int:
@@ -107,6 +89,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     else:
         from exchange.core.config import Settings
         from exchange.store import Store
+        from prover import circuits
 
         settings = Settings()
         store = Store(settings.resolved_database_url)
@@ -148,9 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
     ):
         p = sub.add_parser(name, help=text)
         p.add_argument("--profile", default="test", help="circuit profile (circuits/params.json)")
-        p.add_argument(
-            "--exchange-id", default=circuits.DEFAULT_EXCHANGE_ID, help="domain-tag exchange id"
-        )
+        p.add_argument("--exchange-id", default=DEFAULT_EXCHANGE_ID, help="domain-tag exchange id")
         p.set_defaults(func=func)
         if name == "demo":
             p.add_argument("--ledger-out", metavar="DIR", help="keep the ledger export in DIR")
@@ -159,10 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
                 action="store_true",
                 help="leave the demo server running after the story (Ctrl-C stops it)",
             )
-    serve = sub.add_parser("serve", help="run the REST service (uvicorn)")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8000)
-    serve.set_defaults(func=cmd_serve)
+    _add_serve(sub)
     plan_p = sub.add_parser(
         "plan-solvency",
         help="chunk count, expected time and memory of a solvency report on W proof workers",
@@ -189,8 +167,25 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _add_serve(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    serve = sub.add_parser("serve", help="run the REST service (uvicorn)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.set_defaults(func=cmd_serve)
+
+
+def serve_parser() -> argparse.ArgumentParser:
+    """The parser of ``darkpool serve`` alone: it imports none of the other programs."""
+    parser = argparse.ArgumentParser(prog="darkpool", description="darkpool operator CLI")
+    _add_serve(parser.add_subparsers(dest="command", required=True))
+    return parser
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # `serve` must listen within a second: skip importing the trader/oracle/ceremony CLIs.
+    parser = serve_parser() if argv[:1] == ["serve"] else build_parser()
+    args = parser.parse_args(argv)
     try:
         rc: int = args.func(args)
     except (ToolchainError, ParamsError) as exc:

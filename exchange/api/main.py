@@ -111,11 +111,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        svc.start(setup_in_background=setup_in_background)
-        if svc.keys.token_generated:
-            # Printed once, on the start that created it; afterwards it is in key_dir only.
-            print(f"darkpool: operator token: {svc.keys.operator_token}", file=sys.stderr)
-        app.state.service = svc
+        start_service(app, svc, setup_in_background=setup_in_background)
         try:
             yield
         finally:
@@ -143,6 +139,19 @@ def create_app(
     app.include_router(explorer.router)  # read-only HTML pages under /explorer
     _declare_error_body(app)
     return app
+
+
+def start_service(app: FastAPI, svc: Service, *, setup_in_background: bool) -> None:
+    """Start ``svc`` and serve it from ``app``: the lifespan's start.
+
+    ``darkpool serve`` calls it itself, after importing the app in the
+    background (``darkpool.serve``), and stops the service itself.
+    """
+    svc.start(setup_in_background=setup_in_background)
+    if svc.keys.token_generated:
+        # Printed once, on the start that created it; afterwards it is in key_dir only.
+        print(f"darkpool: operator token: {svc.keys.operator_token}", file=sys.stderr)
+    app.state.service = svc
 
 
 def _declare_error_body(app: FastAPI) -> None:

@@ -1,0 +1,94 @@
+"""``darkpool serve`` listens before importing the exchange (``darkpool.serve``); cheap checks.
+
+The subprocess timing on a cold cache is in ``test_serve.py``; here: the
+modules loaded up to the listener exclude every heavy dependency (so the
+listener's start does not grow with them), the placeholder health body has
+the real ``Health`` shape, and bad settings found while loading make health
+say ``failed`` and stop the server with one line.
+"""
+
+import asyncio
+import json
+import subprocess
+import sys
+from typing import Any
+
+import pytest
+
+from darkpool.serve import LazyExchange
+from exchange.models import Health
+from verifier.protocol import STATEMENTS
+
+HEAVY = (
+    "fastapi",
+    "starlette",
+    "pydantic",
+    "sqlalchemy",
+    "sqlmodel",
+    "py_ecc",
+    "nacl",
+    "httpx",
+    "exchange",
+    "client",
+    "oracle",
+    "prover.circuits",
+    "prover.toolchain",
+)
+
+
+def test_the_serve_path_imports_nothing_heavy_before_listening() -> None:
+    code = (
+        "import sys, darkpool.cli as c, darkpool.serve as s\n"
+        "c.serve_parser().parse_args(['serve', '--port', '1'])\n"
+        "s.LazyExchange()\n"
+        "print('\\n'.join(sorted(sys.modules)))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert "uvicorn" in out and "darkpool.serve" in out
+    loaded = [m for m in out if any(m == h or m.startswith(h + ".") for h in HEAVY)]
+    assert loaded == []
+
+
+def _call(app: LazyExchange, path: str) -> tuple[int, dict[str, Any]]:
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b""}
+
+    async def send(message: Any) -> None:
+        sent.append(dict(message))
+
+    scope = {"type": "http", "method": "GET", "path": path, "headers": []}
+    asyncio.run(app(scope, receive, send))
+    assert sent[0]["type"] == "http.response.start"
+    return sent[0]["status"], json.loads(sent[1]["body"])
+
+
+def test_placeholder_answers_like_the_real_health_until_loaded() -> None:
+    app = LazyExchange()
+    status, body = _call(app, "/v1/health")
+    assert status == 503
+    health = Health.model_validate(body)  # the real route's response model
+    assert health.status == "setting_up" and health.ledger_entries is None
+    assert health.setup.done == 0 and health.setup.total == len(STATEMENTS)
+    status, body = _call(app, "/v1/info")
+    assert status == 503 and "setting up" in body["detail"]
+
+
+def test_bad_settings_while_loading_fail_health_and_stop(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("DARKPOOL_MAX_BODY_BYTES", "lots")
+    app = LazyExchange()
+    stopped: list[bool] = []
+    app.on_failure = lambda: stopped.append(True)
+    app.load()
+    assert stopped == [True]
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("darkpool: ") and "DARKPOOL_MAX_BODY_BYTES" in err[0]
+    status, body = _call(app, "/v1/health")
+    assert status == 503 and body["status"] == "failed" and body["setup"]["error"]
+    status, body = _call(app, "/v1/orders")
+    assert status == 503 and "failed to set up" in body["detail"]
