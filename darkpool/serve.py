@@ -74,11 +74,10 @@ class LazyExchange:
     def load(self) -> None:
         """Import the exchange, build settings, service and app, start the service, hand over."""
         try:
+            from darkpool.cli import development_oracle_warning
             from exchange.api.main import create_app, start_service
             from exchange.core.config import Settings
             from exchange.service import Service
-
-            from darkpool.cli import development_oracle_warning
 
             settings = Settings()
             warning = development_oracle_warning(settings.oracle_url)
