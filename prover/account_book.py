@@ -23,16 +23,9 @@ from verifier.account_state import (
 from verifier.field import R
 from verifier.params import CircuitParams
 from verifier.protocol import FEE_ACCOUNT
-from verifier.quadtree import QuadPath, QuadTree
+from verifier.quadtree import QuadTree
 
-__all__ = [
-    "AccountBook",
-    "BookError",
-    "SlotContent",
-    "blank_record_inputs",
-    "random_blinding",
-    "record_inputs",
-]
+__all__ = ["AccountBook", "BookError", "SlotContent", "random_blinding"]
 
 INSURANCE_ACCOUNT = FEE_ACCOUNT  # verifier.protocol: the insurance / fee account
 
@@ -145,6 +138,48 @@ class AccountBook:
         self.slot_trees[account].update(slot, content.leaf())
         return self.slot_trees[account].root
 
+    def opening(self, index: int) -> dict[str, object]:
+        """Circuit inputs that open account ``index``'s current leaf in a statement's account slot.
+
+        pubX, pubY, balance, positions, checkpoints (signed values mod r),
+        orderRoot, nonce, blindingOld and accSiblings (its account tree path);
+        the statement adds the new leaf's blindingNew.
+        """
+        record = self.record(index)
+        return {
+            "pubX": record.pub_x,
+            "pubY": record.pub_y,
+            "balance": record.balance % R,
+            "positions": [p % R for p in record.positions],
+            "checkpoints": [c % R for c in record.checkpoints],
+            "orderRoot": record.order_root,
+            "nonce": record.nonce,
+            "blindingOld": record.blinding,
+            "accSiblings": [list(s) for s in self.tree.path(index).siblings],
+        }
+
+    def blank_opening(self, *scalars: str) -> dict[str, object]:
+        """An unused account slot: ``opening`` + blindingNew + slotSiblings, all zero,
+        and 0 for each name in ``scalars``."""
+        zeros3 = [0, 0, 0]
+        blank: dict[str, object] = {name: 0 for name in scalars}
+        blank.update(
+            {
+                "pubX": 0,
+                "pubY": 0,
+                "balance": 0,
+                "positions": [0] * self.params.markets,
+                "checkpoints": [0] * self.params.markets,
+                "orderRoot": 0,
+                "nonce": 0,
+                "blindingOld": 0,
+                "blindingNew": 0,
+                "accSiblings": [zeros3] * self.params.account_levels,
+                "slotSiblings": [zeros3] * self.params.slot_levels,
+            }
+        )
+        return blank
+
     def settle_funding(self, record: AccountRecord, funding: Sequence[int]) -> AccountRecord:
         """The record after paying funding up to ``funding`` (checkpoints updated)."""
         return replace(
@@ -157,46 +192,3 @@ class AccountBook:
 def random_blinding() -> int:
     """A fresh leaf blinding: uniform in [0, r)."""
     return secrets.randbelow(R)
-
-
-def record_inputs(record: AccountRecord, path: QuadPath, blinding_new: int) -> dict[str, object]:
-    """The circuit inputs that open ``record`` at ``path`` and re-blind it with ``blinding_new``.
-
-    The names the ORDER OPS / SETTLE FILLS account slots read (pubX, pubY,
-    balance, positions, checkpoints, orderRoot, nonce, blindingOld,
-    blindingNew, accSiblings); signed values reduced mod r.
-    """
-    return {
-        "pubX": record.pub_x,
-        "pubY": record.pub_y,
-        "balance": record.balance % R,
-        "positions": [p % R for p in record.positions],
-        "checkpoints": [c % R for c in record.checkpoints],
-        "orderRoot": record.order_root,
-        "nonce": record.nonce,
-        "blindingOld": record.blinding,
-        "blindingNew": blinding_new,
-        "accSiblings": [list(s) for s in path.siblings],
-    }
-
-
-def blank_record_inputs(params: CircuitParams, *scalars: str) -> dict[str, object]:
-    """``record_inputs`` + ``slotSiblings`` of an unused slot (all zeros), and 0 per ``scalars`` name."""
-    zeros3 = [0, 0, 0]
-    blank: dict[str, object] = {name: 0 for name in scalars}
-    blank.update(
-        {
-            "pubX": 0,
-            "pubY": 0,
-            "balance": 0,
-            "positions": [0] * params.markets,
-            "checkpoints": [0] * params.markets,
-            "orderRoot": 0,
-            "nonce": 0,
-            "blindingOld": 0,
-            "blindingNew": 0,
-            "accSiblings": [zeros3] * params.account_levels,
-            "slotSiblings": [zeros3] * params.slot_levels,
-        }
-    )
-    return blank

@@ -10,14 +10,7 @@ book. Pure: never runs node; ``prover.toolchain`` proves.
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
-from prover.account_book import (
-    AccountBook,
-    BookError,
-    SlotContent,
-    blank_record_inputs,
-    random_blinding,
-    record_inputs,
-)
+from prover.account_book import AccountBook, BookError, SlotContent, random_blinding
 from prover.circuits import Tags
 from verifier.account_state import SlottedOrder, cancel_order_message, order_hash
 from verifier.babyjub import Point
@@ -121,7 +114,7 @@ def build_order_ops(
         elif old is not None and old.order_id > order.order_id:
             raise OpsError(f"{where}: slot {slot} holds a newer order; this one is finished")
         slot_path = work.slot_trees[order.account].path(slot)
-        acc_path = work.tree.path(order.account)
+        opening = work.opening(order.account)
         settled = work.settle_funding(record, funding)
         try:
             signed_to_field(settled.balance, BALANCE_BITS, "balance after funding")
@@ -152,7 +145,8 @@ def build_order_ops(
                 "oldFilled": old.filled if old else 0,
                 "oldH": old.commitment if old else 0,
                 "slotSiblings": [list(s) for s in slot_path.siblings],
-                **record_inputs(record, acc_path, new_record.blinding),
+                **opening,
+                "blindingNew": new_record.blinding,
                 "sigR8x": op.signature.R8.x,
                 "sigR8y": op.signature.R8.y,
                 "sigS": op.signature.S,
@@ -173,15 +167,14 @@ def build_order_ops(
         "funding": [f % R for f in funding],
         "cancels": pub[3 + m :],
     }
-    blank = _blank_row(params)
+    blank = _blank_row(work)
     for name in blank:
         inputs[name] = [row[name] for row in rows] + [blank[name]] * (k - len(rows))
     return OrderOpsOutcome(inputs=inputs, public_inputs=pub, cancels=tuple(cancels), book=work)
 
 
-def _blank_row(params: CircuitParams) -> dict[str, object]:
-    return blank_record_inputs(
-        params,
+def _blank_row(book: AccountBook) -> dict[str, object]:
+    return book.blank_opening(
         "active",
         "isCancel",
         "account",

@@ -19,9 +19,7 @@ from prover.account_book import (
     AccountBook,
     BookError,
     SlotContent,
-    blank_record_inputs,
     random_blinding,
-    record_inputs,
 )
 from prover.circuits import Tags
 from verifier import accounting
@@ -180,7 +178,7 @@ def build_settle_fills(
         "imfBps": list(imf_bps),
         "mmfBps": list(mmf_bps),
     }
-    blank = _blank_side(params)
+    blank = _blank_side(work)
     for name in ("active", "market", "quantity"):
         inputs[name] = [row[name] for row in rows] + [0] * (n - len(rows))
     for name in blank:
@@ -253,7 +251,7 @@ def _apply_side(
         if not meets_imr and not via_reduce:
             raise FillsError(f"{where}: account {order.account} would fall below initial margin")
     slot_path = work.slot_trees[order.account].path(slot)
-    acc_path = work.tree.path(order.account)
+    opening = work.opening(order.account)
     new_order_root = work.write_slot(order.account, SlotContent(order.order_id, filled_after, h))
     new_record: AccountRecord = replace(
         settled,
@@ -273,7 +271,8 @@ def _apply_side(
         "salt": order.salt,
         "filledBefore": content.filled,
         "slotSiblings": [list(s) for s in slot_path.siblings],
-        **record_inputs(record, acc_path, blinding),
+        **opening,
+        "blindingNew": blinding,
         "viaReduce": int(via_reduce),
     }
 
@@ -282,7 +281,7 @@ def _apply_fee_account(
     work: AccountBook, fee_total: int, mk: _Market, blinding: int
 ) -> dict[str, object]:
     record = work.record(INSURANCE_ACCOUNT)
-    path = work.tree.path(INSURANCE_ACCOUNT)
+    opening = {**work.opening(INSURANCE_ACCOUNT), "blindingNew": blinding}
     settled = work.settle_funding(record, mk.funding)
     new_record = replace(settled, balance=settled.balance + fee_total, blinding=blinding)
     try:
@@ -293,13 +292,12 @@ def _apply_fee_account(
     # The fee account's slot reads the same names, prefixed: feePubX, ..., feeSiblings.
     return {
         "feeSiblings" if name == "accSiblings" else "fee" + name[0].upper() + name[1:]: value
-        for name, value in record_inputs(record, path, blinding).items()
+        for name, value in opening.items()
     }
 
 
-def _blank_side(params: CircuitParams) -> dict[str, object]:
-    return blank_record_inputs(
-        params,
+def _blank_side(book: AccountBook) -> dict[str, object]:
+    return book.blank_opening(
         "account",
         "orderId",
         "size",
