@@ -13,10 +13,10 @@ balances (private state) and must be treated as secret like the database.
 
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Engine, event, func
+from sqlalchemy import Connection, Engine, event, func, insert, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, SQLModel, col, create_engine, delete, select
 
@@ -40,6 +40,25 @@ class NewOrder:
     received_at: int
     status: str
     order_index: int | None = None
+
+
+@dataclass(frozen=True)
+class Change:
+    """One state change of the service: what ``Store.write`` / ``Store.write_group`` store.
+
+    ``entries`` are ledger entries as dicts (``LedgerEntry.to_dict``),
+    ``snapshot`` the operator snapshot they lead to, ``new_orders`` inserted
+    order rows, ``listed`` commitment -> order index of rows now listed,
+    ``cancelled`` commitments of rows now cancelled, ``job`` a solvency job row
+    to upsert.
+    """
+
+    entries: Sequence[Mapping[str, Any]] = ()
+    snapshot: Mapping[str, Any] | None = None
+    new_orders: Sequence[NewOrder] = ()
+    listed: Mapping[int, int] = field(default_factory=dict)
+    cancelled: Sequence[int] = ()
+    job: SolvencyJobRow | None = None
 
 
 def make_engine(url: str) -> Engine:
@@ -80,39 +99,84 @@ class Store:
         job: SolvencyJobRow | None = None,
     ) -> None:
         """Apply one state change atomically (all or nothing)."""
-        with Session(self.engine) as s:
-            for e in entries:
-                s.add(LedgerEntryRow(index=e["index"], kind=e["kind"], data=json.dumps(e)))
-            if snapshot is not None:
-                s.add(
-                    SnapshotRow(
-                        ledger_index=snapshot["ledger_index"],
-                        account_root=str(snapshot["account_root"]),
-                        data=json.dumps(snapshot),
-                    )
+        self.write_group(
+            [
+                Change(
+                    entries=list(entries),
+                    snapshot=snapshot,
+                    new_orders=new_orders,
+                    listed=dict(listed or {}),
+                    cancelled=list(cancelled),
+                    job=job,
                 )
-            for o in new_orders:
-                s.add(
-                    OrderRow(
-                        commitment=str(o.commitment),
-                        ciphertext=o.ciphertext,
-                        received_at=o.received_at,
-                        status=o.status,
-                        order_index=o.order_index,
-                    )
+            ]
+        )
+
+    def write_group(self, changes: Sequence[Change]) -> None:
+        """Apply ``changes`` in order in ONE transaction (one commit, one fsync).
+
+        All or nothing: on any error (a duplicate ledger index or commitment, a
+        listed / cancelled commitment without a row) nothing is stored and the
+        error propagates (``StoreError`` for a missing row). SQLAlchemy Core
+        statements, not ORM objects: this is the intake's hot path.
+        """
+        if not changes:
+            return
+        with self.engine.begin() as conn:
+            for change in changes:
+                self._apply(conn, change)
+
+    @staticmethod
+    def _apply(conn: Connection, c: Change) -> None:
+        if c.entries:
+            conn.execute(
+                insert(LedgerEntryRow),
+                [
+                    {"index": e["index"], "kind": e["kind"], "data": json.dumps(e)}
+                    for e in c.entries
+                ],
+            )
+        if c.snapshot is not None:
+            conn.execute(
+                insert(SnapshotRow).values(
+                    ledger_index=c.snapshot["ledger_index"],
+                    account_root=str(c.snapshot["account_root"]),
+                    data=json.dumps(c.snapshot),
                 )
-            s.flush()
-            for commitment, index in (listed or {}).items():
-                row = s.exec(select(OrderRow).where(OrderRow.commitment == str(commitment))).one()
-                row.status, row.order_index = "listed", index
-                s.add(row)
-            for commitment in cancelled:
-                row = s.exec(select(OrderRow).where(OrderRow.commitment == str(commitment))).one()
-                row.status = "cancelled"
-                s.add(row)
-            if job is not None:
-                s.merge(job)
-            s.commit()
+            )
+        if c.new_orders:
+            conn.execute(
+                insert(OrderRow),
+                [
+                    {
+                        "commitment": str(o.commitment),
+                        "ciphertext": o.ciphertext,
+                        "received_at": o.received_at,
+                        "status": o.status,
+                        "order_index": o.order_index,
+                    }
+                    for o in c.new_orders
+                ],
+            )
+        by_commitment = col(OrderRow.commitment)
+        for commitment, index in c.listed.items():
+            done = conn.execute(
+                update(OrderRow)
+                .where(by_commitment == str(commitment))
+                .values(status="listed", order_index=index)
+            )
+            if done.rowcount != 1:
+                raise StoreError(f"no order row for listed commitment {commitment}")
+        for commitment in c.cancelled:
+            done = conn.execute(
+                update(OrderRow).where(by_commitment == str(commitment)).values(status="cancelled")
+            )
+            if done.rowcount != 1:
+                raise StoreError(f"no order row for cancelled commitment {commitment}")
+        if c.job is not None:
+            with Session(bind=conn) as s:
+                s.merge(c.job)
+                s.flush()
 
     def use_nonce(self, *, account: int, message: int, expires_at: int, now: int) -> bool:
         """Record a request signature; False if it was already used (a replay)."""

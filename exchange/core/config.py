@@ -79,6 +79,12 @@ class Settings(BaseSettings):
     orders_per_account_per_minute: int = Field(
         default=3_000, ge=0, description="orders and cancels per account per minute (0 = off)"
     )
+    commit_group_max: int = Field(
+        default=512,
+        ge=1,
+        description="group commit: at most this many queued changes (orders, ...) share one "
+        "database transaction and fsync; 1 = one commit per change",
+    )
     oracle_url: str | None = Field(
         default=None,
         description="base URL of the price oracle (`darkpool oracle serve`); the operator "

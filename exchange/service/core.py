@@ -15,7 +15,7 @@ import os
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -30,7 +30,8 @@ from exchange.operator import Operator, ProveFn, RejectedOrder, wall_clock
 from exchange.ratelimit import IntakeLimits
 from exchange.service import processes
 from exchange.service.results import HealthReport, SetupProgress
-from exchange.store import Store
+from exchange.store import Change, Store, StoreError
+from exchange.store_writer import GroupWriter, Ticket
 from oracle.client import HttpOracle
 from oracle.service import load_or_create_key
 from oracle.signer import Oracle, OracleError, SimulatedOracle
@@ -84,7 +85,7 @@ class ServiceCore:
         self._prove = jobs.ProgressProve(self._prove_impl, self._proof_landed)
         self.tags = Tags.for_exchange(settings.exchange_id)
         self._lock = threading.Lock()
-        self._intake = threading.Lock()
+        self._intake = threading.RLock()  # re-entered by _recover from _list_pending
         self._batch_guard = threading.Lock()
         self._stop = threading.Event()
         self._ready = threading.Event()
@@ -99,6 +100,8 @@ class ServiceCore:
         self._setup_current: str | None = None
         self._setup_error: str | None = None
         self._store: Store | None = None
+        self._writer: GroupWriter | None = None
+        self._durable_len = 0  # ledger entries stored: the views show no more than these
         self.op: Operator
         self.keys: keys.OperatorKeys
         self.oracle: Oracle
@@ -137,6 +140,9 @@ class ServiceCore:
         self.oracle = self._connect_oracle()
         self._box = SealedBox(self.keys.box)
         self._store = Store(s.resolved_database_url)
+        self._writer = GroupWriter(
+            self._store, max_group=s.commit_group_max, on_durable=self._stored
+        )
         self._setup_started = time.monotonic()
 
     def _connect_oracle(self) -> Oracle:
@@ -218,6 +224,7 @@ class ServiceCore:
             self.store.write(
                 entries=[e.to_dict() for e in self.op.ledger.entries], snapshot=self._snapshot()
             )
+            self._durable_len = len(self.op.ledger)
         else:
             self._load()
         with self._mutating():
@@ -275,6 +282,8 @@ class ServiceCore:
             t.join(timeout=3)
             if t.is_alive():  # a build blocked on a cache lock, say: daemon, ends with us
                 log.warning("thread %s still running at stop", t.name)
+        if self._writer is not None:
+            self._writer.close()  # stores what is queued: its requests were not answered yet
         if self._store is not None:
             self._store.close()
 
@@ -325,6 +334,7 @@ class ServiceCore:
         )
         self._listed = {h: i for i, h in enumerate(self.op.commitments)}
         self._pending = [p for p in pending if p.commitment not in self._listed]
+        self._durable_len = len(self.op.ledger)
 
     def _open(self, ciphertext: bytes) -> tuple[Order, Signature]:
         raise NotImplementedError  # the intake half decrypts
@@ -340,28 +350,88 @@ class ServiceCore:
             job.done += 1
             self.store.save_job(job)
 
+    # ------------------------------------------------------------ persistence
+
+    @property
+    def writer(self) -> GroupWriter:
+        if self._writer is None:
+            raise Unavailable("the exchange is not open")
+        return self._writer
+
+    @property
+    def durable_entries(self) -> int:
+        """Ledger entries committed to the database: views never show more than these."""
+        return self._durable_len
+
+    def _stored(self, changes: Sequence[Change]) -> None:
+        """Writer thread, after a group committed: advance the durable ledger length."""
+        for c in changes:
+            for e in c.entries:
+                self._durable_len = max(self._durable_len, int(e["index"]) + 1)
+
     @contextmanager
     def _mutating(self) -> Iterator[None]:
         """Hold the state lock; on the way out list every order that queued meanwhile."""
         with self._lock:
+            if self.writer.broken:
+                self._recover()
             try:
                 yield
             finally:
                 with self._intake:
                     self._list_pending()
 
-    def _persist(self, **changes: Any) -> None:
-        """Write one change; if that fails, drop the in-memory change by reloading."""
-        try:
-            self.store.write(**changes)
-        except Exception:
-            log.exception("database write failed; reloading state from the database")
+    def _recover(self) -> None:
+        """After a failed group commit: reload memory from the database (caller holds _lock)."""
+        with self._intake:
+            self.writer.flush()
+            if not self.writer.broken:
+                return
+            log.error("a group commit failed; reloading state from the database")
             self._load()
+            self.writer.reset()
+
+    def _submit(self, change: Change) -> Ticket:
+        """Queue a change just made in memory (caller holds _lock); Unavailable if refused."""
+        try:
+            return self.writer.submit(change)
+        except StoreError:
+            self._recover()
+            raise Unavailable("the change could not be stored; nothing changed") from None
+
+    def _persist(self, **changes: Any) -> None:
+        """Store one change (caller holds _lock) and wait until it is durable.
+
+        If it cannot be stored, memory is reloaded from the database (dropping
+        this change and any queued after it) and ``Unavailable`` is raised.
+        """
+        ticket = self._submit(Change(**changes))
+        try:
+            ticket.wait()
+        except StoreError:
+            self._recover()
+            raise Unavailable("the change could not be stored; nothing changed") from None
+
+    def _await(self, ticket: Ticket) -> None:
+        """Wait (holding no lock) until ``ticket`` is durable; Unavailable if it failed."""
+        try:
+            ticket.wait()
+        except StoreError:
+            if self._lock.acquire(blocking=False):  # else the lock's holder recovers
+                try:
+                    self._recover()
+                finally:
+                    self._lock.release()
             raise Unavailable("the change could not be stored; nothing changed") from None
 
     def _list_pending(self) -> None:
-        """Append queued orders to the order list (caller holds _lock and _intake)."""
-        if not self._pending:
+        """Append queued orders to the order list (caller holds _lock and _intake).
+
+        Their rows are already queued or stored as ``pending``; the listing is
+        queued after them without waiting (nobody waits on it: a crash before
+        it is stored lists them again on restart).
+        """
+        if not self._pending or self.writer.broken:
             return
         start = len(self.op.ledger)
         listed: dict[int, int] = {}
@@ -371,6 +441,10 @@ class ServiceCore:
             except RejectedOrder as exc:  # capacity was reserved at acceptance: a bug
                 log.error("pending order could not be listed: %s", exc.reason)
         entries = [e.to_dict() for e in self.op.ledger.entries[start:]]
-        self._persist(entries=entries, listed=listed)
+        try:
+            self.writer.submit(Change(entries=entries, listed=listed))
+        except StoreError:
+            self._recover()
+            return
         self._listed.update(listed)
         self._pending = [p for p in self._pending if p.commitment not in listed]

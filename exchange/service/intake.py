@@ -39,7 +39,7 @@ from exchange.service.results import (
     OrderStatus,
     RootsReport,
 )
-from exchange.store import NewOrder
+from exchange.store import Change, NewOrder, StoreError
 from verifier import auth
 from verifier.babyjub import Point
 from verifier.eddsa import Signature, SignatureError, check_signature
@@ -72,16 +72,28 @@ class Intake(ServiceCore):
             batch_interval_s=self.settings.batch_interval_s,
         )
 
+    def _durable_ledger(self) -> tuple[LedgerEntry, ...]:
+        """The ledger entries already in the database.
+
+        Entries are applied in memory before their group commits; a view
+        never shows one that a crash could still take back (a restarted
+        operator would sign a different entry at that index).
+        """
+        entries = self.op.ledger.entries
+        return entries[: min(len(entries), self.durable_entries)]
+
     def roots(self) -> RootsReport:
         op = self.op
-        return RootsReport(len(op.ledger) - 1, op.ledger.roots, op.total_collateral)
+        last = self._durable_ledger()[-1]
+        collateral = op.total_collateral  # orders (the only unanswered changes) keep it
+        return RootsReport(last.index, last.roots_after, collateral)
 
     def ledger_page(self, start: int, limit: int) -> LedgerSlice:
-        entries = self.op.ledger.entries
+        entries = self._durable_ledger()
         return LedgerSlice(start, len(entries), entries[start : start + limit])
 
     def ledger_entry(self, index: int) -> LedgerEntry:
-        entries = self.op.ledger.entries
+        entries = self._durable_ledger()
         if not 0 <= index < len(entries):
             raise NotFound(f"ledger entry {index} does not exist")
         return entries[index]
@@ -239,25 +251,36 @@ class Intake(ServiceCore):
             received = time.time_ns() // 1_000_000
             if self._lock.acquire(blocking=False):
                 try:
+                    if self.writer.broken:  # memory is ahead of the database: reload it
+                        self._recover()
+                        raise Unavailable("the database recovered from a failed write; retry")
                     # Nothing may be queued while _lock is free; keep order anyway.
                     self._list_pending()
                     index = self.op.append_order(order, signature, h)
                     entry = self.op.ledger.entries[-1]
-                    self._persist(
-                        entries=[entry.to_dict()],
-                        new_orders=[NewOrder(h, ciphertext, received, "listed", index)],
+                    ticket = self._submit(
+                        Change(
+                            entries=[entry.to_dict()],
+                            new_orders=[NewOrder(h, ciphertext, received, "listed", index)],
+                        )
                     )
                     self._listed[h] = index
                 finally:
                     self._lock.release()
-                return OrderAccepted("listed", index)
-            try:
-                self.store.write(new_orders=[NewOrder(h, ciphertext, received, "pending")])
-            except Exception:
-                log.exception("could not store a pending order")
-                raise Unavailable("the order could not be stored; nothing changed") from None
-            self._pending.append(Pending(order, signature, h))
-            return OrderAccepted("pending", None)
+                accepted = OrderAccepted("listed", index)
+            else:
+                try:
+                    ticket = self.writer.submit(
+                        Change(new_orders=[NewOrder(h, ciphertext, received, "pending")])
+                    )
+                except StoreError:
+                    raise Unavailable("the database is recovering; retry") from None
+                self._pending.append(Pending(order, signature, h))
+                accepted = OrderAccepted("pending", None)
+        # Answer only once the order is durable (group commit: one fsync for
+        # every order that queued meanwhile, exchange.store_writer).
+        self._await(ticket)
+        return accepted
 
     def _order_lookup(self, commitment: int) -> tuple[Order, int | None]:
         index = self._listed.get(commitment)

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from exchange.core.config import Settings
+from exchange.errors import NotFound, Unavailable
 from exchange.service import Service
 from prover import toolchain
 from verifier.eddsa import PrivateKey
@@ -32,7 +33,9 @@ def _seal(svc: Service, key: PrivateKey, order: Order) -> tuple[int, str]:
     return h, base64.b64encode(box.encrypt(order_plaintext(order, key.sign(h)))).decode()
 
 
-def test_pending_orders_list_after_the_batch_and_survive_restart(tmp_path: Path) -> None:
+def test_pending_orders_list_after_the_batch_and_survive_restart(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     gate = threading.Event()
 
     def gated_prove(
@@ -103,5 +106,70 @@ def test_pending_orders_list_after_the_batch_and_survive_restart(tmp_path: Path)
         assert not again.keys.token_generated
         key_files = sorted(p.name for p in (tmp_path / "keys").iterdir())
         assert all((tmp_path / "keys" / n).stat().st_mode & 0o077 == 0 for n in key_files)
+        _group_commit_answers_after_durable(again, alice, a, exp, monkeypatch)
+        acked = (again.op.ledger.roots, len(again.op.ledger))
     finally:
         again.stop()
+    # Everything answered before the stop is there after a restart.
+    third = Service(settings)
+    third.start(background=False)
+    try:
+        assert (third.op.ledger.roots, len(third.op.ledger)) == acked
+        assert third.durable_entries == acked[1]
+    finally:
+        third.stop()
+
+
+def _group_commit_answers_after_durable(
+    svc: Service, key: PrivateKey, account: int, exp: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Orders that arrive while a commit runs are applied, queued and answered only after
+    their (shared) group commit; views show no entry before it is stored; a failed commit
+    answers 503, reloads the state and the same order then goes through."""
+    real_write = svc.store.write_group
+    gate, entered = threading.Event(), threading.Event()
+
+    def gated(changes: Any) -> None:
+        if not entered.is_set():
+            entered.set()
+            assert gate.wait(60)
+        real_write(changes)
+
+    monkeypatch.setattr(svc.store, "write_group", gated)
+    sealed = [
+        _seal(svc, key, Order(account, 0, BUY, 1, 50_000 + i, exp, secrets.randbelow(R)))
+        for i in range(6)
+    ]
+    before, groups_before = len(svc.op.ledger), svc.writer.groups
+    answers: list[object] = []
+    threads = [
+        threading.Thread(target=lambda s=s: answers.append(svc.submit_order(*s))) for s in sealed
+    ]
+    for t in threads:
+        t.start()
+    deadline = time.time() + 60
+    while len(svc.op.ledger) < before + len(sealed):  # all applied in memory and queued
+        assert time.time() < deadline
+        time.sleep(0.01)
+    assert entered.is_set() and answers == []  # nobody answered before the commit
+    assert svc.ledger_page(0, 1000).total == svc.roots().ledger_index + 1 == before
+    gate.set()
+    for t in threads:
+        t.join(60)
+    assert sorted(str(a[0]) for a in answers) == ["listed"] * len(sealed)  # type: ignore[index]
+    assert svc.writer.groups - groups_before <= 2  # the first commit, then one for the rest
+    assert svc.ledger_page(0, 1000).total == before + len(sealed)
+
+    # A failed commit: 503, memory reloaded from the database, the order can be resent.
+    def broken(changes: Any) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(svc.store, "write_group", broken)
+    order = _seal(svc, key, Order(account, 1, BUY, 1, 2_000, exp, secrets.randbelow(R)))
+    with pytest.raises(Unavailable, match="could not be stored"):
+        svc.submit_order(*order)
+    monkeypatch.setattr(svc.store, "write_group", real_write)
+    assert len(svc.op.ledger) == before + len(sealed) and not svc.writer.broken  # reloaded
+    with pytest.raises(NotFound):
+        svc.order_view(order[0])
+    assert svc.submit_order(*order) == ("listed", 3 + len(sealed))
