@@ -1,113 +1,274 @@
-"""Order intake throughput over the REST API: decrypt + parse + commitment + EdDSA + margin.
+"""Order intake throughput over HTTP: a real ``darkpool serve`` process, concurrent clients.
 
-Starts the service in process (test profile, fresh temp database, batches
-off) behind FastAPI's TestClient, so every order goes through the whole HTTP
-stack except the TCP socket: body limit, JSON parsing, base64, sealed-box
-decryption, Poseidon commitment, EdDSA-Poseidon verification, pre-trade
-margin, and the SQLite commit of the order row + ledger entry. Orders are
-sealed and signed before the clock starts (that is the trader's cost). The
-test profile's order list holds 32 orders, so one run measures 30.
+Every order goes through the whole server: TCP, uvicorn, FastAPI, JSON,
+base64, sealed-box decryption, Poseidon commitment, EdDSA-Poseidon
+verification, duplicate / capacity / range / pre-trade margin checks, the
+signed ``order`` ledger entry (Merkle update + operator EdDSA signature) and
+the database commit; a 202 is sent only after the order is durable.
 
-Runs twice in one process: the old path (pure-Python Poseidon, windowed key
-multiplication) and the new one (native Poseidon from ``darkpool[native]``,
-per-key fixed-base tables in EdDSA checks), each on a fresh service, and
-reports orders/s with the ratio. Writes ``benchmarks/results/intake.json``.
+Per-order commit (``DARKPOOL_COMMIT_GROUP_MAX=1``: one transaction and fsync
+per order, the baseline) against group commit (the default: one transaction
+for every order that queued meanwhile, ``exchange.store_writer``), each with
+1 client and with ``--clients`` concurrent clients, all in one run. The
+server (one uvicorn worker: the exchange state lives in one process) and the
+clients share the machine's cores. Rate limits are off (this measures
+throughput, not spam policy); orders are sealed and signed before the clock
+starts (the traders' cost).
 
-Run: ``uv run python -m benchmarks.intake``. Reports numbers, asserts nothing.
+The test profile's order list holds 32 orders, so one server measures 30;
+each round copies a template data directory (3 accounts opened once, with
+real proofs) and starts a fresh server on it, ``--rounds`` rounds per row.
+The last table splits the server's per-order CPU into its crypto parts
+(measured here, same backends as the server).
+
+Run: ``uv run python -m benchmarks.intake [--rounds 3 --clients 16]``.
+Writes ``benchmarks/results/intake.json``; reports numbers, asserts nothing
+except that every order was accepted.
 """
 
+import argparse
 import base64
 import os
 import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
 import tempfile
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
-from fastapi.testclient import TestClient
+import httpx
+from nacl.public import PrivateKey as BoxKey
 from nacl.public import SealedBox
 
 from benchmarks.common import print_table, write_json
 from client.sdk import DarkpoolClient
-from exchange.api.main import create_app
-from exchange.core.config import Settings
-from verifier import babyjub, eddsa, poseidon
+from verifier import poseidon
 from verifier.auth import parse_order_plaintext
 from verifier.eddsa import PrivateKey, check_signature
 from verifier.encoding import BUY, SELL, Order, order_commitment
 from verifier.field import R
+from verifier.ledger.chain import sign_entry
 
 ORDERS = 30
+TOKEN = "intake-benchmark-token-0123"
 
 
-def run(backend: str) -> dict[str, object]:
-    """One intake run; ``python`` is the old path, ``native`` the new one.
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
-    old: pure-Python Poseidon, a windowed multiplication of the trader's key
-    in every EdDSA check; new: native Poseidon and the per-key fixed-base
-    table (``babyjub.mul_scalar_cached``).
-    """
-    os.environ[poseidon.BACKEND_ENV] = backend
-    poseidon.set_backend(backend)
-    eddsa.mul_scalar_cached = (  # type: ignore[attr-defined]
-        babyjub.mul_scalar if backend == "python" else babyjub.mul_scalar_cached
+
+@contextmanager
+def server(data_dir: Path, group_max: int) -> Iterator[str]:
+    """``darkpool serve`` on ``data_dir``; yields its base URL once healthy."""
+    port = _free_port()
+    env = dict(
+        os.environ,
+        DARKPOOL_DATA_DIR=str(data_dir),
+        DARKPOOL_BATCH_INTERVAL_S="0",
+        DARKPOOL_OPERATOR_TOKEN=TOKEN,
+        DARKPOOL_REQUESTS_PER_IP_PER_MINUTE="0",
+        DARKPOOL_ORDERS_PER_ACCOUNT_PER_MINUTE="0",
+        DARKPOOL_COMMIT_GROUP_MAX=str(group_max),
     )
+    env.pop("DATABASE_URL", None)
+    env.pop("DARKPOOL_DATABASE_URL", None)
+    log = (data_dir / "server.log").open("ab")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "darkpool.cli", "serve", "--port", str(port)],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.time() + 600
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"server exited; see {data_dir / 'server.log'}")
+            try:
+                if httpx.get(f"{url}/v1/health", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.time() > deadline:
+                raise RuntimeError("server did not become healthy")
+            time.sleep(0.2)
+        yield url
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(timeout=60)
+        log.close()
+
+
+def make_template(root: Path) -> tuple[list[PrivateKey], list[int]]:
+    """A data dir with 3 funded accounts (real account_op proofs), server stopped."""
+    keys = [PrivateKey.generate() for _ in range(3)]
+    with server(root, 512) as url:
+        c = DarkpoolClient(url)
+        accounts = [c.open_account(k, 10**8) for k in keys]
+        c.close()
+    return keys, accounts
+
+
+def _sealed_orders(url: str, keys: list[PrivateKey], accounts: list[int]) -> list[tuple[int, str]]:
+    c = DarkpoolClient(url)
+    expiry = int(time.time()) + 3600
+    out = []
+    for i in range(ORDERS):
+        side = BUY if i % 2 else SELL
+        limit = 59_000 if side == BUY else 61_000  # nothing crosses
+        order = Order(accounts[i % 3], i % 2, side, 1, limit, expiry, secrets.randbelow(R))
+        h, ct = c.seal(order, keys[i % 3])
+        out.append((h, ct))
+    c.close()
+    return out
+
+
+def one_round(
+    template: Path,
+    work: Path,
+    keys: list[PrivateKey],
+    accounts: list[int],
+    *,
+    group_max: int,
+    clients: int,
+) -> float:
+    """Copy the template, start a server, send 30 orders from ``clients`` threads; seconds."""
+    if work.exists():
+        shutil.rmtree(work)
+    shutil.copytree(template, work)
+    with server(work, group_max) as url:
+        sealed = _sealed_orders(url, keys, accounts)
+        before = httpx.get(f"{url}/v1/ledger/roots").json()["ledger_index"]
+        conns = [httpx.Client(base_url=url, timeout=120) for _ in range(clients)]
+        for conn in conns:  # connect (and warm up) before the clock starts
+            conn.get("/v1/health")
+        statuses: list[int] = []
+        lock = threading.Lock()
+        start_gate = threading.Barrier(clients + 1)
+
+        def worker(k: int) -> None:
+            start_gate.wait()
+            for h, ct in sealed[k::clients]:
+                r = conns[k].post("/v1/orders", json={"commitment": str(h), "ciphertext": ct})
+                with lock:
+                    statuses.append(r.status_code)
+
+        threads = [threading.Thread(target=worker, args=(k,)) for k in range(clients)]
+        for t in threads:
+            t.start()
+        start_gate.wait()
+        started = time.perf_counter()
+        for t in threads:
+            t.join()
+        elapsed = time.perf_counter() - started
+        for conn in conns:
+            conn.close()
+        after = httpx.get(f"{url}/v1/ledger/roots").json()["ledger_index"]
+        if statuses.count(202) != ORDERS or after - before != ORDERS:
+            raise RuntimeError(f"not every order was accepted: {statuses}, {after - before}")
+    return elapsed
+
+
+def crypto_breakdown(keys: list[PrivateKey], accounts: list[int]) -> dict[str, str]:
+    """Per-order server CPU in its crypto parts, measured in this process."""
+    box_key = BoxKey.generate()
+    box = SealedBox(box_key.public_key)
+    opener = SealedBox(box_key)
+    from verifier.auth import order_plaintext
+    from verifier.protocol import Tags
+
+    tags = Tags.for_exchange("bench")
+    expiry = int(time.time()) + 3600
+    sealed = []
+    for i in range(ORDERS):
+        o = Order(accounts[i % 3], 0, BUY, 1, 59_000, expiry, secrets.randbelow(R))
+        h = order_commitment(tags.order, o)
+        sealed.append(base64.b64encode(box.encrypt(order_plaintext(o, keys[i % 3].sign(h)))))
+    pubs = {a: k.public_key() for a, k in zip(accounts, keys, strict=True)}
+    signer = PrivateKey.generate()
+    t = {"decrypt+parse": 0.0, "commitment": 0.0, "EdDSA verify": 0.0, "entry sign": 0.0}
+    for ct in sealed:
+        t0 = time.perf_counter()
+        order, sig = parse_order_plaintext(opener.decrypt(base64.b64decode(ct)))
+        t1 = time.perf_counter()
+        h = order_commitment(tags.order, order)
+        t2 = time.perf_counter()
+        check_signature(h, sig, pubs[order.account])
+        t3 = time.perf_counter()
+        sign_entry(signer, 7, {"index": 5, "kind": "order", "commitment": str(h)})
+        t4 = time.perf_counter()
+        for name, dt in zip(t, (t1 - t0, t2 - t1, t3 - t2, t4 - t3), strict=True):
+            t[name] += dt
+    return {f"{name} ms": f"{1000 * v / ORDERS:.2f}" for name, v in t.items()}
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rounds", type=int, default=3, help="fresh servers per row (30 orders each)")
+    ap.add_argument("--clients", type=int, default=16, help="concurrent clients of the busy rows")
+    args = ap.parse_args(argv)
+    if poseidon.native_available():  # the same Poseidon as the server, for the breakdown
+        poseidon.set_backend("native")
     with tempfile.TemporaryDirectory(prefix="darkpool-intake-") as tmp:
-        # Intake throughput, not spam policy: the per-IP / per-account limits are off.
-        settings = Settings(
-            data_dir=Path(tmp),
-            batch_interval_s=0,
-            operator_token="b" * 24,
-            requests_per_ip_per_minute=0,
-            orders_per_account_per_minute=0,
-        )
-        with TestClient(create_app(settings)) as http:
-            c = DarkpoolClient(http=http)
-            keys = [PrivateKey.generate() for _ in range(3)]
-            accounts = [c.open_account(k, 10**8) for k in keys]
-            expiry = int(time.time()) + 3600
-            sealed = []
-            for i in range(ORDERS):
-                k, a = keys[i % 3], accounts[i % 3]
-                side = BUY if i % 2 else SELL
-                limit = 59_000 if side == BUY else 61_000  # nothing crosses
-                order = Order(a, i % 2, side, 1, limit, expiry, secrets.randbelow(R))
-                sealed.append(c.seal(order, k))
-            started = time.perf_counter()
-            for h, ct in sealed:
-                assert c.submit_sealed(h, ct)["status"] == "listed"
-            elapsed = time.perf_counter() - started
-            # Where the time goes: the per-order crypto, without HTTP and the database.
-            box = SealedBox(http.app.state.service.keys.box)  # type: ignore[attr-defined]
-            tags, pubs = c.tags, [k.public_key() for k in keys]
-            t_dec = t_com = t_sig = 0.0
-            for h, ct in sealed:
-                t0 = time.perf_counter()
-                order, sig = parse_order_plaintext(box.decrypt(base64.b64decode(ct)))
-                t1 = time.perf_counter()
-                assert order_commitment(tags.order, order) == h
-                t2 = time.perf_counter()
-                check_signature(h, sig, pubs[accounts.index(order.account)])
-                t3 = time.perf_counter()
-                t_dec, t_com, t_sig = t_dec + t1 - t0, t_com + t2 - t1, t_sig + t3 - t2
-    return {
-        "path": "old (python)" if backend == "python" else "new (native)",
-        "orders": ORDERS,
-        "orders/s": f"{ORDERS / elapsed:.1f}",
-        "ms/order": f"{1000 * elapsed / ORDERS:.2f}",
-        "decrypt+parse ms": f"{1000 * t_dec / ORDERS:.2f}",
-        "commitment ms": f"{1000 * t_com / ORDERS:.2f}",
-        "EdDSA verify ms": f"{1000 * t_sig / ORDERS:.2f}",
-    }
-
-
-def main() -> None:
-    backends = ["python", "native"] if poseidon.native_available() else ["python"]
-    rows = [run(b) for b in backends]
-    if len(rows) == 2:
-        ratio = float(str(rows[1]["orders/s"])) / float(str(rows[0]["orders/s"]))
-        rows[1]["vs old"] = f"{ratio:.2f}x"
-    print_table(rows, list(rows[-1].keys()))
-    write_json("intake", {"command": "uv run python -m benchmarks.intake", "rows": rows})
+        template = Path(tmp) / "template"
+        template.mkdir()
+        keys, accounts = make_template(template)
+        rows: list[dict[str, Any]] = []
+        baseline: dict[int, float] = {}
+        for clients in (1, args.clients):
+            for mode, group_max in (("per-order commit", 1), ("group commit", 512)):
+                times = [
+                    one_round(
+                        template,
+                        Path(tmp) / "work",
+                        keys,
+                        accounts,
+                        group_max=group_max,
+                        clients=clients,
+                    )
+                    for _ in range(args.rounds)
+                ]
+                rate = ORDERS * len(times) / sum(times)
+                if group_max == 1:
+                    baseline[clients] = rate
+                rows.append(
+                    {
+                        "commit": mode,
+                        "clients": clients,
+                        "orders": ORDERS * len(times),
+                        "orders/s": f"{rate:.1f}",
+                        "ms/order": f"{1000 / rate:.2f}",
+                        "vs per-order commit": f"{rate / baseline[clients]:.2f}x",
+                    }
+                )
+        breakdown = crypto_breakdown(keys, accounts)
+    print_table(rows, list(rows[0].keys()))
+    print()
+    print_table([breakdown], list(breakdown.keys()))
+    write_json(
+        "intake",
+        {
+            "command": "uv run python -m benchmarks.intake "
+            + f"--rounds {args.rounds} --clients {args.clients}",
+            "cores": os.cpu_count(),
+            "load_average_1m": os.getloadavg()[0],
+            "poseidon": "native" if poseidon.native_available() else "python",
+            "rows": rows,
+            "server_crypto_per_order": breakdown,
+        },
+    )
 
 
 if __name__ == "__main__":

@@ -89,6 +89,38 @@ class SolvencyJobRow(SQLModel, table=True):
     error: str | None = DBField(default=None, max_length=500)
 
 
+class BatchJobRow(SQLModel, table=True):
+    """A batch from the moment its oracle report is fixed until its entry is published.
+
+    ``proving``: the report is chosen and proofs are running (a restart runs
+    the batch again with this report and the same blinding stream, so it
+    publishes what an uninterrupted run would have); ``published``: the batch
+    entry is ``ledger_index``; ``failed``: it could not be published
+    (``error``), nothing changed.
+    """
+
+    __tablename__ = "batch_job"
+
+    batch_id: int = DBField(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    status: str = DBField(max_length=16)  # proving | published | failed
+    report: str = DBField(sa_column=Column(Text, nullable=False))  # signed oracle report JSON
+    created_at: int = DBField(sa_column=Column(BigInteger, nullable=False))
+    proofs_done: int = DBField(default=0, sa_column=Column(BigInteger, nullable=False))
+    starts: int = DBField(default=1, sa_column=Column(BigInteger, nullable=False))
+    ledger_index: int | None = DBField(default=None, sa_column=Column(BigInteger, nullable=True))
+    error: str | None = DBField(default=None, max_length=500)
+
+
+class BatchView(BaseModel):
+    batch_id: int
+    status: str = Field(description="proving | published | failed")
+    oracle_seq: int = Field(description="seq of the oracle report the batch settles at")
+    proofs_done: int = Field(description="settle proofs landed in the current attempt")
+    starts: int = Field(description="attempts: 1, plus one per operator restart mid-proof")
+    ledger_index: int | None = Field(description="the batch entry, once published")
+    error: str | None
+
+
 # ---------------------------------------------------------------- API models
 
 

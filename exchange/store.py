@@ -22,6 +22,7 @@ from sqlmodel import Session, SQLModel, col, create_engine, delete, select
 
 from exchange.models import (
     AuthNonceRow,
+    BatchJobRow,
     LedgerEntryRow,
     OrderRow,
     SnapshotRow,
@@ -50,7 +51,7 @@ class Change:
     ``snapshot`` the operator snapshot they lead to, ``new_orders`` inserted
     order rows, ``listed`` commitment -> order index of rows now listed,
     ``cancelled`` commitments of rows now cancelled, ``job`` a solvency job row
-    to upsert.
+    and ``batch_job`` a batch job row to upsert.
     """
 
     entries: Sequence[Mapping[str, Any]] = ()
@@ -59,6 +60,7 @@ class Change:
     listed: Mapping[int, int] = field(default_factory=dict)
     cancelled: Sequence[int] = ()
     job: SolvencyJobRow | None = None
+    batch_job: BatchJobRow | None = None
 
 
 def make_engine(url: str) -> Engine:
@@ -173,10 +175,11 @@ class Store:
             )
             if done.rowcount != 1:
                 raise StoreError(f"no order row for cancelled commitment {commitment}")
-        if c.job is not None:
-            with Session(bind=conn) as s:
-                s.merge(c.job)
-                s.flush()
+        for row in (c.job, c.batch_job):
+            if row is not None:
+                with Session(bind=conn) as s:
+                    s.merge(row)
+                    s.flush()
 
     def use_nonce(self, *, account: int, message: int, expires_at: int, now: int) -> bool:
         """Record a request signature; False if it was already used (a replay)."""
@@ -189,6 +192,22 @@ class Store:
                 s.rollback()
                 return False
         return True
+
+    def save_batch_job(self, job: BatchJobRow) -> None:
+        """Upsert a batch job row now (progress; the state changes go through ``write``)."""
+        with Session(self.engine) as s:
+            s.merge(job)
+            s.commit()
+
+    def batch_job(self, batch_id: int) -> BatchJobRow | None:
+        with Session(self.engine) as s:
+            return s.get(BatchJobRow, batch_id)
+
+    def proving_batches(self) -> list[BatchJobRow]:
+        """Batches whose proofs were running when the operator stopped (oldest first)."""
+        with Session(self.engine) as s:
+            q = select(BatchJobRow).where(BatchJobRow.status == "proving")
+            return list(s.exec(q.order_by(col(BatchJobRow.batch_id))))
 
     def save_job(self, job: SolvencyJobRow) -> None:
         with Session(self.engine) as s:

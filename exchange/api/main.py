@@ -22,7 +22,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from exchange.api import explorer
 from exchange.api.errors import ErrorBody, http_error
-from exchange.api.routes import accounts, admin, info, ledger, orders, solvency
+from exchange.api.routes import accounts, admin, batches, info, ledger, orders, solvency
 from exchange.core.config import Settings
 from exchange.errors import DomainError
 from exchange.service import Service
@@ -133,7 +133,14 @@ def create_app(
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
         return JSONResponse({"detail": _validation_detail(exc)}, status_code=422)
 
-    for router in (info.router, accounts.router, orders.router, ledger.router, solvency.router):
+    for router in (
+        info.router,
+        accounts.router,
+        orders.router,
+        ledger.router,
+        batches.router,
+        solvency.router,
+    ):
         app.include_router(router, prefix="/v1")
     app.include_router(admin.router, prefix="/v1")
     app.include_router(explorer.router)  # read-only HTML pages under /explorer

@@ -10,6 +10,7 @@ process, so a build or a proof in flight ends at once; nothing half done is
 committed (see ``exchange.service``).
 """
 
+import hashlib
 import logging
 import os
 import queue
@@ -25,7 +26,7 @@ from nacl.public import SealedBox
 from exchange import keys
 from exchange.core.config import Settings
 from exchange.errors import Internal, Unavailable
-from exchange.models import SolvencyJobRow
+from exchange.models import BatchJobRow, SolvencyJobRow
 from exchange.operator import Operator, ProveFn, RejectedOrder, wall_clock
 from exchange.ratelimit import IntakeLimits
 from exchange.service import processes
@@ -37,9 +38,11 @@ from oracle.service import load_or_create_key
 from oracle.signer import Oracle, OracleError, SimulatedOracle
 from prover import jobs
 from prover.circuits import build_statement
+from prover.statements.settle_batch import random_blinding
 from verifier import poseidon
 from verifier.eddsa import Signature
 from verifier.encoding import Order
+from verifier.field import R
 from verifier.protocol import STATEMENTS, Tags
 
 log = logging.getLogger("darkpool.service")
@@ -95,6 +98,8 @@ class ServiceCore:
         self._listed: dict[int, int] = {}  # commitment -> order index
         self.batch_in_progress = False
         self._current_job: SolvencyJobRow | None = None
+        self._current_batch: BatchJobRow | None = None
+        self._blinding_stream: tuple[int, int] | None = None  # (batch id, next counter)
         self._setup_started = time.monotonic()
         self._setup_done = 0
         self._setup_current: str | None = None
@@ -219,6 +224,7 @@ class ServiceCore:
                 exchange_id=s.exchange_id,
                 clock=self._clock,
                 prove=self._prove,
+                new_blinding=self._next_blinding,
                 operator_key=self.keys.ledger,
             )
             self.store.write(
@@ -227,8 +233,42 @@ class ServiceCore:
             self._durable_len = len(self.op.ledger)
         else:
             self._load()
+            # A batch that was proving when the process stopped runs first (with its
+            # recorded report), so orders queued during it are listed after it, as
+            # they would have been.
+            self._resume_batches()
         with self._mutating():
             pass  # lists orders that were pending when the process stopped
+
+    def _resume_batches(self) -> None:
+        """Hook for the job half: re-run batches whose proofs were pending at the stop."""
+
+    def _next_blinding(self) -> int:
+        """The operator's leaf blindings: random, except inside a batch (see ``_batch_blindings``)."""
+        if self._blinding_stream is None:
+            return random_blinding()
+        batch_id, k = self._blinding_stream
+        self._blinding_stream = (batch_id, k + 1)
+        secret = hashlib.blake2b(
+            bytes(self.keys.box), digest_size=32, person=b"dp-batch-blind"
+        ).digest()
+        msg = batch_id.to_bytes(8, "big") + k.to_bytes(8, "big")
+        digest = hashlib.blake2b(msg, key=secret, digest_size=64).digest()
+        return int.from_bytes(digest, "big") % R  # 512 bits mod r: bias < 2^-250
+
+    @contextmanager
+    def _batch_blindings(self, batch_id: int) -> Iterator[None]:
+        """Blindings of batch ``batch_id`` from a keyed PRF (secret key, batch id, counter).
+
+        Hiding as random ones (the key is secret) but reproducible: a batch
+        re-run after a restart builds the same witnesses, so it publishes the
+        same roots an uninterrupted run would have.
+        """
+        self._blinding_stream = (batch_id, 0)
+        try:
+            yield
+        finally:
+            self._blinding_stream = None
 
     def _after_setup(self, background: bool) -> None:
         """Hook for the job half: queue unfinished jobs and start its threads."""
@@ -330,6 +370,7 @@ class ServiceCore:
             exchange_id=s.exchange_id,
             clock=self._clock,
             prove=self._prove,
+            new_blinding=self._next_blinding,
             operator_key=self.keys.ledger,
         )
         self._listed = {h: i for i, h in enumerate(self.op.commitments)}
@@ -349,6 +390,10 @@ class ServiceCore:
         if job is not None:  # live progress of a solvency job: one proof per chunk
             job.done += 1
             self.store.save_job(job)
+        batch = self._current_batch
+        if batch is not None:  # live progress of a batch: one proof per settle group
+            batch.proofs_done += 1
+            self.store.save_batch_job(batch)
 
     # ------------------------------------------------------------ persistence
 
@@ -378,8 +423,11 @@ class ServiceCore:
             try:
                 yield
             finally:
-                with self._intake:
-                    self._list_pending()
+                # At a stop, queued orders stay pending: a batch cut short by the stop
+                # runs again first on restart and they are listed after it.
+                if not self._stop.is_set():
+                    with self._intake:
+                        self._list_pending()
 
     def _recover(self) -> None:
         """After a failed group commit: reload memory from the database (caller holds _lock)."""

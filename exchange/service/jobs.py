@@ -6,16 +6,17 @@ rows in the database, so a job that was queued or running when the process
 stopped runs again on the next start.
 """
 
+import json
 import logging
 import re
 import uuid
 
 from exchange.errors import Conflict, DomainError, Internal, NotFound, Rejected, Unavailable
-from exchange.models import SolvencyJobRow
+from exchange.models import BatchJobRow, SolvencyJobRow
 from exchange.operator import OperatorError
 from exchange.service.core import ServiceCore
 from exchange.service.results import BatchDone, JobReport
-from oracle.signer import OracleError
+from oracle.signer import OracleError, OracleReport
 from verifier.export import LedgerEntry
 from verifier.protocol import is_expired
 
@@ -41,6 +42,16 @@ class Jobs(ServiceCore):
 
     def run_batch(self) -> BatchDone:
         """Match, prove and commit one batch now (``Conflict`` while one is running)."""
+        return self._batch(None)
+
+    def _batch(self, resume: BatchJobRow | None) -> BatchDone:
+        """One batch; ``resume`` re-runs a batch left ``proving`` by a stop, with its report.
+
+        The batch job row (report chosen, status ``proving``) is durable before
+        the first proof starts, so a batch whose proofs are pending is visible
+        (``batch_view``) and survives a restart; its entry and the row's
+        ``published`` status are stored in one change.
+        """
         if not self._batch_guard.acquire(blocking=False):
             raise Conflict("a batch is already running")
         try:
@@ -48,28 +59,78 @@ class Jobs(ServiceCore):
                 self.batch_in_progress = True
                 try:
                     op = self.op
-                    now = self._clock()
-                    if op.latest_report is not None:
-                        now = max(now, op.latest_report.timestamp)
+                    if resume is None:
+                        job = self._new_batch_job()
+                    else:
+                        job = resume
+                        job.starts, job.proofs_done = job.starts + 1, 0
+                        self.store.save_batch_job(job)
+                    report = OracleReport.from_json(json.loads(job.report), op.params.markets)
+                    self._current_batch = job
                     try:
-                        report = self.oracle.report(op.next_batch_id, now)
-                    except OracleError as exc:
-                        raise Unavailable(f"oracle: {exc}") from None
-                    try:
-                        summary = op.run_batch(report)
+                        with self._batch_blindings(job.batch_id):
+                            summary = op.run_batch(report)
                     except OperatorError as exc:
+                        job.status, job.error = "failed", str(exc)[:500]
+                        self._persist(batch_job=job)
                         raise Internal(f"batch failed: {exc}") from None
                     except Exception:
                         if self._stop.is_set():  # the prover was killed by a stop
                             raise Unavailable("the exchange is stopping; nothing changed") from None
                         raise
-                    self._persist(entries=[summary.entry.to_dict()], snapshot=self._snapshot())
+                    finally:
+                        self._current_batch = None
+                    job.status, job.ledger_index = "published", summary.entry.index
+                    self._persist(
+                        entries=[summary.entry.to_dict()], snapshot=self._snapshot(), batch_job=job
+                    )
                 finally:
                     self.batch_in_progress = False
                 listed_after = len(self._pending)
             return BatchDone(summary.entry, len(summary.fills), summary.proofs, listed_after)
         finally:
             self._batch_guard.release()
+
+    def _new_batch_job(self) -> BatchJobRow:
+        """Fetch the batch's oracle report and store the job as ``proving`` (caller holds _lock)."""
+        op = self.op
+        now = self._clock()
+        if op.latest_report is not None:
+            now = max(now, op.latest_report.timestamp)
+        try:
+            report = self.oracle.report(op.next_batch_id, now)
+        except OracleError as exc:
+            raise Unavailable(f"oracle: {exc}") from None
+        job = BatchJobRow(
+            batch_id=op.next_batch_id,
+            status="proving",
+            report=json.dumps(report.to_json()),
+            created_at=self._clock(),
+        )
+        self._persist(batch_job=job)
+        return job
+
+    def _resume_batches(self) -> None:
+        for job in self.store.proving_batches():
+            if job.batch_id != self.op.next_batch_id:  # cannot happen: entry + status are atomic
+                log.error("batch job %d does not match the next batch; dropped", job.batch_id)
+                job.status, job.error = "failed", "does not match the ledger"
+                self.store.save_batch_job(job)
+                continue
+            log.info("batch %d was proving at the last stop: running it again", job.batch_id)
+            try:
+                self._batch(job)
+            except DomainError as exc:
+                log.error("resumed batch %d failed: %s", job.batch_id, exc.reason)
+
+    def batch_view(self, batch_id: int) -> BatchJobRow:
+        """The batch's job row: ``proving`` while its proofs are pending, then ``published``."""
+        job = self.store.batch_job(batch_id) if 0 <= batch_id < 2**63 else None
+        if job is None:
+            raise NotFound(f"no batch {batch_id}")
+        if job.status == "published" and (job.ledger_index or 0) >= self.durable_entries:
+            job.status = "proving"  # stored, but not yet answered: never show it early
+        return job
 
     def _live_orders(self) -> bool:
         now = self._clock()
