@@ -150,7 +150,7 @@ def one_round(
     shutil.copytree(template, work)
     with server(work, group_max) as url:
         sealed = _sealed_orders(url, keys, accounts)
-        before = httpx.get(f"{url}/v1/ledger/roots").json()["ledger_index"]
+        before = httpx.get(f"{url}/v1/roots").json()["ledger_index"]
         conns = [httpx.Client(base_url=url, timeout=120) for _ in range(clients)]
         for conn in conns:  # connect (and warm up) before the clock starts
             conn.get("/v1/health")
@@ -175,7 +175,7 @@ def one_round(
         elapsed = time.perf_counter() - started
         for conn in conns:
             conn.close()
-        after = httpx.get(f"{url}/v1/ledger/roots").json()["ledger_index"]
+        after = httpx.get(f"{url}/v1/roots").json()["ledger_index"]
         if statuses.count(202) != ORDERS or after - before != ORDERS:
             raise RuntimeError(f"not every order was accepted: {statuses}, {after - before}")
     return elapsed
