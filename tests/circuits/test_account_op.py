@@ -8,7 +8,6 @@ circuit through the unchecked ``AccountOpWitness`` constructor (or by patching
 the input JSON) and must make the witness generator's constraint asserts fire.
 """
 
-import re
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -19,7 +18,15 @@ from prover import circuits, toolchain
 from prover.errors import WitnessError
 from prover.statements import account_op as stmt
 from prover.statements.account_op import AccountOpError, AccountOpWitness, OpKind
-from tests.circuits.conftest import honest_witness, symbols, tamper_check, unsatisfied
+from tests.circuits.conftest import (
+    declared_public_inputs,
+    honest_witness,
+    prove,
+    symbols,
+    tamper_check,
+    unsatisfied,
+    verification_key,
+)
 from verifier import groth16
 from verifier.babyjub import IDENTITY, Point
 from verifier.eddsa import PrivateKey
@@ -110,9 +117,7 @@ def unchecked(
 
 
 def test_public_matches_declaration_order() -> None:
-    body = CIRCUIT.read_text().split("template AccountOp(", 1)[1]
-    declared = re.findall(r"signal input (\w+)", body.split("// ---- private", 1)[0])
-    assert declared == stmt.PUBLIC
+    assert declared_public_inputs(CIRCUIT, "AccountOp", "// ---- private") == stmt.PUBLIC
     params = circuits.load_params("test")
     assert stmt.template_args(params, TAGS) == [params.account_depth, params.markets, TAGS.withdraw]
 
@@ -281,9 +286,8 @@ def test_withdraw_proves_and_verifies(artifacts: toolchain.CircuitArtifacts) -> 
     w = withdraw(tree, 1234)
     inputs, new_root = w.apply(tree)
     started = time.perf_counter()
-    proof_json, public = toolchain.prove_inputs(artifacts, inputs)
+    proof, values = prove(artifacts, inputs)
     print(f"account_op witness + prove {time.perf_counter() - started:.2f}s")
-    values = groth16.parse_public_signals(public, artifacts.n_public)
     # The verifier recomputes the public inputs from the ledger entry alone.
     expected = vao.public_inputs(
         old_root=old_root,
@@ -298,8 +302,7 @@ def test_withdraw_proves_and_verifies(artifacts: toolchain.CircuitArtifacts) -> 
     )
     assert values == expected == w.public_inputs()
     assert new_root == tree.root
-    vk = groth16.prepare(groth16.VerificationKey.from_snarkjs(artifacts.verification_key()))
-    proof = groth16.Proof.from_snarkjs(proof_json)
+    vk = verification_key(artifacts)
     assert groth16.verify(vk, proof, values)
     # The same proof does not cover another amount or another new root.
     assert not groth16.verify(vk, proof, [*values[:4], 1235, *values[5:]])
@@ -413,53 +416,51 @@ def deposit_inputs() -> dict[str, object]:
     return w.to_circuit_inputs()
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize(
-    ("name", "value"),
-    [
-        ("balance", 100_001),
-        ("positions[0]", 11),
-        ("positions[1]", R - 4),
-        ("nonce", 4),
-        ("blindingOld", 424243),
-        ("blindingNew", 31338),
-        ("siblings[0]", 5),
-        ("siblings[1]", 12345),
-        ("siblings[3]", 1),
-        ("sigS", 1),
-        ("sigR8x", 1),
-        ("sigR8y", 1),
-        ("amount", 4322),
-        ("op", 1),
-        ("index", 2),
-        ("pubX", 1),
-        ("imfBps[1]", 999),
-        ("prices[0]", 999),
-        ("newRoot", 1),
-        ("oldRoot", 1),
-    ],
-)
-def test_tampered_withdraw_fails(
-    artifacts: toolchain.CircuitArtifacts,
-    withdraw_inputs: dict[str, object],
-    name: str,
-    value: int,
-) -> None:
-    assert tamper_check(artifacts, withdraw_inputs, name, value)
+WITHDRAW_TAMPERS = [
+    ("balance", 100_001),
+    ("positions[0]", 11),
+    ("positions[1]", R - 4),
+    ("nonce", 4),
+    ("blindingOld", 424243),
+    ("blindingNew", 31338),
+    ("siblings[0]", 5),
+    ("siblings[1]", 12345),
+    ("siblings[3]", 1),
+    ("sigS", 1),
+    ("sigR8x", 1),
+    ("sigR8y", 1),
+    ("amount", 4322),
+    ("op", 1),
+    ("index", 2),
+    ("pubX", 1),
+    ("imfBps[1]", 999),
+    ("prices[0]", 999),
+    ("newRoot", 1),
+    ("oldRoot", 1),
+]
+DEPOSIT_TAMPERS = [
+    ("balance", 99_999),
+    ("positions[0]", 9),
+    ("nonce", 2),
+    ("blindingOld", 1),
+    ("amount", 56),
+]
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize(
-    ("name", "value"),
-    [("balance", 99_999), ("positions[0]", 9), ("nonce", 2), ("blindingOld", 1), ("amount", 56)],
+    ("op", "name", "value"),
+    [("withdraw", *t) for t in WITHDRAW_TAMPERS] + [("deposit", *t) for t in DEPOSIT_TAMPERS],
 )
-def test_tampered_deposit_fails(
+def test_tampered_op_fails(
     artifacts: toolchain.CircuitArtifacts,
-    deposit_inputs: dict[str, object],
+    request: pytest.FixtureRequest,
+    op: str,
     name: str,
     value: int,
 ) -> None:
-    assert tamper_check(artifacts, deposit_inputs, name, value)
+    inputs: dict[str, object] = request.getfixturevalue(f"{op}_inputs")
+    assert tamper_check(artifacts, inputs, name, value)
 
 
 @pytest.mark.slow

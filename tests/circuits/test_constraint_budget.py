@@ -39,7 +39,20 @@ def test_constraints_within_budget(statement: str) -> None:
     )
 
 
-@pytest.mark.parametrize("statement", circuits.STATEMENTS)
+# Public inputs that are arrays: one per market, or one per op slot (cancels).
+PER_MARKET = {
+    "prices",
+    "funding",
+    "volume",
+    "feeBps",
+    "imfBps",
+    "mmfBps",
+    "liqFeeBps",
+    "openPositions",
+}
+
+
+@pytest.mark.parametrize("statement", circuits.STATEMENTS + circuits.STAGED_STATEMENTS)
 def test_public_signal_count_matches_statement(statement: str) -> None:
     # A public input silently dropped (or a stray public output) changes what
     # the verifier binds; the r1cs header must agree with the statement module.
@@ -48,8 +61,10 @@ def test_public_signal_count_matches_statement(statement: str) -> None:
     header = read_r1cs_header(r1cs_path)
     module = circuits.statement_module(statement)
     assert header.n_pub_out == 0
-    arrays = {"prices", "volume", "feeBps", "imfBps", "mmfBps", "liqFeeBps", "openPositions"}
-    expected = sum(params.markets if name in arrays else 1 for name in module.PUBLIC)
+    expected = sum(
+        params.markets if name in PER_MARKET else params.op_slots if name == "cancels" else 1
+        for name in module.PUBLIC
+    )
     assert header.n_pub_in == expected
 
 
@@ -68,28 +83,6 @@ def test_settle_batch_fits_shared_ptau() -> None:
 # one fill alone 30,840); order_ops with 4 ops 58,209 (14,553 per op).
 PER_FILL_BUDGET = 30_000
 STAGED_PRODUCTION_BUDGETS = {"settle_fills": 56_000, "order_ops": 61_000}
-
-
-def _per_market(statement: str) -> frozenset[str]:
-    module = circuits.statement_module(statement)
-    return frozenset({"prices", "funding", "volume", "feeBps", "imfBps", "mmfBps"}) & set(
-        module.PUBLIC
-    )
-
-
-@pytest.mark.parametrize("statement", circuits.STAGED_STATEMENTS)
-def test_staged_public_signal_count_matches_statement(statement: str) -> None:
-    params = circuits.load_params("test")
-    r1cs_path, _ = circuits.compile_statement(statement, "test")
-    header = read_r1cs_header(r1cs_path)
-    module = circuits.statement_module(statement)
-    per_market = _per_market(statement)
-    expected = sum(
-        params.markets if name in per_market else params.op_slots if name == "cancels" else 1
-        for name in module.PUBLIC
-    )
-    assert header.n_pub_out == 0
-    assert header.n_pub_in == expected
 
 
 @pytest.mark.parametrize("statement", circuits.STAGED_STATEMENTS)

@@ -7,7 +7,6 @@ quote unit less is, and a proof cannot claim otherwise (flags are tampered
 in the honest witness and the R1CS must reject).
 """
 
-import re
 from pathlib import Path
 
 import pytest
@@ -15,7 +14,16 @@ import pytest
 from prover import circuits, toolchain
 from prover.statements import health_sweep as stmt
 from prover.statements.health_sweep import HealthSweepWitness, build_sweep_witnesses
-from tests.circuits.conftest import honest_witness, symbols, tamper_check, unsatisfied
+from tests.circuits.conftest import (
+    declared_public_inputs,
+    fake_account,
+    honest_witness,
+    prove,
+    symbols,
+    tamper_check,
+    unsatisfied,
+    verification_key,
+)
 from verifier import groth16
 from verifier.encoding import AccountState
 from verifier.field import R
@@ -34,14 +42,7 @@ def params() -> CircuitParams:
 
 
 def account(i: int, balance: int, positions: tuple[int, int]) -> AccountState:
-    return AccountState(
-        pub_x=1000 + i,
-        pub_y=2000 + i,
-        balance=balance,
-        positions=positions,
-        nonce=i,
-        blinding=(i + 1) * 0x1234567890ABCDEF,
-    )
+    return fake_account(i, balance, positions)
 
 
 def accounts_with_boundary() -> list[AccountState | None]:
@@ -87,9 +88,7 @@ def check(pubs: list[list[int]], accounts: list[AccountState | None]) -> vhs.Swe
 
 
 def test_public_matches_declaration_order() -> None:
-    body = CIRCUIT.read_text().split("template HealthSweepChunk(", 1)[1]
-    declared = re.findall(r"signal input (\w+)", body.split("// Private", 1)[0])
-    assert declared == stmt.PUBLIC
+    assert declared_public_inputs(CIRCUIT, "HealthSweepChunk", "// Private") == stmt.PUBLIC
 
 
 def test_flags_mark_exactly_the_accounts_below_mmr() -> None:
@@ -157,19 +156,17 @@ def witnesses() -> list[HealthSweepWitness]:
 def test_proves_and_verifies(
     artifacts: toolchain.CircuitArtifacts, witnesses: list[HealthSweepWitness]
 ) -> None:
-    vk = groth16.prepare(groth16.VerificationKey.from_snarkjs(artifacts.verification_key()))
+    vk = verification_key(artifacts)
     signals = []
     for w in witnesses:
-        proof_json, public = toolchain.prove_inputs(artifacts, w.to_circuit_inputs())
-        values = groth16.parse_public_signals(public, artifacts.n_public)
+        proof, values = prove(artifacts, w.to_circuit_inputs())
         assert values == w.public_inputs()
-        assert groth16.verify(vk, groth16.Proof.from_snarkjs(proof_json), values)
+        assert groth16.verify(vk, proof, values)
         signals.append(values)
     result = check(signals, accounts_with_boundary())
     assert result.ok and result.flagged == (2, 5)
     # The flags and the index are bound: a proof does not verify under other values.
-    proof_json, _ = toolchain.prove_inputs(artifacts, witnesses[0].to_circuit_inputs())
-    proof = groth16.Proof.from_snarkjs(proof_json)
+    proof, _ = prove(artifacts, witnesses[0].to_circuit_inputs())
     assert groth16.verify(vk, proof, signals[0])
     assert not groth16.verify(vk, proof, [*signals[0][:-1], 0])
     assert not groth16.verify(vk, proof, [1, *signals[0][1:]])

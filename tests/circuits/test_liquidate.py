@@ -9,7 +9,6 @@ below can; a partial liquidation lands exactly on IMR and one lot fewer
 would not restore it; the fee cap and the insurance cover of negative equity.
 """
 
-import re
 from dataclasses import replace
 from pathlib import Path
 
@@ -22,7 +21,16 @@ from prover import circuits, toolchain
 from prover.errors import WitnessError
 from prover.statements import liquidate as stmt
 from prover.statements.liquidate import LiquidationStepWitness, build_liquidation_step
-from tests.circuits.conftest import honest_witness, symbols, tamper_check, unsatisfied
+from tests.circuits.conftest import (
+    declared_public_inputs,
+    fake_account,
+    honest_witness,
+    prove,
+    symbols,
+    tamper_check,
+    unsatisfied,
+    verification_key,
+)
 from verifier import groth16
 from verifier.encoding import AccountState
 from verifier.field import R
@@ -44,14 +52,7 @@ def params() -> CircuitParams:
 
 
 def account(i: int, balance: int, positions: tuple[int, int], blinding: int = 0) -> AccountState:
-    return AccountState(
-        pub_x=1000 + i,
-        pub_y=2000 + i,
-        balance=balance,
-        positions=positions,
-        nonce=i,
-        blinding=blinding or (i + 1) * 0x1234567890ABCDEF,
-    )
+    return fake_account(i, balance, positions, blinding=blinding)
 
 
 def world() -> dict[int, AccountState]:
@@ -127,9 +128,7 @@ def run_domain_plan() -> tuple[list[LiquidationStepWitness], dict[int, AccountSt
 
 
 def test_public_matches_declaration_order() -> None:
-    body = CIRCUIT.read_text().split("template LiquidateStep(", 1)[1]
-    declared = re.findall(r"signal input (\w+)", body.split("// Private", 1)[0])
-    assert declared == stmt.PUBLIC
+    assert declared_public_inputs(CIRCUIT, "LiquidateStep", "// Private") == stmt.PUBLIC
 
 
 def test_domain_plan_matches_the_statement() -> None:
@@ -240,13 +239,11 @@ def _wire(artifacts: toolchain.CircuitArtifacts, inputs: dict[str, object], name
 def test_proves_and_verifies_every_step(
     artifacts: toolchain.CircuitArtifacts, plan: list[LiquidationStepWitness]
 ) -> None:
-    vk = groth16.prepare(groth16.VerificationKey.from_snarkjs(artifacts.verification_key()))
+    vk = verification_key(artifacts)
     proofs = []
     for w in plan:
-        proof_json, public = toolchain.prove_inputs(artifacts, w.to_circuit_inputs())
-        values = groth16.parse_public_signals(public, artifacts.n_public)
+        proof, values = prove(artifacts, w.to_circuit_inputs())
         assert values == w.public_inputs()
-        proof = groth16.Proof.from_snarkjs(proof_json)
         assert groth16.verify(vk, proof, values)
         proofs.append((proof, values))
     # Public inputs are bound: the partial step does not verify as a full close,

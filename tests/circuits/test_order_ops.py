@@ -6,7 +6,7 @@ from prover import toolchain
 from prover.circuits import build_statement
 from prover.errors import WitnessError
 from prover.statements.order_ops import OpsError
-from tests.circuits.conftest import honest_witness, symbols, tamper_check
+from tests.circuits.conftest import honest_witness, prove, symbols, tamper_check, verification_key
 from tests.circuits.slot_market import BATCH_ID, PARAMS, PRICES, TAGS, SlotMarket
 from verifier import groth16
 from verifier.account_state import order_hash
@@ -38,9 +38,8 @@ def test_place_and_cancel_prove_and_verify(artifacts: toolchain.CircuitArtifacts
     out = m.ops([m.cancel_op(buy), m.place_op(m.order(2, SELL, 5, PRICES[0]))])
     h = order_hash(TAGS.order, buy)
     assert out.cancels == (h,)
-    proof_json, public_json = toolchain.prove_inputs(artifacts, out.inputs)
-    vk = groth16.VerificationKey.from_snarkjs(artifacts.verification_key())
-    publics = groth16.parse_public_signals(public_json, vk.n_public)
+    proof, publics = prove(artifacts, out.inputs)
+    vk = verification_key(artifacts)
     assert publics == statement.public_inputs(
         old_acc_root=old_root,
         new_acc_root=m.book.root,
@@ -49,7 +48,6 @@ def test_place_and_cancel_prove_and_verify(artifacts: toolchain.CircuitArtifacts
         cancels=[h],
         op_slots=PARAMS.op_slots,
     )
-    proof = groth16.Proof.from_snarkjs(proof_json)
     assert groth16.verify(vk, proof, publics)
     # A ledger naming another cancelled order does not verify with this proof.
     other = list(publics)

@@ -23,7 +23,14 @@ from prover.statements.settle_batch import (
     SignedOrder,
     build_settle_batch,
 )
-from tests.circuits.conftest import honest_witness, symbols, tamper_check, unsatisfied
+from tests.circuits.conftest import (
+    honest_witness,
+    prove,
+    symbols,
+    tamper_check,
+    unsatisfied,
+    verification_key,
+)
 from verifier import groth16
 from verifier.eddsa import PrivateKey
 from verifier.encoding import BUY, SELL, AccountState, Order, fill_leaf, order_commitment
@@ -181,9 +188,8 @@ def test_valid_batch_proves_and_verifies(
     main_batch: tuple[Book, list[Fill], SettleBatchOutcome],
 ) -> None:
     book, fills, outcome = main_batch
-    proof_json, public_json = toolchain.prove_inputs(artifacts, outcome.witness.to_circuit_inputs())
-    vk = groth16.VerificationKey.from_snarkjs(artifacts.verification_key())
-    publics = groth16.parse_public_signals(public_json, vk.n_public)
+    proof, publics = prove(artifacts, outcome.witness.to_circuit_inputs())
+    vk = verification_key(artifacts)
 
     # Recomputed from ledger-level data only: roots, the commitment list, the report.
     volume = [0] * PARAMS.markets
@@ -204,14 +210,12 @@ def test_valid_batch_proves_and_verifies(
     )
     assert publics == expected == outcome.witness.public_inputs()
     assert len(expected) == 7 + 4 * PARAMS.markets == vk.n_public
-    assert groth16.verify(vk, groth16.Proof.from_snarkjs(proof_json), publics)
+    assert groth16.verify(vk, proof, publics)
     # Same proof, another batch id or volume: rejected.
-    assert not groth16.verify(
-        vk, groth16.Proof.from_snarkjs(proof_json), [*publics[:5], 8, *publics[6:]]
-    )
+    assert not groth16.verify(vk, proof, [*publics[:5], 8, *publics[6:]])
     wrong_volume = list(publics)
     wrong_volume[7 + PARAMS.markets] += 1
-    assert not groth16.verify(vk, groth16.Proof.from_snarkjs(proof_json), wrong_volume)
+    assert not groth16.verify(vk, proof, wrong_volume)
 
 
 def test_empty_batch_proves_with_roots_unchanged(artifacts: toolchain.CircuitArtifacts) -> None:
@@ -220,11 +224,9 @@ def test_empty_batch_proves_with_roots_unchanged(artifacts: toolchain.CircuitArt
     w = outcome.witness
     assert (w.new_acc_root, w.new_fill_root) == (book.accounts.root, book.fills.root)
     assert w.volume == (0, 0)
-    proof_json, public_json = toolchain.prove_inputs(artifacts, w.to_circuit_inputs())
-    vk = groth16.VerificationKey.from_snarkjs(artifacts.verification_key())
-    publics = groth16.parse_public_signals(public_json, vk.n_public)
+    proof, publics = prove(artifacts, w.to_circuit_inputs())
     assert publics[0] == publics[1] and publics[2] == publics[3]
-    assert groth16.verify(vk, groth16.Proof.from_snarkjs(proof_json), publics)
+    assert groth16.verify(verification_key(artifacts), proof, publics)
 
 
 def test_public_names_match_circuit_order() -> None:

@@ -13,7 +13,7 @@ from prover import toolchain
 from prover.circuits import build_statement
 from prover.errors import WitnessError
 from prover.statements.settle_fills import PUBLIC, FillsError, GroupFill
-from tests.circuits.conftest import honest_witness, tamper_check
+from tests.circuits.conftest import honest_witness, prove, tamper_check, verification_key
 from tests.circuits.slot_market import (
     BATCH_ID,
     FEE_BPS,
@@ -57,9 +57,8 @@ def market(funding: tuple[int, int] = (0, 0)) -> SlotMarket:
 def test_valid_group_proves_and_verifies(artifacts: toolchain.CircuitArtifacts) -> None:
     m = market()
     out = m.fills([crossing(m)])
-    proof_json, public_json = toolchain.prove_inputs(artifacts, out.inputs)
-    vk = groth16.VerificationKey.from_snarkjs(artifacts.verification_key())
-    publics = groth16.parse_public_signals(public_json, vk.n_public)
+    proof, publics = prove(artifacts, out.inputs)
+    vk = verification_key(artifacts)
     # The verifier's encoder, from public data only, gives the same inputs.
     assert publics == statement.public_inputs(
         old_acc_root=out.inputs["oldAccRoot"],  # type: ignore[arg-type]
@@ -73,7 +72,6 @@ def test_valid_group_proves_and_verifies(artifacts: toolchain.CircuitArtifacts) 
         imf_bps=IMF_BPS,
         mmf_bps=MMF_BPS,
     )
-    proof = groth16.Proof.from_snarkjs(proof_json)
     assert groth16.verify(vk, proof, publics)
     wrong_volume = list(publics)
     wrong_volume[4 + 2 * PARAMS.markets] = 4

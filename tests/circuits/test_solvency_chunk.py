@@ -18,11 +18,15 @@ from prover.errors import WitnessError
 from prover.statements import solvency_chunk as stmt
 from prover.statements.solvency_chunk import SolvencyChunkWitness, build_solvency_witnesses
 from tests.circuits.conftest import (
+    declared_public_inputs,
+    fake_account,
     honest_witness,
     load_r1cs,
+    prove,
     symbols,
     tamper_check,
     unsatisfied,
+    verification_key,
 )
 from verifier import groth16
 from verifier.encoding import AccountState
@@ -42,14 +46,7 @@ def params() -> CircuitParams:
 
 def account(i: int, balance: int, positions: tuple[int, int], nonce: int = 0) -> AccountState:
     # Distinct fake keys and blindings per index; solvency does not check keys.
-    return AccountState(
-        pub_x=1000 + i,
-        pub_y=2000 + i,
-        balance=balance,
-        positions=positions,
-        nonce=nonce,
-        blinding=(i + 1) * 0x1234567890ABCDEF,
-    )
+    return fake_account(i, balance, positions, nonce=nonce)
 
 
 def six_accounts() -> list[AccountState | None]:
@@ -102,9 +99,7 @@ def test_widths_match_circuit() -> None:
 
 
 def test_public_matches_declaration_order() -> None:
-    body = CIRCUIT.read_text().split("template SolvencyChunk(", 1)[1]
-    declared = re.findall(r"signal input (\w+)", body.split("// Private", 1)[0])
-    assert declared == stmt.PUBLIC
+    assert declared_public_inputs(CIRCUIT, "SolvencyChunk", "// Private") == stmt.PUBLIC
 
 
 def test_builder_splits_into_chunks() -> None:
@@ -324,18 +319,16 @@ def test_proves_and_verifies_multi_chunk(
 ) -> None:
     accounts, witnesses = chain
     p = params()
-    vk = groth16.prepare(groth16.VerificationKey.from_snarkjs(artifacts.verification_key()))
+    vk = verification_key(artifacts)
     signals: list[list[int]] = []
     proofs: list[groth16.Proof] = []
     for w in witnesses:
         started = time.perf_counter()
-        proof_json, public = toolchain.prove_inputs(artifacts, w.to_circuit_inputs())
+        proof, values = prove(artifacts, w.to_circuit_inputs())
         print(
             f"solvency chunk {w.chunk_index}: witness + prove {time.perf_counter() - started:.2f}s"
         )
-        values = groth16.parse_public_signals(public, artifacts.n_public)
         assert values == w.public_inputs()
-        proof = groth16.Proof.from_snarkjs(proof_json)
         assert groth16.verify(vk, proof, values)
         signals.append(values)
         proofs.append(proof)
@@ -428,66 +421,57 @@ def test_empty_slot_cannot_hold_value(
         toolchain.witness(artifacts, bad, tmp_path / "bad.wtns")
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize(
-    ("name", "value"),
-    [
-        ("balance[1]", 501),
-        ("balance[0]", 999),
-        ("positions[1][0]", 4),
-        ("positions[2][1]", 3),
-        ("isEmpty[1]", 1),
-        ("isEmpty[3]", 0),
-        ("blinding[2]", 7),
-        ("nonce[1]", 5),
-        ("pubX[0]", 1),
-        ("nextSalt", 12345),
-        ("chunkIndex", 1),
-        ("prevBalance", 1),
-        ("prevFund", 1),
-        ("openBalance", 1),
-        ("nextCommit", 1),
-        ("isLast", 1),
-    ],
-)
-def test_tampered_first_chunk_fails(
-    artifacts: toolchain.CircuitArtifacts,
-    chain: tuple[list[AccountState | None], list[SolvencyChunkWitness]],
-    name: str,
-    value: int,
-) -> None:
-    _, witnesses = chain
-    assert tamper_check(artifacts, witnesses[0].to_circuit_inputs(), name, value)
+FIRST_CHUNK_TAMPERS = [
+    ("balance[1]", 501),
+    ("balance[0]", 999),
+    ("positions[1][0]", 4),
+    ("positions[2][1]", 3),
+    ("isEmpty[1]", 1),
+    ("isEmpty[3]", 0),
+    ("blinding[2]", 7),
+    ("nonce[1]", 5),
+    ("pubX[0]", 1),
+    ("nextSalt", 12345),
+    ("chunkIndex", 1),
+    ("prevBalance", 1),
+    ("prevFund", 1),
+    ("openBalance", 1),
+    ("nextCommit", 1),
+    ("isLast", 1),
+]
+LAST_CHUNK_TAMPERS = [
+    ("prevBalance", 1251),
+    ("prevPositions[0]", 1),
+    ("prevDeficit", 585),
+    ("prevFund", 1001),
+    ("prevSalt", 12345),
+    ("balance[1]", 11),
+    ("positions[0][1]", 1),
+    ("isEmpty[0]", 1),
+    ("isEmpty[2]", 0),
+    ("blinding[0]", 7),
+    ("openBalance", 1251),
+    ("openPositions[1]", 1),
+    ("openFund", 2000),
+    ("isFirst", 1),
+]
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize(
-    ("name", "value"),
-    [
-        ("prevBalance", 1251),
-        ("prevPositions[0]", 1),
-        ("prevDeficit", 585),
-        ("prevFund", 1001),
-        ("prevSalt", 12345),
-        ("balance[1]", 11),
-        ("positions[0][1]", 1),
-        ("isEmpty[0]", 1),
-        ("isEmpty[2]", 0),
-        ("blinding[0]", 7),
-        ("openBalance", 1251),
-        ("openPositions[1]", 1),
-        ("openFund", 2000),
-        ("isFirst", 1),
-    ],
+    ("chunk", "name", "value"),
+    [(0, *t) for t in FIRST_CHUNK_TAMPERS] + [(1, *t) for t in LAST_CHUNK_TAMPERS],
 )
-def test_tampered_last_chunk_fails(
+def test_tampered_chunk_fails(
     artifacts: toolchain.CircuitArtifacts,
     chain: tuple[list[AccountState | None], list[SolvencyChunkWitness]],
+    chunk: int,
     name: str,
     value: int,
 ) -> None:
+    """Chunk 0 is the first of the chain, chunk 1 the last."""
     _, witnesses = chain
-    assert tamper_check(artifacts, witnesses[1].to_circuit_inputs(), name, value)
+    assert tamper_check(artifacts, witnesses[chunk].to_circuit_inputs(), name, value)
 
 
 @pytest.mark.slow
