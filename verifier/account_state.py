@@ -25,16 +25,14 @@ Pure, no I/O; never imports prover or exchange.
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from verifier.encoding import check_order_terms, positions_hash
 from verifier.field import FieldError, require_canonical, signed_to_field, unsigned_in_range
 from verifier.params import (
     BALANCE_BITS,
     FUNDING_BITS,
     NONCE_BITS,
     ORDER_ID_BITS,
-    POSITION_BITS,
-    PRICE_BITS,
     SIZE_BITS,
-    TIME_BITS,
 )
 from verifier.poseidon import poseidon
 from verifier.quadtree import quad_zero_hashes
@@ -56,11 +54,7 @@ __all__ = [
 REDUCE_ONLY = 1  # the flags value of a reduce-only order
 
 
-def positions_vector_hash(positions: Sequence[int]) -> int:
-    """Poseidon over the signed positions (field-encoded), one per market."""
-    if not 1 <= len(positions) <= 16:
-        raise FieldError("positions must cover 1..16 markets")
-    return poseidon([signed_to_field(p, POSITION_BITS, "position") for p in positions])
+positions_vector_hash = positions_hash  # the same H(positions) as the old leaf
 
 
 def checkpoints_hash(checkpoints: Sequence[int]) -> int:
@@ -142,16 +136,7 @@ class SlottedOrder:
             raise FieldError(f"account {self.account} cannot trade (0 is the insurance fund)")
         if not 1 <= self.order_id < (1 << ORDER_ID_BITS):
             raise FieldError(f"order_id must be in [1, 2^{ORDER_ID_BITS})")
-        if not 0 <= self.market < markets:
-            raise FieldError(f"market {self.market} does not exist")
-        if self.side not in (0, 1):
-            raise FieldError("side must be 0 (buy) or 1 (sell)")
-        unsigned_in_range(self.size, SIZE_BITS, "size")
-        if self.size == 0:
-            raise FieldError("size must be at least one lot")
-        unsigned_in_range(self.limit_price, PRICE_BITS, "limit_price")
-        unsigned_in_range(self.expiry, TIME_BITS, "expiry")
-        require_canonical(self.salt, "salt")
+        check_order_terms(self, markets)
 
 
 def order_hash(order_tag: int, order: SlottedOrder) -> int:

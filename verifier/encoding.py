@@ -7,7 +7,7 @@ Pure functions, no I/O; never imports prover or exchange.
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from verifier.field import FieldError, R, require_canonical, signed_to_field, unsigned_in_range
 from verifier.params import (
@@ -104,16 +104,40 @@ class Order:
         """Raise FieldError if any term is outside what the circuits accept."""
         if not 0 <= self.account < (1 << account_depth):
             raise FieldError(f"account {self.account} is outside the account tree")
-        if not 0 <= self.market < markets:
-            raise FieldError(f"market {self.market} does not exist")
-        if self.side not in (BUY, SELL):
-            raise FieldError("side must be 0 (buy) or 1 (sell)")
-        unsigned_in_range(self.size, SIZE_BITS, "size")
-        if self.size == 0:
-            raise FieldError("size must be at least one lot")
-        unsigned_in_range(self.limit_price, PRICE_BITS, "limit_price")
-        unsigned_in_range(self.expiry, TIME_BITS, "expiry")
-        require_canonical(self.salt, "salt")
+        check_order_terms(self, markets)
+
+
+class _OrderTerms(Protocol):
+    @property
+    def market(self) -> int: ...
+    @property
+    def side(self) -> int: ...
+    @property
+    def size(self) -> int: ...
+    @property
+    def limit_price(self) -> int: ...
+    @property
+    def expiry(self) -> int: ...
+    @property
+    def salt(self) -> int: ...
+
+
+def check_order_terms(order: _OrderTerms, markets: int) -> None:
+    """Raise FieldError if market, side, size, limit price, expiry or salt is out of range.
+
+    The checks every order format shares (``Order`` and the slotted orders of
+    ``verifier.account_state``); the account / id checks are each format's own.
+    """
+    if not 0 <= order.market < markets:
+        raise FieldError(f"market {order.market} does not exist")
+    if order.side not in (BUY, SELL):
+        raise FieldError("side must be 0 (buy) or 1 (sell)")
+    unsigned_in_range(order.size, SIZE_BITS, "size")
+    if order.size == 0:
+        raise FieldError("size must be at least one lot")
+    unsigned_in_range(order.limit_price, PRICE_BITS, "limit_price")
+    unsigned_in_range(order.expiry, TIME_BITS, "expiry")
+    require_canonical(order.salt, "salt")
 
 
 def order_commitment(order_tag: int, order: Order) -> int:
