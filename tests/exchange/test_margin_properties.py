@@ -19,6 +19,7 @@ from exchange.domain import (
     max_fill_quantity,
     pre_trade_margin_ok,
 )
+from tests.exchange.strategies import market_specs
 from verifier import accounting
 from verifier.encoding import BUY, SELL, Order
 
@@ -27,21 +28,7 @@ TIMESTAMP = 50
 
 @st.composite
 def market_lists(draw: st.DrawFn) -> list[MarketSpec]:
-    out = []
-    for m in range(draw(st.integers(1, 3))):
-        imf = draw(st.integers(2, 5000))
-        out.append(
-            MarketSpec(
-                id=m,
-                symbol=f"M{m}",
-                lot_size=1,
-                tick_size=1,
-                imf_bps=imf,
-                mmf_bps=draw(st.integers(1, imf - 1)),
-                fee_bps=draw(st.integers(0, imf - 1)),
-            )
-        )
-    return out
+    return draw(market_specs(draw(st.integers(1, 3)), imf=(2, 5000)))
 
 
 @st.composite

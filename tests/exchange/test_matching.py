@@ -27,6 +27,7 @@ from exchange.domain import (
     SkipReason,
     match_batch,
 )
+from tests.exchange.strategies import market_specs
 from verifier import accounting
 from verifier.encoding import BUY, SELL, Order
 
@@ -45,20 +46,7 @@ class Batch:
 @st.composite
 def batches(draw: st.DrawFn, *, max_orders: int = 30) -> Batch:
     n_markets = draw(st.integers(1, 3))
-    markets = []
-    for m in range(n_markets):
-        imf = draw(st.integers(100, 3000))
-        markets.append(
-            MarketSpec(
-                id=m,
-                symbol=f"M{m}",
-                lot_size=1,
-                tick_size=1,
-                imf_bps=imf,
-                mmf_bps=draw(st.integers(1, imf - 1)),
-                fee_bps=draw(st.integers(0, min(imf - 1, 60))),
-            )
-        )
+    markets = draw(market_specs(n_markets, imf=(100, 3000), max_fee_bps=60))
     # Small marks exercise fee rounding; large ones the ordinary case.
     marks = [draw(st.one_of(st.integers(1, 30), st.integers(100, 50_000))) for _ in markets]
     n_traders = draw(st.integers(2, 5))
