@@ -14,6 +14,7 @@ import pytest
 
 from prover import circuits
 from prover.r1cs import read_r1cs_header
+from verifier.statements import settle_fills
 
 pytestmark = pytest.mark.slow
 
@@ -39,17 +40,10 @@ def test_constraints_within_budget(statement: str) -> None:
     )
 
 
-# Public inputs that are arrays: one per market, or one per op slot (cancels).
-PER_MARKET = {
-    "prices",
-    "funding",
-    "volume",
-    "feeBps",
-    "imfBps",
-    "mmfBps",
-    "liqFeeBps",
-    "openPositions",
-}
+# Public inputs that are arrays: one entry per market (SETTLE FILLS' per-market
+# inputs, the liquidation fees, the solvency opening's positions), or one per op
+# slot (cancels).
+PER_MARKET = settle_fills.PER_MARKET | {"liqFeeBps", "openPositions"}
 
 
 @pytest.mark.parametrize("statement", circuits.STATEMENTS + circuits.STAGED_STATEMENTS)

@@ -16,7 +16,8 @@ from collections.abc import Sequence
 
 from verifier.field import require_canonical, unsigned_in_range
 from verifier.merkle import root_from_prefix
-from verifier.params import BPS_BITS, BPS_DENOM, PRICE_BITS, SIZE_BITS, TIME_BITS
+from verifier.params import PRICE_BITS, SIZE_BITS, TIME_BITS
+from verifier.statements.vectors import fractions_bps, require_per_market
 
 # Names of the circuit's public inputs in declaration order (arrays have one
 # entry per market). prover.statements.settle_batch.PUBLIC is this list.
@@ -70,11 +71,9 @@ def public_inputs(
     markets = len(prices)
     if markets == 0:
         raise BatchError("a batch covers at least one market")
-    for name, values in (("volume", volume), ("fee_bps", fee_bps), ("imf_bps", imf_bps)):
-        if len(values) != markets:
-            raise BatchError(
-                f"{name} has {len(values)} entries, expected one per market ({markets})"
-            )
+    require_per_market(
+        markets, BatchError, (("volume", volume), ("fee_bps", fee_bps), ("imf_bps", imf_bps))
+    )
     try:
         roots = [
             require_canonical(old_acc_root, "old account root"),
@@ -89,10 +88,7 @@ def public_inputs(
         # Volume is a sum of at most N quantities, each below 2^SIZE_BITS; the
         # circuit equates it with that sum, so anything outside is unprovable.
         volume_list = [unsigned_in_range(v, SIZE_BITS + 16, "volume") for v in volume]
-        fee_list = [unsigned_in_range(f, BPS_BITS, "fee bps") for f in fee_bps]
-        imf_list = [unsigned_in_range(f, BPS_BITS, "imf bps") for f in imf_bps]
-        if any(f > BPS_DENOM for f in fee_list + imf_list):
-            raise BatchError(f"fee and margin fractions must be at most {BPS_DENOM} bps")
+        fee_list, imf_list = fractions_bps((("fee bps", fee_bps), ("imf bps", imf_bps)))
     except ValueError as exc:
         raise BatchError(str(exc)) from exc
     return roots + price_list + volume_list + fee_list + imf_list

@@ -15,7 +15,8 @@ Pure: never imports prover/ or exchange/, never runs node.
 from collections.abc import Sequence
 
 from verifier.field import require_canonical, signed_to_field, unsigned_in_range
-from verifier.params import BPS_BITS, BPS_DENOM, FUNDING_BITS, PRICE_BITS, SIZE_BITS, TIME_BITS
+from verifier.params import FUNDING_BITS, PRICE_BITS, SIZE_BITS, TIME_BITS
+from verifier.statements.vectors import fractions_bps, require_per_market
 
 __all__ = ["PER_MARKET", "PUBLIC_NAMES", "FillsError", "public_inputs"]
 
@@ -67,11 +68,7 @@ def public_inputs(
         "imf_bps": imf_bps,
         "mmf_bps": mmf_bps,
     }
-    for name, values in per_market.items():
-        if len(values) != markets:
-            raise FillsError(
-                f"{name} has {len(values)} entries, expected one per market ({markets})"
-            )
+    require_per_market(markets, FillsError, tuple(per_market.items()))
     try:
         head = [
             require_canonical(old_acc_root, "old account root"),
@@ -82,12 +79,9 @@ def public_inputs(
         price_list = [unsigned_in_range(p, PRICE_BITS, "price") for p in prices]
         funding_list = [signed_to_field(f, FUNDING_BITS, "funding index") for f in funding]
         volume_list = [unsigned_in_range(v, SIZE_BITS + 16, "volume") for v in volume]
-        fractions = [
-            [unsigned_in_range(f, BPS_BITS, name) for f in values]
-            for name, values in (("fee bps", fee_bps), ("imf bps", imf_bps), ("mmf bps", mmf_bps))
-        ]
-        if any(f > BPS_DENOM for values in fractions for f in values):
-            raise FillsError(f"fee and margin fractions must be at most {BPS_DENOM} bps")
+        fractions = fractions_bps(
+            (("fee bps", fee_bps), ("imf bps", imf_bps), ("mmf bps", mmf_bps))
+        )
     except ValueError as exc:
         raise FillsError(str(exc)) from exc
     return head + price_list + funding_list + volume_list + [f for v in fractions for f in v]
