@@ -7,7 +7,7 @@ Pure functions, no I/O; never imports prover or exchange.
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from verifier.field import FieldError, R, require_canonical, signed_to_field, unsigned_in_range
 from verifier.params import (
@@ -20,6 +20,9 @@ from verifier.params import (
     TIME_BITS,
 )
 from verifier.poseidon import poseidon
+
+if TYPE_CHECKING:  # account_state imports this module
+    from verifier.account_state import SlottedOrder
 
 BUY = 0
 SELL = 1
@@ -107,22 +110,7 @@ class Order:
         check_order_terms(self, markets)
 
 
-class _OrderTerms(Protocol):
-    @property
-    def market(self) -> int: ...
-    @property
-    def side(self) -> int: ...
-    @property
-    def size(self) -> int: ...
-    @property
-    def limit_price(self) -> int: ...
-    @property
-    def expiry(self) -> int: ...
-    @property
-    def salt(self) -> int: ...
-
-
-def check_order_terms(order: _OrderTerms, markets: int) -> None:
+def check_order_terms(order: "Order | SlottedOrder", markets: int) -> None:
     """Raise FieldError if market, side, size, limit price, expiry or salt is out of range.
 
     The checks every order format shares (``Order`` and the slotted orders of
