@@ -228,24 +228,24 @@ def cmd_open(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_deposit(args: argparse.Namespace) -> int:
+def _account_op(args: argparse.Namespace, withdraw: bool) -> int:
+    """Deposit or withdraw ``args.amount``; prints the new balance and the ledger entry."""
     amount = positive(args.amount, "amount")
     s = session(args)
-    result = s.client.deposit(s.key, s.account, amount)
+    op = s.client.withdraw if withdraw else s.client.deposit
+    result = op(s.key, s.account, amount)
     print(
         f"account {s.account}: balance {result['balance']} (ledger entry {result['entry_index']})"
     )
     return 0
+
+
+def cmd_deposit(args: argparse.Namespace) -> int:
+    return _account_op(args, withdraw=False)
 
 
 def cmd_withdraw(args: argparse.Namespace) -> int:
-    amount = positive(args.amount, "amount")
-    s = session(args)
-    result = s.client.withdraw(s.key, s.account, amount)
-    print(
-        f"account {s.account}: balance {result['balance']} (ledger entry {result['entry_index']})"
-    )
-    return 0
+    return _account_op(args, withdraw=True)
 
 
 def cmd_order(args: argparse.Namespace) -> int:

@@ -120,6 +120,17 @@ def _circuit_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--ptau", metavar="FILE", help="powers of tau (default: as darkpool setup)")
 
 
+def _command(
+    cmds: Any, name: str, func: Any, help: str, *positionals: tuple[str, str]
+) -> argparse.ArgumentParser:
+    """One subcommand: its positional (dest, metavar) arguments and its handler."""
+    p: argparse.ArgumentParser = cmds.add_parser(name, help=help)
+    for dest, metavar in positionals:
+        p.add_argument(dest, metavar=metavar)
+    p.set_defaults(func=func)
+    return p
+
+
 def add_parser(sub: Any) -> argparse.ArgumentParser:
     """Add ``ceremony`` and its subcommands to the ``darkpool`` parser's subparsers."""
     ceremony: argparse.ArgumentParser = sub.add_parser(
@@ -128,19 +139,22 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
         description=__doc__.split("\n\n")[0] if __doc__ else None,
     )
     cmds = ceremony.add_subparsers(dest="ceremony_command", required=True, metavar="COMMAND")
-    p = cmds.add_parser("new", help="the initial zkey of a circuit (groth16 setup)")
-    p.add_argument("out", metavar="OUT.zkey")
-    _circuit_options(p)
-    p.set_defaults(func=cmd_new)
-    p = cmds.add_parser("contribute", help="add one party's contribution")
-    p.add_argument("previous", metavar="IN.zkey")
-    p.add_argument("out", metavar="OUT.zkey")
+    zkey_in, zkey_out = ("previous", "IN.zkey"), ("out", "OUT.zkey")
+    new = _command(cmds, "new", cmd_new, "the initial zkey of a circuit (groth16 setup)", zkey_out)
+    _circuit_options(new)
+    p = _command(
+        cmds, "contribute", cmd_contribute, "add one party's contribution", zkey_in, zkey_out
+    )
     p.add_argument("--name", required=True, help="the contributor's public name")
     p.add_argument("--entropy", help="extra entropy text (default: 32 random bytes)")
-    p.set_defaults(func=cmd_contribute)
-    p = cmds.add_parser("beacon", help="end the ceremony with a public random beacon")
-    p.add_argument("previous", metavar="IN.zkey")
-    p.add_argument("out", metavar="OUT.zkey")
+    p = _command(
+        cmds,
+        "beacon",
+        cmd_beacon,
+        "end the ceremony with a public random beacon",
+        zkey_in,
+        zkey_out,
+    )
     p.add_argument("--beacon", required=True, metavar="HEX", help="public randomness, hex")
     p.add_argument(
         "--iterations-exp",
@@ -149,13 +163,9 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
         help="hash the beacon 2^N times (10..63)",
     )
     p.add_argument("--name", required=True, help="the beacon's public name")
-    p.set_defaults(func=cmd_beacon)
-    p = cmds.add_parser("verify", help="check every contribution against the r1cs and ptau")
-    p.add_argument("zkey", metavar="ZKEY")
-    _circuit_options(p)
-    p.set_defaults(func=cmd_verify)
-    p = cmds.add_parser("export", help="write the verification key (refused without phase 2)")
-    p.add_argument("zkey", metavar="ZKEY")
-    p.add_argument("out", metavar="OUT.json")
-    p.set_defaults(func=cmd_export)
+    zkey = ("zkey", "ZKEY")
+    help_verify = "check every contribution against the r1cs and ptau"
+    _circuit_options(_command(cmds, "verify", cmd_verify, help_verify, zkey))
+    help_export = "write the verification key (refused without phase 2)"
+    _command(cmds, "export", cmd_export, help_export, zkey, ("out", "OUT.json"))
     return ceremony
