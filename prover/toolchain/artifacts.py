@@ -13,13 +13,10 @@ from typing import Any
 
 from prover.errors import ToolchainError
 from prover.toolchain.cache import (
-    MANIFEST,
-    _cache_entry,
     _canonical_json,
-    _read_manifest,
-    _safe_name,
     _sha256_bytes,
-    _write_json_atomic,
+    cached_build,
+    keyed_name,
 )
 from prover.toolchain.compile import _compile_cached, _generated_source, source_key
 from prover.toolchain.keys import SETUP_RECIPE, setup
@@ -83,25 +80,21 @@ def build(
     constraints = int(compiled["constraints"])
     power = int(compiled["required_ptau_power"])
 
-    def produce(tmp: Path) -> None:
+    def build(tmp: Path) -> dict[str, object]:
         estimate = SETUP_SECONDS_BASE + SETUP_SECONDS_PER_DOMAIN_ROW * 2**power
         with progress(f"setting up {name} ({constraints:,} constraints)", estimate_s=estimate):
             zkey, vkey = setup(r1cs, ptau, tmp)
-        _write_json_atomic(
-            tmp / MANIFEST,
-            {
-                "name": name,
-                "key": key,
-                "key_material": key_material,
-                "ptau": str(ptau),
-                "compile_entry": compile_entry.name,
-                "zkey": zkey.name,
-                "vkey": vkey.name,
-            },
-        )
+        return {
+            "name": name,
+            "key": key,
+            "key_material": key_material,
+            "ptau": str(ptau),
+            "compile_entry": compile_entry.name,
+            "zkey": zkey.name,
+            "vkey": vkey.name,
+        }
 
-    setup_entry = _cache_entry("setup", f"{_safe_name(name)}-{key[:24]}", produce)
-    setup_manifest = _read_manifest(setup_entry)
+    setup_entry, setup_manifest = cached_build("setup", keyed_name(name, key), build)
     return CircuitArtifacts(
         name=name,
         key=key,

@@ -13,7 +13,7 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -80,6 +80,24 @@ def _cache_entry(kind: str, entry: str, produce: Callable[[Path], None]) -> Path
             shutil.rmtree(tmp, ignore_errors=True)
             raise
     return final
+
+
+def cached_build(
+    kind: str, entry: str, build: Callable[[Path], Mapping[str, object]]
+) -> tuple[Path, dict[str, Any]]:
+    """``_cache_entry`` of a build step: ``build(tmp_dir)`` makes the files and returns
+    the entry's manifest, written last. Returns the entry and its manifest."""
+
+    def produce(tmp: Path) -> None:
+        _write_json_atomic(tmp / MANIFEST, build(tmp))
+
+    final = _cache_entry(kind, entry, produce)
+    return final, _read_manifest(final)
+
+
+def keyed_name(name: str, key: str) -> str:
+    """Entry name of ``name`` built for cache key ``key`` (a hex digest)."""
+    return f"{_safe_name(name)}-{key[:24]}"
 
 
 def _write_json_atomic(path: Path, data: object) -> None:

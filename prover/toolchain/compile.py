@@ -11,15 +11,13 @@ from prover.errors import ToolchainError
 from prover.r1cs import R1CSHeader, read_r1cs_header
 from prover.toolchain import tools
 from prover.toolchain.cache import (
-    MANIFEST,
-    _cache_entry,
     _canonical_json,
-    _read_manifest,
     _safe_name,
     _sha256_bytes,
-    _write_json_atomic,
     cache_dir,
+    cached_build,
     file_sha256,
+    keyed_name,
 )
 from prover.toolchain.tools import (
     _node_tool,
@@ -164,32 +162,26 @@ def compile_circuit(
 def _compile_cached(
     name: str, source: Path, include_dirs: Sequence[Path], src_key: str
 ) -> tuple[Path, dict[str, Any]]:
-    entry_name = f"{_safe_name(name)}-{src_key[:24]}"
-
-    def produce(tmp: Path) -> None:
+    def build(tmp: Path) -> dict[str, object]:
         with progress(f"compiling {name}"):
             compiled = compile_circuit(source, include_dirs=include_dirs, out_dir=tmp)
         header = compiled.header
-        _write_json_atomic(
-            tmp / MANIFEST,
-            {
-                "name": name,
-                "source_key": src_key,
-                "source": str(source),
-                "sources": [str(f) for f in source_files(source, include_dirs=include_dirs)],
-                "tools": tool_versions(),
-                "r1cs": compiled.r1cs.relative_to(tmp).as_posix(),
-                "wasm": compiled.wasm.relative_to(tmp).as_posix(),
-                "sym": compiled.sym.relative_to(tmp).as_posix(),
-                "witness_js": compiled.witness_js.relative_to(tmp).as_posix(),
-                "constraints": header.n_constraints,
-                "n_public": header.n_public,
-                "required_ptau_power": header.required_ptau_power,
-            },
-        )
+        return {
+            "name": name,
+            "source_key": src_key,
+            "source": str(source),
+            "sources": [str(f) for f in source_files(source, include_dirs=include_dirs)],
+            "tools": tool_versions(),
+            "r1cs": compiled.r1cs.relative_to(tmp).as_posix(),
+            "wasm": compiled.wasm.relative_to(tmp).as_posix(),
+            "sym": compiled.sym.relative_to(tmp).as_posix(),
+            "witness_js": compiled.witness_js.relative_to(tmp).as_posix(),
+            "constraints": header.n_constraints,
+            "n_public": header.n_public,
+            "required_ptau_power": header.required_ptau_power,
+        }
 
-    entry = _cache_entry("compile", entry_name, produce)
-    return entry, _read_manifest(entry)
+    return cached_build("compile", keyed_name(name, src_key), build)
 
 
 def _generated_source(name: str, main_source: str) -> Path:

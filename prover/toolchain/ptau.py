@@ -41,9 +41,9 @@ from prover.r1cs import read_ptau_header
 from prover.toolchain import tools
 from prover.toolchain.cache import (
     MANIFEST,
-    _cache_entry,
     _write_json_atomic,
     cache_dir,
+    cached_build,
     file_sha256,
 )
 from prover.toolchain.tools import _warn, progress, tool_versions
@@ -215,7 +215,7 @@ def fetch_ceremony_ptau(power: int) -> Path:
     url = url.format(power=power)
     name = f"powersOfTau28_hez_final_{power:02d}.ptau"
 
-    def produce(tmp: Path) -> None:
+    def build(tmp: Path) -> dict[str, object]:
         target = tmp / name
         digest = _download(url, target)
         if digest != expected:
@@ -224,19 +224,16 @@ def fetch_ceremony_ptau(power: int) -> Path:
                 f"{expected[:16]}… of {name}"
             )
         check_ptau(target, power, url)
-        _write_json_atomic(
-            tmp / MANIFEST,
-            {
-                "insecure": False,
-                "power": power,
-                "file": name,
-                "url": url,
-                "blake2b_512": digest,
-                "ceremony": "Hermez/Polygon perpetual powers of tau (snarkjs README)",
-            },
-        )
+        return {
+            "insecure": False,
+            "power": power,
+            "file": name,
+            "url": url,
+            "blake2b_512": digest,
+            "ceremony": "Hermez/Polygon perpetual powers of tau (snarkjs README)",
+        }
 
-    entry = _cache_entry("ptau", f"hermez_bn128_{power}", produce)
+    entry, _ = cached_build("ptau", f"hermez_bn128_{power}", build)
     return entry / name
 
 
@@ -269,7 +266,7 @@ def _dev_ptau(power: int) -> Path:
     name = f"insecure_knowntau_bn128_{power}"
     generated = False
 
-    def produce(tmp: Path) -> None:
+    def build(tmp: Path) -> dict[str, object]:
         nonlocal generated
         generated = True
         _warn(
@@ -293,19 +290,16 @@ def _dev_ptau(power: int) -> Path:
                 cwd=tools.project_root(),
             )
         check_ptau(tmp / f"{name}.ptau", power, "generated development ptau")
-        _write_json_atomic(
-            tmp / MANIFEST,
-            {
-                "insecure": True,
-                "power": power,
-                "seed": DEV_PTAU_BEACON,
-                "generator": "prover/toolchain/js/dev_ptau.cjs (known tau, prepared directly)",
-                "snarkjs": tool_versions()["snarkjs"],
-                "file": f"{name}.ptau",
-            },
-        )
+        return {
+            "insecure": True,
+            "power": power,
+            "seed": DEV_PTAU_BEACON,
+            "generator": "prover/toolchain/js/dev_ptau.cjs (known tau, prepared directly)",
+            "snarkjs": tool_versions()["snarkjs"],
+            "file": f"{name}.ptau",
+        }
 
-    entry = _cache_entry("ptau", name, produce)
+    entry, _ = cached_build("ptau", name, build)
     path = entry / f"{name}.ptau"
     if generated:  # generating already printed the warning
         _announced.add(path)
