@@ -37,7 +37,7 @@ from typing import Any
 
 from benchmarks.common import RESULTS_DIR, print_table, summarize, time_once, write_json
 from verifier import groth16, ledger
-from verifier.source import DirectorySource
+from verifier.source import DirectorySource, replay_source
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_DEV_PTAU = ROOT.parent / "shared" / "ptau" / "dev_bn128_16.ptau"
@@ -116,14 +116,7 @@ def _no_proofs(
 
 
 def _replay(export: Path, checker: ledger.ProofChecker) -> ledger.ReplayReport:
-    src = DirectorySource(export)
-    return ledger.replay(
-        manifest=src.manifest(),
-        genesis=src.genesis(),
-        entries=src.entry,
-        vkeys=src.vkeys(),
-        checker=checker,
-    )
+    return replay_source(DirectorySource(export), checker=checker)
 
 
 def _proofs(export: Path, statement: str) -> list[tuple[dict[str, Any], list[str]]]:

@@ -23,8 +23,9 @@ failures, timeouts, HTTP errors and non-JSON answers are InputErrors (exit 2).
 A server answering 404 for an entry inside the count is a hole, like a
 missing file.
 
-This module only reads; it never imports prover or exchange, never runs
-node, and never uses a third-party HTTP client (the verifier is stdlib + py_ecc).
+``replay_source`` replays everything a source holds (``verifier.ledger.replay``
+over its manifest, genesis, entries and shipped keys). This module only
+reads; it never imports prover or exchange, never runs node, and never uses a third-party HTTP client (the verifier is stdlib + py_ecc).
 """
 
 import json
@@ -34,9 +35,9 @@ import urllib.parse
 import urllib.request
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
-from verifier.ledger import LEDGER_FORMAT
+from verifier.ledger import LEDGER_FORMAT, ReplayReport, replay
 from verifier.protocol import STATEMENTS
 
 __all__ = [
@@ -150,6 +151,21 @@ class DirectorySource:
 
 
 _STATEMENT_FILE = re.compile(r"([a-z][a-z0-9_]*)\.json")
+
+
+def replay_source(src: LedgerSource, **options: Any) -> ReplayReport:
+    """Replay the manifest, genesis, entries and shipped keys of ``src``.
+
+    ``options`` are ``verifier.ledger.replay``'s other keywords (checker,
+    state, pinned_vkeys, pinned_genesis, pinned_oracle_key, progress).
+    """
+    return replay(
+        manifest=src.manifest(),
+        genesis=src.genesis(),
+        entries=src.entry,
+        vkeys=src.vkeys(),
+        **options,
+    )
 
 
 def load_vkey_dir(directory: Path, what: str = "pinned verification key") -> dict[str, object]:

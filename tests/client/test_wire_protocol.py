@@ -16,9 +16,7 @@ import json
 import re
 import secrets
 import shutil
-import socket
 import subprocess
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,10 +24,10 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from nacl.public import PublicKey, SealedBox
 
 from tests.client.wire_vectors import vectors
+from tests.live_server import serve_app
 from verifier import auth
 from verifier.eddsa import PrivateKey, pack_signature
 from verifier.encoding import BUY, Order, order_commitment
@@ -87,32 +85,13 @@ def live_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         operator_token=TOKEN,
         oracle_step_bps=0,
     )
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = int(s.getsockname()[1])
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 600
-    while True:
-        try:
-            if httpx.get(f"{url}/v1/health", timeout=2).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        assert time.time() < deadline and thread.is_alive(), "server did not start"
-        time.sleep(0.2)
-    # withdrawals are margin-checked at signed marks: one (empty) batch first
-    r = httpx.post(
-        f"{url}/v1/admin/batch", headers={"Authorization": f"Bearer {TOKEN}"}, timeout=600
-    )
-    assert r.status_code == 200, r.text
-    yield url
-    server.should_exit = True
-    thread.join(timeout=30)
+    with serve_app(create_app(settings)) as url:
+        # withdrawals are margin-checked at signed marks: one (empty) batch first
+        r = httpx.post(
+            f"{url}/v1/admin/batch", headers={"Authorization": f"Bearer {TOKEN}"}, timeout=600
+        )
+        assert r.status_code == 200, r.text
+        yield url
 
 
 @pytest.mark.slow

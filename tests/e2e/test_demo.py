@@ -17,9 +17,9 @@ import demo
 from darkpool import cli
 from tests.conftest import BACKENDS, fresh_database
 from verifier.eddsa import public_key_from_dict
-from verifier.ledger import genesis_hash, replay
+from verifier.ledger import genesis_hash
 from verifier.oracle import key_hex
-from verifier.source import DirectorySource
+from verifier.source import DirectorySource, replay_source
 
 
 # The demo runs on SQLite only: the PostgreSQL path is covered by the store, API,
@@ -93,13 +93,7 @@ def test_demo_runs_and_its_export_verifies(demo_export: Path) -> None:
     assert manifest["entries"] == len(entries) + 1
     kinds = {json.loads(p.read_text())["kind"] for p in entries}
     assert kinds == {"account_op", "order", "batch", "solvency"}
-    source = DirectorySource(out)
-    report = replay(
-        manifest=source.manifest(),
-        genesis=source.genesis(),
-        entries=source.entry,
-        vkeys=source.vkeys(),
-    )
+    report = replay_source(DirectorySource(out))
     assert report.ok, [str(f) for f in report.failures]
     honest = verify_cli(out)
     assert honest.returncode == 0, honest.stderr

@@ -27,8 +27,8 @@ from verifier import auth, groth16
 from verifier.eddsa import PrivateKey, signature_to_dict
 from verifier.encoding import BUY, SELL, Order, order_commitment
 from verifier.field import R
-from verifier.ledger import check_proofs, replay
-from verifier.source import DirectorySource
+from verifier.ledger import check_proofs
+from verifier.source import DirectorySource, replay_source
 
 pytestmark = pytest.mark.slow
 TOKEN = "test-operator-token-0123456789"
@@ -283,13 +283,6 @@ def test_trade_batch_solvency_and_export(env: Env, tmp_path: Path) -> None:
     assert job["entry"]["kind"] == "solvency" and job["entry"]["result"]["solvent"] is True
 
     out_dir = c.export_ledger(tmp_path / "export")
-    source = DirectorySource(out_dir)
-    report = replay(
-        manifest=source.manifest(),
-        genesis=source.genesis(),
-        entries=source.entry,
-        vkeys=source.vkeys(),
-        checker=check_proofs(2),
-    )
+    report = replay_source(DirectorySource(out_dir), checker=check_proofs(2))
     assert report.ok, [str(f) for f in report.failures]
     assert report.checked_to + 1 == c.roots()["ledger_index"] + 1

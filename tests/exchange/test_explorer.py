@@ -19,8 +19,6 @@ import dataclasses
 import json
 import os
 import re
-import socket
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,7 +26,6 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from fastapi.testclient import TestClient
 
 from client.sdk import DarkpoolClient
@@ -37,6 +34,7 @@ from exchange.api.explorer.verification import VerificationRunner
 from exchange.api.main import create_app
 from exchange.core.config import Settings
 from exchange.service import Service
+from tests.live_server import serve_app
 from verifier.eddsa import PrivateKey, public_key_to_dict
 from verifier.encoding import BUY, SELL
 from verifier.ledger import entry_hash, entry_tag, sign_entry
@@ -70,13 +68,6 @@ class World:
     batch_entries: list[int]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 def _wait_job(c: DarkpoolClient, job: dict[str, Any]) -> dict[str, Any]:
     deadline = time.time() + 180
     while job["status"] not in ("done", "failed") and time.time() < deadline:
@@ -92,35 +83,26 @@ def w(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     settings = Settings(data_dir=data, batch_interval_s=0, operator_token=TOKEN, oracle_step_bps=0)
     service = Service(settings)
     app = create_app(settings, service=service)
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 1800  # the lifespan builds the circuits when the cache is cold
-    while not server.started:
-        assert thread.is_alive() and time.time() < deadline, "server did not start"
-        time.sleep(0.05)
-    client = DarkpoolClient(url)
-    try:
-        alice, bob = PrivateKey(b"\x11" * 32), PrivateKey(b"\x12" * 32)
-        a = client.open_account(alice, 1_000_000)
-        b = client.open_account(bob, 1_000_000)
-        expiry = int(time.time()) + 3600
-        batches = []
-        client.submit_order(alice, a, 0, BUY, 3, 61_000, expiry)
-        client.submit_order(bob, b, 0, SELL, 2, 59_000, expiry)
-        batches.append(client.admin_batch(TOKEN)["entry_index"])
-        client.submit_order(alice, a, 1, SELL, 4, 2_900, expiry)
-        client.submit_order(bob, b, 1, BUY, 4, 3_100, expiry)
-        batches.append(client.admin_batch(TOKEN)["entry_index"])
-        _wait_job(client, client.start_solvency(TOKEN))
-        _wait_job(client, client.start_solvency(TOKEN, shock_bps=2_000))
-        yield World(url, service, app, client, alice, bob, a, b, batches)
-    finally:
-        client.close()
-        server.should_exit = True
-        thread.join(timeout=30)
+    # the lifespan builds the circuits when the cache is cold
+    with serve_app(app, ready="started", limit_s=1800) as url:
+        client = DarkpoolClient(url)
+        try:
+            alice, bob = PrivateKey(b"\x11" * 32), PrivateKey(b"\x12" * 32)
+            a = client.open_account(alice, 1_000_000)
+            b = client.open_account(bob, 1_000_000)
+            expiry = int(time.time()) + 3600
+            batches = []
+            client.submit_order(alice, a, 0, BUY, 3, 61_000, expiry)
+            client.submit_order(bob, b, 0, SELL, 2, 59_000, expiry)
+            batches.append(client.admin_batch(TOKEN)["entry_index"])
+            client.submit_order(alice, a, 1, SELL, 4, 2_900, expiry)
+            client.submit_order(bob, b, 1, BUY, 4, 3_100, expiry)
+            batches.append(client.admin_batch(TOKEN)["entry_index"])
+            _wait_job(client, client.start_solvency(TOKEN))
+            _wait_job(client, client.start_solvency(TOKEN, shock_bps=2_000))
+            yield World(url, service, app, client, alice, bob, a, b, batches)
+        finally:
+            client.close()
 
 
 def get(w: World, path: str) -> httpx.Response:

@@ -10,8 +10,6 @@ operation, or a body that does not match its declared schema (``ErrorBody``
 for errors), fails the test.
 """
 
-import socket
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,10 +18,11 @@ from typing import Any
 import httpx
 import pytest
 import schemathesis
-import uvicorn
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode, checks
+
+from tests.live_server import serve_app
 
 pytestmark = pytest.mark.slow
 TOKEN = "fuzz-operator-token-0123456789"
@@ -51,30 +50,11 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         operator_token=TOKEN,
         oracle_step_bps=0,
     )
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = int(s.getsockname()[1])
-    srv = uvicorn.Server(
-        uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 600
-    while True:
-        try:
-            if httpx.get(f"{url}/v1/health", timeout=2).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        assert time.time() < deadline and thread.is_alive(), "server did not start"
-        time.sleep(0.2)
-    client = DarkpoolClient(url)
-    client.open_account(PrivateKey.generate(), 1_000)  # account 1 exists: more paths to reach
-    client.close()
-    yield url
-    srv.should_exit = True
-    thread.join(timeout=30)
+    with serve_app(create_app(settings)) as url:
+        client = DarkpoolClient(url)
+        client.open_account(PrivateKey.generate(), 1_000)  # account 1 exists: more paths to reach
+        client.close()
+        yield url
 
 
 def _fuzz(

@@ -17,7 +17,6 @@ import contextlib
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -30,16 +29,11 @@ import pytest
 
 from darkpool.cli import development_oracle_warning
 from darkpool.serve import LISTENING_LOG
+from tests.live_server import free_port
 from verifier.protocol import STATEMENTS
 
 pytestmark = pytest.mark.slow
 TOKEN = "serve-test-operator-token-0123"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _spawn(data_dir: Path, port: int, **env: str) -> subprocess.Popen[bytes]:
@@ -107,7 +101,7 @@ def _stop_within(proc: subprocess.Popen[bytes], sig: int, seconds: float) -> flo
 def test_health_during_cold_setup_and_sigterm(tmp_path: Path) -> None:
     cache = tmp_path / "empty-cache"
     cache.mkdir()
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     t0 = time.monotonic()
     proc = _spawn(tmp_path, port, DARKPOOL_CACHE=str(cache))
@@ -150,7 +144,7 @@ def test_ready_only_when_ready_and_ctrl_c_during_a_proof(tmp_path: Path) -> None
     from verifier.eddsa import PrivateKey
     from verifier.encoding import BUY, SELL
 
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     proc = _spawn(tmp_path, port)
     try:

@@ -12,7 +12,6 @@ an error status, or answers something other than JSON is an unreadable input
 """
 
 import json
-import socket
 import threading
 import urllib.parse
 from collections.abc import Iterator
@@ -22,10 +21,10 @@ from typing import Any
 
 import pytest
 
+from tests.live_server import free_port
 from tests.verifier.test_inclusion import honest_ledger
-from verifier import ledger
 from verifier.cli import main as cli_main
-from verifier.source import DirectorySource, HttpSource, InputError, open_source
+from verifier.source import DirectorySource, HttpSource, InputError, open_source, replay_source
 
 pytestmark = pytest.mark.slow
 
@@ -143,9 +142,7 @@ def test_small_pages_and_a_stale_count(served: tuple[str, _Api, Path]) -> None:
         assert src.entry(i) == directory.entry(i)
     assert src.genesis() == directory.genesis()
     assert src.entry(len(api.entries)) is None
-    report = ledger.replay(
-        manifest=src.manifest(), genesis=src.genesis(), entries=src.entry, vkeys=src.vkeys()
-    )
+    report = replay_source(src)
     assert report.ok, report.first_failure
     # The ledger grows after the source was opened: the replay checks the prefix it counted.
     grown = HttpSource(url)
@@ -156,13 +153,6 @@ def test_small_pages_and_a_stale_count(served: tuple[str, _Api, Path]) -> None:
         assert HttpSource(url).entry(len(api.entries) - 1) == api.entries[-1]
     finally:
         api.entries.pop()
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-    return port
 
 
 @pytest.mark.parametrize("failure", ["refused", "500", "html", "not-darkpool"])
@@ -177,7 +167,7 @@ def test_unreadable_url_exits_2_with_one_line(
         "not-darkpool": "answered HTTP 404",
     }[failure]
     if failure == "refused":
-        url = f"http://127.0.0.1:{_free_port()}"
+        url = f"http://127.0.0.1:{free_port()}"
     elif failure == "not-darkpool":
         url = url + "/elsewhere"
     else:
