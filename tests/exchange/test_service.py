@@ -52,18 +52,13 @@ def test_pending_orders_list_after_the_batch_and_survive_restart(
     ts = int(time.time())
     from verifier.auth import open_account_message
 
-    a = svc.open_account(
-        alice.public_key(),
-        10**6,
-        ts,
-        alice.sign(open_account_message(svc.tags.auth, alice.public_key(), 10**6, ts)),
-    )[0]
-    b = svc.open_account(
-        bob.public_key(),
-        10**6,
-        ts,
-        bob.sign(open_account_message(svc.tags.auth, bob.public_key(), 10**6, ts)),
-    )[0]
+    def open_account(key: PrivateKey) -> int:
+        # A fresh timestamp per request: each open proves, which can outlast the auth window.
+        pub, now = key.public_key(), int(time.time())
+        message = open_account_message(svc.tags.auth, pub, 10**6, now)
+        return svc.open_account(pub, 10**6, now, key.sign(message))[0]
+
+    a, b = open_account(alice), open_account(bob)
     exp = ts + 3600
     orders = [
         Order(a, 0, BUY, 2, 61_000, exp, secrets.randbelow(R)),
