@@ -10,14 +10,11 @@ toolchain into the content-addressed cache.
 
 import importlib
 import json
-import os
 from functools import cache
 from pathlib import Path
 from types import ModuleType
 
 from prover import toolchain
-from prover.errors import ToolchainError
-from prover.r1cs import read_r1cs_header
 from verifier.params import CircuitParams, ParamsError
 from verifier.protocol import DEFAULT_EXCHANGE_ID, STAGED_STATEMENTS, STATEMENTS, Tags
 
@@ -81,7 +78,6 @@ def build_statement(
     statement: str, profile: str = "test", exchange_id: str = DEFAULT_EXCHANGE_ID
 ) -> toolchain.CircuitArtifacts:
     """Compile + set up (cached) the statement circuit for a profile and exchange."""
-    _prepare_ptau(profile, exchange_id)
     params = load_params(profile)
     tags = Tags.for_exchange(exchange_id)
     source = main_source(statement, params, tags)
@@ -103,24 +99,3 @@ def compile_statement(
         main_source=source,
         include_dirs=[circuits_dir(), circuits_dir() / "lib"],
     )
-
-
-def _prepare_ptau(profile: str, exchange_id: str) -> None:
-    """Without ``DARKPOOL_PTAU``, resolve one ptau of the largest power the profile needs.
-
-    The toolchain then reuses that file for every statement of the profile
-    instead of fetching or generating one per circuit's own minimum power.
-    Compiling all statements first costs nothing extra: setup needs them
-    anyway, and compiles are cached. A failure here is left to the
-    statement's own resolution, which reports it if it matters.
-    """
-    if os.environ.get("DARKPOOL_PTAU"):
-        return
-    try:
-        powers = [
-            read_r1cs_header(compile_statement(s, profile, exchange_id)[0]).required_ptau_power
-            for s in STATEMENTS
-        ]
-        toolchain.resolve_ptau(max(powers))
-    except ToolchainError:
-        return

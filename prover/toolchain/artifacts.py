@@ -1,8 +1,13 @@
-"""The cached build pipeline: compile, resolve the ptau, set up; ``CircuitArtifacts`` out.
+"""The cached build pipeline: compile, find the ptau, set up; ``CircuitArtifacts`` out.
 
 The setup cache key covers the compile key (every reachable ``.circom`` file
 by content, caller key material, tool versions), the sha256 of the powers of
-tau and the setup recipe.
+tau and the setup recipe. With no powers of tau on the machine
+(``ptau.local_ptau``: no ``DARKPOOL_PTAU``, no shared file, none cached) the
+key is an INSECURE development key that needs none (``keys.dev_setup``,
+seconds instead of generating a ptau and running snarkjs' setup); its cache
+key names that recipe instead of a ptau. ``darkpool ceremony`` still fetches
+or generates a ptau (``resolve_ptau``).
 """
 
 import json
@@ -19,14 +24,18 @@ from prover.toolchain.cache import (
     keyed_name,
 )
 from prover.toolchain.compile import _compile_cached, _generated_source, source_key
-from prover.toolchain.keys import SETUP_RECIPE, setup
-from prover.toolchain.ptau import ptau_digest, resolve_ptau
-from prover.toolchain.tools import progress, tool_versions
+from prover.toolchain.keys import DEV_ZKEY_RECIPE, SETUP_RECIPE, dev_setup, setup
+from prover.toolchain.ptau import local_ptau, ptau_digest
+from prover.toolchain.tools import _warn, progress, tool_versions
 
 # Setup (groth16 setup + phase-2 beacon + zkey verify) time model for the
 # printed estimate, 2 idle cores: about BASE + PER_ROW * 2^power seconds.
 SETUP_SECONDS_BASE = 5.0
 SETUP_SECONDS_PER_DOMAIN_ROW = 2.5e-3
+# The ptau-free development key (js/dev_zkey.cjs), 2 idle cores: BASE + PER_ROW * 2^power.
+DEV_SETUP_SECONDS_BASE = 3.0
+DEV_SETUP_SECONDS_PER_DOMAIN_ROW = 1.0e-3
+_warned_dev_keys = False
 
 
 @dataclass(frozen=True)
@@ -41,7 +50,7 @@ class CircuitArtifacts:
     witness_js: Path
     zkey: Path
     vkey_json: Path
-    ptau: Path
+    ptau: Path | None  # None: a ptau-free development key (keys.dev_setup)
     constraints: int
     n_public: int
 
@@ -68,27 +77,45 @@ def build(
     source = Path(source_path).resolve()
     src_key = source_key(source, include_dirs=include_dirs, extra_key=extra_key)
     compile_entry, compiled = _compile_cached(name, source, include_dirs, src_key)
-    ptau = resolve_ptau(int(compiled["required_ptau_power"]))
+    power = int(compiled["required_ptau_power"])
+    ptau = local_ptau(power)
     key_material = {
         "source_key": src_key,
-        "ptau_sha256": ptau_digest(ptau),
         "snarkjs": tool_versions()["snarkjs"],
-        "recipe": SETUP_RECIPE,
     }
+    if ptau is None:
+        key_material["recipe"] = DEV_ZKEY_RECIPE
+    else:
+        key_material["ptau_sha256"] = ptau_digest(ptau)
+        key_material["recipe"] = SETUP_RECIPE
     key = _sha256_bytes(_canonical_json(key_material))
     r1cs = compile_entry / str(compiled["r1cs"])
     constraints = int(compiled["constraints"])
-    power = int(compiled["required_ptau_power"])
 
     def build(tmp: Path) -> dict[str, object]:
-        estimate = SETUP_SECONDS_BASE + SETUP_SECONDS_PER_DOMAIN_ROW * 2**power
-        with progress(f"setting up {name} ({constraints:,} constraints)", estimate_s=estimate):
-            zkey, vkey = setup(r1cs, ptau, tmp)
+        global _warned_dev_keys
+        if ptau is None:
+            if not _warned_dev_keys:
+                _warned_dev_keys = True
+                _warn(
+                    "no powers of tau found (DARKPOOL_PTAU unset, no ../shared/ptau, none "
+                    "cached): building INSECURE development keys from a public tau, no ptau "
+                    "needed (anyone can forge proofs; set DARKPOOL_PTAU to a ceremony file and "
+                    "run `darkpool ceremony` for real use)"
+                )
+            estimate = DEV_SETUP_SECONDS_BASE + DEV_SETUP_SECONDS_PER_DOMAIN_ROW * 2**power
+            label = f"setting up {name} ({constraints:,} constraints, INSECURE development key)"
+            with progress(label, estimate_s=estimate):
+                zkey, vkey = dev_setup(r1cs, tmp)
+        else:
+            estimate = SETUP_SECONDS_BASE + SETUP_SECONDS_PER_DOMAIN_ROW * 2**power
+            with progress(f"setting up {name} ({constraints:,} constraints)", estimate_s=estimate):
+                zkey, vkey = setup(r1cs, ptau, tmp)
         return {
             "name": name,
             "key": key,
             "key_material": key_material,
-            "ptau": str(ptau),
+            "ptau": None if ptau is None else str(ptau),
             "compile_entry": compile_entry.name,
             "zkey": zkey.name,
             "vkey": vkey.name,

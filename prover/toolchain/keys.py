@@ -21,6 +21,15 @@ Every key darkpool builds goes through the same recipe (``SETUP_RECIPE``):
    must parse with the verifier's strict parser, which refuses delta == gamma
    and delta == the G2 generator (no phase-2 contribution).
 
+Without any powers of tau on the machine (no ``DARKPOOL_PTAU``, no shared
+file, none cached) builds use ``dev_setup`` instead (``DEV_ZKEY_RECIPE``): an
+INSECURE development key written directly from a public tau, alpha, beta and
+delta by ``js/dev_zkey.cjs``, one scalar multiplication per key point and no
+ptau at all (with delta = 1 it is byte-identical to ``groth16 setup`` on the
+development ptau of the same tau, tested). Its toxic waste is as public as the
+beacon's above; it only saves the minutes a fresh machine would spend
+generating a ptau and running steps 1-3.
+
 Sources: snarkjs README "Phase 2" (``zkey contribute``/``beacon``/``verify``);
 Groth16, "On the Size of Pairing-based Non-interactive Arguments" (2016).
 """
@@ -31,6 +40,7 @@ from pathlib import Path
 
 from prover.errors import ToolchainError
 from prover.toolchain import tools
+from prover.toolchain.ptau import DEV_PTAU_BEACON
 from verifier import groth16
 
 # The development phase-2 beacon: public, fixed, clearly labelled. snarkjs
@@ -44,6 +54,12 @@ SETUP_RECIPE = (
     "groth16-setup/phase2-beacon:"
     f"{DEV_PHASE2_BEACON}:{DEV_PHASE2_BEACON_ITERATIONS_EXP}/zkey-verify-init/v2"
 )
+
+# The ptau-free development recipe: tau, alpha, beta derive from the same public
+# seed as the development ptau (prover.toolchain.ptau.DEV_PTAU_BEACON), delta from it too.
+DEV_ZKEY_SCRIPT = Path(__file__).resolve().parent / "js" / "dev_zkey.cjs"
+DEV_ZKEY_SEED = DEV_PTAU_BEACON
+DEV_ZKEY_RECIPE = f"dev-known-tau-zkey:{DEV_ZKEY_SEED}/v1"
 
 _HEX_RE = re.compile(r"[0-9a-fA-F]{2,128}")
 _CONTRIBUTION_RE = re.compile(r"contribution #(\d+) (.*):\s*$", re.MULTILINE)
@@ -66,6 +82,26 @@ def setup(r1cs: Path, ptau: Path, out_dir: Path) -> tuple[Path, Path]:
     beacon(initial, zkey, DEV_PHASE2_BEACON, DEV_PHASE2_BEACON_ITERATIONS_EXP, DEV_PHASE2_NAME)
     verify_zkey_from_init(initial, ptau, zkey)
     initial.unlink()
+    export_verification_key(zkey, vkey)
+    return zkey, vkey
+
+
+def dev_setup(r1cs: Path, out_dir: Path) -> tuple[Path, Path]:
+    """The ptau-free INSECURE development key (``DEV_ZKEY_RECIPE``); (zkey, vkey json).
+
+    ``snarkjs zkey verify`` cannot check it (there is no ptau); the exported
+    key still passes ``check_verification_key`` (delta is neither gamma nor
+    the generator) and proofs under it verify (tests/prover/test_dev_zkey.py).
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    zkey = out_dir / "circuit.zkey"
+    vkey = out_dir / "verification_key.json"
+    tools._run(
+        "development zkey",
+        [tools.node_executable(), DEV_ZKEY_SCRIPT, Path(r1cs), DEV_ZKEY_SEED, zkey],
+        cwd=tools.project_root(),
+    )
     export_verification_key(zkey, vkey)
     return zkey, vkey
 

@@ -22,8 +22,10 @@
    so the cache key is stable on every machine; anyone can recompute its toxic
    waste.
 
-``prover.circuits`` resolves the largest power a profile needs before the
-first setup, so one file serves every circuit (not one file per circuit).
+Builds (``prover.toolchain.artifacts``) use only steps 1-3 (``local_ptau``):
+with no local file they make ptau-free development keys (``keys.dev_setup``,
+as insecure as a generated ptau, minutes faster). Steps 4-5 serve ``darkpool
+ceremony``, which needs a real ptau.
 """
 
 import contextlib
@@ -129,16 +131,7 @@ def resolve_ptau(min_power: int) -> Path:
     Raises ``ToolchainError`` (one line) for a bad ``DARKPOOL_PTAU`` or if
     nothing can be found, fetched or generated.
     """
-    if not 1 <= min_power <= MAX_PTAU_POWER:
-        raise ToolchainError(f"circuit needs ptau power {min_power}, beyond 2^{MAX_PTAU_POWER}")
-    env = os.environ.get("DARKPOOL_PTAU")
-    if env:
-        path = Path(env).expanduser().resolve()
-        if not path.is_file():
-            raise ToolchainError(f"DARKPOOL_PTAU={env}: no such file")
-        check_ptau(path, min_power, f"DARKPOOL_PTAU={env}")
-        return path
-    found = _shared_ptau(min_power) or _cached_ptau(min_power)
+    found = local_ptau(min_power)
     if found is not None:
         return found
     if os.environ.get("DARKPOOL_PTAU_FETCH", "1") != "0":
@@ -149,6 +142,25 @@ def resolve_ptau(min_power: int) -> Path:
             except ToolchainError as exc:
                 _warn(f"{exc}; falling back to a generated development file")
     return _dev_ptau(max(min_power, DEV_PTAU_MIN_POWER))
+
+
+def local_ptau(min_power: int) -> Path | None:
+    """Steps 1-3 only (``DARKPOOL_PTAU``, the shared files, the cache): no network, no generation.
+
+    ``prover.toolchain.artifacts`` builds with this; without any local file it
+    makes development keys that need no ptau (``keys.dev_setup``). Raises
+    ``ToolchainError`` for a bad ``DARKPOOL_PTAU``.
+    """
+    if not 1 <= min_power <= MAX_PTAU_POWER:
+        raise ToolchainError(f"circuit needs ptau power {min_power}, beyond 2^{MAX_PTAU_POWER}")
+    env = os.environ.get("DARKPOOL_PTAU")
+    if env:
+        path = Path(env).expanduser().resolve()
+        if not path.is_file():
+            raise ToolchainError(f"DARKPOOL_PTAU={env}: no such file")
+        check_ptau(path, min_power, f"DARKPOOL_PTAU={env}")
+        return path
+    return _shared_ptau(min_power) or _cached_ptau(min_power)
 
 
 def shared_ptau_dirs() -> list[Path]:

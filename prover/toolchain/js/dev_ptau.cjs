@@ -194,9 +194,11 @@ async function main() {
     await curve.terminate();
 }
 
+module.exports = { Pool, scalarFromSeed, progress, ff, binFileUtils };
+
 if (IS_HELPER) {
     helperMain();
-} else main().then(
+} else if (require.main === module) main().then(
     () => process.exit(0),
     (err) => {
         process.stderr.write(`Error: ${err && err.message ? err.message : err}\n`);
