@@ -110,29 +110,28 @@ def load() -> _Lib:
     return loaded
 
 
+def _set_decimal(set_str: Any, value: Any, text: str) -> Any:
+    """``value`` after mcl's ``set_str`` parsed decimal ``text`` into it; None if refused."""
+    raw = text.encode()
+    if set_str(ctypes.byref(value), raw, len(raw), _IO_DECIMAL) != 0:
+        return None
+    return value
+
+
 def _set_g1(x: int, y: int) -> Any:
     m = load()
-    point = m.g1()
-    text = f"1 {x} {y}".encode()
-    if m.lib.mclBnG1_setStr(ctypes.byref(point), text, len(text), _IO_DECIMAL) != 0:
-        return None
-    return point
+    return _set_decimal(m.lib.mclBnG1_setStr, m.g1(), f"1 {x} {y}")
 
 
 def _set_g2(x: tuple[int, int], y: tuple[int, int]) -> Any:
     m = load()
-    point = m.g2()
-    text = f"1 {x[0]} {x[1]} {y[0]} {y[1]}".encode()
-    if m.lib.mclBnG2_setStr(ctypes.byref(point), text, len(text), _IO_DECIMAL) != 0:
-        return None
-    return point
+    return _set_decimal(m.lib.mclBnG2_setStr, m.g2(), f"1 {x[0]} {x[1]} {y[0]} {y[1]}")
 
 
 def _fr(value: int) -> Any:
     m = load()
-    scalar = m.fr()
-    text = str(value).encode()
-    if m.lib.mclBnFr_setStr(ctypes.byref(scalar), text, len(text), _IO_DECIMAL) != 0:
+    scalar = _set_decimal(m.lib.mclBnFr_setStr, m.fr(), str(value))
+    if scalar is None:
         raise ValueError("scalar is not below the group order r")
     return scalar
 
