@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from prover.statements.chunks import chunk_account_inputs, split_chunks
+from prover.statements.layout import named_public_inputs
 from verifier.encoding import AccountState
 from verifier.merkle import root_from_prefix
 from verifier.params import CircuitParams
@@ -76,11 +77,7 @@ class HealthSweepWitness:
         m = len(self.prices)
         pub = self.public_inputs()
         return {
-            "chunkIndex": pub[0],
-            "subRoot": pub[1],
-            "prices": pub[2 : 2 + m],
-            "mmfBps": pub[2 + m : 2 + 2 * m],
-            "flags": pub[2 + 2 * m],
+            **named_public_inputs(pub, PUBLIC, {"prices": m, "mmfBps": m}),
             **chunk_account_inputs(self.accounts, m),
         }
 

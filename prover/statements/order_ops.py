@@ -12,10 +12,11 @@ from dataclasses import dataclass, replace
 
 from prover.account_book import AccountBook, BookError, SlotContent, random_blinding
 from prover.circuits import Tags
+from prover.statements.layout import named_public_inputs
 from verifier.account_state import SlottedOrder, cancel_order_message, order_hash
 from verifier.babyjub import Point
 from verifier.eddsa import Signature, SignatureError, check_signature
-from verifier.field import FieldError, R, signed_to_field
+from verifier.field import FieldError, signed_to_field
 from verifier.params import BALANCE_BITS, CircuitParams
 from verifier.statements import order_ops as public
 from verifier.statements.order_ops import OpsError
@@ -160,13 +161,7 @@ def build_order_ops(
         cancels=cancels,
         op_slots=k,
     )
-    inputs: dict[str, object] = {
-        "oldAccRoot": old_root,
-        "newAccRoot": work.root,
-        "batchId": batch_id,
-        "funding": [f % R for f in funding],
-        "cancels": pub[3 + m :],
-    }
+    inputs = named_public_inputs(pub, PUBLIC, {"funding": m, "cancels": k})
     blank = _blank_row(work)
     for name in blank:
         inputs[name] = [row[name] for row in rows] + [blank[name]] * (k - len(rows))

@@ -22,9 +22,10 @@ from prover.account_book import (
     random_blinding,
 )
 from prover.circuits import Tags
+from prover.statements.layout import named_public_inputs
 from verifier import accounting
 from verifier.account_state import AccountRecord, SlottedOrder, order_hash
-from verifier.field import FieldError, R, signed_to_field, unsigned_in_range
+from verifier.field import FieldError, signed_to_field, unsigned_in_range
 from verifier.params import BALANCE_BITS, BPS_DENOM, POSITION_BITS, CircuitParams
 from verifier.protocol import is_expired
 from verifier.statements import settle_fills as public
@@ -166,18 +167,7 @@ def build_settle_fills(
         imf_bps=imf_bps,
         mmf_bps=mmf_bps,
     )
-    inputs: dict[str, object] = {
-        "oldAccRoot": old_root,
-        "newAccRoot": work.root,
-        "batchId": batch_id,
-        "timestamp": timestamp,
-        "prices": list(prices),
-        "funding": [f % R for f in funding],
-        "volume": volume,
-        "feeBps": list(fee_bps),
-        "imfBps": list(imf_bps),
-        "mmfBps": list(mmf_bps),
-    }
+    inputs = named_public_inputs(pub, PUBLIC, dict.fromkeys(public.PER_MARKET, m))
     blank = _blank_side(work)
     for name in ("active", "market", "quantity"):
         inputs[name] = [row[name] for row in rows] + [0] * (n - len(rows))

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 from prover.statements.chunks import chunk_account_inputs, split_chunks
+from prover.statements.layout import named_public_inputs
 from verifier.encoding import AccountState
 from verifier.field import R
 from verifier.merkle import root_from_prefix
@@ -128,17 +129,7 @@ class SolvencyChunkWitness:
         pub = self.public_inputs()
         prev_balance, prev_positions, prev_deficit, prev_fund = self.prev_totals.field_elements()
         return {
-            "chunkIndex": pub[0],
-            "subRoot": pub[1],
-            "prevCommit": pub[2],
-            "nextCommit": pub[3],
-            "isFirst": pub[4],
-            "isLast": pub[5],
-            "prices": pub[6 : 6 + m],
-            "openBalance": pub[6 + m],
-            "openPositions": pub[7 + m : 7 + 2 * m],
-            "openDeficit": pub[7 + 2 * m],
-            "openFund": pub[8 + 2 * m],
+            **named_public_inputs(pub, PUBLIC, {"prices": m, "openPositions": m}),
             **chunk_account_inputs(self.accounts, m),
             "prevBalance": prev_balance,
             "prevPositions": list(prev_positions),
