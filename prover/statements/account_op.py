@@ -17,6 +17,7 @@ import secrets
 from dataclasses import dataclass, field
 from functools import cached_property
 
+from prover.statements.layout import named_public_inputs
 from verifier import accounting
 from verifier.babyjub import IDENTITY, Point
 from verifier.eddsa import Signature, SignatureError, check_signature
@@ -194,15 +195,7 @@ class AccountOpWitness:
         # and S = 0 keep circomlib's point arithmetic on well-defined inputs.
         r8, s = (self.signature.R8, self.signature.S) if self.signature else (IDENTITY, 0)
         return {
-            "oldRoot": pub[0],
-            "newRoot": pub[1],
-            "op": pub[2],
-            "index": pub[3],
-            "amount": pub[4],
-            "pubX": pub[5],
-            "pubY": pub[6],
-            "prices": pub[7 : 7 + m],
-            "imfBps": pub[7 + m : 7 + 2 * m],
+            **named_public_inputs(pub, PUBLIC, {"prices": m, "imfBps": m}),
             "balance": to_field(old.balance),
             "positions": [to_field(p) for p in old.positions],
             "nonce": old.nonce,

@@ -13,6 +13,7 @@ runs node.
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
+from prover.statements.layout import named_public_inputs
 from verifier import accounting
 from verifier.encoding import AccountState, to_field
 from verifier.merkle import MerklePath, MerkleTree
@@ -34,6 +35,7 @@ PUBLIC = [
     "mmfBps",
     "liqFeeBps",
 ]
+PER_MARKET_INPUTS = ("prices", "imfBps", "mmfBps", "liqFeeBps")
 
 
 def template_args(params: CircuitParams, tags: Tags) -> list[int]:
@@ -67,19 +69,8 @@ class LiquidationStepWitness:
         """Input JSON for the witness generator (every value reduced mod r)."""
         pub = self.public_inputs()
         m = len(self.public.prices)
-        b = 7
         return {
-            "oldAccountRoot": pub[0],
-            "newAccountRoot": pub[1],
-            "account": pub[2],
-            "market": pub[3],
-            "continuation": pub[4],
-            "closedAll": pub[5],
-            "flatAfter": pub[6],
-            "prices": pub[b : b + m],
-            "imfBps": pub[b + m : b + 2 * m],
-            "mmfBps": pub[b + 2 * m : b + 3 * m],
-            "liqFeeBps": pub[b + 3 * m : b + 4 * m],
+            **named_public_inputs(pub, PUBLIC, dict.fromkeys(PER_MARKET_INPUTS, m)),
             "pubX": self.before.pub_x,
             "pubY": self.before.pub_y,
             "balance": to_field(self.before.balance),
