@@ -23,6 +23,7 @@ Never imports prover/ or exchange/, never runs node. Private keys live only in
 
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -283,6 +284,18 @@ def signature_from_dict(d: Any) -> Signature:
     return Signature(r8, s)
 
 
+def relaxed_signature_dict(d: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of signature JSON ``d`` in ``signature_from_dict``'s form, also accepting
+    R8 as ``[x, y]`` and S as a JSON number (not a boolean); nothing else is changed."""
+    out = dict(d)
+    r8 = out.get("R8")
+    if isinstance(r8, list) and len(r8) == 2:
+        out["R8"] = {"x": r8[0], "y": r8[1]}
+    if isinstance(out.get("S"), int) and not isinstance(out.get("S"), bool):
+        out["S"] = str(out["S"])
+    return out
+
+
 def pack_signature(sig: Signature) -> bytes:
     """64 bytes: packed R8 || S as 32-byte little-endian (circomlibjs packSignature)."""
     if not isinstance(sig.S, int) or not 0 <= sig.S < SUBORDER:
@@ -323,6 +336,7 @@ __all__ = [
     "prv2pub",
     "public_key_from_dict",
     "public_key_to_dict",
+    "relaxed_signature_dict",
     "sign_poseidon",
     "signature_from_dict",
     "signature_to_dict",

@@ -31,6 +31,7 @@ from verifier.eddsa import (
     Signature,
     SignatureError,
     check_public_key,
+    relaxed_signature_dict,
     signature_from_dict,
     signature_to_dict,
     verify_poseidon,
@@ -175,12 +176,7 @@ class OracleReport:
         index = _prices(obj["index"], markets, f"{what}.index")
         sig_obj = obj["signature"]
         if isinstance(sig_obj, Mapping):
-            sig_obj = dict(sig_obj)
-            r8 = sig_obj.get("R8")
-            if isinstance(r8, list) and len(r8) == 2:
-                sig_obj["R8"] = {"x": r8[0], "y": r8[1]}
-            if isinstance(sig_obj.get("S"), int) and not isinstance(sig_obj.get("S"), bool):
-                sig_obj["S"] = str(sig_obj["S"])
+            sig_obj = relaxed_signature_dict(sig_obj)
         try:
             signature = signature_from_dict(sig_obj)
         except SerializationError as exc:
