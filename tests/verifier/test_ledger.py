@@ -649,6 +649,8 @@ def test_incremental_rerun_checks_only_new_entries(honest: HonestLedger, tmp_pat
     assert data["proofs_verified_total"] == 6
     saved, _ = load_state(state_file)
     assert saved is not None and saved.last_index == len(EXPECTED_KINDS) - 1
+    # The resumed run extends the per-entry hashes (they name a rewrite next time).
+    assert len(saved.entry_hashes) == len(EXPECTED_KINDS)
 
     # Nothing new: nothing to check, still valid.
     rc, out, err = run_cli(str(export), "--state", str(state_file), "--json", "--quiet")
@@ -717,7 +719,8 @@ def test_rewritten_entry_breaks_the_hash_chain(honest: HonestLedger, tmp_path: P
     """Issue 10 case 6: rewriting a past entry (re-signed alone) breaks the next entry's prev_hash."""
     export = copy_export(honest, tmp_path)
     path = entry_path(export, BUY_ORDER)
-    obj = sign_entry(OPERATOR_KEY, TAG, {**read(path), "note": "rewritten"})
+    old = read(path)
+    obj = sign_entry(OPERATOR_KEY, TAG, {**old, "time": int(old["time"]) + 1})
     write(path, obj, sign=False)
     failure = first(replay(export))
     assert failure.entry_index == SELL_ORDER
@@ -878,3 +881,113 @@ def test_docs_name_every_field(honest: HonestLedger) -> None:
     report_doc = sections["Oracle reports"]
     for key in read(entry_path(honest.export, BATCH))["oracle"]:
         assert f'"{key}"' in report_doc, key
+
+
+# ---------------------------------------------------------------- issue 10 leftovers
+
+
+def test_incremental_names_the_rewritten_past_entry(honest: HonestLedger, tmp_path: Path) -> None:
+    """Issue 10 case 6 with --state: a rewritten past entry fails AT that entry.
+
+    The state (through its file format) holds every verified entry's hash. The
+    operator rewrites the batch (6) of an already verified ledger, re-chains and
+    re-signs all later entries: the resumed run names entry 6, not the last one.
+    Replacing bob's open (3) alone, without re-chaining, is named at 3 too.
+    """
+    full = replay(honest.export)
+    assert full.ok and full.state is not None
+    state = ReplayState.from_dict(json.loads(json.dumps(full.state.to_dict())))
+    assert state.entry_hashes[0] == state.ledger_id
+    assert len(state.entry_hashes) == len(EXPECTED_KINDS)
+    assert state.entry_hashes[-1] == state.last_entry_hash
+    rechained = copy_export(honest, tmp_path)
+    edit(rechained, BATCH, lambda e: e.__setitem__("time", int(e["time"]) + 1))
+    failure = first(replay(rechained, state=state))
+    assert failure.entry_index == BATCH
+    assert failure.reason == (
+        "this entry changed since it was verified (the ledger must be append-only)"
+    )
+    # One file replaced and signed, the chain after it left alone.
+    export = tmp_path / "replaced"
+    shutil.copytree(honest.export, export)
+    path = entry_path(export, OPEN_BOB)
+    bob = read(path)
+    bob = sign_entry(OPERATOR_KEY, TAG, {**bob, "time": int(bob["time"]) + 1})
+    path.write_text(json.dumps(bob))
+    failure = first(replay(export, state=state))
+    assert failure.entry_index == OPEN_BOB
+    assert "changed since it was verified" in failure.reason
+    # A state file from before per-entry hashes: a re-chained rewrite is seen at its last entry.
+    old = ReplayState.from_dict({**state.to_dict(), "entry_hashes": []})
+    assert first(replay(rechained, state=old)).entry_index == len(EXPECTED_KINDS) - 1
+    # Inconsistent hash lists are a malformed state (the CLI then starts over).
+    with pytest.raises(ValueError, match="entry_hashes"):
+        ReplayState.from_dict({**state.to_dict(), "entry_hashes": state.entry_hashes[:-1]})
+
+
+def test_unknown_fields_are_refused(honest: HonestLedger, tmp_path: Path) -> None:
+    """An entry may carry only the fields the format defines (re-signed, so content decides).
+
+    A field the verifier does not read could tell a reader something unverified
+    ("audited": true), so it is a failure at that entry, top level or nested.
+    """
+    export = copy_export(honest, tmp_path)
+    edit(export, BATCH, lambda e: e.__setitem__("audited", True))
+    failure = first(replay(export))
+    assert failure.entry_index == BATCH
+    assert failure.reason == "entry has a field the format does not define: 'audited'"
+    export = tmp_path / "nested"
+    shutil.copytree(honest.export, export)
+    edit(export, SOLVENCY, lambda e: e["result"].__setitem__("insurance_topped_up", "5000"))
+    failure = first(replay(export))
+    assert failure.entry_index == SOLVENCY
+    assert failure.reason == (
+        "entry has a field the format does not define: 'result.insurance_topped_up'"
+    )
+    export = tmp_path / "genesis"
+    shutil.copytree(honest.export, export)
+    edit(export, 0, lambda g: g.__setitem__("insurance_guaranteed_by", "the operator"))
+    failure = first(replay(export))
+    assert failure.entry_index == 0
+    assert failure.reason == (
+        "genesis has a field the format does not define: 'insurance_guaranteed_by'"
+    )
+
+
+def test_solvency_result_must_match_the_replay(honest: HonestLedger, tmp_path: Path) -> None:
+    """The published solvency verdict and its reasons are the replay's, not the operator's words."""
+    export = copy_export(honest, tmp_path)
+    edit(export, SOLVENCY, lambda e: e["result"].__setitem__("solvent", False))
+    failure = first(replay(export))
+    assert failure.entry_index == SOLVENCY
+    assert failure.reason == "result.solvent is False, the proofs say True"
+    claimed = "deficit 0 exceeds the insurance fund 0"
+    export = tmp_path / "reasons"
+    shutil.copytree(honest.export, export)
+    edit(export, SOLVENCY, lambda e: e["result"].__setitem__("reasons", [claimed]))
+    failure = first(replay(export))
+    assert failure.entry_index == SOLVENCY
+    assert failure.reason == f"result.reasons are {[claimed]}, but the replay finds []"
+    export = tmp_path / "silent"
+    shutil.copytree(honest.export, export)
+    edit(export, SOLVENCY, lambda e: e["result"].pop("solvent"))
+    failure = first(replay(export))
+    assert failure.entry_index == SOLVENCY
+    assert failure.reason == "result has no 'solvent'"
+
+
+def test_open_below_genesis_min_deposit(honest: HonestLedger, tmp_path: Path) -> None:
+    """Genesis min_deposit is a replay rule: an open (not the insurance fund) below it fails.
+
+    The operator publishes min_deposit 100,001 but opened alice with 100,000.
+    Entry 1 (the insurance fund, account 0, 1,000) is exempt.
+    """
+    export = copy_export(honest, tmp_path)
+    edit(export, 0, lambda g: g.__setitem__("min_deposit", 100_001))
+    failure = first(replay(export))
+    assert failure.entry_index == OPEN_ALICE
+    assert failure.reason == "open with a deposit of 100000, below the genesis min_deposit 100001"
+    edit(export, 0, lambda g: g.__setitem__("min_deposit", -1))
+    failure = first(replay(export))
+    assert failure.entry_index == 0
+    assert "min_deposit" in failure.reason

@@ -17,9 +17,12 @@ What is checked (each failure names its entry):
   and, if the user pinned keys, to the pinned key's hash too;
 * every entry: ``index`` is its position, ``roots_before`` equals the previous
   entry's ``roots_after``, and only the roots its kind may change change;
+  no field the format does not define, at any depth (``strict``: what does
+  not survive parse + ``to_json`` is refused), genesis included;
 * order: ``order_index`` is the next position, the commitment is a new
   non-zero field element, and ``roots_after.order`` is the recomputed root;
-* account_op: opens use the next free index, deposits/withdrawals name an
+* account_op: opens use the next free index and (except the insurance
+  account 0) deposit at least genesis ``min_deposit``, deposits/withdrawals name an
   opened account, withdrawals carry an oracle-signed mark report no older than
   the last batch, total collateral never goes negative, and the public inputs
   are recomputed (roots, op, index, amount, pubkey, marks, margin bps);
@@ -31,7 +34,8 @@ What is checked (each failure names its entry):
   signature (a non-stress report no older than the last batch), chunk public
   inputs recomputed, and ``check_solvency`` (root rebuilt from subroots, sum of
   balances = total collateral, open interest nets to zero, deficit <= fund);
-  the published ``result`` must equal what the last chunk opened. A stress
+  the published ``result`` must equal what the last chunk opened, and its
+  ``solvent`` and ``reasons`` what the replay concludes. A stress
   report (shocked marks) whose deficit exceeds the fund is reported as
   insolvent-under-stress but does not invalidate the ledger: it is a result,
   not a broken promise.
@@ -48,9 +52,10 @@ Modules: ``genesis`` (entry 0 and the records entries share) and
 ``entries`` (the entry kinds after genesis) are the only definition of the
 format; ``parse`` (strict JSON parsers), ``chain`` (entry hashes and operator
 signatures), ``keys`` (verification keys against genesis and pins),
-``replay`` (the checks), ``proofs`` (Groth16 batches, optionally over
-processes), ``state`` and ``resume`` (what a resumed run needs, and when it
-may resume), ``report`` (failures and counters).
+``replay`` (the checks), ``strict`` (unknown fields), ``proofs`` (Groth16
+batches, optionally over processes), ``state`` and ``resume`` (what a resumed
+run needs, and when it may resume: every verified entry unchanged, else the
+first rewritten one is named), ``report`` (failures and counters).
 
 Pure: no file or network I/O (``verifier.source`` reads exports,
 ``verifier.state`` stores incremental state). Never imports prover or

@@ -315,7 +315,7 @@ class SolvencyResult:
     positions: tuple[int, ...]
     deficit: int
     fund: int
-    solvent: bool | None = None
+    solvent: bool
     reasons: tuple[str, ...] = field(default_factory=tuple)
 
     @classmethod
@@ -326,11 +326,13 @@ class SolvencyResult:
         positions = tuple(sint(x, "result.positions") for x in positions_raw)
         deficit = sint(get(d, "deficit", "result"), "result.deficit")
         fund = sint(get(d, "fund", "result"), "result.fund")
-        solvent = d.get("solvent")
-        if solvent is not None and not isinstance(solvent, bool):
+        solvent = get(d, "solvent", "result")
+        if not isinstance(solvent, bool):
             raise EntryError(f"result.solvent must be true or false, got {solvent!r:.20}")
-        reasons_raw = d.get("reasons", [])
-        reasons = tuple(str(r) for r in as_list(reasons_raw, "result.reasons"))
+        reasons_raw = as_list(get(d, "reasons", "result"), "result.reasons")
+        if not all(isinstance(r, str) for r in reasons_raw):
+            raise EntryError("result.reasons must be a list of strings")
+        reasons = tuple(reasons_raw)
         return cls(balance, positions, deficit, fund, solvent, reasons)
 
     def to_json(self) -> dict[str, Any]:
@@ -340,8 +342,7 @@ class SolvencyResult:
             "deficit": str(self.deficit),
             "fund": str(self.fund),
         }
-        if self.solvent is not None:
-            out["solvent"] = self.solvent
+        out["solvent"] = self.solvent
         out["reasons"] = list(self.reasons)
         return out
 

@@ -17,6 +17,7 @@ from verifier.eddsa import public_key_to_dict
 from verifier.ledger.parse import (
     EntryError,
     as_list,
+    bits,
     canonical_json_hash,
     field_element,
     get,
@@ -28,6 +29,7 @@ from verifier.ledger.parse import (
 from verifier.merkle import zero_hashes
 from verifier.oracle import MAX_SHOCK_BPS, OracleFormatError, OracleReport
 from verifier.params import (
+    AMOUNT_BITS,
     BPS_DENOM,
     CircuitParams,
     ParamsError,
@@ -233,6 +235,7 @@ class Genesis:
     vkey_hashes: dict[str, str]
     roots: Roots
     ledger_id: str = ""
+    min_deposit: int = 0
 
     kind: ClassVar[str] = "genesis"
 
@@ -283,6 +286,7 @@ class Genesis:
             vkey_hashes[statement] = hex64(
                 hashes_raw[statement], f"genesis vkey_hashes.{statement}"
             )
+        min_deposit = bits(d.get("min_deposit", 0), AMOUNT_BITS, "genesis min_deposit")
         roots = Roots.parse(get(d, "roots_after", "genesis"), "genesis roots_after")
         empty = Roots(
             account=zero_hashes(params.account_depth)[-1],
@@ -303,6 +307,7 @@ class Genesis:
             vkey_hashes=vkey_hashes,
             roots=roots,
             ledger_id=genesis_hash(obj),
+            min_deposit=min_deposit,
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -316,6 +321,7 @@ class Genesis:
             "operator_pubkey": public_key_to_dict(self.operator_pubkey),
             "limits": self.limits.to_json(),
             "vkey_hashes": dict(self.vkey_hashes),
+            "min_deposit": self.min_deposit,
             "roots_before": self.roots.to_json(),
             "roots_after": self.roots.to_json(),
         }

@@ -30,9 +30,11 @@ from verifier.ledger.proofs import PendingProof, Progress, ProofChecker, check_p
 from verifier.ledger.report import LedgerFailure, ReplayReport
 from verifier.ledger.resume import resume
 from verifier.ledger.state import ReplayState, SolvencySummary
+from verifier.ledger.strict import refuse_unknown_fields
 from verifier.merkle import MerkleError, MerkleTree
 from verifier.oracle import OracleFormatError, OracleReport, key_hex, stressed_prices
 from verifier.params import BPS_DENOM
+from verifier.protocol import FEE_ACCOUNT
 from verifier.statements import account_op as account_op_statement
 from verifier.statements import settle_batch as settle_batch_statement
 from verifier.statements import solvency_chunk as solvency_statement
@@ -181,6 +183,11 @@ class _Replayer:
                 )
             if account >= 1 << g.params.account_depth:
                 raise EntryError("the account tree is full")
+            if account != FEE_ACCOUNT and amount < g.min_deposit:
+                raise EntryError(
+                    f"open with a deposit of {amount}, below the genesis min_deposit "
+                    f"{g.min_deposit}"
+                )
         elif account >= s.account_count:
             raise EntryError(f"{op} on account {account}, which has not been opened")
         if op != "open" and amount == 0:
@@ -347,8 +354,13 @@ class _Replayer:
         claim = (claimed.balance, claimed.positions, claimed.deficit, claimed.fund)
         opened = (totals.balance, totals.positions, totals.deficit, totals.fund)
         solvent = totals.deficit <= totals.fund
-        if claimed.solvent is not None and claimed.solvent is not solvent:
+        if claimed.solvent is not solvent:
             raise EntryError(f"result.solvent is {claimed.solvent!r}, the proofs say {solvent}")
+        if claimed.reasons != result.reasons:
+            raise EntryError(
+                f"result.reasons are {list(claimed.reasons)!r:.200}, "
+                f"but the replay finds {list(result.reasons)!r:.200}"
+            )
         for name, theirs, ours in zip(
             ("balance", "positions", "deficit", "fund"), claim, opened, strict=True
         ):
@@ -392,6 +404,7 @@ class _Replayer:
         if changed:
             raise EntryError(f"a {kind} entry may not change the {', '.join(sorted(changed))} root")
         e = model.body_from_json(raw, header, self.genesis)
+        refuse_unknown_fields(raw, e.to_json())
         if isinstance(e, OrderEntry):
             self.order(e)
         elif isinstance(e, AccountOpEntry):
@@ -458,6 +471,7 @@ def replay(
             raise EntryError("ledger.json 'entries' must be a positive integer")
         report.manifest_entries = count
         g = Genesis.from_json(genesis)
+        refuse_unknown_fields(genesis, {**g.to_json(), "signature": None}, "genesis")
         report.genesis = g
         if pinned_genesis is not None and g.ledger_id != pinned_genesis:
             raise EntryError(f"the genesis hash is {g.ledger_id}, not the pinned {pinned_genesis}")
@@ -490,6 +504,7 @@ def replay(
         last_batch_id=None,
         account_count=0,
         entries_verified=1,
+        entry_hashes=[g.ledger_id],
     )
     if state is None:
         current = start_state
@@ -508,6 +523,7 @@ def replay(
 
     structural: LedgerFailure | None = None
     last_hash = current.last_entry_hash
+    new_hashes: list[str] = []
     total_new = count - 1 - current.last_index
     for n, index in enumerate(range(current.last_index + 1, count)):
         obj = entries(index)
@@ -520,6 +536,7 @@ def replay(
             structural = LedgerFailure(index, str(exc))
             break
         last_hash = canonical_json_hash(obj)
+        new_hashes.append(last_hash)
         report.checked_to = index
         tick("checking entries", n + 1, total_new)
     if structural is None and entries(count) is not None:
@@ -556,6 +573,8 @@ def replay(
     if report.ok:
         current.last_index = report.checked_to
         current.last_entry_hash = last_hash
+        if current.entry_hashes:  # a state from before per-entry hashes stays without
+            current.entry_hashes.extend(new_hashes)
     latest = current.latest_solvency
     if latest is not None and latest.stress and not latest.solvent:
         report.solvency_warnings.append(

@@ -6,7 +6,7 @@ the file). ``SolvencySummary`` is the latest solvency report's conclusion.
 """
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from verifier.ledger.entries import Roots
@@ -67,8 +67,9 @@ class ReplayState:
 
     ``order_commitments`` is the full public order list: it is needed anyway to
     check that commitments are unique, and it rebuilds the order tree in O(n).
-    ``last_entry_hash`` lets a later run notice that an already verified entry
-    was rewritten (the ledger is append-only). ``last_time`` is the last
+    ``last_entry_hash`` and ``entry_hashes`` (the hash of every verified
+    entry, genesis first) let a later run name an already verified entry that
+    was rewritten (the ledger is append-only; ``verifier.ledger.resume``). ``last_time`` is the last
     entry's operator time, ``last_batch_timestamp`` the last batch's (oracle)
     timestamp and ``latest_report`` the newest oracle report seen so far.
     """
@@ -88,6 +89,7 @@ class ReplayState:
     last_time: int = 0
     last_batch_timestamp: int | None = None
     latest_report: OracleReport | None = None
+    entry_hashes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -108,6 +110,7 @@ class ReplayState:
             "last_time": self.last_time,
             "last_batch_timestamp": self.last_batch_timestamp,
             "latest_report": (None if self.latest_report is None else self.latest_report.to_json()),
+            "entry_hashes": list(self.entry_hashes),
         }
 
     @classmethod
@@ -119,7 +122,7 @@ class ReplayState:
             last_batch = d.get("last_batch_id")
             last_batch_ts = d.get("last_batch_timestamp")
             report = d.get("latest_report")
-            return cls(
+            state = cls(
                 ledger_id=hex64(d["ledger_id"], "state.ledger_id"),
                 last_index=uint(d["last_index"], "state.last_index"),
                 last_entry_hash=hex64(d["last_entry_hash"], "state.last_entry_hash"),
@@ -148,8 +151,16 @@ class ReplayState:
                     if report is None
                     else OracleReport.from_json(report, len(report["marks"]), "state report")
                 ),
+                entry_hashes=[
+                    hex64(h, "state.entry_hashes")
+                    for h in as_list(d.get("entry_hashes", []), "state.entry_hashes")
+                ],
             )
         except (KeyError, TypeError) as exc:
             raise ValueError(f"state is missing or mistypes {exc}") from None
         except EntryError as exc:
             raise ValueError(str(exc)) from None
+        hashes = state.entry_hashes
+        if hashes and (len(hashes) != state.last_index + 1 or hashes[-1] != state.last_entry_hash):
+            raise ValueError("state.entry_hashes do not end at entry last_index's hash")
+        return state
