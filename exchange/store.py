@@ -115,29 +115,45 @@ class Store:
         )
 
     def write_group(self, changes: Sequence[Change]) -> None:
-        """Apply ``changes`` in order in ONE transaction (one commit, one fsync).
+        """Apply ``changes`` in ONE transaction (one commit, one fsync).
 
         All or nothing: on any error (a duplicate ledger index or commitment, a
         listed / cancelled commitment without a row) nothing is stored and the
-        error propagates (``StoreError`` for a missing row). SQLAlchemy Core
-        statements, not ORM objects: this is the intake's hot path.
+        error propagates (``StoreError`` for a missing row). SQLAlchemy Core,
+        not ORM objects (this is the intake's hot path): the group's inserts go
+        first, one multi-row statement per table (ledger entries and order rows
+        are keyed, so their order is free; snapshots keep theirs), then the
+        status updates and job rows in the order the changes were made.
         """
         if not changes:
             return
+        entries = [
+            {"index": e["index"], "kind": e["kind"], "data": json.dumps(e)}
+            for c in changes
+            for e in c.entries
+        ]
+        orders = [
+            {
+                "commitment": str(o.commitment),
+                "ciphertext": o.ciphertext,
+                "received_at": o.received_at,
+                "status": o.status,
+                "order_index": o.order_index,
+            }
+            for c in changes
+            for o in c.new_orders
+        ]
         with self.engine.begin() as conn:
-            for change in changes:
-                self._apply(conn, change)
+            if entries:
+                conn.execute(insert(LedgerEntryRow), entries)
+            if orders:
+                conn.execute(insert(OrderRow), orders)
+            for c in changes:
+                self._apply(conn, c)
 
     @staticmethod
     def _apply(conn: Connection, c: Change) -> None:
-        if c.entries:
-            conn.execute(
-                insert(LedgerEntryRow),
-                [
-                    {"index": e["index"], "kind": e["kind"], "data": json.dumps(e)}
-                    for e in c.entries
-                ],
-            )
+        """The non-insert part of one change: snapshot, status updates, job rows."""
         if c.snapshot is not None:
             conn.execute(
                 insert(SnapshotRow).values(
@@ -145,20 +161,6 @@ class Store:
                     account_root=str(c.snapshot["account_root"]),
                     data=json.dumps(c.snapshot),
                 )
-            )
-        if c.new_orders:
-            conn.execute(
-                insert(OrderRow),
-                [
-                    {
-                        "commitment": str(o.commitment),
-                        "ciphertext": o.ciphertext,
-                        "received_at": o.received_at,
-                        "status": o.status,
-                        "order_index": o.order_index,
-                    }
-                    for o in c.new_orders
-                ],
             )
         by_commitment = col(OrderRow.commitment)
         for commitment, index in c.listed.items():
