@@ -1,9 +1,11 @@
 """Persistence of the running exchange: one SQL database (SQLite file or PostgreSQL).
 
-Every state change the service makes is one ``Store.write`` call: new ledger
-entries, the operator snapshot that corresponds to them, new / changed order
-rows and a solvency job update go into ONE transaction, so after a crash the
-database holds either all of a change or none of it. Only portable SQL
+Every state change the service makes is one ``Change``: new ledger entries,
+the operator snapshot that corresponds to them, new / changed order rows and
+a job update. ``write_group`` stores several changes in ONE transaction (the
+service's single writer, ``exchange.store_writer``, groups whatever queued
+meanwhile), so after a crash the database holds a prefix of the changes,
+each one whole. Only portable SQL
 (SQLAlchemy Core / SQLModel); SQLite gets WAL mode and a busy timeout so the
 API threads and the batcher can write concurrently.
 
