@@ -10,79 +10,21 @@ the honest witness is fully checked once; each tamper then evaluates only the
 constraints that mention the changed wire (the others cannot change), so many
 tamper tests on one circuit are cheap.
 
-``prove(artifacts, inputs)`` proves with the toolchain and parses the public
-signals; ``fake_account`` and ``declared_public_inputs`` are the account
-factory and the circuit-declaration reader the statement tests share.
+Proving and declaration helpers are in ``tests/circuits/proving.py``.
 
 Test code only: never imported by library code.
 """
 
 import hashlib
 import json
-import re
 import tempfile
 from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
 
 from prover import r1cs, toolchain
-from verifier import groth16
-from verifier.encoding import AccountState
 
-__all__ = [
-    "declared_public_inputs",
-    "fake_account",
-    "honest_witness",
-    "load_r1cs",
-    "prove",
-    "symbols",
-    "tamper_check",
-    "unsatisfied",
-    "verification_key",
-]
-
-
-def fake_account(
-    i: int,
-    balance: int,
-    positions: tuple[int, ...],
-    *,
-    nonce: int | None = None,
-    blinding: int = 0,
-) -> AccountState:
-    """Account ``i`` with distinct fake keys (1000 + i, 2000 + i) and blinding per index.
-
-    ``nonce`` defaults to ``i``; ``blinding`` 0 means ``(i + 1) * 0x1234567890ABCDEF``.
-    """
-    return AccountState(
-        pub_x=1000 + i,
-        pub_y=2000 + i,
-        balance=balance,
-        positions=positions,
-        nonce=i if nonce is None else nonce,
-        blinding=blinding or (i + 1) * 0x1234567890ABCDEF,
-    )
-
-
-def declared_public_inputs(circuit: Path, template: str, private_marker: str) -> list[str]:
-    """Names of the ``signal input``s of ``template`` in ``circuit`` declared before the
-    comment ``private_marker`` (the public inputs, in declaration order)."""
-    body = circuit.read_text().split(f"template {template}(", 1)[1]
-    return re.findall(r"signal input (\w+)", body.split(private_marker, 1)[0])
-
-
-def verification_key(artifacts: toolchain.CircuitArtifacts) -> groth16.PreparedVerificationKey:
-    """The circuit's verification key, prepared for the current backend."""
-    return groth16.prepare(groth16.VerificationKey.from_snarkjs(artifacts.verification_key()))
-
-
-def prove(
-    artifacts: toolchain.CircuitArtifacts, inputs: Mapping[str, object]
-) -> tuple[groth16.Proof, list[int]]:
-    """A real proof of ``inputs`` and its parsed public signals (``artifacts.n_public`` of them)."""
-    proof_json, public = toolchain.prove_inputs(artifacts, dict(inputs))
-    values = groth16.parse_public_signals(public, artifacts.n_public)
-    return groth16.Proof.from_snarkjs(proof_json), values
+__all__ = ["honest_witness", "load_r1cs", "symbols", "tamper_check", "unsatisfied"]
 
 
 @cache

@@ -18,15 +18,8 @@ from prover import circuits, toolchain
 from prover.errors import WitnessError
 from prover.statements import account_op as stmt
 from prover.statements.account_op import AccountOpError, AccountOpWitness, OpKind
-from tests.circuits.conftest import (
-    declared_public_inputs,
-    honest_witness,
-    prove,
-    symbols,
-    tamper_check,
-    unsatisfied,
-    verification_key,
-)
+from tests.circuits.conftest import honest_witness, symbols, tamper_check, unsatisfied
+from tests.circuits.proving import declared_public_inputs, prove, verification_key
 from verifier import groth16
 from verifier.babyjub import IDENTITY, Point
 from verifier.eddsa import PrivateKey
@@ -113,6 +106,23 @@ def unchecked(
     )
 
 
+def ledger_publics(
+    old_root: int, new_root: int, *, op: int, index: int, amount: int, pub: Point
+) -> list[int]:
+    """The public inputs the verifier recomputes from an account_op ledger entry."""
+    return vao.public_inputs(
+        old_root=old_root,
+        new_root=new_root,
+        op=op,
+        index=index,
+        amount=amount,
+        pub=pub,
+        prices=PRICES,
+        imf_bps=IMF,
+        account_depth=DEPTH,
+    )
+
+
 # ---------------------------------------------------------------- fast: layout and builder
 
 
@@ -133,16 +143,8 @@ def test_builder_sequence_updates_tree_and_public_inputs() -> None:
     assert tree.get(2) == w_open.new.leaf()
     assert inputs["balance"] == 0 and inputs["sigS"] == 0  # open: old fields unused
     # The ledger-level recomputation agrees with the witness.
-    assert w_open.public_inputs() == vao.public_inputs(
-        old_root=root0,
-        new_root=root1,
-        op=0,
-        index=2,
-        amount=700,
-        pub=fresh,
-        prices=PRICES,
-        imf_bps=IMF,
-        account_depth=DEPTH,
+    assert w_open.public_inputs() == ledger_publics(
+        root0, root1, op=0, index=2, amount=700, pub=fresh
     )
     assert w_open.public_inputs() == [root0, root1, 0, 2, 700, fresh.x, fresh.y, *PRICES, *IMF]
 
@@ -289,17 +291,7 @@ def test_withdraw_proves_and_verifies(artifacts: toolchain.CircuitArtifacts) -> 
     proof, values = prove(artifacts, inputs)
     print(f"account_op witness + prove {time.perf_counter() - started:.2f}s")
     # The verifier recomputes the public inputs from the ledger entry alone.
-    expected = vao.public_inputs(
-        old_root=old_root,
-        new_root=tree.root,
-        op=2,
-        index=1,
-        amount=1234,
-        pub=PUB,
-        prices=PRICES,
-        imf_bps=IMF,
-        account_depth=DEPTH,
-    )
+    expected = ledger_publics(old_root, tree.root, op=2, index=1, amount=1234, pub=PUB)
     assert values == expected == w.public_inputs()
     assert new_root == tree.root
     vk = verification_key(artifacts)

@@ -14,20 +14,11 @@ import pytest
 from prover import circuits, toolchain
 from prover.statements import health_sweep as stmt
 from prover.statements.health_sweep import HealthSweepWitness, build_sweep_witnesses
-from tests.circuits.conftest import (
-    declared_public_inputs,
-    fake_account,
-    honest_witness,
-    prove,
-    symbols,
-    tamper_check,
-    unsatisfied,
-    verification_key,
-)
+from tests.circuits import proving
+from tests.circuits.conftest import honest_witness, symbols, tamper_check, unsatisfied
 from verifier import groth16
 from verifier.encoding import AccountState
 from verifier.field import R
-from verifier.merkle import MerkleTree
 from verifier.params import CircuitParams
 from verifier.statements import health_sweep as vhs
 from verifier.statements.health_sweep import check_sweep
@@ -42,7 +33,7 @@ def params() -> CircuitParams:
 
 
 def account(i: int, balance: int, positions: tuple[int, int]) -> AccountState:
-    return fake_account(i, balance, positions)
+    return proving.fake_account(i, balance, positions)
 
 
 def accounts_with_boundary() -> list[AccountState | None]:
@@ -63,14 +54,6 @@ def accounts_with_boundary() -> list[AccountState | None]:
     ]
 
 
-def tree_root(accounts: list[AccountState | None], depth: int) -> int:
-    tree = MerkleTree(depth)
-    for i, a in enumerate(accounts):
-        if a is not None:
-            tree.update(i, a.leaf())
-    return tree.root
-
-
 def check(pubs: list[list[int]], accounts: list[AccountState | None]) -> vhs.SweepResult:
     p = params()
     return check_sweep(
@@ -78,7 +61,7 @@ def check(pubs: list[list[int]], accounts: list[AccountState | None]) -> vhs.Swe
         account_depth=p.account_depth,
         chunk_height=p.chunk_height,
         markets=p.markets,
-        expected_root=tree_root(accounts, p.account_depth),
+        expected_root=proving.tree_root(accounts, p.account_depth),
         prices=PRICES,
         mmf_bps=MMF,
     )
@@ -88,7 +71,7 @@ def check(pubs: list[list[int]], accounts: list[AccountState | None]) -> vhs.Swe
 
 
 def test_public_matches_declaration_order() -> None:
-    assert declared_public_inputs(CIRCUIT, "HealthSweepChunk", "// Private") == stmt.PUBLIC
+    assert proving.declared_public_inputs(CIRCUIT, "HealthSweepChunk", "// Private") == stmt.PUBLIC
 
 
 def test_flags_mark_exactly_the_accounts_below_mmr() -> None:
@@ -111,7 +94,7 @@ def test_check_sweep_rejects_wrong_root_prices_fractions_and_order() -> None:
         account_depth=p.account_depth,
         chunk_height=p.chunk_height,
         markets=p.markets,
-        expected_root=tree_root(accounts[:-1], p.account_depth),
+        expected_root=proving.tree_root(accounts[:-1], p.account_depth),
         prices=(101, 7),
         mmf_bps=(400, 1000),
     )
@@ -156,17 +139,12 @@ def witnesses() -> list[HealthSweepWitness]:
 def test_proves_and_verifies(
     artifacts: toolchain.CircuitArtifacts, witnesses: list[HealthSweepWitness]
 ) -> None:
-    vk = verification_key(artifacts)
-    signals = []
-    for w in witnesses:
-        proof, values = prove(artifacts, w.to_circuit_inputs())
-        assert values == w.public_inputs()
-        assert groth16.verify(vk, proof, values)
-        signals.append(values)
+    vk = proving.verification_key(artifacts)
+    signals = [values for _, values in proving.prove_each(artifacts, vk, witnesses)]
     result = check(signals, accounts_with_boundary())
     assert result.ok and result.flagged == (2, 5)
     # The flags and the index are bound: a proof does not verify under other values.
-    proof, _ = prove(artifacts, witnesses[0].to_circuit_inputs())
+    proof, _ = proving.prove(artifacts, witnesses[0].to_circuit_inputs())
     assert groth16.verify(vk, proof, signals[0])
     assert not groth16.verify(vk, proof, [*signals[0][:-1], 0])
     assert not groth16.verify(vk, proof, [1, *signals[0][1:]])

@@ -21,16 +21,8 @@ from prover import circuits, toolchain
 from prover.errors import WitnessError
 from prover.statements import liquidate as stmt
 from prover.statements.liquidate import LiquidationStepWitness, build_liquidation_step
-from tests.circuits.conftest import (
-    declared_public_inputs,
-    fake_account,
-    honest_witness,
-    prove,
-    symbols,
-    tamper_check,
-    unsatisfied,
-    verification_key,
-)
+from tests.circuits import proving
+from tests.circuits.conftest import honest_witness, symbols, tamper_check, unsatisfied
 from verifier import groth16
 from verifier.encoding import AccountState
 from verifier.field import R
@@ -52,7 +44,7 @@ def params() -> CircuitParams:
 
 
 def account(i: int, balance: int, positions: tuple[int, int], blinding: int = 0) -> AccountState:
-    return fake_account(i, balance, positions, blinding=blinding)
+    return proving.fake_account(i, balance, positions, blinding=blinding)
 
 
 def world() -> dict[int, AccountState]:
@@ -128,7 +120,7 @@ def run_domain_plan() -> tuple[list[LiquidationStepWitness], dict[int, AccountSt
 
 
 def test_public_matches_declaration_order() -> None:
-    assert declared_public_inputs(CIRCUIT, "LiquidateStep", "// Private") == stmt.PUBLIC
+    assert proving.declared_public_inputs(CIRCUIT, "LiquidateStep", "// Private") == stmt.PUBLIC
 
 
 def test_domain_plan_matches_the_statement() -> None:
@@ -239,13 +231,8 @@ def _wire(artifacts: toolchain.CircuitArtifacts, inputs: dict[str, object], name
 def test_proves_and_verifies_every_step(
     artifacts: toolchain.CircuitArtifacts, plan: list[LiquidationStepWitness]
 ) -> None:
-    vk = verification_key(artifacts)
-    proofs = []
-    for w in plan:
-        proof, values = prove(artifacts, w.to_circuit_inputs())
-        assert values == w.public_inputs()
-        assert groth16.verify(vk, proof, values)
-        proofs.append((proof, values))
+    vk = proving.verification_key(artifacts)
+    proofs = proving.prove_each(artifacts, vk, plan)
     # Public inputs are bound: the partial step does not verify as a full close,
     # for another account, or under other marks.
     proof, values = proofs[0]

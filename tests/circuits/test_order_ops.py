@@ -6,7 +6,8 @@ from prover import toolchain
 from prover.circuits import build_statement
 from prover.errors import WitnessError
 from prover.statements.order_ops import OpsError
-from tests.circuits.conftest import honest_witness, prove, symbols, tamper_check, verification_key
+from tests.circuits.conftest import honest_witness, symbols, tamper_check
+from tests.circuits.proving import prove, verification_key
 from tests.circuits.slot_market import BATCH_ID, PARAMS, PRICES, TAGS, SlotMarket
 from verifier import groth16
 from verifier.account_state import order_hash

@@ -9,6 +9,7 @@ builder, has to reject them.
 import itertools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 
 import pytest
 
@@ -23,14 +24,8 @@ from prover.statements.settle_batch import (
     SignedOrder,
     build_settle_batch,
 )
-from tests.circuits.conftest import (
-    honest_witness,
-    prove,
-    symbols,
-    tamper_check,
-    unsatisfied,
-    verification_key,
-)
+from tests.circuits.conftest import honest_witness, symbols, tamper_check, unsatisfied
+from tests.circuits.proving import prove, verification_key
 from verifier import groth16
 from verifier.eddsa import PrivateKey
 from verifier.encoding import BUY, SELL, AccountState, Order, fill_leaf, order_commitment
@@ -131,10 +126,7 @@ def main_scenario() -> tuple[Book, list[Fill]]:
     empty and the non-empty old fill leaf occur; Alice's order is touched twice,
     the second time against the intermediate fill root.
     """
-    book = Book()
-    book.open(0, 0)
-    book.open(1, 1_000_000)
-    book.open(2, 1_000_000)
+    book = fee_and_traders(1, 2)
     book.open(3, 1_000_000, positions=(-3, 0))
     alice = book.place(1, BUY, 10, PRICES[0], expiry=NOW)
     bob = book.place(2, SELL, 6, PRICES[0])
@@ -156,6 +148,25 @@ def assert_satisfied(artifacts: toolchain.CircuitArtifacts, outcome: SettleBatch
 def assert_rejected(artifacts: toolchain.CircuitArtifacts, outcome: SettleBatchOutcome) -> None:
     with pytest.raises(WitnessError):
         honest_witness(artifacts, outcome.witness.to_circuit_inputs())
+
+
+def assert_refused_and_rejected(
+    artifacts: toolchain.CircuitArtifacts, match: str, settle: Callable[..., SettleBatchOutcome]
+) -> None:
+    """The builder refuses the batch (BatchError matching ``match``); built anyway
+    (``check_rules=False``), the circuit rejects it."""
+    with pytest.raises(BatchError, match=match):
+        settle()
+    assert_rejected(artifacts, settle(check_rules=False))
+
+
+def fee_and_traders(*traders: int) -> Book:
+    """A book with the fee account (0, empty) and ``traders`` holding 1,000,000 each."""
+    book = Book()
+    book.open(0, 0)
+    for index in traders:
+        book.open(index, 1_000_000)
+    return book
 
 
 # ---------------------------------------------------------------- valid batches
@@ -238,9 +249,7 @@ def test_public_names_match_circuit_order() -> None:
 
 def margin_batch(balance: int, *, check_rules: bool = True) -> SettleBatchOutcome:
     """Dave buys 10 lots at 1000 with fee 30: equity afterwards = balance - 30, IMR = 1000."""
-    book = Book()
-    book.open(0, 0)
-    book.open(2, 1_000_000)
+    book = fee_and_traders(2)
     book.open(4, balance)
     dave = book.place(4, BUY, 10, 1_000)
     bob = book.place(2, SELL, 10, 1_000)
@@ -254,16 +263,12 @@ def test_margin_exactly_at_imr_passes(artifacts: toolchain.CircuitArtifacts) -> 
 
 
 def test_margin_one_unit_short_fails(artifacts: toolchain.CircuitArtifacts) -> None:
-    with pytest.raises(BatchError, match="initial margin"):
-        margin_batch(1_029)
-    assert_rejected(artifacts, margin_batch(1_029, check_rules=False))
+    assert_refused_and_rejected(artifacts, "initial margin", partial(margin_batch, 1_029))
 
 
 def fill_to_size_batch(quantity: int, *, check_rules: bool = True) -> SettleBatchOutcome:
     """Carol's sell of 10 lots, 4 already filled, against a fresh buy of 10."""
-    book = Book()
-    book.open(0, 0)
-    book.open(1, 1_000_000)
+    book = fee_and_traders(1)
     book.open(3, 1_000_000, positions=(-4, 0))
     buy = book.place(1, BUY, 10, 1_000)
     sell = book.place(3, SELL, 10, 1_000, filled=4)
@@ -279,9 +284,7 @@ def test_partial_order_filled_to_exactly_its_size_passes(
 
 
 def test_one_lot_beyond_size_fails(artifacts: toolchain.CircuitArtifacts) -> None:
-    with pytest.raises(BatchError, match="lots left"):
-        fill_to_size_batch(7)
-    assert_rejected(artifacts, fill_to_size_batch(7, check_rules=False))
+    assert_refused_and_rejected(artifacts, "lots left", partial(fill_to_size_batch, 7))
 
 
 def test_expiry_boundary(
@@ -291,9 +294,9 @@ def test_expiry_boundary(
     # The main batch runs at timestamp == Alice's expiry and passes.
     assert_satisfied(artifacts, main_batch[2])
     book, fills = main_scenario()
-    with pytest.raises(BatchError, match="expired"):
-        book.settle(fills, timestamp=NOW + 1)
-    assert_rejected(artifacts, book.settle(fills, timestamp=NOW + 1, check_rules=False))
+    assert_refused_and_rejected(
+        artifacts, "expired", partial(book.settle, fills, timestamp=NOW + 1)
+    )
 
 
 @pytest.mark.parametrize(
@@ -303,33 +306,21 @@ def test_mark_beyond_a_limit_fails(
     artifacts: toolchain.CircuitArtifacts, buy_limit: int, sell_limit: int
 ) -> None:
     # Mark exactly at both limits is the main batch (Alice buys, Bob sells at the mark).
-    book = Book()
-    book.open(0, 0)
-    book.open(1, 1_000_000)
-    book.open(2, 1_000_000)
+    book = fee_and_traders(1, 2)
     buy = book.place(1, BUY, 5, buy_limit)
     sell = book.place(2, SELL, 5, sell_limit)
-    with pytest.raises(BatchError, match="limit"):
-        book.settle([Fill(buy, sell, 5)])
-    assert_rejected(artifacts, book.settle([Fill(buy, sell, 5)], check_rules=False))
+    assert_refused_and_rejected(artifacts, "limit", partial(book.settle, [Fill(buy, sell, 5)]))
 
 
 def test_order_signed_by_another_key_fails(artifacts: toolchain.CircuitArtifacts) -> None:
-    book = Book()
-    book.open(0, 0)
-    book.open(1, 1_000_000)
-    book.open(2, 1_000_000)
+    book = fee_and_traders(1, 2)
     buy = book.place(1, BUY, 5, 1_000, signer=2)  # Bob signs Alice's order
     sell = book.place(2, SELL, 5, 1_000)
-    with pytest.raises(BatchError, match="signature"):
-        book.settle([Fill(buy, sell, 5)])
-    assert_rejected(artifacts, book.settle([Fill(buy, sell, 5)], check_rules=False))
+    assert_refused_and_rejected(artifacts, "signature", partial(book.settle, [Fill(buy, sell, 5)]))
 
 
 def test_self_trade_is_consistent(artifacts: toolchain.CircuitArtifacts) -> None:
-    book = Book()
-    book.open(0, 0)
-    book.open(1, 1_000_000)
+    book = fee_and_traders(1)
     buy = book.place(1, BUY, 5, 1_000)
     sell = book.place(1, SELL, 5, 1_000)
     outcome = book.settle([Fill(buy, sell, 5)])

@@ -13,7 +13,8 @@ from prover import toolchain
 from prover.circuits import build_statement
 from prover.errors import WitnessError
 from prover.statements.settle_fills import PUBLIC, FillsError, GroupFill
-from tests.circuits.conftest import honest_witness, prove, tamper_check, verification_key
+from tests.circuits.conftest import honest_witness, tamper_check
+from tests.circuits.proving import prove, verification_key
 from tests.circuits.slot_market import (
     BATCH_ID,
     FEE_BPS,

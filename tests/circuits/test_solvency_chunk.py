@@ -17,24 +17,14 @@ from prover import circuits, toolchain
 from prover.errors import WitnessError
 from prover.statements import solvency_chunk as stmt
 from prover.statements.solvency_chunk import SolvencyChunkWitness, build_solvency_witnesses
-from tests.circuits.conftest import (
-    declared_public_inputs,
-    fake_account,
-    honest_witness,
-    load_r1cs,
-    prove,
-    symbols,
-    tamper_check,
-    unsatisfied,
-    verification_key,
-)
+from tests.circuits import proving
+from tests.circuits.conftest import honest_witness, load_r1cs, symbols, tamper_check, unsatisfied
 from verifier import groth16
 from verifier.encoding import AccountState
 from verifier.field import FieldError, R
-from verifier.merkle import MerkleTree
 from verifier.params import CircuitParams
 from verifier.statements import solvency_chunk as vsc
-from verifier.statements.solvency_chunk import SolvencyTotals, check_solvency
+from verifier.statements.solvency_chunk import SolvencyResult, SolvencyTotals, check_solvency
 
 CIRCUIT = Path(__file__).resolve().parents[2] / "circuits" / "solvency_chunk.circom"
 PRICES = (100, 7)
@@ -46,7 +36,7 @@ def params() -> CircuitParams:
 
 def account(i: int, balance: int, positions: tuple[int, int], nonce: int = 0) -> AccountState:
     # Distinct fake keys and blindings per index; solvency does not check keys.
-    return fake_account(i, balance, positions, nonce=nonce)
+    return proving.fake_account(i, balance, positions, nonce=nonce)
 
 
 def six_accounts() -> list[AccountState | None]:
@@ -67,14 +57,6 @@ def six_accounts() -> list[AccountState | None]:
 
 def collateral(accounts: list[AccountState | None]) -> int:
     return sum(a.balance for a in accounts if a is not None)
-
-
-def tree_root(accounts: list[AccountState | None], depth: int) -> int:
-    tree = MerkleTree(depth)
-    for i, a in enumerate(accounts):
-        if a is not None:
-            tree.update(i, a.leaf())
-    return tree.root
 
 
 def publics(witnesses: list[SolvencyChunkWitness]) -> list[list[int]]:
@@ -99,7 +81,7 @@ def test_widths_match_circuit() -> None:
 
 
 def test_public_matches_declaration_order() -> None:
-    assert declared_public_inputs(CIRCUIT, "SolvencyChunk", "// Private") == stmt.PUBLIC
+    assert proving.declared_public_inputs(CIRCUIT, "SolvencyChunk", "// Private") == stmt.PUBLIC
 
 
 def test_builder_splits_into_chunks() -> None:
@@ -143,18 +125,40 @@ def test_check_solvency_accepts_honest_multi_chunk_tree() -> None:
     p = params()
     accounts = six_accounts()
     pubs = publics(build_solvency_witnesses(accounts, p, PRICES, random.Random(3)))
-    result = check_solvency(
+    result = check_honest(pubs, accounts)
+    assert result.ok, result.reasons
+    assert result.root == proving.tree_root(accounts, p.account_depth)
+    assert result.totals == SolvencyTotals(balance=1250, positions=(0, 0), deficit=586, fund=1000)
+
+
+def check(
+    pubs: list[list[int]],
+    accounts: list[AccountState | None],
+    *,
+    expected_root: int | None = None,
+    prices: tuple[int, ...] | None = None,
+) -> SolvencyResult:
+    """check_solvency at the test profile against the collateral of ``accounts``."""
+    p = params()
+    return check_solvency(
         pubs,
         p.account_depth,
         p.chunk_height,
         collateral(accounts),
         p.markets,
-        expected_root=tree_root(accounts, p.account_depth),
+        expected_root=expected_root,
+        prices=prices,
+    )
+
+
+def check_honest(pubs: list[list[int]], accounts: list[AccountState | None]) -> SolvencyResult:
+    """``check`` with the root of ``accounts`` and PRICES, as the ledger would pin them."""
+    return check(
+        pubs,
+        accounts,
+        expected_root=proving.tree_root(accounts, params().account_depth),
         prices=PRICES,
     )
-    assert result.ok, result.reasons
-    assert result.root == tree_root(accounts, p.account_depth)
-    assert result.totals == SolvencyTotals(balance=1250, positions=(0, 0), deficit=586, fund=1000)
 
 
 def _reasons(
@@ -164,16 +168,7 @@ def _reasons(
     expected_root: int | None = None,
     prices: tuple[int, ...] | None = None,
 ) -> str:
-    p = params()
-    result = check_solvency(
-        pubs,
-        p.account_depth,
-        p.chunk_height,
-        collateral(accounts),
-        p.markets,
-        expected_root=expected_root,
-        prices=prices,
-    )
+    result = check(pubs, accounts, expected_root=expected_root, prices=prices)
     assert not result.ok
     return " | ".join(result.reasons)
 
@@ -232,7 +227,7 @@ def test_check_solvency_deficit_vs_fund_boundary() -> None:
 def test_check_solvency_rejects_root_and_price_mismatch() -> None:
     accounts = six_accounts()
     pubs = publics(build_solvency_witnesses(accounts, params(), PRICES, random.Random(1)))
-    other_root = tree_root(accounts[:-1], params().account_depth)
+    other_root = proving.tree_root(accounts[:-1], params().account_depth)
     assert "rebuilt account root differs" in _reasons(pubs, accounts, expected_root=other_root)
     assert "differ from the oracle prices" in _reasons(pubs, accounts, prices=(101, 7))
     # A chunk that switched prices (a different price vector in chunk 1).
@@ -273,15 +268,7 @@ def test_fund_is_account_zero_equity_not_cash() -> None:
     accounts = fund_with_positions()
     p = params()
     (w,) = build_solvency_witnesses(accounts, p, PRICES, random.Random(2))
-    result = check_solvency(
-        [w.public_inputs()],
-        p.account_depth,
-        p.chunk_height,
-        collateral(accounts),
-        p.markets,
-        expected_root=tree_root(accounts, p.account_depth),
-        prices=PRICES,
-    )
+    result = check_honest([w.public_inputs()], accounts)
     assert result.totals == SolvencyTotals(
         balance=-8_151, positions=(0, 0), deficit=8_711, fund=560
     )
@@ -318,13 +305,12 @@ def test_proves_and_verifies_multi_chunk(
     chain: tuple[list[AccountState | None], list[SolvencyChunkWitness]],
 ) -> None:
     accounts, witnesses = chain
-    p = params()
-    vk = verification_key(artifacts)
+    vk = proving.verification_key(artifacts)
     signals: list[list[int]] = []
     proofs: list[groth16.Proof] = []
     for w in witnesses:
         started = time.perf_counter()
-        proof, values = prove(artifacts, w.to_circuit_inputs())
+        proof, values = proving.prove(artifacts, w.to_circuit_inputs())
         print(
             f"solvency chunk {w.chunk_index}: witness + prove {time.perf_counter() - started:.2f}s"
         )
@@ -333,15 +319,7 @@ def test_proves_and_verifies_multi_chunk(
         signals.append(values)
         proofs.append(proof)
     # The verifier's side: the real public signals chain, rebuild the root and are solvent.
-    result = check_solvency(
-        signals,
-        p.account_depth,
-        p.chunk_height,
-        collateral(accounts),
-        p.markets,
-        expected_root=tree_root(accounts, p.account_depth),
-        prices=PRICES,
-    )
+    result = check_honest(signals, accounts)
     assert result.ok, result.reasons
     # A proof does not verify under another chunk's public inputs.
     assert not groth16.verify(vk, proofs[1], signals[0])
@@ -363,7 +341,7 @@ def test_one_chunk_tree_first_and_last(artifacts: toolchain.CircuitArtifacts) ->
     assert list(honest.values[1 : 1 + len(w.public_inputs())]) == w.public_inputs()
     result = check_solvency([w.public_inputs()], p.account_depth, p.chunk_height, 200, p.markets)
     assert result.ok, result.reasons
-    assert result.root == tree_root(accounts, p.account_depth)
+    assert result.root == proving.tree_root(accounts, p.account_depth)
 
 
 @pytest.mark.slow
