@@ -16,6 +16,7 @@ from verifier.eddsa import (
     SerializationError,
     Signature,
     public_key_from_dict,
+    relaxed_signature_dict,
     signature_from_dict,
 )
 from verifier.field import R
@@ -123,12 +124,7 @@ def point(obj: object, what: str) -> Point:
 
 def signature(obj: object, what: str) -> Signature:
     """An EdDSA-Poseidon signature ``{"R8": {"x", "y"} | [x, y], "S": dec}``."""
-    sig_obj = dict(mapping(obj, what))
-    r8 = sig_obj.get("R8")
-    if isinstance(r8, list) and len(r8) == 2:
-        sig_obj["R8"] = {"x": r8[0], "y": r8[1]}
-    if isinstance(sig_obj.get("S"), int) and not isinstance(sig_obj.get("S"), bool):
-        sig_obj["S"] = str(sig_obj["S"])
+    sig_obj = relaxed_signature_dict(mapping(obj, what))
     try:
         return signature_from_dict(sig_obj)
     except SerializationError as exc:
