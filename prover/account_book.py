@@ -25,7 +25,7 @@ from verifier.params import CircuitParams
 from verifier.protocol import FEE_ACCOUNT
 from verifier.quadtree import QuadTree
 
-__all__ = ["AccountBook", "BookError", "SlotContent", "random_blinding"]
+__all__ = ["AccountBook", "BookError", "BookOutcome", "SlotContent", "random_blinding"]
 
 INSURANCE_ACCOUNT = FEE_ACCOUNT  # verifier.protocol: the insurance / fee account
 
@@ -187,6 +187,15 @@ class AccountBook:
             balance=record.balance - record.funding_payment(funding),
             checkpoints=tuple(funding),
         )
+
+
+@dataclass(frozen=True)
+class BookOutcome:
+    """A statement built on the book: its circuit input JSON, public inputs and the book after."""
+
+    inputs: dict[str, object]
+    public_inputs: list[int]
+    book: AccountBook
 
 
 def random_blinding() -> int:

@@ -10,7 +10,7 @@ book. Pure: never runs node; ``prover.toolchain`` proves.
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
-from prover.account_book import AccountBook, BookError, SlotContent, random_blinding
+from prover.account_book import AccountBook, BookError, BookOutcome, SlotContent, random_blinding
 from prover.circuits import Tags
 from prover.statements.layout import named_public_inputs
 from verifier.account_state import SlottedOrder, cancel_order_message, order_hash
@@ -57,13 +57,10 @@ class OrderOp:
 
 
 @dataclass(frozen=True)
-class OrderOpsOutcome:
-    """Circuit input JSON, public inputs, the cancelled commitments and the book afterwards."""
+class OrderOpsOutcome(BookOutcome):
+    """``BookOutcome`` and the cancelled commitments."""
 
-    inputs: dict[str, object]
-    public_inputs: list[int]
     cancels: tuple[int, ...]
-    book: AccountBook
 
 
 def build_order_ops(

@@ -18,6 +18,7 @@ from prover.account_book import (
     INSURANCE_ACCOUNT,
     AccountBook,
     BookError,
+    BookOutcome,
     SlotContent,
     random_blinding,
 )
@@ -67,14 +68,11 @@ class GroupFill:
 
 
 @dataclass(frozen=True)
-class SettleFillsOutcome:
-    """Circuit input JSON, public inputs and the book after the group."""
+class SettleFillsOutcome(BookOutcome):
+    """``BookOutcome`` (the book after the group) and the group's volume and fees."""
 
-    inputs: dict[str, object]
-    public_inputs: list[int]
     volume: tuple[int, ...]
     fee_total: int
-    book: AccountBook
 
 
 @dataclass(frozen=True)
