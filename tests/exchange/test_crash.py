@@ -13,7 +13,6 @@ the ledger (group commit answers only after the commit).
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -26,19 +25,14 @@ import httpx
 import pytest
 
 from client.sdk import DarkpoolClient
+from tests.live_server import free_port
 from verifier.eddsa import PrivateKey
 from verifier.encoding import BUY, SELL
-from verifier.ledger import check_proofs, replay
-from verifier.source import DirectorySource
+from verifier.ledger import check_proofs
+from verifier.source import DirectorySource, replay_source
 
 pytestmark = pytest.mark.slow
 TOKEN = "crash-test-operator-token-0123"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @contextmanager
@@ -79,7 +73,7 @@ def _server(data_dir: Path, port: int, database_url: str) -> Iterator[subprocess
 
 
 def test_kill_9_while_proving_loses_nothing(tmp_path: Path, database_url: str) -> None:
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     alice, bob = PrivateKey.generate(), PrivateKey.generate()
     expiry = int(time.time()) + 3600
@@ -144,14 +138,7 @@ def test_kill_9_while_proving_loses_nothing(tmp_path: Path, database_url: str) -
         out = c.export_ledger(tmp_path / "export")
         c.close()
 
-    source = DirectorySource(out)
-    report = replay(
-        manifest=source.manifest(),
-        genesis=source.genesis(),
-        entries=source.entry,
-        vkeys=source.vkeys(),
-        checker=check_proofs(2),
-    )
+    report = replay_source(DirectorySource(out), checker=check_proofs(2))
     assert report.ok, [str(f) for f in report.failures]
     assert report.checked_to == len(entries)  # genesis .. the second batch
 
@@ -168,7 +155,7 @@ def test_kill_9_at_random_points_keeps_a_valid_chain(tmp_path: Path) -> None:
     seed = int.from_bytes(os.urandom(4), "big")
     rng = random.Random(seed)
     print(f"\nrandom kill points: seed {seed}")
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     database_url = f"sqlite:///{(tmp_path / 'darkpool.sqlite3').resolve()}"
     alice, bob = PrivateKey.generate(), PrivateKey.generate()
@@ -239,12 +226,5 @@ def test_kill_9_at_random_points_keeps_a_valid_chain(tmp_path: Path) -> None:
         assert c.admin_batch(TOKEN)["entry_index"] == len(entries)  # and work goes on
         out = c.export_ledger(tmp_path / "export")
         c.close()
-    source = DirectorySource(out)
-    report = replay(
-        manifest=source.manifest(),
-        genesis=source.genesis(),
-        entries=source.entry,
-        vkeys=source.vkeys(),
-        checker=check_proofs(2),
-    )
+    report = replay_source(DirectorySource(out), checker=check_proofs(2))
     assert report.ok, [str(f) for f in report.failures]
