@@ -39,6 +39,18 @@ def _prices(value: str) -> list[int]:
     return prices
 
 
+def _shock(value: str) -> tuple[int, list[int]]:
+    """``SEQ:BPS0,BPS1,..``: report ``seq`` moves each market's price by that many bps."""
+    seq_text, _, moves = value.partition(":")
+    try:
+        seq, bps = int(seq_text), [int(b) for b in moves.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError("a shock is SEQ:BPS0,BPS1,.. (integers)") from None
+    if seq < 1:
+        raise argparse.ArgumentTypeError("a shock's report seq is at least 1")
+    return seq, bps
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -51,6 +63,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         seed=args.seed,
         max_step_bps=args.step_bps,
         premium_bps=args.premium_bps,
+        shocks=dict(args.shock),
     )
     service = OracleService.open(
         Path(args.key_dir), args.exchange_id, feed, max_skew_s=args.max_skew_s
@@ -99,6 +112,14 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     serve.add_argument("--step-bps", type=int, default=40, help="simulated feed: max move/step")
     serve.add_argument(
         "--premium-bps", type=int, default=0, help="simulated feed: index below mark, bps"
+    )
+    serve.add_argument(
+        "--shock",
+        type=_shock,
+        action="append",
+        default=[],
+        metavar="SEQ:BPS0,BPS1,..",
+        help="simulated feed: scripted price move at report SEQ, bps per market (repeatable)",
     )
     serve.add_argument(
         "--max-skew-s", type=int, default=30, help="refuse requested times further from the clock"

@@ -8,7 +8,7 @@ floats; a feed that cannot give a price raises ``FeedError``.
 """
 
 import random
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -67,7 +67,9 @@ class SimulatedFeed:
     ``[-max_step_bps, +max_step_bps]`` basis points of itself (at least one
     tick of movement range), floored at 1 tick. The index price sits
     ``premium_bps`` of the mark below it (0: index = mark), so funding has a
-    mark-index gap to act on.
+    mark-index gap to act on. ``shocks`` maps a report ``seq`` to a move in
+    bps per market applied on top of that step (a scripted crash for the demo;
+    later steps walk on from the shocked prices).
     """
 
     def __init__(
@@ -77,6 +79,7 @@ class SimulatedFeed:
         seed: int = 0,
         max_step_bps: int = 50,
         premium_bps: int = 0,
+        shocks: Mapping[int, Sequence[int]] | None = None,
     ) -> None:
         if not start_prices:
             raise FeedError("the feed needs at least one market")
@@ -88,6 +91,12 @@ class SimulatedFeed:
         if not 0 <= premium_bps < BPS_DENOM:
             raise FeedError("premium_bps must be in [0, 10000)")
         self._premium_bps = premium_bps
+        self._shocks = {int(k): tuple(v) for k, v in (shocks or {}).items()}
+        for seq, move in self._shocks.items():
+            if seq < 1 or len(move) != len(start_prices):
+                raise FeedError("a shock names a report seq >= 1 and one bps move per market")
+            if any(not -BPS_DENOM < b <= BPS_DENOM for b in move):
+                raise FeedError("a shock moves a price by more than -100% .. +100%")
         self._rng = random.Random(seed)
         self._max_step_bps = max_step_bps
         self._path: list[tuple[int, ...]] = [tuple(start_prices)]
@@ -101,7 +110,14 @@ class SimulatedFeed:
         if seq < 0:
             raise FeedError("report sequence number must be non-negative")
         while len(self._path) <= seq:
-            self._path.append(tuple(self._step(p) for p in self._path[-1]))
+            step = [self._step(p) for p in self._path[-1]]
+            move = self._shocks.get(len(self._path))
+            if move is not None:
+                step = [
+                    max(1, p * (BPS_DENOM + b) // BPS_DENOM)
+                    for p, b in zip(step, move, strict=True)
+                ]
+            self._path.append(tuple(step))
         return self._path[seq]
 
     def quote(self, seq: int, timestamp: int) -> Quote:

@@ -85,6 +85,22 @@ class Settings(BaseSettings):
         description="group commit: at most this many queued changes (orders, ...) share one "
         "database transaction and fsync; 1 = one commit per change",
     )
+    sweep_interval_batches: int = Field(
+        default=0,
+        ge=0,
+        description="genesis: a proven health sweep at least every N batches (0 = not required)",
+    )
+    sweep_interval_s: int = Field(
+        default=0,
+        ge=0,
+        description="genesis: a proven health sweep at least every N seconds (0 = not required)",
+    )
+    funding_interval_s: int = Field(
+        default=0,
+        ge=0,
+        description="genesis: seconds between funding index updates, published before "
+        "batches (0 = no updates; genesis then carries the hourly default)",
+    )
     oracle_url: str | None = Field(
         default=None,
         description="base URL of the price oracle (`darkpool oracle serve`); the operator "

@@ -27,6 +27,7 @@ Integers only, no I/O; never imports the service layer or the prover.
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from verifier import funding as vfunding
 from verifier.params import BPS_DENOM
 
 
@@ -65,12 +66,6 @@ def _clamp(x: int, bound: int) -> int:
     return max(-bound, min(bound, x))
 
 
-def _trunc_div(a: int, b: int) -> int:
-    """a / b rounded toward zero (b > 0)."""
-    q = abs(a) // b
-    return q if a >= 0 else -q
-
-
 def mark_price(index: int, premium: int, params: FundingParams) -> int:
     """index + premium clamped to the band; quote units per lot, >= 1."""
     if index < 1:
@@ -80,23 +75,29 @@ def mark_price(index: int, premium: int, params: FundingParams) -> int:
 
 
 def funding_delta(mark: int, index: int, params: FundingParams) -> int:
-    """One interval's change of F for one market (see the module's rounding rule)."""
-    if mark < 1 or index < 1:
-        raise FundingError("mark and index prices must be positive")
-    cap = index * params.clamp_bps // BPS_DENOM
-    return _clamp(_trunc_div(mark - index, params.premium_divisor), cap)
+    """One interval's change of F for one market (``verifier.funding``: the replay's rule)."""
+    try:
+        return vfunding.funding_delta(
+            mark, index, premium_divisor=params.premium_divisor, clamp_bps=params.clamp_bps
+        )
+    except vfunding.FundingMathError as exc:
+        raise FundingError(str(exc)) from None
 
 
 def next_indices(
     indices: Sequence[int], marks: Sequence[int], index_prices: Sequence[int], params: FundingParams
 ) -> tuple[int, ...]:
-    """F after one funding interval, per market."""
-    if not len(indices) == len(marks) == len(index_prices):
-        raise FundingError("one funding index, mark and index price per market is required")
-    return tuple(
-        f + funding_delta(p, i, params)
-        for f, p, i in zip(indices, marks, index_prices, strict=True)
-    )
+    """F after one funding interval, per market (``verifier.funding.next_indices``)."""
+    try:
+        return vfunding.next_indices(
+            indices,
+            marks,
+            index_prices,
+            premium_divisor=params.premium_divisor,
+            clamp_bps=params.clamp_bps,
+        )
+    except vfunding.FundingMathError as exc:
+        raise FundingError(str(exc)) from None
 
 
 def owed(positions: Sequence[int], checkpoints: Sequence[int], indices: Sequence[int]) -> int:

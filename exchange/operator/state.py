@@ -28,12 +28,14 @@ from verifier.encoding import (
 )
 from verifier.export import Ledger, LedgerEntry, LedgerError, Roots
 from verifier.ledger import DEFAULT_LIMITS_JSON, Limits
+from verifier.ledger.rules import FundingRules, RiskRules
 from verifier.merkle import MerklePath, MerkleTree
 from verifier.oracle import OracleReport
 from verifier.params import CircuitParams
 from verifier.protocol import DEFAULT_EXCHANGE_ID, STATEMENTS, Tags
 
 __all__ = [
+    "DEFAULT_FUNDING_RULES",
     "BatchSummary",
     "DuplicateOrder",
     "OperatorError",
@@ -82,6 +84,10 @@ class BatchSummary:
     entry: LedgerEntry
     fills: tuple[Fill, ...]
     proofs: int
+
+
+#: Hourly funding, 1/8 of the mark-index premium per interval, at most 0.5% of the index.
+DEFAULT_FUNDING_RULES = FundingRules(interval_s=3600, premium_divisor=8, clamp_bps=50)
 
 
 def wall_clock() -> int:
@@ -148,6 +154,18 @@ class OperatorState:
         self.last_batch_timestamp: int | None = None
         self.proof_seconds: dict[str, float] = {s: 0.0 for s in STATEMENTS}
         self.proof_counts: dict[str, int] = {s: 0 for s in STATEMENTS}
+        # Risk engine (exchange.operator.risk): genesis rules and their progress.
+        # Default: no sweep required, liquidation fee half the maintenance fraction.
+        self.risk_rules = RiskRules(0, 0, tuple(m.mmf_bps // 2 for m in self.markets))
+        self.funding_rules = DEFAULT_FUNDING_RULES
+        self.batches_since_sweep = 0
+        self.sweep_clock: int | None = None  # time of the last sweep (or of the first batch)
+        self.funding_indices: tuple[int, ...] = (0,) * p.markets
+        self.funding_timestamp: int | None = None
+        self.liquidations: list[Any] = []  # exchange.domain.liquidation.Liquidation records
+        # Flagged by the last sweep and not liquidated yet: no batch may run (the
+        # verifier would fail it).
+        self.pending_liquidations: list[int] = []
 
     # ------------------------------------------------------------ views
 
@@ -288,13 +306,26 @@ class OperatorState:
             self.ledger.restore(e)
             if e["kind"] == "batch":
                 self.last_batch_timestamp = int(e["oracle"]["timestamp"])
+                self.batches_since_sweep += 1
+                if self.sweep_clock is None:
+                    self.sweep_clock = int(e["time"])
+            elif e["kind"] == "sweep":
+                self.batches_since_sweep = 0
+                self.sweep_clock = int(e["time"])
+                self.pending_liquidations = [int(i) for i in e["flagged"] if int(i) != 0]
+            elif e["kind"] == "liquidation":
+                done = int(e["account"])
+                self.pending_liquidations = [i for i in self.pending_liquidations if i != done]
+            elif e["kind"] == "funding":
+                self.funding_indices = tuple(int(f) for f in e["indices"])
+                self.funding_timestamp = int(e["oracle"]["timestamp"])
             if e["kind"] == "order":
                 h = int(e["commitment"])
                 if e["order_index"] != len(commitments) or h not in orders:
                     raise OperatorError(f"order entry {i} has no matching stored order")
                 commitments.append(h)
                 self._commitment_set.add(h)
-            elif e["kind"] in ("account_op", "batch") and i > snapshot["ledger_index"]:
+            if e["kind"] in ("account_op", "batch", "liquidation") and i > snapshot["ledger_index"]:
                 raise OperatorError(f"entry {i} ({e['kind']}) is newer than the snapshot")
         genesis = self.ledger.entries[0].body
         self.min_deposit = int(genesis.get("min_deposit", 0))
@@ -329,6 +360,10 @@ class OperatorState:
             None if report is None else OracleReport.from_json(report, self.params.markets)
         )
         self.limits = self.ledger.genesis.limits
+        if self.ledger.genesis.risk is not None:
+            self.risk_rules = self.ledger.genesis.risk
+        if self.ledger.genesis.funding is not None:
+            self.funding_rules = self.ledger.genesis.funding
         self.next_batch_id = int(snapshot["next_batch_id"])
         if self.roots != self.ledger.roots:
             raise OperatorError("restored state does not reproduce the ledger's latest roots")

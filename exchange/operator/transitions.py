@@ -35,7 +35,7 @@ from exchange.domain import (
     intake_range_problem,
     pre_trade_margin_ok,
 )
-from exchange.operator.settlement import SettlementPlanner
+from exchange.operator.risk import RiskEngine
 from exchange.operator.state import (
     BatchSummary,
     DuplicateOrder,
@@ -73,6 +73,7 @@ from verifier.encoding import (
 from verifier.export import LedgerEntry, Roots, vkey_hashes
 from verifier.field import FieldError, unsigned_in_range
 from verifier.ledger import Limits
+from verifier.ledger.rules import FundingRules, RiskRules
 from verifier.oracle import OracleFormatError, OracleReport, stressed_prices
 from verifier.params import AMOUNT_BITS, BALANCE_BITS, BPS_DENOM
 from verifier.protocol import DEFAULT_EXCHANGE_ID, FEE_ACCOUNT, STATEMENTS, is_expired
@@ -81,7 +82,7 @@ from verifier.statements.solvency_chunk import check_solvency
 __all__ = ["Operator"]
 
 
-class Operator(SettlementPlanner):
+class Operator(RiskEngine):
     """All exchange state in memory; every ledger entry carries its proof."""
 
     def __init__(
@@ -99,8 +100,14 @@ class Operator(SettlementPlanner):
         new_blinding: Callable[[], int] = random_blinding,
         operator_key: PrivateKey | None = None,
         limits: Limits | None = None,
+        risk: RiskRules | None = None,
+        funding: FundingRules | None = None,
     ) -> None:
-        """``operator_key`` signs every ledger entry (generated when None: tests and demos)."""
+        """``operator_key`` signs every ledger entry (generated when None: tests and demos).
+
+        ``risk`` / ``funding`` are the genesis risk rules (default: no sweep
+        required, liquidation fee half of mmf; ``DEFAULT_FUNDING_RULES``).
+        """
         self._init_state(
             markets=markets,
             oracle=oracle,
@@ -113,6 +120,10 @@ class Operator(SettlementPlanner):
         )
         if limits is not None:
             self.limits = limits
+        if risk is not None:
+            self.risk_rules = risk
+        if funding is not None:
+            self.funding_rules = funding
         p = self.params
         if not isinstance(min_deposit, int) or isinstance(min_deposit, bool) or min_deposit < 0:
             raise OperatorError("min_deposit must be a non-negative integer")
@@ -131,6 +142,8 @@ class Operator(SettlementPlanner):
                 "limits": self.limits.to_json(),
                 "vkey_hashes": vkey_hashes(vkeys),
                 "min_deposit": min_deposit,
+                "risk": self.risk_rules.to_json(),
+                "funding": self.funding_rules.to_json(),
             },
         )
         index = self.open_account(insurance_pubkey, insurance_fund)
@@ -455,6 +468,11 @@ class Operator(SettlementPlanner):
     def run_batch(self, report: OracleReport) -> BatchSummary:
         """Match resting orders at the report's marks, prove settlement, append one batch entry."""
         self._check_report(report)
+        if self.pending_liquidations:
+            raise OperatorError(
+                f"account {self.pending_liquidations[0]} was flagged by the last health sweep: "
+                "liquidate it (or sweep again) before the next batch"
+            )
         if self.last_batch_timestamp is not None and report.timestamp <= self.last_batch_timestamp:
             raise OperatorError("batch timestamp does not increase")
         entry_time = self._entry_time(report)
@@ -508,6 +526,9 @@ class Operator(SettlementPlanner):
         self.latest_report = report
         self.last_batch_timestamp = report.timestamp
         self.next_batch_id += 1
+        self.batches_since_sweep += 1
+        if self.sweep_clock is None:
+            self.sweep_clock = entry_time
         self._record_reasons(result, refused)
         return BatchSummary(entry, tuple(fills), len(proofs))
 

@@ -18,7 +18,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from nacl.public import SealedBox
@@ -28,6 +28,7 @@ from exchange.core.config import Settings
 from exchange.errors import Internal, Unavailable
 from exchange.models import BatchJobRow, SolvencyJobRow
 from exchange.operator import Operator, ProveFn, RejectedOrder, wall_clock
+from exchange.operator.state import DEFAULT_FUNDING_RULES
 from exchange.ratelimit import IntakeLimits
 from exchange.service import processes
 from exchange.service.results import HealthReport, SetupProgress
@@ -43,6 +44,7 @@ from verifier import poseidon
 from verifier.eddsa import Signature
 from verifier.encoding import Order
 from verifier.field import R
+from verifier.ledger.rules import RiskRules
 from verifier.protocol import STATEMENTS, Tags
 
 log = logging.getLogger("darkpool.service")
@@ -226,6 +228,15 @@ class ServiceCore:
                 prove=self._prove,
                 new_blinding=self._next_blinding,
                 operator_key=self.keys.ledger,
+                risk=RiskRules(
+                    sweep_interval_batches=s.sweep_interval_batches,
+                    sweep_interval_s=s.sweep_interval_s,
+                    liquidation_fee_bps=tuple(m.mmf_bps // 2 for m in s.markets),
+                ),
+                funding=replace(
+                    DEFAULT_FUNDING_RULES,
+                    interval_s=s.funding_interval_s or DEFAULT_FUNDING_RULES.interval_s,
+                ),
             )
             self.store.write(
                 entries=[e.to_dict() for e in self.op.ledger.entries], snapshot=self._snapshot()

@@ -68,6 +68,17 @@ class Jobs(ServiceCore):
                     report = OracleReport.from_json(json.loads(job.report), op.params.markets)
                     self._current_batch = job
                     try:
+                        first_new = len(op.ledger)
+                        try:
+                            self._risk_before_batch(report)
+                        finally:
+                            # Each risk entry is atomic: store what was appended even
+                            # if a later step failed (the batch then does not run).
+                            if len(op.ledger) > first_new:
+                                self._persist(
+                                    entries=[e.to_dict() for e in op.ledger.entries[first_new:]],
+                                    snapshot=self._snapshot(),
+                                )
                         with self._batch_blindings(job.batch_id):
                             summary = op.run_batch(report)
                     except OperatorError as exc:
@@ -131,6 +142,23 @@ class Jobs(ServiceCore):
         if job.status == "published" and (job.ledger_index or 0) >= self.durable_entries:
             job.status = "proving"  # stored, but not yet answered: never show it early
         return job
+
+    def _risk_before_batch(self, report: OracleReport) -> None:
+        """Funding update and health sweep (+ liquidations) when genesis says they are due.
+
+        Both use the batch's own report, so the verifier sees one report for
+        all of them; a sweep that flags a trader liquidates it before the
+        batch (issue 11: the next batch fails verification otherwise).
+        """
+        op = self.op
+        if self.settings.funding_interval_s and op.funding_due(report):
+            op.update_funding(report)
+        # A fresh sweep also when a flagged trader is still pending (its liquidation
+        # failed earlier): the sweep at this report replaces the list.
+        if op.sweep_due() or op.pending_liquidations:
+            done = op.sweep_and_liquidate(report)
+            if done:
+                log.info("liquidated accounts %s at report %d", list(done), report.seq)
 
     def _live_orders(self) -> bool:
         now = self._clock()

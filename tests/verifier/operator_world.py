@@ -14,8 +14,11 @@ OPERATOR_KEY = PrivateKey(b"\x05" * 32)
 ORACLE_KEY = PrivateKey(b"\x01" * 32)
 
 
-def small_operator() -> tuple[Any, Any, PrivateKey, PrivateKey]:
-    """(operator, tags, alice key, bob key): two markets, fixed keys, a fixed clock."""
+def small_operator(**operator_kwargs: Any) -> tuple[Any, Any, PrivateKey, PrivateKey]:
+    """(operator, tags, alice key, bob key): two markets, fixed keys, a fixed clock.
+
+    ``operator_kwargs`` go to ``Operator`` (e.g. genesis ``risk`` / ``funding`` rules).
+    """
     from exchange.operator import MarketSpec, Operator
     from oracle.signer import SimulatedOracle
     from verifier.protocol import Tags
@@ -34,5 +37,6 @@ def small_operator() -> tuple[Any, Any, PrivateKey, PrivateKey]:
         insurance_fund=1000,
         clock=lambda: 1000,
         operator_key=OPERATOR_KEY,
+        **operator_kwargs,
     )
     return op, tags, alice, bob

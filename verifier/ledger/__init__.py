@@ -66,7 +66,6 @@ from verifier.ledger.chain import entry_hash, entry_tag, sign_entry
 from verifier.ledger.entries import (
     ACCOUNT_OPS,
     DEFAULT_LIMITS_JSON,
-    ENTRY_KINDS,
     ENTRY_TYPES,
     STATEMENTS,
     AccountOpEntry,
@@ -90,7 +89,12 @@ from verifier.ledger.parse import EntryError, canonical_json_hash
 from verifier.ledger.proofs import SERIAL_BATCH, Progress, ProofChecker, ProofItem, check_proofs
 from verifier.ledger.replay import LEDGER_FORMAT, parse_genesis, replay
 from verifier.ledger.report import LedgerFailure, ReplayReport
+from verifier.ledger.risk import FundingEntry, LiquidationEntry, SweepEntry
+from verifier.ledger.rules import FundingRules, RiskProgress, RiskRules
 from verifier.ledger.state import ReplayState, SolvencySummary
+
+#: Every entry kind, genesis first (the registry once every kind module is imported).
+ENTRY_KINDS: tuple[str, ...] = ("genesis", *ENTRY_TYPES)
 
 __all__ = [
     "ACCOUNT_OPS",
@@ -105,9 +109,12 @@ __all__ = [
     "BatchProof",
     "Entry",
     "EntryError",
+    "FundingEntry",
+    "FundingRules",
     "Genesis",
     "LedgerFailure",
     "Limits",
+    "LiquidationEntry",
     "Market",
     "OracleReport",
     "OrderEntry",
@@ -117,10 +124,13 @@ __all__ = [
     "ProofItem",
     "ReplayReport",
     "ReplayState",
+    "RiskProgress",
+    "RiskRules",
     "Roots",
     "SolvencyEntry",
     "SolvencyResult",
     "SolvencySummary",
+    "SweepEntry",
     "canonical_json_hash",
     "check_proofs",
     "entry_hash",

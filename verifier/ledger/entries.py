@@ -52,7 +52,6 @@ from verifier.protocol import STATEMENTS
 __all__ = [
     "ACCOUNT_OPS",
     "DEFAULT_LIMITS_JSON",
-    "ENTRY_KINDS",
     "ENTRY_TYPES",
     "STATEMENTS",
     "AccountOpEntry",
@@ -409,6 +408,3 @@ class SolvencyEntry(Entry):
             "chunks": [c.to_json() for c in self.chunks],
             "result": self.result.to_json(),
         }
-
-
-ENTRY_KINDS: tuple[str, ...] = ("genesis", *ENTRY_TYPES)

@@ -26,6 +26,7 @@ from verifier.ledger.parse import (
     point,
     uint,
 )
+from verifier.ledger.rules import FundingRules, RiskRules
 from verifier.merkle import zero_hashes
 from verifier.oracle import MAX_SHOCK_BPS, OracleFormatError, OracleReport
 from verifier.params import (
@@ -236,6 +237,8 @@ class Genesis:
     roots: Roots
     ledger_id: str = ""
     min_deposit: int = 0
+    risk: RiskRules | None = None
+    funding: FundingRules | None = None
 
     kind: ClassVar[str] = "genesis"
 
@@ -297,6 +300,7 @@ class Genesis:
             raise EntryError(f"genesis {k} root is not the empty-tree root")
         if "roots_before" in d and Roots.parse(d["roots_before"], "genesis roots_before") != roots:
             raise EntryError("genesis roots_before differ from its roots_after")
+        risk_raw, funding_raw = d.get("risk"), d.get("funding")
         return cls(
             exchange_id=exchange_id,
             params=params,
@@ -308,10 +312,14 @@ class Genesis:
             roots=roots,
             ledger_id=genesis_hash(obj),
             min_deposit=min_deposit,
+            risk=None
+            if risk_raw is None
+            else RiskRules.from_json(risk_raw, [m.mmf_bps for m in markets]),
+            funding=None if funding_raw is None else FundingRules.from_json(funding_raw),
         )
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "index": 0,
             "kind": "genesis",
             "exchange_id": self.exchange_id,
@@ -325,3 +333,8 @@ class Genesis:
             "roots_before": self.roots.to_json(),
             "roots_after": self.roots.to_json(),
         }
+        if self.risk is not None:
+            out["risk"] = self.risk.to_json()
+        if self.funding is not None:
+            out["funding"] = self.funding.to_json()
+        return out

@@ -29,6 +29,7 @@ from verifier.ledger.parse import EntryError, canonical_json_hash, mapping
 from verifier.ledger.proofs import PendingProof, Progress, ProofChecker, check_proofs
 from verifier.ledger.report import LedgerFailure, ReplayReport
 from verifier.ledger.resume import resume
+from verifier.ledger.risk import FundingEntry, LiquidationEntry, RiskChecks, SweepEntry
 from verifier.ledger.state import ReplayState, SolvencySummary
 from verifier.ledger.strict import refuse_unknown_fields
 from verifier.merkle import MerkleError, MerkleTree
@@ -52,7 +53,7 @@ def parse_genesis(obj: object) -> Genesis:
         raise ValueError(str(exc)) from None
 
 
-class _Replayer:
+class _Replayer(RiskChecks):
     """Mutable replay state plus the per-kind checks."""
 
     def __init__(
@@ -231,6 +232,7 @@ class _Replayer:
         before, after = e.roots_before, e.roots_after
         if s.last_batch_id is not None and batch_id <= s.last_batch_id:
             raise EntryError(f"batch_id {batch_id} does not increase (last {s.last_batch_id})")
+        self.before_batch(e.time)
         report = e.oracle
         last_ts = s.last_batch_timestamp
         if last_ts is not None and report.timestamp <= last_ts:
@@ -275,6 +277,7 @@ class _Replayer:
         s.last_batch_id = batch_id
         s.last_batch_timestamp = report.timestamp
         s.batches += 1
+        self.after_batch(e.time)
 
     def solvency(self, e: SolvencyEntry) -> None:
         s = self.state
@@ -413,6 +416,12 @@ class _Replayer:
             self.batch(e)
         elif isinstance(e, SolvencyEntry):
             self.solvency(e)
+        elif isinstance(e, SweepEntry):
+            self.sweep(e)
+        elif isinstance(e, LiquidationEntry):
+            self.liquidation(e)
+        elif isinstance(e, FundingEntry):
+            self.funding(e)
         else:  # pragma: no cover - a registered kind without a check
             raise EntryError(f"no check for entry kind {kind!r}")
         self.state.roots = after

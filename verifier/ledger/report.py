@@ -70,6 +70,7 @@ class ReplayReport:
             "latest_solvency": (
                 None if s is None or s.latest_solvency is None else s.latest_solvency.to_dict()
             ),
+            "risk": None if s is None else s.risk.counts(),
             "vkey_hashes": None if g is None else dict(g.vkey_hashes),
             "keys_pinned": self.keys_pinned,
             "genesis_hash": None if g is None else g.ledger_id,

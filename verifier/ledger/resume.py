@@ -86,4 +86,5 @@ def resume(
         state,
         order_commitments=list(state.order_commitments),
         entry_hashes=list(state.entry_hashes),
+        risk=state.risk.copy(),
     )

@@ -11,6 +11,7 @@ from typing import Any
 
 from verifier.ledger.entries import Roots
 from verifier.ledger.parse import EntryError, as_list, field_element, hex64, mapping, uint
+from verifier.ledger.rules import RiskProgress
 from verifier.oracle import OracleReport
 
 __all__ = ["ReplayState", "SolvencySummary"]
@@ -71,7 +72,8 @@ class ReplayState:
     entry, genesis first) let a later run name an already verified entry that
     was rewritten (the ledger is append-only; ``verifier.ledger.resume``). ``last_time`` is the last
     entry's operator time, ``last_batch_timestamp`` the last batch's (oracle)
-    timestamp and ``latest_report`` the newest oracle report seen so far.
+    timestamp, ``latest_report`` the newest oracle report seen so far and
+    ``risk`` the sweep/liquidation/funding bookkeeping (``verifier.ledger.rules``).
     """
 
     ledger_id: str
@@ -90,6 +92,7 @@ class ReplayState:
     last_batch_timestamp: int | None = None
     latest_report: OracleReport | None = None
     entry_hashes: list[str] = field(default_factory=list)
+    risk: RiskProgress = field(default_factory=RiskProgress)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -111,6 +114,7 @@ class ReplayState:
             "last_batch_timestamp": self.last_batch_timestamp,
             "latest_report": (None if self.latest_report is None else self.latest_report.to_json()),
             "entry_hashes": list(self.entry_hashes),
+            "risk": self.risk.to_dict(),
         }
 
     @classmethod
@@ -155,6 +159,7 @@ class ReplayState:
                     hex64(h, "state.entry_hashes")
                     for h in as_list(d.get("entry_hashes", []), "state.entry_hashes")
                 ],
+                risk=RiskProgress.from_dict(d.get("risk", {})),
             )
         except (KeyError, TypeError) as exc:
             raise ValueError(f"state is missing or mistypes {exc}") from None

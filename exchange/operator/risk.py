@@ -1,0 +1,217 @@
+"""The operator's risk transitions: health sweeps, liquidations and funding updates (issue 11).
+
+``RiskEngine`` sits between ``SettlementPlanner`` and ``Operator``. Each
+method proves first and appends one ledger entry only when every proof exists
+(atomic like every transition; see ``exchange.operator.transitions``):
+
+* ``health_sweep(report)``: ``health_sweep`` chunk proofs over every account
+  at the report's marks; the entry lists the accounts below maintenance
+  margin. Every flagged trader must be liquidated before the next batch, or
+  ``darkpool-verify`` fails that batch.
+* ``liquidate(index, report)``: the steps of ``exchange.domain.liquidation``
+  (largest maintenance contribution first, just enough lots to restore
+  initial margin, capped fee to the fund), each proven with ``liquidate``.
+  A shortfall the fund cannot cover would need auto-deleveraging, which is
+  not proven yet: ``OperatorError`` and nothing changes.
+* ``update_funding(report)``: the next cumulative funding index per market
+  from the report's mark and index prices (``verifier.funding``), at most
+  once per genesis ``funding.interval_s``. The indices are public ledger data
+  the verifier recomputes; settling them into account balances needs the
+  account leaf with funding checkpoints (the staged ``settle_fills``).
+
+This module never writes state to disk and never prints.
+"""
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from exchange.domain import AccountEntry
+from exchange.domain import liquidation as liquidation_domain
+from exchange.domain.margin import RiskParams
+from exchange.operator.settlement import SettlementPlanner
+from exchange.operator.state import OperatorError, UnknownAccount
+from prover.statements.health_sweep import build_sweep_witnesses
+from prover.statements.liquidate import build_liquidation_step
+from verifier import funding as funding_math
+from verifier.encoding import AccountState
+from verifier.export import LedgerEntry, Roots
+from verifier.oracle import OracleReport
+from verifier.protocol import FEE_ACCOUNT
+
+__all__ = ["RiskEngine"]
+
+
+class RiskEngine(SettlementPlanner):
+    """Sweeps, liquidations and funding on top of the operator state."""
+
+    # Provided by Operator (exchange.operator.transitions).
+    def _prove(
+        self, statement: str, inputs: Mapping[str, object], expected: Sequence[int]
+    ) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def _prove_all(
+        self, statement: str, items: Sequence[tuple[Mapping[str, object], Sequence[int]]]
+    ) -> list[dict[str, Any]]:
+        raise NotImplementedError
+
+    def _check_report(self, report: OracleReport) -> None:
+        raise NotImplementedError
+
+    def _entry_time(self, report: OracleReport | None) -> int:
+        raise NotImplementedError
+
+    # ------------------------------------------------------------ parameters
+
+    @property
+    def risk_params(self) -> RiskParams:
+        """Margin fractions and the genesis liquidation fee, for the domain engine."""
+        return RiskParams(
+            imf_bps=self.imf_bps,
+            mmf_bps=tuple(m.mmf_bps for m in self.markets),
+            liquidation_fee_bps=self.risk_rules.liquidation_fee_bps,
+        )
+
+    def sweep_due(self, time: int | None = None) -> bool:
+        """A batch now (operator time ``time``) would break the genesis sweep interval."""
+        rules = self.risk_rules
+        n, t = rules.sweep_interval_batches, rules.sweep_interval_s
+        if n and self.batches_since_sweep >= n:
+            return True
+        now = self._clock() if time is None else time
+        return bool(t) and self.sweep_clock is not None and now - self.sweep_clock >= t
+
+    def funding_due(self, report: OracleReport) -> bool:
+        """The genesis funding interval has passed since the last update (at report time)."""
+        last = self.funding_timestamp
+        return last is None or report.timestamp - last >= self.funding_rules.interval_s
+
+    # ------------------------------------------------------------ sweeps
+
+    def health_sweep(self, report: OracleReport) -> tuple[LedgerEntry, tuple[int, ...]]:
+        """Prove every account's health at the report's marks; append a ``sweep`` entry.
+
+        Returns the entry and the accounts below maintenance margin (the fund,
+        index 0, included if it is); every other flagged account must be
+        liquidated (``liquidate``) before the next batch.
+        """
+        self._check_report(report)
+        entry_time = self._entry_time(report)
+        n = len(self.accounts)
+        accounts: list[AccountState | None] = [self.accounts.get(i) for i in range(n)]
+        mmf = tuple(m.mmf_bps for m in self.markets)
+        witnesses = build_sweep_witnesses(accounts, self.params, report.marks, mmf)
+        chunks = self._prove_all(
+            "health_sweep", [(w.to_circuit_inputs(), w.public_inputs()) for w in witnesses]
+        )
+        k = self.params.chunk_size
+        flagged = tuple(
+            w.chunk_index * k + b for w in witnesses for b in range(k) if w.flags >> b & 1
+        )
+        roots = self.roots
+        entry = self.ledger.append(
+            "sweep",
+            roots,
+            roots,
+            {"oracle": report.to_json(), "chunks": chunks, "flagged": list(flagged)},
+            time=entry_time,
+        )
+        self.latest_report = report
+        self.batches_since_sweep = 0
+        self.sweep_clock = entry_time
+        self.pending_liquidations = [i for i in flagged if i != FEE_ACCOUNT]
+        return entry, flagged
+
+    def liquidate(self, index: int, report: OracleReport) -> LedgerEntry:
+        """Liquidate one account below maintenance margin at the report's marks (proven)."""
+        self._check_report(report)
+        if index == FEE_ACCOUNT or index not in self.accounts:
+            raise UnknownAccount(f"account {index} cannot be liquidated")
+        entry_time = self._entry_time(report)
+        params = self.risk_params
+        book = {i: AccountEntry.of(a) for i, a in self.accounts.items()}
+        try:
+            new_book, record = liquidation_domain.liquidate(book, index, report.marks, params)
+        except liquidation_domain.LiquidationError as exc:
+            raise OperatorError(str(exc)) from None
+        if record.deleveraging:
+            raise OperatorError("the fund cannot cover this liquidation; ADL is not proven yet")
+        tree, states = self.account_tree, dict(self.accounts)
+        steps: list[dict[str, Any]] = []
+        for k, s in enumerate(record.steps):
+            w = build_liquidation_step(
+                tree,
+                account=index,
+                before=states[index],
+                fund_before=states[FEE_ACCOUNT],
+                market=s.market,
+                lots=s.lots,
+                continuation=k > 0,
+                prices=report.marks,
+                imf_bps=params.imf_bps,
+                mmf_bps=params.mmf_bps,
+                liquidation_fee_bps=params.liquidation_fee_bps,
+                new_blinding=self._new_blinding(),
+                fund_new_blinding=self._new_blinding(),
+                params=self.params,
+            )
+            steps.append(self._prove("liquidate", w.to_circuit_inputs(), w.public_inputs()))
+            states[index], states[FEE_ACCOUNT], tree = w.after, w.fund_after, w.tree_after
+        for i in (index, FEE_ACCOUNT):
+            if AccountEntry.of(states[i]) != new_book[i]:
+                raise OperatorError("liquidation witnesses differ from the risk engine")
+        before = self.roots
+        after = Roots(tree.root, before.fill, before.order)
+        entry = self.ledger.append(
+            "liquidation",
+            before,
+            after,
+            {"account": index, "oracle": report.to_json(), "steps": steps},
+            time=entry_time,
+        )
+        self.account_tree, self.accounts = tree, states
+        self.latest_report = report
+        self.liquidations.append(record)
+        self.pending_liquidations = [i for i in self.pending_liquidations if i != index]
+        return entry
+
+    def sweep_and_liquidate(self, report: OracleReport) -> tuple[int, ...]:
+        """A health sweep at ``report`` and the liquidation of every flagged trader."""
+        _, flagged = self.health_sweep(report)
+        done = tuple(i for i in flagged if i != FEE_ACCOUNT)
+        for i in done:
+            self.liquidate(i, report)
+        return done
+
+    # ------------------------------------------------------------ funding
+
+    def update_funding(self, report: OracleReport) -> LedgerEntry:
+        """Append the next funding indices computed from the report (a ``funding`` entry)."""
+        self._check_report(report)
+        if not self.funding_due(report):
+            raise OperatorError(
+                f"funding was updated less than {self.funding_rules.interval_s} s ago"
+            )
+        rules = self.funding_rules
+        try:
+            indices = funding_math.next_indices(
+                self.funding_indices,
+                report.marks,
+                report.index,
+                premium_divisor=rules.premium_divisor,
+                clamp_bps=rules.clamp_bps,
+            )
+        except funding_math.FundingMathError as exc:
+            raise OperatorError(f"funding: {exc}") from None
+        roots = self.roots
+        entry = self.ledger.append(
+            "funding",
+            roots,
+            roots,
+            {"oracle": report.to_json(), "indices": [str(f) for f in indices]},
+            time=self._entry_time(report),
+        )
+        self.latest_report = report
+        self.funding_indices = indices
+        self.funding_timestamp = report.timestamp
+        return entry

@@ -1,0 +1,75 @@
+"""Funding index arithmetic: the one definition the operator, the domain and the replay share.
+
+Each market m has a cumulative funding index ``F_m``: a signed integer number
+of quote units per lot (``FUNDING_BITS`` wide, the width the staged
+``settle_fills``/``order_ops`` circuits take as public ``funding[M]``). An
+account holding ``s_m`` lots owes ``s_m * (F_m - F_last_m)`` on settlement, so
+funding is exactly zero-sum (positions net to zero per market).
+
+One funding interval moves the index by
+
+    dF = clamp(trunc((mark - index) / premium_divisor), -cap, +cap),
+    cap = floor(index * clamp_bps / 10^4)
+
+with ``trunc`` toward zero (the payer never pays more than the exact premium
+share) and ``mark`` / ``index`` the oracle-signed mark and index (spot) prices
+of a real report. Longs pay when the mark trades above the index. The ledger's
+``funding`` entries publish every new index; the replay recomputes each one
+from the signed report (``next_indices``) and fails the entry on any
+difference.
+
+Pure integers, no I/O; never imports prover or exchange.
+"""
+
+from collections.abc import Sequence
+
+from verifier.params import BPS_DENOM, FUNDING_BITS
+
+__all__ = ["FundingMathError", "funding_delta", "index_in_range", "next_indices"]
+
+
+class FundingMathError(ValueError):
+    """Funding inputs out of range (non-positive prices, bad parameters, index overflow)."""
+
+
+def _trunc_div(a: int, b: int) -> int:
+    """a / b rounded toward zero (b > 0)."""
+    q = abs(a) // b
+    return q if a >= 0 else -q
+
+
+def funding_delta(mark: int, index: int, *, premium_divisor: int, clamp_bps: int) -> int:
+    """One interval's change of F for one market, quote units per lot (see the module rule)."""
+    if mark < 1 or index < 1:
+        raise FundingMathError("mark and index prices must be positive")
+    if premium_divisor < 1:
+        raise FundingMathError("premium_divisor must be at least 1")
+    if not 0 <= clamp_bps <= BPS_DENOM:
+        raise FundingMathError(f"clamp_bps must be in [0, {BPS_DENOM}]")
+    cap = index * clamp_bps // BPS_DENOM
+    return max(-cap, min(cap, _trunc_div(mark - index, premium_divisor)))
+
+
+def index_in_range(value: int) -> bool:
+    """True iff ``value`` fits the circuits' signed ``FUNDING_BITS`` funding index."""
+    return -(1 << (FUNDING_BITS - 1)) <= value < 1 << (FUNDING_BITS - 1)
+
+
+def next_indices(
+    indices: Sequence[int],
+    marks: Sequence[int],
+    index_prices: Sequence[int],
+    *,
+    premium_divisor: int,
+    clamp_bps: int,
+) -> tuple[int, ...]:
+    """F after one funding interval, per market; FundingMathError on bad input or overflow."""
+    if not len(indices) == len(marks) == len(index_prices):
+        raise FundingMathError("one funding index, mark and index price per market is required")
+    out = tuple(
+        f + funding_delta(p, i, premium_divisor=premium_divisor, clamp_bps=clamp_bps)
+        for f, p, i in zip(indices, marks, index_prices, strict=True)
+    )
+    if not all(index_in_range(f) for f in out):
+        raise FundingMathError(f"a funding index leaves the signed {FUNDING_BITS}-bit range")
+    return out

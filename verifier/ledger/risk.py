@@ -1,0 +1,363 @@
+"""Risk-engine entries and their replay checks: health sweeps, liquidations, funding (issue 11).
+
+Three entry kinds (docs/ledger.md):
+
+* ``sweep``: ``health_sweep`` chunk proofs over the whole account tree at a
+  real signed report, and ``flagged``, the accounts whose proven flag says
+  ``10^4 * equity < sum |s| * P * mmf_bps``. Changes no root.
+* ``liquidation``: ``liquidate`` step proofs of one account at a real signed
+  report, chained from ``roots_before.account`` to ``roots_after.account``.
+* ``funding``: the new cumulative funding index per market, computed from a
+  real signed report's mark and index prices (``verifier.funding``). Changes
+  no root.
+
+Rules the replay adds (``RiskChecks``, mixed into the replayer):
+
+* before every batch: no account flagged by the last sweep is left
+  unliquidated ("account i was below maintenance margin at the health sweep
+  of entry j and was not liquidated before this batch"), and no sweep is
+  overdue under genesis ``risk`` ("health sweep overdue: ...");
+* a sweep's proofs rebuild the current account root at the report's marks and
+  the genesis maintenance fractions, and ``flagged`` equals the proven flags;
+* a liquidation's steps follow ``verifier.statements.liquidate.check_steps``
+  with public inputs recomputed from the report and genesis;
+* a funding entry comes at least genesis ``funding.interval_s`` after the
+  previous one and every index equals the previous index plus the formula's
+  delta at its report ("funding index of market m is X, but ...").
+
+Pure: no I/O. Never imports prover or exchange.
+"""
+
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import Any, ClassVar
+
+from verifier import groth16
+from verifier.funding import FundingMathError, next_indices
+from verifier.ledger.entries import (
+    Entry,
+    Genesis,
+    ProofData,
+    parse_report,
+    register,
+)
+from verifier.ledger.parse import EntryError, as_list, get, mapping, sint, uint
+from verifier.ledger.state import ReplayState
+from verifier.oracle import OracleReport
+from verifier.statements import health_sweep as health_sweep_statement
+from verifier.statements import liquidate as liquidate_statement
+
+__all__ = ["FundingEntry", "LiquidationEntry", "RiskChecks", "SweepEntry"]
+
+
+def _proofs(d: Mapping[str, Any], key: str, kind: str) -> tuple[ProofData, ...]:
+    raw = as_list(get(d, key, kind), f"{kind} {key}")
+    return tuple(
+        ProofData.from_json(mapping(c, f"{kind} proof {k}"), f"{kind} proof {k}")
+        for k, c in enumerate(raw)
+    )
+
+
+@register
+@dataclass(frozen=True, kw_only=True)
+class SweepEntry(Entry):
+    """A health sweep: health_sweep chunk proofs over the whole account tree at a signed report.
+
+    ``flagged`` is the operator's list of accounts below maintenance margin;
+    the replay recomputes it from the proofs' flags and requires equality.
+    """
+
+    kind: ClassVar[str] = "sweep"
+    may_change: ClassVar[frozenset[str]] = frozenset()
+
+    oracle: OracleReport
+    chunks: tuple[ProofData, ...]
+    flagged: tuple[int, ...]
+
+    @classmethod
+    def body_from_json(
+        cls, d: Mapping[str, Any], header: dict[str, Any], genesis: Genesis
+    ) -> "SweepEntry":
+        flagged_raw = as_list(get(d, "flagged", "sweep"), "sweep flagged")
+        return cls(
+            **header,
+            oracle=parse_report(get(d, "oracle", "sweep"), "oracle report", genesis.params.markets),
+            chunks=_proofs(d, "chunks", "sweep"),
+            flagged=tuple(uint(x, "sweep flagged") for x in flagged_raw),
+        )
+
+    def body_json(self) -> dict[str, Any]:
+        return {
+            "oracle": self.oracle.to_json(),
+            "chunks": [c.to_json() for c in self.chunks],
+            "flagged": list(self.flagged),
+        }
+
+
+@register
+@dataclass(frozen=True, kw_only=True)
+class LiquidationEntry(Entry):
+    """The liquidation of one account: its liquidate step proofs, in order, at a signed report."""
+
+    kind: ClassVar[str] = "liquidation"
+    may_change: ClassVar[frozenset[str]] = frozenset({"account"})
+
+    account: int
+    oracle: OracleReport
+    steps: tuple[ProofData, ...]
+
+    @classmethod
+    def body_from_json(
+        cls, d: Mapping[str, Any], header: dict[str, Any], genesis: Genesis
+    ) -> "LiquidationEntry":
+        steps = _proofs(d, "steps", "liquidation")
+        if not steps:
+            raise EntryError("a liquidation has at least one step")
+        return cls(
+            **header,
+            account=uint(get(d, "account", "liquidation"), "liquidation account"),
+            oracle=parse_report(
+                get(d, "oracle", "liquidation"), "oracle report", genesis.params.markets
+            ),
+            steps=steps,
+        )
+
+    def body_json(self) -> dict[str, Any]:
+        return {
+            "account": self.account,
+            "oracle": self.oracle.to_json(),
+            "steps": [s.to_json() for s in self.steps],
+        }
+
+
+@register
+@dataclass(frozen=True, kw_only=True)
+class FundingEntry(Entry):
+    """A funding update: the new cumulative funding index per market at a signed report."""
+
+    kind: ClassVar[str] = "funding"
+    may_change: ClassVar[frozenset[str]] = frozenset()
+
+    oracle: OracleReport
+    indices: tuple[int, ...]
+
+    @classmethod
+    def body_from_json(
+        cls, d: Mapping[str, Any], header: dict[str, Any], genesis: Genesis
+    ) -> "FundingEntry":
+        raw = as_list(get(d, "indices", "funding"), "funding indices")
+        if len(raw) != genesis.params.markets:
+            raise EntryError(
+                f"funding lists {len(raw)} indices for {genesis.params.markets} markets"
+            )
+        return cls(
+            **header,
+            oracle=parse_report(
+                get(d, "oracle", "funding"), "oracle report", genesis.params.markets
+            ),
+            indices=tuple(sint(x, f"funding indices[{m}]") for m, x in enumerate(raw)),
+        )
+
+    def body_json(self) -> dict[str, Any]:
+        return {"oracle": self.oracle.to_json(), "indices": [str(f) for f in self.indices]}
+
+
+class RiskChecks:
+    """The replay's risk rules; mixed into ``verifier.ledger.replay._Replayer``."""
+
+    genesis: Genesis
+    state: ReplayState
+    keys: Mapping[str, tuple[groth16.PreparedVerificationKey, object]]
+
+    def _proof(
+        self, statement: str, obj: object, expected: list[int], index: int, label: str
+    ) -> None:
+        raise NotImplementedError
+
+    def _use_report(self, report: OracleReport, time: int, what: str) -> None:
+        raise NotImplementedError
+
+    # -- batches ------------------------------------------------------------
+
+    def before_batch(self, time: int) -> None:
+        """Fail a batch at entry time ``time`` that the risk rules forbid."""
+        risk = self.state.risk
+        if risk.pending:
+            raise EntryError(
+                f"account {risk.pending[0]} was below maintenance margin at the health sweep "
+                f"of entry {risk.sweep_entry} and was not liquidated before this batch"
+            )
+        rules = self.genesis.risk
+        if rules is None:
+            return
+        since = "genesis" if risk.sweep_entry is None else f"the sweep of entry {risk.sweep_entry}"
+        n = rules.sweep_interval_batches
+        if n and risk.batches_since_sweep >= n:
+            raise EntryError(
+                f"health sweep overdue: {risk.batches_since_sweep} batches since {since} "
+                f"(genesis requires one every {n})"
+            )
+        t = rules.sweep_interval_s
+        if t and risk.sweep_clock is not None and time - risk.sweep_clock > t:
+            raise EntryError(
+                f"health sweep overdue: {time - risk.sweep_clock} s since "
+                f"{'the first batch' if risk.sweep_entry is None else since} "
+                f"(genesis requires one every {t} s)"
+            )
+
+    def after_batch(self, time: int) -> None:
+        risk = self.state.risk
+        risk.batches_since_sweep += 1
+        if risk.sweep_clock is None:
+            risk.sweep_clock = time
+
+    # -- kinds --------------------------------------------------------------
+
+    def sweep(self, e: SweepEntry) -> None:
+        g = self.genesis
+        p = g.params
+        if g.risk is None:
+            raise EntryError("a health sweep in a ledger whose genesis has no risk rules")
+        report = e.oracle
+        self._use_report(report, e.time, "oracle report")
+        if not e.chunks:
+            raise EntryError("a health sweep has at least one chunk")
+        if len(e.chunks) > p.chunks:
+            raise EntryError(f"{len(e.chunks)} chunks, but the tree has only {p.chunks}")
+        mmf = [m.mmf_bps for m in g.markets]
+        n_public = self.keys["health_sweep"][0].n_public
+        signals: list[list[int]] = []
+        for k, chunk in enumerate(e.chunks):
+            try:
+                signals.append(groth16.parse_public_signals(chunk.public_signals, n_public))
+            except groth16.Groth16Error as exc:
+                raise EntryError(f"sweep chunk {k}: {exc}") from None
+        result = health_sweep_statement.check_sweep(
+            signals,
+            account_depth=p.account_depth,
+            chunk_height=p.chunk_height,
+            markets=p.markets,
+            expected_root=e.roots_before.account,
+            prices=report.marks,
+            mmf_bps=mmf,
+        )
+        if not result.ok:
+            raise EntryError(f"health sweep: {'; '.join(result.reasons)}")
+        for k, chunk in enumerate(e.chunks):
+            decoded = health_sweep_statement.SweepChunkPublic.from_signals(signals[k], p.markets)
+            try:
+                expected = health_sweep_statement.public_inputs(
+                    chunk_index=k,
+                    sub_root=decoded.sub_root,
+                    prices=report.marks,
+                    mmf_bps=mmf,
+                    flags=decoded.flags,
+                    chunk_height=p.chunk_height,
+                )
+            except ValueError as exc:
+                raise EntryError(f"sweep chunk {k} public inputs: {exc}") from None
+            self._proof("health_sweep", chunk.to_json(), expected, e.index, f"sweep chunk {k}")
+        if tuple(e.flagged) != result.flagged:
+            raise EntryError(
+                f"flagged lists {list(e.flagged)}, but the proofs flag {list(result.flagged)}"
+            )
+        risk = self.state.risk
+        # The fund (index 0) is never liquidated; its health is visible in solvency.
+        risk.pending = [i for i in result.flagged if i != 0]
+        risk.sweep_entry = e.index
+        risk.sweep_clock = e.time
+        risk.batches_since_sweep = 0
+        risk.sweeps += 1
+
+    def liquidation(self, e: LiquidationEntry) -> None:
+        g = self.genesis
+        p = g.params
+        if g.risk is None:
+            raise EntryError("a liquidation in a ledger whose genesis has no risk rules")
+        report = e.oracle
+        self._use_report(report, e.time, "oracle report")
+        if not 0 < e.account < self.state.account_count:
+            raise EntryError(f"liquidation of account {e.account}, which is not a trader's")
+        n_public = self.keys["liquidate"][0].n_public
+        steps: list[liquidate_statement.LiquidationStepPublic] = []
+        for k, step in enumerate(e.steps):
+            label = f"liquidation step {k}"
+            try:
+                signals = groth16.parse_public_signals(step.public_signals, n_public)
+                steps.append(
+                    liquidate_statement.LiquidationStepPublic.from_signals(signals, p.markets)
+                )
+            except (groth16.Groth16Error, ValueError) as exc:
+                raise EntryError(f"{label}: {exc}") from None
+            if steps[-1].account != e.account:
+                raise EntryError(f"{label} liquidates account {steps[-1].account}")
+        if steps[0].continuation:
+            raise EntryError("liquidation step 0 is a continuation")
+        imf = tuple(m.imf_bps for m in g.markets)
+        mmf = tuple(m.mmf_bps for m in g.markets)
+        fees = g.risk.liquidation_fee_bps
+        _, end_root, reasons = liquidate_statement.check_steps(
+            steps,
+            start_root=e.roots_before.account,
+            prices=report.marks,
+            imf_bps=imf,
+            mmf_bps=mmf,
+            liquidation_fee_bps=fees,
+        )
+        if reasons:
+            raise EntryError(reasons[0])
+        if end_root != e.roots_after.account:
+            raise EntryError("the last liquidation step does not end at roots_after")
+        for k, (step, decoded) in enumerate(zip(e.steps, steps, strict=True)):
+            expected = replace(
+                decoded, prices=report.marks, imf_bps=imf, mmf_bps=mmf, liquidation_fee_bps=fees
+            )
+            try:
+                signals_expected = expected.signals()
+            except ValueError as exc:
+                raise EntryError(f"liquidation step {k} public inputs: {exc}") from None
+            self._proof(
+                "liquidate", step.to_json(), signals_expected, e.index, f"liquidation step {k}"
+            )
+        risk = self.state.risk
+        risk.pending = [i for i in risk.pending if i != e.account]
+        risk.liquidations += 1
+        risk.liquidation_steps += len(steps)
+
+    def funding(self, e: FundingEntry) -> None:
+        g = self.genesis
+        rules = g.funding
+        if rules is None:
+            raise EntryError("a funding update in a ledger whose genesis has no funding rules")
+        report = e.oracle
+        self._use_report(report, e.time, "oracle report")
+        risk = self.state.risk
+        last = risk.funding_timestamp
+        if last is not None and report.timestamp - last < rules.interval_s:
+            raise EntryError(
+                f"funding update at report time {report.timestamp}, "
+                f"{report.timestamp - last} s after the update of entry {risk.funding_entry} "
+                f"(genesis interval {rules.interval_s} s)"
+            )
+        previous = risk.funding_indices or [0] * g.params.markets
+        try:
+            expected = next_indices(
+                previous,
+                report.marks,
+                report.index,
+                premium_divisor=rules.premium_divisor,
+                clamp_bps=rules.clamp_bps,
+            )
+        except FundingMathError as exc:
+            raise EntryError(f"funding: {exc}") from None
+        for m, (theirs, ours) in enumerate(zip(e.indices, expected, strict=True)):
+            if theirs != ours:
+                raise EntryError(
+                    f"funding index of market {m} is {theirs}, but the signed report gives "
+                    f"{ours} (previous {previous[m]}, mark {report.marks[m]}, "
+                    f"index price {report.index[m]})"
+                )
+        risk.funding_indices = list(expected)
+        risk.funding_timestamp = report.timestamp
+        risk.funding_entry = e.index
+        risk.funding_updates += 1

@@ -1,0 +1,182 @@
+"""Risk-engine rules fixed in genesis and the replay's risk bookkeeping (issue 11).
+
+``RiskRules`` is genesis ``risk`` (how often a health sweep is due, the
+liquidation fee per market); ``FundingRules`` is genesis ``funding`` (the
+interval and the premium formula of ``verifier.funding``). Both are optional:
+a ledger without them may hold no ``sweep``/``liquidation`` (resp.
+``funding``) entry. ``RiskProgress`` is what the replay carries from entry to
+entry (and in the ``--state`` file) to enforce them: pending liquidations,
+batches and seconds since the last sweep, the funding indices.
+
+Pure data and strict parsers (``EntryError`` with a one-line reason).
+"""
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from verifier.ledger.parse import EntryError, as_list, get, mapping, sint, uint
+from verifier.params import BPS_DENOM
+
+__all__ = ["FundingRules", "RiskProgress", "RiskRules"]
+
+
+@dataclass(frozen=True)
+class RiskRules:
+    """Genesis ``risk``: health-sweep interval and liquidation fee per market.
+
+    ``sweep_interval_batches`` = N > 0: a batch fails when N batches have
+    passed since the last sweep (or genesis). ``sweep_interval_s`` = T > 0: a
+    batch fails when its entry time is more than T seconds after the last
+    sweep (before any sweep: after the first batch). 0 disables a rule.
+    ``liquidation_fee_bps[m] < mmf_bps[m]`` (the fee fits in the margin a
+    liquidation releases).
+    """
+
+    sweep_interval_batches: int
+    sweep_interval_s: int
+    liquidation_fee_bps: tuple[int, ...]
+
+    @classmethod
+    def from_json(cls, obj: object, mmf_bps: Sequence[int]) -> "RiskRules":
+        what = "genesis risk"
+        d = mapping(obj, what)
+        fees_raw = as_list(get(d, "liquidation_fee_bps", what), f"{what}.liquidation_fee_bps")
+        if len(fees_raw) != len(mmf_bps):
+            raise EntryError(f"{what}.liquidation_fee_bps has {len(fees_raw)} entries")
+        fees = tuple(uint(f, f"{what}.liquidation_fee_bps[{i}]") for i, f in enumerate(fees_raw))
+        for m, (fee, mmf) in enumerate(zip(fees, mmf_bps, strict=True)):
+            if not fee < mmf:
+                raise EntryError(f"{what}.liquidation_fee_bps[{m}] must be below mmf_bps {mmf}")
+        return cls(
+            sweep_interval_batches=uint(
+                get(d, "sweep_interval_batches", what), f"{what}.sweep_interval_batches"
+            ),
+            sweep_interval_s=uint(d.get("sweep_interval_s", 0), f"{what}.sweep_interval_s"),
+            liquidation_fee_bps=fees,
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "sweep_interval_batches": self.sweep_interval_batches,
+            "sweep_interval_s": self.sweep_interval_s,
+            "liquidation_fee_bps": list(self.liquidation_fee_bps),
+        }
+
+
+@dataclass(frozen=True)
+class FundingRules:
+    """Genesis ``funding``: ``verifier.funding``'s parameters and the update interval.
+
+    A ``funding`` entry's report must be at least ``interval_s`` seconds
+    (oracle time) after the previous update's; ``premium_divisor`` >= 1 and
+    ``clamp_bps`` in [0, 10^4] are the index formula's.
+    """
+
+    interval_s: int
+    premium_divisor: int
+    clamp_bps: int
+
+    @classmethod
+    def from_json(cls, obj: object) -> "FundingRules":
+        what = "genesis funding"
+        d = mapping(obj, what)
+        rules = cls(
+            interval_s=uint(get(d, "interval_s", what), f"{what}.interval_s"),
+            premium_divisor=uint(get(d, "premium_divisor", what), f"{what}.premium_divisor"),
+            clamp_bps=uint(get(d, "clamp_bps", what), f"{what}.clamp_bps"),
+        )
+        if rules.interval_s < 1:
+            raise EntryError(f"{what}.interval_s must be at least 1")
+        if rules.premium_divisor < 1:
+            raise EntryError(f"{what}.premium_divisor must be at least 1")
+        if rules.clamp_bps > BPS_DENOM:
+            raise EntryError(f"{what}.clamp_bps exceeds {BPS_DENOM}")
+        return rules
+
+    def to_json(self) -> dict[str, int]:
+        return {
+            "interval_s": self.interval_s,
+            "premium_divisor": self.premium_divisor,
+            "clamp_bps": self.clamp_bps,
+        }
+
+
+def _opt_uint(d: Mapping[str, Any], key: str) -> int | None:
+    value = d.get(key)
+    return None if value is None else uint(value, f"state.risk.{key}")
+
+
+@dataclass
+class RiskProgress:
+    """The replay's risk bookkeeping between entries (and runs).
+
+    ``pending``: accounts the last health sweep (entry ``sweep_entry``) found
+    below maintenance margin that no liquidation has handled yet; the next
+    batch fails while any is left. ``batches_since_sweep`` / ``sweep_clock``
+    (entry time of the last sweep, or of the first batch) drive the overdue
+    rules. ``funding_indices`` are the latest published indices (empty before
+    the first update) and ``funding_timestamp`` that update's report time.
+    The counters feed ``darkpool-verify --json``.
+    """
+
+    batches_since_sweep: int = 0
+    sweep_clock: int | None = None
+    sweep_entry: int | None = None
+    pending: list[int] = field(default_factory=list)
+    sweeps: int = 0
+    liquidations: int = 0
+    liquidation_steps: int = 0
+    funding_updates: int = 0
+    funding_indices: list[int] = field(default_factory=list)
+    funding_timestamp: int | None = None
+    funding_entry: int | None = None
+
+    def copy(self) -> "RiskProgress":
+        return RiskProgress.from_dict(self.to_dict())
+
+    def counts(self) -> dict[str, int]:
+        """The ``--json`` summary (ADL is not proven yet, so there are no ADL events)."""
+        return {
+            "health_sweeps": self.sweeps,
+            "liquidations": self.liquidations,
+            "liquidation_steps": self.liquidation_steps,
+            "funding_updates": self.funding_updates,
+            "adl_events": 0,
+            "batches_since_sweep": self.batches_since_sweep,
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "batches_since_sweep": self.batches_since_sweep,
+            "sweep_clock": self.sweep_clock,
+            "sweep_entry": self.sweep_entry,
+            "pending": list(self.pending),
+            "sweeps": self.sweeps,
+            "liquidations": self.liquidations,
+            "liquidation_steps": self.liquidation_steps,
+            "funding_updates": self.funding_updates,
+            "funding_indices": [str(f) for f in self.funding_indices],
+            "funding_timestamp": self.funding_timestamp,
+            "funding_entry": self.funding_entry,
+        }
+
+    @classmethod
+    def from_dict(cls, obj: object) -> "RiskProgress":
+        d = mapping(obj, "state.risk")
+        return cls(
+            batches_since_sweep=uint(d.get("batches_since_sweep", 0), "state.risk.batches"),
+            sweep_clock=_opt_uint(d, "sweep_clock"),
+            sweep_entry=_opt_uint(d, "sweep_entry"),
+            pending=[uint(x, "state.risk.pending") for x in as_list(d.get("pending", []), "p")],
+            sweeps=uint(d.get("sweeps", 0), "state.risk.sweeps"),
+            liquidations=uint(d.get("liquidations", 0), "state.risk.liquidations"),
+            liquidation_steps=uint(d.get("liquidation_steps", 0), "state.risk.steps"),
+            funding_updates=uint(d.get("funding_updates", 0), "state.risk.funding_updates"),
+            funding_indices=[
+                sint(f, "state.risk.funding_indices")
+                for f in as_list(d.get("funding_indices", []), "funding_indices")
+            ],
+            funding_timestamp=_opt_uint(d, "funding_timestamp"),
+            funding_entry=_opt_uint(d, "funding_entry"),
+        )
