@@ -11,7 +11,8 @@
 // zero last point of tauG1's level power+1). tau, alpha and beta derive from
 // SEED_HEX by SHA-256 and are PUBLIC: anyone can forge proofs. For tests and
 // development only. The per-point multiplications run in one helper process
-// per core (`--helper`, fed chunks of scalars over IPC).
+// per core (`--helper`, fed chunks of scalars over IPC), fixed-base (a table
+// of multiples of the generator, `fixedBase`); dev_zkey.cjs uses the same pool.
 "use strict";
 
 const path = require("path");
@@ -44,20 +45,74 @@ async function geometric(Fr, n, start, inc) {
     return buff;
 }
 
+// Make room for `bytes` more in the curve's wasm memory (growing it refreshes the views).
+function reserve(tm, bytes) {
+    const need = tm.u32[0] + bytes + 64;
+    if (need > tm.u8.length) {
+        tm.memory.grow(Math.ceil((need - tm.u8.length) / 65536));
+        tm.u8 = new Uint8Array(tm.memory.buffer);
+        tm.u32 = new Uint32Array(tm.memory.buffer);
+    }
+}
+
+// Fixed-base [s]G for many scalars s: a table of d * 256^j * G (affine, 32 windows of
+// 8 bits) in wasm memory, then at most 32 mixed additions per point and one batch
+// conversion to affine per chunk: ~6x fewer operations than a double-and-add per point
+// (`G.timesFr`), same points.
+function fixedBase(curve, group) {
+    const G = curve[group];
+    const tm = curve.tm;
+    const ex = tm.instance.exports;
+    const pre = group === "G1" ? "g1m" : "g2m";
+    const sA = G.F.n8 * 2;
+    const sJ = G.F.n8 * 3;
+    reserve(tm, 32 * 256 * sA + sJ);
+    const pTable = tm.alloc(32 * 256 * sA);
+    let base = G.g;
+    for (let j = 0; j < 32; j++) {
+        let acc = G.zero;
+        for (let d = 0; d < 256; d++) {
+            tm.setBuff(pTable + (j * 256 + d) * sA, G.toAffine(acc));
+            acc = G.add(acc, base);
+        }
+        base = acc; // 256 * base
+    }
+    const pTmp = tm.alloc(sJ);
+    const digits = new Uint8Array(curve.Fr.n8);
+    return (scalars, n) => {
+        const n8 = curve.Fr.n8;
+        reserve(tm, 3 * n * (sJ + sA)); // the buffers + batchToAffine's scratch (above them)
+        const pOut = tm.alloc(n * sJ);
+        const pAff = tm.alloc(n * sA);
+        for (let i = 0; i < n; i++) {
+            curve.Fr.toRprLE(digits, 0, scalars.subarray(i * n8, (i + 1) * n8)); // normal form
+            const slot = pOut + i * sJ;
+            let cur = slot;
+            let other = pTmp;
+            ex[pre + "_zero"](cur);
+            for (let j = 0; j < 32; j++) {
+                if (digits[j] === 0) continue;
+                ex[pre + "_addMixed"](cur, pTable + (j * 256 + digits[j]) * sA, other);
+                [cur, other] = [other, cur];
+            }
+            if (cur !== slot) ex[pre + "_copy"](cur, slot);
+        }
+        ex[pre + "_batchToAffine"](pOut, n, pAff);
+        const out = tm.getBuff(pAff, n * sA);
+        tm.u32[0] = pOut; // free this chunk's buffers
+        return out;
+    };
+}
+
 // Worker: affine points [s_i]G for a chunk of scalars (its own single-threaded curve).
 async function helperMain() {
     const curve = await ff.getCurveFromName("bn128", true);
+    const tables = {};
     process.on("message", ({ group, scalars }) => {
-        const G = curve[group];
-        const n8 = curve.Fr.n8;
-        const sG = G.F.n8 * 2;
+        tables[group] = tables[group] || fixedBase(curve, group);
         const input = Buffer.from(scalars, "base64");
-        const n = input.length / n8;
-        const out = Buffer.alloc(n * sG);
-        for (let i = 0; i < n; i++) {
-            out.set(G.toAffine(G.timesFr(G.g, input.subarray(i * n8, (i + 1) * n8))), i * sG);
-        }
-        process.send(out.toString("base64"));
+        const out = tables[group](input, input.length / curve.Fr.n8);
+        process.send(Buffer.from(out).toString("base64"));
     });
     process.on("disconnect", () => process.exit(0));
 }
