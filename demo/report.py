@@ -29,6 +29,7 @@ class DemoStats:
     rejected: list[str] = field(default_factory=list)
     proofs: dict[str, int] = field(default_factory=dict)
     ledger_entries: int = 0
+    risk: dict[str, int] = field(default_factory=dict)  # ReplayReport risk counts
     steps: list[tuple[str, float]] = field(default_factory=list)
     checks: list[tuple[str, bool, str]] = field(default_factory=list)
 
@@ -50,6 +51,8 @@ def summary_table(
     for s in STATEMENTS:
         table.add_row(f"{s} proofs verified", str(stats.proofs.get(s, 0)))
     table.add_row("proofs verified in total", str(sum(stats.proofs.values())))
+    for name in ("health_sweeps", "liquidations", "funding_updates"):
+        table.add_row(name.replace("_", " "), str(stats.risk.get(name, 0)))
     for label, seconds in stats.steps:
         table.add_row(f"time: {label}", f"{seconds:.1f}s")
     table.add_row("total time", f"{total:.1f}s")

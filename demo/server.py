@@ -32,6 +32,10 @@ MARKETS = (
 )
 ORACLE_SEED = 7
 ORACLE_STEP_BPS = 40
+#: Index below mark by this much in the demo oracle, so funding moves (issue 11).
+ORACLE_PREMIUM_BPS = 20
+#: The demo's scripted crash: report 4 (batch 4) moves the second market's mark -10%.
+SHOCK_SEQ, SHOCK_BPS = 4, -1_000
 ORDER_TTL = 3_600
 SERVER_START_TIMEOUT_S = 300.0
 JOB_TIMEOUT_S = 900.0
@@ -80,8 +84,13 @@ def server_env(
     markets: Sequence[MarketConfig],
     database_url: str | None = None,
     oracle_url: str | None = None,
+    risk_engine: bool = False,
 ) -> dict[str, str]:
     """Environment of the server subprocess: its own data dir, batches on demand only.
+
+    ``risk_engine``: genesis requires a health sweep before every batch after the
+    first and the server publishes funding updates (the demo's; off for tests
+    that only need a server).
 
     Prices come from the oracle process at ``oracle_url`` (``local_oracle``);
     without one, from the service's development oracle on the demo's seeded walk.
@@ -103,6 +112,10 @@ def server_env(
         DARKPOOL_MARKETS=json.dumps([m.model_dump() for m in markets]),
         DARKPOOL_BATCH_INTERVAL_S="0",
     )
+    if risk_engine:
+        # Issue 11: a proven health sweep before every batch after the first, and a
+        # funding index update before a batch whenever a second has passed.
+        env.update(DARKPOOL_SWEEP_INTERVAL_BATCHES="1", DARKPOOL_FUNDING_INTERVAL_S="1")
     if oracle_url is not None:
         env["DARKPOOL_ORACLE_URL"] = oracle_url
     else:
@@ -200,13 +213,16 @@ def local_oracle(
     markets: Sequence[MarketConfig],
     seed: int = ORACLE_SEED,
     step_bps: int = ORACLE_STEP_BPS,
+    premium_bps: int = 0,
+    shocks: Mapping[int, Sequence[int]] | None = None,
     timeout: float = 60.0,
 ) -> Iterator[str]:
     """Start ``darkpool oracle serve`` (its own process, key dir and clock); yields its URL.
 
     The simulated feed starts at the markets' ``start_price`` and walks with
-    ``seed`` / ``step_bps``; the key is created in ``key_dir``, never in the
-    operator's key directory.
+    ``seed`` / ``step_bps`` (index ``premium_bps`` below the mark, scripted
+    ``shocks`` {report seq: bps per market}); the key is created in
+    ``key_dir``, never in the operator's key directory.
     """
     key_dir.mkdir(parents=True, exist_ok=True)
     port = free_port()
@@ -228,7 +244,11 @@ def local_oracle(
         str(seed),
         "--step-bps",
         str(step_bps),
+        "--premium-bps",
+        str(premium_bps),
     ]
+    for seq, move in sorted((shocks or {}).items()):
+        argv += ["--shock", f"{seq}:{','.join(str(b) for b in move)}"]
     env = {k: v for k, v in os.environ.items() if not k.startswith("DARKPOOL_")}
     log_path = key_dir / "oracle.log"
     with _process(argv, env, log_path, f"{url}/v1/oracle/info", "oracle", timeout):
@@ -247,6 +267,11 @@ def oracle_key_hex(url: str) -> str:
         return key_hex(public_key_from_dict(info["public_key"]))
     except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
         raise DemoError(f"cannot read the oracle's public key from {url}: {exc}") from None
+
+
+def demo_shocks(markets: int) -> dict[int, list[int]]:
+    """The scripted crash as ``--shock`` takes it: the last market moves ``SHOCK_BPS``."""
+    return {SHOCK_SEQ: [0] * (markets - 1) + [SHOCK_BPS]}
 
 
 def profile_markets(profile: str) -> list[MarketConfig]:

@@ -31,7 +31,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager, nullcontext
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -45,11 +45,14 @@ from client.sdk import ClientError, DarkpoolClient, verify_inclusion
 from demo.report import DemoStats, Trader, summary_table
 from demo.server import (
     JOB_TIMEOUT_S,
+    ORACLE_PREMIUM_BPS,
     ORACLE_SEED,
     ORACLE_STEP_BPS,
     ORDER_TTL,
+    SHOCK_SEQ,
     DemoError,
     LocalServer,
+    demo_shocks,
     local_oracle,
     local_server,
     oracle_key_hex,
@@ -83,14 +86,20 @@ class Demo:
         self.tags = Tags.for_exchange(exchange_id)
         # The same seeded walk the oracle process's simulated feed takes, so the script
         # can price orders against the marks of the batch they will land in.
+        self.shocks = demo_shocks(len(self.markets))
         self.feed = SimulatedFeed(
-            [m.start_price for m in self.markets], seed=ORACLE_SEED, max_step_bps=ORACLE_STEP_BPS
+            [m.start_price for m in self.markets],
+            seed=ORACLE_SEED,
+            max_step_bps=ORACLE_STEP_BPS,
+            shocks=self.shocks,
         )
         self.traders = [
             Trader("alice", PrivateKey.generate(), 2_000_000),
             Trader("bob", PrivateKey.generate(), 1_500_000),
             Trader("carol", PrivateKey.generate(), 800_000),
             Trader("dave", PrivateKey.generate(), 40_000),
+            # Opens a ~7x long on the last market just before the scripted crash.
+            Trader("erin", PrivateKey.generate(), 4_300),
         ]
         self.client: DarkpoolClient
         self.token = ""
@@ -222,7 +231,7 @@ class Demo:
             info["profile"] == self.profile and info["exchange_id"] == self.exchange_id,
             f"{info['profile']}, {info['exchange_id']}",
         )
-        alice, bob, carol, dave = self.traders
+        alice, bob, carol, dave, erin = self.traders
         with self.step(
             f"open {len(self.traders)} trader accounts (account_op proofs)", "open accounts"
         ):
@@ -279,6 +288,9 @@ class Demo:
                 self.order(alice, 1, SELL, 15, marks[1] - 10)
                 self.order(bob, 1, BUY, 20, marks[1] + 10)
                 self.order(dave, 1, SELL, 5, marks[1] - 10)
+            last = len(self.markets) - 1
+            self.order(erin, last, BUY, 10, marks[last] + 20)  # equity ~1.4x initial margin
+            self.order(carol, last, SELL, 10, marks[last] - 20)
             self.batch()
             view = self.order_view(alice, alice_h)
             self.check(
@@ -304,6 +316,13 @@ class Demo:
                 "empty batch keeps the account, fill and order roots",
                 before == after and int(result["fills"]) == 0,
             )
+
+        with self.step(
+            f"batch {SHOCK_SEQ}: the oracle's {self.symbol(len(self.markets) - 1)} mark falls 10%: "
+            "health sweep, proven partial liquidation of erin, funding",
+            "batch 4 (crash)",
+        ):
+            self.crash(erin)
 
         with self.step("bob withdraws 100000 (signed, margin-checked in the proof)", "withdrawals"):
             balance = int(client.account(bob.key, bob.index)["balance"])
@@ -343,6 +362,18 @@ class Demo:
         ):
             self._run_replay(ledger_out)
         return all(ok for _, ok, _ in self.stats.checks)
+
+    def crash(self, erin: Trader) -> None:
+        """Batch ``SHOCK_SEQ`` at the crashed mark: the server sweeps and liquidates first."""
+        last = len(self.markets) - 1
+        before = int(self.client.account(erin.key, erin.index)["positions"][last])
+        self.batch()
+        after = int(self.client.account(erin.key, erin.index)["positions"][last])
+        self.check(
+            "erin (below maintenance margin) was partially liquidated before the batch",
+            0 < after < before,
+            f"{self.symbol(last)} position {before} -> {after} lots, the rest to the fund",
+        )
 
     def solvency(self, shock_bps: int | None) -> None:
         job = self.client.start_solvency(self.token, shock_bps)
@@ -423,6 +454,13 @@ class Demo:
             report.ok,
             reasons,
         )
+        risk = report.state.risk.counts() if report.state is not None else {}
+        self.stats.risk = risk
+        self.check(
+            "the ledger holds proven health sweeps, a liquidation and funding updates",
+            all(risk.get(k, 0) > 0 for k in ("health_sweeps", "liquidations", "funding_updates")),
+            ", ".join(f"{k} {v}" for k, v in risk.items() if k != "batches_since_sweep"),
+        )
         for warning in report.solvency_warnings:
             self.console.print(f"  [yellow]note[/] {warning}")
 
@@ -439,10 +477,13 @@ def run(
     keep_server: bool = False,
     console: Console | None = None,
     database_url: str | None = None,
+    work_dir: Path | None = None,
 ) -> int:
     """Run the scripted market against a fresh server; 0 only if every check held.
 
     ``database_url`` (an empty database) replaces the server's SQLite file.
+    ``work_dir`` (tests) keeps the oracle's and the server's data dirs (keys
+    included) there instead of in a temporary directory.
 
     With ``keep_server`` the server stays up after the story until Ctrl-C, so
     ``darkpool trader`` can be pointed at it.
@@ -453,7 +494,12 @@ def run(
     if threading.current_thread() is threading.main_thread():
         previous = signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
-        with tempfile.TemporaryDirectory(prefix="darkpool-demo-") as tmp:
+        scratch = (
+            tempfile.TemporaryDirectory(prefix="darkpool-demo-")
+            if work_dir is None
+            else nullcontext(str(work_dir))
+        )
+        with scratch as tmp:
             return _run_in(
                 Path(tmp), console, profile, exchange_id, ledger_out, keep_server, database_url
             )
@@ -490,7 +536,13 @@ def _run_in(
             "start `darkpool oracle serve` (its own process, key dir and clock)", "oracle start"
         ):
             oracle_url = stack.enter_context(
-                local_oracle(tmp / "oracle", exchange_id=exchange_id, markets=demo.markets)
+                local_oracle(
+                    tmp / "oracle",
+                    exchange_id=exchange_id,
+                    markets=demo.markets,
+                    premium_bps=ORACLE_PREMIUM_BPS,
+                    shocks=demo.shocks,
+                )
             )
             demo.oracle_key = oracle_key_hex(oracle_url)
             console.print(f"  listening on {oracle_url}, key {demo.oracle_key}")
@@ -503,6 +555,7 @@ def _run_in(
                 markets=demo.markets,
                 database_url=database_url,
                 oracle_url=oracle_url,
+                risk_engine=True,
             )
             with demo.working("starting the server, waiting for /v1/health"):
                 server = stack.enter_context(local_server(tmp / "server", env))
