@@ -1,6 +1,7 @@
 """Constraint counts per statement and per fill, test and production profiles.
 
     uv run python -m benchmarks.constraints [--profiles test production] [--json]
+        [--statements health_sweep liquidate]
 
 Compiles only (cached in the artifact cache; the production settle_batch
 compile takes minutes and ~2 GB the first time). Per-fill figures divide a
@@ -23,11 +24,13 @@ from prover import circuits, toolchain
 LOOPRING_PER_TRADE = 130_000
 
 
-def run(profiles: Sequence[str]) -> list[dict[str, object]]:
+def run(
+    profiles: Sequence[str], statements: Sequence[str] | None = None
+) -> list[dict[str, object]]:
     rows: list[dict[str, object]] = []
     for profile in profiles:
         params = circuits.load_params(profile)
-        for statement in circuits.STATEMENTS + circuits.STAGED_STATEMENTS:
+        for statement in statements or circuits.STATEMENTS + circuits.STAGED_STATEMENTS:
             _, count = circuits.compile_statement(statement, profile)
             row: dict[str, object] = {
                 "profile": profile,
@@ -64,8 +67,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--profiles", nargs="+", default=["test", "production"])
     parser.add_argument("--json", action="store_true", help="print JSON instead of the table")
+    everything = circuits.STATEMENTS + circuits.STAGED_STATEMENTS
+    parser.add_argument(
+        "--statements", nargs="+", choices=everything, help="only these (default: all)"
+    )
     args = parser.parse_args(argv)
-    rows = run(args.profiles)
+    rows = run(args.profiles, args.statements)
     if args.json:
         print(json.dumps(as_nested(rows), indent=2, sort_keys=True))
         return
