@@ -168,6 +168,12 @@ def _human_summary(source: str, report: ledger.ReplayReport, seconds: float) -> 
             f"  latest roots   account {_short(r.account)}  fill {_short(r.fill)}  "
             f"order {_short(r.order)}"
         )
+        rk = st.risk
+        lines.append(
+            f"  risk           {rk.sweeps} health sweeps, {rk.liquidations} liquidations "
+            f"({rk.liquidation_steps} steps), {rk.funding_updates} funding updates"
+            + (f", pending liquidation of {rk.pending}" if rk.pending else "")
+        )
         sv = st.latest_solvency
         if sv is None:
             lines.append("  solvency       no solvency report yet")
