@@ -368,11 +368,13 @@ class Demo:
         last = len(self.markets) - 1
         before = int(self.client.account(erin.key, erin.index)["positions"][last])
         self.batch()
-        after = int(self.client.account(erin.key, erin.index)["positions"][last])
+        view = self.client.account(erin.key, erin.index)
+        after = int(view["positions"][last])
         self.check(
             "erin (below maintenance margin) was partially liquidated before the batch",
-            0 < after < before,
-            f"{self.symbol(last)} position {before} -> {after} lots, the rest to the fund",
+            0 < after < before and len(view["liquidations"]) == 1,
+            f"{self.symbol(last)} position {before} -> {after} lots, the rest to the fund; "
+            f"her status names liquidation entry {view['liquidations']}",
         )
 
     def solvency(self, shock_bps: int | None) -> None:

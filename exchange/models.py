@@ -224,6 +224,10 @@ class AccountView(BaseModel):
     leaf: str
     account_root: str
     orders: list[OrderView]
+    liquidations: list[int] = Field(
+        default_factory=list,
+        description="ledger entry indices of the proven liquidations of this account",
+    )
 
 
 class InclusionView(BaseModel):

@@ -338,7 +338,14 @@ class Intake(ServiceCore):
             if self.op.order_terms(i).account == index
         ]
         orders += [self.order_view(p.commitment) for p in self._pending if p.order.account == index]
-        return AccountReport(index, state, self.op.account_tree.root, tuple(orders))
+        liquidations = tuple(
+            e.index
+            for e in self._durable_ledger()
+            if e.kind == "liquidation" and e.body.get("account") == index
+        )
+        return AccountReport(
+            index, state, self.op.account_tree.root, tuple(orders), liquidations=liquidations
+        )
 
     def inclusion(self, index: int, root: int | None) -> Inclusion:
         """Opening + path of ``index`` under ``root`` (current, or one in a stored snapshot)."""

@@ -95,6 +95,7 @@ class AccountReport:
     state: AccountState
     account_root: int
     orders: tuple[OrderStatus, ...]
+    liquidations: tuple[int, ...] = ()  # ledger indices of this account's liquidation entries
 
 
 @dataclass(frozen=True)

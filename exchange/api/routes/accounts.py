@@ -104,6 +104,7 @@ def account_view(account: int, caller: AuthAccount, service: ServiceDep) -> Acco
         leaf=str(s.leaf()),
         account_root=str(r.account_root),
         orders=[order_view_model(o) for o in r.orders],
+        liquidations=list(r.liquidations),
     )
 
 
