@@ -251,3 +251,18 @@ def test_liquidation_at_another_fee_is_rejected(honest: RiskLedger, tmp_path: Pa
     failure = structural_failure(export)
     assert failure.entry_index == LIQUIDATION
     assert "margin or fee fractions differ from genesis" in failure.reason
+
+
+def test_docs_name_every_risk_field(honest: RiskLedger) -> None:
+    """docs/ledger.md documents every field the sweep, liquidation and funding entries write."""
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "ledger.md").read_text()
+    sections = {part.split("\n", 1)[0].strip(): part for part in doc.split("\n## ")[1:]}
+    common = sections["Common fields of every entry"]
+    genesis = read(honest.export / "genesis.json")
+    for key in ("risk", "funding"):
+        for field in genesis[key]:
+            assert f'"{field}"' in sections["genesis"], (key, field)
+    for index in (FUNDING_1, SWEEP, LIQUIDATION):
+        obj = read(entry_path(honest.export, index))
+        for key in obj:
+            assert f"`{key}`" in common or f'"{key}"' in sections[obj["kind"]], (obj["kind"], key)

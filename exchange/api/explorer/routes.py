@@ -7,7 +7,7 @@ Pages (every one works with JavaScript disabled except the self-check):
 * ``/explorer/ledger/{index}``: one entry (roots, marks, volume, proof status);
 * ``/explorer/solvency``: solvency and stress results, pending jobs;
 * ``/explorer/charts?last=``: marks and volume per market, solvency margin (inline SVG);
-* ``/explorer/risk``: liquidation, funding and deleveraging entries once the ledger has them;
+* ``/explorer/risk``: health sweep, liquidation, funding and deleveraging entries;
 * ``/explorer/verify`` (GET shows, POST starts): the server replays its own export;
 * ``/explorer/self-check``: the trader's inclusion check, run in the browser;
 * ``/explorer/api/account-root?account=&root=`` (JSON): is a root published, and
@@ -298,6 +298,7 @@ def risk(request: Request, service: ServiceDep) -> HTMLResponse:
         return [views.entry_row(entries[i]) for i in positions[-PAGE_MAX:]]
 
     sections = [
+        ("Health sweeps", of("sweep")),
         ("Liquidations", of("liquidat")),
         ("Funding", of("funding")),
         ("Auto-deleveraging", of("deleverag")),
