@@ -266,3 +266,19 @@ def test_docs_name_every_risk_field(honest: RiskLedger) -> None:
         obj = read(entry_path(honest.export, index))
         for key in obj:
             assert f"`{key}`" in common or f'"{key}"' in sections[obj["kind"]], (obj["kind"], key)
+
+
+def test_sweep_overdue_in_seconds(honest: RiskLedger, tmp_path: Path) -> None:
+    """Genesis asks for a sweep every 5 s: the last batch (time 1020) comes 10 s after
+    the sweep of entry 8 (time 1010) with no sweep in between."""
+    export = copy_export(honest, tmp_path)
+
+    def every_5_s(g: Json) -> None:
+        g["risk"]["sweep_interval_s"] = 5
+
+    edit(export, 0, every_5_s)
+    failure = structural_failure(export)
+    assert failure.entry_index == BATCH_3
+    assert failure.reason == (
+        "health sweep overdue: 10 s since the sweep of entry 8 (genesis requires one every 5 s)"
+    )
