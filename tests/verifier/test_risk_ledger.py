@@ -44,6 +44,7 @@ FUNDING_1, SWEEP, LIQUIDATION, BATCH_2, FUNDING_2, BATCH_3 = 7, 8, 9, 10, 11, 12
 class RiskLedger:
     export: Path
     at_sweep: Any  # a deep copy of the operator right after the sweep entry
+    operator: Any  # the honest operator after the export
 
 
 @pytest.fixture(scope="module")
@@ -88,7 +89,7 @@ def honest(tmp_path_factory: pytest.TempPathFactory) -> RiskLedger:
     export = Path(op.export(tmp_path_factory.mktemp("risk") / "export"))
     kinds = [read(entry_path(export, i))["kind"] for i in range(FUNDING_1, BATCH_3 + 1)]
     assert kinds == ["funding", "sweep", "liquidation", "batch", "funding", "batch"]
-    return RiskLedger(export, at_sweep)
+    return RiskLedger(export, at_sweep, op)
 
 
 def no_proof_checks(vk: Any, vk_json: Any, items: Any, progress: Any) -> list[int]:
@@ -282,3 +283,37 @@ def test_sweep_overdue_in_seconds(honest: RiskLedger, tmp_path: Path) -> None:
     assert failure.reason == (
         "health sweep overdue: 10 s since the sweep of entry 8 (genesis requires one every 5 s)"
     )
+
+
+def restored(op: Any) -> Any:
+    """The operator rebuilt from its own ledger and snapshot (what a restart does)."""
+    from exchange.operator import Operator
+    from tests.verifier.operator_world import OPERATOR_KEY
+
+    return Operator.restore(
+        markets=op.markets,
+        oracle=op.oracle,
+        entries=[e.to_dict() for e in op.ledger.entries],
+        snapshot=op.snapshot(),
+        orders={r.commitment: (r.order, op.signed_order(r.index).signature) for r in op.book},
+        clock=lambda: 1000,
+        operator_key=OPERATOR_KEY,
+    )
+
+
+def test_restart_keeps_risk_progress(honest: RiskLedger) -> None:
+    """A restarted operator knows the funding indices, the sweep it owes and a pending
+    liquidation from its ledger alone (no proof is made here)."""
+    from exchange.operator import OperatorError
+
+    again = restored(honest.operator)
+    assert again.risk_rules == honest.operator.risk_rules
+    assert again.funding_rules == honest.operator.funding_rules
+    assert again.funding_indices == (9, -1)
+    assert again.funding_timestamp == 1020
+    assert again.batches_since_sweep == 2 and again.sweep_due()
+    assert again.pending_liquidations == []
+    at_sweep = restored(copy.deepcopy(honest.at_sweep))
+    assert at_sweep.pending_liquidations == [1]
+    with pytest.raises(OperatorError, match="account 1 was flagged by the last health sweep"):
+        at_sweep.run_batch(at_sweep.latest_report)
