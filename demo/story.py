@@ -7,10 +7,12 @@ the operator fetches signed reports from it over HTTP and never holds its
 key) and the REST service as subprocesses on free 127.0.0.1 ports, the server
 with its own temporary data directory and SQLite file, and drives it only
 through the client SDK
-(``client.sdk``): four traders with run-time keys, deposits, crossing and
+(``client.sdk``): five traders with run-time keys, deposits, crossing and
 resting orders on two markets, a partial fill, a margin rejection (the API's
-4xx reason is shown), a cancel, a withdrawal, several proven batches triggered
-with the operator token (read from the server's key directory, where the
+4xx reason is shown), a cancel, a withdrawal, a scripted 10% crash of the
+oracle's last mark after which the server's proven health sweep flags a
+leveraged trader and partially liquidates her (issue 11; funding index
+updates on the way), several proven batches triggered with the operator token (read from the server's key directory, where the
 service stores it), an on-demand solvency proof and a stress test at shocked
 marks (polled as jobs), inclusion checks for every trader against their own
 account view, and finally an export of the published ledger replayed with
