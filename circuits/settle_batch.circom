@@ -430,29 +430,3 @@ template FillSide(ACC_DEPTH, ORDER_DEPTH, M, SIDE, ORDER_TAG) {
     margin.prices <== prices;
     margin.bps <== imfBps;
 }
-
-// ConditionalMerkleUpdate(D): when enabled = 1, proves oldLeaf sits at the path
-// (bits, siblings) under oldRoot and outputs the root with newLeaf there instead;
-// when enabled = 0 requires nothing and outputs oldRoot unchanged.
-// Preconditions: enabled and bits[] boolean.
-template ConditionalMerkleUpdate(D) {
-    signal input enabled;
-    signal input oldRoot;
-    signal input oldLeaf;
-    signal input newLeaf;
-    signal input bits[D];
-    signal input siblings[D];
-    signal output newRoot;
-
-    component before = MerkleRootFromPath(D);
-    before.leaf <== oldLeaf;
-    before.bits <== bits;
-    before.siblings <== siblings;
-    enabled * (before.root - oldRoot) === 0;
-
-    component after = MerkleRootFromPath(D);
-    after.leaf <== newLeaf;
-    after.bits <== bits;
-    after.siblings <== siblings;
-    newRoot <== oldRoot + enabled * (after.root - oldRoot);
-}
