@@ -30,6 +30,7 @@ reads; it never imports prover or exchange, never runs node, and never uses a th
 
 import json
 import re
+import sys
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -60,6 +61,33 @@ STATEMENT_NAMES = STATEMENTS
 _MAX_JSON_BYTES = 64 * 1024 * 1024  # far above any honest entry; stops a memory bomb early
 
 
+JSON_MAX_DEPTH = 1000
+"""Deepest JSON nesting ``parse_json`` accepts (darkpool's own files nest at most ~6 levels)."""
+
+
+def parse_json(text: str) -> object:
+    """``json.loads`` that fails cleanly on hostile input; raises ``ValueError`` with a reason.
+
+    py_ecc raises the interpreter's recursion limit to 100,000, at which the C
+    JSON parser overflows the stack (a segfault, not an exception) on
+    ~70,000 nested brackets; the limit is lowered to ``JSON_MAX_DEPTH`` while
+    parsing. Numbers beyond Python's 4,300-digit conversion limit and invalid
+    JSON raise ``ValueError`` too (``json.JSONDecodeError`` is one).
+    """
+    old = sys.getrecursionlimit()
+    sys.setrecursionlimit(min(old, JSON_MAX_DEPTH + 50))
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{exc.msg} at line {exc.lineno}") from None
+    except RecursionError:
+        raise ValueError(f"nested deeper than {JSON_MAX_DEPTH} levels") from None
+    except ValueError as exc:  # e.g. an integer literal over the digit limit
+        raise ValueError(str(exc).split(";")[0]) from None
+    finally:
+        sys.setrecursionlimit(old)
+
+
 class InputError(Exception):
     """The input could not be read (CLI exit code 2). The message is one line."""
 
@@ -80,13 +108,9 @@ def load_json_file(path: Path, what: str) -> object:
     except OSError as exc:
         raise InputError(f"{what}: cannot read {path}: {exc.strerror or exc}") from None
     try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InputError(
-            f"{what}: {path} is not valid JSON ({exc.msg} at line {exc.lineno})"
-        ) from None
-    except RecursionError:
-        raise InputError(f"{what}: {path} is nested too deeply") from None
+        return parse_json(text)
+    except ValueError as exc:
+        raise InputError(f"{what}: {path} is not valid JSON ({exc})") from None
 
 
 def entry_file_name(index: int) -> str:
@@ -237,14 +261,13 @@ class HttpSource:
         if len(body) > _MAX_JSON_BYTES:
             raise InputError(f"{what}: {url} answered more than {_MAX_JSON_BYTES} bytes")
         try:
-            parsed: object = json.loads(body.decode("utf-8"))
-            return parsed
+            text = body.decode("utf-8")
         except UnicodeDecodeError:
             raise InputError(f"{what}: {url} did not answer UTF-8 text") from None
-        except json.JSONDecodeError as exc:
-            raise InputError(f"{what}: {url} did not answer JSON ({exc.msg})") from None
-        except RecursionError:
-            raise InputError(f"{what}: {url} answered JSON nested too deeply") from None
+        try:
+            return parse_json(text)
+        except ValueError as exc:
+            raise InputError(f"{what}: {url} did not answer valid JSON ({exc})") from None
 
     def _entry_count(self) -> int:
         if self._count is None:

@@ -22,34 +22,42 @@ import os
 from pathlib import Path
 
 from verifier.ledger import ReplayState
-from verifier.source import InputError
+from verifier.source import InputError, parse_json
 
 STATE_FORMAT = "darkpool-verify-state/v1"
 
 __all__ = ["STATE_FORMAT", "load_state", "save_state"]
 
+_START_OVER = " (move it away to verify from the start)"
+
 
 def load_state(path: Path) -> tuple[ReplayState | None, str | None]:
-    """(state, note): state is None when absent or unusable; note says why it was ignored."""
+    """(state, note): state is None (and note None) when the file does not exist yet.
+
+    A file that exists but cannot be used raises ``InputError`` (exit 2): starting
+    over silently would drop the append-only check the state file exists for
+    (a rewritten, re-signed history replays VALID from scratch). The user moves
+    the file away to start over on purpose.
+    """
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         return None, None
     except UnicodeDecodeError:
-        return None, f"state file {path} is not UTF-8 text; starting over"
+        raise InputError(f"state file {path} is not UTF-8 text{_START_OVER}") from None
     except OSError as exc:
         raise InputError(f"state file: cannot read {path}: {exc.strerror or exc}") from None
     try:
-        obj = json.loads(text)
-    except json.JSONDecodeError:
-        return None, f"state file {path} is not valid JSON; starting over"
+        obj = parse_json(text)
+    except ValueError as exc:
+        raise InputError(f"state file {path} is not valid JSON ({exc}){_START_OVER}") from None
     if not isinstance(obj, dict) or obj.get("format") != STATE_FORMAT:
-        return None, f"state file {path} is not a {STATE_FORMAT} file; starting over"
+        raise InputError(f"state file {path} is not a {STATE_FORMAT} file{_START_OVER}")
     try:
         return ReplayState.from_dict(obj), None
     except ValueError as exc:
-        return None, f"state file {path} is malformed ({exc}); starting over"
+        raise InputError(f"state file {path} is malformed ({exc}){_START_OVER}") from None
 
 
 def save_state(path: Path, state: ReplayState) -> None:

@@ -5,13 +5,17 @@ The cheating-ledger tests with real proofs are in tests/verifier/test_ledger.py
 these pin the helpers' edge cases cheaply.
 """
 
+import sys
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
 from verifier.ledger.parse import EntryError, canonical_json_hash
 from verifier.ledger.resume import rewritten_entry
 from verifier.ledger.strict import refuse_unknown_fields, unknown_fields
+from verifier.source import JSON_MAX_DEPTH, InputError, load_json_file, parse_json
+from verifier.state import load_state
 
 CANONICAL = {"a": "1", "b": {"c": "2", "d": [{"e": "3"}, {"e": "4"}]}, "f": None}
 
@@ -69,3 +73,45 @@ def test_rewritten_entry_finds_the_first_changed_entry() -> None:
     # Without per-entry hashes (an older state) only the last entry can be named.
     assert rewritten_entry(lookup(rechained), 5, hashes[5], []) == 5
     assert rewritten_entry(lookup(replaced), 5, hashes[5], []) is None
+
+
+def test_hostile_json_is_a_one_line_error_not_a_crash(tmp_path: Path) -> None:
+    """An export file the operator controls must not crash darkpool-verify.
+
+    py_ecc (imported by every verifier run) raises the recursion limit to
+    100,000, at which ~70,000 nested brackets overflow the C JSON parser's
+    stack (a segfault); a bare number over 4,300 digits raises from int().
+    Both must be the loader's one-line error instead.
+    """
+    import verifier.groth16  # noqa: F401  (imports py_ecc, as darkpool-verify does)
+
+    deep = "[" * 100_000
+    huge = "1" * 5_000
+    with pytest.raises(ValueError, match=f"nested deeper than {JSON_MAX_DEPTH} levels"):
+        parse_json(deep)
+    with pytest.raises(ValueError, match="digits"):
+        parse_json(huge)
+    assert parse_json('{"a": [[1]]}') == {"a": [[1]]}
+    limit = sys.getrecursionlimit()
+    for body in (deep, huge, '{"a": '):
+        path = tmp_path / "000001.json"
+        path.write_text(body)
+        with pytest.raises(InputError, match="is not valid JSON") as exc:
+            load_json_file(path, "entry 1")
+        assert "\n" not in str(exc.value)
+    assert sys.getrecursionlimit() == limit  # restored after each parse
+
+
+@pytest.mark.parametrize("body", ["{not json", '{"format": "other"}', "[" * 100_000])
+def test_unusable_state_file_is_refused_not_silently_replaced(tmp_path: Path, body: str) -> None:
+    """A --state file that exists but cannot be used stops the run (exit 2 in the CLI).
+
+    Starting over silently would drop the append-only check the file exists
+    for: a rewritten, re-signed history replays VALID from scratch.
+    """
+    path = tmp_path / "state.json"
+    path.write_text(body)
+    with pytest.raises(InputError, match="move it away to verify from the start"):
+        load_state(path)
+    assert path.read_text() == body
+    assert load_state(tmp_path / "absent.json") == (None, None)
