@@ -80,7 +80,7 @@ class SkipReason(StrEnum):
     CANCELLED = "cancelled"
     FILLED = "filled"
     EXPIRED = "expired"
-    FEE_ACCOUNT = "fee_account"
+    INSURANCE_ACCOUNT = "fee_account"  # account 0 (verifier.protocol.FEE_ACCOUNT) never trades
     OUTSIDE_LIMIT = "outside_limit"
     MARGIN_LIMITED = "margin_limited"
     SELF_TRADE = "self_trade"
@@ -271,7 +271,7 @@ def _ineligible(r: RestingOrder, mark: int, timestamp: int, fee_account: int) ->
         return SkipReason.EXPIRED
     if o.account == fee_account:
         # The fee account is the insurance fund; it never trades (DESIGN.md section 3).
-        return SkipReason.FEE_ACCOUNT
+        return SkipReason.INSURANCE_ACCOUNT
     inside = mark <= o.limit_price if o.side == BUY else mark >= o.limit_price
     return None if inside else SkipReason.OUTSIDE_LIMIT
 

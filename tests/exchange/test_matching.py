@@ -181,7 +181,7 @@ def check_batch(b: Batch, result: BatchResult) -> None:
                 SkipReason.CANCELLED,
                 SkipReason.FILLED,
                 SkipReason.EXPIRED,
-                SkipReason.FEE_ACCOUNT,
+                SkipReason.INSURANCE_ACCOUNT,
                 SkipReason.OUTSIDE_LIMIT,
             }
             assert r.index not in traded
@@ -385,7 +385,7 @@ def test_ineligible_orders_report_their_reason() -> None:
         2: SkipReason.EXPIRED,
         3: SkipReason.CANCELLED,
         4: SkipReason.FILLED,
-        5: SkipReason.FEE_ACCOUNT,
+        5: SkipReason.INSURANCE_ACCOUNT,
     }
     assert [(f.buy_index, f.sell_index, f.quantity) for f in result.fills] == [(7, 6, 1)]
     assert result.filled == {7: 2, 6: 1}
