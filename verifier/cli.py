@@ -131,6 +131,37 @@ def _make_progress(quiet: bool) -> _PlainProgress | _RichProgress | None:
     return _PlainProgress()
 
 
+def _risk_rule_lines(g: ledger.Genesis, st: ledger.ReplayState | None) -> list[str]:
+    """What genesis makes the operator do about risk, and a warning where it makes it do nothing."""
+    lines: list[str] = []
+    rules = g.risk
+    every = []
+    if rules is not None and rules.sweep_interval_batches:
+        every.append(f"{rules.sweep_interval_batches} batches")
+    if rules is not None and rules.sweep_interval_s:
+        every.append(f"{rules.sweep_interval_s} s")
+    if every:
+        lines.append(f"  risk rules     a health sweep at least every {' and every '.join(every)}")
+    else:
+        lines.append(
+            "  warning        genesis requires no health sweeps: liquidation completeness is "
+            "NOT enforced by this ledger (an account below maintenance margin may stay open)"
+        )
+    if g.funding is not None:
+        f = g.funding
+        lines.append(
+            f"  funding rules  at most one index update per {f.interval_s} s, premium / "
+            f"{f.premium_divisor}, clamp {f.clamp_bps} bps (updates are not required)"
+        )
+    if st is not None and st.risk.pending:
+        lines.append(
+            f"  warning        account(s) {', '.join(map(str, st.risk.pending))} were below "
+            "maintenance margin at the last health sweep and are not liquidated yet "
+            "(the next batch fails unless they are)"
+        )
+    return lines
+
+
 def _short(x: int | str) -> str:
     text = str(x)
     return text if len(text) <= 20 else f"{text[:8]}…{text[-8:]}"
@@ -208,6 +239,7 @@ def _human_summary(source: str, report: ledger.ReplayReport, seconds: float) -> 
             f"  limits         reports at most {lm.max_report_age_s} s old, prices >= "
             f"{lm.min_price}, mark moves <= {lm.max_move_bps} bps per report"
         )
+        lines.extend(_risk_rule_lines(g, st))
     for note in report.notes:
         lines.append(f"  note           {note}")
     for warning in report.solvency_warnings:

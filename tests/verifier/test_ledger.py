@@ -216,6 +216,10 @@ def test_cli_human_and_json(honest: HonestLedger) -> None:
     genesis = read(honest.export / "genesis.json")
     for digest in genesis["vkey_hashes"].values():
         assert digest in out  # printed for pinning
+    # This genesis requires no health sweeps: the summary says so (newcomer review).
+    risk = genesis.get("risk") or {}
+    assert not risk.get("sweep_interval_batches") and not risk.get("sweep_interval_s")
+    assert "liquidation completeness is NOT enforced by this ledger" in out
     rc, out, err = run_cli("ledger", str(honest.export), "--json", "--quiet")
     assert rc == 0, err
     data = json.loads(out)
@@ -952,6 +956,32 @@ def test_unknown_fields_are_refused(honest: HonestLedger, tmp_path: Path) -> Non
     assert failure.reason == (
         "genesis has a field the format does not define: 'insurance_guaranteed_by'"
     )
+
+
+def test_noncanonical_spellings_are_refused(honest: HonestLedger, tmp_path: Path) -> None:
+    """One entry, one hash: a value the parsers would accept in another JSON spelling fails.
+
+    Found by the newcomer review: ``"amount": 100000`` (a number where the
+    format writes ``"100000"``) and an extra key set to ``null`` replayed VALID,
+    so the operator could publish the same entry under two hashes. Each case is
+    re-signed, so only the spelling differs.
+    """
+    cases: list[tuple[int, Callable[[dict[str, Any]], object], str]] = [
+        (WITHDRAW, lambda e: e.__setitem__("amount", int(e["amount"])), "'amount'"),
+        (BATCH, lambda e: e.__setitem__("audited", None), "'audited'"),
+        (SOLVENCY, lambda e: e["result"].__setitem__("note", None), "'result.note'"),
+        (0, lambda g: g.__setitem__("operator_promises", None), "'operator_promises'"),
+    ]
+    for n, (index, change, field) in enumerate(cases):
+        export = tmp_path / f"case{n}"
+        shutil.copytree(honest.export, export)
+        edit(export, index, change)
+        failure = first(replay(export))
+        assert failure.entry_index == index
+        what = "genesis" if index == 0 else "entry"
+        assert failure.reason == (
+            f"{what} field {field} is not written in the format's canonical form (docs/ledger.md)"
+        )
 
 
 def test_solvency_result_must_match_the_replay(honest: HonestLedger, tmp_path: Path) -> None:

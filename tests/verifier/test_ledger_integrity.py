@@ -13,7 +13,7 @@ import pytest
 
 from verifier.ledger.parse import EntryError, canonical_json_hash
 from verifier.ledger.resume import rewritten_entry
-from verifier.ledger.strict import refuse_unknown_fields, unknown_fields
+from verifier.ledger.strict import noncanonical_values, refuse_unknown_fields, unknown_fields
 from verifier.source import JSON_MAX_DEPTH, InputError, load_json_file, parse_json
 from verifier.state import load_state
 
@@ -115,3 +115,12 @@ def test_unusable_state_file_is_refused_not_silently_replaced(tmp_path: Path, bo
         load_state(path)
     assert path.read_text() == body
     assert load_state(tmp_path / "absent.json") == (None, None)
+
+
+def test_noncanonical_values_lists_other_spellings_of_the_same_value() -> None:
+    canonical = {"amount": "100", "stress": None, "marks": ["1", "2"], "ok": True}
+    assert noncanonical_values(canonical, canonical) == []
+    raw = {"amount": 100, "stress": None, "marks": ["1", "2", "3"], "ok": 1, "note": None}
+    assert noncanonical_values(raw, canonical) == ["amount", "marks", "ok", "note"]
+    # A missing key is the parsers' business (they name a missing required field).
+    assert noncanonical_values({"amount": "100"}, canonical) == []
