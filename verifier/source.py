@@ -267,7 +267,7 @@ class HttpSource:
         try:
             return parse_json(text)
         except ValueError as exc:
-            raise InputError(f"{what}: {url} did not answer valid JSON ({exc})") from None
+            raise InputError(f"{what}: {url} did not answer JSON ({exc})") from None
 
     def _entry_count(self) -> int:
         if self._count is None:
