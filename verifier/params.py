@@ -73,6 +73,17 @@ class CircuitParams:
         return self.account_depth // 2
 
     @property
+    def chunk_levels(self) -> int:
+        """Quaternary levels one chunk proof of the recycling-order state walks (SOLVENCY WALK).
+
+        ``chunk_height // 2``: a chunk holds ``4^chunk_levels`` accounts, at
+        most the binary chunk's ``2^chunk_height`` (test 1 level = 4 accounts,
+        production 2 levels = 16 accounts; 3 levels = 64 accounts would not
+        fit the 2^16 powers of tau).
+        """
+        return self.chunk_height // 2
+
+    @property
     def chunk_size(self) -> int:
         return 1 << self.chunk_height
 

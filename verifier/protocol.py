@@ -23,7 +23,12 @@ STATEMENTS: tuple[str, ...] = (
 #: Statements of the recycling-order design (per-account order slots, proven
 #: cancel, funding settlement, reduce-only): compiled, budgeted and tested,
 #: not yet used by the operator (which still proves settle_batch).
-STAGED_STATEMENTS: tuple[str, ...] = ("order_ops", "settle_fills")
+STAGED_STATEMENTS: tuple[str, ...] = (
+    "order_ops",
+    "settle_fills",
+    "account_update",
+    "solvency_walk",
+)
 
 #: Exchange id used when none is configured (development and tests).
 DEFAULT_EXCHANGE_ID = "darkpool-dev"

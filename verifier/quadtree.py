@@ -24,7 +24,14 @@ from verifier.poseidon import poseidon
 
 MAX_LEVELS = 16
 
-__all__ = ["QuadPath", "QuadTree", "QuadTreeError", "quad_root", "quad_zero_hashes"]
+__all__ = [
+    "QuadPath",
+    "QuadTree",
+    "QuadTreeError",
+    "quad_root",
+    "quad_root_from_subroots",
+    "quad_zero_hashes",
+]
 
 
 class QuadTreeError(ValueError):
@@ -95,6 +102,31 @@ def quad_root(leaf: int, index: int, siblings: Sequence[Sequence[int]]) -> int:
             raise QuadTreeError(f"level {level}: a path step is three field elements")
         node = poseidon(_children(node, sib, (index >> (2 * level)) & 3))
     return node
+
+
+def quad_root_from_subroots(subroots: Sequence[int], chunk_levels: int, levels: int) -> int:
+    """Root of a ``levels``-level tree from the roots of its first chunks of ``chunk_levels`` levels.
+
+    Chunk ``c`` covers leaves ``c * 4^chunk_levels .. (c + 1) * 4^chunk_levels - 1``
+    (``circuits/lib/quad_subtree.circom`` hashes one); chunks after the given
+    ones are empty. ``chunk_levels == levels`` means one chunk that is the
+    whole tree. Raises QuadTreeError for bad sizes or non-field subroots.
+    """
+    _require_levels(levels)
+    if not isinstance(chunk_levels, int) or not 0 <= chunk_levels <= levels:
+        raise QuadTreeError(f"chunk levels {chunk_levels!r} not in [0, {levels}]")
+    if not subroots or len(subroots) > 1 << (2 * (levels - chunk_levels)):
+        raise QuadTreeError(
+            f"{len(subroots)} chunks of {chunk_levels} levels do not fill a {levels}-level tree"
+        )
+    if not all(is_canonical(s) for s in subroots):
+        raise QuadTreeError("a subtree root is not a field element in [0, r)")
+    zeros = _zeros()
+    nodes = list(subroots)
+    for height in range(chunk_levels, levels):
+        nodes += [zeros[height]] * (-len(nodes) % 4)
+        nodes = [poseidon(nodes[i : i + 4]) for i in range(0, len(nodes), 4)]
+    return nodes[0]
 
 
 class QuadTree:

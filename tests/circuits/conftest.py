@@ -22,9 +22,16 @@ from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
 
-from prover import r1cs, toolchain
+from prover import circuits, r1cs, toolchain
 
-__all__ = ["honest_witness", "load_r1cs", "symbols", "tamper_check", "unsatisfied"]
+__all__ = [
+    "compiled_statement",
+    "honest_witness",
+    "load_r1cs",
+    "symbols",
+    "tamper_check",
+    "unsatisfied",
+]
 
 
 @cache
@@ -37,6 +44,31 @@ def load_r1cs(path: Path) -> r1cs.R1CS:
 def symbols(path: Path) -> r1cs.SymbolTable:
     """Parsed ``.sym`` signal map (cached by path)."""
     return r1cs.SymbolTable.load(path)
+
+
+def compiled_statement(statement: str, profile: str = "test") -> toolchain.CircuitArtifacts:
+    """The statement compiled (cached) WITHOUT a trusted setup, for witness and R1CS tests.
+
+    Its ``zkey`` / ``vkey_json`` name files that do not exist: proving with it
+    fails; ``honest_witness``, ``unsatisfied`` and ``tamper_check`` work.
+    """
+    r1cs_path, count = circuits.compile_statement(statement, profile)
+    entry = r1cs_path.parent
+    stem = r1cs_path.stem
+    header = r1cs.read_r1cs_header(r1cs_path)
+    return toolchain.CircuitArtifacts(
+        name=f"{statement}_{profile}",
+        key=entry.name,
+        r1cs=r1cs_path,
+        wasm=entry / f"{stem}_js" / f"{stem}.wasm",
+        sym=entry / f"{stem}.sym",
+        witness_js=entry / f"{stem}_js" / "generate_witness.js",
+        zkey=entry / "not-set-up.zkey",
+        vkey_json=entry / "not-set-up.vkey.json",
+        ptau=None,
+        constraints=count,
+        n_public=header.n_public,
+    )
 
 
 def _inputs_key(artifacts: toolchain.CircuitArtifacts, inputs: Mapping[str, object]) -> str:

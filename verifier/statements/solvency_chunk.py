@@ -15,7 +15,7 @@ last chunk opens the totals. This module
 Pure functions, no I/O. Never imports prover/ or exchange/ and never runs node.
 """
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from verifier import accounting
@@ -256,6 +256,7 @@ def check_solvency(
     *,
     expected_root: int | None = None,
     prices: Sequence[int] | None = None,
+    rebuild_root: Callable[[Sequence[int]], int] | None = None,
 ) -> SolvencyResult:
     """Check the public signals of a full solvency proof, chunk 0 first.
 
@@ -267,6 +268,8 @@ def check_solvency(
     (equal to ``prices`` if given), the root rebuilt from the subroots (equal
     to ``expected_root`` if given), and solvency of the opening: balance sum
     = ``total_collateral``, every position sum 0, deficit <= insurance fund.
+    ``rebuild_root(subroots)`` replaces the binary rebuild (SOLVENCY WALK's
+    quaternary tree); it raises SolvencyError or MerkleError if they cannot form a root.
     """
     reasons: list[str] = []
     if not chunk_publics:
@@ -302,9 +305,13 @@ def check_solvency(
         reasons.append("the chunks' prices differ from the oracle prices")
 
     root: int | None = None
+    subroots = [c.sub_root for c in chunks]
     try:
-        root = root_from_subroots([c.sub_root for c in chunks], chunk_height, account_depth)
-    except MerkleError as exc:
+        if rebuild_root is None:
+            root = root_from_subroots(subroots, chunk_height, account_depth)
+        else:
+            root = rebuild_root(subroots)
+    except (MerkleError, SolvencyError) as exc:
         reasons.append(f"cannot rebuild the account root: {exc}")
     if root is not None and expected_root is not None and root != expected_root:
         reasons.append("rebuilt account root differs from the expected root")
