@@ -26,6 +26,7 @@ __all__ = [
     "build_statement",
     "circuits_dir",
     "compile_statement",
+    "compile_statement_artifacts",
     "load_params",
     "load_profiles",
     "main_source",
@@ -95,6 +96,23 @@ def compile_statement(
     params = load_params(profile)
     source = main_source(statement, params, Tags.for_exchange(exchange_id))
     return toolchain.compile_generated(
+        name=f"{statement}_{profile}",
+        main_source=source,
+        include_dirs=[circuits_dir(), circuits_dir() / "lib"],
+    )
+
+
+def compile_statement_artifacts(
+    statement: str, profile: str = "test", exchange_id: str = DEFAULT_EXCHANGE_ID
+) -> toolchain.CompiledArtifacts:
+    """Compile only (cached): r1cs, witness generator and symbols, no keys.
+
+    For tests that compute witnesses and evaluate the r1cs (valid, boundary and
+    tampered witnesses) without proving: the key setup is the slow step.
+    """
+    params = load_params(profile)
+    source = main_source(statement, params, Tags.for_exchange(exchange_id))
+    return toolchain.compile_generated_artifacts(
         name=f"{statement}_{profile}",
         main_source=source,
         include_dirs=[circuits_dir(), circuits_dir() / "lib"],

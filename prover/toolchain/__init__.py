@@ -24,7 +24,14 @@ never imports ``exchange`` and never parses tool stdout for numbers it can read
 from the files themselves (constraint counts come from the r1cs header).
 """
 
-from prover.toolchain.artifacts import CircuitArtifacts, build, build_generated
+from prover.toolchain.artifacts import (
+    CircuitArtifacts,
+    CompiledArtifacts,
+    build,
+    build_generated,
+    compile_artifacts,
+    compile_generated_artifacts,
+)
 from prover.toolchain.cache import MANIFEST, cache_dir, file_sha256
 from prover.toolchain.compile import (
     COMPILE_FLAGS,
@@ -79,14 +86,17 @@ __all__ = [
     "PROGRESS_TICK_S",
     "SETUP_RECIPE",
     "CircuitArtifacts",
+    "CompiledArtifacts",
     "CompiledCircuit",
     "build",
     "build_generated",
     "cache_dir",
     "check_ptau",
     "check_verification_key",
+    "compile_artifacts",
     "compile_circuit",
     "compile_generated",
+    "compile_generated_artifacts",
     "fetch_ceremony_ptau",
     "file_sha256",
     "node_executable",

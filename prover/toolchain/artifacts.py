@@ -39,8 +39,12 @@ _warned_dev_keys = False
 
 
 @dataclass(frozen=True)
-class CircuitArtifacts:
-    """Everything needed to prove and verify one compiled, set-up circuit."""
+class CompiledArtifacts:
+    """A compiled circuit without keys: enough to compute witnesses and evaluate the r1cs.
+
+    ``key`` is the compile cache key. Tests that only check constraints use
+    this (``compile_artifacts``): no trusted setup, which is the slow step.
+    """
 
     name: str
     key: str
@@ -48,11 +52,17 @@ class CircuitArtifacts:
     wasm: Path
     sym: Path
     witness_js: Path
+    constraints: int
+    n_public: int
+
+
+@dataclass(frozen=True)
+class CircuitArtifacts(CompiledArtifacts):
+    """Everything needed to prove and verify one compiled, set-up circuit (``key``: setup key)."""
+
     zkey: Path
     vkey_json: Path
     ptau: Path | None  # None: a ptau-free development key (keys.dev_setup)
-    constraints: int
-    n_public: int
 
     def verification_key(self) -> dict[str, Any]:
         data = json.loads(self.vkey_json.read_text())
@@ -135,6 +145,36 @@ def build(
         constraints=constraints,
         n_public=int(compiled["n_public"]),
     )
+
+
+def compile_artifacts(
+    name: str,
+    source_path: Path,
+    *,
+    include_dirs: Sequence[Path] = (),
+    extra_key: bytes | str | Mapping[str, object] | None = None,
+) -> CompiledArtifacts:
+    """Compile only (cached, same entry as ``build``'s compile step): no keys, no ptau."""
+    source = Path(source_path).resolve()
+    src_key = source_key(source, include_dirs=include_dirs, extra_key=extra_key)
+    entry, compiled = _compile_cached(name, source, include_dirs, src_key)
+    return CompiledArtifacts(
+        name=name,
+        key=src_key,
+        r1cs=entry / str(compiled["r1cs"]),
+        wasm=entry / str(compiled["wasm"]),
+        sym=entry / str(compiled["sym"]),
+        witness_js=entry / str(compiled["witness_js"]),
+        constraints=int(compiled["constraints"]),
+        n_public=int(compiled["n_public"]),
+    )
+
+
+def compile_generated_artifacts(
+    name: str, main_source: str, include_dirs: Sequence[Path]
+) -> CompiledArtifacts:
+    """``compile_artifacts`` of a generated main wrapper (stored in the cache by content)."""
+    return compile_artifacts(name, _generated_source(name, main_source), include_dirs=include_dirs)
 
 
 def build_generated(

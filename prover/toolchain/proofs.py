@@ -9,7 +9,7 @@ from typing import Any
 
 from prover.errors import ToolchainError, WitnessError
 from prover.toolchain import tools
-from prover.toolchain.artifacts import CircuitArtifacts
+from prover.toolchain.artifacts import CircuitArtifacts, CompiledArtifacts
 from prover.toolchain.tools import _summarise, node_executable, progress
 
 
@@ -33,7 +33,7 @@ def write_input_json(inputs: Mapping[str, object], path: Path) -> None:
     Path(path).write_text(json.dumps(encoded))
 
 
-def witness(artifacts: CircuitArtifacts, inputs: Mapping[str, object], out_path: Path) -> Path:
+def witness(artifacts: CompiledArtifacts, inputs: Mapping[str, object], out_path: Path) -> Path:
     """Run the circuit's wasm witness generator on ``inputs``; write ``out_path`` (.wtns)."""
     out_path = Path(out_path)
     node = node_executable()

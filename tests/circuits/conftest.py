@@ -28,6 +28,7 @@ __all__ = [
     "compiled_statement",
     "honest_witness",
     "load_r1cs",
+    "public_signals",
     "symbols",
     "tamper_check",
     "unsatisfied",
@@ -46,32 +47,16 @@ def symbols(path: Path) -> r1cs.SymbolTable:
     return r1cs.SymbolTable.load(path)
 
 
-def compiled_statement(statement: str, profile: str = "test") -> toolchain.CircuitArtifacts:
+def compiled_statement(statement: str, profile: str = "test") -> toolchain.CompiledArtifacts:
     """The statement compiled (cached) WITHOUT a trusted setup, for witness and R1CS tests.
 
-    Its ``zkey`` / ``vkey_json`` name files that do not exist: proving with it
-    fails; ``honest_witness``, ``unsatisfied`` and ``tamper_check`` work.
+    No keys (the setup is the slow step of a cold CI run): ``honest_witness``,
+    ``public_signals``, ``unsatisfied`` and ``tamper_check`` work, proving does not.
     """
-    r1cs_path, count = circuits.compile_statement(statement, profile)
-    entry = r1cs_path.parent
-    stem = r1cs_path.stem
-    header = r1cs.read_r1cs_header(r1cs_path)
-    return toolchain.CircuitArtifacts(
-        name=f"{statement}_{profile}",
-        key=entry.name,
-        r1cs=r1cs_path,
-        wasm=entry / f"{stem}_js" / f"{stem}.wasm",
-        sym=entry / f"{stem}.sym",
-        witness_js=entry / f"{stem}_js" / "generate_witness.js",
-        zkey=entry / "not-set-up.zkey",
-        vkey_json=entry / "not-set-up.vkey.json",
-        ptau=None,
-        constraints=count,
-        n_public=header.n_public,
-    )
+    return circuits.compile_statement_artifacts(statement, profile)
 
 
-def _inputs_key(artifacts: toolchain.CircuitArtifacts, inputs: Mapping[str, object]) -> str:
+def _inputs_key(artifacts: toolchain.CompiledArtifacts, inputs: Mapping[str, object]) -> str:
     encoded = json.dumps(
         {str(k): _jsonable(v) for k, v in inputs.items()}, sort_keys=True, separators=(",", ":")
     )
@@ -88,7 +73,7 @@ _WITNESSES: dict[str, r1cs.Witness] = {}
 
 
 def honest_witness(
-    artifacts: toolchain.CircuitArtifacts, inputs: Mapping[str, object]
+    artifacts: toolchain.CompiledArtifacts, inputs: Mapping[str, object]
 ) -> r1cs.Witness:
     """The witness the circuit's generator computes for ``inputs`` (cached per inputs).
 
@@ -102,7 +87,7 @@ def honest_witness(
     return _WITNESSES[key]
 
 
-def unsatisfied(artifacts: toolchain.CircuitArtifacts, witness: r1cs.Witness) -> list[int]:
+def unsatisfied(artifacts: toolchain.CompiledArtifacts, witness: r1cs.Witness) -> list[int]:
     """Indices of the constraints of ``artifacts`` that ``witness`` violates."""
     return r1cs.check_r1cs(load_r1cs(artifacts.r1cs), witness)
 
@@ -120,7 +105,9 @@ def _constraints_by_wire(path: Path) -> dict[int, tuple[int, ...]]:
 _HONEST_OK: set[str] = set()
 
 
-def _require_honest_ok(artifacts: toolchain.CircuitArtifacts, inputs: Mapping[str, object]) -> None:
+def _require_honest_ok(
+    artifacts: toolchain.CompiledArtifacts, inputs: Mapping[str, object]
+) -> None:
     key = _inputs_key(artifacts, inputs)
     if key not in _HONEST_OK:
         bad = unsatisfied(artifacts, honest_witness(artifacts, inputs))
@@ -129,8 +116,22 @@ def _require_honest_ok(artifacts: toolchain.CircuitArtifacts, inputs: Mapping[st
         _HONEST_OK.add(key)
 
 
+def public_signals(
+    artifacts: toolchain.CompiledArtifacts, inputs: Mapping[str, object]
+) -> list[int]:
+    """The public signals of the honest witness (values 1..n_public, snarkjs' public.json order).
+
+    The witness is first checked against every constraint, so these are the
+    values a proof of ``inputs`` would carry: with ``tamper_check`` on a public
+    input this tests what a verifier binds without a key setup or a proof.
+    """
+    _require_honest_ok(artifacts, inputs)
+    values = honest_witness(artifacts, inputs).values
+    return [int(v) for v in values[1 : 1 + artifacts.n_public]]
+
+
 def tamper_check(
-    artifacts: toolchain.CircuitArtifacts,
+    artifacts: toolchain.CompiledArtifacts,
     inputs: Mapping[str, object],
     signal_name: str,
     new_value: int,

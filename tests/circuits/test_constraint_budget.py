@@ -7,7 +7,9 @@ deliberate edit here, with the new count in the commit message. The test
 profile's settle_batch must also stay within the shared 2^16 development
 powers of tau (snarkjs needs a domain of 2^k > constraints + public signals).
 
-Compile only (cached): no trusted setup, no witness.
+Compile only (cached): no trusted setup, no witness. Production-size budgets
+(a production compile takes about a minute per statement) are checked by
+``uv run python -m benchmarks.constraints``, which exits 1 when one is broken.
 """
 
 import pytest
@@ -20,24 +22,31 @@ pytestmark = pytest.mark.slow
 
 # Measured with circom 2.2.3 --O2: account_op 8,342; settle_batch 54,604;
 # solvency_chunk 6,062; health_sweep 4,545 (production 42,601); liquidate 9,048
-# (production 25,420).
+# (production 25,420); order_ops 17,988 (2 ops); settle_fills 24,497 (2 fills);
+# account_update 8,099; solvency_walk 6,934 (4 accounts per chunk).
 BUDGETS = {
     "account_op": 9_200,
     "settle_batch": 60_000,
     "solvency_chunk": 6_700,
     "health_sweep": 5_000,
     "liquidate": 10_000,
+    "order_ops": 19_800,
+    "settle_fills": 27_000,
+    "account_update": 8_900,
+    "solvency_walk": 7_600,
 }
 SHARED_PTAU_POWER = 16
 
 
-@pytest.mark.parametrize("statement", circuits.STATEMENTS)
+@pytest.mark.parametrize("statement", circuits.STATEMENTS + circuits.STAGED_STATEMENTS)
 def test_constraints_within_budget(statement: str) -> None:
     r1cs_path, count = circuits.compile_statement(statement, "test")
-    assert count == read_r1cs_header(r1cs_path).n_constraints
+    header = read_r1cs_header(r1cs_path)
+    assert count == header.n_constraints
     assert count <= BUDGETS[statement], (
         f"{statement} has {count} constraints, budget {BUDGETS[statement]}"
     )
+    assert header.required_ptau_power <= SHARED_PTAU_POWER
 
 
 # Public inputs that are arrays: one entry per market (SETTLE FILLS' per-market
@@ -68,42 +77,3 @@ def test_settle_batch_fits_shared_ptau() -> None:
     assert header.required_ptau_power <= SHARED_PTAU_POWER
     # Headroom left for growth within the budget (the budget itself must fit).
     assert (BUDGETS["settle_batch"] + header.n_public).bit_length() <= SHARED_PTAU_POWER
-
-
-# ---- recycling-order statements (order_ops, settle_fills) ----
-# Measured with circom 2.2.3 --O2 at production depth (2^20 accounts as 10
-# quaternary levels, 4 markets, 16 order slots per account): settle_fills with
-# 2 fills 52,972 (26,486 per fill including the group's fee-account update;
-# one fill alone 30,840); order_ops with 4 ops 58,209 (14,553 per op).
-PER_FILL_BUDGET = 30_000
-STAGED_PRODUCTION_BUDGETS = {"settle_fills": 56_000, "order_ops": 61_000}
-
-# The other statements on the recycling-order state, test profile (compile only).
-# Measured with circom 2.2.3 --O2: account_update 8,099; solvency_walk 6,934
-# (4 accounts per chunk). Production depth (10 quaternary levels, 4 markets,
-# 16 accounts per solvency chunk), measured with `uv run python -m
-# benchmarks.constraints --json --statements account_update solvency_walk` and
-# not compiled in CI: account_update 13,524; solvency_walk 26,416 (both < 2^16).
-STAGED_TEST_BUDGETS = {"account_update": 8_900, "solvency_walk": 7_600}
-
-
-@pytest.mark.parametrize("statement", sorted(STAGED_TEST_BUDGETS))
-def test_staged_test_profile_within_budget(statement: str) -> None:
-    r1cs_path, count = circuits.compile_statement(statement, "test")
-    header = read_r1cs_header(r1cs_path)
-    assert count <= STAGED_TEST_BUDGETS[statement], (statement, count)
-    assert header.required_ptau_power <= SHARED_PTAU_POWER
-
-
-@pytest.mark.parametrize("statement", sorted(STAGED_PRODUCTION_BUDGETS))
-def test_staged_production_fits_shared_ptau(statement: str) -> None:
-    params = circuits.load_params("production")
-    assert params.account_depth >= 20 and params.markets >= 4
-    r1cs_path, count = circuits.compile_statement(statement, "production")
-    header = read_r1cs_header(r1cs_path)
-    assert count <= STAGED_PRODUCTION_BUDGETS[statement], (statement, count)
-    assert header.required_ptau_power <= SHARED_PTAU_POWER
-    if statement == "settle_fills":
-        assert params.group_fills >= 2
-        per_fill = -(-count // params.group_fills)
-        assert per_fill <= PER_FILL_BUDGET, f"{per_fill} constraints per fill"
