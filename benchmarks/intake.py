@@ -9,7 +9,11 @@ the database commit; a 202 is sent only after the order is durable.
 Per-order commit (``DARKPOOL_COMMIT_GROUP_MAX=1``: one transaction and fsync
 per order, the baseline) against group commit (the default: one transaction
 for every order that queued meanwhile, ``exchange.store_writer``), each with
-1 client and with ``--clients`` concurrent clients, all in one run. The
+1 client and with ``--clients`` concurrent clients, all in one run. Each
+client count also measures the HTTP ceiling: the same request bodies and
+clients against ``benchmarks.http_ceiling`` (the same route and models in
+one uvicorn worker, no exchange work), the most any intake with one order
+per request reaches on this machine. The
 server (one uvicorn worker: the exchange state lives in one process) and the
 clients share the machine's cores. Rate limits are off (this measures
 throughput, not spam policy); orders are sealed and signed before the clock
@@ -57,6 +61,8 @@ from verifier.field import R
 from verifier.ledger.chain import sign_entry
 
 ORDERS = 30
+#: The HTTP ceiling sends the 30 sealed orders this many times per round.
+CEILING_REPEAT = 10
 TOKEN = "intake-benchmark-token-0123"
 
 
@@ -117,14 +123,18 @@ def server(data_dir: Path, group_max: int) -> Iterator[tuple[str, int]]:
         log.close()
 
 
-def make_template(root: Path) -> tuple[list[PrivateKey], list[int]]:
-    """A data dir with 3 funded accounts (real account_op proofs), server stopped."""
+def make_template(root: Path) -> tuple[list[PrivateKey], list[int], list[tuple[int, str]]]:
+    """A data dir with 3 funded accounts (real account_op proofs), server stopped.
+
+    Also returns 30 orders sealed to it, as request bodies for the HTTP ceiling.
+    """
     keys = [PrivateKey.generate() for _ in range(3)]
     with server(root, 512) as (url, _):
         c = DarkpoolClient(url)
         accounts = [c.open_account(k, 10**8) for k in keys]
         c.close()
-    return keys, accounts
+        sealed = _sealed_orders(url, keys, accounts)
+    return keys, accounts, sealed
 
 
 def _sealed_orders(url: str, keys: list[PrivateKey], accounts: list[int]) -> list[tuple[int, str]]:
@@ -139,6 +149,72 @@ def _sealed_orders(url: str, keys: list[PrivateKey], accounts: list[int]) -> lis
         out.append((h, ct))
     c.close()
     return out
+
+
+def drive(
+    url: str, pid: int, sealed: list[tuple[int, str]], clients: int
+) -> tuple[float, float, list[int]]:
+    """POST every sealed order to ``url`` from ``clients`` threads (connected first).
+
+    Returns (wall seconds from the start gate to the last answer, CPU seconds the
+    server process ``pid`` used meanwhile, the statuses).
+    """
+    conns = [httpx.Client(base_url=url, timeout=120) for _ in range(clients)]
+    for conn in conns:  # connect (and warm up) before the clock starts
+        conn.get("/v1/health")
+    statuses: list[int] = []
+    lock = threading.Lock()
+    start_gate = threading.Barrier(clients + 1)
+
+    def worker(k: int) -> None:
+        start_gate.wait()
+        for h, ct in sealed[k::clients]:
+            r = conns[k].post("/v1/orders", json={"commitment": str(h), "ciphertext": ct})
+            with lock:
+                statuses.append(r.status_code)
+
+    threads = [threading.Thread(target=worker, args=(k,)) for k in range(clients)]
+    for t in threads:
+        t.start()
+    cpu_before = cpu_seconds(pid)
+    start_gate.wait()
+    started = time.perf_counter()
+    for t in threads:
+        t.join()
+    elapsed = time.perf_counter() - started
+    cpu = cpu_seconds(pid) - cpu_before
+    for conn in conns:
+        conn.close()
+    return elapsed, cpu, statuses
+
+
+def ceiling_round(sealed: list[tuple[int, str]], clients: int) -> tuple[float, float]:
+    """The same orders, clients and uvicorn worker against ``benchmarks.http_ceiling``.
+
+    Returns (wall seconds, server CPU seconds); every answer must be a 202.
+    """
+    port = _free_port()
+    app = "benchmarks.http_ceiling:app"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", app, "--port", str(port), "--log-level", "warning"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(300):
+            try:
+                if httpx.get(f"{url}/v1/health", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        elapsed, cpu, statuses = drive(url, proc.pid, sealed, clients)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    if statuses.count(202) != len(sealed):
+        raise RuntimeError(f"the no-op endpoint refused requests: {set(statuses)}")
+    return elapsed, cpu
 
 
 def one_round(
@@ -166,32 +242,7 @@ def one_round(
             warm.account(key, account)
         warm.close()
         before = httpx.get(f"{url}/v1/roots").json()["ledger_index"]
-        conns = [httpx.Client(base_url=url, timeout=120) for _ in range(clients)]
-        for conn in conns:  # connect (and warm up) before the clock starts
-            conn.get("/v1/health")
-        statuses: list[int] = []
-        lock = threading.Lock()
-        start_gate = threading.Barrier(clients + 1)
-
-        def worker(k: int) -> None:
-            start_gate.wait()
-            for h, ct in sealed[k::clients]:
-                r = conns[k].post("/v1/orders", json={"commitment": str(h), "ciphertext": ct})
-                with lock:
-                    statuses.append(r.status_code)
-
-        threads = [threading.Thread(target=worker, args=(k,)) for k in range(clients)]
-        for t in threads:
-            t.start()
-        cpu_before = cpu_seconds(pid)
-        start_gate.wait()
-        started = time.perf_counter()
-        for t in threads:
-            t.join()
-        elapsed = time.perf_counter() - started
-        cpu = cpu_seconds(pid) - cpu_before
-        for conn in conns:
-            conn.close()
+        elapsed, cpu, statuses = drive(url, pid, sealed, clients)
         after = httpx.get(f"{url}/v1/roots").json()["ledger_index"]
         if statuses.count(202) != ORDERS or after - before != ORDERS:
             raise RuntimeError(f"not every order was accepted: {statuses}, {after - before}")
@@ -234,6 +285,23 @@ def crypto_breakdown(keys: list[PrivateKey], accounts: list[int]) -> dict[str, s
     return {f"{name} ms": f"{1000 * v / ORDERS:.2f}" for name, v in t.items()}
 
 
+def _row(
+    server: str, clients: int, requests: int, runs: list[tuple[float, float]], ceiling: float
+) -> dict[str, Any]:
+    """One table row from (wall s, server CPU s) runs; ``ceiling`` in requests/s."""
+    rate = requests / sum(wall for wall, _ in runs)
+    return {
+        "server": server,
+        "clients": clients,
+        "requests": requests,
+        "orders/s": f"{rate:.1f}",
+        "ms/order": f"{1000 / rate:.2f}",
+        "server CPU ms/order": f"{1000 * sum(cpu for _, cpu in runs) / requests:.2f}",
+        "vs HTTP ceiling": f"{rate / ceiling:.3f}x",
+        "vs per-order commit": "",
+    }
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rounds", type=int, default=3, help="fresh servers per row (30 orders each)")
@@ -244,10 +312,16 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory(prefix="darkpool-intake-") as tmp:
         template = Path(tmp) / "template"
         template.mkdir()
-        keys, accounts = make_template(template)
+        keys, accounts, bodies = make_template(template)
         rows: list[dict[str, Any]] = []
-        baseline: dict[int, float] = {}
         for clients in (1, args.clients):
+            ceiling = [ceiling_round(bodies * CEILING_REPEAT, clients) for _ in range(args.rounds)]
+            requests = len(bodies) * CEILING_REPEAT * len(ceiling)
+            ceiling_rate = requests / sum(wall for wall, _ in ceiling)
+            rows.append(
+                _row("no-op endpoint (HTTP ceiling)", clients, requests, ceiling, ceiling_rate)
+            )
+            baseline = 0.0
             for mode, group_max in (("per-order commit", 1), ("group commit", 512)):
                 runs = [
                     one_round(
@@ -260,22 +334,11 @@ def main(argv: list[str] | None = None) -> None:
                     )
                     for _ in range(args.rounds)
                 ]
-                times = [wall for wall, _ in runs]
-                cpu_ms = 1000 * sum(cpu for _, cpu in runs) / (ORDERS * len(runs))
-                rate = ORDERS * len(times) / sum(times)
-                if group_max == 1:
-                    baseline[clients] = rate
-                rows.append(
-                    {
-                        "commit": mode,
-                        "clients": clients,
-                        "orders": ORDERS * len(times),
-                        "orders/s": f"{rate:.1f}",
-                        "ms/order": f"{1000 / rate:.2f}",
-                        "vs per-order commit": f"{rate / baseline[clients]:.2f}x",
-                        "server CPU ms/order": f"{cpu_ms:.2f}",
-                    }
-                )
+                rate = ORDERS * len(runs) / sum(wall for wall, _ in runs)
+                baseline = baseline or rate
+                row = _row(mode, clients, ORDERS * len(runs), runs, ceiling_rate)
+                row["vs per-order commit"] = f"{rate / baseline:.2f}x"
+                rows.append(row)
         breakdown = crypto_breakdown(keys, accounts)
     print_table(rows, list(rows[0].keys()))
     print()
