@@ -73,6 +73,8 @@ def run(
                 row["per_op"] = -(-count // params.op_slots)
             if statement == "solvency_chunk":
                 row["per_account"] = count // params.chunk_size
+            if statement == "solvency_walk":
+                row["per_account"] = count // 4**params.chunk_levels
             rows.append(row)
     return rows
 

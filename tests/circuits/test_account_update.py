@@ -232,15 +232,15 @@ def test_verifier_public_inputs_refuse_impossible_entries() -> None:
 
 
 @pytest.fixture(scope="module")
-def artifacts() -> toolchain.CircuitArtifacts:
+def artifacts() -> toolchain.CompiledArtifacts:
     return compiled_statement("account_update", "test")
 
 
-def accepted(artifacts: toolchain.CircuitArtifacts, inputs: Mapping[str, object]) -> bool:
+def accepted(artifacts: toolchain.CompiledArtifacts, inputs: Mapping[str, object]) -> bool:
     return unsatisfied(artifacts, honest_witness(artifacts, inputs)) == []
 
 
-def rejected(artifacts: toolchain.CircuitArtifacts, inputs: Mapping[str, object]) -> bool:
+def rejected(artifacts: toolchain.CompiledArtifacts, inputs: Mapping[str, object]) -> bool:
     try:
         witness = honest_witness(artifacts, inputs)
     except WitnessError:
@@ -248,14 +248,14 @@ def rejected(artifacts: toolchain.CircuitArtifacts, inputs: Mapping[str, object]
     return unsatisfied(artifacts, witness) != []
 
 
-def publics(artifacts: toolchain.CircuitArtifacts, inputs: Mapping[str, object]) -> list[int]:
+def publics(artifacts: toolchain.CompiledArtifacts, inputs: Mapping[str, object]) -> list[int]:
     n = artifacts.n_public
     return list(honest_witness(artifacts, inputs).values[1 : 1 + n])
 
 
 @pytest.mark.slow
 def test_open_deposit_withdraw_satisfy_r1cs_with_the_verifiers_publics(
-    artifacts: toolchain.CircuitArtifacts,
+    artifacts: toolchain.CompiledArtifacts,
 ) -> None:
     b = book()
     for op, index, amount in (
@@ -275,7 +275,7 @@ def test_open_deposit_withdraw_satisfy_r1cs_with_the_verifiers_publics(
 
 
 @pytest.mark.slow
-def test_withdraw_whole_free_margin_after_funding(artifacts: toolchain.CircuitArtifacts) -> None:
+def test_withdraw_whole_free_margin_after_funding(artifacts: toolchain.CompiledArtifacts) -> None:
     """Equity exactly at IMR after funding passes; one unit more fails, and so does a
     withdrawal that would only fit if the funding owed were ignored."""
     b = book()
@@ -294,7 +294,7 @@ def test_withdraw_whole_free_margin_after_funding(artifacts: toolchain.CircuitAr
 
 
 @pytest.mark.slow
-def test_funding_is_settled_in_circuit(artifacts: toolchain.CircuitArtifacts) -> None:
+def test_funding_is_settled_in_circuit(artifacts: toolchain.CompiledArtifacts) -> None:
     inputs = update(book(), OpKind.DEPOSIT, 1, 7).inputs
     assert accepted(artifacts, inputs)
     # A new leaf that skips the payment, or keeps the old checkpoints, has no witness.
@@ -307,7 +307,7 @@ def test_funding_is_settled_in_circuit(artifacts: toolchain.CircuitArtifacts) ->
 
 
 @pytest.mark.slow
-def test_zero_deposit_and_amount_width_refused(artifacts: toolchain.CircuitArtifacts) -> None:
+def test_zero_deposit_and_amount_width_refused(artifacts: toolchain.CompiledArtifacts) -> None:
     b = book()
     most = (1 << AMOUNT_BITS) - 1
     inputs = update(b, OpKind.DEPOSIT, 1, most).inputs
@@ -328,7 +328,7 @@ def test_zero_deposit_and_amount_width_refused(artifacts: toolchain.CircuitArtif
 
 
 @pytest.mark.slow
-def test_balance_width_boundary(artifacts: toolchain.CircuitArtifacts) -> None:
+def test_balance_width_boundary(artifacts: toolchain.CompiledArtifacts) -> None:
     top = (1 << (BALANCE_BITS - 1)) - 1  # largest signed balance
     # At the old checkpoints nothing is owed, so the settled balance is top - 9.
     inputs = update(book(balance=top - 9), OpKind.DEPOSIT, 1, 9, funding=CHECKPOINTS).inputs
@@ -343,7 +343,7 @@ def test_balance_width_boundary(artifacts: toolchain.CircuitArtifacts) -> None:
 
 
 @pytest.mark.slow
-def test_open_rules(artifacts: toolchain.CircuitArtifacts) -> None:
+def test_open_rules(artifacts: toolchain.CompiledArtifacts) -> None:
     b = book()
     inputs = update(b, OpKind.OPEN, 2, 10).inputs
     assert accepted(artifacts, inputs)
@@ -420,7 +420,7 @@ DEPOSIT_TAMPERS = [
     [("withdraw", *t) for t in WITHDRAW_TAMPERS] + [("deposit", *t) for t in DEPOSIT_TAMPERS],
 )
 def test_tampered_op_fails(
-    artifacts: toolchain.CircuitArtifacts,
+    artifacts: toolchain.CompiledArtifacts,
     request: pytest.FixtureRequest,
     op: str,
     name: str,
@@ -432,7 +432,7 @@ def test_tampered_op_fails(
 
 @pytest.mark.slow
 def test_derived_wires_are_pinned(
-    artifacts: toolchain.CircuitArtifacts, withdraw_inputs: dict[str, object]
+    artifacts: toolchain.CompiledArtifacts, withdraw_inputs: dict[str, object]
 ) -> None:
     """The kept old fields, the settled balance and the old leaf cannot be chosen freely."""
     for name, value in (

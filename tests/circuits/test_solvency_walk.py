@@ -186,7 +186,7 @@ def test_quad_root_from_subroots_matches_the_tree() -> None:
 
 
 @pytest.fixture(scope="module")
-def artifacts() -> toolchain.CircuitArtifacts:
+def artifacts() -> toolchain.CompiledArtifacts:
     return compiled_statement("solvency_walk", "test")
 
 
@@ -195,7 +195,7 @@ def chunks() -> list[dict[str, object]]:
     return [w.to_circuit_inputs() for w in walk(book())]
 
 
-def rejected(artifacts: toolchain.CircuitArtifacts, inputs: dict[str, object]) -> bool:
+def rejected(artifacts: toolchain.CompiledArtifacts, inputs: dict[str, object]) -> bool:
     try:
         witness = honest_witness(artifacts, inputs)
     except WitnessError:
@@ -205,7 +205,7 @@ def rejected(artifacts: toolchain.CircuitArtifacts, inputs: dict[str, object]) -
 
 @pytest.mark.slow
 def test_honest_chunks_satisfy_r1cs_with_the_verifiers_publics(
-    artifacts: toolchain.CircuitArtifacts, chunks: list[dict[str, object]]
+    artifacts: toolchain.CompiledArtifacts, chunks: list[dict[str, object]]
 ) -> None:
     for w, inputs in zip(walk(book()), chunks, strict=True):
         witness = honest_witness(artifacts, inputs)
@@ -215,7 +215,7 @@ def test_honest_chunks_satisfy_r1cs_with_the_verifiers_publics(
 
 @pytest.mark.slow
 def test_funding_is_settled_inside_the_sums(
-    artifacts: toolchain.CircuitArtifacts, chunks: list[dict[str, object]]
+    artifacts: toolchain.CompiledArtifacts, chunks: list[dict[str, object]]
 ) -> None:
     """The last chunk opens the settled totals; the unsettled ones have no witness."""
     last = chunks[1]
@@ -230,7 +230,7 @@ def test_funding_is_settled_inside_the_sums(
 
 @pytest.mark.slow
 def test_empty_slot_cannot_hold_value(
-    artifacts: toolchain.CircuitArtifacts, chunks: list[dict[str, object]]
+    artifacts: toolchain.CompiledArtifacts, chunks: list[dict[str, object]]
 ) -> None:
     first = chunks[0]
     assert first["isEmpty"] == [0, 0, 0, 1]
@@ -277,7 +277,7 @@ CHUNK1_TAMPERS = [
     [(0, *t) for t in CHUNK0_TAMPERS] + [(1, *t) for t in CHUNK1_TAMPERS],
 )
 def test_tampered_chunk_fails(
-    artifacts: toolchain.CircuitArtifacts,
+    artifacts: toolchain.CompiledArtifacts,
     chunks: list[dict[str, object]],
     chunk: int,
     name: str,
@@ -288,7 +288,7 @@ def test_tampered_chunk_fails(
 
 @pytest.mark.slow
 def test_derived_wires_are_pinned(
-    artifacts: toolchain.CircuitArtifacts, chunks: list[dict[str, object]]
+    artifacts: toolchain.CompiledArtifacts, chunks: list[dict[str, object]]
 ) -> None:
     """The per-account leaf, settled payment and deficit cannot be chosen freely."""
     for name, value in (
