@@ -15,9 +15,10 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 from prover.account_book import AccountBook
+from prover.statements.chunks import record_chunk_inputs, split_record_chunks
 from prover.statements.layout import named_public_inputs
 from verifier.account_state import AccountRecord
-from verifier.encoding import AccountState, to_field
+from verifier.encoding import AccountState
 from verifier.field import R
 from verifier.params import CircuitParams
 from verifier.protocol import Tags
@@ -123,22 +124,9 @@ class SolvencyWalkWitness:
         m = len(self.prices)
         pub = self.public_inputs()
         prev_balance, prev_positions, prev_deficit, prev_fund = self.prev_totals.field_elements()
-        slots = self.accounts
         return {
             **named_public_inputs(pub, PUBLIC, dict.fromkeys(public.PER_MARKET, m)),
-            "isEmpty": [int(a is None) for a in slots],
-            "pubX": [0 if a is None else a.pub_x for a in slots],
-            "pubY": [0 if a is None else a.pub_y for a in slots],
-            "balance": [0 if a is None else to_field(a.balance) for a in slots],
-            "positions": [
-                [0] * m if a is None else [to_field(s) for s in a.positions] for a in slots
-            ],
-            "checkpoints": [
-                [0] * m if a is None else [to_field(c) for c in a.checkpoints] for a in slots
-            ],
-            "orderRoot": [0 if a is None else a.order_root for a in slots],
-            "nonce": [0 if a is None else a.nonce for a in slots],
-            "blinding": [0 if a is None else a.blinding for a in slots],
+            **record_chunk_inputs(self.accounts, m),
             "prevBalance": prev_balance,
             "prevPositions": list(prev_positions),
             "prevDeficit": prev_deficit,
@@ -166,10 +154,8 @@ def build_solvency_walk(
     m = params.markets
     if len(prices) != m or len(funding) != m:
         raise SolvencyError(f"expected {m} prices and {m} funding indices")
-    k = 1 << (2 * params.chunk_levels)
-    used = max(book.records, default=-1) + 1
-    count = max(1, -(-used // k))
-    slots = [book.records.get(i) for i in range(count * k)]
+    chunks = split_record_chunks(book)
+    count = len(chunks)
     salts = [rng.randrange(1, R) for _ in range(count - 1)]
     witnesses: list[SolvencyWalkWitness] = []
     totals = SolvencyTotals.zero(m)
@@ -180,7 +166,7 @@ def build_solvency_walk(
             chunk_levels=params.chunk_levels,
             prices=tuple(prices),
             funding=tuple(funding),
-            accounts=tuple(slots[c * k : (c + 1) * k]),
+            accounts=chunks[c],
             prev_totals=totals,
             prev_salt=salts[c - 1] if c > 0 else 0,
             next_salt=salts[c] if c < count - 1 else 0,
