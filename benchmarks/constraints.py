@@ -36,13 +36,15 @@ LOOPRING_PER_TRADE = 130_000
 # quaternary levels, 4 markets, 16 order slots per account): settle_fills with
 # 2 fills 52,972 (26,486 per fill including the group's fee-account update;
 # one fill alone 30,840); order_ops with 4 ops 58,209 (14,553 per op);
-# account_update 13,524; solvency_walk 26,416 (16 accounts per chunk). All
+# account_update 13,524; solvency_walk 26,416 (16 accounts per chunk);
+# health_sweep_staged 25,018 (16 accounts per chunk). All
 # must stay within the shared 2^16 development powers of tau.
 PRODUCTION_BUDGETS = {
     "settle_fills": 56_000,
     "order_ops": 61_000,
     "account_update": 14_200,
     "solvency_walk": 27_800,
+    "health_sweep_staged": 26_300,
 }
 PER_FILL_BUDGET = 30_000
 SHARED_PTAU_POWER = 16

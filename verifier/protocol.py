@@ -28,6 +28,7 @@ STAGED_STATEMENTS: tuple[str, ...] = (
     "settle_fills",
     "account_update",
     "solvency_walk",
+    "health_sweep_staged",
 )
 
 #: Exchange id used when none is configured (development and tests).
