@@ -150,8 +150,8 @@ def _risk_rule_lines(g: ledger.Genesis, st: ledger.ReplayState | None) -> list[s
     if g.funding is not None:
         f = g.funding
         lines.append(
-            f"  funding rules  at most one index update per {f.interval_s} s, premium / "
-            f"{f.premium_divisor}, clamp {f.clamp_bps} bps (updates are not required)"
+            f"  funding rules  one index update every {f.interval_s} s (a batch more than "
+            f"that after the last fails), premium / {f.premium_divisor}, clamp {f.clamp_bps} bps"
         )
     if st is not None and st.risk.pending:
         lines.append(

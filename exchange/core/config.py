@@ -99,7 +99,7 @@ class Settings(BaseSettings):
         default=0,
         ge=0,
         description="genesis: seconds between funding index updates, published before "
-        "batches (0 = no updates; genesis then carries the hourly default)",
+        "batches (0 = no funding: genesis has no funding rules)",
     )
     oracle_url: str | None = Field(
         default=None,

@@ -15,7 +15,8 @@ method proves first and appends one ledger entry only when every proof exists
   not proven yet: ``OperatorError`` and nothing changes.
 * ``update_funding(report)``: the next cumulative funding index per market
   from the report's mark and index prices (``verifier.funding``), at most
-  once per genesis ``funding.interval_s``. The indices are public ledger data
+  once per genesis ``funding.interval_s`` and, before a batch, at least that
+  often (``funding_due``; ``run_batch`` refuses an overdue batch). The indices are public ledger data
   the verifier recomputes; settling them into account balances needs the
   account leaf with funding checkpoints (the staged ``settle_fills``).
 
@@ -82,9 +83,46 @@ class RiskEngine(SettlementPlanner):
         return bool(t) and self.sweep_clock is not None and now - self.sweep_clock >= t
 
     def funding_due(self, report: OracleReport) -> bool:
-        """The genesis funding interval has passed since the last update (at report time)."""
-        last = self.funding_timestamp
-        return last is None or report.timestamp - last >= self.funding_rules.interval_s
+        """The genesis funding interval has passed since the last update (at report time).
+
+        Always False without genesis funding rules. Publish the update
+        (``update_funding``) at the batch's own report before the batch: a
+        batch whose report is more than ``interval_s`` after the last update
+        (or the first batch, before any) fails verification ("funding overdue").
+        """
+        rules, last = self.funding_rules, self.funding_timestamp
+        if rules is None:
+            return False
+        return last is None or report.timestamp - last >= rules.interval_s
+
+    def _genesis_rules(self) -> dict[str, Any]:
+        """Genesis ``risk`` and (when set) ``funding``."""
+        out: dict[str, Any] = {"risk": self.risk_rules.to_json()}
+        if self.funding_rules is not None:
+            out["funding"] = self.funding_rules.to_json()
+        return out
+
+    def _check_batch_risk(self, report: OracleReport) -> None:
+        """Refuse a batch at ``report`` that ``darkpool-verify`` would fail (OperatorError)."""
+        if self.pending_liquidations:
+            raise OperatorError(
+                f"account {self.pending_liquidations[0]} was flagged by the last health sweep: "
+                "liquidate it (or sweep again) before the next batch"
+            )
+        rules, clock = self.funding_rules, self.funding_clock
+        if rules is not None and clock is not None and report.timestamp - clock > rules.interval_s:
+            raise OperatorError(
+                f"funding overdue: publish a funding update (update_funding) before this batch "
+                f"({report.timestamp - clock} s since the last, genesis interval "
+                f"{rules.interval_s} s)"
+            )
+
+    def _count_batch_risk(self, entry_time: int, report: OracleReport) -> None:
+        self.batches_since_sweep += 1
+        if self.sweep_clock is None:
+            self.sweep_clock = entry_time
+        if self.funding_clock is None:
+            self.funding_clock = report.timestamp
 
     # ------------------------------------------------------------ sweeps
 
@@ -188,11 +226,11 @@ class RiskEngine(SettlementPlanner):
     def update_funding(self, report: OracleReport) -> LedgerEntry:
         """Append the next funding indices computed from the report (a ``funding`` entry)."""
         self._check_report(report)
-        if not self.funding_due(report):
-            raise OperatorError(
-                f"funding was updated less than {self.funding_rules.interval_s} s ago"
-            )
         rules = self.funding_rules
+        if rules is None:
+            raise OperatorError("genesis has no funding rules: no funding updates")
+        if not self.funding_due(report):
+            raise OperatorError(f"funding was updated less than {rules.interval_s} s ago")
         try:
             indices = funding_math.next_indices(
                 self.funding_indices,
@@ -213,5 +251,5 @@ class RiskEngine(SettlementPlanner):
         )
         self.latest_report = report
         self.funding_indices = indices
-        self.funding_timestamp = report.timestamp
+        self.funding_timestamp = self.funding_clock = report.timestamp
         return entry

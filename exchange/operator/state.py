@@ -157,11 +157,13 @@ class OperatorState:
         # Risk engine (exchange.operator.risk): genesis rules and their progress.
         # Default: no sweep required, liquidation fee half the maintenance fraction.
         self.risk_rules = RiskRules(0, 0, tuple(m.mmf_bps // 2 for m in self.markets))
-        self.funding_rules = DEFAULT_FUNDING_RULES
+        self.funding_rules: FundingRules | None = None  # no funding updates
         self.batches_since_sweep = 0
         self.sweep_clock: int | None = None  # time of the last sweep (or of the first batch)
         self.funding_indices: tuple[int, ...] = (0,) * p.markets
         self.funding_timestamp: int | None = None
+        # Report time the funding-overdue rule counts from: last update's, else first batch's.
+        self.funding_clock: int | None = None
         self.liquidations: list[Any] = []  # exchange.domain.liquidation.Liquidation records
         # Flagged by the last sweep and not liquidated yet: no batch may run (the
         # verifier would fail it).
@@ -309,6 +311,8 @@ class OperatorState:
                 self.batches_since_sweep += 1
                 if self.sweep_clock is None:
                     self.sweep_clock = int(e["time"])
+                if self.funding_clock is None:
+                    self.funding_clock = self.last_batch_timestamp
             elif e["kind"] == "sweep":
                 self.batches_since_sweep = 0
                 self.sweep_clock = int(e["time"])
@@ -318,7 +322,7 @@ class OperatorState:
                 self.pending_liquidations = [i for i in self.pending_liquidations if i != done]
             elif e["kind"] == "funding":
                 self.funding_indices = tuple(int(f) for f in e["indices"])
-                self.funding_timestamp = int(e["oracle"]["timestamp"])
+                self.funding_timestamp = self.funding_clock = int(e["oracle"]["timestamp"])
             if e["kind"] == "order":
                 h = int(e["commitment"])
                 if e["order_index"] != len(commitments) or h not in orders:

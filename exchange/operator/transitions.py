@@ -106,7 +106,8 @@ class Operator(RiskEngine):
         """``operator_key`` signs every ledger entry (generated when None: tests and demos).
 
         ``risk`` / ``funding`` are the genesis risk rules (default: no sweep
-        required, liquidation fee half of mmf; ``DEFAULT_FUNDING_RULES``).
+        required, liquidation fee half of mmf; no funding updates — pass
+        ``DEFAULT_FUNDING_RULES`` for hourly ones, then due before batches).
         """
         self._init_state(
             markets=markets,
@@ -142,8 +143,7 @@ class Operator(RiskEngine):
                 "limits": self.limits.to_json(),
                 "vkey_hashes": vkey_hashes(vkeys),
                 "min_deposit": min_deposit,
-                "risk": self.risk_rules.to_json(),
-                "funding": self.funding_rules.to_json(),
+                **self._genesis_rules(),
             },
         )
         index = self.open_account(insurance_pubkey, insurance_fund)
@@ -468,11 +468,7 @@ class Operator(RiskEngine):
     def run_batch(self, report: OracleReport) -> BatchSummary:
         """Match resting orders at the report's marks, prove settlement, append one batch entry."""
         self._check_report(report)
-        if self.pending_liquidations:
-            raise OperatorError(
-                f"account {self.pending_liquidations[0]} was flagged by the last health sweep: "
-                "liquidate it (or sweep again) before the next batch"
-            )
+        self._check_batch_risk(report)
         if self.last_batch_timestamp is not None and report.timestamp <= self.last_batch_timestamp:
             raise OperatorError("batch timestamp does not increase")
         entry_time = self._entry_time(report)
@@ -526,9 +522,7 @@ class Operator(RiskEngine):
         self.latest_report = report
         self.last_batch_timestamp = report.timestamp
         self.next_batch_id += 1
-        self.batches_since_sweep += 1
-        if self.sweep_clock is None:
-            self.sweep_clock = entry_time
+        self._count_batch_risk(entry_time, report)
         self._record_reasons(result, refused)
         return BatchSummary(entry, tuple(fills), len(proofs))
 

@@ -233,10 +233,9 @@ class ServiceCore:
                     sweep_interval_s=s.sweep_interval_s,
                     liquidation_fee_bps=tuple(m.mmf_bps // 2 for m in s.markets),
                 ),
-                funding=replace(
-                    DEFAULT_FUNDING_RULES,
-                    interval_s=s.funding_interval_s or DEFAULT_FUNDING_RULES.interval_s,
-                ),
+                funding=None
+                if not s.funding_interval_s
+                else replace(DEFAULT_FUNDING_RULES, interval_s=s.funding_interval_s),
             )
             self.store.write(
                 entries=[e.to_dict() for e in self.op.ledger.entries], snapshot=self._snapshot()

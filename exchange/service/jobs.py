@@ -151,7 +151,7 @@ class Jobs(ServiceCore):
         batch (issue 11: the next batch fails verification otherwise).
         """
         op = self.op
-        if self.settings.funding_interval_s and op.funding_due(report):
+        if op.funding_due(report):  # never without genesis funding rules
             op.update_funding(report)
         # A fresh sweep also when a flagged trader is still pending (its liquidation
         # failed earlier): the sweep at this report replaces the list.

@@ -143,6 +143,11 @@ def test_honest_risk_ledger_verifies_with_counts(honest: RiskLedger) -> None:
     }
     assert data["proofs_verified_this_run"]["health_sweep"] == 1
     assert data["proofs_verified_this_run"]["liquidate"] == 1
+    rc, out, err = run_cli(str(honest.export), "--quiet")
+    assert rc == 0 and "RESULT: VALID" in out, err
+    assert "a health sweep at least every 2 batches" in out
+    assert "one index update every 10 s" in out
+    assert "NOT enforced" not in out
 
 
 def test_removed_liquidation_entry_is_rejected(honest: RiskLedger, tmp_path: Path) -> None:
@@ -285,6 +290,57 @@ def test_sweep_overdue_in_seconds(honest: RiskLedger, tmp_path: Path) -> None:
     )
 
 
+def test_dropped_funding_entries_make_a_batch_funding_overdue(
+    honest: RiskLedger, tmp_path: Path
+) -> None:
+    """Without its funding entries the ledger's batches run at report times 1000, 1010,
+    1020: the last is 20 s after the first batch, beyond the 10 s genesis interval."""
+    export = copy_export(honest, tmp_path)
+    remove_entry(export, FUNDING_2)
+    remove_entry(export, FUNDING_1)
+    failure = structural_failure(export)
+    assert failure.entry_index == BATCH_3 - 2  # renumbered: the third batch
+    assert read(entry_path(export, failure.entry_index))["kind"] == "batch"
+    assert failure.reason == (
+        "funding overdue: 20 s of oracle time since the first batch "
+        "(genesis requires a funding update every 10 s)"
+    )
+
+
+def test_funding_overdue_counts_from_the_last_update(honest: RiskLedger, tmp_path: Path) -> None:
+    """Dropping only the second update: the last batch (1020) is exactly one interval after
+    the update of entry 7 (1010), which the rule allows; a 5 s interval does not."""
+    export = copy_export(honest, tmp_path)
+    remove_entry(export, FUNDING_2)
+    assert replay(export, checker=no_proof_checks).ok
+
+    def every_5_s(g: Json) -> None:
+        g["funding"]["interval_s"] = 5
+
+    edit(export, 0, every_5_s)
+    failure = structural_failure(export)
+    # Batch 10 (report 1010, the update's own report) is on time; the last one is not.
+    assert failure.entry_index == BATCH_3 - 1
+    assert failure.reason == (
+        "funding overdue: 10 s of oracle time since the funding update of entry 7 "
+        "(genesis requires a funding update every 5 s)"
+    )
+
+
+def test_operator_refuses_a_funding_overdue_batch(honest: RiskLedger) -> None:
+    """The honest operator publishes funding before a batch more than an interval after
+    the last update (1020) rather than append a batch the verifier would fail."""
+    from exchange.operator import OperatorError
+
+    op = copy.deepcopy(honest.operator)
+    late = op.oracle.sign(4, 1031, SHOCKED, (90, 52))
+    assert op.funding_due(late)
+    length = len(op.ledger)
+    with pytest.raises(OperatorError, match="funding overdue"):
+        op.run_batch(late)
+    assert len(op.ledger) == length
+
+
 def restored(op: Any) -> Any:
     """The operator rebuilt from its own ledger and snapshot (what a restart does)."""
     from exchange.operator import Operator
@@ -310,7 +366,7 @@ def test_restart_keeps_risk_progress(honest: RiskLedger) -> None:
     assert again.risk_rules == honest.operator.risk_rules
     assert again.funding_rules == honest.operator.funding_rules
     assert again.funding_indices == (9, -1)
-    assert again.funding_timestamp == 1020
+    assert again.funding_timestamp == again.funding_clock == 1020
     assert again.batches_since_sweep == 2 and again.sweep_due()
     assert again.pending_liquidations == []
     at_sweep = restored(copy.deepcopy(honest.at_sweep))

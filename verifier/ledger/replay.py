@@ -232,7 +232,7 @@ class _Replayer(RiskChecks):
         before, after = e.roots_before, e.roots_after
         if s.last_batch_id is not None and batch_id <= s.last_batch_id:
             raise EntryError(f"batch_id {batch_id} does not increase (last {s.last_batch_id})")
-        self.before_batch(e.time)
+        self.before_batch(e.time, e.oracle.timestamp)
         report = e.oracle
         last_ts = s.last_batch_timestamp
         if last_ts is not None and report.timestamp <= last_ts:
@@ -277,7 +277,7 @@ class _Replayer(RiskChecks):
         s.last_batch_id = batch_id
         s.last_batch_timestamp = report.timestamp
         s.batches += 1
-        self.after_batch(e.time)
+        self.after_batch(e.time, e.oracle.timestamp)
 
     def solvency(self, e: SolvencyEntry) -> None:
         s = self.state

@@ -15,8 +15,11 @@ Rules the replay adds (``RiskChecks``, mixed into the replayer):
 
 * before every batch: no account flagged by the last sweep is left
   unliquidated ("account i was below maintenance margin at the health sweep
-  of entry j and was not liquidated before this batch"), and no sweep is
-  overdue under genesis ``risk`` ("health sweep overdue: ...");
+  of entry j and was not liquidated before this batch"), no sweep is
+  overdue under genesis ``risk`` ("health sweep overdue: ..."), and no
+  funding update is overdue under genesis ``funding`` ("funding overdue:
+  ...": the batch's report is more than ``interval_s`` after the last
+  update's report, or after the first batch's before any update);
 * a sweep's proofs rebuild the current account root at the report's marks and
   the genesis maintenance fractions, and ``flagged`` equals the proven flags;
 * a liquidation's steps follow ``verifier.statements.liquidate.check_steps``
@@ -179,14 +182,15 @@ class RiskChecks:
 
     # -- batches ------------------------------------------------------------
 
-    def before_batch(self, time: int) -> None:
-        """Fail a batch at entry time ``time`` that the risk rules forbid."""
+    def before_batch(self, time: int, report_time: int) -> None:
+        """Fail a batch at entry time ``time`` (report time ``report_time``) the risk rules forbid."""
         risk = self.state.risk
         if risk.pending:
             raise EntryError(
                 f"account {risk.pending[0]} was below maintenance margin at the health sweep "
                 f"of entry {risk.sweep_entry} and was not liquidated before this batch"
             )
+        self._funding_overdue(report_time)
         rules = self.genesis.risk
         if rules is None:
             return
@@ -205,11 +209,37 @@ class RiskChecks:
                 f"(genesis requires one every {t} s)"
             )
 
-    def after_batch(self, time: int) -> None:
+    def after_batch(self, time: int, report_time: int) -> None:
         risk = self.state.risk
         risk.batches_since_sweep += 1
         if risk.sweep_clock is None:
             risk.sweep_clock = time
+        if risk.funding_clock is None:
+            risk.funding_clock = report_time
+
+    def _funding_overdue(self, report_time: int) -> None:
+        """Genesis ``funding``: a batch needs an update within ``interval_s`` of oracle time.
+
+        Counted on report timestamps (the clock of the funding interval rule)
+        from the last update's report, or, before any update, from the first
+        batch's. No grace beyond ``interval_s``: the operator publishes the
+        update at the batch's own report as soon as ``interval_s`` has
+        passed, so an honest batch is always less than ``interval_s`` after it.
+        """
+        rules, risk = self.genesis.funding, self.state.risk
+        if rules is None or risk.funding_clock is None:
+            return
+        gap = report_time - risk.funding_clock
+        if gap > rules.interval_s:
+            since = (
+                "the first batch"
+                if risk.funding_entry is None
+                else f"the funding update of entry {risk.funding_entry}"
+            )
+            raise EntryError(
+                f"funding overdue: {gap} s of oracle time since {since} "
+                f"(genesis requires a funding update every {rules.interval_s} s)"
+            )
 
     # -- kinds --------------------------------------------------------------
 
@@ -358,6 +388,6 @@ class RiskChecks:
                     f"index price {report.index[m]})"
                 )
         risk.funding_indices = list(expected)
-        risk.funding_timestamp = report.timestamp
+        risk.funding_timestamp = risk.funding_clock = report.timestamp
         risk.funding_entry = e.index
         risk.funding_updates += 1

@@ -116,7 +116,9 @@ class RiskProgress:
     batch fails while any is left. ``batches_since_sweep`` / ``sweep_clock``
     (entry time of the last sweep, or of the first batch) drive the overdue
     rules. ``funding_indices`` are the latest published indices (empty before
-    the first update) and ``funding_timestamp`` that update's report time.
+    the first update) and ``funding_timestamp`` that update's report time;
+    ``funding_clock`` is the report time the funding-overdue rule counts from
+    (the last update's, or the first batch's before any update).
     The counters feed ``darkpool-verify --json``.
     """
 
@@ -131,6 +133,7 @@ class RiskProgress:
     funding_indices: list[int] = field(default_factory=list)
     funding_timestamp: int | None = None
     funding_entry: int | None = None
+    funding_clock: int | None = None
 
     def copy(self) -> "RiskProgress":
         return RiskProgress.from_dict(self.to_dict())
@@ -159,6 +162,7 @@ class RiskProgress:
             "funding_indices": [str(f) for f in self.funding_indices],
             "funding_timestamp": self.funding_timestamp,
             "funding_entry": self.funding_entry,
+            "funding_clock": self.funding_clock,
         }
 
     @classmethod
@@ -179,4 +183,5 @@ class RiskProgress:
             ],
             funding_timestamp=_opt_uint(d, "funding_timestamp"),
             funding_entry=_opt_uint(d, "funding_entry"),
+            funding_clock=_opt_uint(d, "funding_clock"),
         )
