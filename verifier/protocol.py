@@ -29,6 +29,7 @@ STAGED_STATEMENTS: tuple[str, ...] = (
     "account_update",
     "solvency_walk",
     "health_sweep_staged",
+    "liquidate_staged",
 )
 
 #: Exchange id used when none is configured (development and tests).

@@ -24,7 +24,8 @@ pytestmark = pytest.mark.slow
 # solvency_chunk 6,062; health_sweep 4,545 (production 42,601); liquidate 9,048
 # (production 25,420); order_ops 17,988 (2 ops); settle_fills 24,497 (2 fills);
 # account_update 8,099; solvency_walk 6,934 (4 accounts per chunk);
-# health_sweep_staged 5,412 (4 accounts per chunk; production 25,018 with 16).
+# health_sweep_staged 5,412 (4 accounts per chunk; production 25,018 with 16);
+# liquidate_staged 8,638 (production 19,491).
 BUDGETS = {
     "account_op": 9_200,
     "settle_batch": 60_000,
@@ -36,6 +37,7 @@ BUDGETS = {
     "account_update": 8_900,
     "solvency_walk": 7_600,
     "health_sweep_staged": 6_000,
+    "liquidate_staged": 9_500,
 }
 SHARED_PTAU_POWER = 16
 
