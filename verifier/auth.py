@@ -33,6 +33,7 @@ import json
 import re
 from dataclasses import dataclass
 
+from verifier.account_state import SlottedOrder
 from verifier.babyjub import Point
 from verifier.eddsa import (
     PrivateKey,
@@ -199,8 +200,26 @@ def verify_request(
 # box) is UTF-8 JSON: {"order": {account, market, side, size, limit_price,
 # expiry, salt}, "signature": signature_to_dict}, every integer a decimal
 # string. Client and service use these two functions and nothing else.
+#
+# Under the recycling-order state (a "slots" ledger) the order also carries
+# the trader-chosen ``order_id`` (its slot is order_id mod 4^slot_levels) and
+# ``reduce_only`` ("0" or "1"): SLOTTED_ORDER_FIELDS, written and read by
+# slotted_order_plaintext / parse_slotted_order_plaintext; the signature is
+# over verifier.account_state.order_hash. A cancel is signed over
+# verifier.account_state.cancel_order_message(CANCEL_TAG, h).
 
 ORDER_FIELDS = ("account", "market", "side", "size", "limit_price", "expiry", "salt")
+SLOTTED_ORDER_FIELDS = (
+    "account",
+    "order_id",
+    "market",
+    "side",
+    "size",
+    "limit_price",
+    "expiry",
+    "reduce_only",
+    "salt",
+)
 MAX_ORDER_PLAINTEXT = 4096
 
 
@@ -216,8 +235,16 @@ def order_plaintext(order: Order, signature: Signature) -> bytes:
     return json.dumps(body, separators=(",", ":")).encode()
 
 
-def parse_order_plaintext(data: bytes) -> tuple[Order, Signature]:
-    """Inverse of ``order_plaintext``; values must be canonical decimals below r."""
+def slotted_order_plaintext(order: SlottedOrder, signature: Signature) -> bytes:
+    """The sealed plaintext of a slotted order (``reduce_only`` as "0" / "1")."""
+    terms = {name: str(getattr(order, name)) for name in SLOTTED_ORDER_FIELDS}
+    terms["reduce_only"] = str(order.flags)
+    body = {"order": terms, "signature": signature_to_dict(signature)}
+    return json.dumps(body, separators=(",", ":")).encode()
+
+
+def _parse_sealed(data: bytes, fields: tuple[str, ...]) -> tuple[dict[str, int], Signature]:
+    """The integer terms (exactly ``fields``) and the signature of a sealed-order plaintext."""
     if len(data) > MAX_ORDER_PLAINTEXT:
         raise OrderFormatError("order plaintext is too large")
     try:
@@ -227,10 +254,10 @@ def parse_order_plaintext(data: bytes) -> tuple[Order, Signature]:
     if not isinstance(obj, dict) or set(obj) != {"order", "signature"}:
         raise OrderFormatError("order plaintext must have exactly the keys order and signature")
     terms = obj["order"]
-    if not isinstance(terms, dict) or set(terms) != set(ORDER_FIELDS):
-        raise OrderFormatError(f"order must have exactly the fields {', '.join(ORDER_FIELDS)}")
+    if not isinstance(terms, dict) or set(terms) != set(fields):
+        raise OrderFormatError(f"order must have exactly the fields {', '.join(fields)}")
     values: dict[str, int] = {}
-    for name in ORDER_FIELDS:
+    for name in fields:
         v = terms[name]
         if not isinstance(v, str) or not _CANONICAL.fullmatch(v):
             raise OrderFormatError(f"order {name} must be a canonical decimal string")
@@ -242,4 +269,23 @@ def parse_order_plaintext(data: bytes) -> tuple[Order, Signature]:
         signature = signature_from_dict(obj["signature"])
     except SerializationError as exc:
         raise OrderFormatError(f"order signature: {exc}") from None
+    return values, signature
+
+
+def parse_order_plaintext(data: bytes) -> tuple[Order, Signature]:
+    """Inverse of ``order_plaintext``; values must be canonical decimals below r."""
+    values, signature = _parse_sealed(data, ORDER_FIELDS)
     return Order(**values), signature
+
+
+def parse_slotted_order_plaintext(data: bytes) -> tuple[SlottedOrder, Signature]:
+    """Inverse of ``slotted_order_plaintext``; ``reduce_only`` must be "0" or "1".
+
+    Term ranges (order id width, markets, sizes) are the intake's checks
+    (``SlottedOrder.check_ranges``), as for list orders.
+    """
+    values, signature = _parse_sealed(data, SLOTTED_ORDER_FIELDS)
+    flag = values.pop("reduce_only")
+    if flag not in (0, 1):
+        raise OrderFormatError("order reduce_only must be 0 or 1")
+    return SlottedOrder(**values, reduce_only=bool(flag)), signature

@@ -51,6 +51,7 @@ __all__ = [
     "LedgerHistory",
     "Opening",
     "check_inclusion",
+    "ledger_checks",
     "parse_fills",
     "parse_opening",
 ]
@@ -450,6 +451,37 @@ def _expected_state(
     return balance, positions, notes, None
 
 
+def ledger_checks(
+    account: int, root: int, pubkey: Point, history: LedgerHistory
+) -> tuple[list[Check], int | None]:
+    """The ``root`` and ``pubkey`` checks (shared by every account-state format).
+
+    Returns the two checks and the verified entry whose account root is
+    ``root`` (None if none is).
+    """
+    checks: list[Check] = []
+    at_entry = history.account_roots.get(root)
+    if at_entry is None:
+        checks.append(
+            Check("root", False, "the root is not the account root of any verified ledger entry")
+        )
+    else:
+        checks.append(Check("root", True, f"account root after entry {at_entry}"))
+    published = history.pubkey(account)
+    if published is None:
+        checks.append(Check("pubkey", False, f"the ledger never opened account {account}"))
+    elif (published.x, published.y) != (pubkey.x, pubkey.y):
+        checks.append(
+            Check("pubkey", False, f"not the key the ledger's open of account {account} published")
+        )
+    else:
+        opened_at = next(
+            op.entry_index for op in history.ops if op.op == "open" and op.account == account
+        )
+        checks.append(Check("pubkey", True, f"published by the open at entry {opened_at}"))
+    return checks, at_entry
+
+
 def check_inclusion(
     opening: Opening, history: LedgerHistory, fills: FillHistory | None = None
 ) -> InclusionResult:
@@ -457,34 +489,8 @@ def check_inclusion(
     result = InclusionResult(account=opening.account, root=opening.root)
     result.checks.append(_check_path(opening, history.account_depth))
 
-    at_entry = history.account_roots.get(opening.root)
-    if at_entry is None:
-        result.checks.append(
-            Check("root", False, "the root is not the account root of any verified ledger entry")
-        )
-    else:
-        result.checks.append(Check("root", True, f"account root after entry {at_entry}"))
-
-    published = history.pubkey(opening.account)
-    if published is None:
-        result.checks.append(
-            Check("pubkey", False, f"the ledger never opened account {opening.account}")
-        )
-    elif (published.x, published.y) != (opening.state.pub_x, opening.state.pub_y):
-        result.checks.append(
-            Check(
-                "pubkey",
-                False,
-                f"not the key the ledger's open of account {opening.account} published",
-            )
-        )
-    else:
-        opened_at = next(
-            op.entry_index
-            for op in history.ops
-            if op.op == "open" and op.account == opening.account
-        )
-        result.checks.append(Check("pubkey", True, f"published by the open at entry {opened_at}"))
+    checks, at_entry = ledger_checks(opening.account, opening.root, opening.pubkey, history)
+    result.checks.extend(checks)
 
     if fills is not None:
         if opening.account == FEE_ACCOUNT:

@@ -2,12 +2,14 @@
 
 import json
 import secrets
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from client.sdk import verify_inclusion, write_export
 from verifier import auth
+from verifier.account_state import SlottedOrder, order_hash
 from verifier.eddsa import PrivateKey, pack_signature, signature_to_dict
 from verifier.encoding import AccountState, Order
 from verifier.export import LedgerError
@@ -76,6 +78,35 @@ def test_order_plaintext_round_trip_and_strict_parsing() -> None:
             auth.parse_order_plaintext(json.dumps(bad).encode())
     with pytest.raises(auth.OrderFormatError):
         auth.parse_order_plaintext(b"\xff")
+
+
+def test_slotted_order_plaintext_round_trip_and_strict_parsing() -> None:
+    """The slots state's sealed order: order_id and reduce_only added, nothing else."""
+    key = PrivateKey(b"\x09" * 32)
+    order = SlottedOrder(1, 17, 0, 1, 5, 60_000, 2_000_000_000, reduce_only=True, salt=99)
+    sig = key.sign(order_hash(TAGS.order, order))
+    plaintext = auth.slotted_order_plaintext(order, sig)
+    assert json.loads(plaintext)["order"]["reduce_only"] == "1"
+    assert auth.parse_slotted_order_plaintext(plaintext) == (order, sig)
+    plain = replace(order, reduce_only=False)
+    assert auth.parse_slotted_order_plaintext(auth.slotted_order_plaintext(plain, sig))[0] == plain
+    good = json.loads(plaintext)
+    for mutate in (
+        lambda d: d["order"].update(reduce_only="2"),  # a flag is 0 or 1
+        lambda d: d["order"].update(order_id="017"),  # not canonical
+        lambda d: d["order"].pop("order_id"),
+        lambda d: d["order"].update(extra="1"),
+    ):
+        bad = json.loads(json.dumps(good))
+        mutate(bad)
+        with pytest.raises(auth.OrderFormatError):
+            auth.parse_slotted_order_plaintext(json.dumps(bad).encode())
+    # The two formats never parse as each other.
+    list_order = Order(1, 0, 1, 5, 60_000, 2_000_000_000, salt=99)
+    with pytest.raises(auth.OrderFormatError, match="exactly the fields"):
+        auth.parse_slotted_order_plaintext(auth.order_plaintext(list_order, sig))
+    with pytest.raises(auth.OrderFormatError, match="exactly the fields"):
+        auth.parse_order_plaintext(plaintext)
 
 
 def test_verify_inclusion_detects_any_change() -> None:
