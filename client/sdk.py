@@ -22,6 +22,7 @@ import httpx
 from nacl.public import PublicKey, SealedBox
 
 from verifier import auth
+from verifier.account_state import SlottedOrder, cancel_order_message, order_hash
 from verifier.babyjub import Point
 from verifier.eddsa import PrivateKey, public_key_to_dict, signature_to_dict
 from verifier.encoding import (
@@ -141,12 +142,25 @@ class DarkpoolClient:
 
     # ------------------------------------------------------------ orders
 
+    def _seal(self, plaintext: bytes) -> str:
+        """Base64 of ``plaintext`` sealed to the operator's X25519 key (``/v1/info``)."""
+        box = SealedBox(PublicKey(bytes.fromhex(self.info()["operator_box_public_key"])))
+        return base64.b64encode(box.encrypt(plaintext)).decode()
+
     def seal(self, order: Order, key: PrivateKey) -> tuple[int, str]:
         """(commitment, base64 sealed box) of a signed order."""
         h = order_commitment(self.tags.order, order)
-        plaintext = auth.order_plaintext(order, key.sign(h))
-        box = SealedBox(PublicKey(bytes.fromhex(self.info()["operator_box_public_key"])))
-        return h, base64.b64encode(box.encrypt(plaintext)).decode()
+        return h, self._seal(auth.order_plaintext(order, key.sign(h)))
+
+    def seal_slotted(self, order: SlottedOrder, key: PrivateKey) -> tuple[int, str]:
+        """(h, base64 sealed box) of a signed slotted order, for an exchange on the
+        recycling-order ("slots") state: docs/wire-protocol.md section 5.1."""
+        h = order_hash(self.tags.order, order)
+        return h, self._seal(auth.slotted_order_plaintext(order, key.sign(h)))
+
+    def slotted_cancel_signature(self, key: PrivateKey, commitment: int) -> dict[str, Any]:
+        """The JSON signature cancelling slotted order ``commitment``: over P(TAG(cancel), h)."""
+        return signature_to_dict(key.sign(cancel_order_message(self.tags.cancel, commitment)))
 
     def submit_sealed(self, commitment: int, ciphertext: str) -> dict[str, Any]:
         body = {"commitment": str(commitment), "ciphertext": ciphertext}

@@ -1,16 +1,26 @@
 """Client-side pieces without a server: auth messages, sealed-order format, inclusion, export."""
 
+import base64
 import json
 import secrets
 from dataclasses import replace
 from pathlib import Path
 
+import httpx
 import pytest
+from nacl.public import PrivateKey as BoxKey
+from nacl.public import SealedBox
 
-from client.sdk import verify_inclusion, write_export
+from client.sdk import DarkpoolClient, verify_inclusion, write_export
 from verifier import auth
-from verifier.account_state import SlottedOrder, order_hash
-from verifier.eddsa import PrivateKey, pack_signature, signature_to_dict
+from verifier.account_state import SlottedOrder, cancel_order_message, order_hash
+from verifier.eddsa import (
+    PrivateKey,
+    check_signature,
+    pack_signature,
+    signature_from_dict,
+    signature_to_dict,
+)
 from verifier.encoding import AccountState, Order
 from verifier.export import LedgerError
 from verifier.field import R
@@ -152,3 +162,24 @@ def test_write_export_refuses_gaps_and_broken_chains(tmp_path: Path) -> None:
         write_export([genesis, {**order, "index": 2}], {}, tmp_path / "gap")
     with pytest.raises(LedgerError, match="does not chain"):
         write_export([genesis, {**order, "prev_hash": "0" * 64}], {}, tmp_path / "broken")
+
+
+def test_sdk_seals_slotted_orders_to_the_operator() -> None:
+    """The client signs h = order_hash and seals the slotted plaintext to /v1/info's box key."""
+    box = BoxKey.generate()
+    info = {"exchange_id": "darkpool-dev", "operator_box_public_key": bytes(box.public_key).hex()}
+    http = httpx.Client(
+        base_url="http://x", transport=httpx.MockTransport(lambda r: httpx.Response(200, json=info))
+    )
+    client = DarkpoolClient(http=http)
+    key = PrivateKey(b"\x05" * 32)
+    order = SlottedOrder(3, 9, 1, 0, 4, 1_000, 2_000_000_000, reduce_only=False, salt=5)
+    h, ciphertext = client.seal_slotted(order, key)
+    assert h == order_hash(TAGS.order, order)
+    opened, sig = auth.parse_slotted_order_plaintext(
+        SealedBox(box).decrypt(base64.b64decode(ciphertext))
+    )
+    assert opened == order
+    check_signature(h, sig, key.public_key())
+    cancel = signature_from_dict(client.slotted_cancel_signature(key, h))
+    check_signature(cancel_order_message(TAGS.cancel, h), cancel, key.public_key())
