@@ -1,0 +1,25 @@
+"""The recycling-order ("slots") operator: AccountBook state, ORDER OPS / SETTLE FILLS batches.
+
+A second in-process operator next to ``exchange.operator.Operator``, writing
+a ``"state": "slots"`` ledger (per-account order slots in the account leaf,
+quaternary account tree, proven cancels). ``state`` holds the data,
+``intake`` orders and cancels, ``batch`` the batch plan, ``operator`` every
+proven change. Callers use ``SlotsOperator``.
+"""
+
+from exchange.operator.slots.operator import SlotsBatchSummary, SlotsOperator
+from exchange.operator.slots.state import (
+    SLOTS_STATEMENTS,
+    AcceptedOrder,
+    OrderConflict,
+    UnknownOrder,
+)
+
+__all__ = [
+    "SLOTS_STATEMENTS",
+    "AcceptedOrder",
+    "OrderConflict",
+    "SlotsBatchSummary",
+    "SlotsOperator",
+    "UnknownOrder",
+]

@@ -1,0 +1,197 @@
+"""Intake of the slots operator: orders and signed cancels, each one ledger entry.
+
+An accepted order gets an ``order`` entry (its sequence number and
+commitment ``h``; no root changes) and waits to be placed in its slot by the
+next batch's ORDER OPS proofs. An accepted cancel gets a ``cancel`` entry and
+stops the order from matching at once; the next batch executes it (the
+order's slot is set to filled = size) before any fill, which the verifier
+checks (``verifier.batch_chain``).
+
+Slot rule at intake (so that every ORDER OPS place of the next batch can be
+proven): order ``id`` enters slot ``id mod 4^slot_levels`` of its account only
+if the slot is free, or holds an older id that is finished — fully filled,
+cancelled by an executed cancel, or expired. An id equal to or older than the
+slot's newest id can never enter (HTTP 422, like any refused order).
+
+Nothing here proves; every check is the one the circuit or the verifier makes
+later, so an accepted order or cancel never halts a batch.
+"""
+
+import re
+
+from exchange.domain import AccountEntry, RestingOrder, intake_range_problem, pre_trade_margin_ok
+from exchange.operator.slots.state import (
+    AcceptedOrder,
+    OrderConflict,
+    SlotsState,
+    domain_order,
+)
+from exchange.operator.state import (
+    DuplicateOrder,
+    RejectedOrder,
+    SignatureRejected,
+    UnknownAccount,
+)
+from verifier.account_state import (
+    AccountRecord,
+    SlottedOrder,
+    cancel_order_message,
+    order_hash,
+)
+from verifier.babyjub import Point
+from verifier.eddsa import Signature, SignatureError, check_signature
+from verifier.field import FieldError
+from verifier.protocol import FEE_ACCOUNT, is_expired
+
+__all__ = ["SlotsIntake", "op_number"]
+
+
+def op_number(message: str) -> int | None:
+    """The op a witness builder's one-line error names (``"op 3: ..."``), if any."""
+    found = re.match(r"op (\d+)\b", message)
+    return int(found.group(1)) if found else None
+
+
+class SlotsIntake(SlotsState):
+    """``submit_order`` and ``cancel``."""
+
+    def settled_entry(self, record: AccountRecord) -> AccountEntry:
+        """Balance after funding to the current indices, and positions: what margin reads."""
+        return AccountEntry(
+            record.balance - record.funding_payment(self.funding_indices), record.positions
+        )
+
+    def submit_order(self, order: SlottedOrder, signature: Signature) -> int:
+        """Validate and accept an order (owner's signature over ``h``); returns its sequence number.
+
+        Raises UnknownAccount, DuplicateOrder or RejectedOrder (one-line
+        reason) and then changes nothing.
+        """
+        commitment = self.validate_order(order, signature)
+        index = len(self.accepted)
+        roots = self.roots
+        self.ledger.append(
+            "order",
+            roots,
+            roots,
+            {"order_index": index, "commitment": str(commitment)},
+            time=self._entry_time(None),
+        )
+        self.accepted.append(AcceptedOrder(index, order, commitment, signature))
+        self._by_commitment[commitment] = index
+        self._slot_owner[(order.account, self.slot_number(order))] = index
+        self.orders.add(domain_order(order), commitment)
+        self.pending_places.append(index)
+        return index
+
+    def validate_order(self, order: SlottedOrder, signature: Signature) -> int:
+        """Every intake check of ``submit_order`` without changing anything; returns ``h``."""
+        p = self.params
+        account = order.account
+        record = None
+        if isinstance(account, int) and not isinstance(account, bool):
+            record = self.book.records.get(account)
+        if record is None:
+            raise UnknownAccount(f"account {account} does not exist")
+        if account == FEE_ACCOUNT:
+            raise RejectedOrder("the insurance account does not trade")
+        try:
+            order.check_ranges(p.markets, p.account_depth)
+            commitment = order_hash(self.tags.order, order)
+        except (FieldError, TypeError) as exc:
+            raise RejectedOrder(str(exc)) from None
+        now = self._clock()
+        if is_expired(order.expiry, now):
+            raise RejectedOrder(f"order expired at {order.expiry} (now {now})")
+        try:
+            check_signature(commitment, signature, Point(record.pub_x, record.pub_y))
+        except SignatureError as exc:
+            raise RejectedOrder(f"signature rejected: {exc}") from None
+        if commitment in self._by_commitment:
+            raise DuplicateOrder("duplicate order: this commitment was already accepted")
+        problem = self._slot_problem(order, now)
+        if problem is not None:
+            raise RejectedOrder(problem)
+        if self.latest_report is not None:
+            marks = list(self.latest_report.prices)
+        else:
+            # Before the first report nobody holds a position: only this order's
+            # market needs a price, and its limit is the worst it can trade at.
+            marks = [0] * p.markets
+            marks[order.market] = order.limit_price
+        own: list[RestingOrder] = self.orders.open_orders(account)
+        entry = self.settled_entry(record)
+        as_domain = domain_order(order)
+        problem = intake_range_problem(entry, as_domain, self.markets, open_orders=own)
+        if problem is not None:
+            raise RejectedOrder(problem)
+        if not pre_trade_margin_ok(entry, as_domain, marks, self.markets, open_orders=own):
+            raise RejectedOrder(
+                f"insufficient margin: account {account} would be below initial margin "
+                "if its open orders filled"
+            )
+        return commitment
+
+    def _slot_problem(self, order: SlottedOrder, now: int) -> str | None:
+        """Why ``order`` cannot enter its slot (None if it can)."""
+        slot = self.slot_number(order)
+        owner = self._slot_owner.get((order.account, slot))
+        if owner is None:
+            return None
+        held = self.accepted[owner]
+        held_id = held.order.order_id
+        if order.order_id == held_id:
+            return f"order id {held_id} is already used by this account (slot {slot})"
+        if order.order_id < held_id:
+            return (
+                f"slot {slot} holds order id {held_id}: the older id {order.order_id} "
+                "can never enter it (use a larger order id)"
+            )
+        if not self._finished(held, now):
+            return (
+                f"slot {slot} still holds live order id {held_id}: cancel it, or wait until "
+                "it fills or expires (or use an id in another slot)"
+            )
+        return None
+
+    def _finished(self, held: AcceptedOrder, now: int) -> bool:
+        """The slot's order can be replaced: cancel executed, or (no cancel waiting) filled or expired.
+
+        A cancel accepted but not yet executed keeps the slot busy: the next
+        batch places new orders before it executes cancels.
+        """
+        if held.cancelled:
+            return True
+        if held.cancel_accepted:
+            return False
+        r = self.orders.get(held.index)
+        return r.remaining == 0 or is_expired(held.order.expiry, now)
+
+    def cancel(self, commitment: int, signature: Signature) -> None:
+        """Accept the owner's cancel (signature over Poseidon(CANCEL_TAG, h)); one ``cancel`` entry.
+
+        Raises UnknownOrder (404), SignatureRejected, or OrderConflict (409:
+        already cancelled, already filled, or its slot was taken by a newer
+        order); then nothing changes. The order stops matching at once.
+        """
+        held = self.accepted_order(commitment)
+        record = self.account_state(held.order.account)
+        message = cancel_order_message(self.tags.cancel, commitment)
+        try:
+            check_signature(message, signature, Point(record.pub_x, record.pub_y))
+        except SignatureError as exc:
+            raise SignatureRejected(f"cancel signature rejected: {exc}") from None
+        if held.cancel_accepted:
+            raise OrderConflict(f"order {held.index} is already cancelled")
+        if self.orders.get(held.index).remaining == 0:
+            raise OrderConflict(f"order {held.index} is already filled")
+        if held.replaced:
+            raise OrderConflict(f"order {held.index} is finished: a newer order took its slot")
+        roots = self.roots
+        self.ledger.append(
+            "cancel", roots, roots, {"commitment": str(commitment)}, time=self._entry_time(None)
+        )
+        held.cancel_accepted = True
+        held.cancel_signature = signature
+        self.orders.cancel(held.index)
+        self.pending_cancels.append(held.index)

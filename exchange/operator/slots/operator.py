@@ -1,0 +1,379 @@
+"""The slots operator: every proven change of the recycling-order state, one ledger entry each.
+
+``SlotsOperator`` is the in-process operator of a ``"state": "slots"`` ledger
+(README "Recycling order state", /work/notes/SLOTS_SPEC.md): the same API as
+``exchange.operator.Operator`` — ``open_account``, ``deposit``, ``withdraw``,
+``submit_order``, ``cancel``, ``run_batch``, ``prove_solvency``, ``export`` —
+proving with ACCOUNT UPDATE, ORDER OPS, SETTLE FILLS and SOLVENCY WALK.
+Every change is proven first; the book and the ledger change only once every
+proof of the change exists, so each call either happens completely with its
+entry appended, or raises and changes nothing.
+
+Not yet here (the live operator has them): funding entries (the indices stay
+0, which every statement takes as a public input), health sweeps and
+liquidations (need HD's staged statements; a slots genesis has no ``risk``
+rules), snapshot / restore and the HTTP service.
+"""
+
+import random
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from exchange.domain import MarketSpec
+from exchange.operator.slots.batch import BatchPlan, SlotsPlanner
+from exchange.operator.state import OperatorError, ProveFn, SignatureRejected, wall_clock
+from oracle.signer import Oracle
+from prover import backends
+from prover.account_book import random_blinding
+from prover.statements.account_update import AccountOpError, OpKind, build_account_update
+from prover.statements.solvency_walk import build_solvency_walk
+from verifier.account_state import AccountRecord
+from verifier.babyjub import Point
+from verifier.eddsa import (
+    PrivateKey,
+    Signature,
+    SignatureError,
+    check_public_key,
+    check_signature,
+    public_key_to_dict,
+)
+from verifier.encoding import withdraw_message
+from verifier.export import LedgerEntry, Roots, vkey_hashes
+from verifier.field import FieldError, unsigned_in_range
+from verifier.ledger import Limits
+from verifier.oracle import OracleFormatError, OracleReport, stressed_prices
+from verifier.params import AMOUNT_BITS
+from verifier.protocol import DEFAULT_EXCHANGE_ID, FEE_ACCOUNT
+from verifier.quadtree import quad_zero_hashes
+from verifier.statements.solvency_walk import check_solvency_walk
+
+__all__ = ["SlotsBatchSummary", "SlotsOperator"]
+
+SLOTS_STATE = "slots"
+
+
+class SlotsBatchSummary:
+    """What ``run_batch`` did: the entry, the domain fills and the proof counts."""
+
+    def __init__(self, entry: LedgerEntry, plan: BatchPlan) -> None:
+        self.entry = entry
+        self.fills = plan.result.fills
+        self.order_ops = len(plan.ops)
+        self.fill_groups = len(plan.groups)
+
+    @property
+    def proofs(self) -> int:
+        return self.order_ops + self.fill_groups
+
+
+class SlotsOperator(SlotsPlanner):
+    """All slots-exchange state in memory; every ledger entry carries its proofs."""
+
+    def __init__(
+        self,
+        *,
+        markets: Sequence[MarketSpec],
+        oracle: Oracle,
+        insurance_pubkey: Point,
+        insurance_fund: int,
+        min_deposit: int = 0,
+        profile: str = "test",
+        exchange_id: str = DEFAULT_EXCHANGE_ID,
+        clock: Callable[[], int] = wall_clock,
+        prove: ProveFn = backends.prove_inputs,
+        new_blinding: Callable[[], int] = random_blinding,
+        operator_key: PrivateKey | None = None,
+        limits: Limits | None = None,
+    ) -> None:
+        """Write genesis (``"state": "slots"``) and open the insurance account 0."""
+        self._init_state(
+            markets=markets,
+            oracle=oracle,
+            profile=profile,
+            exchange_id=exchange_id,
+            clock=clock,
+            prove=prove,
+            new_blinding=new_blinding,
+            operator_key=operator_key if operator_key is not None else PrivateKey.generate(),
+        )
+        if limits is not None:
+            self.limits = limits
+        if not isinstance(min_deposit, int) or isinstance(min_deposit, bool) or min_deposit < 0:
+            raise OperatorError("min_deposit must be a non-negative integer")
+        self.min_deposit = min_deposit
+        empty = Roots(quad_zero_hashes(self.params.account_levels)[-1], 0, 0)
+        if empty != self.roots:
+            raise OperatorError("the account book does not start empty")
+        self.ledger.append(
+            "genesis",
+            empty,
+            empty,
+            {
+                "exchange_id": exchange_id,
+                "params": self.params.to_dict(),
+                "markets": [spec.to_dict() for spec in self.markets],
+                "oracle_pubkey": public_key_to_dict(oracle.public_key),
+                "operator_pubkey": public_key_to_dict(self.operator_key.public_key()),
+                "limits": self.limits.to_json(),
+                "vkey_hashes": vkey_hashes(self.verification_keys()),
+                "min_deposit": min_deposit,
+                "state": SLOTS_STATE,
+            },
+        )
+        index = self.open_account(insurance_pubkey, insurance_fund)
+        assert index == FEE_ACCOUNT  # the tree was empty
+
+    # ------------------------------------------------------------ account ops
+
+    def _account_op(
+        self,
+        op: OpKind,
+        index: int,
+        amount: int,
+        pubkey: Point,
+        *,
+        signature: Signature | None = None,
+        marks: OracleReport | None = None,
+    ) -> AccountRecord:
+        """Prove one ACCOUNT UPDATE, append its entry, then commit the new book; returns the record."""
+        # Opens and deposits carry zero marks (the circuit's margin check is off
+        # for them); a withdrawal is checked at the latest signed marks.
+        prices = marks.prices if marks is not None else (0,) * self.params.markets
+        entry_time = self._entry_time(marks)
+        try:
+            outcome = build_account_update(
+                self.book,
+                int(op),
+                index,
+                amount,
+                pubkey,
+                prices=prices,
+                imf_bps=self.imf_bps,
+                funding=self.funding_indices,
+                tags=self.tags,
+                signature=signature,
+                new_blinding=self._new_blinding,
+            )
+        except AccountOpError as exc:
+            raise OperatorError(str(exc)) from None
+        proved = self._prove("account_update", outcome.inputs, outcome.public_inputs)
+        body: dict[str, Any] = {
+            "op": op.name.lower(),
+            "account": index,
+            "amount": str(amount),
+            "pubkey": public_key_to_dict(pubkey),
+        }
+        if marks is not None:
+            body["marks"] = marks.to_json()
+        body.update(proved)
+        self.ledger.append(
+            "account_op", self.roots, Roots(outcome.book.root, 0, 0), body, time=entry_time
+        )
+        self.book = outcome.book
+        return self.book.record(index)
+
+    def open_account(self, pubkey: Point, amount: int) -> int:
+        """Open the next free account with an initial deposit; returns its index."""
+        try:
+            check_public_key(pubkey)
+        except SignatureError as exc:
+            raise OperatorError(f"bad public key: {exc}") from None
+        self._check_amount(amount, allow_zero=True)
+        index = len(self.book.records)
+        if index != FEE_ACCOUNT and amount < self.min_deposit:
+            raise OperatorError(
+                f"opening an account needs a deposit of at least {self.min_deposit}"
+            )
+        if index >= 1 << self.params.account_depth:
+            raise OperatorError("the account tree is full")
+        self._account_op(OpKind.OPEN, index, amount, pubkey)
+        self.total_collateral += amount
+        return index
+
+    def deposit(self, index: int, amount: int) -> AccountRecord:
+        """Credit ``amount`` to an account (funding settled first); returns its new record."""
+        before = self.account_state(index)
+        self._check_amount(amount)
+        after = self._account_op(OpKind.DEPOSIT, index, amount, Point(before.pub_x, before.pub_y))
+        self.total_collateral += amount
+        return after
+
+    def withdraw(self, index: int, amount: int, signature: Signature) -> AccountRecord:
+        """Withdraw signed over withdraw_message(tag, index, amount, nonce), at the latest marks."""
+        before = self.account_state(index)
+        self._check_amount(amount)
+        pubkey = Point(before.pub_x, before.pub_y)
+        message = withdraw_message(self.tags.withdraw, index, amount, before.nonce)
+        try:
+            check_signature(message, signature, pubkey)
+        except SignatureError as exc:
+            raise SignatureRejected(f"withdraw signature rejected: {exc}") from None
+        marks = self.latest_report
+        if marks is None:
+            raise OperatorError("no oracle marks yet: withdrawals need a margin check at the marks")
+        after = self._account_op(
+            OpKind.WITHDRAW, index, amount, pubkey, signature=signature, marks=marks
+        )
+        self.total_collateral -= amount
+        return after
+
+    @staticmethod
+    def _check_amount(amount: int, *, allow_zero: bool = False) -> None:
+        try:
+            unsigned_in_range(amount, AMOUNT_BITS, "amount")
+        except FieldError as exc:
+            raise OperatorError(str(exc)) from None
+        if amount == 0 and not allow_zero:
+            raise OperatorError("amount must be at least 1")
+
+    # ------------------------------------------------------------ batches
+
+    def run_batch(self, report: OracleReport) -> SlotsBatchSummary:
+        """Order ops, matching at the report's marks, fill groups: prove all, append one entry."""
+        self._check_report(report)
+        if self.last_batch_timestamp is not None and report.timestamp <= self.last_batch_timestamp:
+            raise OperatorError("batch timestamp does not increase")
+        entry_time = self._entry_time(report)
+        plan = self.plan_batch(report)
+        ops_proved = self._prove_all("order_ops", [(o.inputs, o.public_inputs) for o in plan.ops])
+        groups_proved = self._prove_all(
+            "settle_fills", [(g.inputs, g.public_inputs) for g in plan.groups]
+        )
+        k = self.params.op_slots
+        proofs: list[dict[str, Any]] = []
+        root = self.book.root
+        for outcome, proved in zip(plan.ops, ops_proved, strict=True):
+            cancels = list(outcome.cancels) + [0] * (k - len(outcome.cancels))
+            proofs.append(
+                {
+                    **proved,
+                    "statement": "order_ops",
+                    "roots_before": Roots(root, 0, 0).to_dict(),
+                    "roots_after": Roots(outcome.book.root, 0, 0).to_dict(),
+                    "cancels": [str(h) for h in cancels],
+                }
+            )
+            root = outcome.book.root
+        volume = [0] * self.params.markets
+        for group, proved in zip(plan.groups, groups_proved, strict=True):
+            proofs.append(
+                {
+                    **proved,
+                    "statement": "settle_fills",
+                    "roots_before": Roots(root, 0, 0).to_dict(),
+                    "roots_after": Roots(group.book.root, 0, 0).to_dict(),
+                    "volume": [str(v) for v in group.volume],
+                }
+            )
+            volume = [a + b for a, b in zip(volume, group.volume, strict=True)]
+            root = group.book.root
+        if tuple(volume) != plan.result.volume:
+            raise OperatorError("settlement volume differs from the matching engine's")
+        entry = self.ledger.append(
+            "batch",
+            self.roots,
+            Roots(root, 0, 0),
+            {
+                "batch_id": self.next_batch_id,
+                "oracle": report.to_json(),
+                "volume": [str(v) for v in volume],
+                "proofs": proofs,
+            },
+            time=entry_time,
+        )
+        self._commit_batch(plan, report)
+        return SlotsBatchSummary(entry, plan)
+
+    def _commit_batch(self, plan: BatchPlan, report: OracleReport) -> None:
+        self.book = plan.book
+        for outcome, chunk in zip(plan.ops, plan.op_orders, strict=True):
+            for index in chunk:
+                held = self.accepted[index]
+                if outcome.cancels:  # a proof is all cancels or all places
+                    held.cancelled = True
+                    continue
+                held.placed = True
+                key = (held.order.account, self.slot_number(held.order))
+                previous = self._in_slot.get(key)
+                if previous is not None and previous != index:
+                    old = self.accepted[previous]
+                    old.replaced = True
+                    if not self.orders.get(previous).cancelled:
+                        self.orders.cancel(previous)
+                self._in_slot[key] = index
+        for index in plan.dropped:
+            self.accepted[index].cancelled = True  # never placed: finished, its slot is free
+            if not self.orders.get(index).cancelled:
+                self.orders.cancel(index)
+        self.orders.record_fills(
+            {i: f for i, f in plan.result.filled.items() if f != self.orders.get(i).filled}
+        )
+        self.pending_places = []
+        self.pending_cancels = []
+        self.latest_report = report
+        self.last_batch_timestamp = report.timestamp
+        self.next_batch_id += 1
+        self._record_reasons(plan)
+
+    # ------------------------------------------------------------ solvency
+
+    def prove_solvency(
+        self, report: OracleReport, *, shock_bps: Sequence[int] | None = None
+    ) -> LedgerEntry:
+        """Prove every account is counted and the book is solvent at the report's marks.
+
+        ``report`` must be the latest real report; with ``shock_bps`` the
+        proofs use ``verifier.oracle.stressed_prices`` of its marks and the
+        entry names the shock vector (nobody signs stressed prices).
+        """
+        self._check_report(report)
+        entry_time = self._entry_time(report)
+        prices = report.marks
+        if shock_bps is not None:
+            try:
+                prices = stressed_prices(report.marks, list(shock_bps))
+            except OracleFormatError as exc:
+                raise OperatorError(str(exc)) from None
+            if tuple(prices) == tuple(report.marks):
+                raise OperatorError("the shock vector leaves every mark unchanged")
+        funding = self.funding_indices
+        witnesses = build_solvency_walk(self.book, prices, funding, random.SystemRandom())
+        chunks = self._prove_all(
+            "solvency_walk", [(w.to_circuit_inputs(), w.public_inputs()) for w in witnesses]
+        )
+        p = self.params
+        result = check_solvency_walk(
+            [[int(s) for s in c["public_signals"]] for c in chunks],
+            p.account_levels,
+            p.chunk_levels,
+            self.total_collateral,
+            p.markets,
+            expected_root=self.book.root,
+            prices=prices,
+            funding=funding,
+        )
+        if result.totals is None or result.root is None:
+            raise OperatorError(f"solvency proof is malformed: {'; '.join(result.reasons)}")
+        totals = result.totals
+        roots = self.roots
+        return self.ledger.append(
+            "solvency",
+            roots,
+            roots,
+            {
+                "account_root": str(roots.account),
+                "total_collateral": str(self.total_collateral),
+                "oracle": report.to_json(),
+                "stress": None if shock_bps is None else {"shock_bps": list(shock_bps)},
+                "chunks": chunks,
+                "result": {
+                    "balance": str(totals.balance),
+                    "positions": [str(s) for s in totals.positions],
+                    "deficit": str(totals.deficit),
+                    "fund": str(totals.fund),
+                    "solvent": result.ok,
+                    "reasons": list(result.reasons),
+                },
+            },
+            time=entry_time,
+        )

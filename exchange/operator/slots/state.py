@@ -1,0 +1,216 @@
+"""State of the recycling-order operator: the AccountBook, accepted orders, the ledger.
+
+``SlotsState`` holds what the slots operator (``exchange.operator.slots``)
+knows: the private ``prover.account_book.AccountBook`` (quaternary account
+tree, 8-input leaves, per-account order slot trees), every accepted order
+(terms, owner signature, where it is in its life: waiting to be placed,
+placed, cancel accepted, cancel executed, replaced in its slot), the domain
+``OrderBook`` the matching engine reads (indexed by the order's sequence
+number, its time priority), the latest marks and the signed public ledger
+(genesis ``"state": "slots"``: the order and fill roots are always 0).
+Changes nothing by itself; the transitions are in ``intake``, ``batch`` and
+``operator``. Never writes to disk except ``export``, never prints.
+"""
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from exchange.domain import BookError, MarketSpec, OrderBook, RestingOrder
+from exchange.operator.proving import ProvingMixin
+from exchange.operator.state import OperatorError, ProveFn
+from oracle.signer import Oracle
+from prover import toolchain
+from prover.account_book import AccountBook
+from prover.circuits import build_statement, load_params
+from verifier.account_state import AccountRecord, SlottedOrder, slot_index
+from verifier.eddsa import PrivateKey, Signature
+from verifier.encoding import Order
+from verifier.export import Ledger, LedgerError, Roots
+from verifier.ledger import DEFAULT_LIMITS_JSON, Limits
+from verifier.oracle import OracleReport
+from verifier.params import CircuitParams
+from verifier.protocol import STAGED_STATEMENTS, Tags
+
+__all__ = [
+    "SLOTS_STATEMENTS",
+    "AcceptedOrder",
+    "OrderConflict",
+    "SlotsState",
+    "UnknownOrder",
+    "domain_order",
+]
+
+#: The statements a slots ledger proves with (genesis ``vkey_hashes``).
+SLOTS_STATEMENTS: tuple[str, ...] = STAGED_STATEMENTS
+
+
+class UnknownOrder(OperatorError):
+    """No accepted order has this commitment (HTTP 404)."""
+
+
+class OrderConflict(OperatorError):
+    """The request contradicts the order's state: already filled or cancelled (HTTP 409)."""
+
+
+@dataclass
+class AcceptedOrder:
+    """An order the operator accepted (its ``order`` ledger entry exists).
+
+    ``index`` is its sequence number (the entry's ``order_index``, time
+    priority). ``placed``: an ORDER OPS proof wrote it into its slot.
+    ``cancel_accepted``: a ``cancel`` entry exists (the next batch executes it,
+    before any fill); ``cancelled``: a batch executed it (slot filled = size).
+    ``replaced``: a newer order id of the account took its slot.
+    ``cancel_signature``: the owner's signature over Poseidon(CANCEL_TAG, h).
+    """
+
+    index: int
+    order: SlottedOrder
+    commitment: int
+    signature: Signature
+    placed: bool = False
+    cancel_accepted: bool = False
+    cancelled: bool = False
+    replaced: bool = False
+    cancel_signature: Signature | None = None
+
+
+def domain_order(order: SlottedOrder) -> Order:
+    """The terms the matching engine and intake margin checks read (reduce-only aside)."""
+    return Order(
+        account=order.account,
+        market=order.market,
+        side=order.side,
+        size=order.size,
+        limit_price=order.limit_price,
+        expiry=order.expiry,
+        salt=order.salt,
+    )
+
+
+class SlotsState(ProvingMixin):
+    """All state of the slots operator in memory (no genesis until the subclass writes it)."""
+
+    def _init_state(
+        self,
+        *,
+        markets: Sequence[MarketSpec],
+        oracle: Oracle,
+        profile: str,
+        exchange_id: str,
+        clock: Callable[[], int],
+        prove: ProveFn,
+        new_blinding: Callable[[], int],
+        operator_key: PrivateKey,
+    ) -> None:
+        self.profile = profile
+        self.exchange_id = exchange_id
+        self.params: CircuitParams = load_params(profile)
+        self.tags = Tags.for_exchange(exchange_id)
+        if len(markets) != self.params.markets:
+            raise OperatorError(
+                f"profile {profile!r} has {self.params.markets} markets, got {len(markets)}"
+            )
+        for i, spec in enumerate(markets):
+            if spec.id != i:
+                raise OperatorError(f"market {i} must have id {i}, not {spec.id}")
+        if oracle.oracle_tag != self.tags.oracle:
+            raise OperatorError("the oracle signs with another exchange's domain tag")
+        self.markets = tuple(markets)
+        self.min_deposit = 0
+        self.oracle = oracle
+        self._clock = clock
+        self._prove_fn = prove
+        self._new_blinding = new_blinding
+        self._artifacts: dict[str, toolchain.CircuitArtifacts] = {}
+        self.book = AccountBook(self.params)
+        # Matching engine view: one RestingOrder per accepted order, by sequence number.
+        self.orders = OrderBook()
+        self.accepted: list[AcceptedOrder] = []
+        self._by_commitment: dict[int, int] = {}
+        # (account, slot) -> sequence number of the newest order accepted for that slot.
+        self._slot_owner: dict[tuple[int, int], int] = {}
+        # (account, slot) -> sequence number of the order the proven slot holds.
+        self._in_slot: dict[tuple[int, int], int] = {}
+        self.pending_places: list[int] = []  # accepted since the last batch, acceptance order
+        self.pending_cancels: list[int] = []  # cancel entries since the last batch, in order
+        self.order_reasons: dict[int, str] = {}
+        self.total_collateral = 0
+        self.latest_report: OracleReport | None = None
+        self.last_batch_timestamp: int | None = None
+        self.next_batch_id = 1
+        self.ledger = Ledger(operator_key, exchange_id)
+        self.operator_key = operator_key
+        self.limits = Limits.from_json(DEFAULT_LIMITS_JSON)
+        # Funding indices settled into every touched leaf: zeros until the slots
+        # operator writes funding entries (the live RiskEngine's update_funding).
+        self.funding_indices: tuple[int, ...] = (0,) * self.params.markets
+        self.proof_seconds: dict[str, float] = dict.fromkeys(SLOTS_STATEMENTS, 0.0)
+        self.proof_counts: dict[str, int] = dict.fromkeys(SLOTS_STATEMENTS, 0)
+
+    # ------------------------------------------------------------ views
+
+    @property
+    def roots(self) -> Roots:
+        """Ledger roots: the account tree root; no order list or fill tree (0)."""
+        return Roots(self.book.root, 0, 0)
+
+    @property
+    def imf_bps(self) -> tuple[int, ...]:
+        return tuple(m.imf_bps for m in self.markets)
+
+    @property
+    def mmf_bps(self) -> tuple[int, ...]:
+        return tuple(m.mmf_bps for m in self.markets)
+
+    @property
+    def fee_bps(self) -> tuple[int, ...]:
+        return tuple(m.fee_bps for m in self.markets)
+
+    def artifacts(self, statement: str) -> toolchain.CircuitArtifacts:
+        """Compiled + set-up circuit (built once per operator, cached on disk by the toolchain)."""
+        if statement not in self._artifacts:
+            self._artifacts[statement] = build_statement(statement, self.profile, self.exchange_id)
+        return self._artifacts[statement]
+
+    def verification_keys(self) -> dict[str, dict[str, Any]]:
+        return {s: self.artifacts(s).verification_key() for s in SLOTS_STATEMENTS}
+
+    def account_state(self, index: int) -> AccountRecord:
+        """The hidden leaf contents of one account (for its owner; the service authenticates)."""
+        record = self.book.records.get(index)
+        if record is None:
+            raise OperatorError(f"account {index} does not exist")
+        return record
+
+    def slot_number(self, order: SlottedOrder) -> int:
+        return slot_index(order.order_id, self.params.slot_levels)
+
+    def accepted_order(self, commitment: int) -> AcceptedOrder:
+        """The accepted order with commitment ``h``; UnknownOrder if there is none."""
+        index = self._by_commitment.get(commitment)
+        if index is None:
+            raise UnknownOrder("no accepted order has this commitment")
+        return self.accepted[index]
+
+    def resting(self, order_index: int) -> RestingOrder:
+        try:
+            return self.orders.get(order_index)
+        except BookError:
+            raise OperatorError(f"order {order_index} does not exist") from None
+
+    def order_status(self, order_index: int) -> tuple[int, bool]:
+        """(lots filled, cancelled) of an accepted order (cancelled once the cancel is accepted)."""
+        r = self.resting(order_index)
+        return r.filled, self.accepted[order_index].cancel_accepted
+
+    # ------------------------------------------------------------ export
+
+    def export(self, directory: Path | str) -> Path:
+        """The ledger export ``darkpool-verify`` replays (docs/ledger.md)."""
+        try:
+            return self.ledger.export(directory, self.verification_keys())
+        except LedgerError as exc:
+            raise OperatorError(str(exc)) from None

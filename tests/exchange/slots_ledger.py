@@ -1,0 +1,149 @@
+"""Test-only: ONE honest recycling-order ("slots") ledger with real proofs, for every test that needs one.
+
+Built by ``exchange.operator.slots.SlotsOperator`` at the test profile
+(2 markets, 4 order slots per account, 2 ops per ORDER OPS proof, 2 fills per
+SETTLE FILLS group) and exported:
+
+    0 genesis ("state": "slots")
+    1-4 open (insurance fund 0, alice 1, bob 2, carol 3) | 5 deposit (carol)
+    6 order alice buy 5 (id 1) | 7 order bob sell 3 (id 1) | 8 order carol sell 2 (id 2)
+    9 order carol buy 1 (id 3, market 1) | 10 cancel of carol's id 3 (before it is placed)
+    11 batch: order_ops (2 places) | order_ops (2 places) | order_ops (1 cancel)
+              | settle_fills (alice 3 from bob, alice 2 from carol)
+    12 withdraw (alice) | 13 solvency
+
+Use ``slots_ledger`` as a module-scoped fixture (``from tests.exchange.slots_ledger
+import slots_ledger``) and copy the export before editing it; cheating-ledger
+tests re-sign with ``tests.verifier.operator_world.OPERATOR_KEY``
+(``tests.verifier.test_ledger.resign``).
+"""
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.verifier.operator_world import OPERATOR_KEY, ORACLE_KEY
+from verifier.eddsa import PrivateKey
+
+__all__ = [
+    "CANCEL",
+    "ENTRY_KINDS",
+    "SlotsLedger",
+    "build_slots_ledger",
+    "slots_ledger",
+    "slots_operator",
+]
+
+ENTRY_KINDS = [
+    "genesis",
+    *["account_op"] * 5,
+    *["order"] * 4,
+    "cancel",
+    "batch",
+    "account_op",
+    "solvency",
+]
+ORDERS = (6, 7, 8, 9)
+CANCEL, BATCH, WITHDRAW, SOLVENCY = 10, 11, 12, 13
+#: The batch's proofs, in chain order.
+BATCH_STATEMENTS = ["order_ops", "order_ops", "order_ops", "settle_fills"]
+NOW = 1000
+
+
+@dataclass(frozen=True)
+class SlotsLedger:
+    """The export and what built it (tests continue a deep copy of ``operator``)."""
+
+    export: Path
+    operator: Any  # exchange.operator.slots.SlotsOperator after the export
+    tags: Any
+    keys: dict[str, PrivateKey]
+    orders: dict[str, Any]  # name -> SlottedOrder
+
+    def entry(self, index: int) -> Any:
+        path = (
+            self.export / "genesis.json"
+            if index == 0
+            else self.export / "entries" / f"{index:06d}.json"
+        )
+        return json.loads(path.read_text())
+
+
+def slots_operator() -> tuple[Any, Any, dict[str, PrivateKey]]:
+    """(operator, tags, keys): two markets, fixed keys and clock, genesis and account 0 written."""
+    from exchange.operator import MarketSpec
+    from exchange.operator.slots import SlotsOperator
+    from oracle.signer import SimulatedOracle
+    from verifier.protocol import Tags
+
+    tags = Tags.for_exchange("darkpool-dev")
+    oracle = SimulatedOracle([100, 50], tags.oracle, seed=1, key=ORACLE_KEY)
+    markets = [
+        MarketSpec(0, "BTC-PERP", 1, 1, imf_bps=500, mmf_bps=300, fee_bps=5),
+        MarketSpec(1, "ETH-PERP", 1, 1, imf_bps=1000, mmf_bps=500, fee_bps=5),
+    ]
+    keys = {
+        name: PrivateKey(bytes([i]) * 32)
+        for i, name in ((2, "insurance"), (3, "alice"), (4, "bob"), (6, "carol"))
+    }
+    op = SlotsOperator(
+        markets=markets,
+        oracle=oracle,
+        insurance_pubkey=keys["insurance"].public_key(),
+        insurance_fund=1000,
+        clock=lambda: NOW,
+        operator_key=OPERATOR_KEY,
+    )
+    return op, tags, keys
+
+
+def build_slots_ledger(directory: Path) -> SlotsLedger:
+    """Run the scenario of the module docstring with real proofs and export it to ``directory``."""
+    from verifier.account_state import SlottedOrder, cancel_order_message, order_hash
+    from verifier.encoding import BUY, SELL, withdraw_message
+
+    op, tags, keys = slots_operator()
+    alice = op.open_account(keys["alice"].public_key(), 100_000)
+    bob = op.open_account(keys["bob"].public_key(), 100_000)
+    carol = op.open_account(keys["carol"].public_key(), 50_000)
+    op.deposit(carol, 5_000)
+    report = op.oracle.report(1, NOW)
+    op.observe(report)
+    orders = {
+        "alice_buy": SlottedOrder(alice, 1, 0, BUY, 5, 110, 10**6, salt=11),
+        "bob_sell": SlottedOrder(bob, 1, 0, SELL, 3, 90, 10**6, salt=22),
+        "carol_sell": SlottedOrder(carol, 2, 0, SELL, 2, 95, 10**6, salt=33),
+        "carol_cancelled": SlottedOrder(carol, 3, 1, BUY, 1, 60, 10**6, salt=44),
+    }
+    owner = {
+        "alice_buy": "alice",
+        "bob_sell": "bob",
+        "carol_sell": "carol",
+        "carol_cancelled": "carol",
+    }
+    hashes = {}
+    for name, order in orders.items():
+        hashes[name] = order_hash(tags.order, order)
+        op.submit_order(order, keys[owner[name]].sign(hashes[name]))
+    h = hashes["carol_cancelled"]
+    op.cancel(h, keys["carol"].sign(cancel_order_message(tags.cancel, h)))
+    summary = op.run_batch(report)
+    assert [(f.quantity, f.market) for f in summary.fills] == [(3, 0), (2, 0)]
+    nonce = op.account_state(alice).nonce
+    op.withdraw(
+        alice, 1000, keys["alice"].sign(withdraw_message(tags.withdraw, alice, 1000, nonce))
+    )
+    op.prove_solvency(report)
+    export = op.export(directory)
+    built = SlotsLedger(export=export, operator=op, tags=tags, keys=keys, orders=orders)
+    assert [built.entry(i)["kind"] for i in range(len(ENTRY_KINDS))] == ENTRY_KINDS
+    return built
+
+
+@pytest.fixture(scope="module")
+def slots_ledger(tmp_path_factory: pytest.TempPathFactory) -> SlotsLedger:
+    """The honest slots ledger, built once per test module that uses it."""
+    return build_slots_ledger(tmp_path_factory.mktemp("slots") / "export")

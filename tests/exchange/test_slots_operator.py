@@ -1,0 +1,164 @@
+"""The slots operator (exchange.operator.slots): an honest ledger that replays VALID, and refusals.
+
+One module-scoped ledger with real proofs (tests/exchange/slots_ledger.py:
+opens, a deposit, four orders, a cancel, a batch of three ORDER OPS proofs
+and one SETTLE FILLS group, a withdrawal, a solvency report) is replayed by
+``verifier.ledger.replay`` exactly as ``darkpool-verify`` does. Refusal tests
+run on a deep copy of the operator and check that a refused request leaves
+the ledger and the account root untouched.
+"""
+
+import copy
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from exchange.operator import RejectedOrder, SignatureRejected
+from exchange.operator.slots import OrderConflict, UnknownOrder
+from tests.exchange.slots_ledger import (
+    BATCH,
+    BATCH_STATEMENTS,
+    CANCEL,
+    SOLVENCY,
+    SlotsLedger,
+    slots_ledger,
+)
+from verifier import ledger
+from verifier.account_state import SlottedOrder, cancel_order_message, order_hash
+from verifier.encoding import BUY, withdraw_message
+from verifier.source import DirectorySource
+
+pytestmark = pytest.mark.slow
+
+__all__ = ["slots_ledger"]  # the fixture, imported for pytest
+
+
+def replay(ledger_export: Any) -> ledger.ReplayReport:
+    src = DirectorySource(ledger_export)
+    return ledger.replay(
+        manifest=src.manifest(),
+        genesis=src.genesis(),
+        entries=src.entry,
+        vkeys=src.vkeys(),
+    )
+
+
+def test_honest_slots_ledger_replays_valid(slots_ledger: SlotsLedger) -> None:
+    report = replay(slots_ledger.export)
+    assert report.ok, report.failures
+    assert report.checked_to == SOLVENCY
+    counts = {s: n for s, n in report.proofs_this_run.items() if n}
+    assert counts == {"account_update": 6, "order_ops": 3, "settle_fills": 1, "solvency_walk": 1}
+    state = report.state
+    assert state is not None
+    # 1000 (insurance) + 100000 + 100000 + 50000 + 5000 deposited - 1000 withdrawn
+    assert state.total_collateral == 255_000
+    assert state.roots.to_dict() == slots_ledger.entry(SOLVENCY)["roots_after"]
+    solvency = state.latest_solvency
+    assert solvency is not None and solvency.solvent and solvency.positions == (0, 0)
+
+
+def test_genesis_and_batch_layout(slots_ledger: SlotsLedger) -> None:
+    genesis = slots_ledger.entry(0)
+    assert genesis["state"] == "slots"
+    assert sorted(genesis["vkey_hashes"]) == sorted(
+        ["account_update", "order_ops", "settle_fills", "solvency_walk"]
+    )
+    assert genesis["roots_after"]["order"] == genesis["roots_after"]["fill"] == "0"
+    h = str(order_hash(slots_ledger.tags.order, slots_ledger.orders["carol_cancelled"]))
+    assert slots_ledger.entry(CANCEL)["commitment"] == h
+    batch = slots_ledger.entry(BATCH)
+    assert [p["statement"] for p in batch["proofs"]] == BATCH_STATEMENTS
+    # Places first (two proofs, no public cancels), then the cancel, then the fill group.
+    assert [p.get("cancels") for p in batch["proofs"][:3]] == [["0", "0"], ["0", "0"], [h, "0"]]
+    assert batch["proofs"][3]["volume"] == ["5", "0"] == batch["volume"]
+    for before, after in zip(batch["proofs"], batch["proofs"][1:], strict=False):
+        assert before["roots_after"] == after["roots_before"]
+    assert batch["proofs"][-1]["roots_after"] == batch["roots_after"]
+
+
+def test_operator_state_after_the_batch(slots_ledger: SlotsLedger) -> None:
+    op = slots_ledger.operator
+    alice, bob, carol = (op.account_state(i) for i in (1, 2, 3))
+    assert (alice.positions, bob.positions, carol.positions) == ((5, 0), (-3, 0), (-2, 0))
+    assert alice.nonce == 1  # one withdrawal
+    statuses = [op.order_status(i) for i in range(4)]
+    assert statuses == [(5, False), (3, False), (2, False), (0, True)]
+    held = op.accepted[3]
+    assert held.placed and held.cancelled
+    # The book's slot holds the cancelled order with filled = size: it can never fill.
+    _, content = op.book.slot_of(3, 3)
+    assert content is not None and content.filled == 1
+    assert op.roots.account == int(slots_ledger.entry(SOLVENCY)["account_root"])
+
+
+@pytest.fixture
+def fresh(slots_ledger: SlotsLedger) -> Iterator[tuple[Any, SlotsLedger]]:
+    """A deep copy of the operator (refusals must leave the account root as it was)."""
+    op = copy.deepcopy(slots_ledger.operator)
+    root = op.roots
+    yield op, slots_ledger
+    assert op.roots == root
+
+
+def _signed(built: SlotsLedger, name: str, order: SlottedOrder) -> tuple[SlottedOrder, Any]:
+    return order, built.keys[name].sign(order_hash(built.tags.order, order))
+
+
+def test_order_with_a_bad_signature_is_refused(fresh: tuple[Any, SlotsLedger]) -> None:
+    op, built = fresh
+    order = SlottedOrder(1, 2, 0, BUY, 1, 90, 10**6, salt=5)
+    length = len(op.ledger)
+    with pytest.raises(RejectedOrder, match="signature rejected"):
+        op.submit_order(order, built.keys["bob"].sign(order_hash(built.tags.order, order)))
+    assert len(op.ledger) == length
+
+
+def test_cancel_refusals(fresh: tuple[Any, SlotsLedger]) -> None:
+    op, built = fresh
+    tags, keys = built.tags, built.keys
+    length = len(op.ledger)
+
+    def cancel(name: str, order: str, signer: str | None = None) -> None:
+        h = order_hash(tags.order, built.orders[order])
+        op.cancel(h, keys[signer or name].sign(cancel_order_message(tags.cancel, h)))
+
+    with pytest.raises(UnknownOrder):
+        op.cancel(12345, keys["alice"].sign(cancel_order_message(tags.cancel, 12345)))
+    with pytest.raises(OrderConflict, match="already filled"):
+        cancel("bob", "bob_sell")
+    with pytest.raises(OrderConflict, match="already cancelled"):
+        cancel("carol", "carol_cancelled")
+    with pytest.raises(SignatureRejected):
+        cancel("alice", "alice_buy", signer="bob")
+    assert len(op.ledger) == length
+
+
+def test_order_ids_that_cannot_enter_their_slot(fresh: tuple[Any, SlotsLedger]) -> None:
+    op, built = fresh
+    length = len(op.ledger)
+    # Slot 1 of alice holds id 1 (filled): the same id can never be used again.
+    with pytest.raises(RejectedOrder, match="already used"):
+        op.submit_order(*_signed(built, "alice", SlottedOrder(1, 1, 0, BUY, 1, 90, 10**6, salt=7)))
+    # A newer id may replace the finished order (5 mod 4 = slot 1): intake accepts it.
+    op.validate_order(*_signed(built, "alice", SlottedOrder(1, 5, 0, BUY, 1, 90, 10**6, salt=8)))
+    assert len(op.ledger) == length
+    # Slot 2: id 6 is live; then the older id 2 can never enter, a newer id 10 must wait.
+    op.submit_order(*_signed(built, "alice", SlottedOrder(1, 6, 0, BUY, 1, 90, 10**6, salt=9)))
+    assert len(op.ledger) == length + 1
+    with pytest.raises(RejectedOrder, match="older id 2 can never enter"):
+        op.submit_order(*_signed(built, "alice", SlottedOrder(1, 2, 0, BUY, 1, 90, 10**6, salt=1)))
+    with pytest.raises(RejectedOrder, match="still holds live order id 6"):
+        op.submit_order(*_signed(built, "alice", SlottedOrder(1, 10, 0, BUY, 1, 90, 10**6, salt=2)))
+    assert len(op.ledger) == length + 1
+
+
+def test_withdraw_with_a_bad_signature_changes_nothing(fresh: tuple[Any, SlotsLedger]) -> None:
+    op, built = fresh
+    length = len(op.ledger)
+    nonce = op.account_state(1).nonce
+    bad = built.keys["bob"].sign(withdraw_message(built.tags.withdraw, 1, 10, nonce))
+    with pytest.raises(SignatureRejected):
+        op.withdraw(1, 10, bad)
+    assert len(op.ledger) == length
