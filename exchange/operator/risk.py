@@ -23,12 +23,12 @@ method proves first and appends one ledger entry only when every proof exists
 This module never writes state to disk and never prints.
 """
 
-from collections.abc import Mapping, Sequence
 from typing import Any
 
 from exchange.domain import AccountEntry
 from exchange.domain import liquidation as liquidation_domain
 from exchange.domain.margin import RiskParams
+from exchange.operator.proving import ProvingMixin
 from exchange.operator.settlement import SettlementPlanner
 from exchange.operator.state import OperatorError, UnknownAccount
 from prover.statements.health_sweep import build_sweep_witnesses
@@ -42,25 +42,8 @@ from verifier.protocol import FEE_ACCOUNT
 __all__ = ["RiskEngine"]
 
 
-class RiskEngine(SettlementPlanner):
+class RiskEngine(SettlementPlanner, ProvingMixin):
     """Sweeps, liquidations and funding on top of the operator state."""
-
-    # Provided by Operator (exchange.operator.transitions).
-    def _prove(
-        self, statement: str, inputs: Mapping[str, object], expected: Sequence[int]
-    ) -> dict[str, Any]:
-        raise NotImplementedError
-
-    def _prove_all(
-        self, statement: str, items: Sequence[tuple[Mapping[str, object], Sequence[int]]]
-    ) -> list[dict[str, Any]]:
-        raise NotImplementedError
-
-    def _check_report(self, report: OracleReport) -> None:
-        raise NotImplementedError
-
-    def _entry_time(self, report: OracleReport | None) -> int:
-        raise NotImplementedError
 
     # ------------------------------------------------------------ parameters
 

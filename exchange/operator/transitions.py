@@ -24,8 +24,7 @@ This module never writes state to disk and never prints.
 """
 
 import random
-import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from exchange.domain import (
@@ -75,7 +74,7 @@ from verifier.field import FieldError, unsigned_in_range
 from verifier.ledger import Limits
 from verifier.ledger.rules import FundingRules, RiskRules
 from verifier.oracle import OracleFormatError, OracleReport, stressed_prices
-from verifier.params import AMOUNT_BITS, BALANCE_BITS, BPS_DENOM
+from verifier.params import AMOUNT_BITS, BALANCE_BITS
 from verifier.protocol import DEFAULT_EXCHANGE_ID, FEE_ACCOUNT, STATEMENTS, is_expired
 from verifier.statements.solvency_chunk import check_solvency
 
@@ -148,45 +147,6 @@ class Operator(RiskEngine):
         )
         index = self.open_account(insurance_pubkey, insurance_fund)
         assert index == FEE_ACCOUNT  # the tree was empty
-
-    # ------------------------------------------------------------ proving
-
-    def _prove(
-        self, statement: str, inputs: Mapping[str, object], expected: Sequence[int]
-    ) -> dict[str, Any]:
-        started = time.perf_counter()
-        proof, public = self._prove_fn(self.artifacts(statement), inputs)
-        self.proof_seconds[statement] += time.perf_counter() - started
-        self.proof_counts[statement] += 1
-        if [int(x) for x in public] != [int(x) for x in expected]:
-            # The circuit computed other public signals than the statement says:
-            # a bug in a witness builder, never something to publish.
-            raise OperatorError(f"{statement}: proof's public signals differ from the statement")
-        return {"proof": proof, "public_signals": [str(x) for x in public]}
-
-    def _prove_all(
-        self, statement: str, items: Sequence[tuple[Mapping[str, object], Sequence[int]]]
-    ) -> list[dict[str, Any]]:
-        """Prove independent statements (witnesses already built, in order); results in order.
-
-        With a ``prover.jobs.ProofPool`` (anything with ``map``) the proofs run
-        in parallel on its workers; otherwise one after the other.
-        """
-        pool_map = getattr(self._prove_fn, "map", None)
-        if pool_map is None or len(items) < 2:
-            return [self._prove(statement, inputs, expected) for inputs, expected in items]
-        started = time.perf_counter()
-        results = pool_map(self.artifacts(statement), [inputs for inputs, _ in items])
-        self.proof_seconds[statement] += time.perf_counter() - started
-        self.proof_counts[statement] += len(items)
-        out = []
-        for (proof, public), (_, expected) in zip(results, items, strict=True):
-            if [int(x) for x in public] != [int(x) for x in expected]:
-                raise OperatorError(
-                    f"{statement}: proof's public signals differ from the statement"
-                )
-            out.append({"proof": proof, "public_signals": [str(x) for x in public]})
-        return out
 
     # ------------------------------------------------------------ account ops
 
@@ -428,42 +388,6 @@ class Operator(RiskEngine):
         self.book.cancel(order_index)
 
     # ------------------------------------------------------------ batches
-
-    def _check_report(self, report: OracleReport) -> None:
-        """The verifier's report rules (verifier.ledger.replay), so no entry we write fails them."""
-        if len(report.prices) != self.params.markets:
-            raise OperatorError(f"oracle report needs {self.params.markets} prices")
-        if not report.verify(self.tags.oracle, self.oracle.public_key):
-            raise OperatorError("oracle report signature does not verify")
-        if min(report.marks + report.index) < self.limits.min_price:
-            raise OperatorError("oracle report has a price below the genesis minimum")
-        latest = self.latest_report
-        if latest is None or report.seq > latest.seq:
-            if latest is not None and report.timestamp <= latest.timestamp:
-                raise OperatorError("oracle report is not later than the latest one")
-            if latest is not None:
-                for new, old in zip(report.marks, latest.marks, strict=True):
-                    if abs(new - old) * BPS_DENOM > self.limits.max_move_bps * old:
-                        raise OperatorError("oracle report moves a mark beyond the price band")
-        elif report.seq < latest.seq or not report.same_content(latest):
-            raise OperatorError("oracle report is older than the latest one")
-
-    def _entry_time(self, report: OracleReport | None) -> int:
-        """Operator time of the next entry: never before the last entry or the report it uses."""
-        t = max(self._clock(), self.ledger.last_time)
-        if report is not None:
-            t = max(t, report.timestamp)
-            if t - report.timestamp > self.limits.max_report_age_s:
-                raise OperatorError(
-                    f"oracle report is {t - report.timestamp} s old, more than "
-                    f"{self.limits.max_report_age_s} s: fetch a fresh one"
-                )
-        return t
-
-    def observe(self, report: OracleReport) -> None:
-        """Take a signed report as the latest marks (used for margin at intake and withdrawals)."""
-        self._check_report(report)
-        self.latest_report = report
 
     def run_batch(self, report: OracleReport) -> BatchSummary:
         """Match resting orders at the report's marks, prove settlement, append one batch entry."""
