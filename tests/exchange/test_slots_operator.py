@@ -31,6 +31,10 @@ from verifier.source import DirectorySource
 
 pytestmark = pytest.mark.slow
 
+# TODO(HG/HF): remove once verifier.ledger.slots (the slots entry models and replay) is on
+# main; until then genesis "state": "slots" does not parse and there is nothing to replay.
+pytest.importorskip("verifier.ledger.slots")
+
 __all__ = ["slots_ledger"]  # the fixture, imported for pytest
 
 
