@@ -11,8 +11,9 @@ Formulas come from ``verifier.account_state``; nothing is re-derived here.
 """
 
 import secrets
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
+from typing import Any
 
 from verifier.account_state import (
     AccountRecord,
@@ -25,7 +26,15 @@ from verifier.params import CircuitParams
 from verifier.protocol import FEE_ACCOUNT
 from verifier.quadtree import QuadTree
 
-__all__ = ["AccountBook", "BookError", "BookOutcome", "SlotContent", "random_blinding"]
+__all__ = [
+    "AccountBook",
+    "BookError",
+    "BookOutcome",
+    "SlotContent",
+    "account_row",
+    "book_from_rows",
+    "random_blinding",
+]
 
 INSURANCE_ACCOUNT = FEE_ACCOUNT  # verifier.protocol: the insurance / fee account
 
@@ -196,6 +205,92 @@ class BookOutcome:
     inputs: dict[str, object]
     public_inputs: list[int]
     book: AccountBook
+
+
+def account_row(book: AccountBook, index: int) -> dict[str, Any]:
+    """Account ``index`` of ``book`` as one storable JSON row (SECRET: holds the blinding).
+
+    ``{"index", "pub_x", "pub_y", "balance", "positions", "checkpoints",
+    "order_root", "nonce", "blinding", "slots": [{"slot", "order_id",
+    "filled", "h"}, ...]}``, integers as decimal strings (signed where
+    negative). The operator stores the rows of the accounts a change touched
+    (O(touched)); ``book_from_rows`` rebuilds the whole book from them.
+    """
+    r = book.record(index)
+    return {
+        "index": index,
+        "pub_x": str(r.pub_x),
+        "pub_y": str(r.pub_y),
+        "balance": str(r.balance),
+        "positions": [str(p) for p in r.positions],
+        "checkpoints": [str(c) for c in r.checkpoints],
+        "order_root": str(r.order_root),
+        "nonce": r.nonce,
+        "blinding": str(r.blinding),
+        "slots": [
+            {"slot": slot, "order_id": c.order_id, "filled": c.filled, "h": str(c.commitment)}
+            for slot, c in sorted(book.slots[index].items())
+        ],
+    }
+
+
+def book_from_rows(
+    params: CircuitParams, rows: Sequence[Mapping[str, Any]], *, expected_root: int | None = None
+) -> AccountBook:
+    """The book holding exactly ``rows`` (as ``account_row`` wrote them).
+
+    Rebuilds every slot tree and the account tree with O(accounts) hashes.
+    Raises BookError if a row is malformed, an index repeats, a row's
+    order_root is not its slots' root, or the account root is not
+    ``expected_root`` (when given: the root the ledger published).
+    """
+    book = AccountBook(params)
+    leaves: dict[int, int] = {}
+    try:
+        for row in rows:
+            index = int(row["index"])
+            if index in book.records:
+                raise BookError(f"account {index} has two rows")
+            slot_tree = QuadTree(params.slot_levels)
+            contents: dict[int, SlotContent] = {}
+            for s in row["slots"]:
+                content = SlotContent(int(s["order_id"]), int(s["filled"]), int(s["h"]))
+                slot = int(s["slot"])
+                if slot != slot_index(content.order_id, params.slot_levels):
+                    raise BookError(
+                        f"account {index}: order {content.order_id} is not in slot {slot}"
+                    )
+                contents[slot] = content
+                slot_tree.update(slot, content.leaf())
+            record = AccountRecord(
+                pub_x=int(row["pub_x"]),
+                pub_y=int(row["pub_y"]),
+                balance=int(row["balance"]),
+                positions=tuple(int(p) for p in row["positions"]),
+                checkpoints=tuple(int(c) for c in row["checkpoints"]),
+                order_root=int(row["order_root"]),
+                nonce=int(row["nonce"]),
+                blinding=int(row["blinding"]),
+            )
+            if record.order_root != slot_tree.root:
+                raise BookError(f"account {index}: order_root is not the root of its slots")
+            book.records[index] = record
+            book.slot_trees[index] = slot_tree
+            book.slots[index] = contents
+            book._owned.add(index)
+            leaves[index] = record.leaf()
+    except BookError:
+        raise
+    except (KeyError, TypeError, ValueError) as exc:
+        raise BookError(f"malformed account row: {exc!r:.120}") from None
+    dense = [leaves.get(i, 0) for i in range(max(leaves, default=-1) + 1)]
+    try:
+        book.tree = QuadTree.from_leaves(dense, params.account_levels)
+    except ValueError as exc:
+        raise BookError(str(exc)) from None
+    if expected_root is not None and book.root != expected_root:
+        raise BookError("the rebuilt account root is not the expected root")
+    return book
 
 
 def random_blinding() -> int:
