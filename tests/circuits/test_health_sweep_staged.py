@@ -12,7 +12,10 @@ the flag or empties an open account violates the R1CS.
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from exchange.domain.margin import RiskParams, is_liquidatable
 from prover import toolchain
 from prover.errors import WitnessError
 from prover.statements import health_sweep_staged as stmt
@@ -27,6 +30,7 @@ from tests.circuits.conftest import (
     unsatisfied,
 )
 from tests.circuits.slot_market import PARAMS, SlotMarket
+from verifier.account_state import AccountRecord
 from verifier.field import R
 from verifier.statements import health_sweep_staged as vhs
 from verifier.statements.health_sweep_staged import SweepError, check_sweep
@@ -104,6 +108,31 @@ def test_check_sweep_rejects_what_does_not_match_the_ledger() -> None:
     # A chunk proved at stale funding indices (before the move) is not this sweep.
     stale = [c.public_inputs() for c in sweep(m, funding=(0, 0))]
     assert "funding indices differ" in " ".join(check(stale, m).reasons)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    balance=st.integers(-(10**9), 10**9),
+    positions=st.tuples(st.integers(-1000, 1000), st.integers(-1000, 1000)),
+    checkpoints=st.tuples(st.integers(-500, 500), st.integers(-500, 500)),
+    funding=st.tuples(st.integers(-500, 500), st.integers(-500, 500)),
+)
+def test_flag_is_the_domain_engines_liquidatable_after_funding(
+    balance: int,
+    positions: tuple[int, int],
+    checkpoints: tuple[int, int],
+    funding: tuple[int, int],
+) -> None:
+    # The operator decides liquidations with exchange.domain on settled
+    # balances; the sweep's flag (the circuit's rule) must agree exactly.
+    record = AccountRecord(1, 2, balance, positions, checkpoints, 0)
+    settled = balance - sum(
+        s * (f - c) for s, f, c in zip(positions, funding, checkpoints, strict=True)
+    )
+    risk = RiskParams(imf_bps=(1_000, 500), mmf_bps=MMF, liquidation_fee_bps=(0, 0))
+    assert vhs.below_maintenance_after_funding(record, PRICES, funding, MMF) == is_liquidatable(
+        settled, positions, PRICES, risk
+    )
 
 
 def test_encoder_refuses_bad_shapes() -> None:
