@@ -72,8 +72,12 @@ class SlotsLedger:
         return json.loads(path.read_text())
 
 
-def slots_operator() -> tuple[Any, Any, dict[str, PrivateKey]]:
-    """(operator, tags, keys): two markets, fixed keys and clock, genesis and account 0 written."""
+def slots_operator(
+    *, insurance_fund: int = 1000, **options: Any
+) -> tuple[Any, Any, dict[str, PrivateKey]]:
+    """(operator, tags, keys): two markets, fixed keys and clock, genesis and account 0 written.
+
+    ``options`` go to ``SlotsOperator`` (e.g. genesis ``risk`` / ``funding`` rules)."""
     from exchange.operator import MarketSpec
     from exchange.operator.slots import SlotsOperator
     from oracle.signer import SimulatedOracle
@@ -93,9 +97,10 @@ def slots_operator() -> tuple[Any, Any, dict[str, PrivateKey]]:
         markets=markets,
         oracle=oracle,
         insurance_pubkey=keys["insurance"].public_key(),
-        insurance_fund=1000,
+        insurance_fund=insurance_fund,
         clock=lambda: NOW,
         operator_key=OPERATOR_KEY,
+        **options,
     )
     return op, tags, keys
 

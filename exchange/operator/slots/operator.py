@@ -9,10 +9,11 @@ Every change is proven first; the book and the ledger change only once every
 proof of the change exists, so each call either happens completely with its
 entry appended, or raises and changes nothing.
 
-Not yet here (the live operator has them): funding entries (the indices stay
-0, which every statement takes as a public input), health sweeps and
-liquidations (need HD's staged statements; a slots genesis has no ``risk``
-rules), snapshot / restore and the HTTP service.
+Funding entries, health sweeps and liquidations come from
+``exchange.operator.slots.risk.SlotsRiskEngine`` (genesis ``risk`` /
+``funding`` when given; every proof settles touched accounts to the current
+funding indices). Not yet here (the live operator has them): snapshot /
+restore and the HTTP service.
 """
 
 import random
@@ -21,6 +22,7 @@ from typing import Any
 
 from exchange.domain import MarketSpec
 from exchange.operator.slots.batch import BatchPlan, SlotsPlanner
+from exchange.operator.slots.risk import SlotsRiskEngine
 from exchange.operator.state import OperatorError, ProveFn, SignatureRejected, wall_clock
 from oracle.signer import Oracle
 from prover import backends
@@ -40,7 +42,7 @@ from verifier.eddsa import (
 from verifier.encoding import withdraw_message
 from verifier.export import LedgerEntry, Roots, vkey_hashes
 from verifier.field import FieldError, unsigned_in_range
-from verifier.ledger import Limits
+from verifier.ledger import FundingRules, Limits, RiskRules
 from verifier.oracle import OracleFormatError, OracleReport, stressed_prices
 from verifier.params import AMOUNT_BITS
 from verifier.protocol import DEFAULT_EXCHANGE_ID, FEE_ACCOUNT
@@ -66,7 +68,7 @@ class SlotsBatchSummary:
         return self.order_ops + self.fill_groups
 
 
-class SlotsOperator(SlotsPlanner):
+class SlotsOperator(SlotsPlanner, SlotsRiskEngine):
     """All slots-exchange state in memory; every ledger entry carries its proofs."""
 
     def __init__(
@@ -84,6 +86,8 @@ class SlotsOperator(SlotsPlanner):
         new_blinding: Callable[[], int] = random_blinding,
         operator_key: PrivateKey | None = None,
         limits: Limits | None = None,
+        risk: RiskRules | None = None,
+        funding: FundingRules | None = None,
     ) -> None:
         """Write genesis (``"state": "slots"``) and open the insurance account 0."""
         self._init_state(
@@ -101,6 +105,7 @@ class SlotsOperator(SlotsPlanner):
         if not isinstance(min_deposit, int) or isinstance(min_deposit, bool) or min_deposit < 0:
             raise OperatorError("min_deposit must be a non-negative integer")
         self.min_deposit = min_deposit
+        self._init_risk(risk, funding)
         empty = Roots(quad_zero_hashes(self.params.account_levels)[-1], 0, 0)
         if empty != self.roots:
             raise OperatorError("the account book does not start empty")
@@ -118,6 +123,7 @@ class SlotsOperator(SlotsPlanner):
                 "vkey_hashes": vkey_hashes(self.verification_keys()),
                 "min_deposit": min_deposit,
                 "state": SLOTS_STATE,
+                **self.genesis_rules(),
             },
         )
         index = self.open_account(insurance_pubkey, insurance_fund)
@@ -233,6 +239,7 @@ class SlotsOperator(SlotsPlanner):
         self._check_report(report)
         if self.last_batch_timestamp is not None and report.timestamp <= self.last_batch_timestamp:
             raise OperatorError("batch timestamp does not increase")
+        self._check_batch_risk(report)
         entry_time = self._entry_time(report)
         plan = self.plan_batch(report)
         ops_proved = self._prove_all("order_ops", [(o.inputs, o.public_inputs) for o in plan.ops])
@@ -282,6 +289,7 @@ class SlotsOperator(SlotsPlanner):
             time=entry_time,
         )
         self._commit_batch(plan, report)
+        self._count_batch_risk(entry_time, report)
         return SlotsBatchSummary(entry, plan)
 
     def _commit_batch(self, plan: BatchPlan, report: OracleReport) -> None:
