@@ -7,8 +7,18 @@ preparation. Without that folder the toolchain generates its own (insecure,
 clearly labelled) file, and the tests still run. Tests never fetch a ceremony
 ptau from the network (``DARKPOOL_PTAU_FETCH=0``); the fetch is tested against
 a local HTTP server.
+
+The session proves with ``groth16py`` (``DARKPOOL_PROVER``, inherited by the
+servers the tests start) when its optional extra is installed and the caller
+chose no prover: about 4x less CPU per proof than snarkjs, same zkeys, and
+every proof still checked by the verifier. snarkjs, the default and the
+reference, keeps its own tests: every prove + verify in ``tests/circuits``
+(the toolchain directly), ``tests/prover/test_backends.py`` (both under one
+key), and the tests that need a proof to last (``REFERENCE_PROVER``: the
+kill-while-proving crash test, Ctrl-C during a proof, the demo as users run it).
 """
 
+import importlib.util
 import os
 import uuid
 from collections.abc import Iterator
@@ -19,6 +29,9 @@ import pytest
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SHARED_DEV_PTAU = PROJECT_ROOT.parent / "shared" / "ptau" / "dev_bn128_16.ptau"
+PROVER_ENV = "DARKPOOL_PROVER"  # prover.backends.PROVER_ENV
+#: The product's default prover, for the tests that must run it (see the docstring).
+REFERENCE_PROVER = {PROVER_ENV: "snarkjs"}
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -27,6 +40,8 @@ def shared_dev_ptau() -> Iterator[None]:
         patch.setenv("DARKPOOL_PTAU_FETCH", "0")
         if not os.environ.get("DARKPOOL_PTAU") and SHARED_DEV_PTAU.is_file():
             patch.setenv("DARKPOOL_PTAU", str(SHARED_DEV_PTAU))
+        if not os.environ.get(PROVER_ENV) and importlib.util.find_spec("groth16py"):
+            patch.setenv(PROVER_ENV, "groth16py")
         yield
 
 

@@ -15,11 +15,20 @@ from rich.console import Console
 
 import demo
 from darkpool import cli
-from tests.conftest import BACKENDS, fresh_database
+from tests.conftest import BACKENDS, REFERENCE_PROVER, fresh_database
 from verifier.eddsa import public_key_from_dict
 from verifier.ledger import genesis_hash
 from verifier.oracle import key_hex
 from verifier.source import DirectorySource, replay_source
+
+
+@pytest.fixture(scope="module", autouse=True)
+def reference_prover() -> Iterator[None]:
+    """The demo as users run it: the default prover (snarkjs), not the session's groth16py."""
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in REFERENCE_PROVER.items():
+            patch.setenv(name, value)
+        yield
 
 
 # The demo runs on SQLite only: the PostgreSQL path is covered by the store, API,

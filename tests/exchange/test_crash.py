@@ -25,6 +25,7 @@ import httpx
 import pytest
 
 from client.sdk import DarkpoolClient
+from tests.conftest import REFERENCE_PROVER
 from tests.live_server import free_port
 from verifier.eddsa import PrivateKey
 from verifier.encoding import BUY, SELL
@@ -36,7 +37,10 @@ TOKEN = "crash-test-operator-token-0123"
 
 
 @contextmanager
-def _server(data_dir: Path, port: int, database_url: str) -> Iterator[subprocess.Popen[bytes]]:
+def _server(
+    data_dir: Path, port: int, database_url: str, prover: dict[str, str] | None = None
+) -> Iterator[subprocess.Popen[bytes]]:
+    """``darkpool serve`` on ``database_url``; ``prover`` overrides the session's prover."""
     env = dict(
         os.environ,
         DARKPOOL_DATA_DIR=str(data_dir),
@@ -44,6 +48,7 @@ def _server(data_dir: Path, port: int, database_url: str) -> Iterator[subprocess
         DARKPOOL_OPERATOR_TOKEN=TOKEN,
         DARKPOOL_ORACLE_STEP_BPS="0",
         DATABASE_URL=database_url,
+        **(prover or {}),
     )
     log = (data_dir / f"server-{time.monotonic_ns()}.log").open("wb")
     proc = subprocess.Popen(
@@ -77,7 +82,8 @@ def test_kill_9_while_proving_loses_nothing(tmp_path: Path, database_url: str) -
     url = f"http://127.0.0.1:{port}"
     alice, bob = PrivateKey.generate(), PrivateKey.generate()
     expiry = int(time.time()) + 3600
-    with _server(tmp_path, port, database_url) as proc:
+    # snarkjs, the default prover: a proof long enough to be killed during.
+    with _server(tmp_path, port, database_url, REFERENCE_PROVER) as proc:
         c = DarkpoolClient(url)
         a = c.open_account(alice, 1_000_000)
         b = c.open_account(bob, 1_000_000)

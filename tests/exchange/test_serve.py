@@ -29,6 +29,7 @@ import pytest
 
 from darkpool.cli import development_oracle_warning
 from darkpool.serve import LISTENING_LOG
+from tests.conftest import REFERENCE_PROVER
 from tests.live_server import free_port
 from verifier.protocol import STATEMENTS
 
@@ -43,7 +44,8 @@ def _spawn(data_dir: Path, port: int, **env: str) -> subprocess.Popen[bytes]:
         DARKPOOL_BATCH_INTERVAL_S="0",
         DARKPOOL_OPERATOR_TOKEN=TOKEN,
         DARKPOOL_ORACLE_STEP_BPS="0",
-        **env,
+        # snarkjs unless the test chooses: a proof long enough to press Ctrl-C during
+        **{**REFERENCE_PROVER, **env},
     )
     full.pop("DATABASE_URL", None)
     log = (data_dir / "server.log").open("wb")
