@@ -15,6 +15,7 @@ import base64
 import json
 import secrets
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -180,6 +181,22 @@ class DarkpoolClient:
         order = Order(account, market, side, size, limit, expiry, salt=secrets.randbelow(R))
         h, ciphertext = self.seal(order, key)
         return self.submit_sealed(h, ciphertext)
+
+    def submit_orders(self, signed: Sequence[tuple[PrivateKey, Order]]) -> dict[str, Any]:
+        """Seal and submit many orders in ONE request (``POST /v1/orders/batch``).
+
+        Each (key, order) is signed and sealed like ``seal``; the answer has one
+        result per order, in order: ``status`` listed / pending / refused,
+        ``code`` (202 or the status ``POST /v1/orders`` would give), ``detail``.
+        """
+        items = []
+        for key, order in signed:
+            h, ciphertext = self.seal(order, key)
+            items.append({"commitment": str(h), "ciphertext": ciphertext})
+        result: dict[str, Any] = self._check(
+            self.http.post("/v1/orders/batch", json={"orders": items})
+        )
+        return result
 
     def cancel(self, key: PrivateKey, commitment: int, order_index: int) -> dict[str, Any]:
         sig = key.sign(cancel_message(self.tags.cancel, order_index, commitment))

@@ -249,6 +249,32 @@ class OrderAccepted(BaseModel):
     order_index: int | None
 
 
+#: Orders one ``POST /v1/orders/batch`` request may carry.
+MAX_ORDERS_PER_REQUEST = 64
+
+
+class SubmitOrdersRequest(BaseModel):
+    orders: list[SubmitOrderRequest] = Field(
+        min_length=1,
+        max_length=MAX_ORDERS_PER_REQUEST,
+        description=f"1..{MAX_ORDERS_PER_REQUEST} sealed orders, each as POST /v1/orders takes it",
+    )
+
+
+class OrderBatchItem(BaseModel):
+    commitment: str
+    status: str = Field(description="listed, pending, or refused (nothing changed for it)")
+    order_index: int | None
+    code: int = Field(description="202 if accepted, else the status POST /v1/orders would answer")
+    detail: str | None = Field(description="the one-line reason of a refusal")
+
+
+class OrdersBatchResult(BaseModel):
+    accepted: int
+    refused: int
+    results: list[OrderBatchItem] = Field(description="one per submitted order, in order")
+
+
 class CancelRequest(BaseModel):
     signature: SignatureInput
 

@@ -10,11 +10,13 @@ import base64
 import binascii
 import logging
 import time
+from collections.abc import Sequence
 
 from nacl.exceptions import CryptoError
 
 from exchange.errors import (
     Conflict,
+    DomainError,
     Malformed,
     NotFound,
     Rejected,
@@ -40,6 +42,7 @@ from exchange.service.results import (
     RootsReport,
 )
 from exchange.store import Change, NewOrder, StoreError
+from exchange.store_writer import Ticket
 from verifier import auth
 from verifier.babyjub import Point
 from verifier.eddsa import Signature, SignatureError, check_signature
@@ -228,6 +231,42 @@ class Intake(ServiceCore):
 
     def submit_order(self, commitment: int, ciphertext_b64: str) -> OrderAccepted:
         """Decrypt, check and accept an order: ("listed", index) or ("pending", None)."""
+        accepted, ticket = self._accept_order(commitment, ciphertext_b64)
+        # Answer only once the order is durable (group commit: one fsync for
+        # every order that queued meanwhile, exchange.store_writer).
+        self._await(ticket)
+        return accepted
+
+    def submit_orders(self, orders: Sequence[tuple[int, str]]) -> list[OrderAccepted | DomainError]:
+        """Each (commitment, ciphertext) taken exactly as ``submit_order`` takes it, in order.
+
+        Returns, per order, its acceptance or the DomainError ``submit_order``
+        would have raised (a refused order changes nothing; a later order of
+        the same request may still be accepted, and a repeated commitment is
+        a Conflict). Accepted orders are queued for the group commit one after
+        another and answered once all of them are durable (one wait, so a
+        request of N orders costs about one commit); one that could not be
+        stored becomes Unavailable.
+        """
+        results: list[OrderAccepted | DomainError] = []
+        tickets: list[tuple[int, Ticket]] = []
+        for commitment, ciphertext_b64 in orders:
+            try:
+                accepted, ticket = self._accept_order(commitment, ciphertext_b64)
+            except DomainError as exc:
+                results.append(exc)
+                continue
+            tickets.append((len(results), ticket))
+            results.append(accepted)
+        for at, ticket in tickets:
+            try:
+                self._await(ticket)
+            except Unavailable as exc:
+                results[at] = exc
+        return results
+
+    def _accept_order(self, commitment: int, ciphertext_b64: str) -> tuple[OrderAccepted, Ticket]:
+        """Check and accept one order in memory; the ticket is its queued database change."""
         try:
             ciphertext = base64.b64decode(ciphertext_b64, validate=True)
         except (binascii.Error, ValueError):
@@ -277,10 +316,7 @@ class Intake(ServiceCore):
                     raise Unavailable("the database is recovering; retry") from None
                 self._pending.append(Pending(order, signature, h))
                 accepted = OrderAccepted("pending", None)
-        # Answer only once the order is durable (group commit: one fsync for
-        # every order that queued meanwhile, exchange.store_writer).
-        self._await(ticket)
-        return accepted
+        return accepted, ticket
 
     def _order_lookup(self, commitment: int) -> tuple[Order, int | None]:
         index = self._listed.get(commitment)

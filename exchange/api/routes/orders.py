@@ -3,10 +3,11 @@
 from fastapi import APIRouter
 
 from exchange.api.deps import AuthAccount, RateLimitedClient, ServiceDep
-from exchange.api.errors import responses
+from exchange.api.errors import http_error, responses
 from exchange.api.routes import _parse
 from exchange.errors import (
     Conflict,
+    DomainError,
     Forbidden,
     Malformed,
     NotFound,
@@ -19,8 +20,11 @@ from exchange.models import (
     CancelRequest,
     CancelResult,
     OrderAccepted,
+    OrderBatchItem,
+    OrdersBatchResult,
     OrderView,
     SubmitOrderRequest,
+    SubmitOrdersRequest,
 )
 from exchange.service.results import OrderStatus
 
@@ -59,6 +63,59 @@ def submit_order(body: SubmitOrderRequest, service: ServiceDep) -> OrderAccepted
     return OrderAccepted(
         commitment=str(commitment), status=accepted.status, order_index=accepted.order_index
     )
+
+
+@router.post(
+    "/batch",
+    response_model=OrdersBatchResult,
+    responses=responses(Unavailable, TooManyRequests, body=True),
+    dependencies=[RateLimitedClient],
+)
+def submit_orders(body: SubmitOrdersRequest, service: ServiceDep) -> OrdersBatchResult:
+    """Up to MAX_ORDERS_PER_REQUEST sealed orders in one request, each judged on its own.
+
+    200 with one result per order, in order: accepted ones as POST /v1/orders
+    answers them (code 202), refused ones with the status and reason POST
+    /v1/orders would give (nothing changed for them). A request the schema
+    refuses (more orders than the limit, a malformed field) is 422 as a whole.
+    """
+    parsed: list[int | DomainError] = []
+    for item in body.orders:
+        try:
+            parsed.append(_parse.field_int(item.commitment, "commitment"))
+        except DomainError as exc:
+            parsed.append(exc)
+    todo = [
+        (h, item.ciphertext)
+        for h, item in zip(parsed, body.orders, strict=True)
+        if isinstance(h, int)
+    ]
+    outcomes = iter(service.submit_orders(todo))
+    results: list[OrderBatchItem] = []
+    for h, item in zip(parsed, body.orders, strict=True):
+        outcome = next(outcomes) if isinstance(h, int) else h
+        if isinstance(outcome, DomainError):
+            results.append(
+                OrderBatchItem(
+                    commitment=item.commitment,
+                    status="refused",
+                    order_index=None,
+                    code=http_error(outcome).status,
+                    detail=outcome.reason,
+                )
+            )
+        else:
+            results.append(
+                OrderBatchItem(
+                    commitment=item.commitment,
+                    status=outcome.status,
+                    order_index=outcome.order_index,
+                    code=202,
+                    detail=None,
+                )
+            )
+    accepted = sum(r.code == 202 for r in results)
+    return OrdersBatchResult(accepted=accepted, refused=len(results) - accepted, results=results)
 
 
 @router.post(
