@@ -76,10 +76,10 @@ class LazyExchange:
         try:
             from darkpool.cli import development_oracle_warning
             from exchange.api.main import create_app, start_service
-            from exchange.core.config import Settings
+            from exchange.core.config import serve_settings
             from exchange.service import Service
 
-            settings = Settings()
+            settings = serve_settings()
             warning = development_oracle_warning(settings.oracle_url)
             if warning is not None:
                 print(warning, file=sys.stderr)

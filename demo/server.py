@@ -116,6 +116,9 @@ def server_env(
         # Issue 11: a proven health sweep before every batch after the first, and a
         # funding index update before a batch whenever a second has passed.
         env.update(DARKPOOL_SWEEP_INTERVAL_BATCHES="1", DARKPOOL_FUNDING_INTERVAL_S="1")
+    else:  # explicitly off: `darkpool serve` would default them on (SERVE_RISK_DEFAULTS)
+        env.update(DARKPOOL_SWEEP_INTERVAL_BATCHES="0", DARKPOOL_FUNDING_INTERVAL_S="0")
+    env["DARKPOOL_SWEEP_INTERVAL_S"] = "0"  # the demo sweeps by batches
     if oracle_url is not None:
         env["DARKPOOL_ORACLE_URL"] = oracle_url
     else:

@@ -7,6 +7,7 @@ for PostgreSQL). Secrets (the operator token) are never printed by this
 module; ``exchange.keys`` creates and loads them.
 """
 
+import os
 from pathlib import Path
 
 from pydantic import AliasChoices, BaseModel, Field, field_validator
@@ -88,18 +89,21 @@ class Settings(BaseSettings):
     sweep_interval_batches: int = Field(
         default=0,
         ge=0,
-        description="genesis: a proven health sweep at least every N batches (0 = not required)",
+        description="genesis: a proven health sweep at least every N batches (0 = not "
+        "required; `darkpool serve` default: SERVE_RISK_DEFAULTS)",
     )
     sweep_interval_s: int = Field(
         default=0,
         ge=0,
-        description="genesis: a proven health sweep at least every N seconds (0 = not required)",
+        description="genesis: a proven health sweep at least every N seconds (0 = not "
+        "required; `darkpool serve` default: SERVE_RISK_DEFAULTS)",
     )
     funding_interval_s: int = Field(
         default=0,
         ge=0,
         description="genesis: seconds between funding index updates, published before "
-        "batches (0 = no funding: genesis has no funding rules)",
+        "batches (0 = no funding: genesis has no funding rules; `darkpool serve` default: "
+        "SERVE_RISK_DEFAULTS)",
     )
     oracle_url: str | None = Field(
         default=None,
@@ -143,3 +147,29 @@ class Settings(BaseSettings):
 
     def start_prices(self) -> list[int]:
         return [m.start_price for m in self.markets]
+
+
+#: The genesis risk rules ``darkpool serve`` uses unless the environment sets them
+#: (``DARKPOOL_SWEEP_INTERVAL_BATCHES`` ...; 0 turns a rule off): a proven health
+#: sweep at least every 10 batches and every 300 s of batch time (liquidation
+#: completeness), funding index updates hourly. ``Settings()`` built in code
+#: (tests, embedding) keeps them 0: a sweep costs proofs.
+SERVE_RISK_DEFAULTS: dict[str, int] = {
+    "sweep_interval_batches": 10,
+    "sweep_interval_s": 300,
+    "funding_interval_s": 3600,
+}
+
+
+def serve_settings() -> Settings:
+    """``darkpool serve``'s settings: the environment, with ``SERVE_RISK_DEFAULTS`` where unset.
+
+    Raises pydantic ``ValidationError`` on a bad variable (like ``Settings()``).
+    """
+    given = {name.upper() for name in os.environ}
+    defaults = {
+        field: value
+        for field, value in SERVE_RISK_DEFAULTS.items()
+        if f"DARKPOOL_{field.upper()}" not in given
+    }
+    return Settings(**defaults)  # type: ignore[arg-type]

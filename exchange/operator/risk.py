@@ -85,13 +85,21 @@ class RiskEngine(SettlementPlanner, ProvingMixin):
             out["funding"] = self.funding_rules.to_json()
         return out
 
-    def _check_batch_risk(self, report: OracleReport) -> None:
-        """Refuse a batch at ``report`` that ``darkpool-verify`` would fail (OperatorError)."""
+    def next_entry_time(self, report: OracleReport) -> int:
+        """The operator time an entry using ``report`` would get now (OperatorError if stale)."""
+        return self._entry_time(report)
+
+    def _check_batch_risk(self, report: OracleReport, entry_time: int) -> None:
+        """Refuse a batch (entry time ``entry_time``) that ``darkpool-verify`` would fail."""
         if self.pending_liquidations:
             raise OperatorError(
                 f"account {self.pending_liquidations[0]} was flagged by the last health sweep: "
                 "liquidate it (or sweep again) before the next batch"
             )
+        n, t = self.risk_rules.sweep_interval_batches, self.risk_rules.sweep_interval_s
+        late = t and self.sweep_clock is not None and entry_time - self.sweep_clock > t
+        if (n and self.batches_since_sweep >= n) or late:
+            raise OperatorError("health sweep overdue: sweep (health_sweep) before this batch")
         rules, clock = self.funding_rules, self.funding_clock
         if rules is not None and clock is not None and report.timestamp - clock > rules.interval_s:
             raise OperatorError(

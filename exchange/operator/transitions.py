@@ -392,10 +392,10 @@ class Operator(RiskEngine):
     def run_batch(self, report: OracleReport) -> BatchSummary:
         """Match resting orders at the report's marks, prove settlement, append one batch entry."""
         self._check_report(report)
-        self._check_batch_risk(report)
         if self.last_batch_timestamp is not None and report.timestamp <= self.last_batch_timestamp:
             raise OperatorError("batch timestamp does not increase")
         entry_time = self._entry_time(report)
+        self._check_batch_risk(report, entry_time)
         result, fills, outcomes, refused = self._plan_settlement(report)
         witnesses = []
         volume = [0] * self.params.markets

@@ -22,6 +22,8 @@ from verifier.protocol import is_expired
 
 log = logging.getLogger("darkpool.service")
 _JOB_ID = re.compile(r"[0-9a-f]{32}")  # uuid4().hex; anything else is not a job
+#: A time-based health sweep is run this early, so the batch after it is never overdue.
+SWEEP_MARGIN_S = 5
 
 
 class Jobs(ServiceCore):
@@ -155,7 +157,9 @@ class Jobs(ServiceCore):
             op.update_funding(report)
         # A fresh sweep also when a flagged trader is still pending (its liquidation
         # failed earlier): the sweep at this report replaces the list.
-        if op.sweep_due() or op.pending_liquidations:
+        # Due at the batch's own entry time, with a margin for the time it takes to get there.
+        due_at = op.next_entry_time(report) + SWEEP_MARGIN_S
+        if op.sweep_due(due_at) or op.pending_liquidations:
             done = op.sweep_and_liquidate(report)
             if done:
                 log.info("liquidated accounts %s at report %d", list(done), report.seq)

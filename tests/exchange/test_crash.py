@@ -120,16 +120,18 @@ def test_kill_9_while_proving_loses_nothing(tmp_path: Path, database_url: str) -
     with _server(tmp_path, port, database_url):
         c = DarkpoolClient(url)
         entries = c.all_entries()
-        # The batch that was proving ran again (its recorded oracle report) and was
-        # published once; the pending order was listed right after it.
-        assert [e["kind"] for e in entries[entries_before:]] == ["batch", "order"]
-        assert entries[entries_before]["batch_id"] == batch_id
+        # `darkpool serve`'s default risk rules (SERVE_RISK_DEFAULTS) publish funding
+        # at the batch's report before it. The batch that was proving ran again (its
+        # recorded report; funding not due twice) and was published once; the
+        # pending order was listed right after it.
+        assert [e["kind"] for e in entries[entries_before:]] == ["funding", "batch", "order"]
+        assert entries[entries_before + 1]["batch_id"] == batch_id
         assert entries[-1]["commitment"] == late["commitment"]
         view = httpx.get(f"{url}/v1/batches/{batch_id}").json()
         assert (view["status"], view["starts"], view["ledger_index"]) == (
             "published",
             2,
-            entries_before,
+            entries_before + 1,
         )
         for key, account, h, state in (
             (alice, a, buy, ("open", "2")),
@@ -147,6 +149,19 @@ def test_kill_9_while_proving_loses_nothing(tmp_path: Path, database_url: str) -
     report = replay_source(DirectorySource(out), checker=check_proofs(2))
     assert report.ok, [str(f) for f in report.failures]
     assert report.checked_to == len(entries)  # genesis .. the second batch
+    genesis = report.genesis
+    assert genesis is not None and genesis.risk is not None and genesis.funding is not None
+    assert (genesis.risk.sweep_interval_batches, genesis.risk.sweep_interval_s) == (10, 300)
+    assert genesis.funding.interval_s == 3600
+    # darkpool-verify's summary: the rules, no "completeness off" warning.
+    summary = subprocess.run(
+        [sys.executable, "-m", "verifier.cli", str(out), "--quiet"],
+        capture_output=True,
+        text=True,
+    )
+    assert summary.returncode == 0 and "RESULT: VALID" in summary.stdout, summary.stderr
+    assert "a health sweep at least every 10 batches and every 300 s" in summary.stdout
+    assert "NOT enforced" not in summary.stdout
 
 
 KILL_ROUNDS = 3  # bounded: three random kill points, one server restart each

@@ -92,3 +92,27 @@ def test_bad_settings_while_loading_fail_health_and_stop(
     assert status == 503 and body["status"] == "failed" and body["setup"]["error"]
     status, body = _call(app, "/v1/orders")
     assert status == 503 and "failed to set up" in body["detail"]
+
+
+def test_serve_turns_the_risk_rules_on_unless_the_environment_says_otherwise(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`darkpool serve` genesis: health sweeps and funding required by default (issue 11);
+    a variable set to 0 turns one rule off; ``Settings()`` built in code keeps them off."""
+    from exchange.core.config import SERVE_RISK_DEFAULTS, Settings, serve_settings
+
+    for name in ("SWEEP_INTERVAL_BATCHES", "SWEEP_INTERVAL_S", "FUNDING_INTERVAL_S"):
+        monkeypatch.delenv(f"DARKPOOL_{name}", raising=False)
+    s = serve_settings()
+    rules = (s.sweep_interval_batches, s.sweep_interval_s, s.funding_interval_s)
+    assert rules == (10, 300, 3600) == tuple(SERVE_RISK_DEFAULTS.values())
+    plain = Settings()
+    assert (plain.sweep_interval_batches, plain.sweep_interval_s, plain.funding_interval_s) == (
+        0,
+        0,
+        0,
+    )
+    monkeypatch.setenv("DARKPOOL_SWEEP_INTERVAL_BATCHES", "0")
+    monkeypatch.setenv("DARKPOOL_FUNDING_INTERVAL_S", "60")
+    s = serve_settings()
+    assert (s.sweep_interval_batches, s.sweep_interval_s, s.funding_interval_s) == (0, 300, 60)
