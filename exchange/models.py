@@ -22,7 +22,7 @@ PostgreSQL too; amounts live in the JSON text of entries and snapshots.
 
 from typing import Annotated, Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictInt
 from sqlalchemy import BigInteger, Column, LargeBinary, Text
 from sqlmodel import Field as DBField
 from sqlmodel import SQLModel
@@ -170,7 +170,7 @@ class Info(BaseModel):
 class OpenAccountRequest(BaseModel):
     pubkey: PublicKeyModel
     amount: DecimalStr
-    timestamp: int = Field(ge=0)
+    timestamp: StrictInt = Field(ge=0, description="Unix seconds (a JSON integer)")
     signature: SignatureInput
 
 
@@ -298,7 +298,8 @@ class RootsView(BaseModel):
 
 
 class SolvencyRequest(BaseModel):
-    shock_bps: int | None = Field(default=None, gt=-10_000, le=1_000_000)
+    # Strict: JSON true, 1.0 or "5" is a 422, never a shock of 1 or 5 bps.
+    shock_bps: StrictInt | None = Field(default=None, gt=-10_000, le=1_000_000)
 
 
 class SolvencyJobView(BaseModel):

@@ -204,6 +204,12 @@ def test_bad_requests_change_nothing(env: Env) -> None:
     refused(401, http.post("/v1/admin/batch"), "token")
     refused(403, http.post("/v1/admin/batch", headers={"Authorization": "Bearer nope"}))
     refused(401, http.post("/v1/solvency", json={}), "token")
+    operator = {"Authorization": f"Bearer {TOKEN}"}
+    for shock in (True, 1.0, "5"):  # never read as a shock of 1 or 5 bps
+        refused(
+            422, http.post("/v1/solvency", json={"shock_bps": shock}, headers=operator), "shock"
+        )
+    refused(422, http.post("/v1/accounts", json={**body, "timestamp": True}), "timestamp")
     refused(404, http.get("/v1/solvency/nope"))
     refused(404, http.get("/v1/solvency/%00"))  # a NUL byte never reaches the database
     refused(404, http.get("/v1/vkeys/%00"))
