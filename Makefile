@@ -16,8 +16,10 @@ endif
 setup:
 	@scripts/bootstrap.sh
 
+# The export is kept (ledger-export/ is git-ignored), so the darkpool-verify
+# command the demo prints at the end can be run as printed.
 demo: setup
-	uv run darkpool demo
+	uv run darkpool demo --ledger-out ledger-export/demo
 
 lint: setup
 	uv run ruff check .

@@ -577,7 +577,7 @@ def _run_in(
         pins = f"--genesis {demo.genesis_hash or 'HASH'} --oracle-key {demo.oracle_key}"
         if ledger_out is not None:
             console.print(f"ledger export: {out}")
-            console.print(f"verify it yourself:  uv run darkpool-verify {out} {pins}")
+            console.print(f"verify it yourself:  uv run darkpool-verify {out.resolve()} {pins}")
         else:
             console.print(
                 f"verify an export yourself:  uv run darkpool-verify DIR {pins}  "
