@@ -38,7 +38,13 @@ What is checked (each failure names its entry):
   ``solvent`` and ``reasons`` what the replay concludes. A stress
   report (shocked marks) whose deficit exceeds the fund is reported as
   insolvent-under-stress but does not invalidate the ledger: it is a result,
-  not a broken promise.
+  not a broken promise;
+* a ``"state": "slots"`` ledger (recycling order slots, issue 12;
+  ``verifier.ledger.slots_replay``): order and fill roots stay 0, ``cancel``
+  entries must be executed by the next batch's ``order_ops`` proofs before
+  its ``settle_fills`` groups, and every proof takes the replay's funding
+  indices as public inputs (``account_update``, ``order_ops``,
+  ``settle_fills``, ``solvency_walk``).
 
 Operator-supplied ``public_signals`` are never used for verification; the
 verifier recomputes them and reports any difference. Groth16 proofs are
@@ -48,9 +54,10 @@ Replay stops at the first structural failure (later roots mean nothing once
 the chain breaks) but still verifies the proofs of the entries before it, so
 ``first_failure`` is truly the first.
 
-Modules: ``genesis`` (entry 0 and the records entries share) and
-``entries`` (the entry kinds after genesis) are the only definition of the
-format; ``parse`` (strict JSON parsers), ``chain`` (entry hashes and operator
+Modules: ``genesis`` (entry 0 and the records entries share),
+``entries`` (the entry kinds after genesis), ``risk`` (sweep, liquidation,
+funding) and ``slots`` (the recycling-order ledger's cancel and batch proofs)
+are the only definition of the format; ``parse`` (strict JSON parsers), ``chain`` (entry hashes and operator
 signatures), ``keys`` (verification keys against genesis and pins),
 ``replay`` (the checks), ``strict`` (unknown fields), ``proofs`` (Groth16
 batches, optionally over processes), ``state`` and ``resume`` (what a resumed
@@ -65,6 +72,7 @@ exchange and never runs node.
 from verifier.ledger.chain import entry_hash, entry_tag, sign_entry
 from verifier.ledger.entries import (
     ACCOUNT_OPS,
+    BATCH_PROOF_PARSERS,
     DEFAULT_LIMITS_JSON,
     ENTRY_TYPES,
     STATEMENTS,
@@ -85,12 +93,14 @@ from verifier.ledger.entries import (
     parse_entry,
     register,
 )
+from verifier.ledger.genesis import LEDGER_STATES, LIST_STATE, SLOTS_STATE, empty_roots
 from verifier.ledger.parse import EntryError, canonical_json_hash
 from verifier.ledger.proofs import SERIAL_BATCH, Progress, ProofChecker, ProofItem, check_proofs
 from verifier.ledger.replay import LEDGER_FORMAT, parse_genesis, replay
 from verifier.ledger.report import LedgerFailure, ReplayReport
 from verifier.ledger.risk import FundingEntry, LiquidationEntry, SweepEntry
 from verifier.ledger.rules import FundingRules, RiskProgress, RiskRules
+from verifier.ledger.slots import CancelEntry, SlotsBatchProof
 from verifier.ledger.state import ReplayState, SolvencySummary
 
 #: Every entry kind, genesis first (the registry once every kind module is imported).
@@ -98,15 +108,20 @@ ENTRY_KINDS: tuple[str, ...] = ("genesis", *ENTRY_TYPES)
 
 __all__ = [
     "ACCOUNT_OPS",
+    "BATCH_PROOF_PARSERS",
     "DEFAULT_LIMITS_JSON",
     "ENTRY_KINDS",
     "ENTRY_TYPES",
     "LEDGER_FORMAT",
+    "LEDGER_STATES",
+    "LIST_STATE",
     "SERIAL_BATCH",
+    "SLOTS_STATE",
     "STATEMENTS",
     "AccountOpEntry",
     "BatchEntry",
     "BatchProof",
+    "CancelEntry",
     "Entry",
     "EntryError",
     "FundingEntry",
@@ -127,12 +142,14 @@ __all__ = [
     "RiskProgress",
     "RiskRules",
     "Roots",
+    "SlotsBatchProof",
     "SolvencyEntry",
     "SolvencyResult",
     "SolvencySummary",
     "SweepEntry",
     "canonical_json_hash",
     "check_proofs",
+    "empty_roots",
     "entry_hash",
     "entry_tag",
     "genesis_hash",

@@ -14,7 +14,7 @@ variables, ``body_from_json`` and ``body_json``, decorate it with
 ``@register``, and give the replay a check for it.
 """
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, TypeVar
 
@@ -51,6 +51,7 @@ from verifier.protocol import STATEMENTS
 
 __all__ = [
     "ACCOUNT_OPS",
+    "BATCH_PROOF_PARSERS",
     "DEFAULT_LIMITS_JSON",
     "ENTRY_TYPES",
     "STATEMENTS",
@@ -267,6 +268,13 @@ class BatchProof:
         }
 
 
+#: How a batch's proofs are parsed, by genesis ``state``: ``(json, k, genesis) -> BatchProof``.
+#: ``verifier.ledger.slots`` adds "slots" (proofs that name their statement).
+BATCH_PROOF_PARSERS: dict[str, Callable[[object, int, Genesis], BatchProof]] = {
+    "list": lambda obj, k, genesis: BatchProof.from_json(obj, k, genesis.params.markets),
+}
+
+
 @register
 @dataclass(frozen=True, kw_only=True)
 class BatchEntry(Entry):
@@ -294,7 +302,8 @@ class BatchEntry(Entry):
         proofs_raw = as_list(get(d, "proofs", "batch"), "proofs")
         if not proofs_raw:
             raise EntryError("a batch has at least one proof")
-        proofs = tuple(BatchProof.from_json(p, k, m) for k, p in enumerate(proofs_raw))
+        parse_proof = BATCH_PROOF_PARSERS[genesis.state]
+        proofs = tuple(parse_proof(p, k, genesis) for k, p in enumerate(proofs_raw))
         return cls(**header, batch_id=batch_id, oracle=oracle, volume=volume, proofs=proofs)
 
     def body_json(self) -> dict[str, Any]:

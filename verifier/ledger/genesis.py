@@ -36,15 +36,20 @@ from verifier.params import (
     ParamsError,
     domain_tag,
 )
-from verifier.protocol import STATEMENTS
+from verifier.protocol import STAGED_STATEMENTS, STATEMENTS
+from verifier.quadtree import quad_zero_hashes
 
 __all__ = [
     "DEFAULT_LIMITS_JSON",
+    "LEDGER_STATES",
+    "LIST_STATE",
+    "SLOTS_STATE",
     "Genesis",
     "Limits",
     "Market",
     "ProofData",
     "Roots",
+    "empty_roots",
     "genesis_hash",
     "parse_report",
 ]
@@ -213,10 +218,32 @@ class ProofData:
 # Genesis
 # ---------------------------------------------------------------------------
 
+#: Genesis ``state`` values: the account/order state a ledger's proofs use.
+LIST_STATE = "list"  # settle_batch: binary account tree, one order list, fill tree (field absent)
+SLOTS_STATE = "slots"  # recycling order slots in the account leaf (issue 12), quaternary tree
+
+#: The statements (and so the genesis ``vkey_hashes`` keys) of each state.
+LEDGER_STATES: dict[str, tuple[str, ...]] = {
+    LIST_STATE: STATEMENTS,
+    SLOTS_STATE: STAGED_STATEMENTS,
+}
+
 
 def genesis_hash(genesis: object) -> str:
     """The ledger id: hash of the canonical genesis JSON."""
     return canonical_json_hash(genesis)
+
+
+def empty_roots(params: CircuitParams, state: str) -> Roots:
+    """Genesis roots of a ``state``: the empty account tree (binary, or quaternary under
+    slots); under slots the order and fill roots are 0 (there is no order list or fill tree)."""
+    if state == SLOTS_STATE:
+        return Roots(account=quad_zero_hashes(params.account_levels)[-1], fill=0, order=0)
+    return Roots(
+        account=zero_hashes(params.account_depth)[-1],
+        fill=zero_hashes(params.order_depth)[-1],
+        order=zero_hashes(params.order_depth)[-1],
+    )
 
 
 @dataclass(frozen=True)
@@ -239,8 +266,19 @@ class Genesis:
     min_deposit: int = 0
     risk: RiskRules | None = None
     funding: FundingRules | None = None
+    state: str = LIST_STATE
 
     kind: ClassVar[str] = "genesis"
+
+    @property
+    def statements(self) -> tuple[str, ...]:
+        """The statements whose keys this ledger uses (``LEDGER_STATES[state]``)."""
+        return LEDGER_STATES[self.state]
+
+    @property
+    def slots(self) -> bool:
+        """True for a recycling-order (``"state": "slots"``) ledger."""
+        return self.state == SLOTS_STATE
 
     @property
     def oracle_tag(self) -> int:
@@ -281,9 +319,16 @@ class Genesis:
         oracle_pubkey = point(get(d, "oracle_pubkey", "genesis"), "genesis oracle_pubkey")
         operator_pubkey = point(get(d, "operator_pubkey", "genesis"), "genesis operator_pubkey")
         limits = Limits.from_json(get(d, "limits", "genesis"))
+        state = d.get("state", LIST_STATE)
+        if state not in LEDGER_STATES:
+            raise EntryError(f"genesis state must be 'slots' or absent, got {state!r:.40}")
+        if state == SLOTS_STATE and params.account_depth % 2:
+            raise EntryError("genesis state 'slots' needs an even params.account_depth")
+        if state == SLOTS_STATE and d.get("risk") is not None:
+            raise EntryError("genesis risk rules need the slots sweep statements (not yet defined)")
         hashes_raw = mapping(get(d, "vkey_hashes", "genesis"), "genesis vkey_hashes")
         vkey_hashes: dict[str, str] = {}
-        for statement in STATEMENTS:
+        for statement in LEDGER_STATES[state]:
             if statement not in hashes_raw:
                 raise EntryError(f"genesis vkey_hashes lacks {statement!r}")
             vkey_hashes[statement] = hex64(
@@ -291,11 +336,7 @@ class Genesis:
             )
         min_deposit = bits(d.get("min_deposit", 0), AMOUNT_BITS, "genesis min_deposit")
         roots = Roots.parse(get(d, "roots_after", "genesis"), "genesis roots_after")
-        empty = Roots(
-            account=zero_hashes(params.account_depth)[-1],
-            fill=zero_hashes(params.order_depth)[-1],
-            order=zero_hashes(params.order_depth)[-1],
-        )
+        empty = empty_roots(params, state)
         for k in sorted(roots.changed(empty)):
             raise EntryError(f"genesis {k} root is not the empty-tree root")
         if "roots_before" in d and Roots.parse(d["roots_before"], "genesis roots_before") != roots:
@@ -316,6 +357,7 @@ class Genesis:
             if risk_raw is None
             else RiskRules.from_json(risk_raw, [m.mmf_bps for m in markets]),
             funding=None if funding_raw is None else FundingRules.from_json(funding_raw),
+            state=state,
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -337,4 +379,6 @@ class Genesis:
             out["risk"] = self.risk.to_json()
         if self.funding is not None:
             out["funding"] = self.funding.to_json()
+        if self.slots:
+            out["state"] = self.state
         return out

@@ -5,7 +5,6 @@ from collections.abc import Mapping
 from verifier import groth16
 from verifier.ledger.genesis import Genesis
 from verifier.ledger.parse import EntryError
-from verifier.protocol import STATEMENTS
 
 __all__ = ["StatementKeys", "load_keys"]
 
@@ -18,7 +17,7 @@ def load_keys(
     shipped: Mapping[str, object],
     pinned: Mapping[str, object] | None,
 ) -> StatementKeys:
-    """The key of each statement in ``STATEMENTS``, checked against genesis and the user's pins.
+    """The key of each statement of the ledger (``genesis.statements``), checked against genesis and the user's pins.
 
     ``shipped`` is the export's ``vkeys/`` (statement -> snarkjs JSON); ``pinned``
     the keys the user passed with ``--vkeys`` (or None). Each key must hash
@@ -27,7 +26,7 @@ def load_keys(
     key, hash mismatch, or a key the strict parser refuses, e.g. δ = γ).
     """
     keys: StatementKeys = {}
-    for statement in STATEMENTS:
+    for statement in genesis.statements:
         expected = genesis.vkey_hashes[statement]
         if pinned is not None:
             if statement not in pinned:
