@@ -13,7 +13,15 @@ from typing import Protocol
 
 from verifier import groth16
 
-__all__ = ["SERIAL_BATCH", "PendingProof", "Progress", "ProofChecker", "ProofItem", "check_proofs"]
+__all__ = [
+    "SERIAL_BATCH",
+    "PendingProof",
+    "Progress",
+    "ProofChecker",
+    "ProofItem",
+    "check_proofs",
+    "phase_ticker",
+]
 
 # Proofs per batch_verify call when running in one process: large enough that
 # the per-call final exponentiation is amortised, small enough for progress.
@@ -129,3 +137,14 @@ class PendingProof:
     label: str
     proof: groth16.Proof
     public_inputs: list[int]
+
+
+def phase_ticker(
+    tick: Callable[[str, int, int], None], phase: str, total: int
+) -> Callable[[int], None]:
+    """A ``done -> None`` callback that reports ``(phase, done, total)`` to ``tick``."""
+
+    def step(done: int) -> None:
+        tick(phase, done, total)
+
+    return step

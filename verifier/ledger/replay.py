@@ -13,8 +13,6 @@ from verifier import groth16
 from verifier.babyjub import Point
 from verifier.ledger.chain import entry_hash, entry_tag, verify_entry_signature
 from verifier.ledger.entries import (
-    ACCOUNT_OPS,
-    STATEMENTS,
     AccountOpEntry,
     BatchEntry,
     Entry,
@@ -26,19 +24,19 @@ from verifier.ledger.entries import (
 )
 from verifier.ledger.keys import load_keys
 from verifier.ledger.parse import EntryError, canonical_json_hash, mapping
-from verifier.ledger.proofs import PendingProof, Progress, ProofChecker, check_proofs
+from verifier.ledger.proofs import PendingProof, Progress, ProofChecker, check_proofs, phase_ticker
 from verifier.ledger.report import LedgerFailure, ReplayReport
 from verifier.ledger.resume import resume
 from verifier.ledger.risk import FundingEntry, LiquidationEntry, RiskChecks, SweepEntry
-from verifier.ledger.state import ReplayState, SolvencySummary
+from verifier.ledger.slots_replay import SlotsChecks
+from verifier.ledger.solvency import SolvencyChecks
+from verifier.ledger.state import ReplayState
 from verifier.ledger.strict import refuse_unknown_fields
 from verifier.merkle import MerkleError, MerkleTree
-from verifier.oracle import OracleFormatError, OracleReport, key_hex, stressed_prices
+from verifier.oracle import OracleReport, key_hex
 from verifier.params import BPS_DENOM
 from verifier.protocol import FEE_ACCOUNT
-from verifier.statements import account_op as account_op_statement
 from verifier.statements import settle_batch as settle_batch_statement
-from verifier.statements import solvency_chunk as solvency_statement
 
 __all__ = ["LEDGER_FORMAT", "parse_genesis", "replay"]
 
@@ -53,7 +51,7 @@ def parse_genesis(obj: object) -> Genesis:
         raise ValueError(str(exc)) from None
 
 
-class _Replayer(RiskChecks):
+class _Replayer(RiskChecks, SolvencyChecks, SlotsChecks):
     """Mutable replay state plus the per-kind checks."""
 
     def __init__(
@@ -65,11 +63,10 @@ class _Replayer(RiskChecks):
         self.genesis = genesis
         self.keys = keys
         self.state = state
-        self.order_tree = MerkleTree.from_leaves(
-            state.order_commitments, genesis.params.order_depth
-        )
+        listed = [] if genesis.slots else state.order_commitments  # slots: no order tree
+        self.order_tree = MerkleTree.from_leaves(listed, genesis.params.order_depth)
         self.commitment_set = set(state.order_commitments)
-        self.pending: dict[str, list[PendingProof]] = {s: [] for s in STATEMENTS}
+        self.pending: dict[str, list[PendingProof]] = {s: [] for s in genesis.statements}
         self.last_hash = state.last_entry_hash
         self.tag = entry_tag(genesis.exchange_id)
 
@@ -199,21 +196,9 @@ class _Replayer(RiskChecks):
         if e.marks is not None:
             self._use_report(e.marks, e.time, "marks")
             prices = e.marks.prices
-        try:
-            expected = account_op_statement.public_inputs(
-                old_root=e.roots_before.account,
-                new_root=e.roots_after.account,
-                op=ACCOUNT_OPS[op],
-                index=account,
-                amount=amount,
-                pub=e.pubkey,
-                prices=prices,
-                imf_bps=g.imf_bps,
-                account_depth=g.params.account_depth,
-            )
-        except ValueError as exc:
-            raise EntryError(f"public inputs: {exc}") from None
-        self._proof("account_op", e.proof.to_json(), expected, e.index, "account_op proof")
+        statement = "account_update" if g.slots else "account_op"
+        expected = self.account_op_inputs(e, prices)
+        self._proof(statement, e.proof.to_json(), expected, e.index, "account_op proof")
         if op == "withdraw":
             if amount > s.total_collateral:
                 raise EntryError(
@@ -279,111 +264,6 @@ class _Replayer(RiskChecks):
         s.batches += 1
         self.after_batch(e.time, e.oracle.timestamp)
 
-    def solvency(self, e: SolvencyEntry) -> None:
-        s = self.state
-        g = self.genesis
-        p = g.params
-        account_root = e.account_root
-        if account_root != e.roots_before.account:
-            raise EntryError("account_root is not the current account root")
-        if e.total_collateral != s.total_collateral:
-            raise EntryError(
-                f"total_collateral {e.total_collateral} differs from the ledger's "
-                f"{s.total_collateral}"
-            )
-        stress = e.stress is not None
-        report = e.oracle
-        self._use_report(report, e.time, "oracle report")
-        marks = report.marks
-        if e.stress is not None:
-            try:
-                marks = stressed_prices(report.marks, e.stress)
-            except OracleFormatError as exc:
-                raise EntryError(f"stress: {exc}") from None
-            # A "stress" scenario that moves no mark is the real report relabelled:
-            # an insolvent result would then read as a stress warning, not a failure.
-            if tuple(marks) == tuple(report.marks):
-                raise EntryError("stress: the shock vector leaves every mark unchanged")
-        chunks = e.chunks
-        if not chunks:
-            raise EntryError("a solvency report has at least one chunk")
-        if len(chunks) > p.chunks:
-            raise EntryError(f"{len(chunks)} chunks, but the tree has only {p.chunks}")
-        n_public = self.keys["solvency_chunk"][0].n_public
-        signals: list[list[int]] = []
-        for k, chunk_data in enumerate(chunks):
-            try:
-                signals.append(groth16.parse_public_signals(chunk_data.public_signals, n_public))
-            except groth16.Groth16Error as exc:
-                raise EntryError(f"solvency chunk {k}: {exc}") from None
-        result = solvency_statement.check_solvency(
-            signals,
-            p.account_depth,
-            p.chunk_height,
-            s.total_collateral,
-            p.markets,
-            expected_root=account_root,
-            prices=marks,
-        )
-        if result.totals is None:
-            raise EntryError(f"solvency chunks: {'; '.join(result.reasons)}")
-        totals = result.totals
-        deficit_reason = f"deficit {totals.deficit} exceeds the insurance fund {totals.fund}"
-        structural = [r for r in result.reasons if r != deficit_reason]
-        if structural:
-            raise EntryError(f"solvency: {'; '.join(structural)}")
-        # Recompute each chunk's public inputs from the values that tie the
-        # chunks together, so the layout (flags, indices, prices, opening)
-        # is ours, not the operator's.
-        decoded = [solvency_statement.ChunkPublic.from_signals(x, p.markets) for x in signals]
-        for k, (chunk_data, chunk) in enumerate(zip(chunks, decoded, strict=True)):
-            last = k == len(chunks) - 1
-            try:
-                expected = solvency_statement.public_inputs(
-                    chunk_index=k,
-                    chunk_count=len(chunks),
-                    sub_root=chunk.sub_root,
-                    prev_commit=chunk.prev_commit,
-                    next_commit=chunk.next_commit,
-                    prices=marks,
-                    opening=totals if last else None,
-                )
-            except ValueError as exc:
-                raise EntryError(f"solvency chunk {k} public inputs: {exc}") from None
-            self._proof(
-                "solvency_chunk", chunk_data.to_json(), expected, e.index, f"solvency chunk {k}"
-            )
-        claimed = e.result
-        claim = (claimed.balance, claimed.positions, claimed.deficit, claimed.fund)
-        opened = (totals.balance, totals.positions, totals.deficit, totals.fund)
-        solvent = totals.deficit <= totals.fund
-        if claimed.solvent is not solvent:
-            raise EntryError(f"result.solvent is {claimed.solvent!r}, the proofs say {solvent}")
-        if claimed.reasons != result.reasons:
-            raise EntryError(
-                f"result.reasons are {list(claimed.reasons)!r:.200}, "
-                f"but the replay finds {list(result.reasons)!r:.200}"
-            )
-        for name, theirs, ours in zip(
-            ("balance", "positions", "deficit", "fund"), claim, opened, strict=True
-        ):
-            if theirs != ours:
-                raise EntryError(f"result.{name} is {theirs}, but the proofs open {ours}")
-        if not solvent and not stress:
-            raise EntryError(f"insolvent: {deficit_reason}")
-        s.latest_solvency = SolvencySummary(
-            entry_index=e.index,
-            stress=stress,
-            solvent=solvent,
-            account_root=account_root,
-            total_collateral=s.total_collateral,
-            balance=totals.balance,
-            positions=totals.positions,
-            deficit=totals.deficit,
-            fund=totals.fund,
-            prices=marks,
-        )
-
     # -- dispatch ---------------------------------------------------------
 
     def entry(self, obj: object, index: int) -> Entry:
@@ -408,7 +288,9 @@ class _Replayer(RiskChecks):
             raise EntryError(f"a {kind} entry may not change the {', '.join(sorted(changed))} root")
         e = model.body_from_json(raw, header, self.genesis)
         refuse_unknown_fields(raw, e.to_json())
-        if isinstance(e, OrderEntry):
+        if self.slots_entry(e):
+            pass
+        elif isinstance(e, OrderEntry):
             self.order(e)
         elif isinstance(e, AccountOpEntry):
             self.account_op(e)
@@ -428,15 +310,6 @@ class _Replayer(RiskChecks):
         self.state.last_time = e.time
         self.last_hash = entry_hash(obj)
         return e
-
-
-def _phase_ticker(
-    tick: Callable[[str, int, int], None], phase: str, total: int
-) -> Callable[[int], None]:
-    def step(done: int) -> None:
-        tick(phase, done, total)
-
-    return step
 
 
 def replay(
@@ -561,7 +434,7 @@ def replay(
         report.failures.append(structural)
 
     bad_proofs = 0
-    for statement in STATEMENTS:
+    for statement in g.statements:
         items = replayer.pending[statement]
         report.proofs_this_run[statement] = len(items)
         if not items:
@@ -573,7 +446,7 @@ def replay(
             vk,
             vk_json,
             [(p.proof, p.public_inputs) for p in items],
-            _phase_ticker(tick, phase, len(items)),
+            phase_ticker(tick, phase, len(items)),
         )
         bad_proofs += len(bad)
         for i in bad:

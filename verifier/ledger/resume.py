@@ -87,4 +87,5 @@ def resume(
         order_commitments=list(state.order_commitments),
         entry_hashes=list(state.entry_hashes),
         risk=state.risk.copy(),
+        pending_cancels=list(state.pending_cancels),
     )

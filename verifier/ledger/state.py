@@ -73,7 +73,9 @@ class ReplayState:
     was rewritten (the ledger is append-only; ``verifier.ledger.resume``). ``last_time`` is the last
     entry's operator time, ``last_batch_timestamp`` the last batch's (oracle)
     timestamp, ``latest_report`` the newest oracle report seen so far and
-    ``risk`` the sweep/liquidation/funding bookkeeping (``verifier.ledger.rules``).
+    ``risk`` the sweep/liquidation/funding bookkeeping (``verifier.ledger.rules``);
+    ``pending_cancels`` the commitments of the ``cancel`` entries since the
+    last batch (slots ledgers: the next batch must execute them, in order).
     """
 
     ledger_id: str
@@ -93,6 +95,7 @@ class ReplayState:
     latest_report: OracleReport | None = None
     entry_hashes: list[str] = field(default_factory=list)
     risk: RiskProgress = field(default_factory=RiskProgress)
+    pending_cancels: list[int] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -115,6 +118,7 @@ class ReplayState:
             "latest_report": (None if self.latest_report is None else self.latest_report.to_json()),
             "entry_hashes": list(self.entry_hashes),
             "risk": self.risk.to_dict(),
+            "pending_cancels": [str(h) for h in self.pending_cancels],
         }
 
     @classmethod
@@ -160,6 +164,10 @@ class ReplayState:
                     for h in as_list(d.get("entry_hashes", []), "state.entry_hashes")
                 ],
                 risk=RiskProgress.from_dict(d.get("risk", {})),
+                pending_cancels=[
+                    field_element(h, "state.pending_cancels")
+                    for h in as_list(d.get("pending_cancels", []), "state.pending_cancels")
+                ],
             )
         except (KeyError, TypeError) as exc:
             raise ValueError(f"state is missing or mistypes {exc}") from None

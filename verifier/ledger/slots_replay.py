@@ -1,0 +1,247 @@
+"""The replay's checks of a recycling-order ledger (genesis ``"state": "slots"``; ``SlotsChecks``).
+
+Mixed into ``verifier.ledger.replay._Replayer``, which sends every entry of a
+slots ledger (and any ``cancel`` entry) to ``slots_entry``. Rules (each
+failure names the entry):
+
+* every entry's ``order`` and ``fill`` roots stay 0 (genesis sets them);
+* ``order``: ``order_index`` is the order's sequence number (one more than
+  the last), the commitment is a new non-zero field element;
+* ``cancel``: only in a slots ledger; cancels an order an earlier ``order``
+  entry published and that no cancel since the last batch already names;
+  the next batch must execute it;
+* ``account_op``: the list rules (``_Replayer.account_op``) with the
+  ``account_update`` statement, whose public ``funding[M]`` are the replay's
+  current funding indices;
+* ``batch``: batch id and report timestamp strictly increase, the report is
+  usable (``_use_report``), the proofs chain root to root from
+  ``roots_before`` to ``roots_after`` (order and fill roots 0), ``order_ops``
+  before any ``settle_fills`` group, and the ``order_ops`` proofs' public
+  cancels are exactly the pending cancel entries in order
+  (``verifier.batch_chain.check_batch_chain``); every proof's public inputs
+  are recomputed (``verifier.statements.order_ops`` / ``settle_fills``: batch
+  id, report timestamp and marks, the replay's funding indices, volume, the
+  genesis fee / initial / maintenance fractions); the batch's volume is the
+  sum of its fill groups';
+* ``solvency`` (``verifier.ledger.solvency``) and ``funding``
+  (``verifier.ledger.risk``) are shared with list ledgers; ``sweep`` and
+  ``liquidation`` fail (a slots genesis has no risk rules yet).
+
+Pure: no I/O. Never imports prover or exchange.
+"""
+
+from collections.abc import Mapping
+
+from verifier import groth16
+from verifier.batch_chain import BatchChainError, ChainLink, check_batch_chain
+from verifier.ledger.entries import (
+    ACCOUNT_OPS,
+    AccountOpEntry,
+    BatchEntry,
+    Entry,
+    Genesis,
+    OrderEntry,
+)
+from verifier.ledger.parse import EntryError
+from verifier.ledger.slots import ORDER_OPS, CancelEntry, SlotsBatchProof
+from verifier.ledger.state import ReplayState
+from verifier.oracle import OracleReport
+from verifier.statements import account_op as account_op_statement
+from verifier.statements import account_update as account_update_statement
+from verifier.statements import order_ops as order_ops_statement
+from verifier.statements import settle_fills as settle_fills_statement
+
+__all__ = ["SlotsChecks"]
+
+
+class SlotsChecks:
+    """Checks of slots-ledger entries; see the module docstring."""
+
+    genesis: Genesis
+    state: ReplayState
+    keys: Mapping[str, tuple[groth16.PreparedVerificationKey, object]]
+    commitment_set: set[int]
+
+    def _proof(
+        self, statement: str, obj: object, expected: list[int], index: int, label: str
+    ) -> None:
+        raise NotImplementedError
+
+    def _use_report(self, report: OracleReport, time: int, what: str) -> None:
+        raise NotImplementedError
+
+    def funding_indices(self) -> list[int]:
+        raise NotImplementedError
+
+    def before_batch(self, time: int) -> None:
+        raise NotImplementedError
+
+    def after_batch(self, time: int) -> None:
+        raise NotImplementedError
+
+    # -- dispatch -------------------------------------------------------------
+
+    def slots_entry(self, e: Entry) -> bool:
+        """Check ``e`` if it is a slots-only kind or a kind whose slots check differs.
+
+        Returns False when the shared (list) check applies. A cancel in a list
+        ledger and a non-zero order or fill root in a slots ledger fail here.
+        """
+        if not self.genesis.slots:
+            if isinstance(e, CancelEntry):
+                raise EntryError("a cancel entry in a ledger whose genesis state is not 'slots'")
+            return False
+        after = e.roots_after
+        if after.order or after.fill:
+            raise EntryError(
+                "roots_after: the order and fill roots of a slots ledger are 0 "
+                f"(got order {after.order}, fill {after.fill})"
+            )
+        if isinstance(e, OrderEntry):
+            self.slots_order(e)
+        elif isinstance(e, CancelEntry):
+            self.cancel(e)
+        elif isinstance(e, BatchEntry):
+            self.slots_batch(e)
+        else:
+            return False
+        return True
+
+    # -- kinds ----------------------------------------------------------------
+
+    def slots_order(self, e: OrderEntry) -> None:
+        s = self.state
+        if e.order_index != len(s.order_commitments):
+            raise EntryError(
+                f"order_index is {e.order_index}, expected the next sequence number "
+                f"{len(s.order_commitments)}"
+            )
+        if e.commitment == 0:
+            raise EntryError("commitment 0 is not an order")
+        if e.commitment in self.commitment_set:
+            raise EntryError("commitment repeats an earlier order")
+        s.order_commitments.append(e.commitment)
+        self.commitment_set.add(e.commitment)
+
+    def cancel(self, e: CancelEntry) -> None:
+        h = e.commitment
+        if h not in self.commitment_set:
+            raise EntryError(f"cancel of order {h:#x}, which no order entry published"[:120])
+        if h in self.state.pending_cancels:
+            raise EntryError(f"cancel of order {h:#x} repeats a pending cancel"[:120])
+        self.state.pending_cancels.append(h)
+
+    def account_op_inputs(self, e: AccountOpEntry, prices: tuple[int, ...]) -> list[int]:
+        """The proof's public inputs: ``account_op`` (list) or ``account_update`` (slots)."""
+        g = self.genesis
+        before, after = e.roots_before.account, e.roots_after.account
+        try:
+            if g.slots:
+                return account_update_statement.public_inputs(
+                    old_acc_root=before,
+                    new_acc_root=after,
+                    op=ACCOUNT_OPS[e.op],
+                    index=e.account,
+                    amount=e.amount,
+                    pub=e.pubkey,
+                    prices=prices,
+                    imf_bps=g.imf_bps,
+                    funding=self.funding_indices(),
+                    account_levels=g.params.account_levels,
+                )
+            return account_op_statement.public_inputs(
+                old_root=before,
+                new_root=after,
+                op=ACCOUNT_OPS[e.op],
+                index=e.account,
+                amount=e.amount,
+                pub=e.pubkey,
+                prices=prices,
+                imf_bps=g.imf_bps,
+                account_depth=g.params.account_depth,
+            )
+        except ValueError as exc:
+            raise EntryError(f"public inputs: {exc}") from None
+
+    def slots_batch(self, e: BatchEntry) -> None:
+        s = self.state
+        g = self.genesis
+        p = g.params
+        if s.last_batch_id is not None and e.batch_id <= s.last_batch_id:
+            raise EntryError(f"batch_id {e.batch_id} does not increase (last {s.last_batch_id})")
+        self.before_batch(e.time)
+        report = e.oracle
+        last_ts = s.last_batch_timestamp
+        if last_ts is not None and report.timestamp <= last_ts:
+            raise EntryError(
+                f"batch timestamp {report.timestamp} (its oracle report's) does not increase "
+                f"(last batch at {last_ts})"
+            )
+        self._use_report(report, e.time, "oracle report")
+        funding = self.funding_indices()
+        cursor = e.roots_before
+        summed = [0] * p.markets
+        links: list[ChainLink] = []
+        for k, proof in enumerate(e.proofs):
+            if not isinstance(proof, SlotsBatchProof):  # pragma: no cover - parser guarantees
+                raise EntryError(f"batch proof {k} does not name its statement")
+            label = f"batch proof {k} ({proof.statement})"
+            if proof.roots_before != cursor:
+                where = "the batch's roots_before" if k == 0 else f"proof {k - 1}'s roots_after"
+                raise EntryError(f"{label} does not start from {where}")
+            after = proof.roots_after
+            if after.order or after.fill:
+                raise EntryError(f"{label}: the order and fill roots of a slots ledger are 0")
+            try:
+                if proof.statement == ORDER_OPS:
+                    head = order_ops_statement.public_inputs(
+                        old_acc_root=proof.roots_before.account,
+                        new_acc_root=after.account,
+                        batch_id=e.batch_id,
+                        funding=funding,
+                        cancels=[],
+                        op_slots=p.op_slots,
+                    )
+                    # cancels[j] is op j's: h for a cancel, 0 otherwise (parsed as field elements)
+                    expected = head[: -p.op_slots] + list(proof.cancels)
+                else:
+                    summed = [a + b for a, b in zip(summed, proof.volume, strict=True)]
+                    expected = settle_fills_statement.public_inputs(
+                        old_acc_root=proof.roots_before.account,
+                        new_acc_root=after.account,
+                        batch_id=e.batch_id,
+                        timestamp=report.timestamp,
+                        prices=report.marks,
+                        funding=funding,
+                        volume=proof.volume,
+                        fee_bps=g.fee_bps,
+                        imf_bps=g.imf_bps,
+                        mmf_bps=[m.mmf_bps for m in g.markets],
+                    )
+            except ValueError as exc:
+                raise EntryError(f"{label} public inputs: {exc}") from None
+            self._proof(proof.statement, proof.proof.to_json(), expected, e.index, label)
+            links.append(
+                ChainLink(proof.statement, proof.roots_before.account, after.account, proof.cancels)
+            )
+            cursor = after
+        if cursor != e.roots_after:
+            raise EntryError("the last batch proof does not end at the batch's roots_after")
+        try:
+            check_batch_chain(
+                old_root=e.roots_before.account,
+                new_root=e.roots_after.account,
+                links=links,
+                pending_cancels=s.pending_cancels,
+            )
+        except BatchChainError as exc:
+            raise EntryError(str(exc)) from None
+        if summed != list(e.volume):
+            raise EntryError(
+                f"volume {list(e.volume)} is not the sum of the fill groups' volumes {summed}"
+            )
+        s.pending_cancels = []
+        s.last_batch_id = e.batch_id
+        s.last_batch_timestamp = report.timestamp
+        s.batches += 1
+        self.after_batch(e.time)
