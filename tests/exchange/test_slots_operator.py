@@ -27,13 +27,10 @@ from tests.exchange.slots_ledger import (
 from verifier import ledger
 from verifier.account_state import SlottedOrder, cancel_order_message, order_hash
 from verifier.encoding import BUY, withdraw_message
+from verifier.protocol import STAGED_STATEMENTS
 from verifier.source import DirectorySource
 
 pytestmark = pytest.mark.slow
-
-# TODO(HG/HF): remove once verifier.ledger.slots (the slots entry models and replay) is on
-# main; until then genesis "state": "slots" does not parse and there is nothing to replay.
-pytest.importorskip("verifier.ledger.slots")
 
 __all__ = ["slots_ledger"]  # the fixture, imported for pytest
 
@@ -66,9 +63,7 @@ def test_honest_slots_ledger_replays_valid(slots_ledger: SlotsLedger) -> None:
 def test_genesis_and_batch_layout(slots_ledger: SlotsLedger) -> None:
     genesis = slots_ledger.entry(0)
     assert genesis["state"] == "slots"
-    assert sorted(genesis["vkey_hashes"]) == sorted(
-        ["account_update", "order_ops", "settle_fills", "solvency_walk"]
-    )
+    assert sorted(genesis["vkey_hashes"]) == sorted(STAGED_STATEMENTS)
     assert genesis["roots_after"]["order"] == genesis["roots_after"]["fill"] == "0"
     h = str(order_hash(slots_ledger.tags.order, slots_ledger.orders["carol_cancelled"]))
     assert slots_ledger.entry(CANCEL)["commitment"] == h

@@ -73,10 +73,10 @@ class SlotsChecks:
     def funding_indices(self) -> list[int]:
         raise NotImplementedError
 
-    def before_batch(self, time: int) -> None:
+    def before_batch(self, time: int, report_time: int) -> None:
         raise NotImplementedError
 
-    def after_batch(self, time: int) -> None:
+    def after_batch(self, time: int, report_time: int) -> None:
         raise NotImplementedError
 
     # -- dispatch -------------------------------------------------------------
@@ -169,7 +169,7 @@ class SlotsChecks:
         p = g.params
         if s.last_batch_id is not None and e.batch_id <= s.last_batch_id:
             raise EntryError(f"batch_id {e.batch_id} does not increase (last {s.last_batch_id})")
-        self.before_batch(e.time)
+        self.before_batch(e.time, e.oracle.timestamp)
         report = e.oracle
         last_ts = s.last_batch_timestamp
         if last_ts is not None and report.timestamp <= last_ts:
@@ -244,4 +244,4 @@ class SlotsChecks:
         s.last_batch_id = e.batch_id
         s.last_batch_timestamp = report.timestamp
         s.batches += 1
-        self.after_batch(e.time)
+        self.after_batch(e.time, report.timestamp)
