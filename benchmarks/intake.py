@@ -8,7 +8,8 @@ the database commit; a 202 is sent only after the order is durable.
 
 Per-order commit (``DARKPOOL_COMMIT_GROUP_MAX=1``: one transaction and fsync
 per order, the baseline) against group commit (the default: one transaction
-for every order that queued meanwhile, ``exchange.store_writer``), each with
+for every order that queued meanwhile, ``exchange.store_writer``) and group
+commit with ``POST /v1/orders/batch`` requests of ``BATCH`` orders, each with
 1 client and with ``--clients`` concurrent clients, all in one run. Each
 client count also measures the HTTP ceiling: the same request bodies and
 clients against ``benchmarks.http_ceiling`` (the same route and models in
@@ -64,6 +65,8 @@ ORDERS = 30
 #: The HTTP ceiling sends the 30 sealed orders this many times per round.
 CEILING_REPEAT = 10
 TOKEN = "intake-benchmark-token-0123"
+#: Orders per ``POST /v1/orders/batch`` request in the batch rows.
+BATCH = 10
 
 
 def _free_port() -> int:
@@ -152,10 +155,12 @@ def _sealed_orders(url: str, keys: list[PrivateKey], accounts: list[int]) -> lis
 
 
 def drive(
-    url: str, pid: int, sealed: list[tuple[int, str]], clients: int
+    url: str, pid: int, sealed: list[tuple[int, str]], clients: int, batch: int = 1
 ) -> tuple[float, float, list[int]]:
     """POST every sealed order to ``url`` from ``clients`` threads (connected first).
 
+    ``batch`` > 1 sends each client's orders in ``POST /v1/orders/batch``
+    requests of up to ``batch`` orders (one status per order: its ``code``).
     Returns (wall seconds from the start gate to the last answer, CPU seconds the
     server process ``pid`` used meanwhile, the statuses).
     """
@@ -168,10 +173,18 @@ def drive(
 
     def worker(k: int) -> None:
         start_gate.wait()
-        for h, ct in sealed[k::clients]:
-            r = conns[k].post("/v1/orders", json={"commitment": str(h), "ciphertext": ct})
+        mine = [{"commitment": str(h), "ciphertext": ct} for h, ct in sealed[k::clients]]
+        if batch == 1:
+            for body in mine:
+                r = conns[k].post("/v1/orders", json=body)
+                with lock:
+                    statuses.append(r.status_code)
+            return
+        for at in range(0, len(mine), batch):
+            r = conns[k].post("/v1/orders/batch", json={"orders": mine[at : at + batch]})
+            codes = [x["code"] for x in r.json()["results"]] if r.status_code == 200 else []
             with lock:
-                statuses.append(r.status_code)
+                statuses.extend(codes or [r.status_code])
 
     threads = [threading.Thread(target=worker, args=(k,)) for k in range(clients)]
     for t in threads:
@@ -225,8 +238,10 @@ def one_round(
     *,
     group_max: int,
     clients: int,
+    batch: int = 1,
 ) -> tuple[float, float]:
-    """Copy the template, start a server, send 30 orders from ``clients`` threads.
+    """Copy the template, start a server, send 30 orders from ``clients`` threads
+    (in requests of ``batch`` orders when > 1).
 
     Returns (wall seconds, server CPU seconds) for the 30 orders.
     """
@@ -242,7 +257,7 @@ def one_round(
             warm.account(key, account)
         warm.close()
         before = httpx.get(f"{url}/v1/roots").json()["ledger_index"]
-        elapsed, cpu, statuses = drive(url, pid, sealed, clients)
+        elapsed, cpu, statuses = drive(url, pid, sealed, clients, batch)
         after = httpx.get(f"{url}/v1/roots").json()["ledger_index"]
         if statuses.count(202) != ORDERS or after - before != ORDERS:
             raise RuntimeError(f"not every order was accepted: {statuses}, {after - before}")
@@ -322,7 +337,11 @@ def main(argv: list[str] | None = None) -> None:
                 _row("no-op endpoint (HTTP ceiling)", clients, requests, ceiling, ceiling_rate)
             )
             baseline = 0.0
-            for mode, group_max in (("per-order commit", 1), ("group commit", 512)):
+            for mode, group_max, batch in (
+                ("per-order commit", 1, 1),
+                ("group commit", 512, 1),
+                (f"group commit, batch requests of {BATCH}", 512, BATCH),
+            ):
                 runs = [
                     one_round(
                         template,
@@ -331,6 +350,7 @@ def main(argv: list[str] | None = None) -> None:
                         accounts,
                         group_max=group_max,
                         clients=clients,
+                        batch=batch,
                     )
                     for _ in range(args.rounds)
                 ]
