@@ -1,5 +1,9 @@
 """Jobs: proven batches (on a timer and on demand) and on-demand solvency proofs.
 
+The batcher runs a batch when orders are live, and also when a time-based
+health sweep is due (``sweep_due_now``), so sweeps keep their timer when
+nobody trades.
+
 A batch or a solvency job holds the state lock for its whole proof; orders
 arriving meanwhile queue as pending (``exchange.service.intake``). Jobs are
 rows in the database, so a job that was queued or running when the process
@@ -173,12 +177,29 @@ class Jobs(ServiceCore):
                 return True
         return False
 
+    def sweep_due_now(self) -> bool:
+        """Genesis ``risk.sweep_interval_s`` (with ``SWEEP_MARGIN_S``) says a sweep is due now.
+
+        The batcher then runs a batch even without live orders, so the health
+        sweep and its liquidations happen at fresh signed marks on their own
+        timer when nobody trades (the sweep always rides on a batch: reports
+        are numbered by batch id, so the batch's report is the sweep's).
+        """
+        op = self.op
+        return bool(op.risk_rules.sweep_interval_s) and op.sweep_due(self._clock() + SWEEP_MARGIN_S)
+
+    def batcher_tick(self) -> bool:
+        """One round of the batcher: a batch if orders are live or a sweep is due; True if run."""
+        if not (self._live_orders() or self.sweep_due_now()):
+            return False
+        self.run_batch()
+        return True
+
     def _batcher(self) -> None:
         interval = self.settings.batch_interval_s
         while not self._stop.wait(interval):
             try:
-                if self._live_orders():
-                    self.run_batch()
+                self.batcher_tick()
             except Conflict:
                 pass  # an on-demand batch is running
             except DomainError as exc:
