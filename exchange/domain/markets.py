@@ -9,17 +9,15 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from verifier.ledger.genesis import Market
-from verifier.params import BPS_DENOM
+from verifier.ledger.parse import EntryError, uint
 
 
 class MarketError(ValueError):
     """A market specification (or a list of them) is malformed."""
 
 
-def _positive_int(name: str, value: object) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise MarketError(f"{name} must be a positive integer, got {value!r}")
-    return value
+#: MarketSpec's integer fields (all but ``symbol``).
+_INT_FIELDS = ("id", "lot_size", "tick_size", "imf_bps", "mmf_bps", "fee_bps")
 
 
 @dataclass(frozen=True)
@@ -45,18 +43,15 @@ class MarketSpec:
     fee_bps: int
 
     def __post_init__(self) -> None:
-        if not isinstance(self.id, int) or isinstance(self.id, bool) or self.id < 0:
-            raise MarketError(f"market id must be a non-negative integer, got {self.id!r}")
-        if not isinstance(self.symbol, str) or not self.symbol:
-            raise MarketError("market symbol must be a non-empty string")
-        _positive_int("lot_size", self.lot_size)
-        _positive_int("tick_size", self.tick_size)
-        _positive_int("imf_bps", self.imf_bps)
-        _positive_int("mmf_bps", self.mmf_bps)
-        if not isinstance(self.fee_bps, int) or isinstance(self.fee_bps, bool) or self.fee_bps < 0:
-            raise MarketError(f"fee_bps must be a non-negative integer, got {self.fee_bps!r}")
-        if self.imf_bps > BPS_DENOM:
-            raise MarketError(f"imf_bps {self.imf_bps} exceeds {BPS_DENOM}")
+        for name in _INT_FIELDS:
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                raise MarketError(f"{name} must be a non-negative integer, got {value!r}")
+        # The genesis rules (symbol, sizes, fractions <= BPS_DENOM, mmf <= imf), then the
+        # matching domain's stricter ones.
+        _market(asdict(self), self.id)
+        if self.mmf_bps < 1:
+            raise MarketError(f"mmf_bps must be a positive integer, got {self.mmf_bps!r}")
         if not self.imf_bps > self.mmf_bps:
             raise MarketError(f"imf_bps {self.imf_bps} must exceed mmf_bps {self.mmf_bps}")
         if not self.fee_bps < self.imf_bps:
@@ -71,29 +66,17 @@ class MarketSpec:
 
     @classmethod
     def from_dict(cls, obj: Mapping[str, Any]) -> "MarketSpec":
-        """Inverse of ``to_dict`` (also accepts integers where strings were written)."""
-        try:
-            return cls(
-                id=_as_int(obj["id"], "id"),
-                symbol=str(obj["symbol"]),
-                lot_size=_as_int(obj["lot_size"], "lot_size"),
-                tick_size=_as_int(obj["tick_size"], "tick_size"),
-                imf_bps=_as_int(obj["imf_bps"], "imf_bps"),
-                mmf_bps=_as_int(obj["mmf_bps"], "mmf_bps"),
-                fee_bps=_as_int(obj["fee_bps"], "fee_bps"),
-            )
-        except KeyError as e:
-            raise MarketError(f"market spec lacks {e.args[0]!r}") from None
+        """Inverse of ``to_dict``, parsed as the verifier parses genesis ``markets[id]``
+        (integers are also accepted where strings were written)."""
+        return cls(**asdict(_market(obj, obj.get("id"))))
 
 
-def _as_int(value: object, name: str) -> int:
-    if isinstance(value, bool):
-        raise MarketError(f"{name} must be an integer")
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.lstrip("-").isdigit():
-        return int(value)
-    raise MarketError(f"{name} must be an integer, got {value!r}")
+def _market(obj: Mapping[str, Any], position: object) -> Market:
+    """``verifier.ledger.Market.from_json`` with its one-line reason as a MarketError."""
+    try:
+        return Market.from_json(obj, uint(position, "market id"))
+    except EntryError as exc:
+        raise MarketError(str(exc)) from None
 
 
 def check_markets(markets: Sequence[MarketSpec]) -> None:

@@ -9,7 +9,7 @@ genesis are in ``verifier.ledger.entries``.
 """
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any, ClassVar
 
 from verifier.babyjub import Point
@@ -22,9 +22,9 @@ from verifier.ledger.parse import (
     field_element,
     get,
     hex64,
+    int_fields,
     mapping,
     point,
-    uint,
 )
 from verifier.ledger.rules import FundingRules, RiskRules
 from verifier.merkle import zero_hashes
@@ -59,6 +59,10 @@ __all__ = [
 # ---------------------------------------------------------------------------
 
 
+#: The public state roots, in the order entries and docs/ledger.md list them.
+ROOT_NAMES = ("account", "fill", "order")
+
+
 @dataclass(frozen=True)
 class Roots:
     """The three public state roots (field elements)."""
@@ -68,23 +72,18 @@ class Roots:
     order: int
 
     def to_dict(self) -> dict[str, str]:
-        return {"account": str(self.account), "fill": str(self.fill), "order": str(self.order)}
+        return {k: str(getattr(self, k)) for k in ROOT_NAMES}
 
     to_json = to_dict
 
     @classmethod
     def parse(cls, obj: object, what: str) -> "Roots":
-        d = mapping(obj, what)
-        return cls(
-            account=field_element(get(d, "account", what), f"{what}.account"),
-            fill=field_element(get(d, "fill", what), f"{what}.fill"),
-            order=field_element(get(d, "order", what), f"{what}.order"),
-        )
+        return cls(**int_fields(mapping(obj, what), what, ROOT_NAMES, field_element))
 
     from_json = parse
 
     def changed(self, other: "Roots") -> set[str]:
-        return {k for k in ("account", "fill", "order") if getattr(self, k) != getattr(other, k)}
+        return {k for k in ROOT_NAMES if getattr(self, k) != getattr(other, k)}
 
 
 @dataclass(frozen=True)
@@ -107,18 +106,14 @@ class Market:
         if not isinstance(symbol, str) or not symbol:
             raise EntryError(f"{what}.symbol must be a non-empty string")
         market = cls(
-            id=uint(get(d, "id", what), f"{what}.id"),
             symbol=symbol,
-            lot_size=uint(get(d, "lot_size", what), f"{what}.lot_size"),
-            tick_size=uint(get(d, "tick_size", what), f"{what}.tick_size"),
-            imf_bps=uint(get(d, "imf_bps", what), f"{what}.imf_bps"),
-            mmf_bps=uint(get(d, "mmf_bps", what), f"{what}.mmf_bps"),
-            fee_bps=uint(get(d, "fee_bps", what), f"{what}.fee_bps"),
+            **int_fields(d, what, ("id", "lot_size", "tick_size", "imf_bps", "mmf_bps", "fee_bps")),
         )
         if market.id != position:
             raise EntryError(f"{what}.id is {market.id}, expected {position}")
-        if market.lot_size < 1 or market.tick_size < 1:
-            raise EntryError(f"{what}: lot and tick sizes must be positive")
+        for name in ("lot_size", "tick_size"):
+            if getattr(market, name) < 1:
+                raise EntryError(f"{what}.{name} must be positive")
         for name in ("imf_bps", "mmf_bps", "fee_bps"):
             if getattr(market, name) > BPS_DENOM:
                 raise EntryError(f"{what}.{name} exceeds {BPS_DENOM}")
@@ -172,11 +167,10 @@ class Limits:
     @classmethod
     def from_json(cls, obj: object) -> "Limits":
         what = "genesis limits"
-        d = mapping(obj, what)
         limits = cls(
-            max_report_age_s=uint(get(d, "max_report_age_s", what), f"{what}.max_report_age_s"),
-            min_price=uint(get(d, "min_price", what), f"{what}.min_price"),
-            max_move_bps=uint(get(d, "max_move_bps", what), f"{what}.max_move_bps"),
+            **int_fields(
+                mapping(obj, what), what, ("max_report_age_s", "min_price", "max_move_bps")
+            )
         )
         if limits.min_price < 1:
             raise EntryError(f"{what}.min_price must be positive")
@@ -187,11 +181,7 @@ class Limits:
         return limits
 
     def to_json(self) -> dict[str, int]:
-        return {
-            "max_report_age_s": self.max_report_age_s,
-            "min_price": self.min_price,
-            "max_move_bps": self.max_move_bps,
-        }
+        return asdict(self)
 
 
 @dataclass(frozen=True)

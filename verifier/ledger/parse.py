@@ -8,7 +8,7 @@ strings (docs/ledger.md); booleans are never integers. Pure: no I/O.
 import hashlib
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from verifier.babyjub import Point
@@ -29,6 +29,7 @@ __all__ = [
     "field_element",
     "get",
     "hex64",
+    "int_fields",
     "mapping",
     "point",
     "signature",
@@ -129,6 +130,20 @@ def signature(obj: object, what: str) -> Signature:
         return signature_from_dict(sig_obj)
     except SerializationError as exc:
         raise EntryError(f"{what} is malformed: {exc}") from None
+
+
+def int_fields(
+    d: Mapping[str, Any],
+    what: str,
+    names: Sequence[str],
+    parse: Callable[[object, str], int] = uint,
+) -> dict[str, int]:
+    """The required integer fields ``names`` of object ``d``, each parsed by ``parse``.
+
+    ``{name: parse(d[name], "what.name")}``; a missing field fails ``"what has
+    no 'name'"``. Records unpack it: ``cls(**int_fields(d, what, ("a", "b")))``.
+    """
+    return {name: parse(get(d, name, what), f"{what}.{name}") for name in names}
 
 
 def canonical_json_hash(obj: object) -> str:

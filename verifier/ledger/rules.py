@@ -12,10 +12,10 @@ Pure data and strict parsers (``EntryError`` with a one-line reason).
 """
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from verifier.ledger.parse import EntryError, as_list, get, mapping, sint, uint
+from verifier.ledger.parse import EntryError, as_list, get, int_fields, mapping, sint, uint
 from verifier.params import BPS_DENOM
 
 __all__ = ["FundingRules", "RiskProgress", "RiskRules"]
@@ -49,19 +49,13 @@ class RiskRules:
             if not fee < mmf:
                 raise EntryError(f"{what}.liquidation_fee_bps[{m}] must be below mmf_bps {mmf}")
         return cls(
-            sweep_interval_batches=uint(
-                get(d, "sweep_interval_batches", what), f"{what}.sweep_interval_batches"
-            ),
+            **int_fields(d, what, ("sweep_interval_batches",)),
             sweep_interval_s=uint(d.get("sweep_interval_s", 0), f"{what}.sweep_interval_s"),
             liquidation_fee_bps=fees,
         )
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "sweep_interval_batches": self.sweep_interval_batches,
-            "sweep_interval_s": self.sweep_interval_s,
-            "liquidation_fee_bps": list(self.liquidation_fee_bps),
-        }
+        return {**asdict(self), "liquidation_fee_bps": list(self.liquidation_fee_bps)}
 
 
 @dataclass(frozen=True)
@@ -80,11 +74,8 @@ class FundingRules:
     @classmethod
     def from_json(cls, obj: object) -> "FundingRules":
         what = "genesis funding"
-        d = mapping(obj, what)
         rules = cls(
-            interval_s=uint(get(d, "interval_s", what), f"{what}.interval_s"),
-            premium_divisor=uint(get(d, "premium_divisor", what), f"{what}.premium_divisor"),
-            clamp_bps=uint(get(d, "clamp_bps", what), f"{what}.clamp_bps"),
+            **int_fields(mapping(obj, what), what, ("interval_s", "premium_divisor", "clamp_bps"))
         )
         if rules.interval_s < 1:
             raise EntryError(f"{what}.interval_s must be at least 1")
@@ -95,11 +86,7 @@ class FundingRules:
         return rules
 
     def to_json(self) -> dict[str, int]:
-        return {
-            "interval_s": self.interval_s,
-            "premium_divisor": self.premium_divisor,
-            "clamp_bps": self.clamp_bps,
-        }
+        return asdict(self)
 
 
 def _opt_uint(d: Mapping[str, Any], key: str) -> int | None:
