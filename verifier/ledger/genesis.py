@@ -16,6 +16,7 @@ from verifier.babyjub import Point
 from verifier.eddsa import public_key_to_dict
 from verifier.ledger.parse import (
     EntryError,
+    Range,
     as_list,
     bits,
     canonical_json_hash,
@@ -86,6 +87,16 @@ class Roots:
         return {k for k in ROOT_NAMES if getattr(self, k) != getattr(other, k)}
 
 
+_MARKET_RANGES: dict[str, Range] = {
+    "id": (0, None),
+    "lot_size": (1, None),
+    "tick_size": (1, None),
+    "imf_bps": (0, BPS_DENOM),
+    "mmf_bps": (0, BPS_DENOM),
+    "fee_bps": (0, BPS_DENOM),
+}
+
+
 @dataclass(frozen=True)
 class Market:
     """One market's public parameters (genesis); sizes in base units, margins in bps."""
@@ -105,18 +116,9 @@ class Market:
         symbol = get(d, "symbol", what)
         if not isinstance(symbol, str) or not symbol:
             raise EntryError(f"{what}.symbol must be a non-empty string")
-        market = cls(
-            symbol=symbol,
-            **int_fields(d, what, ("id", "lot_size", "tick_size", "imf_bps", "mmf_bps", "fee_bps")),
-        )
+        market = cls(symbol=symbol, **int_fields(d, what, _MARKET_RANGES))
         if market.id != position:
             raise EntryError(f"{what}.id is {market.id}, expected {position}")
-        for name in ("lot_size", "tick_size"):
-            if getattr(market, name) < 1:
-                raise EntryError(f"{what}.{name} must be positive")
-        for name in ("imf_bps", "mmf_bps", "fee_bps"):
-            if getattr(market, name) > BPS_DENOM:
-                raise EntryError(f"{what}.{name} exceeds {BPS_DENOM}")
         if market.mmf_bps > market.imf_bps:
             raise EntryError(f"{what}: maintenance margin exceeds initial margin")
         return market
@@ -150,6 +152,13 @@ def parse_report(obj: object, what: str, markets: int) -> OracleReport:
         raise EntryError(str(exc)) from None
 
 
+_LIMIT_RANGES: dict[str, Range] = {
+    "max_report_age_s": (1, None),
+    "min_price": (1, None),
+    "max_move_bps": (1, MAX_SHOCK_BPS),
+}
+
+
 @dataclass(frozen=True)
 class Limits:
     """Oracle and time bounds fixed in genesis (checked by the replay at every report).
@@ -167,18 +176,7 @@ class Limits:
     @classmethod
     def from_json(cls, obj: object) -> "Limits":
         what = "genesis limits"
-        limits = cls(
-            **int_fields(
-                mapping(obj, what), what, ("max_report_age_s", "min_price", "max_move_bps")
-            )
-        )
-        if limits.min_price < 1:
-            raise EntryError(f"{what}.min_price must be positive")
-        if limits.max_report_age_s < 1:
-            raise EntryError(f"{what}.max_report_age_s must be positive")
-        if not 1 <= limits.max_move_bps <= MAX_SHOCK_BPS:
-            raise EntryError(f"{what}.max_move_bps must be in [1, {MAX_SHOCK_BPS}]")
-        return limits
+        return cls(**int_fields(mapping(obj, what), what, _LIMIT_RANGES))
 
     def to_json(self) -> dict[str, int]:
         return asdict(self)

@@ -23,6 +23,7 @@ from verifier.field import R
 
 __all__ = [
     "EntryError",
+    "Range",
     "as_list",
     "bits",
     "canonical_json_hash",
@@ -132,18 +133,34 @@ def signature(obj: object, what: str) -> Signature:
         raise EntryError(f"{what} is malformed: {exc}") from None
 
 
+#: Inclusive bounds of an integer field: (lowest, highest or None for no upper bound).
+Range = tuple[int, int | None]
+
+
 def int_fields(
     d: Mapping[str, Any],
     what: str,
-    names: Sequence[str],
+    spec: Sequence[str] | Mapping[str, Range],
     parse: Callable[[object, str], int] = uint,
 ) -> dict[str, int]:
-    """The required integer fields ``names`` of object ``d``, each parsed by ``parse``.
+    """The required integer fields of object ``d``, each parsed by ``parse`` and range-checked.
 
-    ``{name: parse(d[name], "what.name")}``; a missing field fails ``"what has
-    no 'name'"``. Records unpack it: ``cls(**int_fields(d, what, ("a", "b")))``.
+    ``spec`` names the fields, or maps each to its inclusive ``Range``. Returns
+    ``{name: value}`` (records unpack it: ``cls(**int_fields(d, what, spec))``).
+    Fails ``"what has no 'name'"``, ``"what.name must be at least L"`` or
+    ``"what.name exceeds H"``.
     """
-    return {name: parse(get(d, name, what), f"{what}.{name}") for name in names}
+    bounds: Mapping[str, Range] = (
+        spec if isinstance(spec, Mapping) else dict.fromkeys(spec, (0, None))
+    )
+    out: dict[str, int] = {}
+    for name, (low, high) in bounds.items():
+        value = out[name] = parse(get(d, name, what), f"{what}.{name}")
+        if value < low:
+            raise EntryError(f"{what}.{name} must be at least {low}")
+        if high is not None and value > high:
+            raise EntryError(f"{what}.{name} exceeds {high}")
+    return out
 
 
 def canonical_json_hash(obj: object) -> str:

@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from verifier.ledger.parse import EntryError, as_list, get, int_fields, mapping, sint, uint
+from verifier.ledger.parse import EntryError, Range, as_list, get, int_fields, mapping, sint, uint
 from verifier.params import BPS_DENOM
 
 __all__ = ["FundingRules", "RiskProgress", "RiskRules"]
@@ -58,6 +58,13 @@ class RiskRules:
         return {**asdict(self), "liquidation_fee_bps": list(self.liquidation_fee_bps)}
 
 
+_FUNDING_RANGES: dict[str, Range] = {
+    "interval_s": (1, None),
+    "premium_divisor": (1, None),
+    "clamp_bps": (0, BPS_DENOM),
+}
+
+
 @dataclass(frozen=True)
 class FundingRules:
     """Genesis ``funding``: ``verifier.funding``'s parameters and the update interval.
@@ -74,16 +81,7 @@ class FundingRules:
     @classmethod
     def from_json(cls, obj: object) -> "FundingRules":
         what = "genesis funding"
-        rules = cls(
-            **int_fields(mapping(obj, what), what, ("interval_s", "premium_divisor", "clamp_bps"))
-        )
-        if rules.interval_s < 1:
-            raise EntryError(f"{what}.interval_s must be at least 1")
-        if rules.premium_divisor < 1:
-            raise EntryError(f"{what}.premium_divisor must be at least 1")
-        if rules.clamp_bps > BPS_DENOM:
-            raise EntryError(f"{what}.clamp_bps exceeds {BPS_DENOM}")
-        return rules
+        return cls(**int_fields(mapping(obj, what), what, _FUNDING_RANGES))
 
     def to_json(self) -> dict[str, int]:
         return asdict(self)
