@@ -5,7 +5,7 @@ imports the service layer, the prover or anything that talks to the outside.
 """
 
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 from verifier.ledger.genesis import Market
@@ -16,13 +16,9 @@ class MarketError(ValueError):
     """A market specification (or a list of them) is malformed."""
 
 
-#: MarketSpec's integer fields (all but ``symbol``).
-_INT_FIELDS = ("id", "lot_size", "tick_size", "imf_bps", "mmf_bps", "fee_bps")
-
-
 @dataclass(frozen=True)
-class MarketSpec:
-    """One perpetual market.
+class MarketSpec(Market):
+    """One perpetual market: the genesis record ``verifier.ledger.Market``, stricter.
 
     ``id`` is the market's index in every per-market vector (positions, marks,
     imf/fee vectors of the circuits). Margin fractions obey
@@ -34,16 +30,8 @@ class MarketSpec:
     margin would be an odd market anyway.
     """
 
-    id: int
-    symbol: str
-    lot_size: int
-    tick_size: int
-    imf_bps: int
-    mmf_bps: int
-    fee_bps: int
-
     def __post_init__(self) -> None:
-        for name in _INT_FIELDS:
+        for name in (f.name for f in fields(self) if f.name != "symbol"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:
                 raise MarketError(f"{name} must be a non-negative integer, got {value!r}")
@@ -58,21 +46,22 @@ class MarketSpec:
             raise MarketError(f"fee_bps {self.fee_bps} must be below imf_bps {self.imf_bps}")
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON form (the ledger's genesis ``markets[i]``, ``verifier.ledger.Market``).
+        """JSON form (the ledger's genesis ``markets[i]``, ``Market.to_json``).
 
         Lot and tick sizes are strings so no client parses them as floats.
         """
-        return Market(**asdict(self)).to_json()
+        return self.to_json()
 
     @classmethod
     def from_dict(cls, obj: Mapping[str, Any]) -> "MarketSpec":
         """Inverse of ``to_dict``, parsed as the verifier parses genesis ``markets[id]``
         (integers are also accepted where strings were written)."""
-        return cls(**asdict(_market(obj, obj.get("id"))))
+        spec = _market(obj, obj.get("id"))
+        return cls(**asdict(spec))
 
 
 def _market(obj: Mapping[str, Any], position: object) -> Market:
-    """``verifier.ledger.Market.from_json`` with its one-line reason as a MarketError."""
+    """``Market.from_json`` (the genesis rules) with its one-line reason as a MarketError."""
     try:
         return Market.from_json(obj, uint(position, "market id"))
     except EntryError as exc:

@@ -9,13 +9,14 @@ genesis are in ``verifier.ledger.entries``.
 """
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from verifier.babyjub import Point
 from verifier.eddsa import public_key_to_dict
 from verifier.ledger.parse import (
     EntryError,
+    IntRecord,
     Range,
     as_list,
     bits,
@@ -152,15 +153,8 @@ def parse_report(obj: object, what: str, markets: int) -> OracleReport:
         raise EntryError(str(exc)) from None
 
 
-_LIMIT_RANGES: dict[str, Range] = {
-    "max_report_age_s": (1, None),
-    "min_price": (1, None),
-    "max_move_bps": (1, MAX_SHOCK_BPS),
-}
-
-
 @dataclass(frozen=True)
-class Limits:
+class Limits(IntRecord):
     """Oracle and time bounds fixed in genesis (checked by the replay at every report).
 
     ``max_report_age_s``: a report may be at most this many seconds older than
@@ -173,13 +167,12 @@ class Limits:
     min_price: int
     max_move_bps: int
 
-    @classmethod
-    def from_json(cls, obj: object) -> "Limits":
-        what = "genesis limits"
-        return cls(**int_fields(mapping(obj, what), what, _LIMIT_RANGES))
-
-    def to_json(self) -> dict[str, int]:
-        return asdict(self)
+    what: ClassVar[str] = "genesis limits"
+    ranges: ClassVar[Mapping[str, Range]] = {
+        "max_report_age_s": (1, None),
+        "min_price": (1, None),
+        "max_move_bps": (1, MAX_SHOCK_BPS),
+    }
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ import hashlib
 import json
 import re
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, ClassVar, Self
 
 from verifier.babyjub import Point
 from verifier.eddsa import (
@@ -23,6 +23,7 @@ from verifier.field import R
 
 __all__ = [
     "EntryError",
+    "IntRecord",
     "Range",
     "as_list",
     "bits",
@@ -161,6 +162,25 @@ def int_fields(
         if high is not None and value > high:
             raise EntryError(f"{what}.{name} exceeds {high}")
     return out
+
+
+class IntRecord:
+    """Base of a frozen dataclass whose fields are all integers within ``ranges``.
+
+    ``from_json`` parses the JSON object strictly (``int_fields``: every field
+    required, each named as ``"<what>.<field>"`` in a failure); ``to_json``
+    writes the fields back as JSON integers, in ``ranges`` order.
+    """
+
+    what: ClassVar[str]
+    ranges: ClassVar[Mapping[str, Range]]
+
+    @classmethod
+    def from_json(cls, obj: object) -> Self:
+        return cls(**int_fields(mapping(obj, cls.what), cls.what, cls.ranges))
+
+    def to_json(self) -> dict[str, int]:
+        return {name: getattr(self, name) for name in self.ranges}
 
 
 def canonical_json_hash(obj: object) -> str:

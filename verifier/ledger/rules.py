@@ -13,9 +13,19 @@ Pure data and strict parsers (``EntryError`` with a one-line reason).
 
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
-from verifier.ledger.parse import EntryError, Range, as_list, get, int_fields, mapping, sint, uint
+from verifier.ledger.parse import (
+    EntryError,
+    IntRecord,
+    Range,
+    as_list,
+    get,
+    int_fields,
+    mapping,
+    sint,
+    uint,
+)
 from verifier.params import BPS_DENOM
 
 __all__ = ["FundingRules", "RiskProgress", "RiskRules"]
@@ -58,15 +68,8 @@ class RiskRules:
         return {**asdict(self), "liquidation_fee_bps": list(self.liquidation_fee_bps)}
 
 
-_FUNDING_RANGES: dict[str, Range] = {
-    "interval_s": (1, None),
-    "premium_divisor": (1, None),
-    "clamp_bps": (0, BPS_DENOM),
-}
-
-
 @dataclass(frozen=True)
-class FundingRules:
+class FundingRules(IntRecord):
     """Genesis ``funding``: ``verifier.funding``'s parameters and the update interval.
 
     A ``funding`` entry's report must be at least ``interval_s`` seconds
@@ -78,13 +81,12 @@ class FundingRules:
     premium_divisor: int
     clamp_bps: int
 
-    @classmethod
-    def from_json(cls, obj: object) -> "FundingRules":
-        what = "genesis funding"
-        return cls(**int_fields(mapping(obj, what), what, _FUNDING_RANGES))
-
-    def to_json(self) -> dict[str, int]:
-        return asdict(self)
+    what: ClassVar[str] = "genesis funding"
+    ranges: ClassVar[Mapping[str, Range]] = {
+        "interval_s": (1, None),
+        "premium_divisor": (1, None),
+        "clamp_bps": (0, BPS_DENOM),
+    }
 
 
 def _opt_uint(d: Mapping[str, Any], key: str) -> int | None:
