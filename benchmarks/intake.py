@@ -36,10 +36,6 @@ import base64
 import os
 import secrets
 import shutil
-import signal
-import socket
-import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -54,6 +50,7 @@ from nacl.public import SealedBox
 
 from benchmarks.common import print_table, write_json
 from client.sdk import DarkpoolClient
+from demo.server import local_server
 from verifier import poseidon
 from verifier.auth import parse_order_plaintext
 from verifier.eddsa import PrivateKey, check_signature
@@ -69,12 +66,6 @@ TOKEN = "intake-benchmark-token-0123"
 BATCH = 10
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time of process ``pid`` so far (Linux /proc), in seconds."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -84,7 +75,6 @@ def cpu_seconds(pid: int) -> float:
 @contextmanager
 def server(data_dir: Path, group_max: int) -> Iterator[tuple[str, int]]:
     """``darkpool serve`` on ``data_dir``; yields (base URL, pid) once healthy."""
-    port = _free_port()
     env = dict(
         os.environ,
         DARKPOOL_DATA_DIR=str(data_dir),
@@ -96,34 +86,8 @@ def server(data_dir: Path, group_max: int) -> Iterator[tuple[str, int]]:
     )
     env.pop("DATABASE_URL", None)
     env.pop("DARKPOOL_DATABASE_URL", None)
-    log = (data_dir / "server.log").open("ab")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "darkpool.cli", "serve", "--port", str(port)],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.time() + 600
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"server exited; see {data_dir / 'server.log'}")
-            try:
-                if httpx.get(f"{url}/v1/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.time() > deadline:
-                raise RuntimeError("server did not become healthy")
-            time.sleep(0.2)
-        yield url, proc.pid
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            proc.wait(timeout=60)
-        log.close()
+    with local_server(data_dir, env, timeout=600) as running:
+        yield running.url, running.process.pid
 
 
 def make_template(root: Path) -> tuple[list[PrivateKey], list[int], list[tuple[int, str]]]:

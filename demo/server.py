@@ -143,6 +143,23 @@ def stop_server(process: subprocess.Popen[bytes]) -> None:
         process.wait(timeout=30)
 
 
+def spawn(argv: Sequence[str], env: Mapping[str, str], log_path: Path) -> subprocess.Popen[bytes]:
+    """Start ``python -m darkpool.cli *argv`` in its own process group, output appended to ``log_path``.
+
+    Its own process group: stopping it (``stop_server``, or ``os.killpg``) takes
+    the node provers it started too.
+    """
+    with log_path.open("ab") as log:
+        return subprocess.Popen(
+            [sys.executable, "-m", "darkpool.cli", *argv],
+            env=dict(env),
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
 @contextmanager
 def _process(
     argv: Sequence[str],
@@ -152,35 +169,26 @@ def _process(
     what: str,
     timeout: float,
 ) -> Iterator[subprocess.Popen[bytes]]:
-    """Start ``argv`` in its own process group, wait until ``health_url`` answers 200."""
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "darkpool.cli", *argv],
-            env=dict(env),
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # own process group: stopping it takes node provers too
-        )
-        try:
-            deadline = time.monotonic() + timeout
-            while True:
-                if process.poll() is not None:
-                    raise DemoError(
-                        f"the {what} exited during start (code {process.returncode}): "
-                        f"{_tail(log_path)}"
-                    )
-                try:
-                    if httpx.get(health_url, timeout=2).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                if time.monotonic() > deadline:
-                    raise DemoError(f"the {what} did not answer {health_url} within {timeout:.0f}s")
-                time.sleep(0.2)
-            yield process
-        finally:
-            stop_server(process)
+    """``spawn`` ``argv``, wait until ``health_url`` answers 200; stop it on the way out."""
+    process = spawn(argv, env, log_path)
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            if process.poll() is not None:
+                raise DemoError(
+                    f"the {what} exited during start (code {process.returncode}): {_tail(log_path)}"
+                )
+            try:
+                if httpx.get(health_url, timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise DemoError(f"the {what} did not answer {health_url} within {timeout:.0f}s")
+            time.sleep(0.2)
+        yield process
+    finally:
+        stop_server(process)
 
 
 def _tail(path: Path, lines: int = 5) -> str:
@@ -197,10 +205,16 @@ def local_server(
     env: Mapping[str, str],
     *,
     timeout: float = SERVER_START_TIMEOUT_S,
+    port: int | None = None,
 ) -> Iterator[LocalServer]:
-    """Start ``python -m darkpool.cli serve`` on a free loopback port; stop it on the way out."""
+    """Start ``python -m darkpool.cli serve`` on loopback ``port`` (default: a free one).
+
+    Yields once ``/v1/health`` answers 200 (``DemoError`` if the server exits or
+    ``timeout`` s pass first); stops its process group on the way out. Output is
+    appended to ``data_dir/server.log`` (a restart on the same data dir keeps it).
+    """
     data_dir.mkdir(parents=True, exist_ok=True)
-    port = free_port()
+    port = free_port() if port is None else port
     url = f"http://127.0.0.1:{port}"
     log_path = data_dir / "server.log"
     argv = ["serve", "--host", "127.0.0.1", "--port", f"{port}"]

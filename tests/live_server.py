@@ -1,9 +1,8 @@
-"""Test helpers for live HTTP servers: a free local port, an ASGI app served in a thread.
+"""Test helpers for live HTTP servers: a free local port (``demo.server``'s), an ASGI app served in a thread.
 
 Test code only: never imported by library code.
 """
 
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -13,14 +12,9 @@ from typing import Any, Literal
 import httpx
 import uvicorn
 
+from demo.server import free_port
+
 __all__ = ["free_port", "serve_app"]
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that was free a moment ago."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @contextmanager

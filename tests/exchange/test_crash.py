@@ -25,6 +25,7 @@ import httpx
 import pytest
 
 from client.sdk import DarkpoolClient
+from demo.server import local_server
 from tests.conftest import REFERENCE_PROVER
 from tests.live_server import free_port
 from verifier.eddsa import PrivateKey
@@ -50,31 +51,9 @@ def _server(
         DATABASE_URL=database_url,
         **(prover or {}),
     )
-    log = (data_dir / f"server-{time.monotonic_ns()}.log").open("wb")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "darkpool.cli", "serve", "--port", str(port)],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,  # own process group: kill -9 takes node provers with it
-    )
-    try:
-        deadline = time.time() + 300  # a restart first re-proves a batch left proving
-        while True:
-            assert proc.poll() is None, "server exited during start"
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/v1/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.time() < deadline, "server did not start"
-            time.sleep(0.3)
-        yield proc
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            proc.wait(timeout=60)
-        log.close()
+    # A restart first re-proves a batch left proving, hence the generous start timeout.
+    with local_server(data_dir, env, port=port, timeout=300) as server:
+        yield server.process
 
 
 def test_kill_9_while_proving_loses_nothing(tmp_path: Path, database_url: str) -> None:

@@ -18,7 +18,6 @@ import os
 import re
 import signal
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -29,6 +28,7 @@ import pytest
 
 from darkpool.cli import development_oracle_warning
 from darkpool.serve import LISTENING_LOG
+from demo.server import spawn
 from tests.conftest import REFERENCE_PROVER
 from tests.live_server import free_port
 from verifier.protocol import STATEMENTS
@@ -48,14 +48,7 @@ def _spawn(data_dir: Path, port: int, **env: str) -> subprocess.Popen[bytes]:
         **{**REFERENCE_PROVER, **env},
     )
     full.pop("DATABASE_URL", None)
-    log = (data_dir / "server.log").open("wb")
-    return subprocess.Popen(
-        [sys.executable, "-m", "darkpool.cli", "serve", "--port", str(port)],
-        env=full,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    return spawn(["serve", "--port", str(port)], full, data_dir / "server.log")
 
 
 def _first_health(proc: subprocess.Popen[bytes], url: str, limit: float) -> httpx.Response:
