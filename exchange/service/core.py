@@ -217,17 +217,10 @@ class ServiceCore:
         if self.store.ledger_length() == 0:
             log.info("empty database: creating genesis")
             self.op = Operator(
-                markets=s.market_specs(),
-                oracle=self.oracle,
+                **self._operator_wiring(),
                 insurance_pubkey=self.keys.insurance.public_key(),
                 insurance_fund=s.insurance_fund,
                 min_deposit=s.min_deposit,
-                profile=s.profile,
-                exchange_id=s.exchange_id,
-                clock=self._clock,
-                prove=self._prove,
-                new_blinding=self._next_blinding,
-                operator_key=self.keys.ledger,
                 risk=RiskRules(
                     sweep_interval_batches=s.sweep_interval_batches,
                     sweep_interval_s=s.sweep_interval_s,
@@ -356,6 +349,20 @@ class ServiceCore:
         t.start()
         self._threads.append(t)
 
+    def _operator_wiring(self) -> dict[str, Any]:
+        """What the operator gets from the service both at genesis and when restored."""
+        s = self.settings
+        return {
+            "markets": s.market_specs(),
+            "oracle": self.oracle,
+            "profile": s.profile,
+            "exchange_id": s.exchange_id,
+            "clock": self._clock,
+            "prove": self._prove,
+            "new_blinding": self._next_blinding,
+            "operator_key": self.keys.ledger,
+        }
+
     def _load(self) -> None:
         """(Re)build the operator and the pending queue from the database."""
         snapshot = self.store.latest_snapshot()
@@ -369,19 +376,11 @@ class ServiceCore:
             decrypted[h] = (order, signature)
             if row.status == "pending":
                 pending.append(Pending(order, signature, h))
-        s = self.settings
         self.op = Operator.restore(
-            markets=s.market_specs(),
-            oracle=self.oracle,
+            **self._operator_wiring(),
             entries=self.store.entries(),
             snapshot=snapshot,
             orders=decrypted,
-            profile=s.profile,
-            exchange_id=s.exchange_id,
-            clock=self._clock,
-            prove=self._prove,
-            new_blinding=self._next_blinding,
-            operator_key=self.keys.ledger,
         )
         self._listed = {h: i for i, h in enumerate(self.op.commitments)}
         self._pending = [p for p in pending if p.commitment not in self._listed]

@@ -10,7 +10,8 @@ import base64
 import binascii
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 from nacl.exceptions import CryptoError
 
@@ -51,6 +52,8 @@ from verifier.export import LedgerEntry
 from verifier.field import FieldError
 from verifier.merkle import MerkleTree
 from verifier.protocol import STATEMENTS, is_expired
+
+_T = TypeVar("_T")
 
 log = logging.getLogger("darkpool.service")
 
@@ -180,38 +183,35 @@ class Intake(ServiceCore):
             account=-1, message=msg, expires_at=timestamp + self.settings.auth_window_s + 1, now=now
         ):
             raise Conflict("replayed open request")
-        with self._mutating():
-            try:
-                index = self.op.open_account(pubkey, amount)
-            except OperatorError as exc:
-                raise Rejected(str(exc)) from None
-            entry = self.op.ledger.entries[-1]
-            self._persist(entries=[entry.to_dict()], snapshot=self._snapshot())
-        return index, entry.index
+        return self._account_op(None, lambda: self.op.open_account(pubkey, amount))
 
     def deposit(self, index: int, amount: int) -> AccountOpDone:
-        with self._mutating():
-            self._account(index)
-            try:
-                state = self.op.deposit(index, amount)
-            except OperatorError as exc:
-                raise Rejected(str(exc)) from None
-            entry = self.op.ledger.entries[-1]
-            self._persist(entries=[entry.to_dict()], snapshot=self._snapshot())
-        return AccountOpDone(state, entry.index)
+        return AccountOpDone(*self._account_op(index, lambda: self.op.deposit(index, amount)))
 
     def withdraw(self, index: int, amount: int, signature: Signature) -> AccountOpDone:
+        return AccountOpDone(
+            *self._account_op(index, lambda: self.op.withdraw(index, amount, signature))
+        )
+
+    def _account_op(self, account: int | None, apply: Callable[[], _T]) -> tuple[_T, int]:
+        """Run one proven account op under the mutation lock and store its ledger entry.
+
+        ``account`` (when given) must exist (NotFound). The operator's refusal
+        becomes Rejected (a bad withdrawal signature: Unauthenticated). Returns
+        (``apply``'s result, the entry's ledger index).
+        """
         with self._mutating():
-            self._account(index)
+            if account is not None:
+                self._account(account)
             try:
-                state = self.op.withdraw(index, amount, signature)
+                result = apply()
             except SignatureRejected as exc:
                 raise Unauthenticated(str(exc)) from None
             except OperatorError as exc:
                 raise Rejected(str(exc)) from None
             entry = self.op.ledger.entries[-1]
             self._persist(entries=[entry.to_dict()], snapshot=self._snapshot())
-        return AccountOpDone(state, entry.index)
+        return result, entry.index
 
     # ------------------------------------------------------------ orders
 
