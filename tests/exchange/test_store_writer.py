@@ -7,7 +7,9 @@ after it and the writer refuses work until reset.
 """
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
 
 import pytest
 from sqlalchemy import event
@@ -67,17 +69,28 @@ class _GatedStore(Store):
         super().write_group(changes)
 
 
+@contextmanager
+def _gated_writer(database_url: str, **options: Any) -> Iterator[tuple[_GatedStore, GroupWriter]]:
+    """A ``_GatedStore`` and a ``GroupWriter(store, **options)``; both closed afterwards."""
+    store = _GatedStore(database_url)
+    writer = GroupWriter(store, **options)
+    try:
+        yield store, writer
+    finally:
+        writer.close()
+        store.close()
+
+
 def test_changes_queued_during_a_commit_share_the_next_and_wait_for_it(
     database_url: str,
 ) -> None:
-    store = _GatedStore(database_url)
     commits: list[int] = []
-    event.listen(store.engine, "commit", lambda _conn: commits.append(1))
     durable: list[int] = []
-    writer = GroupWriter(
-        store, on_durable=lambda cs: durable.extend(int(e["index"]) for c in cs for e in c.entries)
-    )
-    try:
+    with _gated_writer(
+        database_url,
+        on_durable=lambda cs: durable.extend(int(e["index"]) for c in cs for e in c.entries),
+    ) as (store, writer):
+        event.listen(store.engine, "commit", lambda _conn: commits.append(1))
         first = writer.submit(Change(entries=[_entry(0)]))
         assert store.entered.wait(30)  # the writer is inside the first commit
         rest = [writer.submit(Change(entries=[_entry(i)])) for i in range(1, 41)]
@@ -90,15 +103,10 @@ def test_changes_queued_during_a_commit_share_the_next_and_wait_for_it(
         assert len(commits) == 2
         assert durable == list(range(41)) and store.ledger_length() == 41
         assert (writer.groups, writer.changes) == (2, 41)
-    finally:
-        writer.close()
-        store.close()
 
 
 def test_max_group_one_commits_every_change_alone(database_url: str) -> None:
-    store = _GatedStore(database_url)
-    writer = GroupWriter(store, max_group=1)
-    try:
+    with _gated_writer(database_url, max_group=1) as (store, writer):
         tickets = [writer.submit(Change(entries=[_entry(0)]))]
         assert store.entered.wait(30)
         tickets += [writer.submit(Change(entries=[_entry(i)])) for i in range(1, 5)]
@@ -106,15 +114,10 @@ def test_max_group_one_commits_every_change_alone(database_url: str) -> None:
         for t in tickets:
             t.wait(30)
         assert store.group_sizes == [1] * 5
-    finally:
-        writer.close()
-        store.close()
 
 
 def test_a_failed_group_fails_everything_after_it_until_reset(database_url: str) -> None:
-    store = _GatedStore(database_url)
-    writer = GroupWriter(store)
-    try:
+    with _gated_writer(database_url) as (store, writer):
         ok = writer.submit(Change(entries=[_entry(0)]))
         assert store.entered.wait(30)
         bad = writer.submit(Change(entries=[_entry(1)]))
@@ -132,15 +135,10 @@ def test_a_failed_group_fails_everything_after_it_until_reset(database_url: str)
         writer.reset()
         writer.submit(Change(entries=[_entry(1)])).wait(30)
         assert store.ledger_length() == 2
-    finally:
-        writer.close()
-        store.close()
 
 
 def test_close_stores_what_is_queued(database_url: str) -> None:
-    store = _GatedStore(database_url)
-    writer = GroupWriter(store)
-    try:
+    with _gated_writer(database_url) as (store, writer):
         tickets = [writer.submit(Change(entries=[_entry(0)]))]
         assert store.entered.wait(30)
         tickets += [writer.submit(Change(entries=[_entry(i)])) for i in (1, 2)]
@@ -149,5 +147,3 @@ def test_close_stores_what_is_queued(database_url: str) -> None:
         assert all(t.done for t in tickets) and store.ledger_length() == 3
         with pytest.raises(StoreError, match="closed"):
             writer.submit(Change(entries=[_entry(3)]))
-    finally:
-        store.close()
