@@ -50,7 +50,7 @@ from nacl.public import SealedBox
 
 from benchmarks.common import print_table, write_json
 from client.sdk import DarkpoolClient
-from demo.server import local_server
+from demo.server import local_server, serve_env
 from verifier import poseidon
 from verifier.auth import parse_order_plaintext
 from verifier.eddsa import PrivateKey, check_signature
@@ -75,17 +75,13 @@ def cpu_seconds(pid: int) -> float:
 @contextmanager
 def server(data_dir: Path, group_max: int) -> Iterator[tuple[str, int]]:
     """``darkpool serve`` on ``data_dir``; yields (base URL, pid) once healthy."""
-    env = dict(
-        os.environ,
-        DARKPOOL_DATA_DIR=str(data_dir),
-        DARKPOOL_BATCH_INTERVAL_S="0",
-        DARKPOOL_OPERATOR_TOKEN=TOKEN,
-        DARKPOOL_REQUESTS_PER_IP_PER_MINUTE="0",
-        DARKPOOL_ORDERS_PER_ACCOUNT_PER_MINUTE="0",
-        DARKPOOL_COMMIT_GROUP_MAX=str(group_max),
+    env = serve_env(
+        data_dir,
+        operator_token=TOKEN,
+        requests_per_ip_per_minute="0",
+        orders_per_account_per_minute="0",
+        commit_group_max=str(group_max),
     )
-    env.pop("DATABASE_URL", None)
-    env.pop("DARKPOOL_DATABASE_URL", None)
     with local_server(data_dir, env, timeout=600) as running:
         yield running.url, running.process.pid
 

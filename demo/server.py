@@ -76,6 +76,30 @@ class LocalServer:
         return _tail(self.log_path, lines)
 
 
+def serve_env(data_dir: Path, database_url: str | None = None, **settings: str) -> dict[str, str]:
+    """Environment of a ``darkpool serve`` subprocess on ``data_dir``, batches on demand only.
+
+    ``settings`` are Settings fields (``operator_token="..."`` is
+    ``DARKPOOL_OPERATOR_TOKEN``). The caller's database, key dir and operator
+    token never leak in from the shell: the database is SQLite in the data dir
+    unless ``database_url`` names another, the service generates its own token
+    unless one is given.
+    """
+    env = dict(os.environ)
+    for name in (
+        "DATABASE_URL",
+        "DARKPOOL_DATABASE_URL",
+        "DARKPOOL_KEY_DIR",
+        "DARKPOOL_OPERATOR_TOKEN",
+    ):
+        env.pop(name, None)
+    if database_url is not None:
+        env["DATABASE_URL"] = database_url
+    env.update(DARKPOOL_DATA_DIR=str(data_dir), DARKPOOL_BATCH_INTERVAL_S="0")
+    env.update({f"DARKPOOL_{name.upper()}": value for name, value in settings.items()})
+    return env
+
+
 def server_env(
     data_dir: Path,
     *,
@@ -86,7 +110,7 @@ def server_env(
     oracle_url: str | None = None,
     risk_engine: bool = False,
 ) -> dict[str, str]:
-    """Environment of the server subprocess: its own data dir, batches on demand only.
+    """The demo server's environment (``serve_env``): profile, exchange id, markets, oracle.
 
     ``risk_engine``: genesis requires a health sweep before every batch after the
     first and the server publishes funding updates (the demo's; off for tests
@@ -96,21 +120,11 @@ def server_env(
     without one, from the service's development oracle on the demo's seeded walk.
 
     The database is SQLite in the data dir unless ``database_url`` names another
-    (an empty one: the demo starts from genesis).
+    (an empty one: the demo starts from genesis); the service generates its token.
     """
-    env = dict(os.environ)
-    # Settings from the caller's shell must not point the demo server at real data.
-    for name in ("DATABASE_URL", "DARKPOOL_DATABASE_URL", "DARKPOOL_KEY_DIR"):
-        env.pop(name, None)
-    if database_url is not None:
-        env["DATABASE_URL"] = database_url
-    env.pop("DARKPOOL_OPERATOR_TOKEN", None)  # let the service generate and store one
-    env.update(
-        DARKPOOL_DATA_DIR=str(data_dir),
-        DARKPOOL_PROFILE=profile,
-        DARKPOOL_EXCHANGE_ID=exchange_id,
-        DARKPOOL_MARKETS=json.dumps([m.model_dump() for m in markets]),
-        DARKPOOL_BATCH_INTERVAL_S="0",
+    markets_json = json.dumps([m.model_dump() for m in markets])
+    env = serve_env(
+        data_dir, database_url, profile=profile, exchange_id=exchange_id, markets=markets_json
     )
     if risk_engine:
         # Issue 11: a proven health sweep before every batch after the first, and a

@@ -25,7 +25,7 @@ import httpx
 import pytest
 
 from client.sdk import DarkpoolClient
-from demo.server import local_server
+from demo.server import local_server, serve_env
 from tests.conftest import REFERENCE_PROVER
 from tests.live_server import free_port
 from verifier.eddsa import PrivateKey
@@ -42,15 +42,8 @@ def _server(
     data_dir: Path, port: int, database_url: str, prover: dict[str, str] | None = None
 ) -> Iterator[subprocess.Popen[bytes]]:
     """``darkpool serve`` on ``database_url``; ``prover`` overrides the session's prover."""
-    env = dict(
-        os.environ,
-        DARKPOOL_DATA_DIR=str(data_dir),
-        DARKPOOL_BATCH_INTERVAL_S="0",
-        DARKPOOL_OPERATOR_TOKEN=TOKEN,
-        DARKPOOL_ORACLE_STEP_BPS="0",
-        DATABASE_URL=database_url,
-        **(prover or {}),
-    )
+    env = serve_env(data_dir, database_url, operator_token=TOKEN, oracle_step_bps="0")
+    env.update(prover or {})
     # A restart first re-proves a batch left proving, hence the generous start timeout.
     with local_server(data_dir, env, port=port, timeout=300) as server:
         yield server.process

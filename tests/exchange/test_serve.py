@@ -28,7 +28,7 @@ import pytest
 
 from darkpool.cli import development_oracle_warning
 from darkpool.serve import LISTENING_LOG
-from demo.server import spawn
+from demo.server import serve_env, spawn
 from tests.conftest import REFERENCE_PROVER
 from tests.live_server import free_port
 from verifier.protocol import STATEMENTS
@@ -37,18 +37,11 @@ pytestmark = pytest.mark.slow
 TOKEN = "serve-test-operator-token-0123"
 
 
-def _spawn(data_dir: Path, port: int, **env: str) -> subprocess.Popen[bytes]:
-    full = dict(
-        os.environ,
-        DARKPOOL_DATA_DIR=str(data_dir),
-        DARKPOOL_BATCH_INTERVAL_S="0",
-        DARKPOOL_OPERATOR_TOKEN=TOKEN,
-        DARKPOOL_ORACLE_STEP_BPS="0",
-        # snarkjs unless the test chooses: a proof long enough to press Ctrl-C during
-        **{**REFERENCE_PROVER, **env},
-    )
-    full.pop("DATABASE_URL", None)
-    return spawn(["serve", "--port", str(port)], full, data_dir / "server.log")
+def _spawn(data_dir: Path, port: int, **settings: str) -> subprocess.Popen[bytes]:
+    env = serve_env(data_dir, operator_token=TOKEN, oracle_step_bps="0", **settings)
+    if "prover" not in settings:
+        env.update(REFERENCE_PROVER)  # snarkjs: a proof long enough to press Ctrl-C during
+    return spawn(["serve", "--port", str(port)], env, data_dir / "server.log")
 
 
 def _first_health(proc: subprocess.Popen[bytes], url: str, limit: float) -> httpx.Response:
@@ -99,7 +92,7 @@ def test_health_during_cold_setup_and_sigterm(tmp_path: Path) -> None:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     t0 = time.monotonic()
-    proc = _spawn(tmp_path, port, DARKPOOL_CACHE=str(cache))
+    proc = _spawn(tmp_path, port, cache=str(cache))
     try:
         first = _first_health(proc, url, limit=120)
         took = time.monotonic() - t0
