@@ -36,6 +36,8 @@ import base64
 import os
 import secrets
 import shutil
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -50,7 +52,7 @@ from nacl.public import SealedBox
 
 from benchmarks.common import print_table, write_json
 from client.sdk import DarkpoolClient
-from demo.server import local_server, serve_env
+from demo.server import free_port, local_server, serve_env
 from verifier import poseidon
 from verifier.auth import parse_order_plaintext
 from verifier.eddsa import PrivateKey, check_signature
@@ -166,7 +168,7 @@ def ceiling_round(sealed: list[tuple[int, str]], clients: int) -> tuple[float, f
 
     Returns (wall seconds, server CPU seconds); every answer must be a 202.
     """
-    port = _free_port()
+    port = free_port()
     app = "benchmarks.http_ceiling:app"
     proc = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", app, "--port", str(port), "--log-level", "warning"],
