@@ -13,6 +13,7 @@ import json
 from functools import cache
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 from prover import toolchain
 from verifier.params import CircuitParams, ParamsError
@@ -75,31 +76,27 @@ def main_source(statement: str, params: CircuitParams, tags: Tags) -> str:
     )
 
 
+def _generated(statement: str, profile: str, exchange_id: str) -> dict[str, Any]:
+    """The toolchain's arguments for one statement instance: cache name, main source, includes."""
+    return {
+        "name": f"{statement}_{profile}",
+        "main_source": main_source(statement, load_params(profile), Tags.for_exchange(exchange_id)),
+        "include_dirs": [circuits_dir(), circuits_dir() / "lib"],
+    }
+
+
 def build_statement(
     statement: str, profile: str = "test", exchange_id: str = DEFAULT_EXCHANGE_ID
 ) -> toolchain.CircuitArtifacts:
     """Compile + set up (cached) the statement circuit for a profile and exchange."""
-    params = load_params(profile)
-    tags = Tags.for_exchange(exchange_id)
-    source = main_source(statement, params, tags)
-    return toolchain.build_generated(
-        name=f"{statement}_{profile}",
-        main_source=source,
-        include_dirs=[circuits_dir(), circuits_dir() / "lib"],
-    )
+    return toolchain.build_generated(**_generated(statement, profile, exchange_id))
 
 
 def compile_statement(
     statement: str, profile: str, exchange_id: str = DEFAULT_EXCHANGE_ID
 ) -> tuple[Path, int]:
     """Compile only (cached): r1cs path and constraint count, for any profile size."""
-    params = load_params(profile)
-    source = main_source(statement, params, Tags.for_exchange(exchange_id))
-    return toolchain.compile_generated(
-        name=f"{statement}_{profile}",
-        main_source=source,
-        include_dirs=[circuits_dir(), circuits_dir() / "lib"],
-    )
+    return toolchain.compile_generated(**_generated(statement, profile, exchange_id))
 
 
 def compile_statement_artifacts(
@@ -110,10 +107,4 @@ def compile_statement_artifacts(
     For tests that compute witnesses and evaluate the r1cs (valid, boundary and
     tampered witnesses) without proving: the key setup is the slow step.
     """
-    params = load_params(profile)
-    source = main_source(statement, params, Tags.for_exchange(exchange_id))
-    return toolchain.compile_generated_artifacts(
-        name=f"{statement}_{profile}",
-        main_source=source,
-        include_dirs=[circuits_dir(), circuits_dir() / "lib"],
-    )
+    return toolchain.compile_generated_artifacts(**_generated(statement, profile, exchange_id))
