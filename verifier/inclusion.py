@@ -26,16 +26,17 @@ opening that does not hold is a failed ``Check`` (exit 1). Pure: no I/O,
 never imports prover or exchange, never runs node.
 """
 
-import re
+import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 from verifier.accounting import apply_fill, fill_effect
 from verifier.babyjub import Point
 from verifier.encoding import BUY, SELL, AccountState, account_leaf
 from verifier.field import FieldError
 from verifier.ledger import ReplayReport
+from verifier.ledger.parse import EntryError, as_list, mapping, sint, uint
 from verifier.merkle import MerkleError, compute_root
 from verifier.protocol import FEE_ACCOUNT
 
@@ -59,7 +60,8 @@ __all__ = [
 # Account 0 is the insurance / fee account (docs/ledger.md): it is credited
 # every fill's fees, which no single trader's history shows.
 
-_SIGNED = re.compile(r"0|-?[1-9][0-9]{0,77}")
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
 
 
 class InclusionInputError(ValueError):
@@ -69,31 +71,17 @@ class InclusionInputError(ValueError):
 # ---------------------------------------------------------------- parsing
 
 
-def _int(value: object, what: str, *, signed: bool = False) -> int:
-    """A JSON int or a decimal string (non-negative unless ``signed``)."""
-    if isinstance(value, bool):
-        raise InclusionInputError(f"{what} must be an integer, not a boolean")
-    if isinstance(value, int):
-        n = value
-    elif isinstance(value, str) and _SIGNED.fullmatch(value):
-        n = int(value)
-    else:
-        raise InclusionInputError(f"{what} must be an integer, got {value!r:.40}")
-    if n < 0 and not signed:
-        raise InclusionInputError(f"{what} must not be negative ({n})")
-    return n
+def _input_errors(parse: Callable[_P, _R]) -> Callable[_P, _R]:
+    """``parse`` with the ledger parsers' EntryError reported as an InclusionInputError."""
 
+    @functools.wraps(parse)
+    def wrapped(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        try:
+            return parse(*args, **kwargs)
+        except EntryError as exc:
+            raise InclusionInputError(str(exc)) from None
 
-def _map(obj: object, what: str) -> Mapping[str, Any]:
-    if not isinstance(obj, Mapping):
-        raise InclusionInputError(f"{what} must be a JSON object")
-    return obj
-
-
-def _list(obj: object, what: str) -> list[Any]:
-    if not isinstance(obj, list):
-        raise InclusionInputError(f"{what} must be a list")
-    return obj
+    return wrapped
 
 
 def _field(d: Mapping[str, Any], *names: str, what: str) -> Any:
@@ -118,38 +106,39 @@ class Opening:
         return Point(self.state.pub_x, self.state.pub_y)
 
 
+@_input_errors
 def parse_opening(obj: object) -> Opening:
     """Parse the inclusion endpoint's JSON (``opening`` nested, or its fields at the top).
 
     Accepts ``account`` or ``index`` for the leaf index and either
     ``pub_x``/``pub_y`` or ``pubkey: {x, y}`` for the key.
     """
-    d = _map(obj, "opening file")
-    o = _map(d["opening"], "opening") if "opening" in d else d
+    d = mapping(obj, "opening file")
+    o = mapping(d["opening"], "opening") if "opening" in d else d
     if "pubkey" in o:
-        key = _map(o["pubkey"], "opening.pubkey")
-        pub_x = _int(_field(key, "x", what="opening.pubkey"), "pubkey.x")
-        pub_y = _int(_field(key, "y", what="opening.pubkey"), "pubkey.y")
+        key = mapping(o["pubkey"], "opening.pubkey")
+        pub_x = uint(_field(key, "x", what="opening.pubkey"), "pubkey.x")
+        pub_y = uint(_field(key, "y", what="opening.pubkey"), "pubkey.y")
     else:
-        pub_x = _int(_field(o, "pub_x", what="opening"), "pub_x")
-        pub_y = _int(_field(o, "pub_y", what="opening"), "pub_y")
-    positions = _list(_field(o, "positions", what="opening"), "positions")
+        pub_x = uint(_field(o, "pub_x", what="opening"), "pub_x")
+        pub_y = uint(_field(o, "pub_y", what="opening"), "pub_y")
+    positions = as_list(_field(o, "positions", what="opening"), "positions")
     state = AccountState(
         pub_x=pub_x,
         pub_y=pub_y,
-        balance=_int(_field(o, "balance", what="opening"), "balance", signed=True),
-        positions=tuple(_int(p, f"positions[{i}]", signed=True) for i, p in enumerate(positions)),
-        nonce=_int(_field(o, "nonce", what="opening"), "nonce"),
-        blinding=_int(_field(o, "blinding", what="opening"), "blinding"),
+        balance=sint(_field(o, "balance", what="opening"), "balance"),
+        positions=tuple(sint(p, f"positions[{i}]") for i, p in enumerate(positions)),
+        nonce=uint(_field(o, "nonce", what="opening"), "nonce"),
+        blinding=uint(_field(o, "blinding", what="opening"), "blinding"),
     )
-    siblings = _list(_field(d, "siblings", what="opening file"), "siblings")
+    siblings = as_list(_field(d, "siblings", what="opening file"), "siblings")
     leaf = d.get("leaf")
     return Opening(
-        account=_int(_field(d, "account", "index", what="opening file"), "account"),
-        root=_int(_field(d, "root", what="opening file"), "root"),
-        siblings=tuple(_int(s, f"siblings[{i}]") for i, s in enumerate(siblings)),
+        account=uint(_field(d, "account", "index", what="opening file"), "account"),
+        root=uint(_field(d, "root", what="opening file"), "root"),
+        siblings=tuple(uint(s, f"siblings[{i}]") for i, s in enumerate(siblings)),
         state=state,
-        stated_leaf=None if leaf is None else _int(leaf, "leaf"),
+        stated_leaf=None if leaf is None else uint(leaf, "leaf"),
     )
 
 
@@ -182,24 +171,25 @@ def _side(value: object, what: str) -> int:
         return BUY
     if value in ("sell", "SELL"):
         return SELL
-    side = _int(value, what)
+    side = uint(value, what)
     if side not in (BUY, SELL):
         raise InclusionInputError(f"{what} must be 0 (buy) or 1 (sell)")
     return side
 
 
 def _parse_fill(obj: object, what: str, defaults: Mapping[str, Any] | None = None) -> Fill:
-    d = {**(defaults or {}), **_map(obj, what)}
+    d = {**(defaults or {}), **mapping(obj, what)}
     price = d.get("price")
     return Fill(
-        batch_id=_int(_field(d, "batch_id", "batch", what=what), f"{what}.batch_id"),
-        market=_int(_field(d, "market", what=what), f"{what}.market"),
+        batch_id=uint(_field(d, "batch_id", "batch", what=what), f"{what}.batch_id"),
+        market=uint(_field(d, "market", what=what), f"{what}.market"),
         side=_side(_field(d, "side", what=what), f"{what}.side"),
-        quantity=_int(_field(d, "quantity", "filled", what=what), f"{what}.quantity"),
-        price=None if price is None else _int(price, f"{what}.price"),
+        quantity=uint(_field(d, "quantity", "filled", what=what), f"{what}.quantity"),
+        price=None if price is None else uint(price, f"{what}.price"),
     )
 
 
+@_input_errors
 def parse_fills(obj: object, account: int) -> FillHistory:
     """Parse a fills file: ``{"fills": [...]}`` or an account view (``GET /v1/accounts/{i}``).
 
@@ -207,29 +197,29 @@ def parse_fills(obj: object, account: int) -> FillHistory:
     positions; if the order also lists ``fills`` (``batch_id``, ``quantity``)
     those count per batch instead. Orders of another account are refused.
     """
-    d = _map(obj, "fills file")
-    if "account" in d and _int(d["account"], "fills file account") != account:
+    d = mapping(obj, "fills file")
+    if "account" in d and uint(d["account"], "fills file account") != account:
         raise InclusionInputError(
             f"the fills file is for account {d['account']}, the opening for {account}"
         )
     fills: list[Fill] = []
     unbatched: list[tuple[int, int, int]] = []
     if "fills" in d:
-        for i, f in enumerate(_list(d["fills"], "fills")):
+        for i, f in enumerate(as_list(d["fills"], "fills")):
             fills.append(_parse_fill(f, f"fills[{i}]"))
     if "orders" in d:
-        for i, raw in enumerate(_list(d["orders"], "orders")):
+        for i, raw in enumerate(as_list(d["orders"], "orders")):
             what = f"orders[{i}]"
-            order = _map(raw, what)
-            if "account" in order and _int(order["account"], f"{what}.account") != account:
+            order = mapping(raw, what)
+            if "account" in order and uint(order["account"], f"{what}.account") != account:
                 raise InclusionInputError(f"{what} belongs to account {order['account']}")
-            market = _int(_field(order, "market", what=what), f"{what}.market")
+            market = uint(_field(order, "market", what=what), f"{what}.market")
             side = _side(_field(order, "side", what=what), f"{what}.side")
-            filled = _int(order.get("filled", 0), f"{what}.filled")
+            filled = uint(order.get("filled", 0), f"{what}.filled")
             if "fills" in order:
                 per_batch = [
                     _parse_fill(f, f"{what}.fills[{k}]", {"market": market, "side": side})
-                    for k, f in enumerate(_list(order["fills"], f"{what}.fills"))
+                    for k, f in enumerate(as_list(order["fills"], f"{what}.fills"))
                 ]
                 if sum(f.quantity for f in per_batch) != filled:
                     raise InclusionInputError(f"{what}: its fills do not add up to filled")

@@ -33,11 +33,10 @@ from verifier.inclusion import (
     InclusionResult,
     LedgerHistory,
     _field,
-    _int,
-    _list,
-    _map,
+    _input_errors,
     ledger_checks,
 )
+from verifier.ledger.parse import as_list, mapping, sint, uint
 from verifier.quadtree import QuadTreeError, quad_root
 
 __all__ = ["SlotsOpening", "check_slots_inclusion", "parse_slots_opening"]
@@ -59,50 +58,51 @@ class SlotsOpening:
 
 
 def _signed_list(o: Any, name: str) -> tuple[int, ...]:
-    values = _list(_field(o, name, what="opening"), name)
-    return tuple(_int(v, f"{name}[{i}]", signed=True) for i, v in enumerate(values))
+    values = as_list(_field(o, name, what="opening"), name)
+    return tuple(sint(v, f"{name}[{i}]") for i, v in enumerate(values))
 
 
+@_input_errors
 def parse_slots_opening(obj: object) -> SlotsOpening:
     """Parse a slots opening (``opening`` nested, or its fields at the top).
 
     Accepts ``account`` or ``index`` and either ``pub_x``/``pub_y`` or
     ``pubkey: {x, y}``, as ``verifier.inclusion.parse_opening``.
     """
-    d = _map(obj, "opening file")
-    o = _map(d["opening"], "opening") if "opening" in d else d
+    d = mapping(obj, "opening file")
+    o = mapping(d["opening"], "opening") if "opening" in d else d
     if "pubkey" in o:
-        key = _map(o["pubkey"], "opening.pubkey")
-        pub_x = _int(_field(key, "x", what="opening.pubkey"), "pubkey.x")
-        pub_y = _int(_field(key, "y", what="opening.pubkey"), "pubkey.y")
+        key = mapping(o["pubkey"], "opening.pubkey")
+        pub_x = uint(_field(key, "x", what="opening.pubkey"), "pubkey.x")
+        pub_y = uint(_field(key, "y", what="opening.pubkey"), "pubkey.y")
     else:
-        pub_x = _int(_field(o, "pub_x", what="opening"), "pub_x")
-        pub_y = _int(_field(o, "pub_y", what="opening"), "pub_y")
+        pub_x = uint(_field(o, "pub_x", what="opening"), "pub_x")
+        pub_y = uint(_field(o, "pub_y", what="opening"), "pub_y")
     record = AccountRecord(
         pub_x=pub_x,
         pub_y=pub_y,
-        balance=_int(_field(o, "balance", what="opening"), "balance", signed=True),
+        balance=sint(_field(o, "balance", what="opening"), "balance"),
         positions=_signed_list(o, "positions"),
         checkpoints=_signed_list(o, "checkpoints"),
-        order_root=_int(_field(o, "order_root", what="opening"), "order_root"),
-        nonce=_int(_field(o, "nonce", what="opening"), "nonce"),
-        blinding=_int(_field(o, "blinding", what="opening"), "blinding"),
+        order_root=uint(_field(o, "order_root", what="opening"), "order_root"),
+        nonce=uint(_field(o, "nonce", what="opening"), "nonce"),
+        blinding=uint(_field(o, "blinding", what="opening"), "blinding"),
     )
-    steps = _list(_field(d, "siblings", what="opening file"), "siblings")
+    steps = as_list(_field(d, "siblings", what="opening file"), "siblings")
     siblings: list[tuple[int, int, int]] = []
     for level, step in enumerate(steps):
-        triple = _list(step, f"siblings[{level}]")
+        triple = as_list(step, f"siblings[{level}]")
         if len(triple) != 3:
             raise InclusionInputError(f"siblings[{level}] must list the three other children")
-        a, b, c = (_int(v, f"siblings[{level}][{k}]") for k, v in enumerate(triple))
+        a, b, c = (uint(v, f"siblings[{level}][{k}]") for k, v in enumerate(triple))
         siblings.append((a, b, c))
     leaf = d.get("leaf")
     return SlotsOpening(
-        account=_int(_field(d, "account", "index", what="opening file"), "account"),
-        root=_int(_field(d, "root", what="opening file"), "root"),
+        account=uint(_field(d, "account", "index", what="opening file"), "account"),
+        root=uint(_field(d, "root", what="opening file"), "root"),
         siblings=tuple(siblings),
         record=record,
-        stated_leaf=None if leaf is None else _int(leaf, "leaf"),
+        stated_leaf=None if leaf is None else uint(leaf, "leaf"),
     )
 
 
