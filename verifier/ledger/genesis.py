@@ -8,10 +8,11 @@ it back (``to_json``, the form of docs/ledger.md). The entry kinds after
 genesis are in ``verifier.ledger.entries``.
 """
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from verifier import groth16
 from verifier.babyjub import Point
 from verifier.eddsa import public_key_to_dict
 from verifier.ledger.parse import (
@@ -51,6 +52,7 @@ __all__ = [
     "Market",
     "ProofData",
     "Roots",
+    "chunk_signals",
     "empty_roots",
     "genesis_hash",
     "parse_report",
@@ -193,6 +195,28 @@ class ProofData:
 
     def to_json(self) -> dict[str, Any]:
         return {"proof": self.proof, "public_signals": self.public_signals}
+
+
+def chunk_signals(
+    chunks: Sequence[ProofData], n_public: int, tree_chunks: int, report: str, label: str
+) -> list[list[int]]:
+    """The public signals (``n_public`` field elements each) of a chunked report's proofs.
+
+    A report (solvency, health sweep) has 1 to ``tree_chunks`` chunk proofs.
+    EntryError: ``"<report> has at least one chunk"``, ``"N chunks, but the
+    tree has only C"``, ``"<label> k: <why its signals do not parse>"``.
+    """
+    if not chunks:
+        raise EntryError(f"{report} has at least one chunk")
+    if len(chunks) > tree_chunks:
+        raise EntryError(f"{len(chunks)} chunks, but the tree has only {tree_chunks}")
+    signals: list[list[int]] = []
+    for k, chunk in enumerate(chunks):
+        try:
+            signals.append(groth16.parse_public_signals(chunk.public_signals, n_public))
+        except groth16.Groth16Error as exc:
+            raise EntryError(f"{label} {k}: {exc}") from None
+    return signals
 
 
 # ---------------------------------------------------------------------------

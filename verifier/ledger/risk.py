@@ -44,6 +44,7 @@ from verifier.ledger.entries import (
     parse_report,
     register,
 )
+from verifier.ledger.genesis import chunk_signals
 from verifier.ledger.parse import EntryError, as_list, get, mapping, sint, uint
 from verifier.ledger.state import ReplayState
 from verifier.oracle import OracleReport
@@ -250,18 +251,9 @@ class RiskChecks:
             raise EntryError("a health sweep in a ledger whose genesis has no risk rules")
         report = e.oracle
         self._use_report(report, e.time, "oracle report")
-        if not e.chunks:
-            raise EntryError("a health sweep has at least one chunk")
-        if len(e.chunks) > p.chunks:
-            raise EntryError(f"{len(e.chunks)} chunks, but the tree has only {p.chunks}")
         mmf = [m.mmf_bps for m in g.markets]
         n_public = self.keys["health_sweep"][0].n_public
-        signals: list[list[int]] = []
-        for k, chunk in enumerate(e.chunks):
-            try:
-                signals.append(groth16.parse_public_signals(chunk.public_signals, n_public))
-            except groth16.Groth16Error as exc:
-                raise EntryError(f"sweep chunk {k}: {exc}") from None
+        signals = chunk_signals(e.chunks, n_public, p.chunks, "a health sweep", "sweep chunk")
         result = health_sweep_statement.check_sweep(
             signals,
             account_depth=p.account_depth,

@@ -25,6 +25,7 @@ from collections.abc import Mapping
 from verifier import groth16
 from verifier.field import signed_to_field
 from verifier.ledger.entries import Genesis, SolvencyEntry
+from verifier.ledger.genesis import chunk_signals
 from verifier.ledger.parse import EntryError
 from verifier.ledger.state import ReplayState, SolvencySummary
 from verifier.oracle import OracleFormatError, OracleReport, stressed_prices
@@ -83,17 +84,8 @@ class SolvencyChecks:
         chunks = e.chunks
         statement = "solvency_walk" if g.slots else "solvency_chunk"
         most = 4 ** (p.account_levels - p.chunk_levels) if g.slots else p.chunks
-        if not chunks:
-            raise EntryError("a solvency report has at least one chunk")
-        if len(chunks) > most:
-            raise EntryError(f"{len(chunks)} chunks, but the tree has only {most}")
         n_public = self.keys[statement][0].n_public
-        signals: list[list[int]] = []
-        for k, chunk_data in enumerate(chunks):
-            try:
-                signals.append(groth16.parse_public_signals(chunk_data.public_signals, n_public))
-            except groth16.Groth16Error as exc:
-                raise EntryError(f"solvency chunk {k}: {exc}") from None
+        signals = chunk_signals(chunks, n_public, most, "a solvency report", "solvency chunk")
         funding = self.funding_indices()
         # the walk's signals are the chunk's with funding[M] after prices[M]
         at = walk_statement.PUBLIC_NAMES.index("prices") + p.markets
