@@ -27,6 +27,7 @@ from exchange.core.config import Settings
 from exchange.errors import Unavailable
 from exchange.service import Service
 from prover import jobs, toolchain
+from tests.exchange.ledger_json import without_proofs
 from verifier.auth import open_account_message, order_plaintext
 from verifier.eddsa import PrivateKey
 from verifier.encoding import BUY, SELL, Order, order_commitment
@@ -35,7 +36,6 @@ from verifier.field import R
 pytestmark = pytest.mark.slow
 PROVER = "groth16py" if importlib.util.find_spec("groth16py") else "snarkjs"
 T0 = 1_764_500_000  # a fixed operator clock (s) for both runs
-RANDOMISED = ("proof", "signature", "prev_hash")
 
 
 def _clock() -> int:
@@ -46,14 +46,6 @@ def _seal(svc: Service, key: PrivateKey, order: Order) -> tuple[int, str]:
     h = order_commitment(svc.tags.order, order)
     box = SealedBox(svc.keys.box.public_key)
     return h, base64.b64encode(box.encrypt(order_plaintext(order, key.sign(h)))).decode()
-
-
-def _without_proofs(obj: Any) -> Any:
-    if isinstance(obj, dict):
-        return {k: _without_proofs(v) for k, v in obj.items() if k not in RANDOMISED}
-    if isinstance(obj, list):
-        return [_without_proofs(v) for v in obj]
-    return obj
 
 
 def _service(data_dir: Path, prove: Any) -> Service:
@@ -139,8 +131,8 @@ def test_a_pending_batch_is_visible_and_published_once_after_a_restart(tmp_path:
         assert [e["kind"] for e in resumed[entries_before:]] == ["batch", "order"]
         assert resumed[-1]["commitment"] == str(late[0])
         assert view.ledger_index == entries_before
-        assert [_without_proofs(e) for e in resumed[:-1]] == [
-            _without_proofs(e) for e in uninterrupted
+        assert [without_proofs(e) for e in resumed[:-1]] == [
+            without_proofs(e) for e in uninterrupted
         ]
         assert (
             resumed[entries_before]["proofs"][0]["proof"]

@@ -21,6 +21,7 @@ import pytest
 from exchange.operator import MarketSpec, Operator
 from oracle.signer import SimulatedOracle
 from prover import jobs
+from tests.exchange.ledger_json import without_proofs
 from verifier import groth16
 from verifier.cli import main as verify_main
 from verifier.eddsa import PrivateKey
@@ -97,19 +98,6 @@ def _run_market(prove: Callable[..., Any], export: Path, monkeypatch: pytest.Mon
     return op.export(export)
 
 
-_RANDOMISED = ("proof", "signature", "prev_hash")
-
-
-def _without_proofs(obj: Any) -> Any:
-    if isinstance(obj, dict):
-        # Proofs are randomised, and the operator signature and the next entry's prev_hash
-        # cover them; everything else must be equal.
-        return {k: _without_proofs(v) for k, v in obj.items() if k not in _RANDOMISED}
-    if isinstance(obj, list):
-        return [_without_proofs(v) for v in obj]
-    return obj
-
-
 def _entries(export: Path) -> list[Any]:
     import json
 
@@ -131,7 +119,7 @@ def test_two_worker_local_cluster_ledger_equals_the_serial_one(
     assert len(landed) == 5 + 2 + 2  # account ops one by one, then the parallel groups
     a, b = _entries(serial), _entries(parallel)
     assert len(a) == len(b) >= 10
-    assert [_without_proofs(e) for e in a] == [_without_proofs(e) for e in b]
+    assert [without_proofs(e) for e in a] == [without_proofs(e) for e in b]
     assert [e["proofs"][0]["proof"] for e in a if e["kind"] == "batch"] != [
         e["proofs"][0]["proof"] for e in b if e["kind"] == "batch"
     ]  # really proved twice
