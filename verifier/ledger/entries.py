@@ -212,7 +212,7 @@ class AccountOpEntry(Entry):
         pubkey = point(get(d, "pubkey", "account_op"), "pubkey")
         marks: OracleReport | None = None
         if op == "withdraw":
-            marks = parse_report(get(d, "marks", "withdraw"), "marks", genesis.params.markets)
+            marks = genesis.report(d, "withdraw", key="marks")
         elif d.get("marks") is not None:
             raise EntryError(f"{op} carries marks (only withdrawals do)")
         return cls(
@@ -294,7 +294,7 @@ class BatchEntry(Entry):
     ) -> "BatchEntry":
         m = genesis.params.markets
         batch_id = field_element(get(d, "batch_id", "batch"), "batch_id")
-        oracle = parse_report(get(d, "oracle", "batch"), "oracle report", m)
+        oracle = genesis.report(d, "batch")
         volume_raw = as_list(get(d, "volume", "batch"), "volume")
         if len(volume_raw) != m:
             raise EntryError(f"volume has {len(volume_raw)} entries for {m} markets")
@@ -392,12 +392,8 @@ class SolvencyEntry(Entry):
                     f"stress.shock_bps has {len(shocks)} shocks for {genesis.params.markets} markets"
                 )
             stress = tuple(sint(x, f"stress.shock_bps[{i}]") for i, x in enumerate(shocks))
-        oracle = parse_report(get(d, "oracle", "solvency"), "oracle report", genesis.params.markets)
-        chunks_raw = as_list(get(d, "chunks", "solvency"), "chunks")
-        chunks = tuple(
-            ProofData.from_json(mapping(c, f"solvency chunk {k}"), f"solvency chunk {k}")
-            for k, c in enumerate(chunks_raw)
-        )
+        oracle = genesis.report(d, "solvency")
+        chunks = ProofData.list_from_json(d, "chunks", "solvency", "solvency chunk")
         return cls(
             **header,
             account_root=account_root,

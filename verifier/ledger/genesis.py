@@ -196,6 +196,16 @@ class ProofData:
     def to_json(self) -> dict[str, Any]:
         return {"proof": self.proof, "public_signals": self.public_signals}
 
+    @classmethod
+    def list_from_json(
+        cls, d: Mapping[str, Any], key: str, kind: str, item: str
+    ) -> tuple["ProofData", ...]:
+        """The proofs listed under ``key`` of a ``kind`` entry; proof k is named ``"<item> k"``."""
+        raw = as_list(get(d, key, kind), f"{kind} {key}")
+        return tuple(
+            cls.from_json(mapping(c, f"{item} {k}"), f"{item} {k}") for k, c in enumerate(raw)
+        )
+
 
 def chunk_signals(
     chunks: Sequence[ProofData], n_public: int, tree_chunks: int, report: str, label: str
@@ -274,6 +284,14 @@ class Genesis:
     state: str = LIST_STATE
 
     kind: ClassVar[str] = "genesis"
+
+    def report(self, d: Mapping[str, Any], kind: str, key: str = "oracle") -> OracleReport:
+        """The signed oracle report under ``key`` of a ``kind`` entry, one price per genesis market.
+
+        Named ``"oracle report"`` (``key`` itself for any other key) in a failure.
+        """
+        what = "oracle report" if key == "oracle" else key
+        return parse_report(get(d, key, kind), what, self.params.markets)
 
     @property
     def statements(self) -> tuple[str, ...]:

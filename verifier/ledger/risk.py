@@ -41,25 +41,16 @@ from verifier.ledger.entries import (
     Entry,
     Genesis,
     ProofData,
-    parse_report,
     register,
 )
 from verifier.ledger.genesis import chunk_signals
-from verifier.ledger.parse import EntryError, as_list, get, mapping, sint, uint
+from verifier.ledger.parse import EntryError, as_list, get, sint, uint
 from verifier.ledger.state import ReplayState
 from verifier.oracle import OracleReport
 from verifier.statements import health_sweep as health_sweep_statement
 from verifier.statements import liquidate as liquidate_statement
 
 __all__ = ["FundingEntry", "LiquidationEntry", "RiskChecks", "SweepEntry"]
-
-
-def _proofs(d: Mapping[str, Any], key: str, kind: str) -> tuple[ProofData, ...]:
-    raw = as_list(get(d, key, kind), f"{kind} {key}")
-    return tuple(
-        ProofData.from_json(mapping(c, f"{kind} proof {k}"), f"{kind} proof {k}")
-        for k, c in enumerate(raw)
-    )
 
 
 @register
@@ -85,8 +76,8 @@ class SweepEntry(Entry):
         flagged_raw = as_list(get(d, "flagged", "sweep"), "sweep flagged")
         return cls(
             **header,
-            oracle=parse_report(get(d, "oracle", "sweep"), "oracle report", genesis.params.markets),
-            chunks=_proofs(d, "chunks", "sweep"),
+            oracle=genesis.report(d, "sweep"),
+            chunks=ProofData.list_from_json(d, "chunks", "sweep", "sweep proof"),
             flagged=tuple(uint(x, "sweep flagged") for x in flagged_raw),
         )
 
@@ -114,15 +105,13 @@ class LiquidationEntry(Entry):
     def body_from_json(
         cls, d: Mapping[str, Any], header: dict[str, Any], genesis: Genesis
     ) -> "LiquidationEntry":
-        steps = _proofs(d, "steps", "liquidation")
+        steps = ProofData.list_from_json(d, "steps", "liquidation", "liquidation proof")
         if not steps:
             raise EntryError("a liquidation has at least one step")
         return cls(
             **header,
             account=uint(get(d, "account", "liquidation"), "liquidation account"),
-            oracle=parse_report(
-                get(d, "oracle", "liquidation"), "oracle report", genesis.params.markets
-            ),
+            oracle=genesis.report(d, "liquidation"),
             steps=steps,
         )
 
@@ -156,9 +145,7 @@ class FundingEntry(Entry):
             )
         return cls(
             **header,
-            oracle=parse_report(
-                get(d, "oracle", "funding"), "oracle report", genesis.params.markets
-            ),
+            oracle=genesis.report(d, "funding"),
             indices=tuple(sint(x, f"funding indices[{m}]") for m, x in enumerate(raw)),
         )
 
