@@ -20,7 +20,6 @@ import os
 import stat
 import sys
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -386,12 +385,3 @@ def _has_request(exc: httpx.HTTPError) -> bool:
     except RuntimeError:
         return False
     return True
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """``darkpool trader ...`` on its own (the ``darkpool`` command wires the same parser)."""
-    parser = argparse.ArgumentParser(prog="darkpool")
-    add_parser(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(["trader", *(argv if argv is not None else sys.argv[1:])])
-    rc: int = args.func(args)
-    return rc

@@ -12,7 +12,6 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +19,7 @@ from verifier.eddsa import public_key_to_dict
 from verifier.oracle import key_hex
 from verifier.protocol import DEFAULT_EXCHANGE_ID
 
-__all__ = ["add_parser", "default_key_dir", "main"]
+__all__ = ["add_parser", "default_key_dir"]
 
 DEFAULT_PORT = 8100
 
@@ -132,12 +131,3 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     )
     pubkey.set_defaults(func=cmd_pubkey)
     return top
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """``darkpool oracle ...`` on its own."""
-    parser = argparse.ArgumentParser(prog="darkpool")
-    add_parser(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(["oracle", *(argv if argv is not None else sys.argv[1:])])
-    rc: int = args.func(args)
-    return rc
