@@ -153,6 +153,11 @@ def _risk_rule_lines(g: ledger.Genesis, st: ledger.ReplayState | None) -> list[s
             f"  funding rules  one index update every {f.interval_s} s (a batch more than "
             f"that after the last fails), premium / {f.premium_divisor}, clamp {f.clamp_bps} bps"
         )
+    if st is not None and st.pending_cancels:
+        lines.append(
+            f"  note           {len(st.pending_cancels)} accepted cancel(s) not executed yet "
+            "(the next batch must execute them before any fill, or it fails)"
+        )
     if st is not None and st.risk.pending:
         lines.append(
             f"  warning        account(s) {', '.join(map(str, st.risk.pending))} were below "
@@ -176,6 +181,7 @@ def _human_summary(source: str, report: ledger.ReplayReport, seconds: float) -> 
         lines.append(
             f"  exchange       {g.exchange_id} (profile {p.name}: account depth {p.account_depth}, "
             f"order depth {p.order_depth}, {p.markets} markets, {p.fill_slots} fill slots)"
+            + (", recycling order slots (state slots)" if g.slots else "")
         )
     checked = (
         f"checked {report.checked_from}..{report.checked_to}"

@@ -52,7 +52,11 @@ def parse_genesis(obj: object) -> Genesis:
 
 
 class _Replayer(RiskChecks, SolvencyChecks, SlotsChecks):
-    """Mutable replay state plus the per-kind checks."""
+    """Mutable replay state plus the per-kind checks.
+
+    The mixins declare the methods they use from each other as stubs; the base
+    order (risk, solvency, slots) makes every real method win over a later stub.
+    """
 
     def __init__(
         self,

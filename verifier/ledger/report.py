@@ -71,6 +71,8 @@ class ReplayReport:
                 None if s is None or s.latest_solvency is None else s.latest_solvency.to_dict()
             ),
             "risk": None if s is None else s.risk.counts(),
+            "state": None if g is None else g.state,
+            "pending_cancels": None if s is None else [str(h) for h in s.pending_cancels],
             "vkey_hashes": None if g is None else dict(g.vkey_hashes),
             "keys_pinned": self.keys_pinned,
             "genesis_hash": None if g is None else g.ledger_id,
