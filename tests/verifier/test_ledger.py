@@ -17,7 +17,7 @@ import json
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,14 +25,16 @@ from typing import Any
 import pytest
 
 from tests.verifier.operator_world import OPERATOR_KEY, ORACLE_KEY, small_operator
-from verifier import ledger
+from verifier import groth16, ledger
 from verifier.cli import main as cli_main
 from verifier.eddsa import PrivateKey, public_key_to_dict
 from verifier.field import R
 from verifier.ledger import ReplayReport, ReplayState, entry_hash, entry_tag, sign_entry
+from verifier.ledger.proofs import ProofItem
 from verifier.oracle import key_hex, sign_report
 from verifier.source import DirectorySource
 from verifier.state import load_state
+from verifier.verify_backend import current_backend
 
 pytestmark = pytest.mark.slow
 TAG = entry_tag("darkpool-dev")
@@ -150,7 +152,30 @@ def edit(export: Path, index: int, change: Callable[[Json], None]) -> None:
     write(path, obj)
 
 
+# Proofs this process already checked VALID, by (backend, key hash, proof, public inputs).
+# Every tamper test replays the honest proofs again and their answer cannot
+# change; a changed proof, key or public input is a new item, checked for real.
+# test_honest_ledger_verifies runs the replay's default checker end to end.
+_VERIFIED: set[tuple[str, str, str, tuple[int, ...]]] = set()
+
+
+def remembering_checker(
+    vk: Any, vk_json: object, items: Sequence[ProofItem], progress: Callable[[int], None]
+) -> list[int]:
+    """``ledger.check_proofs(1)`` on the items not already verified in this process."""
+    key = (current_backend(), groth16.vkey_hash(vk_json))
+    ids = [(*key, repr(proof), tuple(inputs)) for proof, inputs in items]
+    todo = [i for i, item_id in enumerate(ids) if item_id not in _VERIFIED]
+    checked = ledger.check_proofs(1)(vk, vk_json, [items[i] for i in todo], lambda _: None)
+    bad = [todo[j] for j in checked]
+    _VERIFIED.update(ids[i] for i in todo if i not in bad)
+    progress(len(items))
+    return bad
+
+
 def replay(export: Path, **kwargs: Any) -> ReplayReport:
+    """Replay an export in this process (``remembering_checker`` unless a checker is given)."""
+    kwargs.setdefault("checker", remembering_checker)
     src = DirectorySource(export)
     return ledger.replay(
         manifest=src.manifest(),
@@ -184,7 +209,7 @@ def run_cli(*args: str) -> tuple[int, str, str]:
 
 
 def test_honest_ledger_verifies(honest: HonestLedger) -> None:
-    report = replay(honest.export)
+    report = replay(honest.export, checker=ledger.check_proofs(1))
     assert report.ok, report.failures
     assert report.checked_from == 1 and report.checked_to == len(EXPECTED_KINDS) - 1
     assert report.proofs_this_run == {

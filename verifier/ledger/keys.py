@@ -1,10 +1,12 @@
 """The verification keys a replay uses: shipped with the export, checked against genesis and pins."""
 
+import json
 from collections.abc import Mapping
 
 from verifier import groth16
 from verifier.ledger.genesis import Genesis
 from verifier.ledger.parse import EntryError
+from verifier.verify_backend import current_backend
 
 __all__ = ["StatementKeys", "load_keys"]
 
@@ -50,8 +52,33 @@ def load_keys(
         else:
             raise EntryError(f"the export has no verification key for {statement}")
         try:
-            vk = groth16.VerificationKey.from_snarkjs(vk_json)
+            vk = groth16.VerificationKey.from_snarkjs(vk_json)  # the strict checks, every time
         except groth16.Groth16Error as exc:
             raise EntryError(f"{statement} verification key: {exc}") from None
-        keys[statement] = (groth16.prepare(vk), vk_json)
+        keys[statement] = (_prepared(vk, vk_json), vk_json)
     return keys
+
+
+# Prepared keys by (canonical key JSON, backend): e(alpha, beta) costs one pairing
+# (about 1 s in py_ecc), and a process replaying many ledgers of one exchange
+# (the explorer, the test suite) would pay it per key per replay.
+_PREPARED: dict[tuple[str, str], groth16.PreparedVerificationKey] = {}
+_PREPARED_MAX = 64
+
+
+def _prepared(vk: groth16.VerificationKey, vk_json: object) -> groth16.PreparedVerificationKey:
+    """``groth16.prepare(vk)``, memoised per process by the key's exact JSON and the backend.
+
+    Only derived data is memoised: the caller has parsed ``vk`` from ``vk_json``
+    with every check first, and the same JSON always parses to the same key.
+    """
+    canonical = json.dumps(
+        vk_json, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False
+    )
+    memo_key = (canonical, current_backend())
+    prepared = _PREPARED.get(memo_key)
+    if prepared is None:
+        if len(_PREPARED) >= _PREPARED_MAX:
+            _PREPARED.clear()
+        prepared = _PREPARED[memo_key] = groth16.prepare(vk, memo_key[1])
+    return prepared
