@@ -13,12 +13,12 @@ method proves first and appends one ledger entry only when every proof exists
   initial margin, capped fee to the fund), each proven with ``liquidate``.
   A shortfall the fund cannot cover would need auto-deleveraging, which is
   not proven yet: ``OperatorError`` and nothing changes.
-* ``update_funding(report)``: the next cumulative funding index per market
-  from the report's mark and index prices (``verifier.funding``), at most
-  once per genesis ``funding.interval_s`` and, before a batch, at least that
-  often (``funding_due``; ``run_batch`` refuses an overdue batch). The indices are public ledger data
-  the verifier recomputes; settling them into account balances needs the
-  account leaf with funding checkpoints (the staged ``settle_fills``).
+* ``update_funding(report)`` (``exchange.operator.funding.FundingUpdates``,
+  shared with the slots operator): the next cumulative funding index per
+  market, at most once per genesis ``funding.interval_s`` and, before a
+  batch, at least that often (``run_batch`` refuses an overdue batch). The
+  indices are public ledger data; this operator's leaves have no funding
+  checkpoints, so only the recycling-order operator settles them into balances.
 
 This module never writes state to disk and never prints.
 """
@@ -28,12 +28,11 @@ from typing import Any
 from exchange.domain import AccountEntry
 from exchange.domain import liquidation as liquidation_domain
 from exchange.domain.margin import RiskParams
-from exchange.operator.proving import ProvingMixin
+from exchange.operator.funding import FundingUpdates
 from exchange.operator.settlement import SettlementPlanner
 from exchange.operator.state import OperatorError, UnknownAccount
 from prover.statements.health_sweep import build_sweep_witnesses
 from prover.statements.liquidate import build_liquidation_step
-from verifier import funding as funding_math
 from verifier.encoding import AccountState
 from verifier.export import LedgerEntry, Roots
 from verifier.oracle import OracleReport
@@ -42,7 +41,7 @@ from verifier.protocol import FEE_ACCOUNT
 __all__ = ["RiskEngine"]
 
 
-class RiskEngine(SettlementPlanner, ProvingMixin):
+class RiskEngine(SettlementPlanner, FundingUpdates):
     """Sweeps, liquidations and funding on top of the operator state."""
 
     # ------------------------------------------------------------ parameters
@@ -64,19 +63,6 @@ class RiskEngine(SettlementPlanner, ProvingMixin):
             return True
         now = self._clock() if time is None else time
         return bool(t) and self.sweep_clock is not None and now - self.sweep_clock >= t
-
-    def funding_due(self, report: OracleReport) -> bool:
-        """The genesis funding interval has passed since the last update (at report time).
-
-        Always False without genesis funding rules. Publish the update
-        (``update_funding``) at the batch's own report before the batch: a
-        batch whose report is more than ``interval_s`` after the last update
-        (or the first batch, before any) fails verification ("funding overdue").
-        """
-        rules, last = self.funding_rules, self.funding_timestamp
-        if rules is None:
-            return False
-        return last is None or report.timestamp - last >= rules.interval_s
 
     def _genesis_rules(self) -> dict[str, Any]:
         """Genesis ``risk`` and (when set) ``funding``."""
@@ -100,13 +86,7 @@ class RiskEngine(SettlementPlanner, ProvingMixin):
         late = t and self.sweep_clock is not None and entry_time - self.sweep_clock > t
         if (n and self.batches_since_sweep >= n) or late:
             raise OperatorError("health sweep overdue: sweep (health_sweep) before this batch")
-        rules, clock = self.funding_rules, self.funding_clock
-        if rules is not None and clock is not None and report.timestamp - clock > rules.interval_s:
-            raise OperatorError(
-                f"funding overdue: publish a funding update (update_funding) before this batch "
-                f"({report.timestamp - clock} s since the last, genesis interval "
-                f"{rules.interval_s} s)"
-            )
+        self._check_funding_overdue(report)
 
     def _count_batch_risk(self, entry_time: int, report: OracleReport) -> None:
         self.batches_since_sweep += 1
@@ -211,36 +191,3 @@ class RiskEngine(SettlementPlanner, ProvingMixin):
         for i in done:
             self.liquidate(i, report)
         return done
-
-    # ------------------------------------------------------------ funding
-
-    def update_funding(self, report: OracleReport) -> LedgerEntry:
-        """Append the next funding indices computed from the report (a ``funding`` entry)."""
-        self._check_report(report)
-        rules = self.funding_rules
-        if rules is None:
-            raise OperatorError("genesis has no funding rules: no funding updates")
-        if not self.funding_due(report):
-            raise OperatorError(f"funding was updated less than {rules.interval_s} s ago")
-        try:
-            indices = funding_math.next_indices(
-                self.funding_indices,
-                report.marks,
-                report.index,
-                premium_divisor=rules.premium_divisor,
-                clamp_bps=rules.clamp_bps,
-            )
-        except funding_math.FundingMathError as exc:
-            raise OperatorError(f"funding: {exc}") from None
-        roots = self.roots
-        entry = self.ledger.append(
-            "funding",
-            roots,
-            roots,
-            {"oracle": report.to_json(), "indices": [str(f) for f in indices]},
-            time=self._entry_time(report),
-        )
-        self.latest_report = report
-        self.funding_indices = indices
-        self.funding_timestamp = self.funding_clock = report.timestamp
-        return entry

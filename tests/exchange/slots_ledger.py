@@ -10,7 +10,8 @@ SETTLE FILLS group) and exported:
     9 order carol buy 1 (id 3, market 1) | 10 cancel of carol's id 3 (before it is placed)
     11 batch: order_ops (2 places) | order_ops (2 places) | order_ops (1 cancel)
               | settle_fills (alice 3 from bob, alice 2 from carol)
-    12 withdraw (alice) | 13 solvency
+    12 funding (index 8% under the mark: longs pay about 8 per lot of market 0)
+    13 withdraw (alice, who settles her funding) | 14 solvency (every account settled)
 
 Use ``slots_ledger`` as a module-scoped fixture (``from tests.exchange.slots_ledger
 import slots_ledger``) and copy the export before editing it; cheating-ledger
@@ -29,8 +30,12 @@ from tests.verifier.operator_world import OPERATOR_KEY, ORACLE_KEY
 from verifier.eddsa import PrivateKey
 
 __all__ = [
+    "BATCH",
     "CANCEL",
     "ENTRY_KINDS",
+    "FUNDING",
+    "SOLVENCY",
+    "WITHDRAW",
     "SlotsLedger",
     "build_slots_ledger",
     "slots_ledger",
@@ -43,14 +48,16 @@ ENTRY_KINDS = [
     *["order"] * 4,
     "cancel",
     "batch",
+    "funding",
     "account_op",
     "solvency",
 ]
 ORDERS = (6, 7, 8, 9)
-CANCEL, BATCH, WITHDRAW, SOLVENCY = 10, 11, 12, 13
+CANCEL, BATCH, FUNDING, WITHDRAW, SOLVENCY = 10, 11, 12, 13, 14
 #: The batch's proofs, in chain order.
 BATCH_STATEMENTS = ["order_ops", "order_ops", "order_ops", "settle_fills"]
 NOW = 1000
+PREMIUM_BPS = 800  # the honest ledger's index price sits 8% under the mark
 
 
 @dataclass(frozen=True)
@@ -73,18 +80,21 @@ class SlotsLedger:
 
 
 def slots_operator(
-    *, insurance_fund: int = 1000, **options: Any
+    *, insurance_fund: int = 1000, premium_bps: int = 0, **options: Any
 ) -> tuple[Any, Any, dict[str, PrivateKey]]:
     """(operator, tags, keys): two markets, fixed keys and clock, genesis and account 0 written.
 
+    The oracle's index price sits ``premium_bps`` under its marks (funding);
     ``options`` go to ``SlotsOperator`` (e.g. genesis ``risk`` / ``funding`` rules)."""
     from exchange.operator import MarketSpec
     from exchange.operator.slots import SlotsOperator
-    from oracle.signer import SimulatedOracle
+    from oracle.feed import SimulatedFeed
+    from oracle.signer import OracleSigner
     from verifier.protocol import Tags
 
     tags = Tags.for_exchange("darkpool-dev")
-    oracle = SimulatedOracle([100, 50], tags.oracle, seed=1, key=ORACLE_KEY)
+    feed = SimulatedFeed([100, 50], seed=1, premium_bps=premium_bps)
+    oracle = OracleSigner(feed, tags.oracle, key=ORACLE_KEY)
     markets = [
         MarketSpec(0, "BTC-PERP", 1, 1, imf_bps=500, mmf_bps=300, fee_bps=5),
         MarketSpec(1, "ETH-PERP", 1, 1, imf_bps=1000, mmf_bps=500, fee_bps=5),
@@ -109,8 +119,10 @@ def build_slots_ledger(directory: Path) -> SlotsLedger:
     """Run the scenario of the module docstring with real proofs and export it to ``directory``."""
     from verifier.account_state import SlottedOrder, cancel_order_message, order_hash
     from verifier.encoding import BUY, SELL, withdraw_message
+    from verifier.ledger.rules import FundingRules
 
-    op, tags, keys = slots_operator()
+    funding = FundingRules(interval_s=3600, premium_divisor=1, clamp_bps=1000)
+    op, tags, keys = slots_operator(premium_bps=PREMIUM_BPS, funding=funding)
     alice = op.open_account(keys["alice"].public_key(), 100_000)
     bob = op.open_account(keys["bob"].public_key(), 100_000)
     carol = op.open_account(keys["carol"].public_key(), 50_000)
@@ -137,6 +149,7 @@ def build_slots_ledger(directory: Path) -> SlotsLedger:
     op.cancel(h, keys["carol"].sign(cancel_order_message(tags.cancel, h)))
     summary = op.run_batch(report)
     assert [(f.quantity, f.market) for f in summary.fills] == [(3, 0), (2, 0)]
+    op.update_funding(report)
     nonce = op.account_state(alice).nonce
     op.withdraw(
         alice, 1000, keys["alice"].sign(withdraw_message(tags.withdraw, alice, 1000, nonce))

@@ -14,12 +14,14 @@ from typing import Any
 
 import pytest
 
-from exchange.operator import RejectedOrder, SignatureRejected
+from exchange.operator import OperatorError, RejectedOrder, SignatureRejected
 from exchange.operator.slots import OrderConflict, UnknownOrder
 from tests.exchange.slots_ledger import (
     BATCH,
     BATCH_STATEMENTS,
     CANCEL,
+    FUNDING,
+    NOW,
     SOLVENCY,
     SlotsLedger,
     slots_ledger,
@@ -82,6 +84,17 @@ def test_operator_state_after_the_batch(slots_ledger: SlotsLedger) -> None:
     alice, bob, carol = (op.account_state(i) for i in (1, 2, 3))
     assert (alice.positions, bob.positions, carol.positions) == ((5, 0), (-3, 0), (-2, 0))
     assert alice.nonce == 1  # one withdrawal
+    # The funding entry's indices are what every later statement settled to.
+    indices = tuple(int(f) for f in slots_ledger.entry(FUNDING)["indices"])
+    assert indices == op.funding_indices and min(indices) > 0
+    # Alice's withdrawal settled her funding (checkpoints = indices); bob and
+    # carol were not touched since: their payment is still owed (received).
+    assert alice.checkpoints == indices
+    assert bob.checkpoints == carol.checkpoints == (0, 0)
+    assert bob.funding_payment(indices) == -3 * indices[0]
+    assert carol.funding_payment(indices) == -2 * indices[0]
+    settled = sum(r.balance - r.funding_payment(indices) for r in op.book.records.values())
+    assert settled == op.total_collateral == 255_000  # funding moves money, never creates it
     statuses = [op.order_status(i) for i in range(4)]
     assert statuses == [(5, False), (3, False), (2, False), (0, True)]
     held = op.accepted[3]
@@ -161,3 +174,66 @@ def test_withdraw_with_a_bad_signature_changes_nothing(fresh: tuple[Any, SlotsLe
     with pytest.raises(SignatureRejected):
         op.withdraw(1, 10, bad)
     assert len(op.ledger) == length
+
+
+def test_funding_rules_are_kept(fresh: tuple[Any, SlotsLedger]) -> None:
+    op, _ = fresh
+    length = len(op.ledger)
+    report = op.latest_report
+    with pytest.raises(OperatorError, match="less than 3600 s ago"):
+        op.update_funding(report)
+    late = op.oracle.report(2, NOW + 3601)
+    with pytest.raises(OperatorError, match="funding overdue"):
+        op.run_batch(late)
+    assert len(op.ledger) == length
+
+
+def _public_from_inputs(artifacts: Any, inputs: Any) -> tuple[dict[str, Any], list[str]]:
+    """A stand-in prover: no proof, the public signals read back from the input JSON.
+
+    The operator's own check (public signals = the statement's) still runs;
+    only the Groth16 proof is missing, so the entries would not verify.
+    """
+    from prover.circuits import statement_module
+
+    statement = artifacts.name.rsplit("_", 1)[0]
+    public: list[str] = []
+    for name in statement_module(statement).PUBLIC:
+        value = inputs[name]
+        public.extend(str(v) for v in (value if isinstance(value, list) else [value]))
+    return {"stand_in": True}, public
+
+
+def test_second_batch_replaces_slots_and_sits_out_a_refused_fill(
+    slots_ledger: SlotsLedger,
+) -> None:
+    """Operator logic of a later batch without proving (stand-in prover): a newer id takes
+    a finished order's slot, a reduce-only order that would grow a position sits the
+    batch out with the builder's reason, and the batch still fills the others."""
+    from verifier.encoding import SELL
+
+    built = slots_ledger
+    op = copy.deepcopy(built.operator)
+    op._prove_fn = _public_from_inputs
+    alice_new = SlottedOrder(1, 5, 0, BUY, 2, 120, 10**6, salt=51)  # slot 1: replaces id 1
+    bob_grow = SlottedOrder(2, 2, 0, SELL, 1, 80, 10**6, reduce_only=True, salt=52)
+    carol_sell = SlottedOrder(3, 6, 0, SELL, 1, 85, 10**6, salt=53)  # slot 2: replaces id 2
+    first = len(op.accepted)
+    for name, order in (("alice", alice_new), ("bob", bob_grow), ("carol", carol_sell)):
+        op.submit_order(*_signed(built, name, order))
+    summary = op.run_batch(op.oracle.report(2, NOW + 10))
+    # Bob is short 3: a reduce-only sell would grow that, so only carol's lot trades.
+    assert [(f.buy_index, f.sell_index, f.quantity) for f in summary.fills] == [
+        (first, first + 2, 1)
+    ]
+    assert "reduce-only" in op.order_reasons[first + 1]
+    assert [p["statement"] for p in summary.entry.body["proofs"]] == [
+        "order_ops",
+        "order_ops",
+        "settle_fills",
+    ]
+    assert op.accepted[0].replaced and op.accepted[2].replaced  # ids 1 and 2 left their slots
+    _, content = op.book.slot_of(1, 5)
+    assert content is not None and (content.order_id, content.filled) == (5, 1)
+    assert op.account_state(2).positions == (-3, 0)  # bob did not trade
+    assert op.order_status(first + 1) == (0, False)  # still open for a later batch

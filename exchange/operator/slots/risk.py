@@ -14,9 +14,10 @@ changes nothing:
   ``liquidate_staged`` proof that settles the account's and the fund's
   funding and writes the checkpoints -> a ``liquidation`` entry. A shortfall
   the fund cannot cover needs ADL, which is not proven yet: OperatorError;
-* ``update_funding``: the next cumulative funding indices from the report
-  (``verifier.funding``) -> a ``funding`` entry; from then on every proof
-  takes them as its public ``funding[M]`` and settles touched accounts to them.
+* ``update_funding`` (``exchange.operator.funding.FundingUpdates``, shared
+  with the live operator): the next cumulative funding indices from the
+  report -> a ``funding`` entry; from then on every proof takes them as its
+  public ``funding[M]`` and settles touched accounts to them.
 
 The batch guards (``_check_batch_risk``: flagged accounts liquidated, funding
 not overdue; ``sweep_due``) mirror the verifier's rules
@@ -30,12 +31,11 @@ from exchange.domain import MarketSpec
 from exchange.domain import liquidation as liquidation_domain
 from exchange.domain.margin import RiskParams
 from exchange.domain.matching import AccountEntry
-from exchange.operator.proving import ProvingMixin
+from exchange.operator.funding import FundingUpdates
 from exchange.operator.state import OperatorError, UnknownAccount
 from prover.account_book import AccountBook
 from prover.statements.health_sweep_staged import build_staged_sweep
 from prover.statements.liquidate_staged import build_staged_liquidation_step
-from verifier import funding as funding_math
 from verifier.export import LedgerEntry, Roots
 from verifier.ledger.rules import FundingRules, RiskRules
 from verifier.oracle import OracleReport
@@ -48,7 +48,7 @@ SWEEP = "health_sweep_staged"
 LIQUIDATE = "liquidate_staged"
 
 
-class SlotsRiskEngine(ProvingMixin):
+class SlotsRiskEngine(FundingUpdates):
     """Sweeps, liquidations and funding on top of the slots operator's ``AccountBook``."""
 
     book: AccountBook
@@ -106,13 +106,6 @@ class SlotsRiskEngine(ProvingMixin):
         now = self._clock() if time is None else time
         return bool(t) and self.sweep_clock is not None and now - self.sweep_clock >= t
 
-    def funding_due(self, report: OracleReport) -> bool:
-        """The genesis funding interval has passed since the last update (at report time)."""
-        rules, last = self.funding_rules, self.funding_timestamp
-        if rules is None:
-            return False
-        return last is None or report.timestamp - last >= rules.interval_s
-
     def _check_batch_risk(self, report: OracleReport) -> None:
         """Refuse a batch at ``report`` that ``darkpool-verify`` would fail (OperatorError)."""
         if self.pending_liquidations:
@@ -122,11 +115,7 @@ class SlotsRiskEngine(ProvingMixin):
             )
         if self.risk_rules is not None and self.sweep_due(self._entry_time(report)):
             raise OperatorError("a health sweep is due before this batch (health_sweep)")
-        rules, clock = self.funding_rules, self.funding_clock
-        if rules is not None and clock is not None and report.timestamp - clock > rules.interval_s:
-            raise OperatorError(
-                "funding overdue: publish a funding update (update_funding) before this batch"
-            )
+        self._check_funding_overdue(report)
 
     def _count_batch_risk(self, entry_time: int, report: OracleReport) -> None:
         self.batches_since_sweep += 1
@@ -239,40 +228,3 @@ class SlotsRiskEngine(ProvingMixin):
         for i in done:
             self.liquidate(i, report)
         return done
-
-    # ------------------------------------------------------------ funding
-
-    def update_funding(self, report: OracleReport) -> LedgerEntry:
-        """Append the next funding indices computed from the report (a ``funding`` entry).
-
-        Later proofs settle every account they touch (and read, for sweeps and
-        solvency) to these indices.
-        """
-        self._check_report(report)
-        rules = self.funding_rules
-        if rules is None:
-            raise OperatorError("genesis has no funding rules: no funding updates")
-        if not self.funding_due(report):
-            raise OperatorError(f"funding was updated less than {rules.interval_s} s ago")
-        try:
-            indices = funding_math.next_indices(
-                list(self.funding_indices),
-                report.marks,
-                report.index,
-                premium_divisor=rules.premium_divisor,
-                clamp_bps=rules.clamp_bps,
-            )
-        except funding_math.FundingMathError as exc:
-            raise OperatorError(f"funding: {exc}") from None
-        roots = Roots(self.book.root, 0, 0)
-        entry = self.ledger.append(
-            "funding",
-            roots,
-            roots,
-            {"oracle": report.to_json(), "indices": [str(f) for f in indices]},
-            time=self._entry_time(report),
-        )
-        self.latest_report = report
-        self.funding_indices = tuple(indices)
-        self.funding_timestamp = self.funding_clock = report.timestamp
-        return entry
