@@ -166,6 +166,22 @@ def test_order_ids_that_cannot_enter_their_slot(fresh: tuple[Any, SlotsLedger]) 
     assert len(op.ledger) == length + 1
 
 
+def test_cancel_of_an_order_a_newer_accepted_order_replaces(fresh: tuple[Any, SlotsLedger]) -> None:
+    """Once a newer id is accepted for the slot, the old order's cancel is 409: the next batch
+    places the newer order first, so the cancel could never be executed (every batch would halt)."""
+    op, built = fresh
+    key = built.keys["alice"]
+    old = SlottedOrder(1, 2, 0, BUY, 1, 90, 2000, salt=3)
+    op.submit_order(*_signed(built, "alice", old))
+    op._clock = lambda: 3000  # the old order expired: its slot may take a newer id
+    op.submit_order(*_signed(built, "alice", SlottedOrder(1, 6, 0, BUY, 1, 90, 10**6, salt=4)))
+    length = len(op.ledger)
+    h = order_hash(built.tags.order, old)
+    with pytest.raises(OrderConflict, match="newer order took its slot"):
+        op.cancel(h, key.sign(cancel_order_message(built.tags.cancel, h)))
+    assert len(op.ledger) == length and op.pending_cancels == []
+
+
 def test_withdraw_with_a_bad_signature_changes_nothing(fresh: tuple[Any, SlotsLedger]) -> None:
     op, built = fresh
     length = len(op.ledger)

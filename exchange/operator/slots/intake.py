@@ -185,7 +185,7 @@ class SlotsIntake(SlotsState):
             raise OrderConflict(f"order {held.index} is already cancelled")
         if self.orders.get(held.index).remaining == 0:
             raise OrderConflict(f"order {held.index} is already filled")
-        if held.replaced:
+        if self._slot_owner.get((held.order.account, self.slot_number(held.order))) != held.index:
             raise OrderConflict(f"order {held.index} is finished: a newer order took its slot")
         roots = self.roots
         self.ledger.append(
