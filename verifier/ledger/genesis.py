@@ -347,8 +347,6 @@ class Genesis:
             raise EntryError(f"genesis state must be 'slots' or absent, got {state!r:.40}")
         if state == SLOTS_STATE and params.account_depth % 2:
             raise EntryError("genesis state 'slots' needs an even params.account_depth")
-        if state == SLOTS_STATE and d.get("risk") is not None:
-            raise EntryError("genesis risk rules need the slots sweep statements (not yet defined)")
         hashes_raw = mapping(get(d, "vkey_hashes", "genesis"), "genesis vkey_hashes")
         vkey_hashes: dict[str, str] = {}
         for statement in LEDGER_STATES[state]:

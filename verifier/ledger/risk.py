@@ -24,6 +24,9 @@ Rules the replay adds (``RiskChecks``, mixed into the replayer):
   the genesis maintenance fractions, and ``flagged`` equals the proven flags;
 * a liquidation's steps follow ``verifier.statements.liquidate.check_steps``
   with public inputs recomputed from the report and genesis;
+* under a slots genesis (``"state": "slots"``) sweeps and liquidations are
+  ``health_sweep_staged`` / ``liquidate_staged`` proofs whose public funding
+  indices are the replay's (``verifier.ledger.risk_slots``);
 * a funding entry comes at least genesis ``funding.interval_s`` after the
   previous one and every index equals the previous index plus the formula's
   delta at its report ("funding index of market m is X, but ...").
@@ -45,6 +48,7 @@ from verifier.ledger.entries import (
 )
 from verifier.ledger.genesis import chunk_signals
 from verifier.ledger.parse import EntryError, as_list, get, sint, uint
+from verifier.ledger.risk_slots import SlotsRiskChecks
 from verifier.ledger.state import ReplayState
 from verifier.oracle import OracleReport
 from verifier.statements import health_sweep as health_sweep_statement
@@ -153,8 +157,12 @@ class FundingEntry(Entry):
         return {"oracle": self.oracle.to_json(), "indices": [str(f) for f in self.indices]}
 
 
-class RiskChecks:
-    """The replay's risk rules; mixed into ``verifier.ledger.replay._Replayer``."""
+class RiskChecks(SlotsRiskChecks):
+    """The replay's risk rules; mixed into ``verifier.ledger.replay._Replayer``.
+
+    Under a slots genesis the sweep and liquidation proofs are the staged
+    statements (``verifier.ledger.risk_slots``); the bookkeeping is shared.
+    """
 
     genesis: Genesis
     state: ReplayState
@@ -233,11 +241,30 @@ class RiskChecks:
 
     def sweep(self, e: SweepEntry) -> None:
         g = self.genesis
-        p = g.params
         if g.risk is None:
             raise EntryError("a health sweep in a ledger whose genesis has no risk rules")
         report = e.oracle
         self._use_report(report, e.time, "oracle report")
+        if g.slots:
+            flagged = self._slots_sweep_flags(e, report)
+        else:
+            flagged = self._list_sweep_flags(e, report)
+        if tuple(e.flagged) != flagged:
+            raise EntryError(
+                f"flagged lists {list(e.flagged)}, but the proofs flag {list(flagged)}"
+            )
+        risk = self.state.risk
+        # The fund (index 0) is never liquidated; its health is visible in solvency.
+        risk.pending = [i for i in flagged if i != 0]
+        risk.sweep_entry = e.index
+        risk.sweep_clock = e.time
+        risk.batches_since_sweep = 0
+        risk.sweeps += 1
+
+    def _list_sweep_flags(self, e: SweepEntry, report: OracleReport) -> tuple[int, ...]:
+        """Check a list-ledger sweep's health_sweep proofs; return the proven flagged accounts."""
+        g = self.genesis
+        p = g.params
         mmf = [m.mmf_bps for m in g.markets]
         n_public = self.keys["health_sweep"][0].n_public
         signals = chunk_signals(e.chunks, n_public, p.chunks, "a health sweep", "sweep chunk")
@@ -266,27 +293,30 @@ class RiskChecks:
             except ValueError as exc:
                 raise EntryError(f"sweep chunk {k} public inputs: {exc}") from None
             self._proof("health_sweep", chunk.to_json(), expected, e.index, f"sweep chunk {k}")
-        if tuple(e.flagged) != result.flagged:
-            raise EntryError(
-                f"flagged lists {list(e.flagged)}, but the proofs flag {list(result.flagged)}"
-            )
-        risk = self.state.risk
-        # The fund (index 0) is never liquidated; its health is visible in solvency.
-        risk.pending = [i for i in result.flagged if i != 0]
-        risk.sweep_entry = e.index
-        risk.sweep_clock = e.time
-        risk.batches_since_sweep = 0
-        risk.sweeps += 1
+        return result.flagged
 
     def liquidation(self, e: LiquidationEntry) -> None:
         g = self.genesis
-        p = g.params
         if g.risk is None:
             raise EntryError("a liquidation in a ledger whose genesis has no risk rules")
         report = e.oracle
         self._use_report(report, e.time, "oracle report")
         if not 0 < e.account < self.state.account_count:
             raise EntryError(f"liquidation of account {e.account}, which is not a trader's")
+        if g.slots:
+            steps = self._slots_liquidation_steps(e, report)
+        else:
+            steps = self._list_liquidation_steps(e, report)
+        risk = self.state.risk
+        risk.pending = [i for i in risk.pending if i != e.account]
+        risk.liquidations += 1
+        risk.liquidation_steps += steps
+
+    def _list_liquidation_steps(self, e: LiquidationEntry, report: OracleReport) -> int:
+        """Check a list-ledger liquidation's liquidate proofs; return the number of steps."""
+        g = self.genesis
+        p = g.params
+        assert g.risk is not None  # checked by liquidation()
         n_public = self.keys["liquidate"][0].n_public
         steps: list[liquidate_statement.LiquidationStepPublic] = []
         for k, step in enumerate(e.steps):
@@ -328,10 +358,7 @@ class RiskChecks:
             self._proof(
                 "liquidate", step.to_json(), signals_expected, e.index, f"liquidation step {k}"
             )
-        risk = self.state.risk
-        risk.pending = [i for i in risk.pending if i != e.account]
-        risk.liquidations += 1
-        risk.liquidation_steps += len(steps)
+        return len(steps)
 
     def funding(self, e: FundingEntry) -> None:
         g = self.genesis

@@ -25,7 +25,7 @@ failure names the entry):
   sum of its fill groups';
 * ``solvency`` (``verifier.ledger.solvency``) and ``funding``
   (``verifier.ledger.risk``) are shared with list ledgers; ``sweep`` and
-  ``liquidation`` fail (a slots genesis has no risk rules yet).
+  ``liquidation`` take their staged proofs in ``verifier.ledger.risk_slots``.
 
 Pure: no I/O. Never imports prover or exchange.
 """

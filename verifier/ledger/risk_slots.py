@@ -1,0 +1,163 @@
+"""Health sweeps and liquidations of a recycling-order (``"state": "slots"``) ledger.
+
+The ``sweep`` and ``liquidation`` entry kinds keep their bodies
+(``verifier.ledger.risk``); under a slots genesis their proofs are the staged
+statements on the account-state leaf and the quaternary account tree:
+
+* ``sweep`` chunks are ``health_sweep_staged`` proofs: chunk ``c`` covers
+  accounts ``c * 4^chunk_levels ..``; the flags are taken after every
+  account's pending funding at the replay's current funding indices, and the
+  subroots rebuild the quaternary account root
+  (``verifier.statements.health_sweep_staged.check_sweep``);
+* ``liquidation`` steps are ``liquidate_staged`` proofs: the live sequence
+  rules plus every step settling to the replay's funding indices
+  (``verifier.statements.liquidate_staged.check_staged_steps``).
+
+The funding indices are the replay's (from ``funding`` entries, zeros before
+the first): entries do not carry them, the public inputs do. Mixed into
+``RiskChecks``, which calls ``_slots_sweep_flags`` / ``_slots_liquidation_steps``
+when ``genesis.slots``. Pure: no I/O. Never imports prover or exchange.
+"""
+
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+from verifier import groth16
+from verifier.ledger.entries import Genesis, ProofData
+from verifier.ledger.genesis import chunk_signals
+from verifier.ledger.parse import EntryError
+from verifier.ledger.state import ReplayState
+from verifier.oracle import OracleReport
+from verifier.statements import health_sweep_staged, liquidate_staged
+
+if TYPE_CHECKING:
+    from verifier.ledger.risk import LiquidationEntry, SweepEntry
+
+__all__ = ["SLOTS_LIQUIDATE", "SLOTS_SWEEP", "SlotsRiskChecks"]
+
+SLOTS_SWEEP = "health_sweep_staged"
+SLOTS_LIQUIDATE = "liquidate_staged"
+
+
+class SlotsRiskChecks:
+    """Slots-ledger halves of ``RiskChecks.sweep`` / ``RiskChecks.liquidation``."""
+
+    genesis: Genesis
+    state: ReplayState
+    keys: Mapping[str, tuple[groth16.PreparedVerificationKey, object]]
+
+    def _proof(
+        self, statement: str, obj: object, expected: list[int], index: int, label: str
+    ) -> None:
+        raise NotImplementedError
+
+    def _funding_now(self) -> tuple[int, ...]:
+        """The replay's current funding indices (zeros before the first funding entry)."""
+        return tuple(self.state.risk.funding_indices or [0] * self.genesis.params.markets)
+
+    def _signals(self, statement: str, proofs: Sequence[ProofData], what: str) -> list[list[int]]:
+        n_public = self.keys[statement][0].n_public
+        out: list[list[int]] = []
+        for k, proof in enumerate(proofs):
+            try:
+                out.append(groth16.parse_public_signals(proof.public_signals, n_public))
+            except groth16.Groth16Error as exc:
+                raise EntryError(f"{what} {k}: {exc}") from None
+        return out
+
+    def _slots_sweep_flags(self, e: "SweepEntry", report: OracleReport) -> tuple[int, ...]:
+        """Check a slots sweep's chunk proofs; return the proven flagged accounts."""
+        p = self.genesis.params
+        mmf = [m.mmf_bps for m in self.genesis.markets]
+        funding = self._funding_now()
+        signals = chunk_signals(
+            e.chunks,
+            self.keys[SLOTS_SWEEP][0].n_public,
+            1 << (2 * (p.account_levels - p.chunk_levels)),
+            "a health sweep",
+            "sweep chunk",
+        )
+        result = health_sweep_staged.check_sweep(
+            signals,
+            account_levels=p.account_levels,
+            chunk_levels=p.chunk_levels,
+            markets=p.markets,
+            expected_root=e.roots_before.account,
+            prices=report.marks,
+            funding=funding,
+            mmf_bps=mmf,
+        )
+        if not result.ok:
+            raise EntryError(f"health sweep: {'; '.join(result.reasons)}")
+        for k, chunk in enumerate(e.chunks):
+            decoded = health_sweep_staged.StagedSweepChunkPublic.from_signals(signals[k], p.markets)
+            try:
+                expected = health_sweep_staged.public_inputs(
+                    chunk_index=k,
+                    sub_root=decoded.sub_root,
+                    prices=report.marks,
+                    funding=funding,
+                    mmf_bps=mmf,
+                    flags=decoded.flags,
+                    chunk_levels=p.chunk_levels,
+                )
+            except ValueError as exc:
+                raise EntryError(f"sweep chunk {k} public inputs: {exc}") from None
+            self._proof(SLOTS_SWEEP, chunk.to_json(), expected, e.index, f"sweep chunk {k}")
+        return result.flagged
+
+    def _slots_liquidation_steps(self, e: "LiquidationEntry", report: OracleReport) -> int:
+        """Check a slots liquidation's step proofs; return the number of steps."""
+        g = self.genesis
+        rules = g.risk
+        if rules is None:  # pragma: no cover - RiskChecks.liquidation checks it first
+            raise EntryError("a liquidation in a ledger whose genesis has no risk rules")
+        funding = self._funding_now()
+        steps: list[liquidate_staged.StagedLiquidationStepPublic] = []
+        for k, signals in enumerate(self._signals(SLOTS_LIQUIDATE, e.steps, "liquidation step")):
+            try:
+                steps.append(
+                    liquidate_staged.StagedLiquidationStepPublic.from_signals(
+                        signals, g.params.markets
+                    )
+                )
+            except ValueError as exc:
+                raise EntryError(f"liquidation step {k}: {exc}") from None
+            if steps[-1].account != e.account:
+                raise EntryError(f"liquidation step {k} liquidates account {steps[-1].account}")
+        if steps[0].continuation:
+            raise EntryError("liquidation step 0 is a continuation")
+        imf = tuple(m.imf_bps for m in g.markets)
+        mmf = tuple(m.mmf_bps for m in g.markets)
+        fees = rules.liquidation_fee_bps
+        _, end_root, reasons = liquidate_staged.check_staged_steps(
+            steps,
+            start_root=e.roots_before.account,
+            prices=report.marks,
+            funding=funding,
+            imf_bps=imf,
+            mmf_bps=mmf,
+            liquidation_fee_bps=fees,
+        )
+        if reasons:
+            raise EntryError(reasons[0])
+        if end_root != e.roots_after.account:
+            raise EntryError("the last liquidation step does not end at roots_after")
+        for k, (step, decoded) in enumerate(zip(e.steps, steps, strict=True)):
+            expected = replace(
+                decoded,
+                prices=report.marks,
+                funding=funding,
+                imf_bps=imf,
+                mmf_bps=mmf,
+                liquidation_fee_bps=fees,
+            )
+            try:
+                signals_expected = expected.signals()
+            except ValueError as exc:
+                raise EntryError(f"liquidation step {k} public inputs: {exc}") from None
+            self._proof(
+                SLOTS_LIQUIDATE, step.to_json(), signals_expected, e.index, f"liquidation step {k}"
+            )
+        return len(steps)
