@@ -372,8 +372,8 @@ class Operator(RiskEngine):
         self._signatures[index] = signature
         return index
 
-    def cancel(self, order_index: int, signature: Signature) -> None:
-        """Stop an order from matching; signature over cancel_message(tag, index, h)."""
+    def check_cancel_signature(self, order_index: int, signature: Signature) -> None:
+        """Raise SignatureRejected unless the order's owner signed its cancel message."""
         record = self.resting(order_index)
         state = self.accounts[record.order.account]
         msg = cancel_message(self.tags.cancel, order_index, record.commitment)
@@ -381,6 +381,16 @@ class Operator(RiskEngine):
             check_signature(msg, signature, Point(state.pub_x, state.pub_y))
         except SignatureError as exc:
             raise SignatureRejected(f"cancel signature rejected: {exc}") from None
+
+    def cancel(self, order_index: int, signature: Signature, *, checked: bool = False) -> None:
+        """Stop an order from matching; signature over cancel_message(tag, index, h).
+
+        ``checked=True``: the caller has just run ``check_cancel_signature`` under
+        the same state lock (the intake does, to count only authenticated cancels).
+        """
+        if not checked:
+            self.check_cancel_signature(order_index, signature)
+        record = self.resting(order_index)
         if record.cancelled:
             raise OperatorError(f"order {order_index} is already cancelled")
         if record.filled >= record.order.size:

@@ -272,7 +272,6 @@ class Intake(ServiceCore):
         except (binascii.Error, ValueError):
             raise Malformed("ciphertext is not valid base64") from None
         order, signature = self._open(ciphertext)
-        self.limits.hit_account(order.account)
         with self._intake:
             if commitment in self._listed or any(p.commitment == commitment for p in self._pending):
                 raise Conflict("duplicate order: this commitment was already accepted")
@@ -287,6 +286,9 @@ class Intake(ServiceCore):
                 raise Rejected(exc.reason) from None
             if h != commitment:
                 raise Rejected("commitment does not match the decrypted order")
+            # Only now, with the owner's signature checked: anyone can name any
+            # account, so a refused order must not spend the owner's budget.
+            self.limits.hit_account(order.account)
             received = time.time_ns() // 1_000_000
             if self._lock.acquire(blocking=False):
                 try:
@@ -353,10 +355,13 @@ class Intake(ServiceCore):
         _, index = self._order_lookup(commitment)
         if index is None:
             raise Conflict("order is pending (a batch is running); cancel it after")
-        self.limits.hit_account(self.op.order_terms(index).account)
         with self._mutating():
             try:
-                self.op.cancel(index, signature)
+                # The signature first: commitments are public, so anyone can send
+                # cancels naming an order; only its owner's count against the limit.
+                self.op.check_cancel_signature(index, signature)
+                self.limits.hit_account(self.op.order_terms(index).account)
+                self.op.cancel(index, signature, checked=True)
             except SignatureRejected as exc:
                 raise Unauthenticated(str(exc)) from None
             except OperatorError as exc:

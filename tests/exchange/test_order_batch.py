@@ -184,3 +184,30 @@ def test_request_limits(env: Env) -> None:
     with pytest.raises(ClientError) as exc:
         env.client.submit_orders([])
     assert exc.value.status == 422
+
+
+def test_forged_orders_and_cancels_do_not_spend_the_owners_budget(env: Env) -> None:
+    """Anyone can name any account (commitments are public): only requests its key
+    signed count against its per-account limit, so a flood of forged orders and
+    cancels naming a victim leaves the victim's own order and cancel accepted."""
+    victim = 0
+    own = env.order(victim, limit_price=48_000)
+    placed = env.http.post("/v1/orders", json=env.item(victim, own))
+    assert placed.status_code == 202, placed.text
+    commitment, index = int(placed.json()["commitment"]), placed.json()["order_index"]
+    forged = [
+        env.item(victim, env.order(victim, limit_price=47_000 - i), signer=1)
+        for i in range(ACCOUNT_LIMIT + 4)
+    ]
+    body = env.http.post("/v1/orders/batch", json={"orders": forged}).json()
+    assert [x["code"] for x in body["results"]] == [422] * len(forged)
+    attacker = env.keys[1]
+    for _ in range(ACCOUNT_LIMIT + 2):
+        with pytest.raises(ClientError) as refused:
+            env.client.cancel(attacker, commitment, index)
+        assert refused.value.status == 401
+    before = env.ledger_length()
+    mine = env.http.post("/v1/orders", json=env.item(victim, env.order(victim, limit_price=46_000)))
+    assert mine.status_code == 202, mine.text
+    assert env.client.cancel(env.keys[victim], commitment, index)["status"] == "cancelled"
+    assert env.ledger_length() == before + 1
