@@ -179,7 +179,7 @@ class RiskChecks(SlotsRiskChecks):
     # -- batches ------------------------------------------------------------
 
     def before_batch(self, time: int, report_time: int) -> None:
-        """Fail a batch at entry time ``time`` (report time ``report_time``) the risk rules forbid."""
+        """Fail a batch (entry time ``time``, report time ``report_time``) the risk rules forbid."""
         risk = self.state.risk
         if risk.pending:
             raise EntryError(
