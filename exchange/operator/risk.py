@@ -82,11 +82,12 @@ class RiskEngine(SettlementPlanner, FundingUpdates):
                 f"account {self.pending_liquidations[0]} was flagged by the last health sweep: "
                 "liquidate it (or sweep again) before the next batch"
             )
+        # The verifier's order (verifier.ledger.risk.RiskChecks.before_batch).
+        self._check_funding_overdue(report)
         n, t = self.risk_rules.sweep_interval_batches, self.risk_rules.sweep_interval_s
         late = t and self.sweep_clock is not None and entry_time - self.sweep_clock > t
         if (n and self.batches_since_sweep >= n) or late:
             raise OperatorError("health sweep overdue: sweep (health_sweep) before this batch")
-        self._check_funding_overdue(report)
 
     def _count_batch_risk(self, entry_time: int, report: OracleReport) -> None:
         self.batches_since_sweep += 1

@@ -339,6 +339,11 @@ def test_operator_refuses_a_funding_overdue_batch(honest: RiskLedger) -> None:
     with pytest.raises(OperatorError, match="funding overdue"):
         op.run_batch(late)
     assert len(op.ledger) == length
+    # It also owes a sweep (2 batches since entry 8, interval 2): refused for that too.
+    op.funding_clock = late.timestamp
+    with pytest.raises(OperatorError, match="health sweep overdue"):
+        op.run_batch(late)
+    assert len(op.ledger) == length
 
 
 def restored(op: Any) -> Any:
