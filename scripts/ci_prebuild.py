@@ -20,12 +20,15 @@ from collections.abc import Callable, Sequence
 
 
 def plan(statements: Sequence[str], staged: Sequence[str]) -> list[tuple[str, bool]]:
-    """(statement, with keys) in build order: staged compiles first (tests need only the
-    r1cs; test_constraint_budget compiles them early), then the keyed statements, last
-    alphabetically first."""
+    """(statement, with keys) in build order: staged compiles first (their circuit tests
+    need only the r1cs; test_constraint_budget compiles them early), then the live
+    statements' keys, last alphabetically first (tests/circuits meets them from the
+    front), then the staged statements' keys, which the slots ledgers of tests/exchange
+    and tests/verifier need later (a slots genesis pins every staged key)."""
     compiles = [(s, False) for s in sorted(staged, reverse=True)]
     keys = [(s, True) for s in sorted(statements, reverse=True)]
-    return compiles + keys
+    staged_keys = [(s, True) for s in sorted(staged)]
+    return compiles + keys + staged_keys
 
 
 def main(argv: Sequence[str] | None = None) -> int:
