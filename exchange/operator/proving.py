@@ -17,11 +17,12 @@ from typing import Any
 from exchange.operator.state import OperatorError, ProveFn
 from oracle.signer import Oracle
 from prover import toolchain
-from verifier.export import Ledger
+from verifier.export import Ledger, LedgerEntry, Roots
 from verifier.ledger import Limits
 from verifier.oracle import OracleReport
 from verifier.params import BPS_DENOM, CircuitParams
 from verifier.protocol import Tags
+from verifier.statements.solvency_chunk import SolvencyResult
 
 __all__ = ["ProvingMixin"]
 
@@ -37,8 +38,13 @@ class ProvingMixin:
     latest_report: OracleReport | None
     proof_seconds: dict[str, float]
     proof_counts: dict[str, int]
+    total_collateral: int
     _clock: Callable[[], int]
     _prove_fn: ProveFn
+
+    @property
+    def roots(self) -> Roots:
+        raise NotImplementedError
 
     def artifacts(self, statement: str) -> toolchain.CircuitArtifacts:
         raise NotImplementedError
@@ -56,6 +62,45 @@ class ProvingMixin:
             # a bug in a witness builder, never something to publish.
             raise OperatorError(f"{statement}: proof's public signals differ from the statement")
         return {"proof": proof, "public_signals": [str(x) for x in public]}
+
+    def _append_solvency(
+        self,
+        report: OracleReport,
+        shock_bps: Sequence[int] | None,
+        chunks: list[dict[str, Any]],
+        result: SolvencyResult,
+        entry_time: int,
+    ) -> LedgerEntry:
+        """Append the ``solvency`` entry for checked chunk proofs (both states share the body).
+
+        ``result`` is the verifier's own check of ``chunks`` (``check_solvency`` or
+        ``check_solvency_walk``); OperatorError if it could not open the totals.
+        """
+        if result.totals is None or result.root is None:
+            raise OperatorError(f"solvency proof is malformed: {'; '.join(result.reasons)}")
+        totals = result.totals
+        roots = self.roots
+        return self.ledger.append(
+            "solvency",
+            roots,
+            roots,
+            {
+                "account_root": str(roots.account),
+                "total_collateral": str(self.total_collateral),
+                "oracle": report.to_json(),
+                "stress": None if shock_bps is None else {"shock_bps": list(shock_bps)},
+                "chunks": chunks,
+                "result": {
+                    "balance": str(totals.balance),
+                    "positions": [str(s) for s in totals.positions],
+                    "deficit": str(totals.deficit),
+                    "fund": str(totals.fund),
+                    "solvent": result.ok,
+                    "reasons": list(result.reasons),
+                },
+            },
+            time=entry_time,
+        )
 
     def _prove_all(
         self, statement: str, items: Sequence[tuple[Mapping[str, object], Sequence[int]]]

@@ -498,28 +498,4 @@ class Operator(RiskEngine):
             expected_root=self.account_tree.root,
             prices=prices,
         )
-        if result.totals is None or result.root is None:
-            raise OperatorError(f"solvency proof is malformed: {'; '.join(result.reasons)}")
-        totals = result.totals
-        roots = self.roots
-        return self.ledger.append(
-            "solvency",
-            roots,
-            roots,
-            {
-                "account_root": str(roots.account),
-                "total_collateral": str(self.total_collateral),
-                "oracle": report.to_json(),
-                "stress": None if shock_bps is None else {"shock_bps": list(shock_bps)},
-                "chunks": chunks,
-                "result": {
-                    "balance": str(totals.balance),
-                    "positions": [str(s) for s in totals.positions],
-                    "deficit": str(totals.deficit),
-                    "fund": str(totals.fund),
-                    "solvent": result.ok,
-                    "reasons": list(result.reasons),
-                },
-            },
-            time=entry_time,
-        )
+        return self._append_solvency(report, shock_bps, chunks, result, entry_time)
