@@ -8,6 +8,12 @@ server URL and the account index in a small profile next to it
 signed, sealed to the operator's key and submitted by the SDK; the inclusion
 path is verified locally against the root the exchange publishes.
 
+The exchange's ledger state comes from ``GET /v1/info``: on the recycling-order
+("slots") state an order takes ``--order-id`` (default: the SDK's next id for
+the account, above every id the server lists for it) and ``--reduce-only``, a
+cancel needs only the commitment, and inclusion is checked on the quaternary
+account tree.
+
 Bad input (a missing or malformed key file, a bad URL, a bad number, a
 request the API refuses) gives one line on stderr and exit code 2, never a
 traceback; a failed inclusion check gives exit code 1. This module never
@@ -27,7 +33,8 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from client.sdk import ClientError, DarkpoolClient, verify_inclusion
+from client.sdk import ClientError, DarkpoolClient
+from client.slots import SlotsBusy
 from verifier.eddsa import PrivateKey, public_key_to_dict
 from verifier.encoding import BUY, SELL
 from verifier.field import R
@@ -192,10 +199,13 @@ def symbols(client: DarkpoolClient) -> list[str]:
 def print_order(view: dict[str, Any], names: list[str]) -> None:
     side = "buy" if view["side"] == BUY else "sell"
     index = view["order_index"]
+    slotted = ""
+    if view.get("order_id") is not None:
+        slotted = f", id {view['order_id']}" + (", reduce-only" if view.get("reduce_only") else "")
     print(
         f"order {view['commitment']}\n"
         f"  {view['status']}: {side} {view['size']} {names[view['market']]} @ {view['limit_price']}, "
-        f"filled {view['filled']}, order #{index if index is not None else '-'}, "
+        f"filled {view['filled']}, order #{index if index is not None else '-'}{slotted}, "
         f"expires {view['expiry']}"
     )
 
@@ -252,14 +262,34 @@ def cmd_order(args: argparse.Namespace) -> int:
     size = positive(args.size, "size")
     limit = positive(args.limit, "limit")
     ttl = positive(args.ttl, "ttl")
+    order_id = positive(args.order_id, "order id") if args.order_id is not None else None
     s = session(args)
     market = market_id(s.client.info(), args.market)
+    if not s.client.slots and (order_id is not None or args.reduce_only):
+        raise TraderError(
+            "--order-id and --reduce-only need an exchange on the slots state "
+            f"(this one runs {s.client.state!r})"
+        )
     expiry = int(time.time()) + ttl
-    result = s.client.submit_order(s.key, s.account, market, side, size, limit, expiry)
+    try:
+        result = s.client.submit_order(
+            s.key,
+            s.account,
+            market,
+            side,
+            size,
+            limit,
+            expiry,
+            order_id=order_id,
+            reduce_only=args.reduce_only,
+        )
+    except SlotsBusy as exc:
+        raise TraderError(str(exc)) from None
     index = result["order_index"]
     print(
         f"commitment {result['commitment']}\nstatus {result['status']}"
         + (f" (order #{index})" if index is not None else "")
+        + (f"\norder id {result['order_id']}" if "order_id" in result else "")
     )
     return 0
 
@@ -267,6 +297,10 @@ def cmd_order(args: argparse.Namespace) -> int:
 def cmd_cancel(args: argparse.Namespace) -> int:
     commitment = positive(args.commitment, "commitment")
     s = session(args)
+    if s.client.slots:  # the cancel names the commitment only
+        result = s.client.cancel(s.key, commitment)
+        print(f"cancelled order #{result['order_index']} ({result['commitment']})")
+        return 0
     view = s.client.order_status(s.key, s.account, commitment)
     if view["order_index"] is None:
         raise TraderError("the order is still pending (a batch is running); try again shortly")
@@ -296,7 +330,7 @@ def cmd_verify_inclusion(args: argparse.Namespace) -> int:
     root = positive(args.root, "root", zero_ok=True) if args.root is not None else None
     s = session(args)
     inclusion = s.client.inclusion(s.key, s.account, root)
-    ok = verify_inclusion(inclusion, s.key.public_key())
+    ok = s.client.check_inclusion(inclusion, s.key.public_key())
     expected = root
     if expected is None:
         # Check against the root the exchange publishes, not only the one in this answer.
@@ -350,6 +384,15 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     p.add_argument("--size", required=True, help="lots")
     p.add_argument("--limit", required=True, help="limit price in ticks")
     p.add_argument("--ttl", default=str(DEFAULT_TTL_S), help="seconds until the order expires")
+    p.add_argument(
+        "--order-id",
+        help="slots state: the order id (slot = id mod 4^slot_levels; default: the next free id)",
+    )
+    p.add_argument(
+        "--reduce-only",
+        action="store_true",
+        help="slots state: the order may only shrink the position (never open or flip it)",
+    )
     p = add("cancel", cmd_cancel, "cancel an order")
     p.add_argument("commitment")
     p = add("status", cmd_status, "account balance, positions and orders, or one order")

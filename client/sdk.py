@@ -7,6 +7,13 @@ account are signed with ``verifier.auth``. Inclusion paths are checked locally
 with ``verifier.merkle``, and ``export_ledger`` writes the docs/ledger.md
 layout so ``darkpool-verify DIR`` can replay what the server published.
 
+Both ledger states: the client reads ``state`` from ``GET /v1/info``. On a
+recycling-order ("slots") exchange, orders are ``SlottedOrder`` s with an
+``order_id`` (default: ``client.slots.OrderIds``, per account increasing, in
+a slot no live order of this client holds) and ``reduce_only``; cancels are
+signed over ``Poseidon(TAG(cancel), h)``; inclusion openings are checked on
+the quaternary account tree (``client.slots.verify_slots_inclusion``).
+
 Never sends a private key; an ``httpx.Client`` (or FastAPI's TestClient) can be
 passed in for tests.
 """
@@ -22,6 +29,7 @@ from typing import Any
 import httpx
 from nacl.public import PublicKey, SealedBox
 
+from client.slots import SLOTS_STATE, OrderIds, SlotsBusy, verify_slots_inclusion
 from verifier import auth
 from verifier.account_state import SlottedOrder, cancel_order_message, order_hash
 from verifier.babyjub import Point
@@ -53,6 +61,9 @@ class DarkpoolClient:
         self.http = http if http is not None else httpx.Client(base_url=base_url, timeout=300)
         self._info: dict[str, Any] | None = None
         self._last_ms = 0  # the last X-Darkpool-Timestamp this client signed
+        self._order_ids: OrderIds | None = None
+        self._seeded: set[int] = set()  # accounts whose server order list OrderIds has seen
+        self._slotted: dict[int, SlottedOrder] = {}  # h -> terms, of slotted orders sent here
 
     def close(self) -> None:
         self.http.close()
@@ -97,6 +108,23 @@ class DarkpoolClient:
         if self._info is None or refresh:
             self._info = self._check(self.http.get("/v1/info"))
         return self._info
+
+    @property
+    def state(self) -> str:
+        """The exchange's ledger state (genesis ``state``): ``"slots"`` or ``"list"``."""
+        return str(self.info().get("state") or "list")
+
+    @property
+    def slots(self) -> bool:
+        """True on a recycling-order ("slots") exchange."""
+        return self.state == SLOTS_STATE
+
+    @property
+    def order_ids(self) -> OrderIds:
+        """The per-account order-id picker of a slots exchange (genesis ``slot_levels``)."""
+        if self._order_ids is None:
+            self._order_ids = OrderIds(int(self.info()["params"]["slot_levels"]))
+        return self._order_ids
 
     def health(self) -> dict[str, Any]:
         result: dict[str, Any] = self._check(self.http.get("/v1/health"))
@@ -177,34 +205,135 @@ class DarkpoolClient:
         size: int,
         limit: int,
         expiry: int,
+        *,
+        order_id: int | None = None,
+        reduce_only: bool = False,
     ) -> dict[str, Any]:
-        order = Order(account, market, side, size, limit, expiry, salt=secrets.randbelow(R))
-        h, ciphertext = self.seal(order, key)
-        return self.submit_sealed(h, ciphertext)
+        """Sign, seal and submit one order; the answer of ``POST /v1/orders``.
 
-    def submit_orders(self, signed: Sequence[tuple[PrivateKey, Order]]) -> dict[str, Any]:
+        On a slots exchange the order gets ``order_id`` (default: the next id of
+        ``order_ids`` for the account, after reading the account's orders once)
+        and ``reduce_only``; the answer then also has ``order_id``. On the list
+        state ``order_id`` and ``reduce_only`` must be left unset (ValueError).
+        """
+        salt = secrets.randbelow(R)
+        if not self.slots:
+            if order_id is not None or reduce_only:
+                raise ValueError("order_id and reduce_only need an exchange on the slots state")
+            order = Order(account, market, side, size, limit, expiry, salt=salt)
+            return self.submit_sealed(*self.seal(order, key))
+        if order_id is None:
+            order_id = self.next_order_id(key, account)
+        slotted = SlottedOrder(
+            account, order_id, market, side, size, limit, expiry, reduce_only, salt=salt
+        )
+        result = self.submit_sealed(*self.seal_slotted(slotted, key))
+        self._accepted(slotted, int(result["commitment"]))
+        return {**result, "order_id": order_id}
+
+    def next_order_id(self, key: PrivateKey, account: int) -> int:
+        """The order id ``submit_order`` would use next for ``account`` (slots state).
+
+        Reads the account's orders from the server the first time (ids only grow
+        past them) and again when every slot looks busy; SlotsBusy if they are.
+        """
+        ids = self.order_ids
+        if account not in self._seeded:
+            self.refresh_orders(key, account)
+        try:
+            return ids.next(account)
+        except SlotsBusy:
+            self.refresh_orders(key, account)
+            return ids.next(account)
+
+    def refresh_orders(self, key: PrivateKey, account: int) -> None:
+        """Tell ``order_ids`` which ids the account used and which of its orders are live."""
+        self.order_ids.seen(account, self.account(key, account).get("orders", []))
+        self._seeded.add(account)
+
+    def _accepted(self, order: SlottedOrder, commitment: int) -> None:
+        self.order_ids.used(order.account, order.order_id, order.expiry)
+        self._slotted[commitment] = order
+
+    def slotted(
+        self, order: Order | SlottedOrder, key: PrivateKey, *, reduce_only: bool = False
+    ) -> SlottedOrder:
+        """``order`` as a slotted order, with the account's next order id if it has none."""
+        if isinstance(order, SlottedOrder):
+            return order
+        return SlottedOrder(
+            order.account,
+            self.next_order_id(key, order.account),
+            order.market,
+            order.side,
+            order.size,
+            order.limit_price,
+            order.expiry,
+            reduce_only,
+            salt=order.salt,
+        )
+
+    def submit_orders(
+        self, signed: Sequence[tuple[PrivateKey, Order | SlottedOrder]]
+    ) -> dict[str, Any]:
         """Seal and submit many orders in ONE request (``POST /v1/orders/batch``).
 
         Each (key, order) is signed and sealed like ``seal``; the answer has one
         result per order, in order: ``status`` listed / pending / refused,
         ``code`` (202 or the status ``POST /v1/orders`` would give), ``detail``.
+        On a slots exchange a list ``Order`` becomes a ``SlottedOrder`` with the
+        account's next order id (``slotted``); results then carry ``order_id``.
         """
         items = []
+        sent: list[SlottedOrder | None] = []
         for key, order in signed:
-            h, ciphertext = self.seal(order, key)
+            if self.slots:
+                terms = self.slotted(order, key)
+                h, ciphertext = self.seal_slotted(terms, key)
+                # spent now, so the next order of this request gets a newer id
+                self.order_ids.used(terms.account, terms.order_id, terms.expiry)
+                sent.append(terms)
+            elif isinstance(order, Order):
+                h, ciphertext = self.seal(order, key)
+                sent.append(None)
+            else:
+                raise ValueError("slotted orders need an exchange on the slots state")
             items.append({"commitment": str(h), "ciphertext": ciphertext})
         result: dict[str, Any] = self._check(
             self.http.post("/v1/orders/batch", json={"orders": items})
         )
+        for item, one in zip(result["results"], sent, strict=True):
+            if one is None:
+                continue
+            item["order_id"] = one.order_id
+            if item.get("code") == 202:
+                self._accepted(one, int(item["commitment"]))
+            else:
+                self.order_ids.released(one.account, one.order_id)
         return result
 
-    def cancel(self, key: PrivateKey, commitment: int, order_index: int) -> dict[str, Any]:
-        sig = key.sign(cancel_message(self.tags.cancel, order_index, commitment))
+    def cancel(
+        self, key: PrivateKey, commitment: int, order_index: int | None = None
+    ) -> dict[str, Any]:
+        """Cancel an order (``POST /v1/orders/{h}/cancel``), signed by its owner's key.
+
+        Slots state: the signature is over ``Poseidon(TAG(cancel), h)``
+        (``slotted_cancel_signature``); list state: over (order_index, h), so
+        ``order_index`` is required there.
+        """
+        if self.slots:
+            signature = self.slotted_cancel_signature(key, commitment)
+        elif order_index is None:
+            raise ValueError("cancelling on the list state needs the order's index")
+        else:
+            sig = key.sign(cancel_message(self.tags.cancel, order_index, commitment))
+            signature = signature_to_dict(sig)
         result: dict[str, Any] = self._check(
-            self.http.post(
-                f"/v1/orders/{commitment}/cancel", json={"signature": signature_to_dict(sig)}
-            )
+            self.http.post(f"/v1/orders/{commitment}/cancel", json={"signature": signature})
         )
+        order = self._slotted.get(commitment)
+        if order is not None:
+            self.order_ids.released(order.account, order.order_id)
         return result
 
     def order_status(self, key: PrivateKey, account: int, commitment: int) -> dict[str, Any]:
@@ -235,9 +364,22 @@ class DarkpoolClient:
         result: dict[str, Any] = self._check(self.http.get(f"/v1/vkeys/{statement}"))
         return result
 
+    def statements(self) -> list[str]:
+        """The statements whose keys the genesis names (``vkey_hashes``), in order."""
+        names = list(self.info().get("vkey_hashes") or {})
+        return names or list(STATEMENTS)
+
     def export_ledger(self, directory: Path | str) -> Path:
         """Fetch every entry and verification key; write the docs/ledger.md export."""
-        return write_export(self.all_entries(), {s: self.vkey(s) for s in STATEMENTS}, directory)
+        vkeys = {s: self.vkey(s) for s in self.statements()}
+        return write_export(self.all_entries(), vkeys, directory)
+
+    def check_inclusion(self, inclusion: dict[str, Any], expected_pubkey: Point | None) -> bool:
+        """``verify_inclusion`` for this exchange's state and depth (genesis params)."""
+        if self.slots:
+            levels = int(self.info()["params"]["account_depth"]) // 2
+            return verify_slots_inclusion(inclusion, levels, expected_pubkey)
+        return verify_inclusion(inclusion, expected_pubkey)
 
     # ------------------------------------------------------------ admin (operator token)
 

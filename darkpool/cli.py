@@ -5,6 +5,7 @@ Bad input gives one line on stderr and a non-zero exit, never a traceback.
 
 import argparse
 import json
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -15,17 +16,37 @@ from verifier.params import ParamsError
 from verifier.protocol import DEFAULT_EXCHANGE_ID
 
 
-def cmd_setup(args: argparse.Namespace) -> int:
-    """Compile and set up every statement circuit of a profile (cached)."""
-    from prover import circuits
+def setup_state(value: str | None) -> str:
+    """The ledger state ``setup`` builds for: ``--state``, else ``DARKPOOL_STATE``, else slots.
 
-    for statement in circuits.STATEMENTS:
+    The default is ``darkpool serve``'s (``exchange.core.config.SERVE_DEFAULTS``), so
+    ``darkpool setup --profile production`` prepares exactly what a default server needs.
+    """
+    from exchange.core.config import SERVE_DEFAULTS
+    from verifier.ledger.genesis import LEDGER_STATES
+
+    state = value or os.environ.get("DARKPOOL_STATE") or SERVE_DEFAULTS["state"]
+    if state not in LEDGER_STATES:
+        raise ValueError(f"unknown state {state!r} (have: {', '.join(LEDGER_STATES)})")
+    return state
+
+
+def cmd_setup(args: argparse.Namespace) -> int:
+    """Compile and set up every statement circuit of a profile and ledger state (cached)."""
+    from prover import circuits
+    from verifier.ledger.genesis import LEDGER_STATES
+
+    state = setup_state(args.state)
+    started = time.perf_counter()
+    for statement in LEDGER_STATES[state]:
         t0 = time.perf_counter()
         art = circuits.build_statement(statement, args.profile, args.exchange_id)
         print(
-            f"{statement:<15} {args.profile:<10} {art.constraints:>9,} constraints  "
-            f"{art.n_public:>3} public  key {art.key[:12]}  ({time.perf_counter() - t0:.1f}s)"
+            f"{statement:<19} {args.profile:<10} {art.constraints:>9,} constraints  "
+            f"{art.n_public:>3} public  key {art.key[:12]}  ({time.perf_counter() - t0:.1f}s)",
+            flush=True,
         )
+    print(f"{state} state, profile {args.profile}: {time.perf_counter() - started:.1f}s")
     from exchange.api.explorer.routes import crypto_bundle
 
     print(f"explorer self-check script: {crypto_bundle()}")  # esbuild, cached like the circuits
@@ -100,11 +121,16 @@ def cmd_export(args: argparse.Namespace) -> int:
         if not entries:
             print("darkpool: the database holds no ledger", file=sys.stderr)
             return 2
+        from verifier.ledger.genesis import LEDGER_STATES
+
+        genesis = entries[0]
+        # The ledger's own state and profile (a `darkpool serve` default is slots at
+        # production, Settings() built here is the test profile).
+        statements = LEDGER_STATES[str(genesis.get("state", "list"))]
+        profile = str(genesis.get("params", {}).get("name", settings.profile))
         vkeys = {
-            s: circuits.build_statement(
-                s, settings.profile, settings.exchange_id
-            ).verification_key()
-            for s in circuits.STATEMENTS
+            s: circuits.build_statement(s, profile, settings.exchange_id).verification_key()
+            for s in statements
         }
         out = write_export(entries, vkeys, args.directory)
     print(f"exported to {out}")
@@ -133,6 +159,13 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--profile", default="test", help="circuit profile (circuits/params.json)")
         p.add_argument("--exchange-id", default=DEFAULT_EXCHANGE_ID, help="domain-tag exchange id")
         p.set_defaults(func=func)
+        if name == "setup":
+            p.add_argument(
+                "--state",
+                choices=("slots", "list"),
+                help="ledger state whose statements to build (default: DARKPOOL_STATE, "
+                "else slots, as `darkpool serve`)",
+            )
         if name == "demo":
             p.add_argument("--ledger-out", metavar="DIR", help="keep the ledger export in DIR")
             p.add_argument(

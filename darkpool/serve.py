@@ -33,7 +33,7 @@ from typing import Any, Protocol
 
 import uvicorn
 
-from verifier.protocol import STATEMENTS
+from verifier.protocol import STAGED_STATEMENTS, STATEMENTS
 
 log = logging.getLogger("darkpool.serve")
 
@@ -127,7 +127,7 @@ class LazyExchange:
                 "pending_orders": None,
                 "setup": {
                     "done": 0,
-                    "total": len(STATEMENTS),
+                    "total": _statement_count(),
                     "current": None,
                     "elapsed_s": round(time.monotonic() - _T0, 3),
                     "error": self.error,
@@ -179,6 +179,12 @@ def _one_line(exc: Exception) -> str:
         except (TypeError, LookupError):
             pass
     return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+
+
+def _statement_count() -> int:
+    """How many statements setup builds: those of ``DARKPOOL_STATE`` (default slots)."""
+    state = os.environ.get("DARKPOOL_STATE", "slots")
+    return len(STATEMENTS if state == "list" else STAGED_STATEMENTS)
 
 
 def _since_process_start() -> float:

@@ -83,7 +83,11 @@ def serve_env(data_dir: Path, database_url: str | None = None, **settings: str) 
     ``DARKPOOL_OPERATOR_TOKEN``). The caller's database, key dir and operator
     token never leak in from the shell: the database is SQLite in the data dir
     unless ``database_url`` names another, the service generates its own token
-    unless one is given.
+    unless one is given. The profile is ``test`` unless ``profile`` (or the
+    caller's ``DARKPOOL_PROFILE``) says otherwise: ``darkpool serve`` alone
+    defaults to ``production`` (``exchange.core.config.SERVE_DEFAULTS``), which
+    tests and quick runs must not build. The ledger state is the serve default
+    (slots) unless ``state`` / ``DARKPOOL_STATE`` is given.
     """
     env = dict(os.environ)
     for name in (
@@ -96,6 +100,7 @@ def serve_env(data_dir: Path, database_url: str | None = None, **settings: str) 
     if database_url is not None:
         env["DATABASE_URL"] = database_url
     env.update(DARKPOOL_DATA_DIR=str(data_dir), DARKPOOL_BATCH_INTERVAL_S="0")
+    env.setdefault("DARKPOOL_PROFILE", "test")
     env.update({f"DARKPOOL_{name.upper()}": value for name, value in settings.items()})
     return env
 

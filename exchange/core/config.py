@@ -45,6 +45,21 @@ DEFAULT_MARKETS = [
     MarketConfig(symbol="ETH-PERP", imf_bps=1000, mmf_bps=500, fee_bps=5, start_price=3_000),
 ]
 
+#: The markets a profile with more than two markets gets by default (``darkpool serve``
+#: at ``production``, 4 markets): ``DEFAULT_MARKETS`` then these, all integer parameters.
+MORE_MARKETS = [
+    MarketConfig(symbol="SOL-PERP", imf_bps=1000, mmf_bps=500, fee_bps=10, start_price=150),
+    MarketConfig(symbol="DOGE-PERP", imf_bps=2000, mmf_bps=1000, fee_bps=10, start_price=20),
+]
+
+
+def default_markets(count: int) -> list[MarketConfig]:
+    """The first ``count`` default markets (ValueError if more than are defined)."""
+    known = DEFAULT_MARKETS + MORE_MARKETS
+    if not 1 <= count <= len(known):
+        raise ValueError(f"no default markets for {count} markets (have {len(known)})")
+    return list(known[:count])
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="DARKPOOL_", extra="ignore")
@@ -160,16 +175,31 @@ SERVE_RISK_DEFAULTS: dict[str, int] = {
     "funding_interval_s": 3600,
 }
 
+#: What ``darkpool serve`` runs unless ``DARKPOOL_STATE`` / ``DARKPOOL_PROFILE`` say
+#: otherwise: the recycling-order ("slots") state at production depth (2^20 accounts,
+#: 4 markets, 16 live orders per account). ``Settings()`` built in code stays at the
+#: ``test`` profile (the test suite's).
+SERVE_DEFAULTS: dict[str, str] = {"state": "slots", "profile": "production"}
+
 
 def serve_settings() -> Settings:
-    """``darkpool serve``'s settings: the environment, with ``SERVE_RISK_DEFAULTS`` where unset.
+    """``darkpool serve``'s settings: the environment, with ``SERVE_DEFAULTS`` and
+    ``SERVE_RISK_DEFAULTS`` where unset, and ``default_markets`` sized to the profile
+    when ``DARKPOOL_MARKETS`` is unset.
 
-    Raises pydantic ``ValidationError`` on a bad variable (like ``Settings()``).
+    Raises pydantic ``ValidationError`` on a bad variable (like ``Settings()``),
+    ValueError for a profile with more markets than there are defaults.
     """
     given = {name.upper() for name in os.environ}
+    wanted: dict[str, object] = {**SERVE_RISK_DEFAULTS, **SERVE_DEFAULTS}
     defaults = {
-        field: value
-        for field, value in SERVE_RISK_DEFAULTS.items()
-        if f"DARKPOOL_{field.upper()}" not in given
+        field: value for field, value in wanted.items() if f"DARKPOOL_{field.upper()}" not in given
     }
-    return Settings(**defaults)  # type: ignore[arg-type]
+    settings = Settings(**defaults)  # type: ignore[arg-type]
+    if "DARKPOOL_MARKETS" not in given:
+        from prover.circuits import load_params
+
+        count = load_params(settings.profile).markets
+        if count != len(settings.markets):
+            settings = Settings(**defaults, markets=default_markets(count))  # type: ignore[arg-type]
+    return settings

@@ -116,3 +116,46 @@ def test_serve_turns_the_risk_rules_on_unless_the_environment_says_otherwise(
     monkeypatch.setenv("DARKPOOL_FUNDING_INTERVAL_S", "60")
     s = serve_settings()
     assert (s.sweep_interval_batches, s.sweep_interval_s, s.funding_interval_s) == (0, 300, 60)
+
+
+def test_serve_defaults_to_the_slots_state_at_production_with_four_markets(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`darkpool serve` (issue 12): production profile, 4 default markets (BTC, ETH, SOL,
+    DOGE; integer parameters), state slots; the environment overrides each; ``Settings()``
+    in code stays at the test profile with 2 markets."""
+    from exchange.core.config import SERVE_DEFAULTS, Settings, default_markets, serve_settings
+
+    for name in ("PROFILE", "STATE", "MARKETS"):
+        monkeypatch.delenv(f"DARKPOOL_{name}", raising=False)
+    assert SERVE_DEFAULTS == {"state": "slots", "profile": "production"}
+    s = serve_settings()
+    assert s.profile == "production"
+    assert [m.symbol for m in s.markets] == ["BTC-PERP", "ETH-PERP", "SOL-PERP", "DOGE-PERP"]
+    assert all(isinstance(v, int) for m in s.markets for v in (m.imf_bps, m.mmf_bps, m.fee_bps))
+    plain = Settings()
+    assert plain.profile == "test" and len(plain.markets) == 2
+    monkeypatch.setenv("DARKPOOL_PROFILE", "test")
+    s = serve_settings()
+    assert s.profile == "test" and [m.symbol for m in s.markets] == ["BTC-PERP", "ETH-PERP"]
+    monkeypatch.setenv("DARKPOOL_PROFILE", "production")
+    monkeypatch.setenv("DARKPOOL_MARKETS", json.dumps([m.model_dump() for m in default_markets(4)]))
+    assert len(serve_settings().markets) == 4
+    with pytest.raises(ValueError, match="no default markets for 9"):
+        default_markets(9)
+
+
+def test_setup_builds_the_serve_default_state(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`darkpool setup` builds the statements of --state, else DARKPOOL_STATE, else slots."""
+    from darkpool.cli import build_parser, setup_state
+
+    monkeypatch.delenv("DARKPOOL_STATE", raising=False)
+    assert setup_state(None) == "slots"
+    assert setup_state("list") == "list"
+    monkeypatch.setenv("DARKPOOL_STATE", "list")
+    assert setup_state(None) == "list"
+    monkeypatch.setenv("DARKPOOL_STATE", "trees")
+    with pytest.raises(ValueError, match="unknown state 'trees'"):
+        setup_state(None)
+    args = build_parser().parse_args(["setup", "--profile", "production", "--state", "slots"])
+    assert (args.profile, args.state) == ("production", "slots")
