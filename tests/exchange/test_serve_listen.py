@@ -17,7 +17,7 @@ import pytest
 
 from darkpool.serve import LazyExchange
 from exchange.models import Health
-from verifier.protocol import STATEMENTS
+from verifier.protocol import STAGED_STATEMENTS, STATEMENTS
 
 HEAVY = (
     "fastapi",
@@ -66,13 +66,19 @@ def _call(app: LazyExchange, path: str) -> tuple[int, dict[str, Any]]:
     return sent[0]["status"], json.loads(sent[1]["body"])
 
 
-def test_placeholder_answers_like_the_real_health_until_loaded() -> None:
+def test_placeholder_answers_like_the_real_health_until_loaded(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("DARKPOOL_STATE", raising=False)
     app = LazyExchange()
     status, body = _call(app, "/v1/health")
     assert status == 503
     health = Health.model_validate(body)  # the real route's response model
     assert health.status == "setting_up" and health.ledger_entries is None
-    assert health.setup.done == 0 and health.setup.total == len(STATEMENTS)
+    # setup total: the statements of the serve default state (slots), or of DARKPOOL_STATE
+    assert health.setup.done == 0 and health.setup.total == len(STAGED_STATEMENTS)
+    monkeypatch.setenv("DARKPOOL_STATE", "list")
+    assert _call(app, "/v1/health")[1]["setup"]["total"] == len(STATEMENTS)
     status, body = _call(app, "/v1/info")
     assert status == 503 and "setting up" in body["detail"]
 
