@@ -54,8 +54,9 @@ def parse_genesis(obj: object) -> Genesis:
 class _Replayer(RiskChecks, SolvencyChecks, SlotsChecks):
     """Mutable replay state plus the per-kind checks.
 
-    The mixins declare the methods they use from each other as stubs; the base
-    order (risk, solvency, slots) makes every real method win over a later stub.
+    The mixins share ``verifier.ledger.checks.ReplayChecks``, which declares
+    the methods they use from each other as stubs; every real method (here or
+    in a mixin) comes before that base in the method order.
     """
 
     def __init__(
@@ -215,21 +216,10 @@ class _Replayer(RiskChecks, SolvencyChecks, SlotsChecks):
             s.account_count += 1
 
     def batch(self, e: BatchEntry) -> None:
-        s = self.state
         g = self.genesis
         batch_id = e.batch_id
         before, after = e.roots_before, e.roots_after
-        if s.last_batch_id is not None and batch_id <= s.last_batch_id:
-            raise EntryError(f"batch_id {batch_id} does not increase (last {s.last_batch_id})")
-        self.before_batch(e.time, e.oracle.timestamp)
-        report = e.oracle
-        last_ts = s.last_batch_timestamp
-        if last_ts is not None and report.timestamp <= last_ts:
-            raise EntryError(
-                f"batch timestamp {report.timestamp} (its oracle report's) does not increase "
-                f"(last batch at {last_ts})"
-            )
-        self._use_report(report, e.time, "oracle report")
+        report = self.open_batch(e)
         cursor = before
         summed = [0] * g.params.markets
         for k, p in enumerate(e.proofs):
@@ -263,10 +253,7 @@ class _Replayer(RiskChecks, SolvencyChecks, SlotsChecks):
         volume = list(e.volume)
         if summed != volume:
             raise EntryError(f"volume {volume} is not the sum of the proofs' volumes {summed}")
-        s.last_batch_id = batch_id
-        s.last_batch_timestamp = report.timestamp
-        s.batches += 1
-        self.after_batch(e.time, e.oracle.timestamp)
+        self.close_batch(e)
 
     # -- dispatch ---------------------------------------------------------
 

@@ -49,7 +49,6 @@ from verifier.ledger.entries import (
 from verifier.ledger.genesis import chunk_signals
 from verifier.ledger.parse import EntryError, as_list, get, sint, uint
 from verifier.ledger.risk_slots import SlotsRiskChecks
-from verifier.ledger.state import ReplayState
 from verifier.oracle import OracleReport
 from verifier.statements import health_sweep as health_sweep_statement
 from verifier.statements import liquidate as liquidate_statement
@@ -163,18 +162,6 @@ class RiskChecks(SlotsRiskChecks):
     Under a slots genesis the sweep and liquidation proofs are the staged
     statements (``verifier.ledger.risk_slots``); the bookkeeping is shared.
     """
-
-    genesis: Genesis
-    state: ReplayState
-    keys: Mapping[str, tuple[groth16.PreparedVerificationKey, object]]
-
-    def _proof(
-        self, statement: str, obj: object, expected: list[int], index: int, label: str
-    ) -> None:
-        raise NotImplementedError
-
-    def _use_report(self, report: OracleReport, time: int, what: str) -> None:
-        raise NotImplementedError
 
     # -- batches ------------------------------------------------------------
 
@@ -375,7 +362,7 @@ class RiskChecks(SlotsRiskChecks):
                 f"{report.timestamp - last} s after the update of entry {risk.funding_entry} "
                 f"(genesis interval {rules.interval_s} s)"
             )
-        previous = risk.funding_indices or [0] * g.params.markets
+        previous = self.funding_indices()
         try:
             expected = next_indices(
                 previous,

@@ -19,15 +19,15 @@ the first): entries do not carry them, the public inputs do. Mixed into
 when ``genesis.slots``. Pure: no I/O. Never imports prover or exchange.
 """
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from verifier import groth16
-from verifier.ledger.entries import Genesis, ProofData
+from verifier.ledger.checks import ReplayChecks
+from verifier.ledger.entries import ProofData
 from verifier.ledger.genesis import chunk_signals
 from verifier.ledger.parse import EntryError
-from verifier.ledger.state import ReplayState
 from verifier.oracle import OracleReport
 from verifier.statements import health_sweep_staged, liquidate_staged
 
@@ -40,21 +40,8 @@ SLOTS_SWEEP = "health_sweep_staged"
 SLOTS_LIQUIDATE = "liquidate_staged"
 
 
-class SlotsRiskChecks:
+class SlotsRiskChecks(ReplayChecks):
     """Slots-ledger halves of ``RiskChecks.sweep`` / ``RiskChecks.liquidation``."""
-
-    genesis: Genesis
-    state: ReplayState
-    keys: Mapping[str, tuple[groth16.PreparedVerificationKey, object]]
-
-    def _proof(
-        self, statement: str, obj: object, expected: list[int], index: int, label: str
-    ) -> None:
-        raise NotImplementedError
-
-    def _funding_now(self) -> tuple[int, ...]:
-        """The replay's current funding indices (zeros before the first funding entry)."""
-        return tuple(self.state.risk.funding_indices or [0] * self.genesis.params.markets)
 
     def _signals(self, statement: str, proofs: Sequence[ProofData], what: str) -> list[list[int]]:
         n_public = self.keys[statement][0].n_public
@@ -70,7 +57,7 @@ class SlotsRiskChecks:
         """Check a slots sweep's chunk proofs; return the proven flagged accounts."""
         p = self.genesis.params
         mmf = [m.mmf_bps for m in self.genesis.markets]
-        funding = self._funding_now()
+        funding = tuple(self.funding_indices())
         signals = chunk_signals(
             e.chunks,
             self.keys[SLOTS_SWEEP][0].n_public,
@@ -113,7 +100,7 @@ class SlotsRiskChecks:
         rules = g.risk
         if rules is None:  # pragma: no cover - RiskChecks.liquidation checks it first
             raise EntryError("a liquidation in a ledger whose genesis has no risk rules")
-        funding = self._funding_now()
+        funding = tuple(self.funding_indices())
         steps: list[liquidate_staged.StagedLiquidationStepPublic] = []
         for k, signals in enumerate(self._signals(SLOTS_LIQUIDATE, e.steps, "liquidation step")):
             try:

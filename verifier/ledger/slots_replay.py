@@ -30,22 +30,17 @@ failure names the entry):
 Pure: no I/O. Never imports prover or exchange.
 """
 
-from collections.abc import Mapping
-
-from verifier import groth16
 from verifier.batch_chain import BatchChainError, ChainLink, check_batch_chain
+from verifier.ledger.checks import ReplayChecks
 from verifier.ledger.entries import (
     ACCOUNT_OPS,
     AccountOpEntry,
     BatchEntry,
     Entry,
-    Genesis,
     OrderEntry,
 )
 from verifier.ledger.parse import EntryError
 from verifier.ledger.slots import ORDER_OPS, CancelEntry, SlotsBatchProof
-from verifier.ledger.state import ReplayState
-from verifier.oracle import OracleReport
 from verifier.statements import account_op as account_op_statement
 from verifier.statements import account_update as account_update_statement
 from verifier.statements import order_ops as order_ops_statement
@@ -54,30 +49,8 @@ from verifier.statements import settle_fills as settle_fills_statement
 __all__ = ["SlotsChecks"]
 
 
-class SlotsChecks:
+class SlotsChecks(ReplayChecks):
     """Checks of slots-ledger entries; see the module docstring."""
-
-    genesis: Genesis
-    state: ReplayState
-    keys: Mapping[str, tuple[groth16.PreparedVerificationKey, object]]
-    commitment_set: set[int]
-
-    def _proof(
-        self, statement: str, obj: object, expected: list[int], index: int, label: str
-    ) -> None:
-        raise NotImplementedError
-
-    def _use_report(self, report: OracleReport, time: int, what: str) -> None:
-        raise NotImplementedError
-
-    def funding_indices(self) -> list[int]:
-        raise NotImplementedError
-
-    def before_batch(self, time: int, report_time: int) -> None:
-        raise NotImplementedError
-
-    def after_batch(self, time: int, report_time: int) -> None:
-        raise NotImplementedError
 
     # -- dispatch -------------------------------------------------------------
 
@@ -167,17 +140,7 @@ class SlotsChecks:
         s = self.state
         g = self.genesis
         p = g.params
-        if s.last_batch_id is not None and e.batch_id <= s.last_batch_id:
-            raise EntryError(f"batch_id {e.batch_id} does not increase (last {s.last_batch_id})")
-        self.before_batch(e.time, e.oracle.timestamp)
-        report = e.oracle
-        last_ts = s.last_batch_timestamp
-        if last_ts is not None and report.timestamp <= last_ts:
-            raise EntryError(
-                f"batch timestamp {report.timestamp} (its oracle report's) does not increase "
-                f"(last batch at {last_ts})"
-            )
-        self._use_report(report, e.time, "oracle report")
+        report = self.open_batch(e)
         funding = self.funding_indices()
         cursor = e.roots_before
         summed = [0] * p.markets
@@ -241,7 +204,4 @@ class SlotsChecks:
                 f"volume {list(e.volume)} is not the sum of the fill groups' volumes {summed}"
             )
         s.pending_cancels = []
-        s.last_batch_id = e.batch_id
-        s.last_batch_timestamp = report.timestamp
-        s.batches += 1
-        self.after_batch(e.time, report.timestamp)
+        self.close_batch(e)

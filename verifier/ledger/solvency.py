@@ -20,15 +20,13 @@ replay's funding indices) in a slots ledger. The check, in order:
 Pure: no I/O. Never imports prover or exchange.
 """
 
-from collections.abc import Mapping
-
-from verifier import groth16
 from verifier.field import signed_to_field
-from verifier.ledger.entries import Genesis, SolvencyEntry
+from verifier.ledger.checks import ReplayChecks
+from verifier.ledger.entries import SolvencyEntry
 from verifier.ledger.genesis import chunk_signals
 from verifier.ledger.parse import EntryError
-from verifier.ledger.state import ReplayState, SolvencySummary
-from verifier.oracle import OracleFormatError, OracleReport, stressed_prices
+from verifier.ledger.state import SolvencySummary
+from verifier.oracle import OracleFormatError, stressed_prices
 from verifier.params import FUNDING_BITS
 from verifier.statements import solvency_chunk as solvency_statement
 from verifier.statements import solvency_walk as walk_statement
@@ -37,24 +35,8 @@ from verifier.statements.solvency_chunk import SolvencyResult
 __all__ = ["SolvencyChecks"]
 
 
-class SolvencyChecks:
+class SolvencyChecks(ReplayChecks):
     """``solvency`` entries; mixed into ``verifier.ledger.replay._Replayer``."""
-
-    genesis: Genesis
-    state: ReplayState
-    keys: Mapping[str, tuple[groth16.PreparedVerificationKey, object]]
-
-    def _proof(
-        self, statement: str, obj: object, expected: list[int], index: int, label: str
-    ) -> None:
-        raise NotImplementedError
-
-    def _use_report(self, report: OracleReport, time: int, what: str) -> None:
-        raise NotImplementedError
-
-    def funding_indices(self) -> list[int]:
-        """The current cumulative funding index per market (zeros before the first update)."""
-        return list(self.state.risk.funding_indices or [0] * self.genesis.params.markets)
 
     def solvency(self, e: SolvencyEntry) -> None:
         s = self.state
