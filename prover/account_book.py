@@ -34,6 +34,7 @@ __all__ = [
     "account_row",
     "book_from_rows",
     "random_blinding",
+    "slots_opening",
 ]
 
 INSURANCE_ACCOUNT = FEE_ACCOUNT  # verifier.protocol: the insurance / fee account
@@ -69,6 +70,9 @@ class AccountBook:
         # Accounts whose slot tree / contents this book owns; others are shared
         # with the book it was copied from and are cloned on first write.
         self._owned: set[int] = set()
+        # Accounts written (``put``) since the caller last cleared this set; copies
+        # inherit it, so a chain of statement books names every account it touched.
+        self.changed: set[int] = set()
 
     def copy(self) -> "AccountBook":
         """An independent book. Per-account slot trees are shared copy-on-write,
@@ -78,6 +82,7 @@ class AccountBook:
         clone.records = dict(self.records)
         clone.slot_trees = dict(self.slot_trees)
         clone.slots = dict(self.slots)
+        clone.changed = set(self.changed)
         self._owned = set()  # both books now share every slot tree
         return clone
 
@@ -132,6 +137,7 @@ class AccountBook:
             raise BookError(f"account {index}: order root does not match its slot tree")
         self.records[index] = record
         self.tree.update(index, record.leaf())
+        self.changed.add(index)
 
     def slot_of(self, account: int, order_id: int) -> tuple[int, SlotContent | None]:
         """(slot number, its content or None if empty) for an order id of ``account``."""
@@ -231,6 +237,26 @@ def account_row(book: AccountBook, index: int) -> dict[str, Any]:
             {"slot": slot, "order_id": c.order_id, "filled": c.filled, "h": str(c.commitment)}
             for slot, c in sorted(book.slots[index].items())
         ],
+    }
+
+
+def slots_opening(book: AccountBook, index: int) -> dict[str, Any]:
+    """The opening of account ``index`` under ``book.root`` (SECRET: the owner's leaf contents).
+
+    ``{"account", "root", "leaf", "siblings": [[s0, s1, s2], ...] (bottom-up),
+    "opening": {pub_x, pub_y, balance, positions, checkpoints, order_root,
+    nonce, blinding}}``, decimal strings: what
+    ``verifier.inclusion_slots.parse_slots_opening`` reads. The slot contents
+    are left out (the leaf commits to them through ``order_root``).
+    """
+    row = account_row(book, index)
+    opening = {k: v for k, v in row.items() if k not in ("index", "slots")}
+    return {
+        "account": index,
+        "root": str(book.root),
+        "leaf": str(book.record(index).leaf()),
+        "siblings": [[str(s) for s in step] for step in book.tree.path(index).siblings],
+        "opening": opening,
     }
 
 

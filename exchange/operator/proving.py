@@ -157,6 +157,10 @@ class ProvingMixin:
                 )
         return t
 
+    def next_entry_time(self, report: OracleReport) -> int:
+        """The operator time an entry using ``report`` would get now (OperatorError if stale)."""
+        return self._entry_time(report)
+
     def observe(self, report: OracleReport) -> None:
         """Take a signed report as the latest marks (used for margin at intake and withdrawals)."""
         self._check_report(report)

@@ -71,10 +71,6 @@ class RiskEngine(SettlementPlanner, FundingUpdates):
             out["funding"] = self.funding_rules.to_json()
         return out
 
-    def next_entry_time(self, report: OracleReport) -> int:
-        """The operator time an entry using ``report`` would get now (OperatorError if stale)."""
-        return self._entry_time(report)
-
     def _check_batch_risk(self, report: OracleReport, entry_time: int) -> None:
         """Refuse a batch (entry time ``entry_time``) that ``darkpool-verify`` would fail."""
         if self.pending_liquidations:

@@ -8,13 +8,15 @@ SETTLE FILLS group) and exported:
     1-4 open (insurance fund 0, alice 1, bob 2, carol 3) | 5 deposit (carol)
     6 order alice buy 5 (id 1) | 7 order bob sell 3 (id 1) | 8 order carol sell 2 (id 2)
     9 order carol buy 1 (id 3, market 1) | 10 cancel of carol's id 3 (before it is placed)
-    11 batch: order_ops (2 places) | order_ops (2 places) | order_ops (1 cancel)
+    11 batch: order_ops (2 places) | order_ops (1 place) | order_ops (1 cancel: carol's
+              id 3 is never placed, its cancel op writes it as finished)
               | settle_fills (alice 3 from bob, alice 2 from carol)
     12 funding (index 8% under the mark: longs pay about 8 per lot of market 0)
     13 withdraw (alice, who settles her funding) | 14 solvency (every account settled)
 
-Use ``slots_ledger`` as a module-scoped fixture (``from tests.exchange.slots_ledger
-import slots_ledger``) and copy the export before editing it; cheating-ledger
+``slots_ledger`` is a session-scoped fixture (tests/exchange/conftest.py), built
+once for every module that uses it: deep-copy the operator before changing it
+and copy the export before editing it; cheating-ledger
 tests re-sign with ``tests.verifier.operator_world.OPERATOR_KEY``
 (``tests.verifier.test_ledger.resign``).
 """
@@ -40,6 +42,7 @@ __all__ = [
     "build_slots_ledger",
     "slots_ledger",
     "slots_operator",
+    "stand_in_prover",
 ]
 
 ENTRY_KINDS = [
@@ -115,6 +118,23 @@ def slots_operator(
     return op, tags, keys
 
 
+def stand_in_prover(artifacts: Any, inputs: Any) -> tuple[dict[str, Any], list[str]]:
+    """A stand-in prover: no proof, the public signals read back from the input JSON.
+
+    The operator's own check (public signals = the statement's) still runs;
+    only the Groth16 proof is missing, so the entries would not verify. For
+    tests of operator logic on a deep copy of the honest ledger's operator.
+    """
+    from prover.circuits import statement_module
+
+    statement = artifacts.name.rsplit("_", 1)[0]
+    public: list[str] = []
+    for name in statement_module(statement).PUBLIC:
+        value = inputs[name]
+        public.extend(str(v) for v in (value if isinstance(value, list) else [value]))
+    return {"stand_in": True}, public
+
+
 def build_slots_ledger(directory: Path) -> SlotsLedger:
     """Run the scenario of the module docstring with real proofs and export it to ``directory``."""
     from verifier.account_state import SlottedOrder, cancel_order_message, order_hash
@@ -161,7 +181,7 @@ def build_slots_ledger(directory: Path) -> SlotsLedger:
     return built
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def slots_ledger(tmp_path_factory: pytest.TempPathFactory) -> SlotsLedger:
-    """The honest slots ledger, built once per test module that uses it."""
+    """The honest slots ledger, built once per session (never change it: deep-copy)."""
     return build_slots_ledger(tmp_path_factory.mktemp("slots") / "export")

@@ -1,6 +1,6 @@
 """The slots operator (exchange.operator.slots): an honest ledger that replays VALID, and refusals.
 
-One module-scoped ledger with real proofs (tests/exchange/slots_ledger.py:
+One session-scoped ledger with real proofs (tests/exchange/slots_ledger.py:
 opens, a deposit, four orders, a cancel, a batch of three ORDER OPS proofs
 and one SETTLE FILLS group, a withdrawal, a solvency report) is replayed by
 ``verifier.ledger.replay`` exactly as ``darkpool-verify`` does. Refusal tests
@@ -24,7 +24,7 @@ from tests.exchange.slots_ledger import (
     NOW,
     SOLVENCY,
     SlotsLedger,
-    slots_ledger,
+    stand_in_prover,
 )
 from verifier import ledger
 from verifier.account_state import SlottedOrder, cancel_order_message, order_hash
@@ -33,8 +33,6 @@ from verifier.protocol import STAGED_STATEMENTS
 from verifier.source import DirectorySource
 
 pytestmark = pytest.mark.slow
-
-__all__ = ["slots_ledger"]  # the fixture, imported for pytest
 
 
 def replay(ledger_export: Any) -> ledger.ReplayReport:
@@ -98,7 +96,8 @@ def test_operator_state_after_the_batch(slots_ledger: SlotsLedger) -> None:
     statuses = [op.order_status(i) for i in range(4)]
     assert statuses == [(5, False), (3, False), (2, False), (0, True)]
     held = op.accepted[3]
-    assert held.placed and held.cancelled
+    # Cancelled before any batch placed it: the batch executed only the cancel (no place op).
+    assert held.cancelled and not held.placed
     # The book's slot holds the cancelled order with filled = size: it can never fill.
     _, content = op.book.slot_of(3, 3)
     assert content is not None and content.filled == 1
@@ -204,22 +203,6 @@ def test_funding_rules_are_kept(fresh: tuple[Any, SlotsLedger]) -> None:
     assert len(op.ledger) == length
 
 
-def _public_from_inputs(artifacts: Any, inputs: Any) -> tuple[dict[str, Any], list[str]]:
-    """A stand-in prover: no proof, the public signals read back from the input JSON.
-
-    The operator's own check (public signals = the statement's) still runs;
-    only the Groth16 proof is missing, so the entries would not verify.
-    """
-    from prover.circuits import statement_module
-
-    statement = artifacts.name.rsplit("_", 1)[0]
-    public: list[str] = []
-    for name in statement_module(statement).PUBLIC:
-        value = inputs[name]
-        public.extend(str(v) for v in (value if isinstance(value, list) else [value]))
-    return {"stand_in": True}, public
-
-
 def test_second_batch_replaces_slots_and_sits_out_a_refused_fill(
     slots_ledger: SlotsLedger,
 ) -> None:
@@ -230,7 +213,7 @@ def test_second_batch_replaces_slots_and_sits_out_a_refused_fill(
 
     built = slots_ledger
     op = copy.deepcopy(built.operator)
-    op._prove_fn = _public_from_inputs
+    op._prove_fn = stand_in_prover
     alice_new = SlottedOrder(1, 5, 0, BUY, 2, 120, 10**6, salt=51)  # slot 1: replaces id 1
     bob_grow = SlottedOrder(2, 2, 0, SELL, 1, 80, 10**6, reduce_only=True, salt=52)
     carol_sell = SlottedOrder(3, 6, 0, SELL, 1, 85, 10**6, salt=53)  # slot 2: replaces id 2

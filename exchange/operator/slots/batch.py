@@ -3,13 +3,18 @@
 One batch is one ``batch`` entry whose proofs chain the account root
 (``verifier.batch_chain``):
 
-1. ORDER OPS, ``op_slots`` ops per proof: first the places of every order
+1. ORDER OPS, ``op_slots`` ops per proof: first the places of the orders
    accepted since the last batch (acceptance order), then the cancels
-   accepted since the last batch (ledger order). Places go first so a cancel
-   sent before its order was placed is still executed by this batch; intake
-   keeps a slot busy while its order has a cancel waiting, so no place
-   replaces an order this batch cancels. A proof is all places or all cancels
-   (the circuit's public ``cancels[j]`` is positional).
+   accepted since the last batch (ledger order). An order that expired (at
+   the report's time) or was cancelled before any batch placed it is not
+   placed: short-lived orders cost no proof and free their slot. Its cancel,
+   if any, is still executed (the verifier requires every cancel entry to be
+   executed by the next batch, ``verifier.batch_chain``): a cancel op may
+   find the slot empty or holding an older id and writes the order with
+   filled = size, so it can never be placed or fill. Intake keeps a slot
+   busy while its order has a cancel waiting, so no place replaces an order
+   this batch cancels. A proof is all places or all cancels (the circuit's
+   public ``cancels[j]`` is positional).
 2. Matching: the domain engine (``exchange.domain.match_batch``: batch
    auction at the marks, time priority = sequence number, per-fill initial
    margin) over the orders each slot holds after step 1.
@@ -39,7 +44,7 @@ from prover.statements.settle_fills import (
     SettleFillsOutcome,
     build_settle_fills,
 )
-from verifier.protocol import FEE_ACCOUNT
+from verifier.protocol import FEE_ACCOUNT, is_expired
 
 __all__ = ["BatchPlan", "SlotsPlanner"]
 
@@ -54,7 +59,9 @@ class BatchPlan:
     ``ops`` are the ORDER OPS outcomes in chain order (``op_orders``: the
     sequence numbers each executes); ``groups`` the SETTLE FILLS outcomes;
     ``dropped`` places the builder refused (never proven; the order is
-    refused with that reason); ``refused`` orders that sat the batch out.
+    refused with that reason); ``refused`` orders that sat the batch out;
+    ``expired`` orders accepted since the last batch that expired before
+    they were placed (no op; finished).
     """
 
     ops: tuple[OrderOpsOutcome, ...]
@@ -63,6 +70,7 @@ class BatchPlan:
     result: BatchResult
     dropped: Mapping[int, str]
     refused: Mapping[int, str]
+    expired: tuple[int, ...] = ()
 
     @property
     def book(self) -> AccountBook:
@@ -82,7 +90,13 @@ class SlotsPlanner(SlotsIntake):
 
     def plan_batch(self, report: OracleReport) -> BatchPlan:
         """Order ops, matching and fill groups for a batch at ``report`` (changes nothing)."""
-        ops, op_orders, dropped = self._plan_ops()
+        expired = tuple(
+            i
+            for i in self.pending_places
+            if is_expired(self.accepted[i].order.expiry, report.timestamp)
+            and not self.accepted[i].cancel_accepted
+        )
+        ops, op_orders, dropped = self._plan_ops(set(expired))
         book = ops[-1].book if ops else self.book
         refused: dict[int, str] = {}
         while True:
@@ -95,17 +109,26 @@ class SlotsPlanner(SlotsIntake):
                 continue
             if not groups and not ops:
                 groups = self._build_groups(book, report, None)  # one empty group
-            return BatchPlan(tuple(ops), tuple(op_orders), tuple(groups), result, dropped, refused)
+            return BatchPlan(
+                tuple(ops), tuple(op_orders), tuple(groups), result, dropped, refused, expired
+            )
 
     # ------------------------------------------------------------ order ops
 
-    def _plan_ops(self) -> tuple[list[OrderOpsOutcome], list[tuple[int, ...]], dict[int, str]]:
+    def _plan_ops(
+        self, expired: set[int]
+    ) -> tuple[list[OrderOpsOutcome], list[tuple[int, ...]], dict[int, str]]:
+        """ORDER OPS outcomes: places (not of ``expired`` or cancelled orders), then cancels."""
         k = self.params.op_slots
         book = self.book
         outcomes: list[OrderOpsOutcome] = []
         op_orders: list[tuple[int, ...]] = []
         dropped: dict[int, str] = {}
-        queue = list(self.pending_places)
+        queue = [
+            i
+            for i in self.pending_places
+            if i not in expired and not self.accepted[i].cancel_accepted
+        ]
         while queue:
             chunk = queue[:k]
             try:

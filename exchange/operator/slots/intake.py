@@ -18,6 +18,7 @@ later, so an accepted order or cancel never halts a batch.
 """
 
 import re
+from collections.abc import Sequence
 
 from exchange.domain import AccountEntry, RestingOrder, intake_range_problem, pre_trade_margin_ok
 from exchange.operator.slots.state import (
@@ -53,7 +54,7 @@ def op_number(message: str) -> int | None:
 
 
 class SlotsIntake(SlotsState):
-    """``submit_order`` and ``cancel``."""
+    """``validate_order`` / ``append_order`` / ``submit_order`` and signed cancels."""
 
     def settled_entry(self, record: AccountRecord) -> AccountEntry:
         """Balance after funding to the current indices, and positions: what margin reads."""
@@ -68,24 +69,23 @@ class SlotsIntake(SlotsState):
         reason) and then changes nothing.
         """
         commitment = self.validate_order(order, signature)
-        index = len(self.accepted)
-        roots = self.roots
-        self.ledger.append(
-            "order",
-            roots,
-            roots,
-            {"order_index": index, "commitment": str(commitment)},
-            time=self._entry_time(None),
-        )
-        self.accepted.append(AcceptedOrder(index, order, commitment, signature))
-        self._by_commitment[commitment] = index
-        self._slot_owner[(order.account, self.slot_number(order))] = index
-        self.orders.add(domain_order(order), commitment)
-        self.pending_places.append(index)
-        return index
+        return self.append_order(order, signature, commitment)
 
-    def validate_order(self, order: SlottedOrder, signature: Signature) -> int:
-        """Every intake check of ``submit_order`` without changing anything; returns ``h``."""
+    def validate_order(
+        self,
+        order: SlottedOrder,
+        signature: Signature,
+        *,
+        pending: Sequence[tuple[SlottedOrder, int]] = (),
+    ) -> int:
+        """Every intake check of ``submit_order`` without changing anything; returns ``h``.
+
+        ``pending`` are (order, commitment) pairs accepted but not yet appended
+        (the service queues them while a batch proves), in acceptance order:
+        they count for duplicates, for the slot rule (the newest order for a
+        slot, appended or pending, must be finished) and for the account's
+        open orders in the margin check.
+        """
         p = self.params
         account = order.account
         record = None
@@ -107,9 +107,9 @@ class SlotsIntake(SlotsState):
             check_signature(commitment, signature, Point(record.pub_x, record.pub_y))
         except SignatureError as exc:
             raise RejectedOrder(f"signature rejected: {exc}") from None
-        if commitment in self._by_commitment:
+        if commitment in self._by_commitment or any(h == commitment for _, h in pending):
             raise DuplicateOrder("duplicate order: this commitment was already accepted")
-        problem = self._slot_problem(order, now)
+        problem = self._slot_problem(order, now, pending)
         if problem is not None:
             raise RejectedOrder(problem)
         if self.latest_report is not None:
@@ -119,7 +119,14 @@ class SlotsIntake(SlotsState):
             # market needs a price, and its limit is the worst it can trade at.
             marks = [0] * p.markets
             marks[order.market] = order.limit_price
-        own: list[RestingOrder] = self.orders.open_orders(account)
+        # An expired order never trades again, so it holds no margin.
+        own = [r for r in self.orders.open_orders(account) if not is_expired(r.order.expiry, now)]
+        # Queued orders get the sequence numbers they will have (only their terms matter).
+        own += [
+            RestingOrder(index=len(self.accepted) + k, order=domain_order(o), commitment=h)
+            for k, (o, h) in enumerate(pending)
+            if o.account == account
+        ]
         entry = self.settled_entry(record)
         as_domain = domain_order(order)
         problem = intake_range_problem(entry, as_domain, self.markets, open_orders=own)
@@ -132,14 +139,58 @@ class SlotsIntake(SlotsState):
             )
         return commitment
 
-    def _slot_problem(self, order: SlottedOrder, now: int) -> str | None:
-        """Why ``order`` cannot enter its slot (None if it can)."""
+    def append_order(self, order: SlottedOrder, signature: Signature, commitment: int) -> int:
+        """Append an order ``validate_order`` accepted: its ``order`` entry; returns its sequence number.
+
+        Only uniqueness and the slot rule (against appended orders) are
+        checked again: an order the service accepted while a batch was
+        proving is appended after it even if the batch moved the marks (every
+        fill re-checks margin). Raises DuplicateOrder or RejectedOrder.
+        """
+        if commitment in self._by_commitment:
+            raise DuplicateOrder("duplicate order: this commitment was already accepted")
+        problem = self._slot_problem(order, self._clock())
+        if problem is not None:
+            raise RejectedOrder(problem)
+        index = len(self.accepted)
+        roots = self.roots
+        self.ledger.append(
+            "order",
+            roots,
+            roots,
+            {"order_index": index, "commitment": str(commitment)},
+            time=self._entry_time(None),
+        )
+        self._accept(AcceptedOrder(index, order, commitment, signature))
+        self.pending_places.append(index)
+        return index
+
+    def _accept(self, held: AcceptedOrder) -> None:
+        """Index an accepted order (its ``order`` entry exists): by commitment, slot, domain book."""
+        self.accepted.append(held)
+        self._by_commitment[held.commitment] = held.index
+        self._slot_owner[(held.order.account, self.slot_number(held.order))] = held.index
+        self.orders.add(domain_order(held.order), held.commitment)
+
+    def _slot_problem(
+        self, order: SlottedOrder, now: int, pending: Sequence[tuple[SlottedOrder, int]] = ()
+    ) -> str | None:
+        """Why ``order`` cannot enter its slot (None if it can).
+
+        The slot's newest order is the last pending one for it, else the
+        newest appended one; a pending order is finished only once expired.
+        """
         slot = self.slot_number(order)
-        owner = self._slot_owner.get((order.account, slot))
-        if owner is None:
-            return None
-        held = self.accepted[owner]
-        held_id = held.order.order_id
+        key = (order.account, slot)
+        queued = [o for o, _ in pending if (o.account, self.slot_number(o)) == key]
+        if queued:
+            held_id, finished = queued[-1].order_id, is_expired(queued[-1].expiry, now)
+        else:
+            owner = self._slot_owner.get(key)
+            if owner is None:
+                return None
+            held = self.accepted[owner]
+            held_id, finished = held.order.order_id, self._finished(held, now)
         if order.order_id == held_id:
             return f"order id {held_id} is already used by this account (slot {slot})"
         if order.order_id < held_id:
@@ -147,7 +198,7 @@ class SlotsIntake(SlotsState):
                 f"slot {slot} holds order id {held_id}: the older id {order.order_id} "
                 "can never enter it (use a larger order id)"
             )
-        if not self._finished(held, now):
+        if not finished:
             return (
                 f"slot {slot} still holds live order id {held_id}: cancel it, or wait until "
                 "it fills or expires (or use an id in another slot)"
@@ -160,36 +211,63 @@ class SlotsIntake(SlotsState):
         A cancel accepted but not yet executed keeps the slot busy: the next
         batch places new orders before it executes cancels.
         """
-        if held.cancelled:
+        if held.cancelled or held.unplaced:
             return True
         if held.cancel_accepted:
             return False
         r = self.orders.get(held.index)
         return r.remaining == 0 or is_expired(held.order.expiry, now)
 
-    def cancel(self, commitment: int, signature: Signature) -> None:
-        """Accept the owner's cancel (signature over Poseidon(CANCEL_TAG, h)); one ``cancel`` entry.
+    def check_cancel_signature(self, order_index: int, signature: Signature) -> None:
+        """Raise SignatureRejected unless the owner signed Poseidon(CANCEL_TAG, h) of the order.
 
-        Raises UnknownOrder (404), SignatureRejected, or OrderConflict (409:
-        already cancelled, already filled, or its slot was taken by a newer
-        order); then nothing changes. The order stops matching at once.
+        UnknownOrder (404) if no order has this sequence number.
         """
-        held = self.accepted_order(commitment)
+        held = self.held(order_index)
         record = self.account_state(held.order.account)
-        message = cancel_order_message(self.tags.cancel, commitment)
+        message = cancel_order_message(self.tags.cancel, held.commitment)
         try:
             check_signature(message, signature, Point(record.pub_x, record.pub_y))
         except SignatureError as exc:
             raise SignatureRejected(f"cancel signature rejected: {exc}") from None
+
+    def cancel(self, commitment: int, signature: Signature) -> None:
+        """``cancel_index`` of the accepted order with commitment ``h`` (UnknownOrder if none)."""
+        self.cancel_index(self.accepted_order(commitment).index, signature)
+
+    def cancel_index(
+        self, order_index: int, signature: Signature, *, checked: bool = False
+    ) -> None:
+        """Accept the owner's cancel of order ``order_index``; one ``cancel`` entry.
+
+        The signature is over Poseidon(CANCEL_TAG, h); ``checked=True``: the
+        caller has just run ``check_cancel_signature`` under the same lock.
+        Raises UnknownOrder (404), SignatureRejected, or OrderConflict (409:
+        already cancelled, filled, expired, finished unplaced, or its slot was
+        taken by a newer order); then nothing changes. The order stops
+        matching at once; the next batch executes the cancel.
+        """
+        if not checked:
+            self.check_cancel_signature(order_index, signature)
+        held = self.held(order_index)
         if held.cancel_accepted:
             raise OrderConflict(f"order {held.index} is already cancelled")
         if self.orders.get(held.index).remaining == 0:
             raise OrderConflict(f"order {held.index} is already filled")
+        if held.unplaced:
+            raise OrderConflict(f"order {held.index} is finished: it was never placed")
         if self._slot_owner.get((held.order.account, self.slot_number(held.order))) != held.index:
             raise OrderConflict(f"order {held.index} is finished: a newer order took its slot")
+        now = self._clock()
+        if is_expired(held.order.expiry, now):
+            raise OrderConflict(f"order {held.index} expired at {held.order.expiry} (now {now})")
         roots = self.roots
         self.ledger.append(
-            "cancel", roots, roots, {"commitment": str(commitment)}, time=self._entry_time(None)
+            "cancel",
+            roots,
+            roots,
+            {"commitment": str(held.commitment)},
+            time=self._entry_time(None),
         )
         held.cancel_accepted = True
         held.cancel_signature = signature

@@ -297,22 +297,21 @@ class SlotsOperator(SlotsPlanner, SlotsRiskEngine):
         for outcome, chunk in zip(plan.ops, plan.op_orders, strict=True):
             for index in chunk:
                 held = self.accepted[index]
-                if outcome.cancels:  # a proof is all cancels or all places
-                    held.cancelled = True
-                    continue
-                held.placed = True
+                # The op wrote this order into its slot (placed, or cancelled with
+                # filled = size): an older order there left it.
                 key = (held.order.account, self.slot_number(held.order))
                 previous = self._in_slot.get(key)
                 if previous is not None and previous != index:
-                    old = self.accepted[previous]
-                    old.replaced = True
-                    if not self.orders.get(previous).cancelled:
-                        self.orders.cancel(previous)
+                    self.accepted[previous].replaced = True
+                    self._finish(previous)
                 self._in_slot[key] = index
-        for index in plan.dropped:
-            self.accepted[index].cancelled = True  # never placed: finished, its slot is free
-            if not self.orders.get(index).cancelled:
-                self.orders.cancel(index)
+                if outcome.cancels:  # a proof is all cancels or all places
+                    held.cancelled = True
+                else:
+                    held.placed = True
+        for index in (*plan.dropped, *plan.expired):
+            self.accepted[index].unplaced = True  # never placed: finished, its slot is free
+            self._finish(index)
         self.orders.record_fills(
             {i: f for i, f in plan.result.filled.items() if f != self.orders.get(i).filled}
         )
@@ -322,6 +321,11 @@ class SlotsOperator(SlotsPlanner, SlotsRiskEngine):
         self.last_batch_timestamp = report.timestamp
         self.next_batch_id += 1
         self._record_reasons(plan)
+
+    def _finish(self, index: int) -> None:
+        """Stop a finished order from matching or holding margin (once)."""
+        if not self.orders.get(index).cancelled:
+            self.orders.cancel(index)
 
     # ------------------------------------------------------------ solvency
 

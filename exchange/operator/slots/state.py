@@ -12,17 +12,18 @@ Changes nothing by itself; the transitions are in ``intake``, ``batch`` and
 ``operator``. Never writes to disk except ``export``, never prints.
 """
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
-from exchange.domain import BookError, MarketSpec, OrderBook, RestingOrder
+from exchange.domain import MarketSpec, OrderBook, RestingOrder
 from exchange.operator.proving import ProvingMixin
 from exchange.operator.state import OperatorError, ProveFn
 from oracle.signer import Oracle
 from prover import toolchain
-from prover.account_book import AccountBook
+from prover.account_book import AccountBook, slots_opening
 from prover.circuits import build_statement, load_params
 from verifier.account_state import AccountRecord, SlottedOrder, slot_index
 from verifier.eddsa import PrivateKey, Signature
@@ -63,6 +64,8 @@ class AcceptedOrder:
     ``cancel_accepted``: a ``cancel`` entry exists (the next batch executes it,
     before any fill); ``cancelled``: a batch executed it (slot filled = size).
     ``replaced``: a newer order id of the account took its slot.
+    ``unplaced``: a batch finished it without placing it (it had expired, or
+    its place was refused: ``order_reasons`` says why); its slot is free.
     ``cancel_signature``: the owner's signature over Poseidon(CANCEL_TAG, h).
     """
 
@@ -74,6 +77,7 @@ class AcceptedOrder:
     cancel_accepted: bool = False
     cancelled: bool = False
     replaced: bool = False
+    unplaced: bool = False
     cancel_signature: Signature | None = None
 
 
@@ -188,6 +192,44 @@ class SlotsState(ProvingMixin):
     def slot_number(self, order: SlottedOrder) -> int:
         return slot_index(order.order_id, self.params.slot_levels)
 
+    @property
+    def account_root(self) -> int:
+        """The account tree root (the ledger's ``roots.account``)."""
+        return self.book.root
+
+    @property
+    def accounts(self) -> Mapping[int, AccountRecord]:
+        """Read-only view of every open account's leaf contents (SECRET), by index."""
+        return MappingProxyType(self.book.records)
+
+    def inclusion_opening(self, index: int) -> dict[str, Any]:
+        """Account ``index``'s opening under the current root (``prover.account_book.slots_opening``).
+
+        The JSON ``verifier.inclusion_slots.parse_slots_opening`` reads;
+        OperatorError if the account does not exist.
+        """
+        self.account_state(index)
+        return slots_opening(self.book, index)
+
+    @property
+    def commitments(self) -> list[int]:
+        """Every accepted order's commitment ``h``, by sequence number (the ``order`` entries)."""
+        return [held.commitment for held in self.accepted]
+
+    def held(self, order_index: int) -> AcceptedOrder:
+        """The accepted order with this sequence number; UnknownOrder if there is none."""
+        if (
+            not isinstance(order_index, int)
+            or isinstance(order_index, bool)
+            or not 0 <= order_index < len(self.accepted)
+        ):
+            raise UnknownOrder(f"order {order_index} does not exist")
+        return self.accepted[order_index]
+
+    def order_terms(self, order_index: int) -> SlottedOrder:
+        """The plaintext terms of an accepted order (for its owner; never published)."""
+        return self.held(order_index).order
+
     def accepted_order(self, commitment: int) -> AcceptedOrder:
         """The accepted order with commitment ``h``; UnknownOrder if there is none."""
         index = self._by_commitment.get(commitment)
@@ -196,10 +238,8 @@ class SlotsState(ProvingMixin):
         return self.accepted[index]
 
     def resting(self, order_index: int) -> RestingOrder:
-        try:
-            return self.orders.get(order_index)
-        except BookError:
-            raise OperatorError(f"order {order_index} does not exist") from None
+        """The matching engine's record of an accepted order (UnknownOrder if there is none)."""
+        return self.orders.get(self.held(order_index).index)
 
     def order_status(self, order_index: int) -> tuple[int, bool]:
         """(lots filled, cancelled) of an accepted order (cancelled once the cancel is accepted)."""
