@@ -331,9 +331,11 @@ class DarkpoolClient:
         result: dict[str, Any] = self._check(
             self.http.post(f"/v1/orders/{commitment}/cancel", json={"signature": signature})
         )
+        # The exchange frees the slot only once a batch has executed the cancel: held
+        # here until ``refresh_orders`` (on a full account) reads that from the server.
         order = self._slotted.get(commitment)
         if order is not None:
-            self.order_ids.released(order.account, order.order_id)
+            self.order_ids.cancelled(order.account, order.order_id)
         return result
 
     def order_status(self, key: PrivateKey, account: int, commitment: int) -> dict[str, Any]:

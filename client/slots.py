@@ -41,6 +41,10 @@ class SlotsBusy(ValueError):
     """Every order slot of the account holds a live order of this client; one line."""
 
 
+#: Expiry of a slot held by a cancel that no batch has executed yet: until the server says.
+UNTIL_EXECUTED = 1 << 62
+
+
 @dataclass
 class _Account:
     last: int = 0  # the largest id this client used or saw for the account
@@ -72,16 +76,29 @@ class OrderIds:
 
     def seen(self, account: int, orders: Iterable[Mapping[str, Any]]) -> None:
         """Take in the account's orders as the server lists them (``order_id``, ``status``,
-        ``expiry``): ids only grow past them; the live ones hold their slots."""
+        ``expiry``, ``holds_slot``): ids only grow past them; those holding a slot keep it.
+
+        ``holds_slot`` (when the server gives it) is exact; without it a live
+        status holds the slot, and so does an order this client cancelled
+        (``cancelled``) until the server says it no longer holds it.
+        """
         a = self._account(account)
+        pending = {s: v for s, v in a.live.items() if v[1] == UNTIL_EXECUTED}
         a.live.clear()
         for view in orders:
             if view.get("order_id") is None:
                 continue
             order_id = int(view["order_id"])
             a.last = max(a.last, order_id)
-            if view.get("status") in LIVE_STATUSES:
-                a.live[slot_index(order_id, self.slot_levels)] = (order_id, int(view["expiry"]))
+            slot = slot_index(order_id, self.slot_levels)
+            holds = view.get("holds_slot")
+            if holds is None:
+                if pending.get(slot, (None, 0))[0] == order_id:
+                    a.live[slot] = pending[slot]
+                elif view.get("status") in LIVE_STATUSES:
+                    a.live[slot] = (order_id, int(view["expiry"]))
+            elif holds:
+                a.live[slot] = (order_id, UNTIL_EXECUTED)
 
     def next(self, account: int) -> int:
         """The next id for ``account``: above every id used, in a slot no live order holds.
@@ -109,6 +126,12 @@ class OrderIds:
         a = self._account(account)
         a.last = max(a.last, order_id)
         a.live[slot_index(order_id, self.slot_levels)] = (order_id, expiry)
+
+    def cancelled(self, account: int, order_id: int) -> None:
+        """A cancel was accepted: the slot stays busy until a batch executes it (the
+        exchange's rule), so this client skips it until ``seen`` says otherwise."""
+        a = self._account(account)
+        a.live[slot_index(order_id, self.slot_levels)] = (order_id, UNTIL_EXECUTED)
 
     def released(self, account: int, order_id: int) -> None:
         """The order is finished (cancelled or filled): its slot is free for a newer id."""

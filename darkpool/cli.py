@@ -61,6 +61,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         exchange_id=args.exchange_id,
         ledger_out=args.ledger_out,
         keep_server=args.keep_server,
+        state=args.state,
     )
 
 
@@ -153,7 +154,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     for name, func, text in (
         ("setup", cmd_setup, "build the statement circuits (compile, Groth16 setup, phase 2)"),
-        ("demo", cmd_demo, "run the end-to-end flow on the test profile"),
+        ("demo", cmd_demo, "run the end-to-end flow (test profile; --profile production)"),
     ):
         p = sub.add_parser(name, help=text)
         p.add_argument("--profile", default="test", help="circuit profile (circuits/params.json)")
@@ -165,6 +166,13 @@ def build_parser() -> argparse.ArgumentParser:
                 choices=("slots", "list"),
                 help="ledger state whose statements to build (default: DARKPOOL_STATE, "
                 "else slots, as `darkpool serve`)",
+            )
+        else:
+            p.add_argument(
+                "--state",
+                choices=("slots", "list"),
+                default="list",  # TODO(HS3): slots once the service runs it (issue 12)
+                help="ledger state the demo server runs (default: list)",
             )
         if name == "demo":
             p.add_argument("--ledger-out", metavar="DIR", help="keep the ledger export in DIR")

@@ -1,5 +1,6 @@
 """The scripted end-to-end market run (``darkpool demo``); may import every component."""
 
+from demo.main import run
 from demo.server import (
     MARKETS,
     DemoError,
@@ -10,7 +11,6 @@ from demo.server import (
     profile_markets,
     server_env,
 )
-from demo.story import run
 
 __all__ = [
     "MARKETS",

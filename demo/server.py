@@ -114,6 +114,7 @@ def server_env(
     database_url: str | None = None,
     oracle_url: str | None = None,
     risk_engine: bool = False,
+    state: str | None = None,
 ) -> dict[str, str]:
     """The demo server's environment (``serve_env``): profile, exchange id, markets, oracle.
 
@@ -126,6 +127,7 @@ def server_env(
 
     The database is SQLite in the data dir unless ``database_url`` names another
     (an empty one: the demo starts from genesis); the service generates its token.
+    ``state`` sets ``DARKPOOL_STATE`` (unset: the serve default, slots).
     """
     markets_json = json.dumps([m.model_dump() for m in markets])
     env = serve_env(
@@ -138,6 +140,8 @@ def server_env(
     else:  # explicitly off: `darkpool serve` would default them on (SERVE_RISK_DEFAULTS)
         env.update(DARKPOOL_SWEEP_INTERVAL_BATCHES="0", DARKPOOL_FUNDING_INTERVAL_S="0")
     env["DARKPOOL_SWEEP_INTERVAL_S"] = "0"  # the demo sweeps by batches
+    if state is not None:
+        env["DARKPOOL_STATE"] = state
     if oracle_url is not None:
         env["DARKPOOL_ORACLE_URL"] = oracle_url
     else:

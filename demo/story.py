@@ -28,26 +28,20 @@ and nothing here is a market. This module never reads the server's keys other
 than the operator token, and never touches the server's database.
 """
 
-import signal
-import tempfile
-import threading
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import ExitStack, contextmanager, nullcontext
+from contextlib import contextmanager
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
-import httpx
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from client.sdk import ClientError, DarkpoolClient, verify_inclusion
-from demo.report import DemoStats, Trader, summary_table
+from client.sdk import ClientError, DarkpoolClient
+from demo.report import DemoStats, Trader
 from demo.server import (
     JOB_TIMEOUT_S,
-    ORACLE_PREMIUM_BPS,
     ORACLE_SEED,
     ORACLE_STEP_BPS,
     ORDER_TTL,
@@ -55,11 +49,6 @@ from demo.server import (
     DemoError,
     LocalServer,
     demo_shocks,
-    local_oracle,
-    local_server,
-    oracle_key_hex,
-    profile_markets,
-    server_env,
 )
 from exchange.core.config import MarketConfig
 from oracle.feed import SimulatedFeed
@@ -67,8 +56,9 @@ from prover import circuits
 from verifier.eddsa import PrivateKey
 from verifier.encoding import BUY, SELL
 from verifier.ledger import replay
+from verifier.ledger.genesis import LEDGER_STATES, SLOTS_STATE
 from verifier.oracle import parse_key_hex
-from verifier.protocol import DEFAULT_EXCHANGE_ID, STATEMENTS, Tags
+from verifier.protocol import Tags
 from verifier.source import DirectorySource
 
 # ---------------------------------------------------------------- the story
@@ -78,10 +68,16 @@ class Demo:
     """The scripted run; each public method is one step of the story."""
 
     def __init__(
-        self, console: Console, profile: str, exchange_id: str, markets: Sequence[MarketConfig]
+        self,
+        console: Console,
+        profile: str,
+        exchange_id: str,
+        markets: Sequence[MarketConfig],
+        state: str = SLOTS_STATE,
     ) -> None:
         self.console = console
         self.profile = profile
+        self.state = state
         self.exchange_id = exchange_id
         self.markets = list(markets)
         self.stats = DemoStats()
@@ -147,12 +143,12 @@ class Demo:
     # ------------------------------------------------------------ setup and server
 
     def build_circuits(self) -> None:
-        for statement in STATEMENTS:
+        for statement in LEDGER_STATES[self.state]:
             started = time.perf_counter()
             with self.working(f"building {statement} ({self.profile}; cold: minutes, then cached)"):
                 art = circuits.build_statement(statement, self.profile, self.exchange_id)
             self.console.print(
-                f"  {statement:<15} {art.constraints:>9,} constraints  "
+                f"  {statement:<19} {art.constraints:>9,} constraints  "
                 f"({time.perf_counter() - started:.1f}s)"
             )
 
@@ -180,8 +176,9 @@ class Demo:
             )
             return None
         trader.orders.append(int(result["commitment"]))
+        order_id = f", id {result['order_id']}" if "order_id" in result else ""
         self.console.print(
-            f"  order #{result['order_index']} ({result['status']}): {what}, "
+            f"  order #{result['order_index']} ({result['status']}{order_id}): {what}, "
             f"commitment {result['commitment'][:12]}…"
         )
         return result
@@ -196,7 +193,7 @@ class Demo:
     def batch(self) -> dict[str, Any]:
         expected = self.next_marks()
         started = time.perf_counter()
-        with self.working("matching and proving the batch (settle_batch proofs)"):
+        with self.working("matching and proving the batch"):
             result = self.client.admin_batch(self.token)
         elapsed = time.perf_counter() - started
         self.stats.batches += 1
@@ -210,7 +207,7 @@ class Demo:
         self.console.print(
             f"  batch {result['batch_id']} (ledger entry {result['entry_index']}) at marks "
             f"{marks}: {result['fills']} fills, volume {volume or '0'}, "
-            f"{result['proofs']} settle_batch proof(s) in {elapsed:.1f}s"
+            f"{result['proofs']} batch proof(s) in {elapsed:.1f}s"
         )
         self.check("the batch used the simulated oracle's marks", prices == expected)
         return result
@@ -229,9 +226,10 @@ class Demo:
         self.token = server.operator_token
         info = client.info()
         self.check(
-            "the server runs the requested profile and exchange",
-            info["profile"] == self.profile and info["exchange_id"] == self.exchange_id,
-            f"{info['profile']}, {info['exchange_id']}",
+            "the server runs the requested profile, exchange and ledger state",
+            (info["profile"], info["exchange_id"], client.state)
+            == (self.profile, self.exchange_id, self.state),
+            f"{info['profile']}, {info['exchange_id']}, {client.state}",
         )
         alice, bob, carol, dave, erin = self.traders
         with self.step(
@@ -281,9 +279,9 @@ class Demo:
             marks = self.next_marks()
             self.order(carol, 0, SELL, 4, marks[0] - 100)  # completes alice's order
             cancelled = self.order(dave, 0, SELL, 1, marks[0] - 100)
-            if cancelled is not None:
+            if cancelled is not None:  # slots: signed over h alone; list: (order #, h)
                 result = client.cancel(
-                    dave.key, int(cancelled["commitment"]), int(cancelled["order_index"])
+                    dave.key, int(cancelled["commitment"]), cancelled["order_index"]
                 )
                 self.console.print(f"  dave cancels order #{result['order_index']}")
             if multi:
@@ -419,13 +417,13 @@ class Demo:
 
     def inclusion(self, t: Trader, published_root: str) -> None:
         inc = self.client.inclusion(t.key, t.index)
-        path_ok = verify_inclusion(inc, t.key.public_key())
+        path_ok = self.client.check_inclusion(inc, t.key.public_key())
         view = self.client.account(t.key, t.index)
         opening = inc["opening"]
         matches = (
             opening["balance"] == view["balance"]
             and list(opening["positions"]) == list(view["positions"])
-            and inc["leaf"] == view["leaf"]
+            and inc.get("leaf", view["leaf"]) == view["leaf"]
         )
         same_root = inc["root"] == view["account_root"] == published_root
         positions = ", ".join(
@@ -467,131 +465,3 @@ class Demo:
         )
         for warning in report.solvency_warnings:
             self.console.print(f"  [yellow]note[/] {warning}")
-
-
-def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
-    raise KeyboardInterrupt
-
-
-def run(
-    profile: str = "test",
-    exchange_id: str = DEFAULT_EXCHANGE_ID,
-    ledger_out: Path | str | None = None,
-    *,
-    keep_server: bool = False,
-    console: Console | None = None,
-    database_url: str | None = None,
-    work_dir: Path | None = None,
-) -> int:
-    """Run the scripted market against a fresh server; 0 only if every check held.
-
-    ``database_url`` (an empty database) replaces the server's SQLite file.
-    ``work_dir`` (tests) keeps the oracle's and the server's data dirs (keys
-    included) there instead of in a temporary directory.
-
-    With ``keep_server`` the server stays up after the story until Ctrl-C, so
-    ``darkpool trader`` can be pointed at it.
-    """
-    console = console if console is not None else Console()
-    # SIGTERM ends the demo like Ctrl-C does, so the exit paths stop the server.
-    previous = None
-    if threading.current_thread() is threading.main_thread():
-        previous = signal.signal(signal.SIGTERM, _raise_interrupt)
-    try:
-        scratch = (
-            tempfile.TemporaryDirectory(prefix="darkpool-demo-")
-            if work_dir is None
-            else nullcontext(str(work_dir))
-        )
-        with scratch as tmp:
-            return _run_in(
-                Path(tmp), console, profile, exchange_id, ledger_out, keep_server, database_url
-            )
-    except KeyboardInterrupt:
-        console.print("[yellow]demo interrupted; the server was stopped[/]")
-        return 130
-    except (DemoError, ClientError, httpx.HTTPError, ValueError, OSError) as exc:
-        message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        console.print(f"[bold red]demo failed:[/] {escape(message)}")
-        return 1
-    finally:
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
-
-
-def _run_in(
-    tmp: Path,
-    console: Console,
-    profile: str,
-    exchange_id: str,
-    ledger_out: Path | str | None,
-    keep_server: bool,
-    database_url: str | None = None,
-) -> int:
-    started = time.perf_counter()
-    out = Path(ledger_out) if ledger_out is not None else tmp / "ledger"
-    demo = Demo(console, profile, exchange_id, profile_markets(profile))
-    with ExitStack() as stack:
-        with demo.step(
-            "setup: build the statement circuits (cached after the first run)", "setup (circuits)"
-        ):
-            demo.build_circuits()
-        with demo.step(
-            "start `darkpool oracle serve` (its own process, key dir and clock)", "oracle start"
-        ):
-            oracle_url = stack.enter_context(
-                local_oracle(
-                    tmp / "oracle",
-                    exchange_id=exchange_id,
-                    markets=demo.markets,
-                    premium_bps=ORACLE_PREMIUM_BPS,
-                    shocks=demo.shocks,
-                )
-            )
-            demo.oracle_key = oracle_key_hex(oracle_url)
-            console.print(f"  listening on {oracle_url}, key {demo.oracle_key}")
-        db = "SQLite in a temp dir" if database_url is None else "the given database"
-        with demo.step(f"start `darkpool serve` ({db}, genesis)", "server start"):
-            env = server_env(
-                tmp / "server",
-                profile=profile,
-                exchange_id=exchange_id,
-                markets=demo.markets,
-                database_url=database_url,
-                oracle_url=oracle_url,
-                risk_engine=True,
-            )
-            with demo.working("starting the server, waiting for /v1/health"):
-                server = stack.enter_context(local_server(tmp / "server", env))
-            console.print(f"  listening on {server.url}, data in {server.data_dir}")
-        ok = demo.run(server, out)
-        console.print(
-            summary_table(
-                demo.stats,
-                len(demo.traders),
-                [m.symbol for m in demo.markets],
-                time.perf_counter() - started,
-                ok,
-            )
-        )
-        pins = f"--genesis {demo.genesis_hash or 'HASH'} --oracle-key {demo.oracle_key}"
-        if ledger_out is not None:
-            console.print(f"ledger export: {out}")
-            console.print(f"verify it yourself:  uv run darkpool-verify {out.resolve()} {pins}")
-        else:
-            console.print(
-                f"verify an export yourself:  uv run darkpool-verify DIR {pins}  "
-                "(run the demo with --ledger-out DIR to keep one)"
-            )
-        if keep_server:
-            console.print(
-                f"server still running at {server.url} (operator token in "
-                f"{server.data_dir / 'keys' / 'operator_token'}); Ctrl-C stops it"
-            )
-            console.print(f"explore its ledger in a browser:  {server.url}/explorer")
-            try:
-                while server.process.poll() is None:
-                    time.sleep(0.5)
-            except KeyboardInterrupt:  # the expected way to end it; the result stands
-                console.print("stopping the server")
-    return 0 if ok else 1

@@ -47,6 +47,7 @@ class FakeSlotsServer:
         self.orders: dict[int, tuple[SlottedOrder, str]] = {}  # h -> (terms, status)
         self.slot_newest: dict[tuple[int, int], int] = {}  # (account, slot) -> h
         self.requests: list[str] = []
+        self.holds_slot = False  # list OrderView.holds_slot (a batch executed the cancels)
 
     def info(self) -> dict[str, Any]:
         return {
@@ -120,6 +121,7 @@ class FakeSlotsServer:
             account = int(path.split("/")[3])
             views = [
                 {"commitment": str(h), "order_id": o.order_id, "status": st, "expiry": o.expiry}
+                | ({"holds_slot": st == "open"} if self.holds_slot else {})
                 for h, (o, st) in self.orders.items()
                 if o.account == account
             ]
@@ -177,9 +179,13 @@ def test_sdk_submits_slotted_orders_with_fresh_ids_and_cancels_them() -> None:
     with pytest.raises(SlotsBusy):
         client.submit_order(KEY, 1, 0, 0, 1, 60_000, NOW + 60)
     assert server.requests[sent:] == ["GET /v1/accounts/1"]
-    # a cancel is signed over P(TAG(cancel), h); it frees that slot for the next id
+    # a cancel is signed over P(TAG(cancel), h); the exchange frees its slot only when a
+    # batch executes it, so the client keeps it busy while the server only says "cancelled"
     h = int(results[1]["commitment"])
     assert client.cancel(KEY, h)["status"] == "cancelled"
+    with pytest.raises(SlotsBusy):
+        client.submit_order(KEY, 1, 0, 0, 1, 60_000, NOW + 60)
+    server.holds_slot = True  # the server now says which orders hold a slot: not that one
     again = client.submit_order(KEY, 1, 1, 1, 1, 3_000, NOW + 60, reduce_only=True)
     assert slot_index(again["order_id"], SLOT_LEVELS) == slot_index(NOW + 52, SLOT_LEVELS)
     assert server.orders[int(again["commitment"])][0].reduce_only
