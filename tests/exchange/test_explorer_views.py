@@ -39,8 +39,9 @@ def test_proof_status_pending_and_none() -> None:
     assert views.proof_status("account_op", {}).state == "pending"
     assert views.proof_status("order", {"commitment": "5"}).state == "none"
     assert views.proof_status("genesis", {}).state == "none"
-    new_kind = views.proof_status("funding", {"proof": {}, "statement": "funding_update"})
-    assert (new_kind.state, new_kind.statement) == ("proven", "funding_update")
+    new_kind = views.proof_status("rebate", {"proof": {}, "statement": "rebate_update"})
+    assert (new_kind.state, new_kind.statement) == ("proven", "rebate_update")
+    assert views.proof_status("funding", {"indices": ["1"]}).state == "none"
 
 
 def test_unknown_kind_shows_short_public_fields_only() -> None:
@@ -52,13 +53,118 @@ def test_unknown_kind_shows_short_public_fields_only() -> None:
         "public_signals": ["9"] * 40,
         "nested": {"a": 1},
     }
-    row = views.entry_row(entry("liquidation", body))
-    assert not row.known and row.summary == "liquidation entry"
+    row = views.entry_row(entry("deleveraging", body))
+    assert not row.known and row.summary == "deleveraging entry"
     keys = [k for k, _ in row.details]
     assert keys == ["account", "market", "note"]
     assert len(dict(row.details)["note"]) < 100
-    assert views.risk_entries([entry("liquidation", body)], "liquidat")[0].kind == "liquidation"
-    assert views.risk_entries([entry("batch", {})], "liquidat") == []
+    assert views.risk_entries([entry("deleveraging", body)], "deleverag")[0].kind == "deleveraging"
+    assert views.risk_entries([entry("batch", {})], "deleverag") == []
+
+
+# Bodies as the slots ledger writes them (verifier/ledger/slots.py, verifier/ledger/risk.py).
+ORACLE = {"kind": "mark", "seq": 2, "timestamp": 1010, "marks": ["94", "50"], "index": ["90", "52"]}
+ZERO = Roots(7, 0, 0)
+
+
+def slots_entry(kind: str, body: dict[str, object], after: Roots = ZERO) -> LedgerEntry:
+    return LedgerEntry(8, kind, ZERO, after, body)
+
+
+def test_slots_risk_entries_have_summaries_statements_and_public_fields() -> None:
+    chunk = {"proof": {}, "public_signals": ["1"]}
+    sweep = views.entry_row(
+        slots_entry("sweep", {"oracle": ORACLE, "chunks": [chunk, chunk], "flagged": [1, 3]}),
+        "slots",
+    )
+    assert sweep.known and sweep.summary == "health sweep: 2 account(s) below maintenance margin"
+    assert (sweep.proof.state, sweep.proof.statement, sweep.proof.count) == (
+        "proven",
+        "health_sweep_staged",
+        2,
+    )
+    assert ("flagged", "[1, 3]") in sweep.details and sweep.marks == [94, 50]
+    liquidation = views.entry_row(
+        slots_entry(
+            "liquidation", {"account": 1, "oracle": ORACLE, "steps": [chunk]}, Roots(9, 0, 0)
+        ),
+        "slots",
+    )
+    assert liquidation.summary == "liquidation of account 1 (1 step(s))"
+    assert (liquidation.proof.state, liquidation.proof.statement) == ("proven", "liquidate_staged")
+    assert liquidation.changed == ["account"] and ("account", "1") in liquidation.details
+    listed = views.entry_row(slots_entry("liquidation", {"account": 1, "steps": [chunk]}))
+    assert listed.proof.statement == "liquidate"  # the list ledger's statement
+    funding = views.entry_row(
+        slots_entry("funding", {"oracle": ORACLE, "indices": ["2", "-1"]}), "slots"
+    )
+    assert funding.proof.state == "none" and ("indices", "[2, -1]") in funding.details
+    cancel = views.entry_row(slots_entry("cancel", {"commitment": "1" * 70}), "slots")
+    assert cancel.known and cancel.summary.startswith("cancel of the order with commitment 1111")
+    assert [k for k, _ in cancel.details] == ["commitment"]
+
+
+def test_slots_roots_show_only_the_account_root_unless_another_is_not_zero() -> None:
+    row = views.entry_row(slots_entry("account_op", {"op": "deposit"}, Roots(9, 0, 0)), "slots")
+    assert row.roots_before == {"account": "7"} and row.roots_after == {"account": "9"}
+    assert row.changed == ["account"]
+    assert row.proof.statement == "account_update"
+    cheat = views.entry_row(slots_entry("batch", {}, Roots(9, 0, 5)), "slots")
+    assert cheat.roots_after == {"account": "9", "order": "5"}  # a non-zero one stays visible
+    assert cheat.roots_before == {"account": "7", "order": "0"}
+    assert cheat.changed == ["account", "order"]
+    listed = views.entry_row(slots_entry("batch", {}))
+    assert set(listed.roots_after) == {"account", "fill", "order"}
+
+
+def test_slots_batch_proof_breakdown_and_parts() -> None:
+    def proof(statement: str, **extra: object) -> dict[str, object]:
+        return {"proof": {}, "public_signals": [], "statement": statement, **extra}
+
+    body = {
+        "batch_id": 3,
+        "oracle": ORACLE,
+        "volume": ["5", "0"],
+        "proofs": [
+            proof("order_ops", cancels=["0", "0"], places=["11", "12"]),
+            proof("order_ops", cancels=["13", "0"], places=["0", "0"]),
+            proof("settle_fills", volume=["5", "0"], roots_after={"account": "77"}),
+        ],
+    }
+    row = views.entry_row(slots_entry("batch", body), "slots")
+    assert row.proof.parts == (("order_ops", 2), ("settle_fills", 1))
+    assert row.proof.count == 3 and row.volume == [5, 0]
+    assert row.summary == "batch 3: 2 placed, 1 cancelled, 1 fill group"
+    parts = views.batch_parts(body, "slots")
+    assert [(p.statement, p.places, p.cancels, p.volume) for p in parts] == [
+        ("order_ops", 2, 0, []),
+        ("order_ops", 0, 1, []),
+        ("settle_fills", None, None, [5, 0]),
+    ]
+    assert parts[2].account_root_after == "77"
+    # before order_ops carried "places"
+    without_places = dict(
+        body, proofs=[{k: v for k, v in p.items() if k != "places"} for p in body["proofs"]]
+    )
+    assert views.entry_row(slots_entry("batch", without_places), "slots").summary == (
+        "batch 3: 1 cancelled, 1 fill group"
+    )
+    assert (
+        views.proof_status("batch", {"proofs": []}, "slots").statement == "order_ops/settle_fills"
+    )
+    assert views.batch_parts({"proofs": [{"proof": {}}]})[0].statement == "settle_batch"
+
+
+def test_find_order_of_a_cancel_scans_back_from_the_cancel() -> None:
+    orders = [
+        LedgerEntry(i, "order", ZERO, ZERO, {"commitment": str(100 + i % 3)}) for i in range(1, 7)
+    ]
+    entries = [entry("genesis", {}, 0), *orders]
+    positions = [e.index for e in orders]
+    assert views.find_order(entries, positions, "101", 7) == 4  # the latest before the cancel
+    assert views.find_order(entries, positions, "101", 4) == 1
+    assert views.find_order(entries, positions, "999", 7) is None
+    assert views.find_order(entries, positions, "x", 7) is None
 
 
 def test_solvency_rows_margin_is_fund_minus_deficit() -> None:
@@ -208,6 +314,41 @@ def test_large_ledger_pages_stay_small_and_correct() -> None:
         root = http.get("/explorer/api/account-root?account=3&root=19990").json()
         assert (root["root_published"], root["entry"], root["is_latest"]) == (True, 19990, True)
         assert root["pubkey"] is None  # the ledger never opened account 3
+
+
+def test_slots_risk_and_cancel_pages_render_from_slots_bodies() -> None:
+    from fastapi import FastAPI
+    from fastapi.testclient import TestClient
+
+    from exchange.api.explorer import router
+
+    chunk = {"proof": {}, "public_signals": ["1"]}
+    genesis = LedgerEntry(0, "genesis", ZERO, ZERO, {"state": "slots", "markets": []})
+    bodies: list[tuple[str, dict[str, object]]] = [
+        ("order", {"order_index": 0, "commitment": "55"}),
+        ("cancel", {"commitment": "55"}),
+        ("funding", {"oracle": ORACLE, "indices": ["2", "-1"]}),
+        ("sweep", {"oracle": ORACLE, "chunks": [chunk], "flagged": [1]}),
+        ("liquidation", {"account": 1, "oracle": ORACLE, "steps": [chunk, chunk]}),
+    ]
+    entries = [genesis] + [LedgerEntry(i, k, ZERO, ZERO, b) for i, (k, b) in enumerate(bodies, 1)]
+    app = FastAPI()
+    app.include_router(router)
+    app.state.service = _StubService(entries)
+    with TestClient(app) as http:
+        risk = http.get("/explorer/risk").text
+        for i, (kind, _) in enumerate(bodies[2:], 3):
+            assert f'<tr class="entry kind-{kind}" data-index="{i}"' in risk, kind
+        assert "<code>health_sweep_staged</code>" in risk
+        assert "<code>liquidate_staged</code> ×2" in risk and "new kind" not in risk
+        assert "1 account(s) below maintenance margin" in risk and "indices: [2, -1]" in risk
+        cancel = http.get("/explorer/ledger/2").text
+        assert '<a href="/explorer/ledger/1">entry #1</a>' in cancel
+        assert 'id="slots-roots"' in cancel and "<th>fill</th>" not in cancel
+        check = http.get("/explorer/self-check").text
+        assert (
+            'data-state="slots"' in check and 'data-depth="2"' in check
+        )  # 4 binary = 2 quaternary
 
 
 def test_pages_while_the_exchange_sets_up_are_html_503_that_refresh() -> None:

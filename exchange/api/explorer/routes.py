@@ -9,7 +9,8 @@ Pages (every one works with JavaScript disabled except the self-check):
 * ``/explorer/charts?last=``: marks and volume per market, solvency margin (inline SVG);
 * ``/explorer/risk``: health sweep, liquidation, funding and deleveraging entries;
 * ``/explorer/verify`` (GET shows, POST starts): the server replays its own export;
-* ``/explorer/self-check``: the trader's inclusion check, run in the browser;
+* ``/explorer/self-check``: the trader's inclusion check, run in the browser (binary
+  tree and 6-field leaf on a list ledger; quaternary tree and 8-field leaf on a slots one);
 * ``/explorer/api/account-root?account=&root=`` (JSON): is a root published, and
   the account's published key (both public).
 
@@ -35,7 +36,7 @@ from exchange.errors import Unavailable
 from exchange.service import Service
 from prover.errors import ToolchainError
 from verifier.export import LedgerEntry
-from verifier.params import BALANCE_BITS, NONCE_BITS, POSITION_BITS, domain_tag
+from verifier.params import BALANCE_BITS, FUNDING_BITS, NONCE_BITS, POSITION_BITS, domain_tag
 
 HERE = Path(__file__).resolve().parent
 STATIC_DIR = HERE / "static"
@@ -130,6 +131,7 @@ def _common(service: Service) -> dict[str, Any]:
         "exchange_id": service.op.exchange_id,
         "markets": views.markets(entries[0]),
         "entries_total": len(entries),
+        "state": views.ledger_state(entries[0]),
     }
 
 
@@ -138,13 +140,17 @@ def overview(request: Request, service: ServiceDep) -> HTMLResponse:
     entries, index = _index(request, service)
     counts = index.counts()
     solvency = views.solvency_rows([entries[i] for i in index.of_kind("solvency")[-1:]])
+    latest = entries[-1]
     return _page(
         request,
         "overview.html",
         title="Overview",
-        latest=views.entry_row(entries[-1]),
+        latest=views.entry_row(latest, index.state),
+        latest_roots=latest.roots_after,
         counts=counts,
-        batches=[views.entry_row(entries[i]) for i in index.of_kind("batch")[-5:][::-1]],
+        batches=[
+            views.entry_row(entries[i], index.state) for i in index.of_kind("batch")[-5:][::-1]
+        ],
         solvency=solvency[-1] if solvency else None,
         unknown=[k for k in counts if k not in views.KNOWN_KINDS],
         **_common(service),
@@ -166,7 +172,7 @@ def ledger(request: Request, service: ServiceDep) -> HTMLResponse:
         return _error(request, 404, f"offset {offset} is past the end ({total} entries)")
     # newest first: the page is positions[total-1-offset] down to positions[total-offset-limit]
     chosen = positions[max(total - offset - limit, 0) : total - offset]
-    page = [views.entry_row(entries[i]) for i in reversed(chosen)]
+    page = [views.entry_row(entries[i], index.state) for i in reversed(chosen)]
     return _page(
         request,
         "ledger.html",
@@ -186,7 +192,7 @@ def ledger(request: Request, service: ServiceDep) -> HTMLResponse:
 
 @router.get("/ledger/{index}", response_class=HTMLResponse)
 def entry(request: Request, index: str, service: ServiceDep) -> HTMLResponse:
-    entries = service.op.ledger.entries
+    entries, ledger_index = _index(request, service)
     try:
         i = int(index)
     except ValueError:
@@ -194,26 +200,20 @@ def entry(request: Request, index: str, service: ServiceDep) -> HTMLResponse:
     if not 0 <= i < len(entries):
         return _error(request, 404, f"ledger entry {i} does not exist ({len(entries)} entries)")
     e = entries[i]
-    proofs = e.body.get("proofs") if e.kind == "batch" else None
-    parts = []
-    if isinstance(proofs, list):
-        for p in proofs:
-            if isinstance(p, dict):
-                parts.append(
-                    {
-                        "volume": views.ints(p.get("volume")),
-                        "has_proof": "proof" in p,
-                        "roots_before": p.get("roots_before"),
-                        "roots_after": p.get("roots_after"),
-                    }
-                )
+    state = ledger_index.state
+    order_entry = None
+    if e.kind == "cancel":
+        order_entry = views.find_order(
+            entries, ledger_index.of_kind("order"), e.body.get("commitment"), i
+        )
     return _page(
         request,
         "entry.html",
         title=f"Entry {i}",
-        row=views.entry_row(e),
+        row=views.entry_row(e, state),
         details=views.scalar_details(e.body),
-        parts=parts,
+        parts=views.batch_parts(e.body, state) if e.kind == "batch" else [],
+        order_entry=order_entry,
         solvency=views.solvency_rows([e])[0] if e.kind == "solvency" else None,
         prev=i - 1 if i > 0 else None,
         next=i + 1 if i + 1 < len(entries) else None,
@@ -295,7 +295,7 @@ def risk(request: Request, service: ServiceDep) -> HTMLResponse:
 
     def of(word: str) -> list[views.EntryRow]:
         positions = sorted(i for k, ps in index.by_kind.items() if word in k for i in ps)
-        return [views.entry_row(entries[i]) for i in positions[-PAGE_MAX:]]
+        return [views.entry_row(entries[i], index.state) for i in positions[-PAGE_MAX:]]
 
     sections = [
         ("Health sweeps", of("sweep")),
@@ -334,14 +334,22 @@ def verify_start(request: Request, service: ServiceDep) -> RedirectResponse:
 
 @router.get("/self-check", response_class=HTMLResponse)
 def self_check(request: Request, service: ServiceDep) -> HTMLResponse:
+    common = _common(service)
+    depth = service.op.params.account_depth
     return _page(
         request,
         "selfcheck.html",
         title="Self-check",
         auth_tag=str(domain_tag("auth", service.op.exchange_id)),
-        bits={"balance": BALANCE_BITS, "position": POSITION_BITS, "nonce": NONCE_BITS},
-        depth=service.op.params.account_depth,
-        **_common(service),
+        bits={
+            "balance": BALANCE_BITS,
+            "position": POSITION_BITS,
+            "nonce": NONCE_BITS,
+            "funding": FUNDING_BITS,
+        },
+        # the slots account tree is quaternary: account_depth / 2 levels of 4 children
+        depth=depth // 2 if common["state"] == views.SLOTS_STATE else depth,
+        **common,
     )
 
 

@@ -12,6 +12,7 @@ Money stays integer: amounts, marks and volumes are passed through as ints
 ``fmt_int``.
 """
 
+import bisect
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -20,15 +21,55 @@ from typing import Any
 from verifier.export import LedgerEntry, Roots
 from verifier.oracle import OracleFormatError, stressed_prices
 
-# Which statement proves each kind of entry (docs/ledger.md); kinds absent here need no proof.
-PROVEN_BY = {
-    "account_op": "account_op",
-    "batch": "settle_batch",
-    "solvency": "solvency_chunk",
+#: The ledger's states (genesis ``"state"``; absent means ``list``): verifier.ledger.genesis.
+LIST_STATE, SLOTS_STATE = "list", "slots"
+# Which statement proves each kind of entry, per ledger state (docs/ledger.md,
+# verifier.ledger.genesis.LEDGER_STATES); kinds absent here need no proof. A slots batch
+# names each proof's statement (order_ops / settle_fills); the breakdown comes from those.
+PROVEN_BY: dict[str, dict[str, str]] = {
+    LIST_STATE: {
+        "account_op": "account_op",
+        "batch": "settle_batch",
+        "solvency": "solvency_chunk",
+        "sweep": "health_sweep",
+        "liquidation": "liquidate",
+    },
+    SLOTS_STATE: {
+        "account_op": "account_update",
+        "batch": "order_ops/settle_fills",
+        "solvency": "solvency_walk",
+        "sweep": "health_sweep_staged",
+        "liquidation": "liquidate_staged",
+    },
 }
-KNOWN_KINDS = ("genesis", "account_op", "order", "batch", "solvency")
+KNOWN_KINDS = (
+    "genesis",
+    "account_op",
+    "order",
+    "cancel",
+    "batch",
+    "funding",
+    "sweep",
+    "liquidation",
+    "solvency",
+)
+# Kinds with their own columns; every other kind also lists its short public scalar fields.
+_OWN_COLUMNS = ("genesis", "account_op", "order", "batch", "solvency")
 # Body fields never shown as "details": proofs are summarised, the rest has its own column.
-_HIDDEN_FIELDS = {"proof", "proofs", "public_signals", "chunks", "roots_before", "roots_after"}
+_HIDDEN_FIELDS = {
+    "proof",
+    "proofs",
+    "public_signals",
+    "chunks",
+    "steps",
+    "oracle",
+    "roots_before",
+    "roots_after",
+    "prev_hash",
+    "signature",
+}
+_MAX_STATEMENT_CHARS = 40
+_ORDER_SCAN = 100_000  # a cancel usually follows its order closely
 _MAX_SCALAR_CHARS = 80
 
 
@@ -49,27 +90,47 @@ def short(value: object, n: int = 10) -> str:
 
 @dataclass
 class ProofStatus:
-    """``proven`` (n proofs attached), ``pending`` (a proven kind without proofs) or ``none``."""
+    """``proven`` (n proofs attached), ``pending`` (a proven kind without proofs) or ``none``.
+
+    ``parts`` counts proofs per statement when the proofs name theirs (a slots
+    batch: ``(("order_ops", 3), ("settle_fills", 1))``), in first-seen order.
+    """
 
     state: str
     statement: str | None
     count: int
+    parts: tuple[tuple[str, int], ...] = ()
 
 
-def proof_status(kind: str, body: Mapping[str, Any]) -> ProofStatus:
-    statement = PROVEN_BY.get(kind)
-    count = 0
-    if "proof" in body:
-        count = 1
-    for key in ("proofs", "chunks"):
+def ledger_state(genesis: LedgerEntry | Mapping[str, Any]) -> str:
+    """``"slots"`` or ``"list"`` from the genesis entry (or its body); absent means list."""
+    body = genesis.body if isinstance(genesis, LedgerEntry) else genesis
+    return SLOTS_STATE if body.get("state") == SLOTS_STATE else LIST_STATE
+
+
+def proof_status(kind: str, body: Mapping[str, Any], state: str = LIST_STATE) -> ProofStatus:
+    statement = PROVEN_BY.get(state, PROVEN_BY[LIST_STATE]).get(kind)
+    count = 1 if "proof" in body else 0
+    per_statement: dict[str, int] = {}
+    for key in ("proofs", "chunks", "steps"):
         items = body.get(key)
-        if isinstance(items, list):
-            count += sum(1 for p in items if isinstance(p, Mapping) and "proof" in p)
+        if not isinstance(items, list):
+            continue
+        for p in items:
+            if isinstance(p, Mapping) and "proof" in p:
+                count += 1
+                named = p.get("statement")
+                if isinstance(named, str):
+                    named = named[:_MAX_STATEMENT_CHARS]
+                    per_statement[named] = per_statement.get(named, 0) + 1
     if statement is None and count == 0:
         return ProofStatus("none", None, 0)
     if statement is None:
-        statement = str(body.get("statement", "?"))
-    return ProofStatus("proven" if count else "pending", statement, count)
+        statement = str(body.get("statement", "?"))[:_MAX_STATEMENT_CHARS]
+    parts = tuple(per_statement.items())
+    if parts:
+        statement = "/".join(name for name, _ in parts)
+    return ProofStatus("proven" if count else "pending", statement, count, parts)
 
 
 def ints(values: object) -> list[int]:
@@ -127,13 +188,44 @@ class EntryRow:
     details: list[tuple[str, str]] = field(default_factory=list)
 
 
-def _roots(r: Roots) -> dict[str, str]:
-    return {"account": str(r.account), "fill": str(r.fill), "order": str(r.order)}
+def _roots(before: Roots, after: Roots, state: str) -> tuple[dict[str, str], dict[str, str]]:
+    """The roots a row shows, before and after. Under slots the order and fill roots are
+    always 0 (orders live in each account's leaf, fills settle into the account tree): shown
+    only where one is not 0, which no valid slots ledger has, so such a cheat stays visible."""
+    b, a = (
+        {"account": str(r.account), "fill": str(r.fill), "order": str(r.order)}
+        for r in (before, after)
+    )
+    if state == SLOTS_STATE:
+        keys = [k for k in b if k == "account" or b[k] != "0" or a[k] != "0"]
+        b, a = {k: b[k] for k in keys}, {k: a[k] for k in keys}
+    return b, a
 
 
-def _summary(kind: str, body: Mapping[str, Any]) -> str:
+def _count(values: object) -> int:
+    """How many entries of a padded commitment list are real (not ``"0"``)."""
+    return sum(1 for v in ints(values) if v != 0) if isinstance(values, list) else 0
+
+
+def _batch_summary(body: Mapping[str, Any], state: str) -> str:
+    text = f"batch {body.get('batch_id', '?')}"
+    proofs = body.get("proofs")
+    if state != SLOTS_STATE or not isinstance(proofs, list):
+        return text
+    ops = [p for p in proofs if isinstance(p, Mapping) and p.get("statement") == "order_ops"]
+    groups = sum(
+        1 for p in proofs if isinstance(p, Mapping) and p.get("statement") == "settle_fills"
+    )
+    places = sum(_count(p.get("places")) for p in ops)
+    cancels = sum(_count(p.get("cancels")) for p in ops)
+    placed = f"{places} placed, " if any("places" in p for p in ops) else ""
+    return f"{text}: {placed}{cancels} cancelled, {groups} fill group{'s' * (groups != 1)}"
+
+
+def _summary(kind: str, body: Mapping[str, Any], state: str = LIST_STATE) -> str:
     if kind == "genesis":
-        return f"exchange {body.get('exchange_id', '?')}, {len(body.get('markets') or [])} markets"
+        text = f"exchange {body.get('exchange_id', '?')}, {len(body.get('markets') or [])} markets"
+        return text + (", recycling-order (slots) state" if state == SLOTS_STATE else "")
     if kind == "account_op":
         op = body.get("op", "?")
         amount = body.get("amount")
@@ -142,8 +234,20 @@ def _summary(kind: str, body: Mapping[str, Any]) -> str:
         )
     if kind == "order":
         return f"order #{body.get('order_index', '?')} listed (commitment only)"
+    if kind == "cancel":
+        return f"cancel of the order with commitment {short(body.get('commitment', '?'))}"
     if kind == "batch":
-        return f"batch {body.get('batch_id', '?')}"
+        return _batch_summary(body, state)
+    if kind == "funding":
+        return "funding index update (cumulative, per market)"
+    if kind == "sweep":
+        flagged = body.get("flagged")
+        n = len(flagged) if isinstance(flagged, list) else "?"
+        return f"health sweep: {n} account(s) below maintenance margin"
+    if kind == "liquidation":
+        steps = body.get("steps")
+        n = len(steps) if isinstance(steps, list) else "?"
+        return f"liquidation of account {body.get('account', '?')} ({n} step(s))"
     if kind == "solvency":
         result = body.get("result")
         verdict = "?"
@@ -153,26 +257,86 @@ def _summary(kind: str, body: Mapping[str, Any]) -> str:
     return f"{kind} entry"
 
 
-def entry_row(entry: LedgerEntry) -> EntryRow:
+def entry_row(entry: LedgerEntry, state: str = LIST_STATE) -> EntryRow:
+    """``entry`` as a table row; ``state`` is the ledger's (``ledger_state`` of its genesis)."""
     body = entry.body
     kind = entry.kind
     marks = oracle_marks(body.get("oracle"))
     batch_id = body.get("batch_id")
-    before, after = _roots(entry.roots_before), _roots(entry.roots_after)
+    before, after = _roots(entry.roots_before, entry.roots_after, state)
     return EntryRow(
         index=entry.index,
         kind=kind,
         known=kind in KNOWN_KINDS,
-        summary=_summary(kind, body),
+        summary=_summary(kind, body, state),
         roots_before=before,
         roots_after=after,
         changed=[k for k in before if before[k] != after[k]],
-        proof=proof_status(kind, body),
+        proof=proof_status(kind, body, state),
         batch_id=batch_id if isinstance(batch_id, int) else None,
-        marks=marks if kind == "batch" else [],
+        marks=marks if kind in ("batch", "funding", "sweep", "liquidation") else [],
         volume=ints(body.get("volume")) if kind == "batch" else [],
-        details=scalar_details(body) if kind not in KNOWN_KINDS else [],
+        details=scalar_details(body) if kind not in _OWN_COLUMNS else [],
     )
+
+
+@dataclass
+class BatchPart:
+    """One proof of a batch: its statement (slots: ``order_ops`` / ``settle_fills``), what it
+    carries publicly (volume; cancelled and placed commitments, non-zero ones counted) and
+    the account root it ends at."""
+
+    statement: str
+    has_proof: bool
+    volume: list[int]
+    cancels: int | None
+    places: int | None
+    account_root_after: str
+
+
+def batch_parts(body: Mapping[str, Any], state: str = LIST_STATE) -> list[BatchPart]:
+    proofs = body.get("proofs")
+    default = PROVEN_BY.get(state, PROVEN_BY[LIST_STATE])["batch"]
+    out = []
+    for p in proofs if isinstance(proofs, list) else []:
+        if not isinstance(p, Mapping):
+            continue
+        after = p.get("roots_after")
+        statement = p.get("statement")
+        out.append(
+            BatchPart(
+                statement=statement[:_MAX_STATEMENT_CHARS]
+                if isinstance(statement, str)
+                else default,
+                has_proof="proof" in p,
+                volume=ints(p.get("volume")),
+                cancels=_count(p.get("cancels")) if "cancels" in p else None,
+                places=_count(p.get("places")) if "places" in p else None,
+                account_root_after=str(after.get("account", ""))
+                if isinstance(after, Mapping)
+                else "",
+            )
+        )
+    return out
+
+
+def find_order(
+    entries: Sequence[LedgerEntry], order_positions: Sequence[int], commitment: object, before: int
+) -> int | None:
+    """Index of the latest ``order`` entry before ``before`` with ``commitment`` (a cancel's
+    order), scanning back at most ``_ORDER_SCAN`` orders; None if not found."""
+    try:
+        wanted = int(str(commitment))
+    except ValueError:
+        return None
+    end = bisect.bisect_left(order_positions, before)
+    for pos in reversed(order_positions[max(end - _ORDER_SCAN, 0) : end]):
+        try:
+            if int(str(entries[pos].body.get("commitment"))) == wanted:
+                return pos
+        except ValueError:
+            continue
+    return None
 
 
 @dataclass
@@ -329,10 +493,13 @@ class LedgerIndex:
         self.by_kind: dict[str, list[int]] = {}
         self.account_roots: dict[int, int] = {}
         self.opened: dict[int, int] = {}  # account -> index of its open entry
+        self.state = LIST_STATE  # from the genesis entry
 
     def update(self, entries: Sequence[LedgerEntry]) -> "LedgerIndex":
         with self._lock:
             for e in entries[self.seen :]:
+                if e.kind == "genesis":
+                    self.state = ledger_state(e)
                 self.by_kind.setdefault(e.kind, []).append(e.index)
                 self.account_roots.setdefault(e.roots_after.account, e.index)
                 b = e.body

@@ -1,66 +1,24 @@
 // darkpool self-check: leaf -> root -> published root, computed in the trader's browser.
-// Mirrors verifier/encoding.account_leaf, verifier/merkle.compute_root and
-// verifier/auth.request_message (keep in step with them; tests/exchange/test_explorer.py
-// checks a real opening against this code). Never sends the key, the balance or the blinding.
+// The hashing is inclusion.js (list and slots ledgers; tests/exchange/test_explorer_slots.py
+// cross-checks it against the Python verifier); the signed request mirrors
+// verifier/auth.request_message (tests/exchange/test_explorer.py checks real openings through
+// this page). Never sends the key, the balance or the blinding.
 "use strict";
 (function () {
-  const R = 21888242871839275222246405745257275088548364400416034343698204186575808495617n;
+  const inc = window.darkpoolInclusion; // inclusion.js: parsing and leaf -> root hashing
+  const InputError = inc.InputError;
   const root = document.getElementById("selfcheck");
   const cfg = {
+    state: root.dataset.state === "slots" ? "slots" : "list",
     authTag: BigInt(root.dataset.authTag),
     depth: Number(root.dataset.depth),
     balanceBits: BigInt(root.dataset.balanceBits),
     positionBits: BigInt(root.dataset.positionBits),
     nonceBits: BigInt(root.dataset.nonceBits),
+    fundingBits: BigInt(root.dataset.fundingBits),
   };
   const $ = (id) => document.getElementById(id);
-
-  class InputError extends Error {}
-
-  function big(value, what) {
-    if (typeof value === "number" && Number.isSafeInteger(value)) return BigInt(value);
-    if (typeof value === "string" && /^-?(0|[1-9][0-9]{0,77})$/.test(value)) return BigInt(value);
-    throw new InputError(`${what} must be an integer, got ${JSON.stringify(value)}`.slice(0, 120));
-  }
-  function canonical(value, what) {
-    const n = big(value, what);
-    if (n < 0n || n >= R) throw new InputError(`${what} is not a field element in [0, r)`);
-    return n;
-  }
-  function signed(value, bits, what) {
-    const n = big(value, what);
-    const half = 1n << (bits - 1n);
-    if (n < -half || n >= half) throw new InputError(`${what} does not fit in a signed ${bits}-bit range`);
-    return ((n % R) + R) % R;
-  }
-  function unsigned(value, bits, what) {
-    const n = big(value, what);
-    if (n < 0n || n >= 1n << bits) throw new InputError(`${what} is not an unsigned ${bits}-bit integer`);
-    return n;
-  }
-
-  function parseOpening(obj) {
-    if (!obj || typeof obj !== "object") throw new InputError("the opening file is not a JSON object");
-    const o = obj.opening && typeof obj.opening === "object" ? obj.opening : obj;
-    const pub = o.pubkey && typeof o.pubkey === "object" ? { x: o.pubkey.x, y: o.pubkey.y } : { x: o.pub_x, y: o.pub_y };
-    if (!Array.isArray(o.positions)) throw new InputError("opening.positions must be a list");
-    if (!Array.isArray(obj.siblings)) throw new InputError("the opening file has no siblings list");
-    const account = obj.account !== undefined ? obj.account : obj.index;
-    return {
-      account: unsigned(account, 64n, "account"),
-      root: canonical(obj.root, "root"),
-      siblings: obj.siblings.map((s, i) => canonical(s, `siblings[${i}]`)),
-      statedLeaf: obj.leaf === undefined || obj.leaf === null ? null : canonical(obj.leaf, "leaf"),
-      pubX: canonical(pub.x, "pub_x"),
-      pubY: canonical(pub.y, "pub_y"),
-      balanceRaw: big(o.balance, "balance"),
-      balance: signed(o.balance, cfg.balanceBits, "balance"),
-      positionsRaw: o.positions.map((p, i) => big(p, `positions[${i}]`)),
-      positions: o.positions.map((p, i) => signed(p, cfg.positionBits, `positions[${i}]`)),
-      nonce: unsigned(o.nonce, cfg.nonceBits, "nonce"),
-      blinding: canonical(o.blinding, "blinding"),
-    };
-  }
+  const parseOpening = (obj) => inc.parseOpening(obj, cfg);
 
   function show(checks, verdict) {
     const list = $("checks");
@@ -89,18 +47,10 @@
   async function checkOpening(op, expectedPub) {
     const c = await window.darkpoolCrypto.ready();
     const checks = [];
-    if (op.siblings.length !== cfg.depth) {
-      throw new InputError(`the path has ${op.siblings.length} siblings; this exchange's account tree has depth ${cfg.depth}`);
-    }
-    const leaf = c.poseidon([op.pubX, op.pubY, op.balance, c.poseidon(op.positions), op.nonce, op.blinding]);
+    const { leaf, root: node } = inc.hashOpening(c.poseidon, op);
     if (op.statedLeaf !== null) {
       checks.push({ name: "leaf", ok: leaf === op.statedLeaf,
         detail: leaf === op.statedLeaf ? "your opening hashes to the stated leaf" : "your opening does not hash to the stated leaf" });
-    }
-    let node = leaf;
-    for (let level = 0; level < op.siblings.length; level++) {
-      const bit = (op.account >> BigInt(level)) & 1n;
-      node = bit ? c.poseidon([op.siblings[level], node]) : c.poseidon([node, op.siblings[level]]);
     }
     checks.push({ name: "path", ok: node === op.root,
       detail: node === op.root ? "leaf and siblings hash to the stated root"
@@ -123,8 +73,9 @@
     const ok = checks.every((x) => x.ok);
     const first = checks.find((x) => !x.ok);
     show(checks, { ok, text: ok ? `ACCEPTED: account ${op.account} is in the published root` : `REJECTED: ${first.name}: ${first.detail}` });
+    const settled = op.state === "slots" ? `, funding checkpoints [${op.checkpointsRaw.join(", ")}]` : "";
     $("mine").textContent = ok
-      ? `Your leaf (shown only here): balance ${op.balanceRaw}, positions [${op.positionsRaw.join(", ")}], nonce ${op.nonce}.`
+      ? `Your leaf (shown only here): balance ${op.balanceRaw}, positions [${op.positionsRaw.join(", ")}]${settled}, nonce ${op.nonce}.`
       : "";
   }
 
@@ -143,7 +94,7 @@
     const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text)));
     let n = 0n;
     for (const b of digest) n = (n << 8n) | BigInt(b);
-    return n % R;
+    return n % inc.R;
   }
 
   function seedOf(keyObj) {
