@@ -37,7 +37,8 @@ LOOPRING_PER_TRADE = 130_000
 # 2 fills 52,972 (26,486 per fill including the group's fee-account update;
 # one fill alone 30,840); order_ops with 4 ops 58,209 (14,553 per op);
 # account_update 13,524; solvency_walk 26,416 (16 accounts per chunk);
-# health_sweep_staged 25,018 (16 accounts per chunk); liquidate_staged 19,491. All
+# health_sweep_staged 25,018 (16 accounts per chunk); liquidate_staged 19,491;
+# deleverage 26,192 (one ADL trade: fund, bankrupt and counterparty leaves). All
 # must stay within the shared 2^16 development powers of tau.
 PRODUCTION_BUDGETS = {
     "settle_fills": 56_000,
@@ -46,6 +47,7 @@ PRODUCTION_BUDGETS = {
     "solvency_walk": 27_800,
     "health_sweep_staged": 26_300,
     "liquidate_staged": 20_500,
+    "deleverage": 27_500,
 }
 PER_FILL_BUDGET = 30_000
 SHARED_PTAU_POWER = 16

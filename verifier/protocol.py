@@ -30,6 +30,7 @@ STAGED_STATEMENTS: tuple[str, ...] = (
     "solvency_walk",
     "health_sweep_staged",
     "liquidate_staged",
+    "deleverage",
 )
 
 #: Exchange id used when none is configured (development and tests).

@@ -18,27 +18,45 @@ Rules (written down once, here):
   floored at 0. Rounding up leaves the bankrupt account a dust balance in
   ``[0, |s_m|)`` per market instead of new bad debt.
 - **Ranking** (profit is not known on hidden positions without entry prices,
-  so the key is leverage): accounts other than the bankrupt one and the fund
-  with a position opposite to ``s_m``: those with positive equity by
-  leverage ``notional / equity`` descending, then those with equity <= 0,
-  ties by lower index; the insurance fund last. Each closes ``min(remaining, |its position|)`` lots. Sum of
-  positions = 0 guarantees the opposite side holds at least ``|s_m|`` lots.
+  so the key is leverage): ``verifier.statements.deleverage.rank_key``,
+  ``1 + floor(10^4 * notional / equity)`` for equity > 0, else 0 — the key
+  the deleverage statement proves and publishes. Accounts other than the
+  bankrupt one and the fund with a position opposite to ``s_m``, by key
+  descending, ties by lower index; the insurance fund last
+  (``rank_order``). Each closes ``min(remaining, |its position|)`` lots. Sum
+  of positions = 0 guarantees the opposite side holds at least ``|s_m|`` lots.
 
+The split, price and key formulas live in ``verifier.statements.deleverage``
+(the verifier recomputes them); this module plans the trades.
 Integers only (leverage compared by cross-multiplication), no I/O; never
 imports the service layer or the prover.
 """
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from functools import cmp_to_key
 
 from exchange.domain.margin import RiskParams
 from exchange.domain.matching import AccountEntry
-from verifier import accounting
 from verifier.protocol import FEE_ACCOUNT
+from verifier.statements.deleverage import (
+    DeleverageError,
+    bankruptcy_price,
+    rank_key,
+    rank_order,
+    split_shortfall,
+)
+
+__all__ = [
+    "Deleveraging",
+    "DeleveragingError",
+    "bankruptcy_price",
+    "deleverage",
+    "ranking",
+    "split_shortfall",
+]
 
 
-class DeleveragingError(ValueError):
+class DeleveragingError(DeleverageError):
     """The opposite side cannot absorb the position (the book breaks sum of positions = 0)."""
 
 
@@ -57,42 +75,6 @@ class Deleveraging:
     rank: int
 
 
-def split_shortfall(
-    shortfall: int, positions: Sequence[int], marks: Sequence[int]
-) -> tuple[int, ...]:
-    """D_m per market (0 where the account holds nothing); sums to ``shortfall``."""
-    notional = [abs(s) * p for s, p in zip(positions, marks, strict=True)]
-    total = sum(notional)
-    if total == 0:
-        return tuple(0 for _ in positions)
-    shares = [shortfall * n // total for n in notional]
-    largest = max(range(len(notional)), key=lambda m: (notional[m], -m))
-    shares[largest] += shortfall - sum(shares)
-    return tuple(shares)
-
-
-def bankruptcy_price(position: int, mark: int, share: int) -> int:
-    """P + sign(s) * ceil(share / |s|), floored at 0 (quote units per lot)."""
-    if position == 0:
-        raise DeleveragingError("no position, no bankruptcy price")
-    step = -(-share // abs(position))
-    return max(mark + step if position > 0 else mark - step, 0)
-
-
-def _compare(a: tuple[int, int, int], b: tuple[int, int, int]) -> int:
-    """Order (index, notional, equity): equity > 0 by leverage descending, then the rest; then index."""
-    ia, na, ea = a
-    ib, nb, eb = b
-    a_pos, b_pos = ea > 0, eb > 0
-    if a_pos != b_pos:
-        return -1 if a_pos else 1
-    if a_pos:
-        lhs, rhs = na * eb, nb * ea  # na/ea vs nb/eb
-        if lhs != rhs:
-            return -1 if lhs > rhs else 1
-    return -1 if ia < ib else (1 if ia > ib else 0)
-
-
 def ranking(
     book: Mapping[int, AccountEntry],
     bankrupt: int,
@@ -105,16 +87,12 @@ def ranking(
     side = book[bankrupt].positions[market]
     if side == 0:
         return []
-    keys = []
-    for index, entry in book.items():
-        if index in (bankrupt, fund) or entry.positions[market] * side >= 0:
-            continue
-        notional = sum(abs(s) * p for s, p in zip(entry.positions, marks, strict=True))
-        keys.append((index, notional, accounting.equity(entry.balance, entry.positions, marks)))
-    order = [k[0] for k in sorted(keys, key=cmp_to_key(_compare))]
-    if fund in book and book[fund].positions[market] * side < 0:
-        order.append(fund)
-    return order
+    keys = [
+        rank_order(index, rank_key(entry.balance, entry.positions, marks), fund)
+        for index, entry in book.items()
+        if index != bankrupt and entry.positions[market] * side < 0
+    ]
+    return [index for _, _, index in sorted(keys)]
 
 
 def _trade(entry: AccountEntry, market: int, lots: int, price: int) -> AccountEntry:

@@ -25,7 +25,7 @@ pytestmark = pytest.mark.slow
 # (production 25,420); order_ops 17,988 (2 ops); settle_fills 24,497 (2 fills);
 # account_update 8,099; solvency_walk 6,934 (4 accounts per chunk);
 # health_sweep_staged 5,412 (4 accounts per chunk; production 25,018 with 16);
-# liquidate_staged 8,638 (production 19,491).
+# liquidate_staged 8,638 (production 19,491); deleverage 10,441 (production 26,192).
 BUDGETS = {
     "account_op": 9_200,
     "settle_batch": 60_000,
@@ -38,6 +38,7 @@ BUDGETS = {
     "solvency_walk": 7_600,
     "health_sweep_staged": 6_000,
     "liquidate_staged": 9_500,
+    "deleverage": 11_500,
 }
 SHARED_PTAU_POWER = 16
 
@@ -54,9 +55,10 @@ def test_constraints_within_budget(statement: str) -> None:
 
 
 # Public inputs that are arrays: one entry per market (SETTLE FILLS' per-market
-# inputs, the liquidation fees, the solvency opening's positions), or one per op
+# inputs, the liquidation fees, the solvency opening's and the ADL bankrupt's
+# positions), or one per op
 # slot (cancels).
-PER_MARKET = settle_fills.PER_MARKET | {"liqFeeBps", "openPositions"}
+PER_MARKET = settle_fills.PER_MARKET | {"liqFeeBps", "openPositions", "bankruptPositions"}
 
 
 @pytest.mark.parametrize("statement", circuits.STATEMENTS + circuits.STAGED_STATEMENTS)
