@@ -209,6 +209,7 @@ def _human_summary(source: str, report: ledger.ReplayReport, seconds: float) -> 
         lines.append(
             f"  risk           {rk.sweeps} health sweeps, {rk.liquidations} liquidations "
             f"({rk.liquidation_steps} steps), {rk.funding_updates} funding updates"
+            + (f", {rk.adl_events} ADL ({rk.adl_trades} trades)" if rk.adl_events else "")
             + (f", pending liquidation of {rk.pending}" if rk.pending else "")
         )
         sv = st.latest_solvency

@@ -139,6 +139,7 @@ def test_honest_risk_ledger_verifies_with_counts(honest: RiskLedger) -> None:
         "liquidation_steps": 1,
         "funding_updates": 2,
         "adl_events": 0,
+        "adl_trades": 0,
         "batches_since_sweep": 2,
     }
     assert data["proofs_verified_this_run"]["health_sweep"] == 1

@@ -69,6 +69,7 @@ Pure: no file or network I/O (``verifier.source`` reads exports,
 exchange and never runs node.
 """
 
+from verifier.ledger.adl import DeleverageEntry
 from verifier.ledger.chain import entry_hash, entry_tag, sign_entry
 from verifier.ledger.entries import (
     ACCOUNT_OPS,
@@ -122,6 +123,7 @@ __all__ = [
     "BatchEntry",
     "BatchProof",
     "CancelEntry",
+    "DeleverageEntry",
     "Entry",
     "EntryError",
     "FundingEntry",

@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping
 
 from verifier import groth16
 from verifier.babyjub import Point
+from verifier.ledger.adl import ADLChecks, DeleverageEntry
 from verifier.ledger.chain import entry_hash, entry_tag, verify_entry_signature
 from verifier.ledger.entries import (
     AccountOpEntry,
@@ -51,7 +52,7 @@ def parse_genesis(obj: object) -> Genesis:
         raise ValueError(str(exc)) from None
 
 
-class _Replayer(RiskChecks, SolvencyChecks, SlotsChecks):
+class _Replayer(RiskChecks, ADLChecks, SolvencyChecks, SlotsChecks):
     """Mutable replay state plus the per-kind checks.
 
     The mixins share ``verifier.ledger.checks.ReplayChecks``, which declares
@@ -295,6 +296,8 @@ class _Replayer(RiskChecks, SolvencyChecks, SlotsChecks):
             self.liquidation(e)
         elif isinstance(e, FundingEntry):
             self.funding(e)
+        elif isinstance(e, DeleverageEntry):
+            self.deleverage(e)
         else:  # pragma: no cover - a registered kind without a check
             raise EntryError(f"no check for entry kind {kind!r}")
         self.state.roots = after

@@ -117,6 +117,8 @@ class RiskProgress:
     liquidations: int = 0
     liquidation_steps: int = 0
     funding_updates: int = 0
+    adl_events: int = 0
+    adl_trades: int = 0
     funding_indices: list[int] = field(default_factory=list)
     funding_timestamp: int | None = None
     funding_entry: int | None = None
@@ -126,13 +128,14 @@ class RiskProgress:
         return RiskProgress.from_dict(self.to_dict())
 
     def counts(self) -> dict[str, int]:
-        """The ``--json`` summary (ADL is not proven yet, so there are no ADL events)."""
+        """The ``--json`` summary (``adl_events``: deleverage entries; ``adl_trades``: their trades)."""
         return {
             "health_sweeps": self.sweeps,
             "liquidations": self.liquidations,
             "liquidation_steps": self.liquidation_steps,
             "funding_updates": self.funding_updates,
-            "adl_events": 0,
+            "adl_events": self.adl_events,
+            "adl_trades": self.adl_trades,
             "batches_since_sweep": self.batches_since_sweep,
         }
 
@@ -146,6 +149,8 @@ class RiskProgress:
             "liquidations": self.liquidations,
             "liquidation_steps": self.liquidation_steps,
             "funding_updates": self.funding_updates,
+            "adl_events": self.adl_events,
+            "adl_trades": self.adl_trades,
             "funding_indices": [str(f) for f in self.funding_indices],
             "funding_timestamp": self.funding_timestamp,
             "funding_entry": self.funding_entry,
@@ -164,6 +169,8 @@ class RiskProgress:
             liquidations=uint(d.get("liquidations", 0), "state.risk.liquidations"),
             liquidation_steps=uint(d.get("liquidation_steps", 0), "state.risk.steps"),
             funding_updates=uint(d.get("funding_updates", 0), "state.risk.funding_updates"),
+            adl_events=uint(d.get("adl_events", 0), "state.risk.adl_events"),
+            adl_trades=uint(d.get("adl_trades", 0), "state.risk.adl_trades"),
             funding_indices=[
                 sint(f, "state.risk.funding_indices")
                 for f in as_list(d.get("funding_indices", []), "funding_indices")

@@ -13,7 +13,9 @@ changes nothing:
   the steps on the accounts' SETTLED balances; each step is a
   ``liquidate_staged`` proof that settles the account's and the fund's
   funding and writes the checkpoints -> a ``liquidation`` entry. A shortfall
-  the fund cannot cover needs ADL, which is not proven yet: OperatorError;
+  the fund cannot cover is auto-deleveraged instead: the domain engine's
+  ADL trades (``exchange.domain.adl``: bankruptcy price, published ranking)
+  become ``deleverage`` proofs -> a ``deleverage`` entry;
 * ``update_funding`` (``exchange.operator.funding.FundingUpdates``, shared
   with the live operator): the next cumulative funding indices from the
   report -> a ``funding`` entry; from then on every proof takes them as its
@@ -34,18 +36,21 @@ from exchange.domain.matching import AccountEntry
 from exchange.operator.funding import FundingUpdates
 from exchange.operator.state import OperatorError, UnknownAccount
 from prover.account_book import AccountBook
+from prover.statements.deleverage import build_deleveraging
 from prover.statements.health_sweep_staged import build_staged_sweep
 from prover.statements.liquidate_staged import build_staged_liquidation_step
 from verifier.export import LedgerEntry, Roots
 from verifier.ledger.rules import FundingRules, RiskRules
 from verifier.oracle import OracleReport
 from verifier.protocol import FEE_ACCOUNT
+from verifier.statements.deleverage import DeleverageError
 from verifier.statements.liquidate_staged import LiquidationStatementError
 
 __all__ = ["SlotsRiskEngine"]
 
 SWEEP = "health_sweep_staged"
 LIQUIDATE = "liquidate_staged"
+ADL = "deleverage"
 
 
 class SlotsRiskEngine(FundingUpdates):
@@ -182,7 +187,7 @@ class SlotsRiskEngine(FundingUpdates):
         except liquidation_domain.LiquidationError as exc:
             raise OperatorError(str(exc)) from None
         if record.deleveraging:
-            raise OperatorError("the fund cannot cover this liquidation; ADL is not proven yet")
+            return self._deleverage(record, new_book, report, entry_time)
         book = self.book
         steps: list[dict[str, Any]] = []
         for k, s in enumerate(record.steps):
@@ -213,6 +218,52 @@ class SlotsRiskEngine(FundingUpdates):
             Roots(self.book.root, 0, 0),
             Roots(book.root, 0, 0),
             {"account": index, "oracle": report.to_json(), "steps": steps},
+            time=entry_time,
+        )
+        self.book = book
+        self.latest_report = report
+        self.liquidations.append(record)
+        self.pending_liquidations = [i for i in self.pending_liquidations if i != index]
+        return entry
+
+    def _deleverage(
+        self,
+        record: liquidation_domain.Liquidation,
+        new_book: dict[int, AccountEntry],
+        report: OracleReport,
+        entry_time: int,
+    ) -> LedgerEntry:
+        """Prove the domain's ADL trades of ``record.account``; append a ``deleverage`` entry."""
+        index = record.account
+        try:
+            outs = build_deleveraging(
+                self.book,
+                bankrupt=index,
+                trades=[(d.counterparty, d.market, d.lots, d.price) for d in record.deleveraging],
+                prices=report.marks,
+                funding=self.funding_indices,
+                new_blinding=self._new_blinding,
+            )
+        except DeleverageError as exc:
+            raise OperatorError(f"deleveraging: {exc}") from None
+        book = outs[-1].book
+        touched = {index, FEE_ACCOUNT, *(d.counterparty for d in record.deleveraging)}
+        if outs[0].shortfall != record.shortfall or any(
+            AccountEntry(book.record(i).balance, book.record(i).positions) != new_book[i]
+            for i in touched
+        ):
+            raise OperatorError("deleveraging witnesses differ from the risk engine")
+        trades = [self._prove(ADL, o.inputs, o.public_inputs) for o in outs]
+        entry = self.ledger.append(
+            "deleverage",
+            Roots(self.book.root, 0, 0),
+            Roots(book.root, 0, 0),
+            {
+                "account": index,
+                "oracle": report.to_json(),
+                "shortfall": str(record.shortfall),
+                "trades": trades,
+            },
             time=entry_time,
         )
         self.book = book

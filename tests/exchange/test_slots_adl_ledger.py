@@ -1,0 +1,133 @@
+"""Cheating-ledger tests for auto-deleveraging (ADL) on the recycling-order ("slots") ledger.
+
+ONE honest slots ledger is built by ``exchange.operator.slots.SlotsOperator``
+with real Groth16 proofs (account_update, order_ops, settle_fills,
+deleverage); no sweep or funding (those have their own ledger,
+tests/exchange/test_slots_risk_ledger.py):
+
+    0 genesis (state slots; risk rules, sweeps not required)
+    1-4 open (fund 10, alice 100, bob 1000, carol 100000) | 5-7 orders
+    8 batch at marks (100, 50): alice long 10 BTC, bob short 4, carol short 6
+    9 deleverage of alice at marks (80, 50): equity -102 after fees; the fund
+      pays all it has (14) and 88 is left: alice's 10 lots close at the
+      bankruptcy price 80 + ceil(88 / 10) = 89, first against bob (rank key
+      2,966: leverage 2.97x), then carol (48)
+
+It must replay VALID with ``adl_events`` 1 in ``darkpool-verify --json``.
+Cheats (what an operator holding its signing key could publish):
+
+* a copy of the operator before the ADL that ranks carol before bob
+  (real proofs of every trade) fails at entry 9: "rank key 2966 is out of
+  the ADL ranking";
+* the entry's shortfall edited (re-signed) fails at entry 9.
+
+ADL when the fund could cover has no proof at all (the circuit refuses it:
+tests/circuits/test_deleverage.py::test_fund_exactly_covering_admits_no_adl_one_unit_short_does).
+"""
+
+import copy
+import json
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.exchange.slots_ledger import slots_operator
+from tests.verifier.test_ledger import edit, entry_path, first, read, replay, run_cli
+
+pytestmark = pytest.mark.slow
+
+MARKS = (100, 50)
+SHOCKED = (80, 50)
+ADL = 9
+NOW = 1000
+
+
+@dataclass(frozen=True)
+class AdlLedger:
+    export: Path
+    before_adl: Any  # a deep copy of the operator right before the deleverage entry
+    shocked: Any  # the signed report of the ADL
+
+
+@pytest.fixture(scope="module")
+def honest(tmp_path_factory: pytest.TempPathFactory) -> AdlLedger:
+    from verifier.account_state import SlottedOrder, order_hash
+    from verifier.encoding import BUY, SELL
+    from verifier.ledger import RiskRules
+
+    op, tags, keys = slots_operator(
+        risk=RiskRules(
+            sweep_interval_batches=0, sweep_interval_s=0, liquidation_fee_bps=(150, 250)
+        ),
+        insurance_fund=10,
+    )
+    a = op.open_account(keys["alice"].public_key(), 100)
+    b = op.open_account(keys["bob"].public_key(), 1_000)
+    c = op.open_account(keys["carol"].public_key(), 100_000)
+    report = op.oracle.sign(1, NOW, MARKS)
+    op.observe(report)
+    orders = [
+        (SlottedOrder(a, 1, 0, BUY, 10, 100, 10**6, salt=11), "alice"),
+        (SlottedOrder(b, 1, 0, SELL, 4, 90, 10**6, salt=22), "bob"),
+        (SlottedOrder(c, 1, 0, SELL, 6, 95, 10**6, salt=33), "carol"),
+    ]
+    for order, who in orders:
+        op.submit_order(order, keys[who].sign(order_hash(tags.order, order)))
+    assert len(op.run_batch(report).fills) == 2
+    assert [op.account_state(i).positions for i in (a, b, c)] == [(10, 0), (-4, 0), (-6, 0)]
+    shocked = op.oracle.sign(2, NOW + 10, SHOCKED)
+    before_adl = copy.deepcopy(op)
+    entry = op.liquidate(a, shocked)
+    assert entry.kind == "deleverage"
+    (record,) = op.liquidations
+    assert record.covered == 14 and record.shortfall == 88
+    assert [(d.counterparty, d.lots, d.price) for d in record.deleveraging] == [
+        (b, 4, 89),
+        (c, 6, 89),
+    ]
+    assert op.account_state(a).positions == (0, 0) and op.account_state(0).balance == 0
+    export = op.export(tmp_path_factory.mktemp("slots-adl") / "export")
+    return AdlLedger(export=export, before_adl=before_adl, shocked=shocked)
+
+
+def test_honest_adl_ledger_verifies_and_counts(honest: AdlLedger) -> None:
+    body = read(entry_path(honest.export, ADL))
+    assert body["kind"] == "deleverage" and body["shortfall"] == "88"
+    assert len(body["trades"]) == 2
+    rc, out, err = run_cli(str(honest.export), "--json", "--quiet")
+    assert rc == 0, err
+    data = json.loads(out)
+    assert data["ok"] is True, data["failures"]
+    assert data["risk"]["adl_events"] == 1 and data["risk"]["adl_trades"] == 2
+    assert data["proofs_verified_this_run"]["deleverage"] == 2
+
+
+def test_wrongly_ranked_adl_is_rejected(
+    honest: AdlLedger, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from exchange.domain import adl
+
+    ranked = adl.ranking
+    # The dishonest operator spares its friend bob: carol (less levered) first.
+    monkeypatch.setattr(adl, "ranking", lambda *a, **k: list(reversed(ranked(*a, **k))))
+    op = copy.deepcopy(honest.before_adl)
+    op.liquidate(1, honest.shocked)
+    (record,) = op.liquidations
+    assert [d.counterparty for d in record.deleveraging] == [3, 2]
+    failure = first(replay(op.export(tmp_path / "export")))
+    assert failure.entry_index == ADL
+    assert "ADL trade 1 (counterparty 2): rank key 2966 is out of the ADL ranking" in (
+        failure.reason
+    )
+
+
+def test_edited_shortfall_is_rejected(honest: AdlLedger, tmp_path: Path) -> None:
+    out = tmp_path / "export"
+    shutil.copytree(honest.export, out)
+    edit(out, ADL, lambda e: e.update(shortfall="87"))  # re-linked and re-signed
+    failure = first(replay(out))
+    assert failure.entry_index == ADL
+    assert "shortfall 88, the entry says 87" in failure.reason
