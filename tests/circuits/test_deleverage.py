@@ -261,6 +261,34 @@ def test_fund_exactly_covering_admits_no_adl_one_unit_short_does(
 
 
 @pytest.mark.slow
+def test_the_fund_is_deleveraged_last(artifacts: toolchain.CompiledArtifacts) -> None:
+    """The fund (index 0) holding the opposite side closes after every trader, whatever
+    its key, at its leaf as rewritten by trade 0's cover (it settles nothing twice)."""
+    settled: Settled = {
+        **SETTLED,
+        0: (220, (-2, 0)),  # equity 20 at the marks: it pays 20, as before
+        3: (5_000, (-4, 0)),
+        4: (1_000, (0, 60)),
+    }
+    plan = domain_plan(settled)
+    assert plan[:3] == [(2, 0, 4, 102), (3, 0, 4, 102), (0, 0, 2, 102)]
+    out = trades(settled)
+    assert out[0].cover == 20 and out[2].public.counterparty == 0
+    for o in out:
+        assert unsatisfied(artifacts, honest_witness(artifacts, o.inputs)) == []
+    root, reasons = check_trades(
+        [o.public for o in out],
+        bankrupt=1,
+        shortfall=30,
+        start_root=world(settled).book.root,
+        prices=PRICES,
+        funding=FUNDING,
+    )
+    assert reasons == [] and root == out[-1].book.root
+    assert out[-1].book.record(0).positions == (0, 0)
+
+
+@pytest.mark.slow
 def test_rank_key_and_funding_are_bound(
     artifacts: toolchain.CompiledArtifacts, plan: list[DeleverageOutcome]
 ) -> None:

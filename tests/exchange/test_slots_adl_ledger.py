@@ -131,3 +131,9 @@ def test_edited_shortfall_is_rejected(honest: AdlLedger, tmp_path: Path) -> None
     failure = first(replay(out))
     assert failure.entry_index == ADL
     assert "shortfall 88, the entry says 87" in failure.reason
+    edit(out, ADL, lambda e: e.update(shortfall="0"))
+    assert "deleverage shortfall 0 is out of range" in first(replay(out)).reason
+    edit(out, ADL, lambda e: e.update(shortfall="88", trades=e["trades"][:1]))
+    failure = first(replay(out))
+    assert failure.entry_index == ADL
+    assert "the bankrupt account 1 still holds positions after ADL" in failure.reason
