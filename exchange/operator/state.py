@@ -15,11 +15,12 @@ from pathlib import Path
 from typing import Any, Self
 
 from exchange.domain import BookError, MarketSpec, OrderBook, RestingOrder
+from exchange.operator.restoring import genesis_key_problem, replay_clocks
 from oracle.signer import Oracle
 from prover import backends, toolchain
 from prover.circuits import build_statement, load_params
 from prover.statements.settle_batch import Fill, SignedOrder, random_blinding
-from verifier.eddsa import PrivateKey, Signature, public_key_to_dict
+from verifier.eddsa import PrivateKey, Signature
 from verifier.encoding import (
     AccountState,
     Order,
@@ -306,23 +307,7 @@ class OperatorState:
             if e["index"] != i:
                 raise OperatorError(f"ledger entry {i} is stored as index {e['index']}")
             self.ledger.restore(e)
-            if e["kind"] == "batch":
-                self.last_batch_timestamp = int(e["oracle"]["timestamp"])
-                self.batches_since_sweep += 1
-                if self.sweep_clock is None:
-                    self.sweep_clock = int(e["time"])
-                if self.funding_clock is None:
-                    self.funding_clock = self.last_batch_timestamp
-            elif e["kind"] == "sweep":
-                self.batches_since_sweep = 0
-                self.sweep_clock = int(e["time"])
-                self.pending_liquidations = [int(i) for i in e["flagged"] if int(i) != 0]
-            elif e["kind"] == "liquidation":
-                done = int(e["account"])
-                self.pending_liquidations = [i for i in self.pending_liquidations if i != done]
-            elif e["kind"] == "funding":
-                self.funding_indices = tuple(int(f) for f in e["indices"])
-                self.funding_timestamp = self.funding_clock = int(e["oracle"]["timestamp"])
+            replay_clocks(self, e)
             if e["kind"] == "order":
                 h = int(e["commitment"])
                 if e["order_index"] != len(commitments) or h not in orders:
@@ -333,10 +318,9 @@ class OperatorState:
                 raise OperatorError(f"entry {i} ({e['kind']}) is newer than the snapshot")
         genesis = self.ledger.entries[0].body
         self.min_deposit = int(genesis.get("min_deposit", 0))
-        if genesis["operator_pubkey"] != public_key_to_dict(self.operator_key.public_key()):
-            raise OperatorError("the operator key differs from the one published in genesis")
-        if genesis["oracle_pubkey"] != public_key_to_dict(self.oracle.public_key):
-            raise OperatorError("the oracle key differs from the one pinned in genesis")
+        problem = genesis_key_problem(genesis, self.operator_key, self.oracle.public_key)
+        if problem is not None:
+            raise OperatorError(problem)
         self.order_tree = MerkleTree.from_leaves(commitments, self.params.order_depth)
         for i, a in enumerate(snapshot["accounts"]):
             self.accounts[i] = AccountState.from_dict(a)

@@ -12,9 +12,11 @@ from typing import Any
 
 import pytest
 
-from exchange.operator import DuplicateOrder, RejectedOrder, SignatureRejected
+from exchange.operator import DuplicateOrder, OperatorError, RejectedOrder, SignatureRejected
 from exchange.operator.slots import OrderConflict, UnknownOrder
 from tests.exchange.slots_ledger import NOW, SOLVENCY, SlotsLedger, stand_in_prover
+from tests.exchange.test_slots_operator import replay
+from tests.verifier.operator_world import OPERATOR_KEY
 from verifier.account_state import SlottedOrder, cancel_order_message, order_hash
 from verifier.encoding import BUY, SELL
 from verifier.inclusion_slots import parse_slots_opening
@@ -180,3 +182,158 @@ def test_orders_that_die_before_a_batch_cost_no_proof_and_free_their_slot(
     statements = [p["statement"] for p in summary.entry.body["proofs"]]
     assert statements == ["order_ops"] and summary.order_ops == 1 and not summary.fills
     assert [h.placed for h in op.accepted[-4:]] == [True, False, False, False]
+
+
+# ---------------------------------------------------------------- persistence
+
+
+def stored(op: Any) -> dict[str, Any]:
+    """What a service stores for ``op``: entries, the newest row per account, private state,
+    orders (the rows as the union of every ``take_dirty`` since genesis would hold them)."""
+    from prover.account_book import account_row
+
+    return {
+        "entries": [e.to_dict() for e in op.ledger.entries],
+        "rows": {i: account_row(op.book, i) for i in op.accounts},
+        "private_state": op.private_state(),
+        "orders": {a.commitment: (a.order, a.signature) for a in op.accepted},
+    }
+
+
+def restore(op: Any, pieces: dict[str, Any], **wiring: Any) -> Any:
+    from exchange.operator.slots import SlotsOperator
+
+    options: dict[str, Any] = {
+        "markets": op.markets,
+        "oracle": op.oracle,
+        "clock": lambda: NOW,
+        "operator_key": OPERATOR_KEY,
+        **wiring,
+    }
+    return SlotsOperator.restore(**options, **pieces)
+
+
+def order_flags(op: Any) -> list[tuple[Any, ...]]:
+    return [
+        (a.placed, a.cancel_accepted, a.cancelled, a.replaced, a.unplaced, op.order_status(a.index))
+        for a in op.accepted
+    ]
+
+
+@pytest.fixture(scope="module")
+def restored(slots_ledger: SlotsLedger) -> tuple[Any, Any]:
+    """(original copy, operator restored from what a service stores for it)."""
+    op = copy.deepcopy(slots_ledger.operator)
+    rows = op.take_dirty()  # never taken: every account
+    pieces = stored(op)
+    assert pieces["rows"] == rows
+    return op, restore(op, pieces)
+
+
+def test_restore_reproduces_the_operator(restored: tuple[Any, Any]) -> None:
+    """After account ops, orders, a cancel, a batch with fills, funding, a withdrawal, solvency."""
+    op, back = restored
+    assert back.roots == op.roots == back.ledger.roots
+    assert dict(back.accounts) == dict(op.accounts)
+    assert back.book.slots == op.book.slots
+    assert order_flags(back) == order_flags(op)
+    assert order_flags(back)[3] == (False, True, True, False, False, (0, True))
+    assert back.commitments == op.commitments and back.finished_fills == op.finished_fills
+    assert back._in_slot == op._in_slot and back._slot_owner == op._slot_owner
+    assert (back.pending_places, back.pending_cancels) == ([], [])
+    for name in (
+        "funding_indices",
+        "funding_timestamp",
+        "funding_clock",
+        "batches_since_sweep",
+        "sweep_clock",
+        "last_batch_timestamp",
+        "next_batch_id",
+        "total_collateral",
+        "latest_report",
+        "min_deposit",
+        "limits",
+        "funding_rules",
+        "risk_rules",
+    ):
+        assert getattr(back, name) == getattr(op, name), name
+    assert back.take_dirty() == {}  # the rows it came from are stored already
+
+
+def test_restored_operator_runs_the_next_batch_and_the_ledger_replays(
+    restored: tuple[Any, Any], slots_ledger: SlotsLedger, tmp_path: Any
+) -> None:
+    back = copy.deepcopy(restored[1])
+    alice = SlottedOrder(ALICE, 5, 0, BUY, 2, 120, 10**6, salt=51)  # slot 1: replaces id 1
+    carol = SlottedOrder(CAROL, 6, 0, SELL, 1, 85, 10**6, salt=53)  # slot 2: replaces id 2
+    first = back.submit_order(*signed(slots_ledger, alice))
+    back.submit_order(*signed(slots_ledger, carol))
+    summary = back.run_batch(back.oracle.report(2, NOW + 10))
+    assert [(f.buy_index, f.sell_index, f.quantity) for f in summary.fills] == [
+        (first, first + 1, 1)
+    ]
+    assert back.accepted[0].replaced and back.accepted[2].replaced
+    assert set(back.take_dirty()) == {0, ALICE, CAROL}  # fee account, the two traders
+    report = replay(back.export(tmp_path / "export"))
+    assert report.ok, report.failures
+    assert report.checked_to == len(back.ledger) - 1
+
+
+def test_restore_accepts_orders_appended_after_the_private_state(slots_ledger: SlotsLedger) -> None:
+    op = copy.deepcopy(slots_ledger.operator)
+    pieces = stored(op)
+    index = op.submit_order(*signed(slots_ledger, SlottedOrder(BOB, 6, 0, SELL, 1, 90, 10**6)))
+    pieces["entries"] = [e.to_dict() for e in op.ledger.entries]
+    pieces["orders"] = {a.commitment: (a.order, a.signature) for a in op.accepted}
+    back = restore(op, pieces)
+    assert back.pending_places == [index] and back.order_terms(index) == op.order_terms(index)
+
+
+def test_take_dirty_names_the_touched_accounts(slots_ledger: SlotsLedger) -> None:
+    from prover.account_book import account_row
+
+    op = copied(slots_ledger)
+    assert set(op.take_dirty()) == {0, ALICE, BOB, CAROL}  # never taken: every account
+    assert op.take_dirty() == {}
+    op.deposit(CAROL, 10)
+    assert op.take_dirty() == {CAROL: account_row(op.book, CAROL)}
+    op.submit_order(*signed(slots_ledger, SlottedOrder(BOB, 6, 0, SELL, 1, 90, 10**6)))
+    assert op.take_dirty() == {}  # intake changes no account
+
+
+def test_restore_refusals(slots_ledger: SlotsLedger) -> None:
+    from oracle.signer import OracleSigner
+    from verifier.eddsa import PrivateKey
+
+    op = copy.deepcopy(slots_ledger.operator)
+    good = stored(op)
+
+    def refused(match: str, pieces: dict[str, Any] | None = None, **wiring: Any) -> None:
+        with pytest.raises(OperatorError, match=match) as info:
+            restore(op, good if pieces is None else pieces, **wiring)
+        assert "\n" not in str(info.value)
+
+    tampered = copy.deepcopy(good)
+    tampered["rows"][BOB]["balance"] = str(int(tampered["rows"][BOB]["balance"]) + 1)
+    refused("rebuilt account root is not the expected root", tampered)
+    missing = copy.deepcopy(good)
+    del missing["rows"][CAROL]
+    refused("rebuilt account root is not the expected root", missing)
+    refused("not signed by this operator's key", operator_key=PrivateKey(b"\x07" * 32))
+    other = OracleSigner(op.oracle.feed, slots_ledger.tags.oracle, key=PrivateKey(b"\x08" * 32))
+    refused("oracle key differs", oracle=other)
+    no_order = copy.deepcopy(good)
+    del no_order["orders"][op.commitments[2]]
+    refused("order entry 8 has no stored order", no_order)
+    stale = copy.deepcopy(good)
+    stale["private_state"]["ledger_index"] = 12  # before the withdrawal (entry 13)
+    refused(r"entry 13 \(account_op\) is newer than the private state", stale)
+    # A pending cancel needs its signature (the next batch executes it).
+    live = copy.deepcopy(op)
+    order = SlottedOrder(BOB, 6, 0, SELL, 1, 90, 10**6)
+    index = live.submit_order(*signed(slots_ledger, order))
+    live.cancel_index(index, cancel_signature(slots_ledger, "bob", order))
+    unsigned = stored(live)
+    assert restore(live, copy.deepcopy(unsigned)).pending_cancels == [index]
+    unsigned["private_state"]["cancel_signatures"] = {}
+    refused(f"pending cancel of order {index} has no stored signature", unsigned)

@@ -3,8 +3,9 @@
 A second in-process operator next to ``exchange.operator.Operator``, writing
 a ``"state": "slots"`` ledger (per-account order slots in the account leaf,
 quaternary account tree, proven cancels). ``state`` holds the data,
-``intake`` orders and cancels, ``batch`` the batch plan, ``operator`` every
-proven change. Callers use ``SlotsOperator``.
+``intake`` orders and cancels, ``batch`` the batch plan, ``persistence``
+account rows, private state and restore, ``operator`` every proven change.
+Callers use ``SlotsOperator``.
 """
 
 from exchange.operator.slots.operator import SlotsBatchSummary, SlotsOperator

@@ -12,16 +12,17 @@ entry appended, or raises and changes nothing.
 Funding entries, health sweeps and liquidations come from
 ``exchange.operator.slots.risk.SlotsRiskEngine`` (genesis ``risk`` /
 ``funding`` when given; every proof settles touched accounts to the current
-funding indices). Not yet here (the live operator has them): snapshot /
-restore and the HTTP service.
+funding indices). Persistence (``take_dirty`` account rows,
+``private_state``, ``restore``) is in ``exchange.operator.slots.persistence``.
 """
 
 import random
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Self
 
 from exchange.domain import MarketSpec
-from exchange.operator.slots.batch import BatchPlan, SlotsPlanner
+from exchange.operator.slots.batch import BatchPlan
+from exchange.operator.slots.persistence import SlotsPersistence
 from exchange.operator.slots.risk import SlotsRiskEngine
 from exchange.operator.state import OperatorError, ProveFn, SignatureRejected, wall_clock
 from oracle.signer import Oracle
@@ -29,7 +30,7 @@ from prover import backends
 from prover.account_book import random_blinding
 from prover.statements.account_update import AccountOpError, OpKind, build_account_update
 from prover.statements.solvency_walk import build_solvency_walk
-from verifier.account_state import AccountRecord
+from verifier.account_state import AccountRecord, SlottedOrder
 from verifier.babyjub import Point
 from verifier.eddsa import (
     PrivateKey,
@@ -68,7 +69,7 @@ class SlotsBatchSummary:
         return self.order_ops + self.fill_groups
 
 
-class SlotsOperator(SlotsPlanner, SlotsRiskEngine):
+class SlotsOperator(SlotsPersistence, SlotsRiskEngine):
     """All slots-exchange state in memory; every ledger entry carries its proofs."""
 
     def __init__(
@@ -93,12 +94,12 @@ class SlotsOperator(SlotsPlanner, SlotsRiskEngine):
         self._init_state(
             markets=markets,
             oracle=oracle,
+            operator_key=operator_key,
             profile=profile,
             exchange_id=exchange_id,
             clock=clock,
             prove=prove,
             new_blinding=new_blinding,
-            operator_key=operator_key if operator_key is not None else PrivateKey.generate(),
         )
         if limits is not None:
             self.limits = limits
@@ -128,6 +129,41 @@ class SlotsOperator(SlotsPlanner, SlotsRiskEngine):
         )
         index = self.open_account(insurance_pubkey, insurance_fund)
         assert index == FEE_ACCOUNT  # the tree was empty
+
+    @classmethod
+    def restore(
+        cls,
+        *,
+        entries: Sequence[Mapping[str, Any]],
+        rows: Mapping[int, Mapping[str, Any]],
+        private_state: Mapping[str, Any],
+        orders: Mapping[int, tuple[SlottedOrder, Signature]],
+        markets: Sequence[MarketSpec],
+        oracle: Oracle,
+        **wiring: Any,
+    ) -> Self:
+        """Rebuild an operator from its stored ledger ``entries`` (JSON, in order), the newest
+        ``account_row`` per account (``rows``, by index), ``private_state()`` and the accepted
+        orders (``orders``: commitment -> (terms, owner signature)).
+
+        ``wiring``: the constructor's ``operator_key``, ``profile``,
+        ``exchange_id``, ``clock``, ``prove``, ``new_blinding`` (genesis gives
+        the rest). ``exchange.operator.slots.persistence`` says what is
+        replayed from the ledger. Raises OperatorError (one line) if an entry
+        does not chain or is not signed by ``operator_key``, genesis pins
+        another oracle key or other markets, an ``order`` entry has no stored
+        order, an account-changing entry is newer than the private state, a
+        pending cancel has no signature, or the rows do not rebuild the
+        ledger's latest account root and slots.
+        """
+        self = cls.__new__(cls)
+        self._init_state(markets=markets, oracle=oracle, **wiring)
+        self._init_risk(None, None)
+        try:
+            self._restore(entries, rows, private_state, orders)
+        except (KeyError, TypeError, ValueError) as exc:  # OperatorError is a ValueError
+            raise OperatorError(f"cannot restore the operator: {exc}"[:300]) from None
+        return self
 
     # ------------------------------------------------------------ account ops
 
@@ -296,19 +332,15 @@ class SlotsOperator(SlotsPlanner, SlotsRiskEngine):
         self.book = plan.book
         for outcome, chunk in zip(plan.ops, plan.op_orders, strict=True):
             for index in chunk:
-                held = self.accepted[index]
-                # The op wrote this order into its slot (placed, or cancelled with
-                # filled = size): an older order there left it.
-                key = (held.order.account, self.slot_number(held.order))
-                previous = self._in_slot.get(key)
-                if previous is not None and previous != index:
-                    self.accepted[previous].replaced = True
+                cancelled = bool(outcome.cancels)  # a proof is all cancels or all places
+                previous = self._slot_written(index, cancelled=cancelled)
+                # Orders whose slot no longer shows their fills: keep them for their status.
+                for gone in (index if cancelled else None, previous):
+                    if gone is not None and self.orders.get(gone).filled:
+                        self.finished_fills[gone] = self.orders.get(gone).filled
+                if previous is not None:
                     self._finish(previous)
-                self._in_slot[key] = index
-                if outcome.cancels:  # a proof is all cancels or all places
-                    held.cancelled = True
-                else:
-                    held.placed = True
+        self.dropped_places.update(plan.dropped)
         for index in (*plan.dropped, *plan.expired):
             self.accepted[index].unplaced = True  # never placed: finished, its slot is free
             self._finish(index)
@@ -321,11 +353,6 @@ class SlotsOperator(SlotsPlanner, SlotsRiskEngine):
         self.last_batch_timestamp = report.timestamp
         self.next_batch_id += 1
         self._record_reasons(plan)
-
-    def _finish(self, index: int) -> None:
-        """Stop a finished order from matching or holding margin (once)."""
-        if not self.orders.get(index).cancelled:
-            self.orders.cancel(index)
 
     # ------------------------------------------------------------ solvency
 

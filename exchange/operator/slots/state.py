@@ -20,10 +20,10 @@ from typing import Any
 
 from exchange.domain import MarketSpec, OrderBook, RestingOrder
 from exchange.operator.proving import ProvingMixin
-from exchange.operator.state import OperatorError, ProveFn
+from exchange.operator.state import OperatorError, ProveFn, wall_clock
 from oracle.signer import Oracle
-from prover import toolchain
-from prover.account_book import AccountBook, slots_opening
+from prover import backends, toolchain
+from prover.account_book import AccountBook, random_blinding, slots_opening
 from prover.circuits import build_statement, load_params
 from verifier.account_state import AccountRecord, SlottedOrder, slot_index
 from verifier.eddsa import PrivateKey, Signature
@@ -32,7 +32,7 @@ from verifier.export import Ledger, LedgerError, Roots
 from verifier.ledger import DEFAULT_LIMITS_JSON, Limits
 from verifier.oracle import OracleReport
 from verifier.params import CircuitParams
-from verifier.protocol import STAGED_STATEMENTS, Tags
+from verifier.protocol import DEFAULT_EXCHANGE_ID, STAGED_STATEMENTS, Tags
 
 __all__ = [
     "SLOTS_STATEMENTS",
@@ -102,13 +102,16 @@ class SlotsState(ProvingMixin):
         *,
         markets: Sequence[MarketSpec],
         oracle: Oracle,
-        profile: str,
-        exchange_id: str,
-        clock: Callable[[], int],
-        prove: ProveFn,
-        new_blinding: Callable[[], int],
-        operator_key: PrivateKey,
+        operator_key: PrivateKey | None = None,
+        profile: str = "test",
+        exchange_id: str = DEFAULT_EXCHANGE_ID,
+        clock: Callable[[], int] = wall_clock,
+        prove: ProveFn = backends.prove_inputs,
+        new_blinding: Callable[[], int] = random_blinding,
     ) -> None:
+        """The wiring (``SlotsOperator``'s constructor arguments; a fresh operator key if None)."""
+        if operator_key is None:
+            operator_key = PrivateKey.generate()
         self.profile = profile
         self.exchange_id = exchange_id
         self.params: CircuitParams = load_params(profile)
@@ -141,6 +144,11 @@ class SlotsState(ProvingMixin):
         self.pending_places: list[int] = []  # accepted since the last batch, acceptance order
         self.pending_cancels: list[int] = []  # cancel entries since the last batch, in order
         self.order_reasons: dict[int, str] = {}
+        # Lots filled by orders whose slot no longer shows them (cancelled: the slot
+        # says filled = size; replaced: the slot holds a newer order). Private state.
+        self.finished_fills: dict[int, int] = {}
+        # Places the ORDER OPS builder refused (never proven; rare). Private state.
+        self.dropped_places: set[int] = set()
         self.total_collateral = 0
         self.latest_report: OracleReport | None = None
         self.last_batch_timestamp: int | None = None
@@ -245,6 +253,29 @@ class SlotsState(ProvingMixin):
         """(lots filled, cancelled) of an accepted order (cancelled once the cancel is accepted)."""
         r = self.resting(order_index)
         return r.filled, self.accepted[order_index].cancel_accepted
+
+    # ------------------------------------------------------------ transitions
+
+    def _slot_written(self, index: int, *, cancelled: bool) -> int | None:
+        """A batch's ORDER OPS op wrote order ``index`` into its slot (placed, or cancelled
+        with filled = size); returns the older order it replaced there, if any."""
+        held = self.accepted[index]
+        key = (held.order.account, self.slot_number(held.order))
+        previous = self._in_slot.get(key)
+        self._in_slot[key] = index
+        if cancelled:
+            held.cancelled = True
+        else:
+            held.placed = True
+        if previous is None or previous == index:
+            return None
+        self.accepted[previous].replaced = True
+        return previous
+
+    def _finish(self, index: int) -> None:
+        """Stop a finished order from matching or holding margin (once)."""
+        if not self.orders.get(index).cancelled:
+            self.orders.cancel(index)
 
     # ------------------------------------------------------------ export
 
