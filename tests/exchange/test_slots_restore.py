@@ -123,6 +123,8 @@ def test_cancel_by_index(slots_ledger: SlotsLedger) -> None:
     assert len(op.ledger) == length
     op.cancel_index(index, good, checked=True)
     assert op.ledger.entries[-1].kind == "cancel" and op.order_status(index) == (0, True)
+    assert op.holds_slot(index)  # until a batch executes the cancel
+    assert not any(op.holds_slot(i) for i in range(4))  # filled, filled, filled, cancelled
     assert op.pending_cancels == [index]
     with pytest.raises(OrderConflict, match="already cancelled"):
         op.cancel_index(index, good)
@@ -160,6 +162,7 @@ def test_orders_that_die_before_a_batch_cost_no_proof_and_free_their_slot(
     assert [p["statement"] for p in proofs] == ["order_ops"]
     assert proofs[0]["cancels"] == [h_bob, "0"]
     assert all(op.accepted[i].unplaced and not op.accepted[i].placed for i in short)
+    assert not op.holds_slot(bob_index) and not op.holds_slot(short[-1])
     assert op.accepted[bob_index].cancelled and not op.accepted[bob_index].placed
     _, content = op.book.slot_of(ALICE, 6)
     assert content is None  # slot 2 of alice was never written

@@ -205,6 +205,15 @@ class SlotsIntake(SlotsState):
             )
         return None
 
+    def holds_slot(self, order_index: int) -> bool:
+        """Order ``order_index`` still keeps its slot from a newer id (not finished now).
+
+        True while it is live or its cancel waits for the next batch; False
+        once filled, expired, cancelled by a batch, replaced or never placed.
+        UnknownOrder if there is no such order.
+        """
+        return not self._finished(self.held(order_index), self._clock())
+
     def _finished(self, held: AcceptedOrder, now: int) -> bool:
         """The slot's order can be replaced: cancel executed, or (no cancel waiting) filled or expired.
 
