@@ -312,17 +312,17 @@ def test_every_slots_account_opening_hashes_to_the_published_root_in_js(
     assert "quaternary" in page and "/explorer/static/inclusion.js" in page
     assert "darkpoolInclusion" in http.get("/explorer/static/inclusion.js").text
 
-    cases = [slots_opening(op.book.record(i), op.book.tree, i) for i in range(4)]
+    # What GET /v1/accounts/{i}/inclusion answers on a slots service (prover.account_book.slots_opening).
+    cases = [op.inclusion_opening(i) for i in range(4)]
     published = op.ledger.entries[-1].roots_after.account
-    assert op.book.tree.root == published
+    leaves = [account_state_leaf(op.book.record(i)) for i in range(4)]
+    for case, leaf in zip(cases, leaves, strict=True):
+        opening = parse_slots_opening(case)  # the Python verifier's reading of the same JSON
+        assert quad_root(leaf, opening.account, opening.siblings) == published
     results = run_inclusion_js("slots", levels, cases)
     assert [int(r["root"]) for r in results] == [published] * 4
-    assert [int(r["leaf"]) for r in results] == [
-        account_state_leaf(op.book.record(i)) for i in range(4)
-    ]
+    assert [int(r["leaf"]) for r in results] == leaves
     answer = http.get(f"/explorer/api/account-root?account=1&root={published}").json()
     assert (answer["root_published"], answer["is_latest"]) == (True, True)
-    assert answer["pubkey"] == {
-        "x": cases[1]["opening"]["pubkey"]["x"],
-        "y": cases[1]["opening"]["pubkey"]["y"],
-    }
+    key = op.book.record(1)
+    assert answer["pubkey"] == {"x": str(key.pub_x), "y": str(key.pub_y)}
