@@ -194,13 +194,13 @@ def test_unknown_entry_kinds_are_shown_with_kind_and_roots(w: World) -> None:
 
     genesis = w.service.op.ledger.entries[0]
     fake = dataclasses.replace(
-        genesis, index=99, kind="deleveraging", body={"account": 3, "proofs": [{"proof": {}}]}
+        genesis, index=99, kind="rebate", body={"account": 3, "proofs": [{"proof": {}}]}
     )
     row = views.entry_row(fake)
-    assert (row.known, row.kind, row.proof.state) == (False, "deleveraging", "proven")
+    assert (row.known, row.kind, row.proof.state) == (False, "rebate", "proven")
     assert ("account", "3") in row.details
     assert row.roots_after["account"] == str(genesis.roots_after.account)
-    assert views.risk_entries([fake], "deleverag")[0].index == 99
+    assert views.risk_entries([fake], "rebat")[0].index == 99
 
 
 # ---------------------------------------------------------------- browser

@@ -53,13 +53,13 @@ def test_unknown_kind_shows_short_public_fields_only() -> None:
         "public_signals": ["9"] * 40,
         "nested": {"a": 1},
     }
-    row = views.entry_row(entry("deleveraging", body))
-    assert not row.known and row.summary == "deleveraging entry"
+    row = views.entry_row(entry("rebate", body))
+    assert not row.known and row.summary == "rebate entry"
     keys = [k for k, _ in row.details]
     assert keys == ["account", "market", "note"]
     assert len(dict(row.details)["note"]) < 100
-    assert views.risk_entries([entry("deleveraging", body)], "deleverag")[0].kind == "deleveraging"
-    assert views.risk_entries([entry("batch", {})], "deleverag") == []
+    assert views.risk_entries([entry("rebate", body)], "rebat")[0].kind == "rebate"
+    assert views.risk_entries([entry("batch", {})], "rebat") == []
 
 
 # Bodies as the slots ledger writes them (verifier/ledger/slots.py, verifier/ledger/risk.py).
@@ -95,6 +95,16 @@ def test_slots_risk_entries_have_summaries_statements_and_public_fields() -> Non
     assert liquidation.changed == ["account"] and ("account", "1") in liquidation.details
     listed = views.entry_row(slots_entry("liquidation", {"account": 1, "steps": [chunk]}))
     assert listed.proof.statement == "liquidate"  # the list ledger's statement
+    adl = views.entry_row(
+        slots_entry(
+            "deleverage",
+            {"account": 4, "oracle": ORACLE, "shortfall": "1500", "trades": [chunk, chunk]},
+        ),
+        "slots",
+    )
+    assert adl.summary == "auto-deleveraging of account 4: 2 trade(s), shortfall 1,500"
+    assert (adl.proof.state, adl.proof.statement, adl.proof.count) == ("proven", "deleverage", 2)
+    assert ("shortfall", "1500") in adl.details
     funding = views.entry_row(
         slots_entry("funding", {"oracle": ORACLE, "indices": ["2", "-1"]}), "slots"
     )
@@ -330,6 +340,7 @@ def test_slots_risk_and_cancel_pages_render_from_slots_bodies() -> None:
         ("funding", {"oracle": ORACLE, "indices": ["2", "-1"]}),
         ("sweep", {"oracle": ORACLE, "chunks": [chunk], "flagged": [1]}),
         ("liquidation", {"account": 1, "oracle": ORACLE, "steps": [chunk, chunk]}),
+        ("deleverage", {"account": 2, "oracle": ORACLE, "shortfall": "9", "trades": [chunk]}),
     ]
     entries = [genesis] + [LedgerEntry(i, k, ZERO, ZERO, b) for i, (k, b) in enumerate(bodies, 1)]
     app = FastAPI()
@@ -341,6 +352,7 @@ def test_slots_risk_and_cancel_pages_render_from_slots_bodies() -> None:
             assert f'<tr class="entry kind-{kind}" data-index="{i}"' in risk, kind
         assert "<code>health_sweep_staged</code>" in risk
         assert "<code>liquidate_staged</code> ×2" in risk and "new kind" not in risk
+        assert "<code>deleverage</code>" in risk and "shortfall 9" in risk
         assert "1 account(s) below maintenance margin" in risk and "indices: [2, -1]" in risk
         cancel = http.get("/explorer/ledger/2").text
         assert '<a href="/explorer/ledger/1">entry #1</a>' in cancel

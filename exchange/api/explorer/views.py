@@ -40,6 +40,7 @@ PROVEN_BY: dict[str, dict[str, str]] = {
         "solvency": "solvency_walk",
         "sweep": "health_sweep_staged",
         "liquidation": "liquidate_staged",
+        "deleverage": "deleverage",
     },
 }
 KNOWN_KINDS = (
@@ -51,6 +52,7 @@ KNOWN_KINDS = (
     "funding",
     "sweep",
     "liquidation",
+    "deleverage",
     "solvency",
 )
 # Kinds with their own columns; every other kind also lists its short public scalar fields.
@@ -62,6 +64,7 @@ _HIDDEN_FIELDS = {
     "public_signals",
     "chunks",
     "steps",
+    "trades",
     "oracle",
     "roots_before",
     "roots_after",
@@ -112,7 +115,7 @@ def proof_status(kind: str, body: Mapping[str, Any], state: str = LIST_STATE) ->
     statement = PROVEN_BY.get(state, PROVEN_BY[LIST_STATE]).get(kind)
     count = 1 if "proof" in body else 0
     per_statement: dict[str, int] = {}
-    for key in ("proofs", "chunks", "steps"):
+    for key in ("proofs", "chunks", "steps", "trades"):
         items = body.get(key)
         if not isinstance(items, list):
             continue
@@ -248,6 +251,13 @@ def _summary(kind: str, body: Mapping[str, Any], state: str = LIST_STATE) -> str
         steps = body.get("steps")
         n = len(steps) if isinstance(steps, list) else "?"
         return f"liquidation of account {body.get('account', '?')} ({n} step(s))"
+    if kind == "deleverage":
+        trades = body.get("trades")
+        n = len(trades) if isinstance(trades, list) else "?"
+        return (
+            f"auto-deleveraging of account {body.get('account', '?')}: {n} trade(s), "
+            f"shortfall {fmt_int(body.get('shortfall', '?'))}"
+        )
     if kind == "solvency":
         result = body.get("result")
         verdict = "?"
@@ -274,7 +284,7 @@ def entry_row(entry: LedgerEntry, state: str = LIST_STATE) -> EntryRow:
         changed=[k for k in before if before[k] != after[k]],
         proof=proof_status(kind, body, state),
         batch_id=batch_id if isinstance(batch_id, int) else None,
-        marks=marks if kind in ("batch", "funding", "sweep", "liquidation") else [],
+        marks=marks if kind in ("batch", "funding", "sweep", "liquidation", "deleverage") else [],
         volume=ints(body.get("volume")) if kind == "batch" else [],
         details=scalar_details(body) if kind not in _OWN_COLUMNS else [],
     )
