@@ -79,6 +79,8 @@ def test_risk_progress_survives_the_state_file() -> None:
         liquidations=2,
         liquidation_steps=3,
         funding_updates=2,
+        adl_events=1,
+        adl_trades=2,
         funding_indices=[9, -1],
         funding_timestamp=1020,
         funding_entry=11,
