@@ -211,7 +211,8 @@ def entry(request: Request, index: str, service: ServiceDep) -> HTMLResponse:
         "entry.html",
         title=f"Entry {i}",
         row=views.entry_row(e, state),
-        details=views.scalar_details(e.body),
+        # batch id and volume have their own rows
+        details=[d for d in views.scalar_details(e.body) if d[0] not in ("batch_id", "volume")],
         parts=views.batch_parts(e.body, state) if e.kind == "batch" else [],
         order_entry=order_entry,
         solvency=views.solvency_rows([e])[0] if e.kind == "solvency" else None,
