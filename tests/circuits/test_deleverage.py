@@ -21,6 +21,8 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 from exchange.domain.liquidation import liquidate
 from exchange.domain.margin import RiskParams
@@ -206,6 +208,63 @@ def test_builder_refuses_what_the_circuit_refuses() -> None:
         one(book, counterparty=9)
     # A refused trade leaves the caller's book as it was.
     assert book.root == world().book.root and book.record(0).checkpoints == (0, 0)
+
+
+@st.composite
+def bankrupt_worlds(draw: st.DrawFn) -> tuple[Settled, tuple[int, int]]:
+    """A fund, a bankrupt account 1 beyond the fund's cover, and 2-4 other traders;
+    positions sum to zero per market (account 1 holds the opposite of the rest)."""
+    marks = (draw(st.integers(1, 300)), draw(st.integers(1, 300)))
+    fund_balance = draw(st.integers(0, 500))
+    settled: Settled = {0: (fund_balance, (0, 0))}
+    sides = st.tuples(st.integers(-30, 30), st.integers(-30, 30))
+    for i in range(2, 2 + draw(st.integers(2, 4))):
+        settled[i] = (draw(st.integers(-2_000, 50_000)), draw(sides))
+    positions = tuple(-sum(p[m] for _, p in settled.values()) for m in range(2))
+    loss = draw(st.integers(fund_balance + 1, fund_balance + 5_000))
+    value = sum(s * p for s, p in zip(positions, marks, strict=True))
+    settled[1] = (-value - loss, (positions[0], positions[1]))
+    return settled, marks
+
+
+@settings(max_examples=25, deadline=None)
+@given(bankrupt_worlds())
+def test_every_domain_adl_plan_is_a_valid_statement_sequence(
+    case: tuple[Settled, tuple[int, int]],
+) -> None:
+    """Property: whatever the book, the domain's ADL plan builds (every rule the circuit
+    enforces), passes ``check_trades`` and ends where the domain ends: same balances
+    and positions for every account, sums conserved, the bankrupt flat."""
+    settled, marks = case
+    assume(any(settled[1][1]))
+    book = {i: AccountEntry(b, p) for i, (b, p) in settled.items()}
+    new_book, record = liquidate(book, 1, marks, RISK)
+    assert record.shortfall > 0 and record.deleveraging
+    plan = [(d.counterparty, d.market, d.lots, d.price) for d in record.deleveraging]
+    start = world(settled).book
+    out = build_deleveraging(start, bankrupt=1, trades=plan, prices=marks, funding=FUNDING)
+    root, reasons = check_trades(
+        [o.public for o in out],
+        bankrupt=1,
+        shortfall=record.shortfall,
+        start_root=start.root,
+        prices=marks,
+        funding=FUNDING,
+    )
+    end = out[-1].book
+    assert reasons == [] and root == end.root
+    touched = {0, 1, *(d.counterparty for d in record.deleveraging)}
+    for i in touched:
+        assert (end.record(i).balance, end.record(i).positions) == tuple(new_book[i])
+    assert end.record(1).positions == (0, 0)
+    for m in range(2):
+        assert sum(end.record(i).positions[m] for i in settled) == 0
+    assert sum(end.record(i).balance for i in touched) == sum(settled[i][0] for i in touched)
+    # Every market's counterparties come in the published order (fund last).
+    for m in range(2):
+        keys = [vd.rank_order(o.public.counterparty, o.public.rank_key) for o in out]
+        in_market = [k for k, o in zip(keys, out, strict=True) if o.public.market == m]
+        assert in_market == sorted(in_market)
 
 
 # ---------------------------------------------------------------- slow: the circuit
