@@ -44,7 +44,7 @@ def replay_clocks(op: RiskClocks, e: Mapping[str, Any]) -> None:
         op.batches_since_sweep = 0
         op.sweep_clock = int(e["time"])
         op.pending_liquidations = [int(i) for i in e["flagged"] if int(i) != 0]
-    elif kind == "liquidation":
+    elif kind in ("liquidation", "deleverage"):
         done = int(e["account"])
         op.pending_liquidations = [i for i in op.pending_liquidations if i != done]
     elif kind == "funding":

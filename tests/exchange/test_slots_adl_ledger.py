@@ -50,6 +50,8 @@ class AdlLedger:
     export: Path
     before_adl: Any  # a deep copy of the operator right before the deleverage entry
     shocked: Any  # the signed report of the ADL
+    operator: Any  # the operator after the ADL
+    dirty: tuple[int, ...]  # accounts whose rows the ADL changed (take_dirty)
 
 
 @pytest.fixture(scope="module")
@@ -79,8 +81,10 @@ def honest(tmp_path_factory: pytest.TempPathFactory) -> AdlLedger:
     assert len(op.run_batch(report).fills) == 2
     assert [op.account_state(i).positions for i in (a, b, c)] == [(10, 0), (-4, 0), (-6, 0)]
     shocked = op.oracle.sign(2, NOW + 10, SHOCKED)
+    op.take_dirty()
     before_adl = copy.deepcopy(op)
     entry = op.liquidate(a, shocked)
+    dirty = tuple(op.take_dirty())
     assert entry.kind == "deleverage"
     (record,) = op.liquidations
     assert record.covered == 14 and record.shortfall == 88
@@ -90,7 +94,9 @@ def honest(tmp_path_factory: pytest.TempPathFactory) -> AdlLedger:
     ]
     assert op.account_state(a).positions == (0, 0) and op.account_state(0).balance == 0
     export = op.export(tmp_path_factory.mktemp("slots-adl") / "export")
-    return AdlLedger(export=export, before_adl=before_adl, shocked=shocked)
+    return AdlLedger(
+        export=export, before_adl=before_adl, shocked=shocked, operator=op, dirty=dirty
+    )
 
 
 def test_honest_adl_ledger_verifies_and_counts(honest: AdlLedger) -> None:
@@ -137,3 +143,16 @@ def test_edited_shortfall_is_rejected(honest: AdlLedger, tmp_path: Path) -> None
     failure = first(replay(out))
     assert failure.entry_index == ADL
     assert "the bankrupt account 1 still holds positions after ADL" in failure.reason
+
+
+def test_operator_restores_after_adl(honest: AdlLedger) -> None:
+    """The ADL's rows are what a service stores (bankrupt, fund, both counterparties), and
+    an operator restored from the stored pieces continues with the same state."""
+    from tests.exchange.test_slots_restore import restore, stored
+
+    assert honest.dirty == (0, 1, 2, 3)
+    op = copy.deepcopy(honest.operator)
+    back = restore(op, stored(op))
+    assert back.roots == op.roots == back.ledger.roots
+    assert dict(back.accounts) == dict(op.accounts)
+    assert back.pending_liquidations == [] and back.account_state(1).positions == (0, 0)

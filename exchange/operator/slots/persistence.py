@@ -43,7 +43,7 @@ __all__ = ["PRIVATE_STATE_VERSION", "SlotsPersistence"]
 
 PRIVATE_STATE_VERSION = 1
 # Entries that change what the rows or the private state hold: none may follow the private state.
-_STATEFUL = ("account_op", "cancel", "batch", "liquidation")
+_STATEFUL = ("account_op", "cancel", "batch", "liquidation", "deleverage")
 
 
 class SlotsPersistence(SlotsPlanner):
