@@ -86,6 +86,10 @@ def test_pending_orders_count_for_duplicates_slots_and_margin(slots_ledger: Slot
     with pytest.raises(RejectedOrder, match="still holds live order id 6"):
         op.append_order(same_slot, signed(slots_ledger, same_slot)[1], h10)
     assert len(op.ledger) == length + 1
+    # Appended, the big buy holds margin as an open order of alice's.
+    op.append_order(big[0], signed(slots_ledger, big[0])[1], h7)
+    with pytest.raises(RejectedOrder, match="insufficient margin"):
+        op.validate_order(*signed(slots_ledger, big[1]))
 
 
 def test_views(slots_ledger: SlotsLedger) -> None:

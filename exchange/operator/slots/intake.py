@@ -169,7 +169,8 @@ class SlotsIntake(SlotsState):
         """Index an accepted order (its ``order`` entry exists): by commitment, slot, domain book."""
         self.accepted.append(held)
         self._by_commitment[held.commitment] = held.index
-        self._slot_owner[(held.order.account, self.slot_number(held.order))] = held.index
+        owners = self._slot_owner.setdefault(held.order.account, {})
+        owners[self.slot_number(held.order)] = held.index
         self.orders.add(domain_order(held.order), held.commitment)
 
     def _slot_problem(
@@ -186,7 +187,7 @@ class SlotsIntake(SlotsState):
         if queued:
             held_id, finished = queued[-1].order_id, is_expired(queued[-1].expiry, now)
         else:
-            owner = self._slot_owner.get(key)
+            owner = self._slot_owner.get(order.account, {}).get(slot)
             if owner is None:
                 return None
             held = self.accepted[owner]
@@ -204,6 +205,24 @@ class SlotsIntake(SlotsState):
                 "it fills or expires (or use an id in another slot)"
             )
         return None
+
+    def _open_orders(self, account: int, now: int) -> list[RestingOrder]:
+        """The account's orders that could still trade, in time priority: O(its slots).
+
+        Each is its slot's newest order (a newer id enters a slot only once
+        the older order is finished); an expired order never trades again,
+        so it holds no margin.
+        """
+        newest = sorted(self._slot_owner.get(account, {}).values())
+        return [
+            r
+            for r in (self.orders.get(i) for i in newest)
+            if r.is_open and not is_expired(r.order.expiry, now)
+        ]
+
+    def _owner_of_slot(self, held: AcceptedOrder) -> int | None:
+        """Sequence number of the newest order accepted for ``held``'s slot."""
+        return self._slot_owner.get(held.order.account, {}).get(self.slot_number(held.order))
 
     def holds_slot(self, order_index: int) -> bool:
         """Order ``order_index`` still keeps its slot from a newer id (not finished now).
@@ -265,7 +284,7 @@ class SlotsIntake(SlotsState):
             raise OrderConflict(f"order {held.index} is already filled")
         if held.unplaced:
             raise OrderConflict(f"order {held.index} is finished: it was never placed")
-        if self._slot_owner.get((held.order.account, self.slot_number(held.order))) != held.index:
+        if self._owner_of_slot(held) != held.index:
             raise OrderConflict(f"order {held.index} is finished: a newer order took its slot")
         now = self._clock()
         if is_expired(held.order.expiry, now):

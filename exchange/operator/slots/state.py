@@ -138,7 +138,7 @@ class SlotsState(ProvingMixin):
         self.accepted: list[AcceptedOrder] = []
         self._by_commitment: dict[int, int] = {}
         # (account, slot) -> sequence number of the newest order accepted for that slot.
-        self._slot_owner: dict[tuple[int, int], int] = {}
+        self._slot_owner: dict[int, dict[int, int]] = {}
         # (account, slot) -> sequence number of the order the proven slot holds.
         self._in_slot: dict[tuple[int, int], int] = {}
         self.pending_places: list[int] = []  # accepted since the last batch, acceptance order
