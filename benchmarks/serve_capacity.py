@@ -9,13 +9,17 @@ then submits ``--orders`` short-lived orders from ``--clients`` threads over
 HTTP: each expires ``--ttl`` seconds after it is signed and every
 ``--cancel-every``-th is cancelled right after it is accepted, so order slots
 recycle (a slot takes a newer id once its order expired, filled or had its
-cancel executed). Order ids are the SDK's defaults (``client.slots.OrderIds``:
+cancel executed). The orders come in ``--rounds`` phases; after each, once
+every order of the phase has expired, one batch runs (operator token): it
+places no expired order (no proof for them) and executes the phase's cancels
+(one proven ``order_ops`` op each, which is what frees a cancelled slot), so
+cancels are the expensive path and expiry the cheap one. Order ids are the SDK's defaults (``client.slots.OrderIds``:
 per account increasing, in a slot no live order of the client holds); when all
 of an account's slots are live the client waits for the earliest expiry
 (counted as ``waits``), which is what "over time" means for 4^slot_levels
-slots per account. Nothing crosses and batches run only with
-``--batch-every`` (the default server's batch timer is off here, as in every
-``serve_env`` server): this measures intake and slot recycling, not proving.
+slots per account. Nothing crosses, and the server's batch timer is off (as in
+every ``serve_env`` server; batches run between rounds): this measures intake
+and slot recycling, not matching.
 
 Prints a table and writes ``benchmarks/results/serve_capacity.json``: time to
 ready, account opening, orders/s overall and for the first vs the last 1,000
@@ -132,15 +136,6 @@ def submit_loop(
         client.close()
 
 
-def batch_loop(url: str, every: float, stop: threading.Event, done: list[dict[str, Any]]) -> None:
-    client = DarkpoolClient(url)
-    try:
-        while not stop.wait(every):
-            done.append(client.admin_batch(TOKEN))
-    finally:
-        client.close()
-
-
 def rate(times: Sequence[float]) -> float | None:
     if len(times) < 2 or times[-1] <= times[0]:
         return None
@@ -162,39 +157,50 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         with local_server(data, env, timeout=args.start_timeout) as server:
             ready_s = time.perf_counter() - started
             print(f"server ready in {ready_s:.1f}s at {server.url}", flush=True)
-            info = DarkpoolClient(server.url).info()
+            admin = DarkpoolClient(server.url)
+            info = admin.info()
             opened, open_s = open_accounts(server.url, accounts)
             out = Outcomes()
-            stop = threading.Event()
             batches: list[dict[str, Any]] = []
-            extra = []
-            if args.batch_every > 0:
-                extra.append(
-                    threading.Thread(
-                        target=batch_loop, args=(server.url, args.batch_every, stop, batches)
-                    )
-                )
-            threads = []
-            for c in range(args.clients):
-                mine = opened[c :: args.clients]
-                share = args.orders // args.clients + (c < args.orders % args.clients)
-                threads.append(
-                    threading.Thread(
-                        target=submit_loop, args=(server.url, mine, share, prices, args, out)
-                    )
-                )
             cpu0 = cpu_seconds(server.process.pid)
             t0 = time.perf_counter()
-            for t in threads + extra:
-                t.start()
-            for t in threads:
-                t.join()
+            batch_s = 0.0
+            for r in range(args.rounds):
+                share = args.orders // args.rounds + (r < args.orders % args.rounds)
+                threads = [
+                    threading.Thread(
+                        target=submit_loop,
+                        args=(
+                            server.url,
+                            opened[c :: args.clients],
+                            share // args.clients + (c < share % args.clients),
+                            prices,
+                            args,
+                            out,
+                        ),
+                    )
+                    for c in range(args.clients)
+                ]
+                for t in threads:
+                    t.start()
+                for t in threads:
+                    t.join()
+                if r + 1 < args.rounds or args.cancel_every:
+                    # Every order of the round expires first, so the batch places none
+                    # (nothing to prove for them) and only executes the round's cancels.
+                    time.sleep(args.ttl + 1.5)
+                    b0 = time.perf_counter()
+                    batches.append(admin.admin_batch(TOKEN))
+                    batch_s += time.perf_counter() - b0
+                    print(
+                        f"  round {r + 1}/{args.rounds}: {out.accepted} accepted, batch "
+                        f"{batches[-1].get('batch_id')} in {time.perf_counter() - b0:.1f}s",
+                        flush=True,
+                    )
             wall = time.perf_counter() - t0
-            stop.set()
-            for t in extra:
-                t.join()
             server_cpu = cpu_seconds(server.process.pid) - cpu0
-            health = DarkpoolClient(server.url).health()
+            health = admin.health()
+            admin.close()
     times = sorted(out.accepted_at)
     first, last = rate(times[:WINDOW]), rate(times[-WINDOW:])
     full = {r: n for r, n in out.refusals.items() if any(p in r for p in FULL_PATTERNS)}
@@ -216,12 +222,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "refusals": dict(out.refusals),
         "full_refusals": full,
         "wall_s": round(wall, 2),
+        "batch_s": round(batch_s, 2),
         "orders_per_s": round(out.accepted / wall, 2) if wall else None,
         "first_window_orders_per_s": round(first, 2) if first else None,
         "last_window_orders_per_s": round(last, 2) if last else None,
         "last_vs_first": round(last / first, 3) if first and last else None,
         "server_cpu_ms_per_order": round(1000 * server_cpu / max(out.accepted, 1), 2),
         "batches": len(batches),
+        "batch_proofs": sum(int(b.get("proofs", 0)) for b in batches),
         "ledger_entries": health.get("ledger_entries"),
     }
 
@@ -233,9 +241,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--accounts", type=int, default=64)
     parser.add_argument("--orders", type=int, default=10_000)
     parser.add_argument("--ttl", type=int, default=2, help="seconds from signing to expiry")
-    parser.add_argument("--cancel-every", type=int, default=10, metavar="K")
+    parser.add_argument("--cancel-every", type=int, default=500, metavar="K")
     parser.add_argument("--clients", type=int, default=4)
-    parser.add_argument("--batch-every", type=float, default=0.0, metavar="S")
+    parser.add_argument(
+        "--rounds", type=int, default=5, help="submit phases, each followed by one batch"
+    )
     parser.add_argument("--start-timeout", type=float, default=7_200.0)
     args = parser.parse_args(argv)
     result = run(args)
