@@ -8,7 +8,12 @@ Table models hold what the service must survive a crash with:
   in memory only;
 * ``SnapshotRow`` — the operator's private state (account openings with
   blindings, filled amounts, cancels) after ledger entry ``ledger_index``,
-  written in the same transaction as that entry;
+  written in the same transaction as that entry; under the slots state only
+  what neither the ledger nor the account rows hold (O(live orders));
+* ``AccountRowRow`` — slots state: one row per account a change touched
+  (``prover.account_book.account_row``: leaf opening + order slots), so a
+  change stores O(touched accounts) and the book at any ledger index is the
+  latest row per account up to it;
 * ``AuthNonceRow`` — used request signatures until they expire (replay guard);
 * ``SolvencyJobRow`` — on-demand solvency jobs.
 
@@ -65,6 +70,15 @@ class SnapshotRow(SQLModel, table=True):
     id: int | None = DBField(default=None, primary_key=True)
     ledger_index: int = DBField(sa_column=Column(BigInteger, nullable=False, index=True))
     account_root: str = DBField(max_length=80, index=True)
+    data: str = DBField(sa_column=Column(Text, nullable=False))
+
+
+class AccountRowRow(SQLModel, table=True):
+    __tablename__ = "account_rows"
+
+    id: int | None = DBField(default=None, primary_key=True)
+    ledger_index: int = DBField(sa_column=Column(BigInteger, nullable=False, index=True))
+    account: int = DBField(sa_column=Column(BigInteger, nullable=False, index=True))
     data: str = DBField(sa_column=Column(Text, nullable=False))
 
 
@@ -154,6 +168,10 @@ class Health(BaseModel):
 class Info(BaseModel):
     exchange_id: str
     profile: str
+    state: str = Field(
+        description="genesis state: list (order list) or slots (recycling order slots); "
+        "orders and cancels are signed differently under each (docs/wire-protocol.md)"
+    )
     params: dict[str, Any]
     markets: list[dict[str, Any]]
     operator_box_public_key: str = Field(description="X25519 key (hex) to seal orders to")
@@ -206,6 +224,15 @@ class OrderView(BaseModel):
     limit_price: str
     expiry: int
     filled: str
+    order_id: int | None = Field(
+        default=None, description="slots state: the trader's order id (slot = id mod slots)"
+    )
+    reduce_only: bool | None = Field(default=None, description="slots state: reduce-only flag")
+    holds_slot: bool | None = Field(
+        default=None,
+        description="slots state: the order still occupies its slot, so a newer order id "
+        "cannot take it yet (live, pending, or cancelled until a batch executes the cancel)",
+    )
     reason: str | None = Field(
         default=None,
         description="why an open order did not trade (fully) in the last batch: margin_limited, "
@@ -223,6 +250,12 @@ class AccountView(BaseModel):
     blinding: str
     leaf: str
     account_root: str
+    checkpoints: list[str] | None = Field(
+        default=None, description="slots state: funding indices the leaf last settled to"
+    )
+    order_root: str | None = Field(
+        default=None, description="slots state: root of the account's order slot tree"
+    )
     orders: list[OrderView]
     liquidations: list[int] = Field(
         default_factory=list,
@@ -234,8 +267,14 @@ class InclusionView(BaseModel):
     account: int
     root: str
     leaf: str
-    siblings: list[str]
-    opening: dict[str, Any] = Field(description="pub_x, pub_y, balance, positions, nonce, blinding")
+    siblings: list[str | list[str]] = Field(
+        description="bottom-up: one sibling per level (list state, binary tree) or one "
+        "[s0, s1, s2] triple per level (slots state, quaternary tree)"
+    )
+    opening: dict[str, Any] = Field(
+        description="pub_x, pub_y, balance, positions, nonce, blinding (slots state: also "
+        "checkpoints and order_root)"
+    )
 
 
 class SubmitOrderRequest(BaseModel):

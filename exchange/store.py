@@ -1,12 +1,13 @@
 """Persistence of the running exchange: one SQL database (SQLite file or PostgreSQL).
 
 Every state change the service makes is one ``Change``: new ledger entries,
-the operator snapshot that corresponds to them, new / changed order rows and
-a job update. ``write_group`` stores several changes in ONE transaction (the
-service's single writer, ``exchange.store_writer``, groups whatever queued
-meanwhile), so after a crash the database holds a prefix of the changes,
-each one whole. Only portable SQL
-(SQLAlchemy Core / SQLModel); SQLite gets WAL mode and a busy timeout so the
+the operator snapshot that corresponds to them (under the slots state: the
+small private state plus one row per account the change touched), new /
+changed order rows and a job update. ``write_group`` stores several
+changes in ONE transaction (the service's single writer,
+``exchange.store_writer``, groups whatever queued meanwhile), so after a
+crash the database holds a prefix of the changes, each one whole. Only
+portable SQL (SQLAlchemy Core / SQLModel); SQLite gets WAL mode and a busy timeout so the
 API threads and the batcher can write concurrently.
 
 Never stores an order plaintext or a private key; snapshots hold blindings and
@@ -23,6 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, SQLModel, col, create_engine, delete, select
 
 from exchange.models import (
+    AccountRowRow,
     AuthNonceRow,
     BatchJobRow,
     LedgerEntryRow,
@@ -50,7 +52,10 @@ class Change:
     """One state change of the service: what ``Store.write`` / ``Store.write_group`` store.
 
     ``entries`` are ledger entries as dicts (``LedgerEntry.to_dict``),
-    ``snapshot`` the operator snapshot they lead to, ``new_orders`` inserted
+    ``snapshot`` the operator snapshot they lead to, ``rows`` account index ->
+    account row of the accounts changed since the last change (slots state;
+    stored at the snapshot's ``ledger_index``, so ``rows`` needs a
+    ``snapshot``), ``new_orders`` inserted
     order rows, ``listed`` commitment -> order index of rows now listed,
     ``cancelled`` commitments of rows now cancelled, ``job`` a solvency job row
     and ``batch_job`` a batch job row to upsert.
@@ -58,6 +63,7 @@ class Change:
 
     entries: Sequence[Mapping[str, Any]] = ()
     snapshot: Mapping[str, Any] | None = None
+    rows: Mapping[int, Mapping[str, Any]] = field(default_factory=dict)
     new_orders: Sequence[NewOrder] = ()
     listed: Mapping[int, int] = field(default_factory=dict)
     cancelled: Sequence[int] = ()
@@ -97,6 +103,7 @@ class Store:
         *,
         entries: Iterable[Mapping[str, Any]] = (),
         snapshot: Mapping[str, Any] | None = None,
+        rows: Mapping[int, Mapping[str, Any]] | None = None,
         new_orders: Sequence[NewOrder] = (),
         listed: Mapping[int, int] | None = None,
         cancelled: Iterable[int] = (),
@@ -108,6 +115,7 @@ class Store:
                 Change(
                     entries=list(entries),
                     snapshot=snapshot,
+                    rows=dict(rows or {}),
                     new_orders=new_orders,
                     listed=dict(listed or {}),
                     cancelled=list(cancelled),
@@ -145,11 +153,24 @@ class Store:
             for c in changes
             for o in c.new_orders
         ]
+        rows = []
+        for c in changes:
+            if not c.rows:
+                continue
+            if c.snapshot is None:
+                raise StoreError("account rows need the snapshot they belong to")
+            at = c.snapshot["ledger_index"]
+            rows += [
+                {"ledger_index": at, "account": account, "data": json.dumps(row)}
+                for account, row in c.rows.items()
+            ]
         with self.engine.begin() as conn:
             if entries:
                 conn.execute(insert(LedgerEntryRow), entries)
             if orders:
                 conn.execute(insert(OrderRow), orders)
+            if rows:
+                conn.execute(insert(AccountRowRow), rows)
             for c in changes:
                 self._apply(conn, c)
 
@@ -246,6 +267,20 @@ class Store:
                 .limit(1)
             ).first()
             return json.loads(row.data) if row is not None else None
+
+    def account_rows(self, ledger_index: int | None = None) -> dict[int, dict[str, Any]]:
+        """Account index -> its latest stored row up to ``ledger_index`` (None: the latest).
+
+        The slots state's accounts as they were after that ledger entry (every
+        change stores the rows of the accounts it touched).
+        """
+        latest = select(func.max(col(AccountRowRow.id)))
+        if ledger_index is not None:
+            latest = latest.where(col(AccountRowRow.ledger_index) <= ledger_index)
+        latest = latest.group_by(col(AccountRowRow.account))
+        with Session(self.engine) as s:
+            q = select(AccountRowRow).where(col(AccountRowRow.id).in_(latest))
+            return {r.account: json.loads(r.data) for r in s.exec(q)}
 
     def orders(self) -> list[OrderRow]:
         """All order rows in acceptance order."""

@@ -9,6 +9,7 @@ module; ``exchange.keys`` creates and loads them.
 
 import os
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, BaseModel, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -72,6 +73,12 @@ class Settings(BaseSettings):
     )
     key_dir: Path | None = Field(default=None, description="default data_dir/keys")
     profile: str = "test"
+    state: Literal["slots", "list"] = Field(
+        default="list",
+        description="order state of a new exchange: slots (recycling per-account order "
+        "slots, exchange.operator.slots) or list (an order list that only grows); an "
+        "existing database keeps the state its genesis names",
+    )
     exchange_id: str = DEFAULT_EXCHANGE_ID
     markets: list[MarketConfig] = Field(default_factory=lambda: list(DEFAULT_MARKETS))
     batch_interval_s: float = Field(

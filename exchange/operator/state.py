@@ -200,6 +200,11 @@ class OperatorState:
             raise OperatorError(f"account {index} does not exist")
         return state
 
+    @property
+    def account_root(self) -> int:
+        """The account tree's root (the service's name for both states' operators)."""
+        return self.account_tree.root
+
     def inclusion_path(self, index: int) -> MerklePath:
         self.account_state(index)
         return self.account_tree.path(index)

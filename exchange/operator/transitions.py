@@ -397,6 +397,9 @@ class Operator(RiskEngine):
             raise OperatorError(f"order {order_index} is already filled")
         self.book.cancel(order_index)
 
+    #: The slots operator's name for a cancel by order index (``cancel`` there takes h).
+    cancel_index = cancel
+
     # ------------------------------------------------------------ batches
 
     def run_batch(self, report: OracleReport) -> BatchSummary:

@@ -1,4 +1,10 @@
-"""The running exchange: the in-memory ``Operator`` + the database + the batcher + solvency jobs.
+"""The running exchange: the in-memory operator + the database + the batcher + solvency jobs.
+
+The operator is the one of ``Settings.state`` (``exchange.service.engine``):
+``SlotsOperator`` (recycling order slots, the default) or ``Operator`` (the
+order list). One code path serves both; the engine supplies the few pieces
+that differ (statements, order plaintext, what a change stores, restore,
+inclusion openings).
 
 ``Service`` is two halves over one core (``exchange.service.core``):
 ``intake`` (request auth, account ops, orders, cancels, views) and ``jobs``
@@ -12,9 +18,11 @@ Concurrency (one process; API handlers run in worker threads):
   state holds it for the whole change, including its proof: account ops,
   cancels, batches, solvency jobs, and listing an order. A change is made in
   memory, then written by one ``Store.write`` transaction (ledger entries +
-  the operator snapshot they lead to + order rows). If that write fails, the
-  in-memory state is thrown away and reloaded from the database, so memory
-  never runs ahead of what is durable for longer than one change.
+  the private state they lead to + order rows; under slots the private state
+  is the rows of the accounts the change touched plus the small rest). If
+  that write fails, the in-memory state is thrown away and reloaded from the
+  database, so memory never runs ahead of what is durable for longer than
+  one change.
 * ``_intake`` is a short lock around order intake and the queue of pending
   orders. An order that arrives while ``_lock`` is free is validated and
   listed at once (its ``order`` ledger entry is committed with its row). An
@@ -38,9 +46,10 @@ progress and every other call raises ``Unavailable``. ``stop`` may come at
 any moment, also during setup or a proof: node children are killed and
 nothing half done is committed.
 
-Recovery: on start the service loads the latest snapshot and every ledger
-entry, decrypts the stored ciphertexts in memory and rebuilds the operator
-(``Operator.restore`` checks the rebuilt roots equal the ledger's). A batch
+Recovery: on start the service loads the latest snapshot (slots: the
+latest row of every account + the private state) and every ledger entry,
+decrypts the stored ciphertexts in memory and rebuilds the operator
+(``restore`` checks the rebuilt roots equal the ledger's). A batch
 that was proving when the process died was never committed, so it simply runs
 again; pending orders are listed; unfinished solvency jobs run again.
 

@@ -25,12 +25,13 @@ from nacl.public import SealedBox
 
 from exchange import keys
 from exchange.core.config import Settings
-from exchange.errors import Internal, Unavailable
+from exchange.errors import Unavailable
 from exchange.models import BatchJobRow, SolvencyJobRow
-from exchange.operator import Operator, ProveFn, RejectedOrder, wall_clock
+from exchange.operator import ProveFn, RejectedOrder, wall_clock
 from exchange.operator.state import DEFAULT_FUNDING_RULES
 from exchange.ratelimit import IntakeLimits
 from exchange.service import processes
+from exchange.service.engine import AnyOrder, EngineOperator, engine_for
 from exchange.service.results import HealthReport, SetupProgress
 from exchange.store import Change, Store, StoreError
 from exchange.store_writer import GroupWriter, Ticket
@@ -42,10 +43,9 @@ from prover.circuits import build_statement
 from prover.statements.settle_batch import random_blinding
 from verifier import poseidon
 from verifier.eddsa import Signature
-from verifier.encoding import Order
 from verifier.field import R
 from verifier.ledger.rules import RiskRules
-from verifier.protocol import STATEMENTS, Tags
+from verifier.protocol import Tags
 
 log = logging.getLogger("darkpool.service")
 
@@ -54,7 +54,7 @@ log = logging.getLogger("darkpool.service")
 class Pending:
     """An order accepted while a batch held the state lock; listed when it is released."""
 
-    order: Order
+    order: AnyOrder
     signature: Signature
     commitment: int
 
@@ -89,6 +89,7 @@ class ServiceCore:
         self._prove_impl: ProveFn = prove
         self._prove = jobs.ProgressProve(self._prove_impl, self._proof_landed)
         self.tags = Tags.for_exchange(settings.exchange_id)
+        self.engine = engine_for(settings.state)  # list or slots: exchange.service.engine
         self._lock = threading.Lock()
         self._intake = threading.RLock()  # re-entered by _recover from _list_pending
         self._batch_guard = threading.Lock()
@@ -109,7 +110,7 @@ class ServiceCore:
         self._store: Store | None = None
         self._writer: GroupWriter | None = None
         self._durable_len = 0  # ledger entries stored: the views show no more than these
-        self.op: Operator
+        self.op: EngineOperator
         self.keys: keys.OperatorKeys
         self.oracle: Oracle
 
@@ -147,6 +148,9 @@ class ServiceCore:
         self.oracle = self._connect_oracle()
         self._box = SealedBox(self.keys.box)
         self._store = Store(s.resolved_database_url)
+        genesis = self._store.entries(0, 1)
+        if genesis:  # an existing exchange keeps the state its genesis names
+            self.engine = engine_for(str(genesis[0].get("state", "list")))
         self._writer = GroupWriter(
             self._store, max_group=s.commit_group_max, on_durable=self._stored
         )
@@ -192,7 +196,7 @@ class ServiceCore:
         """Build every circuit (cached), create genesis or restore, then start the workers."""
         s = self.settings
         try:
-            for statement in STATEMENTS:
+            for statement in self.engine.statements:
                 if self._stop.is_set():
                     return
                 self._setup_current = statement
@@ -216,7 +220,7 @@ class ServiceCore:
         s = self.settings
         if self.store.ledger_length() == 0:
             log.info("empty database: creating genesis")
-            self.op = Operator(
+            self.op = self.engine.create(
                 **self._operator_wiring(),
                 insurance_pubkey=self.keys.insurance.public_key(),
                 insurance_fund=s.insurance_fund,
@@ -231,7 +235,7 @@ class ServiceCore:
                 else replace(DEFAULT_FUNDING_RULES, interval_s=s.funding_interval_s),
             )
             self.store.write(
-                entries=[e.to_dict() for e in self.op.ledger.entries], snapshot=self._snapshot()
+                entries=[e.to_dict() for e in self.op.ledger.entries], **self._stored_state()
             )
             self._durable_len = len(self.op.ledger)
         else:
@@ -294,7 +298,7 @@ class ServiceCore:
     def setup_progress(self) -> SetupProgress:
         return SetupProgress(
             done=self._setup_done,
-            total=len(STATEMENTS),
+            total=len(self.engine.statements),
             current=self._setup_current,
             elapsed_s=round(time.monotonic() - self._setup_started, 3),
             error=self._setup_error,
@@ -365,10 +369,7 @@ class ServiceCore:
 
     def _load(self) -> None:
         """(Re)build the operator and the pending queue from the database."""
-        snapshot = self.store.latest_snapshot()
-        if snapshot is None:
-            raise Internal("the database has ledger entries but no snapshot")
-        decrypted: dict[int, tuple[Order, Signature]] = {}
+        decrypted: dict[int, tuple[AnyOrder, Signature]] = {}
         pending: list[Pending] = []
         for row in self.store.orders():
             order, signature = self._open(row.ciphertext)
@@ -376,23 +377,19 @@ class ServiceCore:
             decrypted[h] = (order, signature)
             if row.status == "pending":
                 pending.append(Pending(order, signature, h))
-        self.op = Operator.restore(
-            **self._operator_wiring(),
-            entries=self.store.entries(),
-            snapshot=snapshot,
-            orders=decrypted,
+        self.op = self.engine.restore(
+            self.store, self._operator_wiring(), self.store.entries(), decrypted
         )
         self._listed = {h: i for i, h in enumerate(self.op.commitments)}
         self._pending = [p for p in pending if p.commitment not in self._listed]
         self._durable_len = len(self.op.ledger)
 
-    def _open(self, ciphertext: bytes) -> tuple[Order, Signature]:
+    def _open(self, ciphertext: bytes) -> tuple[AnyOrder, Signature]:
         raise NotImplementedError  # the intake half decrypts
 
-    def _snapshot(self) -> dict[str, Any]:
-        snap = self.op.snapshot()
-        snap["account_root"] = str(self.op.account_tree.root)
-        return snap
+    def _stored_state(self) -> dict[str, Any]:
+        """``Change`` fields storing the private state after the last entry (engine-specific)."""
+        return self.engine.stored(self.op)
 
     def _proof_landed(self) -> None:
         job = self._current_job

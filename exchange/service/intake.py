@@ -32,6 +32,7 @@ from exchange.operator import (
     UnknownAccount,
 )
 from exchange.service.core import Pending, ServiceCore
+from exchange.service.engine import AnyAccount, AnyOrder
 from exchange.service.results import (
     AccountOpDone,
     AccountReport,
@@ -47,11 +48,9 @@ from exchange.store_writer import Ticket
 from verifier import auth
 from verifier.babyjub import Point
 from verifier.eddsa import Signature, SignatureError, check_signature
-from verifier.encoding import AccountState, Order
 from verifier.export import LedgerEntry
 from verifier.field import FieldError
-from verifier.merkle import MerkleTree
-from verifier.protocol import STATEMENTS, is_expired
+from verifier.protocol import is_expired
 
 _T = TypeVar("_T")
 
@@ -65,10 +64,12 @@ class Intake(ServiceCore):
 
     def info(self) -> ExchangeInfo:
         op = self.op
+        genesis = dict(op.ledger.entries[0].body)
         return ExchangeInfo(
             exchange_id=op.exchange_id,
             profile=op.profile,
-            genesis=dict(op.ledger.entries[0].body),
+            state=str(genesis.get("state", "list")),
+            genesis=genesis,
             operator_box_public_key=bytes(self.keys.box.public_key),
             roots=self._durable_ledger()[-1].roots_after,
             total_collateral=op.total_collateral,
@@ -105,11 +106,11 @@ class Intake(ServiceCore):
         return entries[index]
 
     def vkey(self, statement: str) -> dict[str, object]:
-        if statement not in STATEMENTS:
+        if statement not in self.engine.statements:
             raise NotFound(f"unknown statement {statement!r}")
         return self.op.artifacts(statement).verification_key()
 
-    def _account(self, index: int) -> AccountState:
+    def _account(self, index: int) -> AnyAccount:
         state = self.op.accounts.get(index)
         if state is None:
             raise NotFound(f"account {index} does not exist")
@@ -210,18 +211,18 @@ class Intake(ServiceCore):
             except OperatorError as exc:
                 raise Rejected(str(exc)) from None
             entry = self.op.ledger.entries[-1]
-            self._persist(entries=[entry.to_dict()], snapshot=self._snapshot())
+            self._persist(entries=[entry.to_dict()], **self._stored_state())
         return result, entry.index
 
     # ------------------------------------------------------------ orders
 
-    def _open(self, ciphertext: bytes) -> tuple[Order, Signature]:
+    def _open(self, ciphertext: bytes) -> tuple[AnyOrder, Signature]:
         try:
             plaintext = self._box.decrypt(ciphertext)
         except CryptoError:
             raise Malformed("ciphertext does not open with the operator key") from None
         try:
-            return auth.parse_order_plaintext(plaintext)
+            return self.engine.parse_order(plaintext)
         except auth.OrderFormatError as exc:
             raise Malformed(str(exc)) from None
 
@@ -320,7 +321,7 @@ class Intake(ServiceCore):
                 accepted = OrderAccepted("pending", None)
         return accepted, ticket
 
-    def _order_lookup(self, commitment: int) -> tuple[Order, int | None]:
+    def _order_lookup(self, commitment: int) -> tuple[AnyOrder, int | None]:
         index = self._listed.get(commitment)
         if index is not None:
             return self.op.order_terms(index), index
@@ -348,25 +349,33 @@ class Intake(ServiceCore):
         reason = (
             self.op.order_reasons.get(index) if status == "open" and index is not None else None
         )
-        return OrderStatus(commitment, status, index, order, filled, reason)
+        holds = self.engine.holds_slot(self.op, index)
+        return OrderStatus(commitment, status, index, order, filled, reason, holds)
 
     def cancel(self, commitment: int, signature: Signature) -> int:
-        """Cancel a listed order (signed by its owner); returns its order index."""
+        """Cancel a listed order (signed by its owner); returns its order index.
+
+        The signature is over ``verifier.encoding.cancel_message`` (list
+        state) or Poseidon(CANCEL_TAG, h) (slots state, which also appends a
+        ``cancel`` ledger entry that the next batch executes).
+        """
         _, index = self._order_lookup(commitment)
         if index is None:
             raise Conflict("order is pending (a batch is running); cancel it after")
         with self._mutating():
+            start = len(self.op.ledger)
             try:
                 # The signature first: commitments are public, so anyone can send
                 # cancels naming an order; only its owner's count against the limit.
                 self.op.check_cancel_signature(index, signature)
                 self.limits.hit_account(self.op.order_terms(index).account)
-                self.op.cancel(index, signature, checked=True)
+                self.op.cancel_index(index, signature, checked=True)
             except SignatureRejected as exc:
                 raise Unauthenticated(str(exc)) from None
             except OperatorError as exc:
                 raise Conflict(str(exc)) from None
-            self._persist(snapshot=self._snapshot(), cancelled=[commitment])
+            entries = [e.to_dict() for e in self.op.ledger.entries[start:]]
+            self._persist(entries=entries, cancelled=[commitment], **self._stored_state())
         return index
 
     # ------------------------------------------------------------ account views
@@ -385,23 +394,10 @@ class Intake(ServiceCore):
             if e.kind == "liquidation" and e.body.get("account") == index
         )
         return AccountReport(
-            index, state, self.op.account_tree.root, tuple(orders), liquidations=liquidations
+            index, state, self.op.account_root, tuple(orders), liquidations=liquidations
         )
 
     def inclusion(self, index: int, root: int | None) -> Inclusion:
-        """Opening + path of ``index`` under ``root`` (current, or one in a stored snapshot)."""
+        """Opening + path of ``index`` under ``root`` (current, or an older stored one)."""
         self._account(index)
-        current = self.op.account_tree.root
-        if root is None or root == current:
-            state, tree = self.op.accounts[index], self.op.account_tree
-        else:
-            snap = self.store.snapshot_with_root(root)
-            if snap is None:
-                raise NotFound("unknown account root")
-            states = [AccountState.from_dict(a) for a in snap["accounts"]]
-            if index >= len(states):
-                raise NotFound(f"account {index} did not exist under that root")
-            state = states[index]
-            tree = MerkleTree.from_leaves([a.leaf() for a in states], self.op.params.account_depth)
-        path = tree.path(index)
-        return Inclusion(index, tree.root, state, tuple(path.siblings))
+        return self.engine.inclusion(self.op, self.store, index, root)

@@ -83,7 +83,7 @@ class Jobs(ServiceCore):
                             if len(op.ledger) > first_new:
                                 self._persist(
                                     entries=[e.to_dict() for e in op.ledger.entries[first_new:]],
-                                    snapshot=self._snapshot(),
+                                    **self._stored_state(),
                                 )
                         with self._batch_blindings(job.batch_id):
                             summary = op.run_batch(report)
@@ -99,7 +99,7 @@ class Jobs(ServiceCore):
                         self._current_batch = None
                     job.status, job.ledger_index = "published", summary.entry.index
                     self._persist(
-                        entries=[summary.entry.to_dict()], snapshot=self._snapshot(), batch_job=job
+                        entries=[summary.entry.to_dict()], batch_job=job, **self._stored_state()
                     )
                 finally:
                     self.batch_in_progress = False
@@ -169,6 +169,9 @@ class Jobs(ServiceCore):
                 log.info("liquidated accounts %s at report %d", list(done), report.seq)
 
     def _live_orders(self) -> bool:
+        """An order can still trade, or (slots) accepted places / cancels wait for a batch."""
+        if self.engine.has_queued_work(self.op):
+            return True
         now = self._clock()
         for index in list(self._listed.values()):
             view_filled, cancelled = self.op.order_status(index)
@@ -186,7 +189,12 @@ class Jobs(ServiceCore):
         are numbered by batch id, so the batch's report is the sweep's).
         """
         op = self.op
-        return bool(op.risk_rules.sweep_interval_s) and op.sweep_due(self._clock() + SWEEP_MARGIN_S)
+        rules = op.risk_rules
+        return (
+            rules is not None
+            and bool(rules.sweep_interval_s)
+            and op.sweep_due(self._clock() + SWEEP_MARGIN_S)
+        )
 
     def batcher_tick(self) -> bool:
         """One round of the batcher: a batch if orders are live or a sweep is due; True if run."""
@@ -228,8 +236,7 @@ class Jobs(ServiceCore):
         return job.id
 
     def _solvency_chunks(self) -> int:
-        k = self.op.params.chunk_size
-        return max(1, -(-len(self.op.accounts) // k))
+        return self.engine.solvency_proofs(self.op)
 
     def job_view(self, job_id: str) -> JobReport:
         job = self.store.job(job_id) if _JOB_ID.fullmatch(job_id) else None

@@ -4,10 +4,12 @@ Integers stay Python integers here; turning them into decimal strings for
 JSON is the API's job (``exchange.api.routes``).
 """
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from exchange.models import SolvencyJobRow
+from verifier.account_state import AccountRecord, SlottedOrder
 from verifier.encoding import AccountState, Order
 from verifier.export import LedgerEntry, Roots
 from verifier.oracle import OracleReport
@@ -23,7 +25,7 @@ class OrderAccepted(NamedTuple):
 class AccountOpDone(NamedTuple):
     """An account op on the ledger: the account's new state and the entry's index."""
 
-    state: AccountState
+    state: AccountState | AccountRecord
     entry_index: int
 
 
@@ -53,6 +55,7 @@ class HealthReport:
 class ExchangeInfo:
     exchange_id: str
     profile: str
+    state: str
     genesis: dict[str, Any]
     operator_box_public_key: bytes
     roots: Roots
@@ -84,15 +87,16 @@ class OrderStatus:
     commitment: int
     status: str
     order_index: int | None
-    order: Order
+    order: Order | SlottedOrder
     filled: int
     reason: str | None = None
+    holds_slot: bool | None = None  # slots state: a newer id cannot take its slot yet
 
 
 @dataclass(frozen=True)
 class AccountReport:
     index: int
-    state: AccountState
+    state: AccountState | AccountRecord
     account_root: int
     orders: tuple[OrderStatus, ...]
     liquidations: tuple[int, ...] = ()  # ledger indices of this account's liquidation entries
@@ -100,12 +104,19 @@ class AccountReport:
 
 @dataclass(frozen=True)
 class Inclusion:
-    """``state``'s leaf at ``index`` under ``root``, with the Merkle siblings bottom-up."""
+    """Account ``index``'s leaf under ``root``: its opening and the Merkle siblings bottom-up.
+
+    List state: one sibling per level (binary tree), ``opening`` =
+    ``AccountState.to_dict``; slots state: one (s0, s1, s2) triple per level
+    (quaternary tree), ``opening`` as ``prover.account_book.slots_opening``
+    writes it (adds checkpoints and order_root). SECRET: for the owner only.
+    """
 
     index: int
     root: int
-    state: AccountState
-    siblings: tuple[int, ...]
+    leaf: int
+    siblings: tuple[int, ...] | tuple[tuple[int, int, int], ...]
+    opening: Mapping[str, Any]
 
 
 @dataclass(frozen=True)

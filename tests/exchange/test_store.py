@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import BigInteger, inspect
 
 from exchange.models import AuthNonceRow, OrderRow, SolvencyJobRow
-from exchange.store import NewOrder, Store
+from exchange.store import NewOrder, Store, StoreError
 
 MS_2026 = 1_764_500_000_123  # Unix milliseconds: above 2^31 (the issue's overflow)
 AFTER_2038 = 2**33  # Unix seconds after 2038
@@ -83,5 +83,34 @@ def test_nonce_is_used_once_and_expires(database_url: str) -> None:
         assert not store.use_nonce(**args, now=now)  # a replay
         assert store.use_nonce(**{**args, "message": 2**250 + 1}, now=now)
         assert store.use_nonce(**args, now=AFTER_2038 + 1)  # expired rows are swept
+    finally:
+        store.close()
+
+
+def test_account_rows_are_stored_per_change_and_read_at_a_ledger_index(
+    database_url: str,
+) -> None:
+    """Slots state: a change stores only the rows it touched, at its snapshot's index;
+    the book at index i is the latest row per account up to i; rows need a snapshot."""
+    store = Store(database_url)
+    try:
+
+        def change(index: int, rows: dict[int, str]) -> None:
+            snapshot = {"ledger_index": index, "account_root": str(index), "private": {}}
+            entry = {"index": index, "kind": "account_op"}
+            store.write(
+                entries=[entry], snapshot=snapshot, rows={a: {"v": v} for a, v in rows.items()}
+            )
+
+        change(0, {0: "a0"})
+        change(1, {1: "b1", 2: "c1"})
+        change(2, {1: "b2"})
+        change(3, {})  # touched nothing (an order, a cancel): no rows
+        assert store.account_rows() == {0: {"v": "a0"}, 1: {"v": "b2"}, 2: {"v": "c1"}}
+        assert store.account_rows(1) == {0: {"v": "a0"}, 1: {"v": "b1"}, 2: {"v": "c1"}}
+        assert store.account_rows(0) == {0: {"v": "a0"}}
+        with pytest.raises(StoreError, match="need the snapshot"):
+            store.write(entries=[{"index": 4, "kind": "x"}], rows={5: {"v": "x"}})
+        assert store.ledger_length() == 4 and 5 not in store.account_rows()
     finally:
         store.close()

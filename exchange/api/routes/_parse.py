@@ -6,7 +6,6 @@ from exchange.errors import Malformed, Rejected
 from verifier.auth import AuthError, parse_signature
 from verifier.babyjub import Point
 from verifier.eddsa import SerializationError, Signature, public_key_from_dict, signature_from_dict
-from verifier.encoding import AccountState
 from verifier.field import R
 
 
@@ -31,8 +30,3 @@ def field_int(value: str, what: str) -> int:
     if n >= R:
         raise Rejected(f"{what} is not below the field modulus")
     return n
-
-
-def opening(a: AccountState) -> dict[str, Any]:
-    """An account leaf's opening as JSON (decimal strings; docs/wire-protocol.md)."""
-    return a.to_dict()

@@ -27,6 +27,7 @@ from exchange.models import (
     WithdrawRequest,
 )
 from exchange.service.results import AccountOpDone
+from verifier.account_state import AccountRecord
 
 router = APIRouter(prefix="/accounts", tags=["accounts"])
 _SIGNED = (Unauthenticated, Forbidden, NotFound)
@@ -94,6 +95,7 @@ def account_view(account: int, caller: AuthAccount, service: ServiceDep) -> Acco
     _own(account, caller)
     r = service.account_view(account)
     s = r.state
+    slots = s if isinstance(s, AccountRecord) else None
     return AccountView(
         account=r.index,
         pubkey=PublicKeyModel(x=str(s.pub_x), y=str(s.pub_y)),
@@ -103,6 +105,8 @@ def account_view(account: int, caller: AuthAccount, service: ServiceDep) -> Acco
         blinding=str(s.blinding),
         leaf=str(s.leaf()),
         account_root=str(r.account_root),
+        checkpoints=[str(c) for c in slots.checkpoints] if slots else None,
+        order_root=str(slots.order_root) if slots else None,
         orders=[order_view_model(o) for o in r.orders],
         liquidations=list(r.liquidations),
     )
@@ -120,7 +124,7 @@ def inclusion(
     return InclusionView(
         account=r.index,
         root=str(r.root),
-        leaf=str(r.state.leaf()),
-        siblings=[str(x) for x in r.siblings],
-        opening=_parse.opening(r.state),
+        leaf=str(r.leaf),
+        siblings=[str(x) if isinstance(x, int) else [str(y) for y in x] for x in r.siblings],
+        opening=dict(r.opening),
     )

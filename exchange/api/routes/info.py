@@ -43,6 +43,7 @@ def info(service: ServiceDep) -> Info:
     return Info(
         exchange_id=r.exchange_id,
         profile=r.profile,
+        state=r.state,
         params=g["params"],
         markets=g["markets"],
         operator_box_public_key=r.operator_box_public_key.hex(),
