@@ -74,7 +74,7 @@ class Settings(BaseSettings):
     key_dir: Path | None = Field(default=None, description="default data_dir/keys")
     profile: str = "test"
     state: Literal["slots", "list"] = Field(
-        default="list",
+        default="slots",
         description="order state of a new exchange: slots (recycling per-account order "
         "slots, exchange.operator.slots) or list (an order list that only grows); an "
         "existing database keeps the state its genesis names",

@@ -80,6 +80,7 @@ def live_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     from exchange.core.config import Settings
 
     settings = Settings(
+        state="list",  # list state pinned: the list state's wire format (order-list cancels)
         data_dir=tmp_path_factory.mktemp("wire"),
         batch_interval_s=0,
         operator_token=TOKEN,

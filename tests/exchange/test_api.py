@@ -71,6 +71,7 @@ def env(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
     data = tmp_path_factory.mktemp("darkpool-api")
     with fresh_database(request.param, data) as url:
         settings = Settings(
+            state="list",  # list state pinned: order-list indices, binary inclusion paths, settle_batch
             data_dir=data,
             database_url=url,
             batch_interval_s=0,

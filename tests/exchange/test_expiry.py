@@ -48,6 +48,7 @@ def api(
     tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[tuple[DarkpoolClient, Clock]]:
     settings = Settings(
+        state="list",  # list state pinned: list-state orders and order-list indices
         data_dir=tmp_path_factory.mktemp("darkpool-expiry"),
         batch_interval_s=0,
         operator_token=TOKEN,

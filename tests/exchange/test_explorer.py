@@ -80,7 +80,10 @@ def _wait_job(c: DarkpoolClient, job: dict[str, Any]) -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def w(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     data = tmp_path_factory.mktemp("darkpool-explorer")
-    settings = Settings(data_dir=data, batch_interval_s=0, operator_token=TOKEN, oracle_step_bps=0)
+    # list state pinned: the pages are checked against list-state entries and openings
+    settings = Settings(
+        data_dir=data, batch_interval_s=0, operator_token=TOKEN, oracle_step_bps=0, state="list"
+    )
     service = Service(settings)
     app = create_app(settings, service=service)
     # the lifespan builds the circuits when the cache is cold
@@ -178,7 +181,7 @@ def test_paging_and_bad_queries(w: World) -> None:
 
 
 def test_empty_exchange_shows_empty_states(tmp_path: Path) -> None:
-    settings = Settings(data_dir=tmp_path, batch_interval_s=0, operator_token=TOKEN)
+    settings = Settings(data_dir=tmp_path, batch_interval_s=0, operator_token=TOKEN, state="list")
     with TestClient(create_app(settings)) as http:
         for path, marker in (
             ("/explorer", 'id="no-batches"'),

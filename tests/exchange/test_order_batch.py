@@ -81,6 +81,7 @@ class Env:
 def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
     data = tmp_path_factory.mktemp("darkpool-order-batch")
     settings = Settings(
+        state="list",  # list state pinned: list-state orders (verifier.encoding.Order) and cancels
         data_dir=data,
         database_url=f"sqlite:///{(data / 'db.sqlite3').resolve()}",
         batch_interval_s=0,

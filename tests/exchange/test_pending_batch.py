@@ -50,7 +50,8 @@ def _seal(svc: Service, key: PrivateKey, order: Order) -> tuple[int, str]:
 
 def _service(data_dir: Path, prove: Any) -> Service:
     svc = Service(
-        Settings(data_dir=data_dir, batch_interval_s=0, operator_token="t" * 20),
+        # list state pinned: its settle_batch gating and order-list indices
+        Settings(data_dir=data_dir, batch_interval_s=0, operator_token="t" * 20, state="list"),
         clock=_clock,
         prove=prove,
     )

@@ -38,6 +38,8 @@ TOKEN = "serve-test-operator-token-0123"
 
 
 def _spawn(data_dir: Path, port: int, **settings: str) -> subprocess.Popen[bytes]:
+    # list state pinned: the setup total below counts the list state's STATEMENTS
+    settings.setdefault("state", "list")
     env = serve_env(data_dir, operator_token=TOKEN, oracle_step_bps="0", **settings)
     if "prover" not in settings:
         env.update(REFERENCE_PROVER)  # snarkjs: a proof long enough to press Ctrl-C during

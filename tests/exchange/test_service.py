@@ -45,7 +45,10 @@ def test_pending_orders_list_after_the_batch_and_survive_restart(
             gate.wait(60)  # hold the batch in its proof while orders arrive
         return toolchain.prove_inputs(art, inputs)
 
-    settings = Settings(data_dir=tmp_path, batch_interval_s=0, operator_token="t" * 20)
+    # list state pinned: order-list indices, cancel_message(tag, index, h), snapshots
+    settings = Settings(
+        data_dir=tmp_path, batch_interval_s=0, operator_token="t" * 20, state="list"
+    )
     svc = Service(settings, prove=gated_prove)
     svc.start(background=False)
     alice, bob = PrivateKey.generate(), PrivateKey.generate()
