@@ -393,6 +393,7 @@ def test_rank_key_and_funding_are_bound(
         (2, "prices[1]", 8),
         (2, "oldAccRoot", 1),
         (3, "rankKey", 7_370),
+        (2, "first", 1),
     ],
 )
 def test_tampered_trade_fails(
@@ -403,3 +404,15 @@ def test_tampered_trade_fails(
     value: int,
 ) -> None:
     assert tamper_check(artifacts, plan[trade].inputs, name, value % R)
+
+
+@pytest.mark.slow
+def test_later_trades_leave_the_shortfall_to_the_verifier(
+    artifacts: toolchain.CompiledArtifacts, plan: list[DeleverageOutcome]
+) -> None:
+    """Only trade 0 proves the shortfall; on later trades the circuit leaves it free and
+    ``check_trades`` binds it to the entry's (so every trade's public price rests on it)."""
+    assert tamper_check(artifacts, plan[1].inputs, "shortfall", 31) == []
+    pubs = [o.public for o in plan]
+    _, reasons = check([pubs[0], replace(pubs[1], shortfall=31), *pubs[2:]])
+    assert reasons == ["ADL trade 1 (counterparty 3): shortfall 31, the entry says 30"]
