@@ -12,11 +12,14 @@ and goes on, and the export replays VALID with every proof checked.
 
 ``test_slots_recycle``: one account places twice as many orders over time as
 it has slots (expiries, fills, cancels finish the older ones) and never gets
-a "full" or slot error once the slot's order is finished; a stand-in prover
-(public signals, no proof): this is the service's and operator's logic only.
+a "full" or slot error once the slot's order is finished. ``test_orders_during
+_a_batch_...``: orders arriving while a batch proves queue (checked against
+the queue too), list after it and survive a restart. These two use a
+stand-in prover (public signals, no proof): the service's logic only.
 """
 
 import secrets
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -270,6 +273,70 @@ def test_slots_recycle(recycling: tuple[Service, Clock]) -> None:
     placed = [e for e in svc.op.ledger.entries if e.kind == "order"]
     assert len(placed) == 10  # 9 of the trader's over 4 slots, 1 of the other's
     assert svc.order_view(h[0]).status == "expired"
+
+
+def test_orders_during_a_batch_queue_then_list_and_survive_a_restart(tmp_path: Path) -> None:
+    """Slots intake while a batch holds the state lock: orders are validated against the
+    state plus the queue (a second pending order for the same id is refused), answered
+    ``pending``, listed right after the batch in acceptance order; a restart restores
+    the same roots, orders and slots (stand-in prover: service logic only)."""
+    gate, proving = threading.Event(), threading.Event()
+
+    def gated(artifacts: Any, inputs: Any) -> tuple[dict[str, Any], list[str]]:
+        if "settle_fills" in artifacts.name:
+            proving.set()
+            assert gate.wait(60)
+        return stand_in_prover(artifacts, inputs)
+
+    clock = Clock()
+    settings = _settings(tmp_path)
+    svc = Service(settings, clock=clock, prove=gated)
+    svc.start(background=False)
+    try:
+        keys = [PrivateKey.generate(), PrivateKey.generate()]
+        a, b = (_open(svc, k, clock.now) for k in keys)
+        buy, sell = _order(a, 1, BUY, 1, 61_000), _order(b, 1, SELL, 1, 59_000)
+        for key, order in ((keys[0], buy), (keys[1], sell)):
+            assert svc.submit_order(_h(svc, order), _sealed(svc, key, order)).status == "listed"
+        clock.now += 1
+        done: list[object] = []
+        thread = threading.Thread(target=lambda: done.append(svc.run_batch()))
+        thread.start()
+        assert proving.wait(60)
+        late = [_order(a, 2, BUY, 1, 50_000), _order(a, 3, BUY, 1, 50_000)]
+        for order in late:
+            accepted = svc.submit_order(_h(svc, order), _sealed(svc, keys[0], order))
+            assert accepted == ("pending", None)
+        twin = _order(a, 3, BUY, 1, 49_000)  # the same id as a pending order
+        with pytest.raises(Rejected, match="order id 3"):
+            svc.submit_order(_h(svc, twin), _sealed(svc, keys[0], twin))
+        assert svc.health().pending_orders == 2
+        gate.set()
+        thread.join(60)
+        assert done and svc.order_view(_h(svc, sell)).status == "filled"
+        kinds = [e.kind for e in svc.op.ledger.entries]
+        assert kinds[-3:] == ["batch", "order", "order"]
+        assert [svc.order_view(_h(svc, o)).order_index for o in late] == [2, 3]
+        roots, length = svc.op.ledger.roots, len(svc.op.ledger)
+    finally:
+        gate.set()
+        svc.stop()
+    again = Service(settings, clock=clock, prove=stand_in_prover)
+    again.start(background=False)
+    try:
+        assert (again.op.ledger.roots, len(again.op.ledger)) == (roots, length)
+        views = [again.order_view(_h(again, o)) for o in (buy, sell, *late)]
+        assert [(v.status, v.holds_slot) for v in views] == [
+            ("filled", False),
+            ("filled", False),
+            ("open", True),
+            ("open", True),
+        ]
+        clock.now += 1
+        again.run_batch()  # places the two queued orders
+        assert again.op.pending_places == []
+    finally:
+        again.stop()
 
 
 def _open(svc: Service, key: PrivateKey, now: int) -> int:
