@@ -179,12 +179,17 @@ class SlotsPlanner(SlotsIntake):
 
     def _match(self, book: AccountBook, report: OracleReport, *, excluded: set[int]) -> BatchResult:
         """The domain engine over the open orders each slot holds after the order ops."""
+        # An order in its slot after the order ops is its slot's newest order
+        # (placed now) or the one the slot held before: O(used slots), not O(orders).
+        candidates = set(self._in_slot.values())
+        for owners in self._slot_owner.values():
+            candidates.update(owners.values())
         orders: list[RestingOrder] = []
-        for r in self.orders.open_orders():
-            held = self.accepted[r.index]
+        for index in sorted(candidates - excluded):  # time priority
+            r = self.orders.get(index)
+            held = self.accepted[index]
             _, content = book.slot_of(held.order.account, held.order.order_id)
-            in_slot = content is not None and content.commitment == held.commitment
-            if in_slot and r.index not in excluded:
+            if r.is_open and content is not None and content.commitment == held.commitment:
                 orders.append(r)
         accounts = {i: self.settled_entry(rec) for i, rec in book.records.items()}
         return match_batch(
