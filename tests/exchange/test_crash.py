@@ -232,10 +232,11 @@ def test_kill_9_at_random_points_keeps_a_valid_chain(tmp_path: Path) -> None:
     assert report.ok, [str(f) for f in report.failures]
 
 
-def test_kill_9_on_the_slots_state_keeps_orders_cancels_and_rows(tmp_path: Path) -> None:
-    """Slots state: SIGKILL right after orders and a cancel were answered; the restart
-    rebuilds the book from the stored account rows + private state, the cancel still
-    holds, the next batch fills what it should and the export replays VALID."""
+def test_kill_9_on_the_slots_state_while_proving(tmp_path: Path) -> None:
+    """Slots state: SIGKILL while a batch's proofs run (an order queued meanwhile, a cancel
+    accepted before). The restart rebuilds the book from the stored account rows + private
+    state, runs the recorded batch again (published once, the cancel executed, the cancelled
+    order never fills), lists the queued order after it; the export replays VALID."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     database_url = f"sqlite:///{(tmp_path / 'darkpool.sqlite3').resolve()}"
@@ -246,27 +247,52 @@ def test_kill_9_on_the_slots_state_keeps_orders_cancels_and_rows(tmp_path: Path)
         assert c.info()["state"] == "slots"
         a = c.open_account(alice, 1_000_000)
         b = c.open_account(bob, 1_000_000)
-        buy = c.submit_order(alice, a, 0, BUY, 2, 61_000, expiry)
+        buy = c.submit_order(alice, a, 0, BUY, 3, 61_000, expiry)
         sell = c.submit_order(bob, b, 0, SELL, 1, 59_000, expiry)
-        spare = c.submit_order(bob, b, 0, SELL, 1, 70_000, expiry)
+        spare = c.submit_order(bob, b, 0, SELL, 1, 58_000, expiry)  # would fill: cancelled
         c.cancel(bob, int(spare["commitment"]))
-        length = c.roots()["ledger_index"] + 1
+        entries_before = c.roots()["ledger_index"] + 1
+        batch_id = c.info()["next_batch_id"]
+        thread = threading.Thread(target=_trigger_batch, args=(url,), daemon=True)
+        thread.start()
+        deadline = time.time() + 60
+        while not c.health()["batch_in_progress"]:
+            assert time.time() < deadline, "the batch never started"
+            time.sleep(0.02)
+        late = c.submit_order(bob, b, 0, SELL, 1, 59_500, expiry)
+        assert late["status"] == "pending"
+        view = httpx.get(f"{url}/v1/batches/{batch_id}").json()
+        assert (view["status"], view["starts"]) == ("proving", 1)
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(timeout=30)
+        thread.join(timeout=30)
         c.close()
 
     with _server(tmp_path, port, database_url, state="slots"):
         c = DarkpoolClient(url)
         entries = c.all_entries()
-        assert len(entries) == length
-        assert [e["kind"] for e in entries[-4:]] == ["order", "order", "order", "cancel"]
-        assert c.order_status(bob, b, int(spare["commitment"]))["status"] == "cancelled"
+        kinds = [e["kind"] for e in entries[entries_before:]]
+        assert kinds == ["funding", "batch", "order"]  # the batch once, then the queued order
+        view = httpx.get(f"{url}/v1/batches/{batch_id}").json()
+        assert (view["status"], view["starts"]) == ("published", 2)
+        for key, account, h, state in (
+            (alice, a, buy, ("open", "1")),
+            (bob, b, sell, ("filled", "1")),
+            (bob, b, spare, ("cancelled", "0")),
+            (bob, b, late, ("open", "0")),
+        ):
+            status = c.order_status(key, account, int(h["commitment"]))
+            assert (status["status"], status["filled"]) == state
         result = c.admin_batch(TOKEN)
         assert result["fills"] == 1 and result["volume"][0] == "1"
-        assert c.order_status(bob, b, int(sell["commitment"]))["status"] == "filled"
-        view = c.order_status(alice, a, int(buy["commitment"]))
-        assert (view["status"], view["filled"]) == ("open", "1")
         out = c.export_ledger(tmp_path / "export")
         c.close()
     report = replay_source(DirectorySource(out), checker=check_proofs(2))
     assert report.ok, [str(f) for f in report.failures]
+
+
+def _trigger_batch(url: str) -> None:
+    with contextlib.suppress(httpx.HTTPError):  # the server dies under it
+        httpx.post(
+            f"{url}/v1/admin/batch", headers={"Authorization": f"Bearer {TOKEN}"}, timeout=120
+        )
