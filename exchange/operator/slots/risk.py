@@ -213,17 +213,26 @@ class SlotsRiskEngine(FundingUpdates):
             r = book.record(i)
             if AccountEntry(r.balance, r.positions) != new_book[i]:
                 raise OperatorError("liquidation witnesses differ from the risk engine")
+        body = {"account": index, "oracle": report.to_json(), "steps": steps}
+        return self._append_liquidation("liquidation", body, record, book, report, entry_time)
+
+    def _append_liquidation(
+        self,
+        kind: str,
+        body: dict[str, Any],
+        record: liquidation_domain.Liquidation,
+        book: AccountBook,
+        report: OracleReport,
+        entry_time: int,
+    ) -> LedgerEntry:
+        """Append a ``liquidation`` / ``deleverage`` entry ending at ``book``; adopt it."""
         entry = self.ledger.append(
-            "liquidation",
-            Roots(self.book.root, 0, 0),
-            Roots(book.root, 0, 0),
-            {"account": index, "oracle": report.to_json(), "steps": steps},
-            time=entry_time,
+            kind, Roots(self.book.root, 0, 0), Roots(book.root, 0, 0), body, time=entry_time
         )
         self.book = book
         self.latest_report = report
         self.liquidations.append(record)
-        self.pending_liquidations = [i for i in self.pending_liquidations if i != index]
+        self.pending_liquidations = [i for i in self.pending_liquidations if i != record.account]
         return entry
 
     def _deleverage(
@@ -254,23 +263,13 @@ class SlotsRiskEngine(FundingUpdates):
         ):
             raise OperatorError("deleveraging witnesses differ from the risk engine")
         trades = [self._prove(ADL, o.inputs, o.public_inputs) for o in outs]
-        entry = self.ledger.append(
-            "deleverage",
-            Roots(self.book.root, 0, 0),
-            Roots(book.root, 0, 0),
-            {
-                "account": index,
-                "oracle": report.to_json(),
-                "shortfall": str(record.shortfall),
-                "trades": trades,
-            },
-            time=entry_time,
-        )
-        self.book = book
-        self.latest_report = report
-        self.liquidations.append(record)
-        self.pending_liquidations = [i for i in self.pending_liquidations if i != index]
-        return entry
+        body = {
+            "account": index,
+            "oracle": report.to_json(),
+            "shortfall": str(record.shortfall),
+            "trades": trades,
+        }
+        return self._append_liquidation("deleverage", body, record, book, report, entry_time)
 
     def sweep_and_liquidate(self, report: OracleReport) -> tuple[int, ...]:
         """A health sweep at ``report`` and the liquidation of every flagged trader."""
