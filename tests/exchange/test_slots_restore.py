@@ -156,8 +156,10 @@ def test_orders_that_die_before_a_batch_cost_no_proof_and_free_their_slot(
             short[-1], cancel_signature(slots_ledger, "alice", op.order_terms(short[-1]))
         )
     # Bob's order cancelled before any batch placed it.
+    assert not op.has_order_ops()  # every order expired before a batch: nothing to prove
     bob = SlottedOrder(BOB, 6, 1, SELL, 1, 70, 10**6, salt=90)
     bob_index = op.submit_order(*signed(slots_ledger, bob))
+    assert op.has_order_ops()
     op.cancel_index(bob_index, cancel_signature(slots_ledger, "bob", bob))
     summary = op.run_batch(op.oracle.report(2, clock[0]))
     proofs = summary.entry.body["proofs"]

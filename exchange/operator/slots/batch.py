@@ -88,6 +88,14 @@ class _FillRefused(Exception):
 class SlotsPlanner(SlotsIntake):
     """Builds a batch's witnesses (no proving, no state change)."""
 
+    def has_order_ops(self, timestamp: int | None = None) -> bool:
+        """A batch at report time ``timestamp`` (default: the clock) would prove an ORDER OPS op:
+        a cancel is pending, or a pending order has not expired (dead ones need no batch)."""
+        now = self._clock() if timestamp is None else timestamp
+        return bool(self.pending_cancels) or any(
+            not is_expired(self.accepted[i].order.expiry, now) for i in self.pending_places
+        )
+
     def plan_batch(self, report: OracleReport) -> BatchPlan:
         """Order ops, matching and fill groups for a batch at ``report`` (changes nothing)."""
         expired = tuple(
