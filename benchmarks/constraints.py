@@ -35,7 +35,7 @@ LOOPRING_PER_TRADE = 130_000
 # measured with circom 2.2.3 --O2 at production depth (2^20 accounts as 10
 # quaternary levels, 4 markets, 16 order slots per account): settle_fills with
 # 2 fills 52,972 (26,486 per fill including the group's fee-account update;
-# one fill alone 30,840); order_ops with 4 ops 58,209 (14,553 per op);
+# one fill alone 30,840); order_ops with 4 ops 58,213 (14,554 per op; with public places);
 # account_update 13,524; solvency_walk 26,416 (16 accounts per chunk);
 # health_sweep_staged 25,018 (16 accounts per chunk); liquidate_staged 19,491;
 # deleverage 26,192 (one ADL trade: fund, bankrupt and counterparty leaves). All

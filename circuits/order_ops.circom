@@ -25,12 +25,14 @@ include "signature.circom";
 //          Poseidon(orderId, 0, h). Placing an order twice is impossible.
 //   cancel (isCancel = 1): the account's key signed Poseidon(CANCEL_TAG, h);
 //          the slot becomes Poseidon(orderId, size, h), so the order can never
-//          fill again (nor be placed again). cancels[j] = h is public, so the
-//          verifier can match every cancel entry with its execution.
+//          fill again (nor be placed again).
+// Both are public, per op: places[j] = h for a place, cancels[j] = h for a
+// cancel, 0 otherwise, so the verifier can match every placed order with the
+// `order` entry that published it (time priority, no private orders) and
+// every cancel entry with its execution.
 // The touched account's funding is settled (balance -= sum s_m (F_m - F_last_m),
-// checkpoints := funding) and the result range-checked. cancels[j] = 0 for
-// places and inactive ops; inactive ops (active = 0, after the active ones)
-// change nothing.
+// checkpoints := funding) and the result range-checked. Inactive ops
+// (active = 0, after the active ones) change nothing and publish 0, 0.
 // Preconditions: leaves were written by darkpool circuits (balance, positions,
 // checkpoints range-checked when written).
 template OrderOps(ACC_LEVELS, SLOT_LEVELS, M, K, ORDER_TAG, CANCEL_TAG) {
@@ -43,6 +45,7 @@ template OrderOps(ACC_LEVELS, SLOT_LEVELS, M, K, ORDER_TAG, CANCEL_TAG) {
     signal input batchId;
     signal input funding[M];
     signal input cancels[K];
+    signal input places[K];
 
     // ---- private: one op per slot ----
     signal input active[K];
@@ -125,14 +128,16 @@ template OrderOps(ACC_LEVELS, SLOT_LEVELS, M, K, ORDER_TAG, CANCEL_TAG) {
         op[j].sigR8y <== sigR8y[j];
         op[j].sigS <== sigS[j];
         cancels[j] === op[j].cancelled;
+        places[j] === op[j].placed;
         accRoot[j + 1] <== op[j].accRootOut;
     }
     newAccRoot === accRoot[K];
 }
 
 // SlotOp(ACC_LEVELS, SLOT_LEVELS, M, ORDER_TAG, CANCEL_TAG): one op of
-// OrderOps (see there). Outputs the new account root and `cancelled`
-// (= isCancel * h, 0 for places and inactive ops).
+// OrderOps (see there). Outputs the new account root, `cancelled`
+// (= isCancel * h, 0 for places and inactive ops) and `placed`
+// (= (active - isCancel) * h, 0 for cancels and inactive ops).
 // Preconditions: funding signed-range-checked; fundingHash = Poseidon(funding).
 template SlotOp(ACC_LEVELS, SLOT_LEVELS, M, ORDER_TAG, CANCEL_TAG) {
     signal input accRootIn;
@@ -168,6 +173,7 @@ template SlotOp(ACC_LEVELS, SLOT_LEVELS, M, ORDER_TAG, CANCEL_TAG) {
     signal input sigS;
     signal output accRootOut;
     signal output cancelled;
+    signal output placed;
 
     component activeBool = IsBool();
     activeBool.in <== active;
@@ -254,6 +260,8 @@ template SlotOp(ACC_LEVELS, SLOT_LEVELS, M, ORDER_TAG, CANCEL_TAG) {
     sig.S <== sigS;
     sig.msg <== h + isCancel * (cancelMsg.out - h);
     cancelled <== isCancel * h;
+    // isCancel implies active (both boolean), so active - isCancel is 1 exactly for a place.
+    placed <== (active - isCancel) * h;
 
     // ---- funding settlement and the leaf update ----
     component pay = FundingPayment(M);

@@ -58,9 +58,18 @@ class OrderOp:
 
 @dataclass(frozen=True)
 class OrderOpsOutcome(BookOutcome):
-    """``BookOutcome`` and the cancelled commitments."""
+    """``BookOutcome``, the cancelled and the placed commitments.
+
+    ``cancels`` / ``places`` list the commitments in op order (cancel ops /
+    place ops only); ``cancel_signals`` / ``place_signals`` are the public
+    ``cancels[K]`` / ``places[K]``: one per op slot, 0 where op j does not
+    cancel / place (the ledger's ``"cancels"`` / ``"places"``).
+    """
 
     cancels: tuple[int, ...]
+    places: tuple[int, ...]
+    cancel_signals: tuple[int, ...]
+    place_signals: tuple[int, ...]
 
 
 def build_order_ops(
@@ -87,7 +96,8 @@ def build_order_ops(
     work = book.copy()
     old_root = work.root
     rows: list[dict[str, object]] = []
-    cancels: list[int] = []
+    cancel_signals: list[int] = []
+    place_signals: list[int] = []
     for number, op in enumerate(ops):
         where = f"op {number}"
         order = op.order
@@ -124,8 +134,8 @@ def build_order_ops(
         )
         new_record = replace(settled, order_root=new_root, blinding=new_blinding())
         work.put(order.account, new_record)
-        if op.cancel:
-            cancels.append(h)
+        cancel_signals.append(h if op.cancel else 0)
+        place_signals.append(0 if op.cancel else h)
         rows.append(
             {
                 "active": 1,
@@ -155,14 +165,24 @@ def build_order_ops(
         new_acc_root=work.root,
         batch_id=batch_id,
         funding=funding,
-        cancels=cancels,
+        cancels=cancel_signals,
+        places=place_signals,
         op_slots=k,
     )
-    inputs = named_public_inputs(pub, PUBLIC, {"funding": m, "cancels": k})
+    inputs = named_public_inputs(pub, PUBLIC, {"funding": m, "cancels": k, "places": k})
     blank = _blank_row(work)
     for name in blank:
         inputs[name] = [row[name] for row in rows] + [blank[name]] * (k - len(rows))
-    return OrderOpsOutcome(inputs=inputs, public_inputs=pub, cancels=tuple(cancels), book=work)
+    padding = [0] * (k - len(rows))
+    return OrderOpsOutcome(
+        inputs=inputs,
+        public_inputs=pub,
+        cancels=tuple(h for h in cancel_signals if h),
+        places=tuple(h for h in place_signals if h),
+        cancel_signals=tuple(cancel_signals + padding),
+        place_signals=tuple(place_signals + padding),
+        book=work,
+    )
 
 
 def _blank_row(book: AccountBook) -> dict[str, object]:

@@ -22,7 +22,7 @@ pytestmark = pytest.mark.slow
 
 # Measured with circom 2.2.3 --O2: account_op 8,342; settle_batch 54,604;
 # solvency_chunk 6,062; health_sweep 4,545 (production 42,601); liquidate 9,048
-# (production 25,420); order_ops 17,988 (2 ops); settle_fills 24,497 (2 fills);
+# (production 25,420); order_ops 17,990 (2 ops); settle_fills 24,497 (2 fills);
 # account_update 8,099; solvency_walk 6,934 (4 accounts per chunk);
 # health_sweep_staged 5,412 (4 accounts per chunk; production 25,018 with 16);
 # liquidate_staged 8,638 (production 19,491); deleverage 10,441 (production 26,192).
@@ -56,8 +56,7 @@ def test_constraints_within_budget(statement: str) -> None:
 
 # Public inputs that are arrays: one entry per market (SETTLE FILLS' per-market
 # inputs, the liquidation fees, the solvency opening's and the ADL bankrupt's
-# positions), or one per op
-# slot (cancels).
+# positions), or one per op slot (cancels, places).
 PER_MARKET = settle_fills.PER_MARKET | {"liqFeeBps", "openPositions", "bankruptPositions"}
 
 
@@ -71,7 +70,11 @@ def test_public_signal_count_matches_statement(statement: str) -> None:
     module = circuits.statement_module(statement)
     assert header.n_pub_out == 0
     expected = sum(
-        params.markets if name in PER_MARKET else params.op_slots if name == "cancels" else 1
+        params.markets
+        if name in PER_MARKET
+        else params.op_slots
+        if name in ("cancels", "places")
+        else 1
         for name in module.PUBLIC
     )
     assert header.n_pub_in == expected

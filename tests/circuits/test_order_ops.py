@@ -1,5 +1,6 @@
-"""ORDER OPS: places and cancels bind their public inputs, slot rules hold in-circuit, tampered
-witnesses fail (r1cs evaluation: the staged statements are compiled, never set up, in tests)."""
+"""ORDER OPS: places and cancels bind their public inputs (``places[K]`` / ``cancels[K]``), slot
+rules hold in-circuit, tampered witnesses fail (r1cs evaluation: the staged statements are
+compiled, never set up, in tests)."""
 
 import pytest
 
@@ -33,26 +34,67 @@ def market() -> SlotMarket:
 def test_place_and_cancel_bind_the_public_inputs(artifacts: toolchain.CompiledArtifacts) -> None:
     # R1CS evaluation, no key setup: the public signals of the honest witness
     # are what a proof would carry, and a changed public input (a ledger
-    # naming another cancelled order) violates the constraints.
+    # naming another cancelled or placed order) violates the constraints.
     m = market()
     buy = m.order(1, BUY, 5, PRICES[0])
     m.ops([m.place_op(buy)])
     old_root = m.book.root
-    out = m.ops([m.cancel_op(buy), m.place_op(m.order(2, SELL, 5, PRICES[0]))])
-    h = order_hash(TAGS.order, buy)
-    assert out.cancels == (h,)
+    sell = m.order(2, SELL, 5, PRICES[0])
+    out = m.ops([m.cancel_op(buy), m.place_op(sell)])
+    h, h_sell = order_hash(TAGS.order, buy), order_hash(TAGS.order, sell)
+    assert (out.cancels, out.places) == ((h,), (h_sell,))
+    # Per op: op 0 cancels, op 1 places.
+    assert (out.cancel_signals, out.place_signals) == ((h, 0), (0, h_sell))
     assert public_signals(artifacts, out.inputs) == statement.public_inputs(
         old_acc_root=old_root,
         new_acc_root=m.book.root,
         batch_id=BATCH_ID,
         funding=(3, -4),
         cancels=[h],
+        places=[0, h_sell],
         op_slots=PARAMS.op_slots,
     )
     other = order_hash(TAGS.order, m.order(1, BUY, 6, PRICES[0]))
     assert tamper_check(artifacts, out.inputs, "cancels[0]", other)
     assert tamper_check(artifacts, out.inputs, "newAccRoot", old_root)
     assert m.book.slots[1][1].filled == 5
+
+
+def test_places_publish_every_placed_order(artifacts: toolchain.CompiledArtifacts) -> None:
+    """places[j] is the commitment op j writes: a ledger cannot hide a placed order.
+
+    Setting a place's public commitment to 0 (the order placed privately) or
+    to another order, or giving a cancel or an unused op a place, leaves the
+    honest witness unsatisfied; so does changing the placed order's private
+    terms under its public commitment.
+    """
+    m = market()
+    order = m.order(1, BUY, 5, PRICES[0])
+    out = m.ops([m.place_op(order)])
+    h = order_hash(TAGS.order, order)
+    assert out.place_signals == (h, 0) and out.cancel_signals == (0, 0)
+    assert public_signals(artifacts, out.inputs)[-PARAMS.op_slots :] == [h, 0]
+    other = order_hash(TAGS.order, m.order(2, SELL, 5, PRICES[0]))
+    assert tamper_check(artifacts, out.inputs, "places[0]", 0)
+    assert tamper_check(artifacts, out.inputs, "places[0]", other)
+    assert tamper_check(artifacts, out.inputs, "places[1]", other)  # an unused op
+    assert tamper_check(artifacts, out.inputs, "limitPrice[0]", PRICES[0] + 1)
+    cancelled = m.ops([m.cancel_op(order)])
+    assert cancelled.place_signals == (0, 0)
+    assert tamper_check(artifacts, cancelled.inputs, "places[0]", h)  # a cancel places nothing
+
+
+def test_an_op_cannot_both_cancel_and_place() -> None:
+    with pytest.raises(OpsError, match="op 0 both cancels and places"):
+        statement.public_inputs(
+            old_acc_root=1,
+            new_acc_root=2,
+            batch_id=BATCH_ID,
+            funding=(0, 0),
+            cancels=[5],
+            places=[5],
+            op_slots=PARAMS.op_slots,
+        )
 
 
 def test_placing_settles_funding(artifacts: toolchain.CompiledArtifacts) -> None:
@@ -113,7 +155,17 @@ def test_insurance_account_places_nothing(artifacts: toolchain.CompiledArtifacts
 
 
 @pytest.mark.parametrize(
-    "signal", ["size[0]", "oldFilled[0]", "balance[0]", "cancels[0]", "blindingNew[0]", "active[1]"]
+    "signal",
+    [
+        "size[0]",
+        "oldFilled[0]",
+        "balance[0]",
+        "cancels[0]",
+        "places[0]",
+        "places[1]",
+        "blindingNew[0]",
+        "active[1]",
+    ],
 )
 def test_tampered_witness_fails(artifacts: toolchain.CompiledArtifacts, signal: str) -> None:
     m = market()

@@ -22,6 +22,7 @@ from tests.exchange.slots_ledger import (
     CANCEL,
     FUNDING,
     NOW,
+    ORDERS,
     SOLVENCY,
     SlotsLedger,
     stand_in_prover,
@@ -71,6 +72,10 @@ def test_genesis_and_batch_layout(slots_ledger: SlotsLedger) -> None:
     assert [p["statement"] for p in batch["proofs"]] == BATCH_STATEMENTS
     # Places first (two proofs, no public cancels), then the cancel, then the fill group.
     assert [p.get("cancels") for p in batch["proofs"][:3]] == [["0", "0"], ["0", "0"], [h, "0"]]
+    # Every place is public (places[j]): the four published orders, in acceptance order.
+    published = [slots_ledger.entry(i)["commitment"] for i in ORDERS]
+    places = [p.get("places") for p in batch["proofs"][:3]]
+    assert places == [published[:2], published[2:], ["0", "0"]]
     assert batch["proofs"][3]["volume"] == ["5", "0"] == batch["volume"]
     for before, after in zip(batch["proofs"], batch["proofs"][1:], strict=False):
         assert before["roots_after"] == after["roots_before"]

@@ -25,7 +25,7 @@ proven after its fill group).
 import json
 import random
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -211,13 +211,13 @@ def honest(tmp_path_factory: pytest.TempPathFactory) -> SlotsLedger:
             funding=FUNDING,
             new_blinding=lambda: rng.randrange(1, 1 << 200),
         )
-        cancels = list(out.cancels) + [0] * (params.op_slots - len(out.cancels))
         proof = {
             "statement": "order_ops",
             **_prove(arts["order_ops"], out.inputs, out.public_inputs),
             "roots_before": roots(start.root).to_json(),
             "roots_after": roots(out.book.root).to_json(),
-            "cancels": [str(h) for h in cancels],
+            "cancels": [str(h) for h in out.cancel_signals],
+            "places": [str(h) for h in out.place_signals],
         }
         return out.book, proof
 
@@ -366,6 +366,8 @@ def test_honest_slots_ledger_verifies(honest: SlotsLedger) -> None:
     data = json.loads(out)
     assert data["ok"] is True, data["failures"]
     assert data["state"] == "slots" and data["pending_cancels"] == []
+    # Alice's ETH order was cancelled before any batch placed it: published, never placed.
+    assert data["unplaced_orders"] == [2]
     counts = {s: n for s, n in data["proofs_verified_this_run"].items() if n}
     assert counts == {"order_ops": 2, "settle_fills": 1, "account_update": 4, "solvency_walk": 1}
 
@@ -434,6 +436,69 @@ def test_cancel_executed_after_a_fill_group_fails(honest: SlotsLedger, tmp_path:
     failure = structural_failure(export)
     assert failure.entry_index == BATCH
     assert failure.reason == "proof 2 (order_ops): order ops after a fill group"
+
+
+def test_privately_placed_order_fails_at_the_batch(honest: SlotsLedger, tmp_path: Path) -> None:
+    """Issue 12 / issue 10: an order placed (and filled) without its public ``order`` entry.
+
+    The operator drops bob's order entry (renumbering the later order) but
+    keeps the batch, whose real proofs place and fill bob's signed order:
+    every proof still verifies, and darkpool-verify fails the batch naming
+    the order no earlier entry published (its ``order_ops`` proof places it
+    publicly, ``places[1]``).
+    """
+    export = copy_export(honest, tmp_path)
+    remove_entry(export, ORDER_BOB)
+    edit(export, ORDER_CANCELLED - 1, lambda e: e.__setitem__("order_index", 1))
+    resign(export)
+    rc, out, err = run_cli(str(export), "--json", "--quiet")
+    assert rc != 0, (out, err)
+    data = json.loads(out)
+    h = honest.commitments[1]
+    assert data["first_failure"] == {
+        "entry": BATCH - 1,
+        "reason": f"proof 0 (order_ops) op 1 places order {h:#x}, "
+        "which no earlier order entry published",
+    }
+
+
+def test_order_published_after_its_batch_fails(honest: SlotsLedger, tmp_path: Path) -> None:
+    """Publishing the order only after the batch that placed it (no time priority) fails too."""
+    export = copy_export(honest, tmp_path)
+    bob = read(entry_path(export, ORDER_BOB))
+    remove_entry(export, ORDER_BOB)
+    edit(export, ORDER_CANCELLED - 1, lambda e: e.__setitem__("order_index", 1))
+    insert_entry(export, BATCH, {**bob, "order_index": 2})
+    failure = structural_failure(export)
+    assert failure.entry_index == BATCH - 1
+    assert failure.reason.endswith("which no earlier order entry published")
+
+
+def test_order_placed_twice_fails(honest: SlotsLedger, tmp_path: Path) -> None:
+    """A batch placing alice's BTC order a second time fails naming it.
+
+    The circuit refuses such a proof (a slot holding the order's own id
+    only accepts a cancel: tests/circuits/test_order_ops.py), so the cheat
+    is the batch's cancel proof with ``places[1]`` (an unused op) and the
+    matching public signal set to alice's order, proofs not re-verified:
+    the replay names the second placement before any proof matters.
+    """
+    export = copy_export(honest, tmp_path)
+    h = honest.commitments[0]
+
+    def place_again(batch: Json) -> None:
+        proof = batch["proofs"][1]
+        proof["places"][1] = str(h)
+        proof["public_signals"][-1] = str(h)
+
+    edit(export, BATCH, place_again)
+    resign(export)
+    failure = structural_failure(export)
+    assert failure.entry_index == BATCH
+    assert (
+        failure.reason
+        == f"proof 1 (order_ops) op 1 places order {h:#x} again (it was placed before)"
+    )
 
 
 @pytest.mark.parametrize(
@@ -534,10 +599,17 @@ def test_resumed_replay_keeps_pending_cancels(honest: SlotsLedger, tmp_path: Pat
     assert "1 accepted cancel(s) not executed yet" in summary
     state = ReplayState.from_dict(json.loads(json.dumps(head.state.to_dict())))
     assert state.pending_cancels == [honest.commitments[2]]
+    assert head.to_dict()["unplaced_orders"] == [0, 1, 2]
+    assert list(state.unplaced_orders.values()) == [0, 1, 2]
     for path, text in moved:
         path.write_text(text)
     (export / "ledger.json").write_text(json.dumps(full))
-    assert replay(export, state=state, checker=no_proof_checks).ok
+    resumed = replay(export, state=state, checker=no_proof_checks)
+    assert resumed.ok and resumed.to_dict()["unplaced_orders"] == [2]
+    # A state in which bob's order was already placed: the batch places it again.
+    placed = replace(state, unplaced_orders={honest.commitments[i]: i for i in (0, 2)})
+    failure = first(replay(export, state=placed, checker=no_proof_checks))
+    assert failure.entry_index == BATCH and failure.reason.endswith("again (it was placed before)")
     # The same state, but the batch no longer executes the cancel: the resumed run fails it.
     state.pending_cancels = [honest.commitments[1]]
     failure = first(replay(export, state=state, checker=no_proof_checks))

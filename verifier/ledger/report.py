@@ -73,6 +73,7 @@ class ReplayReport:
             "risk": None if s is None else s.risk.counts(),
             "state": None if g is None else g.state,
             "pending_cancels": None if s is None else [str(h) for h in s.pending_cancels],
+            "unplaced_orders": None if s is None else list(s.unplaced_orders.values()),
             "vkey_hashes": None if g is None else dict(g.vkey_hashes),
             "keys_pinned": self.keys_pinned,
             "genesis_hash": None if g is None else g.ledger_id,

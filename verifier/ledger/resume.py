@@ -88,4 +88,5 @@ def resume(
         entry_hashes=list(state.entry_hashes),
         risk=state.risk.copy(),
         pending_cancels=list(state.pending_cancels),
+        unplaced_orders=dict(state.unplaced_orders),
     )

@@ -11,8 +11,9 @@ bodies (``verifier.ledger.entries`` / ``risk``); this module adds:
   checked in-circuit when the next batch executes it). Changes no root.
   Only valid in a ``slots`` ledger.
 * the ``batch`` proof of a slots ledger (``SlotsBatchProof``): every proof
-  names its ``statement``, ``"order_ops"`` (with ``cancels``: the K public
-  cancelled commitments, ``"0"`` for a place or an unused op) or
+  names its ``statement``, ``"order_ops"`` (with ``cancels`` and ``places``:
+  the K public cancelled / placed commitments, op j at position j, ``"0"``
+  where op j does not cancel / place) or
   ``"settle_fills"`` (with its per-market ``volume``), registered as the
   ``slots`` parser of ``BatchEntry`` proofs.
 
@@ -73,17 +74,18 @@ class CancelEntry(Entry):
 
 @dataclass(frozen=True)
 class SlotsBatchProof(BatchProof):
-    """One proof of a slots batch: ``order_ops`` (with ``cancels``) or ``settle_fills`` (with ``volume``).
+    """One proof of a slots batch: ``order_ops`` (``cancels``, ``places``) or ``settle_fills`` (``volume``).
 
     ``roots_before`` / ``roots_after`` chain the proofs (only ``account``
-    changes; ``order`` and ``fill`` are 0). ``cancels`` has ``op_slots``
-    commitments (0 for an op that cancels nothing) and is empty for a fill
-    group; ``volume`` has one lot count per market for a fill group and is
-    empty for order ops.
+    changes; ``order`` and ``fill`` are 0). ``cancels`` / ``places`` have
+    ``op_slots`` commitments each (0 for an op that cancels / places
+    nothing) and are empty for a fill group; ``volume`` has one lot count
+    per market for a fill group and is empty for order ops.
     """
 
     statement: str = SETTLE_FILLS
     cancels: tuple[int, ...] = ()
+    places: tuple[int, ...] = ()
 
     @classmethod
     def parse(cls, obj: object, k: int, genesis: Genesis) -> "SlotsBatchProof":
@@ -99,17 +101,15 @@ class SlotsBatchProof(BatchProof):
         p = genesis.params
         volume: tuple[int, ...] = ()
         cancels: tuple[int, ...] = ()
+        places: tuple[int, ...] = ()
         if statement == ORDER_OPS:
-            raw = as_list(get(d, "cancels", label), f"{label} cancels")
-            if len(raw) != p.op_slots:
-                raise EntryError(f"{label} cancels has {len(raw)} entries for {p.op_slots} ops")
-            cancels = tuple(field_element(h, f"{label} cancels[{j}]") for j, h in enumerate(raw))
+            cancels, places = (_per_op(d, key, label, p.op_slots) for key in ("cancels", "places"))
         else:
             raw = as_list(get(d, "volume", label), f"{label} volume")
             if len(raw) != p.markets:
                 raise EntryError(f"{label} volume has {len(raw)} entries for {p.markets} markets")
             volume = tuple(uint(v, f"{label} volume[{i}]") for i, v in enumerate(raw))
-        return cls(ProofData.from_json(d, label), before, after, volume, statement, cancels)
+        return cls(ProofData.from_json(d, label), before, after, volume, statement, cancels, places)
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -120,9 +120,18 @@ class SlotsBatchProof(BatchProof):
         }
         if self.statement == ORDER_OPS:
             out["cancels"] = [str(h) for h in self.cancels]
+            out["places"] = [str(h) for h in self.places]
         else:
             out["volume"] = [str(v) for v in self.volume]
         return out
+
+
+def _per_op(d: Mapping[str, Any], key: str, label: str, op_slots: int) -> tuple[int, ...]:
+    """The ``op_slots`` commitments of an order_ops proof's ``cancels`` or ``places``."""
+    raw = as_list(get(d, key, label), f"{label} {key}")
+    if len(raw) != op_slots:
+        raise EntryError(f"{label} {key} has {len(raw)} entries for {op_slots} ops")
+    return tuple(field_element(h, f"{label} {key}[{j}]") for j, h in enumerate(raw))
 
 
 BATCH_PROOF_PARSERS[SLOTS_STATE] = SlotsBatchProof.parse

@@ -6,7 +6,8 @@ failure names the entry):
 
 * every entry's ``order`` and ``fill`` roots stay 0 (genesis sets them);
 * ``order``: ``order_index`` is the order's sequence number (one more than
-  the last), the commitment is a new non-zero field element;
+  the last), the commitment is a new non-zero field element; the order is
+  unplaced until a batch places it;
 * ``cancel``: only in a slots ledger; cancels an order an earlier ``order``
   entry published and that no cancel since the last batch already names;
   the next batch must execute it;
@@ -17,8 +18,11 @@ failure names the entry):
   usable (``_use_report``), the proofs chain root to root from
   ``roots_before`` to ``roots_after`` (order and fill roots 0), ``order_ops``
   before any ``settle_fills`` group, and the ``order_ops`` proofs' public
-  cancels are exactly the pending cancel entries in order
-  (``verifier.batch_chain.check_batch_chain``); every proof's public inputs
+  cancels are exactly the pending cancel entries in order, and every order
+  their public places name is an unplaced order (published by an earlier
+  ``order`` entry, never placed before: a private order, or one placed
+  twice, fails naming it) (``verifier.batch_chain.check_batch_chain``);
+  every proof's public inputs
   are recomputed (``verifier.statements.order_ops`` / ``settle_fills``: batch
   id, report timestamp and marks, the replay's funding indices, volume, the
   genesis fee / initial / maintenance fractions); the batch's volume is the
@@ -93,6 +97,7 @@ class SlotsChecks(ReplayChecks):
             raise EntryError("commitment 0 is not an order")
         if e.commitment in self.commitment_set:
             raise EntryError("commitment repeats an earlier order")
+        s.unplaced_orders[e.commitment] = e.order_index
         s.order_commitments.append(e.commitment)
         self.commitment_set.add(e.commitment)
 
@@ -157,16 +162,16 @@ class SlotsChecks(ReplayChecks):
                 raise EntryError(f"{label}: the order and fill roots of a slots ledger are 0")
             try:
                 if proof.statement == ORDER_OPS:
-                    head = order_ops_statement.public_inputs(
+                    # cancels[j] / places[j] are op j's: h for a cancel / place, 0 otherwise
+                    expected = order_ops_statement.public_inputs(
                         old_acc_root=proof.roots_before.account,
                         new_acc_root=after.account,
                         batch_id=e.batch_id,
                         funding=funding,
-                        cancels=[],
+                        cancels=proof.cancels,
+                        places=proof.places,
                         op_slots=p.op_slots,
                     )
-                    # cancels[j] is op j's: h for a cancel, 0 otherwise (parsed as field elements)
-                    expected = head[: -p.op_slots] + list(proof.cancels)
                 else:
                     summed = [a + b for a, b in zip(summed, proof.volume, strict=True)]
                     expected = settle_fills_statement.public_inputs(
@@ -185,17 +190,25 @@ class SlotsChecks(ReplayChecks):
                 raise EntryError(f"{label} public inputs: {exc}") from None
             self._proof(proof.statement, proof.proof.to_json(), expected, e.index, label)
             links.append(
-                ChainLink(proof.statement, proof.roots_before.account, after.account, proof.cancels)
+                ChainLink(
+                    proof.statement,
+                    proof.roots_before.account,
+                    after.account,
+                    proof.cancels,
+                    proof.places,
+                )
             )
             cursor = after
         if cursor != e.roots_after:
             raise EntryError("the last batch proof does not end at the batch's roots_after")
         try:
-            check_batch_chain(
+            placed = check_batch_chain(
                 old_root=e.roots_before.account,
                 new_root=e.roots_after.account,
                 links=links,
                 pending_cancels=s.pending_cancels,
+                published=self.commitment_set,
+                unplaced=s.unplaced_orders,
             )
         except BatchChainError as exc:
             raise EntryError(str(exc)) from None
@@ -203,5 +216,7 @@ class SlotsChecks(ReplayChecks):
             raise EntryError(
                 f"volume {list(e.volume)} is not the sum of the fill groups' volumes {summed}"
             )
+        for h in placed:
+            del s.unplaced_orders[h]
         s.pending_cancels = []
         self.close_batch(e)

@@ -75,7 +75,10 @@ class ReplayState:
     timestamp, ``latest_report`` the newest oracle report seen so far and
     ``risk`` the sweep/liquidation/funding bookkeeping (``verifier.ledger.rules``);
     ``pending_cancels`` the commitments of the ``cancel`` entries since the
-    last batch (slots ledgers: the next batch must execute them, in order).
+    last batch (slots ledgers: the next batch must execute them, in order);
+    ``unplaced_orders`` maps the commitment of every published order no
+    batch placed yet to its sequence number (slots ledgers: a batch may
+    place only these; the state file lists the sequence numbers).
     """
 
     ledger_id: str
@@ -96,6 +99,7 @@ class ReplayState:
     entry_hashes: list[str] = field(default_factory=list)
     risk: RiskProgress = field(default_factory=RiskProgress)
     pending_cancels: list[int] = field(default_factory=list)
+    unplaced_orders: dict[int, int] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -119,6 +123,7 @@ class ReplayState:
             "entry_hashes": list(self.entry_hashes),
             "risk": self.risk.to_dict(),
             "pending_cancels": [str(h) for h in self.pending_cancels],
+            "unplaced_orders": list(self.unplaced_orders.values()),
         }
 
     @classmethod
@@ -169,6 +174,7 @@ class ReplayState:
                     for h in as_list(d.get("pending_cancels", []), "state.pending_cancels")
                 ],
             )
+            state.unplaced_orders = _unplaced(d, state.order_commitments)
         except (KeyError, TypeError) as exc:
             raise ValueError(f"state is missing or mistypes {exc}") from None
         except EntryError as exc:
@@ -177,3 +183,15 @@ class ReplayState:
         if hashes and (len(hashes) != state.last_index + 1 or hashes[-1] != state.last_entry_hash):
             raise ValueError("state.entry_hashes do not end at entry last_index's hash")
         return state
+
+
+def _unplaced(d: Mapping[str, Any], commitments: list[int]) -> dict[int, int]:
+    """``unplaced_orders``: increasing sequence numbers of published orders -> {commitment: number}."""
+    out: dict[int, int] = {}
+    last = -1
+    for raw in as_list(d.get("unplaced_orders", []), "state.unplaced_orders"):
+        number = uint(raw, "state.unplaced_orders")
+        if number <= last or number >= len(commitments):
+            raise EntryError(f"state.unplaced_orders: {number} is not a new published order")
+        out[commitments[number]] = last = number
+    return out

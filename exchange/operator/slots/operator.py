@@ -282,18 +282,17 @@ class SlotsOperator(SlotsPersistence, SlotsRiskEngine):
         groups_proved = self._prove_all(
             "settle_fills", [(g.inputs, g.public_inputs) for g in plan.groups]
         )
-        k = self.params.op_slots
         proofs: list[dict[str, Any]] = []
         root = self.book.root
         for outcome, proved in zip(plan.ops, ops_proved, strict=True):
-            cancels = list(outcome.cancels) + [0] * (k - len(outcome.cancels))
             proofs.append(
                 {
                     **proved,
                     "statement": "order_ops",
                     "roots_before": Roots(root, 0, 0).to_dict(),
                     "roots_after": Roots(outcome.book.root, 0, 0).to_dict(),
-                    "cancels": [str(h) for h in cancels],
+                    "cancels": [str(h) for h in outcome.cancel_signals],
+                    "places": [str(h) for h in outcome.place_signals],
                 }
             )
             root = outcome.book.root
