@@ -57,6 +57,8 @@ def test_honest_slots_ledger_replays_valid(slots_ledger: SlotsLedger) -> None:
     # 1000 (insurance) + 100000 + 100000 + 50000 + 5000 deposited - 1000 withdrawn
     assert state.total_collateral == 255_000
     assert state.roots.to_dict() == slots_ledger.entry(SOLVENCY)["roots_after"]
+    # Carol's id 3 (sequence number 3) was cancelled before any batch placed it.
+    assert list(state.unplaced_orders.values()) == [3]
     solvency = state.latest_solvency
     assert solvency is not None and solvency.solvent and solvency.positions == (0, 0)
 
@@ -72,10 +74,11 @@ def test_genesis_and_batch_layout(slots_ledger: SlotsLedger) -> None:
     assert [p["statement"] for p in batch["proofs"]] == BATCH_STATEMENTS
     # Places first (two proofs, no public cancels), then the cancel, then the fill group.
     assert [p.get("cancels") for p in batch["proofs"][:3]] == [["0", "0"], ["0", "0"], [h, "0"]]
-    # Every place is public (places[j]): the four published orders, in acceptance order.
+    # Every place is public (places[j]): the published orders in acceptance order,
+    # except carol's id 3, cancelled before any batch placed it (it stays unplaced).
     published = [slots_ledger.entry(i)["commitment"] for i in ORDERS]
     places = [p.get("places") for p in batch["proofs"][:3]]
-    assert places == [published[:2], published[2:], ["0", "0"]]
+    assert places == [published[:2], [published[2], "0"], ["0", "0"]]
     assert batch["proofs"][3]["volume"] == ["5", "0"] == batch["volume"]
     for before, after in zip(batch["proofs"], batch["proofs"][1:], strict=False):
         assert before["roots_after"] == after["roots_before"]
