@@ -1,15 +1,17 @@
 """The web explorer and the self-check page, against a live server with real proofs.
 
-One module-scoped world: ``darkpool serve``'s app under uvicorn on a loopback
-port, two traders, two proven batches on two markets, a solvency proof and a
+One module-scoped world on the list state: ``darkpool serve``'s app under
+uvicorn on a loopback port, two traders, two proven batches on two markets, a solvency proof and a
 stress test. Plain-HTTP tests check the server-rendered pages (paging, empty
 states, 400/404 pages, no private data). Browser tests drive Debian's
 ``chromium`` through Playwright (never Playwright's own browser download):
 the explorer lists the batches with JavaScript disabled, a tampered ledger
 shows a failed verification naming the entry, and the self-check accepts a
 real opening (from a file, and fetched with a request signed in the browser)
-and rejects one with a changed balance. Screenshots go to
-``test-artifacts/explorer/`` (gitignored).
+and rejects one with a changed balance. A second, smaller world runs the
+recycling-order ("slots") state: its pages, its verification and the self-check
+of a quaternary opening (accepted; a changed funding checkpoint rejected).
+Screenshots go to ``test-artifacts/explorer/`` (gitignored).
 
 Without ``/usr/bin/chromium`` the browser tests skip with the reason, except
 in CI (``CI=true``), where they fail: ``.ci/run`` installs the package.
@@ -81,6 +83,7 @@ def _wait_job(c: DarkpoolClient, job: dict[str, Any]) -> dict[str, Any]:
 def w(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     data = tmp_path_factory.mktemp("darkpool-explorer")
     # list state pinned: the pages are checked against list-state entries and openings
+    # (binary account tree, settle_batch); the slots state has its own world (slots_world) below
     settings = Settings(
         data_dir=data, batch_interval_s=0, operator_token=TOKEN, oracle_step_bps=0, state="list"
     )
@@ -377,6 +380,89 @@ def test_browser_self_check_accepts_real_opening_rejects_changed_balance(
     for line in sent:
         assert w.alice.to_bytes().hex() not in line and blinding not in line
         assert "balance" not in line
+    ctx.close()
+
+
+# ---------------------------------------------------------------- slots state
+
+
+@pytest.fixture(scope="module")
+def slots_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    """A service on the recycling-order ("slots") state with two opened accounts and no batch:
+    cheap (two account_update proofs), enough for the slots pages and the slots self-check."""
+    data = tmp_path_factory.mktemp("darkpool-explorer-slots")
+    settings = Settings(
+        data_dir=data, batch_interval_s=0, operator_token=TOKEN, oracle_step_bps=0, state="slots"
+    )
+    service = Service(settings)
+    app = create_app(settings, service=service)
+    with serve_app(app, ready="started", limit_s=1800) as url:
+        client = DarkpoolClient(url)
+        try:
+            assert client.slots, "the service did not start on the slots state"
+            alice, bob = PrivateKey(b"\x21" * 32), PrivateKey(b"\x22" * 32)
+            a = client.open_account(alice, 1_000_000)
+            b = client.open_account(bob, 1_000_000)
+            yield World(url, service, app, client, alice, bob, a, b, [])
+        finally:
+            client.close()
+
+
+def test_browser_slots_pages_verification_and_self_check(
+    slots_world: World, browser: Any, tmp_path: Path
+) -> None:
+    w = slots_world
+    ctx = browser.new_context(java_script_enabled=False)
+    page = ctx.new_page()
+    page.goto(w.url + "/explorer")
+    assert page.locator("#ledger-state").inner_text().startswith("slots")
+    assert "account root covers the whole state" in page.locator("#slots-roots").inner_text()
+    page.goto(w.url + f"/explorer/ledger/{len(w.service.op.ledger) - 1}")
+    assert "account_update" in page.locator("main").inner_text()
+    page.screenshot(path=str(ARTIFACTS / "slots-entry.png"), full_page=True)
+    ctx.close()
+    length = lambda: len(w.service.op.ledger)  # noqa: E731
+    w.app.state.explorer_verifier = VerificationRunner(w.service.op.export, length, cooldown_s=0)
+    text = _verify_in_browser(w, browser, "slots-verify-valid.png")
+    assert "VALID" in text and "INVALID" not in text
+
+    ctx = browser.new_context()
+    page = ctx.new_page()
+    page.goto(w.url + "/explorer/self-check")
+    page.wait_for_function("() => document.getElementById('selfcheck').dataset.ready === '1'")
+    assert "quaternary" in page.locator("#tree-shape").inner_text()
+    key = tmp_path / "alice.key"
+    key.write_text(
+        json.dumps(
+            {
+                "kind": "darkpool-eddsa-key",
+                "seed": w.alice.to_bytes().hex(),
+                "pubkey": public_key_to_dict(w.alice.public_key()),
+            }
+        )
+    )
+    page.set_input_files("#key-file", str(key))
+    page.fill("#account", str(w.a))
+    result, text = _self_check(page, "#check-key")  # signed fetch of the slots opening
+    assert result == "accepted", text
+    assert page.locator("li.check-ok").count() == 5  # leaf, path, published, key, my key
+    assert "funding checkpoints" in page.locator("#mine").inner_text()
+    page.screenshot(path=str(ARTIFACTS / "slots-self-check-accepted.png"), full_page=True)
+
+    inclusion = w.client.inclusion(w.alice, w.a)
+    assert len(inclusion["siblings"][0]) == 3  # a quaternary path step
+    checkpoints = [str(int(c) + 1) for c in inclusion["opening"]["checkpoints"]]
+    changed = dict(inclusion, opening=dict(inclusion["opening"], checkpoints=checkpoints))
+    path = tmp_path / "changed.json"
+    path.write_text(json.dumps(changed))
+    page.set_input_files("#opening-file", str(path))
+    result, text = _self_check(page, "#check-opening")
+    assert result == "rejected" and "leaf" in text, text
+    changed.pop("leaf")
+    path.write_text(json.dumps(changed))
+    page.set_input_files("#opening-file", str(path))
+    result, text = _self_check(page, "#check-opening")
+    assert result == "rejected" and "path" in text, text
     ctx.close()
 
 
