@@ -339,7 +339,6 @@ class SlotsOperator(SlotsPersistence, SlotsRiskEngine):
                         self.finished_fills[gone] = self.orders.get(gone).filled
                 if previous is not None:
                     self._finish(previous)
-        self.dropped_places.update(plan.dropped)
         for index in (*plan.dropped, *plan.expired):
             self.accepted[index].unplaced = True  # never placed: finished, its slot is free
             self._finish(index)

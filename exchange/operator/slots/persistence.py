@@ -8,17 +8,17 @@ it stopped (issue 12, Deliver 5), each change costing O(touched accounts):
   the service keeps the newest row per account;
 * ``private_state()``: what neither the rows nor the ledger hold (cancel
   signatures of pending cancels, fills of orders their slot no longer shows,
-  refused places, the latest marks, total collateral, the last batch's
-  reasons): O(live orders + orders that traded), not O(accounts);
+  the latest marks, total collateral, the last batch's reasons):
+  O(live orders + orders that traded), not O(accounts);
 * the accepted orders' terms and owner signatures, by commitment.
 
 ``SlotsOperator.restore`` rebuilds the rest from the signed ledger: which
 orders were accepted (``order`` entries, also those after the private
 state, e.g. appended by intake since), which each batch placed or cancelled
-(the planner's rule, replayed: an order is placed by the first batch after
-it unless it was cancelled, expired at the batch's report time, or its place
-was refused), the slot each order holds, pending places and cancels, and
-the batch / sweep / funding clocks. The rebuilt account root must be the
+(its ORDER OPS proofs' public ``places`` and ``cancels``; an order neither
+placed nor cancelled by its first batch stays unplaced), the slot each
+order holds, pending places and cancels, and the batch / sweep / funding
+clocks. The rebuilt account root must be the
 ledger's latest and every slot in the rows must hold the order the replay
 says; otherwise restore refuses with a one-line OperatorError.
 """
@@ -37,7 +37,6 @@ from verifier.eddsa import Signature, signature_from_dict, signature_to_dict
 from verifier.export import LedgerError
 from verifier.ledger.rules import FundingRules, RiskRules
 from verifier.oracle import OracleReport
-from verifier.protocol import is_expired
 
 __all__ = ["PRIVATE_STATE_VERSION", "SlotsPersistence"]
 
@@ -72,9 +71,8 @@ class SlotsPersistence(SlotsPlanner):
 
         ``{"version", "ledger_index" (the last entry it covers),
         "total_collateral", "latest_report", "cancel_signatures" {order: sig}
-        (pending cancels), "finished_fills" {order: lots}, "dropped_places"
-        [order], "order_reasons" {order: reason}}``; integers of unbounded
-        size as decimal strings.
+        (pending cancels), "finished_fills" {order: lots}, "order_reasons"
+        {order: reason}}``; integers of unbounded size as decimal strings.
         """
         report = self.latest_report
         return {
@@ -88,7 +86,6 @@ class SlotsPersistence(SlotsPlanner):
                 if (sig := self.accepted[i].cancel_signature) is not None
             },
             "finished_fills": {str(i): f for i, f in sorted(self.finished_fills.items())},
-            "dropped_places": sorted(self.dropped_places),
             "order_reasons": {str(i): r for i, r in sorted(self.order_reasons.items())},
         }
 
@@ -105,7 +102,6 @@ class SlotsPersistence(SlotsPlanner):
         if private.get("version") != PRIVATE_STATE_VERSION:
             raise OperatorError(f"private state version {private.get('version')!r} is not 1")
         covered = int(private["ledger_index"])
-        self.dropped_places = {int(i) for i in private["dropped_places"]}
         latest = private["latest_report"]
         reports = [] if latest is None else [latest]
         for i, e in enumerate(entries):
@@ -126,7 +122,7 @@ class SlotsPersistence(SlotsPlanner):
                 held.cancel_accepted = True
                 self.pending_cancels.append(held.index)
             elif kind == "batch":
-                self._replay_batch(int(e["oracle"]["timestamp"]))
+                self._replay_batch(e)
                 self.next_batch_id = int(e["batch_id"]) + 1
             if i > covered and "oracle" in e:
                 reports.append(e["oracle"])
@@ -192,23 +188,18 @@ class SlotsPersistence(SlotsPlanner):
         self._accept(AcceptedOrder(index, order, h, signature))
         self.pending_places.append(index)
 
-    def _replay_batch(self, timestamp: int) -> None:
-        """What a batch at report time ``timestamp`` did to the pending orders (the planner's rule)."""
-        places, unplaced = [], []
+    def _replay_batch(self, e: Mapping[str, Any]) -> None:
+        """What batch entry ``e`` did to the pending orders, from its ORDER OPS proofs' public
+        places and cancels (chain order: places, then cancels); the rest stayed unplaced."""
+        ops = [p for p in e["proofs"] if p["statement"] == "order_ops"]
+        for key, cancelled in (("places", False), ("cancels", True)):
+            for h in (int(h) for p in ops for h in p[key]):
+                if h:
+                    self._slot_written(self.accepted_order(h).index, cancelled=cancelled)
         for index in self.pending_places:
             held = self.accepted[index]
-            if held.cancel_accepted:
-                continue  # its cancel op writes it
-            if index in self.dropped_places or is_expired(held.order.expiry, timestamp):
-                unplaced.append(index)
-            else:
-                places.append(index)
-        for index in places:
-            self._slot_written(index, cancelled=False)
-        for index in self.pending_cancels:
-            self._slot_written(index, cancelled=True)
-        for index in unplaced:
-            self.accepted[index].unplaced = True
+            if not (held.placed or held.cancel_accepted):
+                held.unplaced = True  # expired before the batch, or its place was refused
         self.pending_places = []
         self.pending_cancels = []
 

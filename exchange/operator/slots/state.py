@@ -147,8 +147,6 @@ class SlotsState(ProvingMixin):
         # Lots filled by orders whose slot no longer shows them (cancelled: the slot
         # says filled = size; replaced: the slot holds a newer order). Private state.
         self.finished_fills: dict[int, int] = {}
-        # Places the ORDER OPS builder refused (never proven; rare). Private state.
-        self.dropped_places: set[int] = set()
         self.total_collateral = 0
         self.latest_report: OracleReport | None = None
         self.last_batch_timestamp: int | None = None
