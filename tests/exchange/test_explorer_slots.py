@@ -269,12 +269,15 @@ def test_slots_ledger_pages_render(slots_ledger: SlotsLedger, http: TestClient) 
     assert len(re.findall(r'<tr class="entry kind-', ledger)) == len(op.ledger.entries)
     assert "f 0" not in ledger and "o 0" not in ledger  # the always-0 roots are not listed
     batch = http.get(f"/explorer/ledger/{BATCH}").text
-    assert "batch 1: " in batch and "1 cancelled, 1 fill group" in batch
+    # order_ops: alice's and bob's places | carol's sell | the cancel of carol's never-placed buy
+    assert "batch 1: 3 placed, 1 cancelled, 1 fill group" in batch
     assert "<code>order_ops</code> ×3, <code>settle_fills</code>" in batch
     parts = re.findall(r'<tr class="part statement-(\w+)">(.*?)</tr>', batch, re.S)
     assert [s for s, _ in parts] == ["order_ops", "order_ops", "order_ops", "settle_fills"]
-    assert "1 cancelled" in parts[2][1] and "0 cancelled" in parts[0][1]
-    assert "BTC-PERP: 5" in parts[3][1]  # the fill group's volume: 3 + 2 lots
+    contents = [re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", row)) for _, row in parts]
+    assert "2 placed, 0 cancelled" in contents[0] and "1 placed, 0 cancelled" in contents[1]
+    assert "0 placed, 1 cancelled" in contents[2]
+    assert "BTC-PERP: 5" in contents[3]  # the fill group's volume: 3 + 2 lots
     assert 'id="slots-roots"' in batch
 
     cancel = http.get(f"/explorer/ledger/{CANCEL}").text
