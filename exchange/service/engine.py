@@ -267,9 +267,12 @@ class SlotsEngine(_Engine[SlotsOperator]):
         return len(split_record_chunks(self._op(op).book))
 
     def has_queued_work(self, op: EngineOperator) -> bool:
-        """Accepted places or cancels wait for a batch (a cancel frees its slot only then)."""
-        live = self._op(op)
-        return bool(live.pending_places or live.pending_cancels)
+        """Accepted cancels wait for a batch to execute them (their slots are busy until then).
+
+        Queued places need no batch of their own: a live one is a live order, and
+        one that expired unplaced costs no proof (the planner skips it).
+        """
+        return bool(self._op(op).pending_cancels)
 
     def holds_slot(self, op: EngineOperator, order_index: int | None) -> bool | None:
         """Whether the order still keeps a newer id out of its slot (a pending one does)."""

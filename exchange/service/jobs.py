@@ -169,7 +169,7 @@ class Jobs(ServiceCore):
                 log.info("liquidated accounts %s at report %d", list(done), report.seq)
 
     def _live_orders(self) -> bool:
-        """An order can still trade, or (slots) accepted places / cancels wait for a batch."""
+        """An order can still trade, or (slots) accepted cancels wait for a batch."""
         if self.engine.has_queued_work(self.op):
             return True
         now = self._clock()

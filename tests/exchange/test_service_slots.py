@@ -255,7 +255,9 @@ def test_slots_recycle(recycling: tuple[Service, Clock]) -> None:
     assert svc.order_view(h[2]).status == "filled"
 
     clock.now = t + 31  # id 1 expired
+    assert not svc.engine.has_queued_work(svc.op)
     svc.cancel(h[3], keys[0].sign(_cancel(svc, h[3])))
+    assert svc.engine.has_queued_work(svc.op)  # the batcher runs for a queued cancel
     second = [  # ids 5, 6, 7 replace the expired, cancelled and filled orders
         _order(trader, 5, BUY, 1, 50_000),
         _order(trader, 6, BUY, 1, 50_000, expiry=t + 60),
@@ -265,6 +267,7 @@ def test_slots_recycle(recycling: tuple[Service, Clock]) -> None:
         submit(keys[0], o)
     clock.now += 1
     svc.run_batch()  # executes the cancel of id 4: slot 0 is free again
+    assert not svc.engine.has_queued_work(svc.op)
     clock.now = t + 61  # id 6 expired
     submit(keys[0], _order(trader, 8, BUY, 1, 50_000))  # slot 0 (id 4 cancelled)
     submit(keys[0], _order(trader, 10, BUY, 1, 50_000))  # slot 2 (id 6 expired)
