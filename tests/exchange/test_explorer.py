@@ -9,8 +9,9 @@ the explorer lists the batches with JavaScript disabled, a tampered ledger
 shows a failed verification naming the entry, and the self-check accepts a
 real opening (from a file, and fetched with a request signed in the browser)
 and rejects one with a changed balance. A second, smaller world runs the
-recycling-order ("slots") state: its pages, its verification and the self-check
-of a quaternary opening (accepted; a changed funding checkpoint rejected).
+recycling-order ("slots") state (two opens, no batch): its pages, its
+verification and the browser self-check of a quaternary opening (accepted; a
+changed funding checkpoint rejected).
 Screenshots go to ``test-artifacts/explorer/`` (gitignored).
 
 Without ``/usr/bin/chromium`` the browser tests skip with the reason, except
@@ -209,6 +210,47 @@ def test_unknown_entry_kinds_are_shown_with_kind_and_roots(w: World) -> None:
     assert views.risk_entries([fake], "rebat")[0].index == 99
 
 
+# ---------------------------------------------------------------- slots state
+#
+# A second, small world on the slots state. Set up here, before the first browser test, so
+# that it stops after the module's browser: Service.stop kills this process's children,
+# which would include a still-running chromium.
+
+
+@pytest.fixture(scope="module")
+def slots_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    """A service on the recycling-order ("slots") state with two opened accounts and no batch:
+    cheap (two account_update proofs), enough for the slots pages and the slots self-check."""
+    data = tmp_path_factory.mktemp("darkpool-explorer-slots")
+    settings = Settings(
+        data_dir=data, batch_interval_s=0, operator_token=TOKEN, oracle_step_bps=0, state="slots"
+    )
+    service = Service(settings)
+    app = create_app(settings, service=service)
+    with serve_app(app, ready="started", limit_s=1800) as url:
+        client = DarkpoolClient(url)
+        try:
+            assert client.slots, "the service did not start on the slots state"
+            alice, bob = PrivateKey(b"\x21" * 32), PrivateKey(b"\x22" * 32)
+            a = client.open_account(alice, 1_000_000)
+            b = client.open_account(bob, 1_000_000)
+            yield World(url, service, app, client, alice, bob, a, b, [])
+        finally:
+            client.close()
+
+
+def test_slots_pages_without_javascript(slots_world: World) -> None:
+    overview = get(slots_world, "/explorer").text
+    assert re.search(r'id="ledger-state">slots', overview)
+    assert 'id="slots-roots"' in overview and "<th>fill root</th>" not in overview
+    last = len(slots_world.service.op.ledger) - 1
+    entry = get(slots_world, f"/explorer/ledger/{last}").text
+    assert "<code>account_update</code>" in entry and "open account" in entry
+    check = get(slots_world, "/explorer/self-check").text
+    levels = slots_world.service.op.params.account_depth // 2
+    assert 'data-state="slots"' in check and f'data-depth="{levels}"' in check
+
+
 # ---------------------------------------------------------------- browser
 
 
@@ -383,44 +425,10 @@ def test_browser_self_check_accepts_real_opening_rejects_changed_balance(
     ctx.close()
 
 
-# ---------------------------------------------------------------- slots state
-
-
-@pytest.fixture(scope="module")
-def slots_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    """A service on the recycling-order ("slots") state with two opened accounts and no batch:
-    cheap (two account_update proofs), enough for the slots pages and the slots self-check."""
-    data = tmp_path_factory.mktemp("darkpool-explorer-slots")
-    settings = Settings(
-        data_dir=data, batch_interval_s=0, operator_token=TOKEN, oracle_step_bps=0, state="slots"
-    )
-    service = Service(settings)
-    app = create_app(settings, service=service)
-    with serve_app(app, ready="started", limit_s=1800) as url:
-        client = DarkpoolClient(url)
-        try:
-            assert client.slots, "the service did not start on the slots state"
-            alice, bob = PrivateKey(b"\x21" * 32), PrivateKey(b"\x22" * 32)
-            a = client.open_account(alice, 1_000_000)
-            b = client.open_account(bob, 1_000_000)
-            yield World(url, service, app, client, alice, bob, a, b, [])
-        finally:
-            client.close()
-
-
-def test_browser_slots_pages_verification_and_self_check(
+def test_browser_slots_verification_and_self_check(
     slots_world: World, browser: Any, tmp_path: Path
 ) -> None:
     w = slots_world
-    ctx = browser.new_context(java_script_enabled=False)
-    page = ctx.new_page()
-    page.goto(w.url + "/explorer")
-    assert page.locator("#ledger-state").inner_text().startswith("slots")
-    assert "account root covers the whole state" in page.locator("#slots-roots").inner_text()
-    page.goto(w.url + f"/explorer/ledger/{len(w.service.op.ledger) - 1}")
-    assert "account_update" in page.locator("main").inner_text()
-    page.screenshot(path=str(ARTIFACTS / "slots-entry.png"), full_page=True)
-    ctx.close()
     length = lambda: len(w.service.op.ledger)  # noqa: E731
     w.app.state.explorer_verifier = VerificationRunner(w.service.op.export, length, cooldown_s=0)
     text = _verify_in_browser(w, browser, "slots-verify-valid.png")
