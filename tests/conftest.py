@@ -27,6 +27,10 @@ from pathlib import Path
 
 import pytest
 
+# The one honest real-proof slots ledger (tests/exchange/slots_ledger.py), a session
+# fixture here so every folder's modules share one build.
+from tests.exchange.slots_ledger import slots_ledger  # noqa: F401
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SHARED_DEV_PTAU = PROJECT_ROOT.parent / "shared" / "ptau" / "dev_bn128_16.ptau"
 PROVER_ENV = "DARKPOOL_PROVER"  # prover.backends.PROVER_ENV

@@ -14,14 +14,17 @@ SETTLE FILLS group) and exported:
     12 funding (index 8% under the mark: longs pay about 8 per lot of market 0)
     13 withdraw (alice, who settles her funding) | 14 solvency (every account settled)
 
-``slots_ledger`` is a session-scoped fixture (tests/exchange/conftest.py), built
-once for every module that uses it: deep-copy the operator before changing it
-and copy the export before editing it; cheating-ledger
-tests re-sign with ``tests.verifier.operator_world.OPERATOR_KEY``
-(``tests.verifier.test_ledger.resign``).
+``slots_ledger`` is a session-scoped fixture (registered in tests/conftest.py),
+built once for every module that uses it (tests/exchange, the cheating-ledger
+tests of tests/verifier/test_slots_ledger.py): never change it in place, copy
+the export (``tests.verifier.ledger_files.copy_export``) and deep-copy the
+operator. Leaf blindings come from a seeded generator kept in the operator, so
+a deep copy of ``at_batch`` rebuilds the batch's witnesses exactly.
 """
 
+import copy
 import json
+import random
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,6 +41,7 @@ __all__ = [
     "FUNDING",
     "SOLVENCY",
     "WITHDRAW",
+    "SeededBlinding",
     "SlotsLedger",
     "build_slots_ledger",
     "slots_ledger",
@@ -72,6 +76,7 @@ class SlotsLedger:
     tags: Any
     keys: dict[str, PrivateKey]
     orders: dict[str, Any]  # name -> SlottedOrder
+    at_batch: Any  # a deep copy of the operator right before its batch (report: latest_report)
 
     def entry(self, index: int) -> Any:
         path = (
@@ -80,6 +85,16 @@ class SlotsLedger:
             else self.export / "entries" / f"{index:06d}.json"
         )
         return json.loads(path.read_text())
+
+
+class SeededBlinding:
+    """Leaf blindings from a seeded generator; a deep copy continues the same sequence."""
+
+    def __init__(self, seed: int) -> None:
+        self.rng = random.Random(seed)
+
+    def __call__(self) -> int:
+        return self.rng.randrange(1, 1 << 250)
 
 
 def slots_operator(
@@ -142,7 +157,9 @@ def build_slots_ledger(directory: Path) -> SlotsLedger:
     from verifier.ledger.rules import FundingRules
 
     funding = FundingRules(interval_s=3600, premium_divisor=1, clamp_bps=1000)
-    op, tags, keys = slots_operator(premium_bps=PREMIUM_BPS, funding=funding)
+    op, tags, keys = slots_operator(
+        premium_bps=PREMIUM_BPS, funding=funding, new_blinding=SeededBlinding(7)
+    )
     alice = op.open_account(keys["alice"].public_key(), 100_000)
     bob = op.open_account(keys["bob"].public_key(), 100_000)
     carol = op.open_account(keys["carol"].public_key(), 50_000)
@@ -167,6 +184,7 @@ def build_slots_ledger(directory: Path) -> SlotsLedger:
         op.submit_order(order, keys[owner[name]].sign(hashes[name]))
     h = hashes["carol_cancelled"]
     op.cancel(h, keys["carol"].sign(cancel_order_message(tags.cancel, h)))
+    at_batch = copy.deepcopy(op)
     summary = op.run_batch(report)
     assert [(f.quantity, f.market) for f in summary.fills] == [(3, 0), (2, 0)]
     op.update_funding(report)
@@ -176,7 +194,9 @@ def build_slots_ledger(directory: Path) -> SlotsLedger:
     )
     op.prove_solvency(report)
     export = op.export(directory)
-    built = SlotsLedger(export=export, operator=op, tags=tags, keys=keys, orders=orders)
+    built = SlotsLedger(
+        export=export, operator=op, tags=tags, keys=keys, orders=orders, at_batch=at_batch
+    )
     assert [built.entry(i)["kind"] for i in range(len(ENTRY_KINDS))] == ENTRY_KINDS
     return built
 

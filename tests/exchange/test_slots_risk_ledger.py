@@ -15,13 +15,12 @@ health_sweep_staged, liquidate_staged):
 
 It must replay VALID. Each cheat is what a dishonest operator holding its
 signing key could publish (edited, re-linked and re-signed,
-``tests.verifier.test_ledger.resign``, or a deep copy of the operator at the
+``tests.verifier.ledger_files``, or a deep copy of the operator at the
 sweep that skips the liquidation) and must fail at the named entry with the
 named reason.
 """
 
 import copy
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,8 +28,15 @@ from typing import Any
 import pytest
 
 from tests.exchange.slots_ledger import slots_operator
-from tests.verifier.test_ledger import edit, entry_path, first, read, replay
-from tests.verifier.test_risk_ledger import remove_entry
+from tests.verifier.ledger_files import (
+    copy_export,
+    edit,
+    entry_path,
+    first,
+    read,
+    remove_entry,
+    replay,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -85,12 +91,6 @@ def honest(tmp_path_factory: pytest.TempPathFactory) -> SlotsRiskLedger:
     op.run_batch(shocked)
     export = op.export(tmp_path_factory.mktemp("slots-risk") / "export")
     return SlotsRiskLedger(export=export, at_sweep=at_sweep, operator=op)
-
-
-def copy_export(honest: SlotsRiskLedger, tmp_path: Path) -> Path:
-    out = tmp_path / "export"
-    shutil.copytree(honest.export, out)
-    return out
 
 
 def test_honest_slots_risk_ledger_verifies(honest: SlotsRiskLedger) -> None:

@@ -15,29 +15,35 @@ exchange; the verifier itself never does (tests/verifier/test_isolation.py).
 import copy
 import json
 import shutil
-import subprocess
-import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.verifier.ledger_files import (
+    TAG,
+    copy_export,
+    edit,
+    entry_path,
+    first,
+    read,
+    remove_entry,
+    replay,
+    run_cli,
+    write,
+)
 from tests.verifier.operator_world import OPERATOR_KEY, ORACLE_KEY, small_operator
 from verifier import groth16, ledger
 from verifier.cli import main as cli_main
 from verifier.eddsa import PrivateKey, public_key_to_dict
 from verifier.field import R
-from verifier.ledger import ReplayReport, ReplayState, entry_hash, entry_tag, sign_entry
-from verifier.ledger.proofs import ProofItem
+from verifier.ledger import ReplayState, entry_hash, sign_entry
 from verifier.oracle import key_hex, sign_report
-from verifier.source import DirectorySource
 from verifier.state import load_state
-from verifier.verify_backend import current_backend
 
 pytestmark = pytest.mark.slow
-TAG = entry_tag("darkpool-dev")
 
 Json = Any
 EXPECTED_KINDS = [
@@ -96,113 +102,6 @@ def honest(tmp_path_factory: pytest.TempPathFactory) -> HonestLedger:
         tags=tags,
         keys=(alice, bob),
     )
-
-
-# ---------------------------------------------------------------- helpers
-
-
-def read(path: Path) -> Json:
-    return json.loads(path.read_text())
-
-
-def write(path: Path, obj: Json, *, sign: bool = True) -> None:
-    """Write an export file; entries are re-chained and re-signed like a dishonest operator would."""
-    path.write_text(json.dumps(obj))
-    if sign and (path.name == "genesis.json" or path.parent.name == "entries"):
-        export = path.parent if path.name == "genesis.json" else path.parent.parent
-        resign(export)
-
-
-def resign(export: Path) -> None:
-    """Re-link prev_hash and re-sign every entry with the operator's key (which it holds).
-
-    The cheating-ledger tests play an operator that rewrites its ledger and
-    signs the result, so the verifier must find the lie in the content, not
-    in a broken signature. Unreadable or missing entry files are skipped.
-    """
-    genesis = sign_entry(OPERATOR_KEY, TAG, read(export / "genesis.json"))
-    (export / "genesis.json").write_text(json.dumps(genesis))
-    last = entry_hash(genesis)
-    for path in sorted((export / "entries").glob("*.json")):
-        try:
-            obj = read(path)
-        except (ValueError, UnicodeDecodeError):
-            continue
-        if not isinstance(obj, dict):
-            continue
-        obj = sign_entry(OPERATOR_KEY, TAG, {**obj, "prev_hash": last})
-        path.write_text(json.dumps(obj))
-        last = entry_hash(obj)
-
-
-def entry_path(export: Path, index: int) -> Path:
-    return export / "entries" / f"{index:06d}.json"
-
-
-def copy_export(honest: HonestLedger, tmp_path: Path) -> Path:
-    target = tmp_path / "export"
-    shutil.copytree(honest.export, target)
-    return target
-
-
-def edit(export: Path, index: int, change: Callable[[Json], None]) -> None:
-    path = export / "genesis.json" if index == 0 else entry_path(export, index)
-    obj = read(path)
-    change(obj)
-    write(path, obj)
-
-
-# Proofs this process already checked VALID, by (backend, key hash, proof, public inputs).
-# Every tamper test replays the honest proofs again and their answer cannot
-# change; a changed proof, key or public input is a new item, checked for real.
-# test_honest_ledger_verifies runs the replay's default checker end to end.
-_VERIFIED: set[tuple[str, str, str, tuple[int, ...]]] = set()
-
-
-def remembering_checker(
-    vk: Any, vk_json: object, items: Sequence[ProofItem], progress: Callable[[int], None]
-) -> list[int]:
-    """``ledger.check_proofs(1)`` on the items not already verified in this process."""
-    key = (current_backend(), groth16.vkey_hash(vk_json))
-    ids = [(*key, repr(proof), tuple(inputs)) for proof, inputs in items]
-    todo = [i for i, item_id in enumerate(ids) if item_id not in _VERIFIED]
-    checked = ledger.check_proofs(1)(vk, vk_json, [items[i] for i in todo], lambda _: None)
-    bad = [todo[j] for j in checked]
-    _VERIFIED.update(ids[i] for i in todo if i not in bad)
-    progress(len(items))
-    return bad
-
-
-def replay(export: Path, **kwargs: Any) -> ReplayReport:
-    """Replay an export in this process (``remembering_checker`` unless a checker is given)."""
-    kwargs.setdefault("checker", remembering_checker)
-    src = DirectorySource(export)
-    return ledger.replay(
-        manifest=src.manifest(),
-        genesis=src.genesis(),
-        entries=src.entry,
-        vkeys=src.vkeys(),
-        **kwargs,
-    )
-
-
-def first(report: ReplayReport) -> ledger.LedgerFailure:
-    assert not report.ok, "the tampered ledger was accepted"
-    failure = report.first_failure
-    assert failure is not None
-    return failure
-
-
-def run_cli(*args: str) -> tuple[int, str, str]:
-    """darkpool-verify in a fresh interpreter (exit code, stdout, stderr)."""
-    proc = subprocess.run(
-        [sys.executable, "-m", "verifier.cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    return proc.returncode, proc.stdout, proc.stderr
 
 
 # ---------------------------------------------------------------- honest ledger
@@ -376,15 +275,7 @@ def test_dropped_entry_file(honest: HonestLedger, tmp_path: Path) -> None:
 def test_dropped_entry_renumbered(honest: HonestLedger, tmp_path: Path) -> None:
     """Drop the sell order and renumber everything after it, as a careful forger would."""
     export = copy_export(honest, tmp_path)
-    entry_path(export, SELL_ORDER).unlink()
-    for i in range(SELL_ORDER + 1, len(EXPECTED_KINDS)):
-        obj = read(entry_path(export, i))
-        obj["index"] = i - 1
-        entry_path(export, i).unlink()
-        write(entry_path(export, i - 1), obj)
-    manifest = read(export / "ledger.json")
-    manifest["entries"] -= 1
-    write(export / "ledger.json", manifest)
+    remove_entry(export, SELL_ORDER)
     failure = first(replay(export))
     assert failure.entry_index == SELL_ORDER
     assert "roots_before (order) differ" in failure.reason
@@ -491,7 +382,6 @@ def test_replaced_key_and_genesis_hash_caught_by_pins(honest: HonestLedger, tmp_
 
 
 def test_exported_keys_have_a_phase2_contribution(honest: HonestLedger) -> None:
-    from verifier import groth16
 
     for path in sorted((honest.export / "vkeys").glob("*.json")):
         vk = read(path)
@@ -506,7 +396,6 @@ def test_forged_proofs_on_a_key_without_phase2(
     every account_op proof (A = alpha, B = beta, C = -vk_x) and a withdrawal that sets the
     account root to 424242. Only the verifier's key check stands between it and VALID."""
     from tests.verifier.forgery import forged_proof, without_phase2
-    from verifier import groth16
 
     export = copy_export(honest, tmp_path)
     entry_path(export, SOLVENCY).unlink()  # its (honest) proof is over the real root

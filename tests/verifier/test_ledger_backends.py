@@ -14,17 +14,8 @@ from typing import Any
 
 import pytest
 
-from tests.verifier.test_ledger import (
-    OPEN_ALICE,
-    OPEN_BOB,
-    HonestLedger,
-    copy_export,
-    entry_path,
-    honest,
-    read,
-    run_cli,
-    write,
-)
+from tests.verifier.ledger_files import copy_export, entry_path, read, run_cli, write
+from tests.verifier.test_ledger import OPEN_ALICE, OPEN_BOB, HonestLedger, honest
 
 pytest.importorskip(
     "mclbn256", reason="native backend extra not installed (uv sync --extra native)"

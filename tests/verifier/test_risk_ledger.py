@@ -22,15 +22,24 @@ liquidation), and must fail at the named entry with the named reason.
 
 import copy
 import json
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.verifier.ledger_files import (
+    copy_export,
+    edit,
+    entry_path,
+    no_proof_checks,
+    read,
+    remove_entry,
+    replay,
+    run_cli,
+    structural_failure,
+)
 from tests.verifier.operator_world import small_operator
-from tests.verifier.test_ledger import edit, entry_path, first, read, replay, resign, run_cli
 
 pytestmark = pytest.mark.slow
 
@@ -90,41 +99,6 @@ def honest(tmp_path_factory: pytest.TempPathFactory) -> RiskLedger:
     kinds = [read(entry_path(export, i))["kind"] for i in range(FUNDING_1, BATCH_3 + 1)]
     assert kinds == ["funding", "sweep", "liquidation", "batch", "funding", "batch"]
     return RiskLedger(export, at_sweep, op)
-
-
-def no_proof_checks(vk: Any, vk_json: Any, items: Any, progress: Any) -> list[int]:
-    """A ProofChecker that accepts every proof: for cheats caught before any proof matters.
-
-    Every proof here is a real one from the honest run (verified in
-    ``test_honest_risk_ledger_verifies_with_counts``); the cheats below are
-    structural, so re-verifying ~13 pairings per test would only cost CI time.
-    """
-    return []
-
-
-def structural_failure(export: Path) -> Any:
-    return first(replay(export, checker=no_proof_checks))
-
-
-def copy_export(honest: RiskLedger, tmp_path: Path) -> Path:
-    target = tmp_path / "export"
-    shutil.copytree(honest.export, target)
-    return target
-
-
-def remove_entry(export: Path, removed: int) -> None:
-    """Drop one entry, renumber the later ones and re-link + re-sign the chain."""
-    manifest = read(export / "ledger.json")
-    n = manifest["entries"]
-    entry_path(export, removed).unlink()
-    for i in range(removed + 1, n):
-        obj = read(entry_path(export, i))
-        obj["index"] = i - 1
-        entry_path(export, i).unlink()
-        entry_path(export, i - 1).write_text(json.dumps(obj))
-    manifest["entries"] = n - 1
-    (export / "ledger.json").write_text(json.dumps(manifest))
-    resign(export)
 
 
 def test_honest_risk_ledger_verifies_with_counts(honest: RiskLedger) -> None:
