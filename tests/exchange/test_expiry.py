@@ -7,7 +7,6 @@ order is accepted, shown open and filled by a batch at that second; one
 second later it is refused at intake, shown expired and never filled.
 """
 
-import time
 from collections.abc import Iterator
 from types import SimpleNamespace
 
@@ -19,22 +18,13 @@ from client.sdk import ClientError, DarkpoolClient
 from exchange.api.main import create_app
 from exchange.core.config import Settings
 from exchange.service import Service
+from tests.clock import ManualClock
 from verifier.eddsa import PrivateKey
 from verifier.encoding import BUY, SELL
 from verifier.protocol import is_expired
 
 pytestmark = pytest.mark.slow
 TOKEN = "test-operator-token-expiry-0123456789"
-
-
-class Clock:
-    """The one clock of the service and the SDK's request signatures, moved by the test."""
-
-    def __init__(self) -> None:
-        self.now = int(time.time())
-
-    def __call__(self) -> int:
-        return self.now
 
 
 def test_the_rule_is_the_circuits() -> None:
@@ -46,7 +36,7 @@ def test_the_rule_is_the_circuits() -> None:
 @pytest.fixture
 def api(
     tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[tuple[DarkpoolClient, Clock]]:
+) -> Iterator[tuple[DarkpoolClient, ManualClock]]:
     settings = Settings(
         state="list",  # list state pinned: list-state orders and order-list indices
         data_dir=tmp_path_factory.mktemp("darkpool-expiry"),
@@ -54,7 +44,7 @@ def api(
         operator_token=TOKEN,
         oracle_step_bps=0,
     )
-    clock = Clock()
+    clock = ManualClock()
     monkeypatch.setattr(
         sdk, "time", SimpleNamespace(time=clock, time_ns=lambda: clock() * 1_000_000_000)
     )
@@ -62,7 +52,7 @@ def api(
         yield DarkpoolClient(http=http), clock
 
 
-def test_expiry_boundary_through_the_api(api: tuple[DarkpoolClient, Clock]) -> None:
+def test_expiry_boundary_through_the_api(api: tuple[DarkpoolClient, ManualClock]) -> None:
     c, clock = api
     alice, bob = PrivateKey.generate(), PrivateKey.generate()
     a = c.open_account(alice, 1_000_000)

@@ -5,7 +5,6 @@ orders once a sweep is due (``Jobs.sweep_due_now``, ``SWEEP_MARGIN_S`` early),
 so the proven sweep happens at fresh signed marks, and the ledger stays valid.
 """
 
-import time
 from pathlib import Path
 
 import pytest
@@ -15,18 +14,11 @@ from exchange.api.main import create_app
 from exchange.core.config import Settings
 from exchange.service import Service
 from exchange.service.jobs import SWEEP_MARGIN_S
+from tests.clock import ManualClock
 from verifier.source import DirectorySource, replay_source
 
 pytestmark = pytest.mark.slow
 INTERVAL_S = 60
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = int(time.time())
-
-    def __call__(self) -> int:
-        return self.now
 
 
 def test_batcher_sweeps_on_its_own_timer_without_orders(tmp_path: Path) -> None:
@@ -38,7 +30,7 @@ def test_batcher_sweeps_on_its_own_timer_without_orders(tmp_path: Path) -> None:
         oracle_step_bps=0,
         sweep_interval_s=INTERVAL_S,
     )
-    clock = Clock()
+    clock = ManualClock()
     svc = Service(settings, clock=clock)
     with TestClient(create_app(service=svc)):
         assert not svc.sweep_due_now() and not svc.batcher_tick()  # no batch yet: no clock

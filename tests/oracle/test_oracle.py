@@ -25,19 +25,12 @@ from oracle.client import HttpOracle
 from oracle.feed import FeedError, Quote, SimulatedFeed
 from oracle.service import KEY_FILE, OracleService, load_or_create_key
 from oracle.signer import OracleError, OracleReport, OracleSigner
+from tests.clock import ManualClock
 from verifier.oracle import OracleFormatError, key_hex
 from verifier.params import domain_tag
 
 EXCHANGE = "darkpool-oracle-test"
 TAG = domain_tag("oracle", EXCHANGE)
-
-
-class Clock:
-    def __init__(self, now: int = 1_700_000_000) -> None:
-        self.now = now
-
-    def __call__(self) -> int:
-        return self.now
 
 
 def test_simulated_feed_is_reproducible_and_integer() -> None:
@@ -57,7 +50,7 @@ def test_simulated_feed_is_reproducible_and_integer() -> None:
 
 
 def test_signer_signs_at_its_own_clock_and_refuses_far_times() -> None:
-    clock = Clock()
+    clock = ManualClock(1_700_000_000)
     signer = OracleSigner(SimulatedFeed([100, 200]), TAG, clock=clock, max_skew_s=30)
     report = signer.report(1, clock.now + 30)  # at the limit: accepted, signed at its own time
     assert report.timestamp == clock.now
@@ -83,8 +76,8 @@ def test_key_lives_in_the_oracles_own_directory(tmp_path: Path) -> None:
 
 
 @pytest.fixture
-def served(tmp_path: Path) -> tuple[TestClient, OracleService, Clock]:
-    clock = Clock(int(time.time()))
+def served(tmp_path: Path) -> tuple[TestClient, OracleService, ManualClock]:
+    clock = ManualClock()
     service = OracleService.open(
         tmp_path / "oracle", EXCHANGE, SimulatedFeed([60_000, 3_000], seed=1), clock=clock
     )
@@ -92,7 +85,7 @@ def served(tmp_path: Path) -> tuple[TestClient, OracleService, Clock]:
 
 
 def test_http_reports_verify_against_the_pinned_key(
-    served: tuple[TestClient, OracleService, Clock],
+    served: tuple[TestClient, OracleService, ManualClock],
 ) -> None:
     http, service, clock = served
     oracle = HttpOracle("http://oracle", exchange_id=EXCHANGE, markets=2, http=http)
@@ -108,7 +101,7 @@ def test_http_reports_verify_against_the_pinned_key(
 
 
 def test_http_client_refuses_another_exchange_and_forged_reports(
-    served: tuple[TestClient, OracleService, Clock],
+    served: tuple[TestClient, OracleService, ManualClock],
 ) -> None:
     http, _, clock = served
     with pytest.raises(OracleError, match="signs for exchange"):

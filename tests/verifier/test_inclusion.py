@@ -64,14 +64,7 @@ def _opening(op: Any, index: int) -> Json:
         "root": str(op.account_tree.root),
         "leaf": str(state.leaf()),
         "siblings": [str(s) for s in path.siblings],
-        "opening": {
-            "pub_x": str(state.pub_x),
-            "pub_y": str(state.pub_y),
-            "balance": str(state.balance),
-            "positions": [str(p) for p in state.positions],
-            "nonce": state.nonce,
-            "blinding": str(state.blinding),
-        },
+        "opening": state.to_dict(),  # verifier.encoding.AccountState's JSON form
     }
 
 
