@@ -35,7 +35,7 @@ from typing import Any
 import pytest
 
 from tests.exchange.slots_ledger import slots_operator
-from tests.verifier.test_ledger import edit, entry_path, first, read, replay, run_cli
+from tests.verifier.ledger_files import edit, entry_path, first, read, replay, run_cli
 
 pytestmark = pytest.mark.slow
 
