@@ -8,6 +8,7 @@ and replay the exported ledger with ``verifier.ledger``.
 """
 
 import copy
+import json
 from typing import Any
 
 import pytest
@@ -203,8 +204,8 @@ def stored(op: Any) -> dict[str, Any]:
 
     return {
         "entries": [e.to_dict() for e in op.ledger.entries],
-        "rows": {i: account_row(op.book, i) for i in op.accounts},
-        "private_state": op.private_state(),
+        "rows": {i: json.loads(json.dumps(account_row(op.book, i))) for i in op.accounts},
+        "private_state": json.loads(json.dumps(op.private_state())),  # stored as JSON
         "orders": {a.commitment: (a.order, a.signature) for a in op.accepted},
     }
 
