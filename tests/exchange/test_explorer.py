@@ -24,6 +24,7 @@ import os
 import re
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -80,13 +81,11 @@ def _wait_job(c: DarkpoolClient, job: dict[str, Any]) -> dict[str, Any]:
     return job
 
 
-@pytest.fixture(scope="module")
-def w(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    data = tmp_path_factory.mktemp("darkpool-explorer")
-    # list state pinned: the pages are checked against list-state entries and openings
-    # (binary account tree, settle_batch); the slots state has its own world (slots_world) below
+@contextmanager
+def _opened_world(data: Path, state: str, seeds: tuple[bytes, bytes]) -> Iterator[World]:
+    """A service on ``state`` under uvicorn with two accounts opened (1,000,000 each)."""
     settings = Settings(
-        data_dir=data, batch_interval_s=0, operator_token=TOKEN, oracle_step_bps=0, state="list"
+        data_dir=data, batch_interval_s=0, operator_token=TOKEN, oracle_step_bps=0, state=state
     )
     service = Service(settings)
     app = create_app(settings, service=service)
@@ -94,22 +93,32 @@ def w(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     with serve_app(app, ready="started", limit_s=1800) as url:
         client = DarkpoolClient(url)
         try:
-            alice, bob = PrivateKey(b"\x11" * 32), PrivateKey(b"\x12" * 32)
+            assert client.state == state
+            alice, bob = PrivateKey(seeds[0]), PrivateKey(seeds[1])
             a = client.open_account(alice, 1_000_000)
             b = client.open_account(bob, 1_000_000)
-            expiry = int(time.time()) + 3600
-            batches = []
-            client.submit_order(alice, a, 0, BUY, 3, 61_000, expiry)
-            client.submit_order(bob, b, 0, SELL, 2, 59_000, expiry)
-            batches.append(client.admin_batch(TOKEN)["entry_index"])
-            client.submit_order(alice, a, 1, SELL, 4, 2_900, expiry)
-            client.submit_order(bob, b, 1, BUY, 4, 3_100, expiry)
-            batches.append(client.admin_batch(TOKEN)["entry_index"])
-            _wait_job(client, client.start_solvency(TOKEN))
-            _wait_job(client, client.start_solvency(TOKEN, shock_bps=2_000))
-            yield World(url, service, app, client, alice, bob, a, b, batches)
+            yield World(url, service, app, client, alice, bob, a, b, [])
         finally:
             client.close()
+
+
+@pytest.fixture(scope="module")
+def w(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    # list state pinned: the pages are checked against list-state entries and openings
+    # (binary account tree, settle_batch); the slots state has its own world (slots_world) below
+    data = tmp_path_factory.mktemp("darkpool-explorer")
+    with _opened_world(data, "list", (b"\x11" * 32, b"\x12" * 32)) as world:
+        client, alice, bob, a, b = world.client, world.alice, world.bob, world.a, world.b
+        expiry = int(time.time()) + 3600
+        client.submit_order(alice, a, 0, BUY, 3, 61_000, expiry)
+        client.submit_order(bob, b, 0, SELL, 2, 59_000, expiry)
+        world.batch_entries.append(client.admin_batch(TOKEN)["entry_index"])
+        client.submit_order(alice, a, 1, SELL, 4, 2_900, expiry)
+        client.submit_order(bob, b, 1, BUY, 4, 3_100, expiry)
+        world.batch_entries.append(client.admin_batch(TOKEN)["entry_index"])
+        _wait_job(client, client.start_solvency(TOKEN))
+        _wait_job(client, client.start_solvency(TOKEN, shock_bps=2_000))
+        yield world
 
 
 def get(w: World, path: str) -> httpx.Response:
@@ -222,21 +231,8 @@ def slots_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     """A service on the recycling-order ("slots") state with two opened accounts and no batch:
     cheap (two account_update proofs), enough for the slots pages and the slots self-check."""
     data = tmp_path_factory.mktemp("darkpool-explorer-slots")
-    settings = Settings(
-        data_dir=data, batch_interval_s=0, operator_token=TOKEN, oracle_step_bps=0, state="slots"
-    )
-    service = Service(settings)
-    app = create_app(settings, service=service)
-    with serve_app(app, ready="started", limit_s=1800) as url:
-        client = DarkpoolClient(url)
-        try:
-            assert client.slots, "the service did not start on the slots state"
-            alice, bob = PrivateKey(b"\x21" * 32), PrivateKey(b"\x22" * 32)
-            a = client.open_account(alice, 1_000_000)
-            b = client.open_account(bob, 1_000_000)
-            yield World(url, service, app, client, alice, bob, a, b, [])
-        finally:
-            client.close()
+    with _opened_world(data, "slots", (b"\x21" * 32, b"\x22" * 32)) as world:
+        yield world
 
 
 def test_slots_pages_without_javascript(slots_world: World) -> None:
@@ -356,6 +352,15 @@ def _opening_file(w: World, tmp_path: Path, name: str, change: dict[str, Any] | 
     return path
 
 
+def _key_file(w: World, tmp_path: Path) -> Path:
+    """Alice's key file as ``darkpool trader keygen`` writes it."""
+    key = tmp_path / "alice.key"
+    seed = w.alice.to_bytes().hex()
+    pubkey = public_key_to_dict(w.alice.public_key())
+    key.write_text(json.dumps({"kind": "darkpool-eddsa-key", "seed": seed, "pubkey": pubkey}))
+    return key
+
+
 def _self_check(page: Any, button: str) -> tuple[str, str]:
     page.click(button)
     page.wait_for_function(
@@ -398,17 +403,7 @@ def test_browser_self_check_accepts_real_opening_rejects_changed_balance(
     assert result == "rejected" and "path" in text, text
 
     # With the key file: the page signs GET /v1/accounts/{i}/inclusion itself.
-    key = tmp_path / "alice.key"
-    key.write_text(
-        json.dumps(
-            {
-                "kind": "darkpool-eddsa-key",
-                "seed": w.alice.to_bytes().hex(),
-                "pubkey": public_key_to_dict(w.alice.public_key()),
-            }
-        )
-    )
-    page.set_input_files("#key-file", str(key))
+    page.set_input_files("#key-file", str(_key_file(w, tmp_path)))
     page.fill("#account", str(w.a))
     result, text = _self_check(page, "#check-key")
     assert result == "accepted", text
@@ -439,17 +434,7 @@ def test_browser_slots_verification_and_self_check(
     page.goto(w.url + "/explorer/self-check")
     page.wait_for_function("() => document.getElementById('selfcheck').dataset.ready === '1'")
     assert "quaternary" in page.locator("#tree-shape").inner_text()
-    key = tmp_path / "alice.key"
-    key.write_text(
-        json.dumps(
-            {
-                "kind": "darkpool-eddsa-key",
-                "seed": w.alice.to_bytes().hex(),
-                "pubkey": public_key_to_dict(w.alice.public_key()),
-            }
-        )
-    )
-    page.set_input_files("#key-file", str(key))
+    page.set_input_files("#key-file", str(_key_file(w, tmp_path)))
     page.fill("#account", str(w.a))
     result, text = _self_check(page, "#check-key")  # signed fetch of the slots opening
     assert result == "accepted", text

@@ -22,15 +22,16 @@ import copy
 import json
 import random
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from exchange.api.explorer import router
+from prover.account_book import slots_opening
 from tests.exchange.slots_ledger import BATCH, CANCEL, FUNDING, SOLVENCY, SlotsLedger
 from tests.subprocesses import PROJECT_ROOT, run_json
 from verifier.account_state import AccountRecord, account_state_leaf
@@ -86,22 +87,16 @@ def run_inclusion_js(state: str, depth: int, cases: list[dict[str, Any]]) -> lis
     return results
 
 
-def slots_opening(record: AccountRecord, tree: QuadTree, account: int) -> dict[str, Any]:
-    """The opening JSON ``verifier.inclusion_slots.parse_slots_opening`` reads (decimal strings)."""
-    return {
-        "account": account,
-        "root": str(tree.root),
-        "siblings": [[str(s) for s in step] for step in tree.path(account).siblings],
-        "opening": {
-            "pubkey": {"x": str(record.pub_x), "y": str(record.pub_y)},
-            "balance": str(record.balance),
-            "positions": [str(p) for p in record.positions],
-            "checkpoints": [str(c) for c in record.checkpoints],
-            "order_root": str(record.order_root),
-            "nonce": record.nonce,
-            "blinding": str(record.blinding),
-        },
-    }
+def opening_json(
+    records: Mapping[int, AccountRecord], tree: QuadTree, account: int
+) -> dict[str, Any]:
+    """``prover.account_book.slots_opening`` (what the service answers) of ``account`` in a book
+    holding ``records`` in ``tree``; with an empty slot tree, which the leaf only sees as its
+    order root."""
+    book = SimpleNamespace(
+        root=tree.root, tree=tree, record=records.__getitem__, slots={account: {}}
+    )
+    return slots_opening(cast(Any, book), account)
 
 
 def _random_record(rng: random.Random, markets: int) -> AccountRecord:
@@ -132,7 +127,9 @@ def test_inclusion_js_matches_the_python_verifier_on_slots_openings() -> None:
     for account in (0, 1, 2, 3, 4 * 1 + 2, 16 * 3 + 4 * 2 + 1, 16 * 2 + 3, 63):
         records[account] = _random_record(rng, markets)
         tree.update(account, account_state_leaf(records[account]))
-    cases = [slots_opening(r, tree, i) for i, r in records.items()]
+    cases = [opening_json(records, tree, i) for i in records]
+    key = cases[0]["opening"]  # the other accepted key form: pubkey {x, y}
+    key["pubkey"] = {"x": key.pop("pub_x"), "y": key.pop("pub_y")}
     expected = [(account_state_leaf(r), tree.root) for r in records.values()]
     for case in cases:  # the Python verifier accepts them as they are
         opening = parse_slots_opening(case)
@@ -183,10 +180,10 @@ def test_inclusion_js_refuses_malformed_slots_openings_with_a_reason() -> None:
     tree = QuadTree(2)
     record = _random_record(rng, 2)
     tree.update(5, account_state_leaf(record))
-    good = slots_opening(record, tree, 5)
+    good = opening_json({5: record}, tree, 5)
 
     def variant(**changes: Any) -> dict[str, Any]:
-        case = copy.deepcopy(good)
+        case: dict[str, Any] = copy.deepcopy(good)
         opening = case["opening"]
         for key, value in changes.items():
             (opening if key in opening or key == "checkpoints" else case)[key] = value
