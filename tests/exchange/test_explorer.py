@@ -242,6 +242,9 @@ def test_slots_pages_without_javascript(slots_world: World) -> None:
     last = len(slots_world.service.op.ledger) - 1
     entry = get(slots_world, f"/explorer/ledger/{last}").text
     assert "<code>account_update</code>" in entry and "open account" in entry
+    for page in ("/explorer/ledger", "/explorer/solvency", "/explorer/charts", "/explorer/risk"):
+        r = get(slots_world, page)
+        assert r.status_code == 200 and 'id="error"' not in r.text, page
     check = get(slots_world, "/explorer/self-check").text
     levels = slots_world.service.op.params.account_depth // 2
     assert 'data-state="slots"' in check and f'data-depth="{levels}"' in check
