@@ -171,8 +171,8 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument(
                 "--state",
                 choices=("slots", "list"),
-                default="list",  # TODO(HS3): slots once the service runs it (issue 12)
-                help="ledger state the demo server runs (default: list)",
+                default="slots",
+                help="ledger state the demo server runs (default: slots, as `darkpool serve`)",
             )
         if name == "demo":
             p.add_argument("--ledger-out", metavar="DIR", help="keep the ledger export in DIR")

@@ -29,7 +29,7 @@ from demo.server import (
     server_env,
 )
 from demo.story import Demo
-from verifier.ledger.genesis import LEDGER_STATES, LIST_STATE
+from verifier.ledger.genesis import LEDGER_STATES, SLOTS_STATE
 from verifier.protocol import DEFAULT_EXCHANGE_ID
 
 
@@ -43,7 +43,7 @@ def run(
     ledger_out: Path | str | None = None,
     *,
     keep_server: bool = False,
-    state: str = LIST_STATE,  # TODO(HS3): SLOTS_STATE once the service runs it (issue 12)
+    state: str = SLOTS_STATE,
     console: Console | None = None,
     database_url: str | None = None,
     work_dir: Path | None = None,
@@ -55,7 +55,7 @@ def run(
     included) there instead of in a temporary directory.
 
     ``state``: the ledger state the server runs (``DARKPOOL_STATE``): the
-    recycling-order ``slots`` or ``list``.
+    recycling-order ``slots`` (default, as ``darkpool serve``) or ``list``.
 
     With ``keep_server`` the server stays up after the story until Ctrl-C, so
     ``darkpool trader`` can be pointed at it.

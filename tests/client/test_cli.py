@@ -90,14 +90,32 @@ def test_trader_happy_path(
     assert m, out
     resting = m.group(1)
 
+    # The server runs the serve default, the slots state: the SDK picked the order id.
+    order_id = int(re.search(r"order id (\d+)", out).group(1))  # type: ignore[union-attr]
     rc, out, err = trader(capsys, "status", "--key", str(key), resting)
     assert rc == 0, err
-    assert "open: buy 3 BTC-PERP @ 59000, filled 0" in out
+    assert f"open: buy 3 BTC-PERP @ 59000, filled 0, order #{m.group(2)}, id {order_id}," in out
+
+    # An explicit id and the reduce-only flag travel in the signed order.
+    rc, out, err = trader(
+        capsys, "order", "--key", str(key), "--market", "BTC-PERP", "--side", "sell",
+        "--size", "1", "--limit", "61000", "--order-id", str(order_id + 1), "--reduce-only",
+    )  # fmt: skip
+    assert rc == 0 and f"order id {order_id + 1}" in out, err
+    reduce_h = re.search(r"commitment (\d+)", out).group(1)  # type: ignore[union-attr]
+    rc, out, err = trader(capsys, "status", "--key", str(key), reduce_h)
+    assert rc == 0 and f"id {order_id + 1}, reduce-only" in out, err
+    # An id at or below the slot's newest can never enter it: the API's reason, one line.
+    rc, _, err = trader(
+        capsys, "order", "--key", str(key), "--market", "0", "--side", "buy",
+        "--size", "1", "--limit", "59000", "--order-id", str(order_id + 1 - 4),
+    )  # fmt: skip
+    assert_one_line_error(rc, err, "HTTP 422", "can never enter")
 
     rc, out, err = trader(capsys, "status", "--key", str(key))
     assert rc == 0, err
     assert f"account {index}: balance 1005000" in out
-    assert "positions: BTC-PERP 0, ETH-PERP 0" in out and "orders: 1" in out
+    assert "positions: BTC-PERP 0, ETH-PERP 0" in out and "orders: 2" in out
 
     rc, out, err = trader(capsys, "cancel", "--key", str(key), resting)
     assert rc == 0, err

@@ -64,7 +64,9 @@ def demo_export(demo_run: tuple[Path, str]) -> Path:
 def test_demo_cli_options_parse() -> None:
     args = cli.build_parser().parse_args(["demo", "--ledger-out", "/x", "--keep-server"])
     assert (args.profile, args.ledger_out, args.keep_server) == ("test", "/x", True)
-    assert cli.build_parser().parse_args(["demo"]).keep_server is False
+    assert args.state == "slots"  # the serve default
+    plain = cli.build_parser().parse_args(["demo", "--profile", "production", "--state", "list"])
+    assert (plain.keep_server, plain.profile, plain.state) == (False, "production", "list")
 
 
 @pytest.mark.slow
@@ -107,9 +109,13 @@ def test_demo_runs_and_its_export_verifies(demo_export: Path) -> None:
     entries = sorted((out / "entries").glob("*.json"))
     assert manifest["entries"] == len(entries) + 1
     kinds = {json.loads(p.read_text())["kind"] for p in entries}
+    # The demo runs the serve default, the recycling-order state: a cancel is its own
+    # entry (executed, proven, by the next batch's order_ops).
+    assert json.loads((out / "genesis.json").read_text())["state"] == "slots"
     assert kinds == {
         "account_op",
         "order",
+        "cancel",
         "batch",
         "solvency",
         "sweep",
