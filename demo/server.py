@@ -309,9 +309,20 @@ def oracle_key_hex(url: str) -> str:
         raise DemoError(f"cannot read the oracle's public key from {url}: {exc}") from None
 
 
+def crash_market(markets: int) -> int:
+    """The market the scripted crash hits: ETH-PERP (market 1; market 0 with one market).
+
+    The same market on every profile, so erin's ~7x long (sized for its price) and
+    her liquidation are the same story at ``test`` (2 markets) and ``production`` (4).
+    """
+    return min(1, markets - 1)
+
+
 def demo_shocks(markets: int) -> dict[int, list[int]]:
-    """The scripted crash as ``--shock`` takes it: the last market moves ``SHOCK_BPS``."""
-    return {SHOCK_SEQ: [0] * (markets - 1) + [SHOCK_BPS]}
+    """The scripted crash as ``--shock`` takes it: ``crash_market`` moves ``SHOCK_BPS``."""
+    move = [0] * markets
+    move[crash_market(markets)] = SHOCK_BPS
+    return {SHOCK_SEQ: move}
 
 
 def profile_markets(profile: str) -> list[MarketConfig]:

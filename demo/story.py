@@ -10,7 +10,7 @@ through the client SDK
 (``client.sdk``): five traders with run-time keys, deposits, crossing and
 resting orders on two markets, a partial fill, a margin rejection (the API's
 4xx reason is shown), a cancel, a withdrawal, a scripted 10% crash of the
-oracle's last mark after which the server's proven health sweep flags a
+oracle's ETH-PERP mark after which the server's proven health sweep flags a
 leveraged trader and partially liquidates her (issue 11; funding index
 updates on the way), several proven batches triggered with the operator token (read from the server's key directory, where the
 service stores it), an on-demand solvency proof and a stress test at shocked
@@ -48,6 +48,7 @@ from demo.server import (
     SHOCK_SEQ,
     DemoError,
     LocalServer,
+    crash_market,
     demo_shocks,
 )
 from exchange.core.config import MarketConfig
@@ -96,7 +97,7 @@ class Demo:
             Trader("bob", PrivateKey.generate(), 1_500_000),
             Trader("carol", PrivateKey.generate(), 800_000),
             Trader("dave", PrivateKey.generate(), 40_000),
-            # Opens a ~7x long on the last market just before the scripted crash.
+            # Opens a ~7x long on the crash market (ETH-PERP) just before the scripted crash.
             Trader("erin", PrivateKey.generate(), 4_300),
         ]
         self.client: DarkpoolClient
@@ -288,9 +289,9 @@ class Demo:
                 self.order(alice, 1, SELL, 15, marks[1] - 10)
                 self.order(bob, 1, BUY, 20, marks[1] + 10)
                 self.order(dave, 1, SELL, 5, marks[1] - 10)
-            last = len(self.markets) - 1
-            self.order(erin, last, BUY, 10, marks[last] + 20)  # equity ~1.4x initial margin
-            self.order(carol, last, SELL, 10, marks[last] - 20)
+            crash = crash_market(len(self.markets))
+            self.order(erin, crash, BUY, 10, marks[crash] + 20)  # equity ~1.4x initial margin
+            self.order(carol, crash, SELL, 10, marks[crash] - 20)
             self.batch()
             view = self.order_view(alice, alice_h)
             self.check(
@@ -328,7 +329,8 @@ class Demo:
                 )
 
         with self.step(
-            f"batch {SHOCK_SEQ}: the oracle's {self.symbol(len(self.markets) - 1)} mark falls 10%: "
+            f"batch {SHOCK_SEQ}: the oracle's {self.symbol(crash_market(len(self.markets)))} "
+            "mark falls 10%: "
             "health sweep, proven partial liquidation of erin, funding",
             "batch 4 (crash)",
         ):
@@ -377,7 +379,7 @@ class Demo:
 
     def crash(self, erin: Trader) -> None:
         """Batch ``SHOCK_SEQ`` at the crashed mark: the server sweeps and liquidates first."""
-        last = len(self.markets) - 1
+        last = crash_market(len(self.markets))
         before = int(self.client.account(erin.key, erin.index)["positions"][last])
         self.batch()
         view = self.client.account(erin.key, erin.index)
