@@ -39,7 +39,6 @@ from dataclasses import dataclass
 from verifier.field import (
     FieldError,
     field_to_signed,
-    is_canonical,
     require_canonical,
     signed_to_field,
     unsigned_in_range,
@@ -52,6 +51,7 @@ from verifier.params import (
     POSITION_BITS,
     PRICE_BITS,
 )
+from verifier.statements.vectors import market_vectors, require_signals
 
 __all__ = [
     "PER_MARKET",
@@ -202,23 +202,13 @@ class DeleverageTradePublic:
     @classmethod
     def from_signals(cls, signals: Sequence[int], markets: int) -> "DeleverageTradePublic":
         """Decode ``signals`` (a proof's public signals). Raises DeleverageError."""
-        if len(signals) != signal_count(markets):
-            raise DeleverageError(
-                f"expected {signal_count(markets)} public signals, got {len(signals)}"
-            )
-        if not all(is_canonical(s) for s in signals):
-            raise DeleverageError("a public signal is not a field element")
+        require_signals(signals, signal_count(markets), DeleverageError)
         if signals[5] not in (0, 1) or signals[10] not in (0, 1):
             raise DeleverageError("first/counterpartyClosed must be 0 or 1")
-        m = markets
-        base = _FIXED_SIGNALS
-
-        def vector(k: int) -> tuple[int, ...]:
-            return tuple(signals[base + k * m : base + (k + 1) * m])
-
+        raw_positions, prices, raw_funding = market_vectors(signals, _FIXED_SIGNALS, markets, 3)
         try:
-            positions = tuple(field_to_signed(s, POSITION_BITS, "position") for s in vector(0))
-            funding = tuple(field_to_signed(f, FUNDING_BITS, "funding index") for f in vector(2))
+            positions = tuple(field_to_signed(s, POSITION_BITS, "position") for s in raw_positions)
+            funding = tuple(field_to_signed(f, FUNDING_BITS, "funding index") for f in raw_funding)
         except FieldError as exc:
             raise DeleverageError(str(exc)) from exc
         return cls(
@@ -234,7 +224,7 @@ class DeleverageTradePublic:
             rank_key=signals[9],
             counterparty_closed=bool(signals[10]),
             bankrupt_positions=positions,
-            prices=vector(1),
+            prices=prices,
             funding=funding,
         )
 

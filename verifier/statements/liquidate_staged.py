@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from verifier.field import (
     FieldError,
     field_to_signed,
-    is_canonical,
     require_canonical,
     signed_to_field,
     unsigned_in_range,
@@ -32,6 +31,7 @@ from verifier.statements.liquidate import (
     LiquidationStepPublic,
     check_steps,
 )
+from verifier.statements.vectors import market_vectors, require_signals
 
 __all__ = [
     "PER_MARKET",
@@ -110,23 +110,13 @@ class StagedLiquidationStepPublic(LiquidationStepPublic):
 
     @classmethod
     def from_signals(cls, signals: Sequence[int], markets: int) -> "StagedLiquidationStepPublic":
-        if len(signals) != signal_count(markets):
-            raise LiquidationStatementError(
-                f"expected {signal_count(markets)} public signals, got {len(signals)}"
-            )
-        if not all(is_canonical(s) for s in signals):
-            raise LiquidationStatementError("a public signal is not a field element")
+        require_signals(signals, signal_count(markets), LiquidationStatementError)
         flags = signals[4:7]
         if any(f not in (0, 1) for f in flags):
             raise LiquidationStatementError("continuation/closedAll/flatAfter must be 0 or 1")
-        m = markets
-        base = _FIXED_SIGNALS
-
-        def vector(k: int) -> tuple[int, ...]:
-            return tuple(signals[base + k * m : base + (k + 1) * m])
-
+        prices, raw_funding, imf, mmf, fee = market_vectors(signals, _FIXED_SIGNALS, markets, 5)
         try:
-            funding = tuple(field_to_signed(f, FUNDING_BITS, "funding index") for f in vector(1))
+            funding = tuple(field_to_signed(f, FUNDING_BITS, "funding index") for f in raw_funding)
         except FieldError as exc:
             raise LiquidationStatementError(str(exc)) from exc
         return cls(
@@ -137,11 +127,11 @@ class StagedLiquidationStepPublic(LiquidationStepPublic):
             continuation=bool(flags[0]),
             closed_all=bool(flags[1]),
             flat_after=bool(flags[2]),
-            prices=vector(0),
+            prices=prices,
             funding=funding,
-            imf_bps=vector(2),
-            mmf_bps=vector(3),
-            liquidation_fee_bps=vector(4),
+            imf_bps=imf,
+            mmf_bps=mmf,
+            liquidation_fee_bps=fee,
         )
 
 
