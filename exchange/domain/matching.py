@@ -50,6 +50,7 @@ from typing import NamedTuple
 from exchange.domain.book import RestingOrder
 from exchange.domain.markets import MarketSpec, check_markets, imf_vector
 from verifier import accounting
+from verifier.account_state import SlottedOrder
 from verifier.encoding import BUY, AccountState, Order
 from verifier.params import BALANCE_BITS, BPS_DENOM, POSITION_BITS
 from verifier.protocol import FEE_ACCOUNT, is_expired
@@ -490,3 +491,35 @@ def intake_range_problem(
             f"signed {BALANCE_BITS}-bit range if its open orders filled"
         )
     return None
+
+
+def may_cross(orders: Sequence[Order | SlottedOrder]) -> bool:
+    """Whether some batch mark could fill any of ``orders`` (the live ones; any order type).
+
+    A fill at mark P needs a buy with ``limit >= P`` and a sell with ``limit
+    <= P`` of two different accounts in one market, so some buy limit must be
+    >= some other account's sell limit. False means every batch now would
+    prove no fill whatever the mark: the batcher need not run one. Necessary,
+    not sufficient (margin may still refuse). Orders of the fee account never
+    trade. O(len(orders)).
+    """
+    # Per (market, side) and account: the best limit (highest buy, lowest sell).
+    best: dict[tuple[int, int], dict[int, int]] = {}
+    for o in orders:
+        if o.account == FEE_ACCOUNT:
+            continue
+        worth = o.limit_price if o.side == BUY else -o.limit_price
+        per_account = best.setdefault((o.market, o.side), {})
+        per_account[o.account] = max(worth, per_account.get(o.account, worth))
+    for (market, side), buyers in best.items():
+        sellers = best.get((market, 1 - BUY), {})
+        if side != BUY or not sellers:
+            continue
+        # Two accounts each side suffice: the best pair of distinct accounts is among them.
+        top_buys = sorted(((w, a) for a, w in buyers.items()), reverse=True)[:2]
+        top_sells = sorted(((w, a) for a, w in sellers.items()), reverse=True)[:2]
+        for buy_limit, buyer in top_buys:
+            for neg_sell, seller in top_sells:
+                if buyer != seller and buy_limit >= -neg_sell:
+                    return True
+    return False

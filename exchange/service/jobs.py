@@ -15,6 +15,7 @@ import logging
 import re
 import uuid
 
+from exchange.domain.matching import may_cross
 from exchange.errors import Conflict, DomainError, Internal, NotFound, Rejected, Unavailable
 from exchange.models import BatchJobRow, SolvencyJobRow
 from exchange.operator import OperatorError
@@ -169,16 +170,22 @@ class Jobs(ServiceCore):
                 log.info("liquidated accounts %s at report %d", list(done), report.seq)
 
     def _live_orders(self) -> bool:
-        """An order can still trade, or (slots) accepted cancels wait for a batch."""
+        """Some live orders could fill at some mark, or (slots) accepted cancels wait for a batch.
+
+        Live orders that can never cross (all buys below every other
+        account's sells, or one account's own pair) do not make a batch due:
+        it would prove no fill (``exchange.domain.matching.may_cross``).
+        """
         if self.engine.has_queued_work(self.op):
             return True
         now = self._clock()
+        live = []
         for index in list(self._listed.values()):
             view_filled, cancelled = self.op.order_status(index)
             order = self.op.order_terms(index)
             if not cancelled and view_filled < order.size and not is_expired(order.expiry, now):
-                return True
-        return False
+                live.append(order)
+        return may_cross(live)
 
     def sweep_due_now(self) -> bool:
         """Genesis ``risk.sweep_interval_s`` (with ``SWEEP_MARGIN_S``) says a sweep is due now.

@@ -27,6 +27,7 @@ from exchange.domain import (
     SkipReason,
     match_batch,
 )
+from exchange.domain.matching import may_cross
 from tests.exchange.strategies import market_specs
 from verifier import accounting
 from verifier.encoding import BUY, SELL, Order
@@ -228,6 +229,31 @@ def test_result_independent_of_input_order(b: Batch, rnd: random.Random) -> None
     shuffled = list(b.orders)
     rnd.shuffle(shuffled)
     assert run(b) == match_batch(shuffled, b.accounts, b.marks, b.markets, TIMESTAMP, b.max_fills)
+
+
+@given(batches(), st.lists(st.integers(1, 60_000), min_size=3, max_size=3))
+def test_no_fill_at_any_mark_unless_live_orders_may_cross(b: Batch, marks: list[int]) -> None:
+    """The batcher's wake-up rule (may_cross) is necessary for a fill at any mark."""
+    live = [r.order for r in b.orders if not r.cancelled and r.remaining > 0]
+    if may_cross(live):
+        return
+    for batch_marks in (b.marks, marks[: len(b.marks)]):
+        result = match_batch(b.orders, b.accounts, batch_marks, b.markets, TIMESTAMP, b.max_fills)
+        assert not result.fills
+
+
+def test_may_cross_needs_two_accounts_and_crossing_limits() -> None:
+    def o(account: int, side: int, limit: int, market: int = 0) -> Order:
+        return Order(account, market, side, 1, limit, TIMESTAMP, account * 100 + limit)
+
+    assert may_cross([o(1, BUY, 100), o(2, SELL, 100)])  # equal limits cross at P = 100
+    assert not may_cross([o(1, BUY, 99), o(2, SELL, 100)])  # buy below the sell
+    assert not may_cross([o(1, BUY, 100), o(1, SELL, 90)])  # one account's own pair
+    assert not may_cross([o(1, BUY, 100), o(2, SELL, 90, market=1)])  # different markets
+    assert not may_cross([o(0, BUY, 100), o(2, SELL, 90)])  # the fee account never trades
+    # The best buy is the seller's own, but the second account's buy still crosses.
+    assert may_cross([o(1, BUY, 100), o(2, BUY, 95), o(1, SELL, 90)])
+    assert not may_cross([o(1, BUY, 100), o(2, BUY, 85), o(1, SELL, 90)])
 
 
 @settings(max_examples=100, deadline=None)

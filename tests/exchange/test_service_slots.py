@@ -245,7 +245,11 @@ def test_slots_recycle(recycling: tuple[Service, Clock]) -> None:
         _order(trader, 4, BUY, 1, 50_000),  # slot 0: cancelled later, after a batch
     ]
     h = [submit(keys[0], o) for o in first]
+    ledger_length = len(svc.op.ledger)
+    assert not svc.batcher_tick()  # live buys only: no mark can fill them, no empty batch
+    assert len(svc.op.ledger) == ledger_length
     submit(keys[1], _order(other, 1, SELL, 1, 60_000))
+    assert svc._live_orders()  # now a buy at 61,000 crosses a sell at 60,000
     # Every slot holds a live order: a fifth id is refused (a slot rule, not a cap).
     with pytest.raises(Rejected, match="still holds live order id 1"):
         svc.submit_order(_h(svc, o := _order(trader, 5, BUY, 1, 50_000)), _sealed(svc, keys[0], o))
