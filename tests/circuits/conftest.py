@@ -32,6 +32,7 @@ __all__ = [
     "symbols",
     "tamper_check",
     "unsatisfied",
+    "wire_value",
 ]
 
 
@@ -85,6 +86,13 @@ def honest_witness(
             wtns = toolchain.witness(artifacts, inputs, Path(tmp) / "honest.wtns")
             _WITNESSES[key] = r1cs.read_wtns(wtns)
     return _WITNESSES[key]
+
+
+def wire_value(
+    artifacts: toolchain.CompiledArtifacts, inputs: Mapping[str, object], name: str
+) -> int:
+    """Signal ``name``'s value in the honest witness for ``inputs`` (by its ``.sym`` name)."""
+    return honest_witness(artifacts, inputs).values[symbols(artifacts.sym).wire(name)]
 
 
 def unsatisfied(artifacts: toolchain.CompiledArtifacts, witness: r1cs.Witness) -> list[int]:

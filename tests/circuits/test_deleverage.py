@@ -36,9 +36,9 @@ from tests.circuits.conftest import (
     compiled_statement,
     honest_witness,
     public_signals,
-    symbols,
     tamper_check,
     unsatisfied,
+    wire_value,
 )
 from tests.circuits.slot_market import SlotMarket
 from verifier.field import R
@@ -280,10 +280,6 @@ def plan() -> list[DeleverageOutcome]:
     return trades()
 
 
-def _wire(artifacts: toolchain.CompiledArtifacts, inputs: dict[str, object], name: str) -> int:
-    return honest_witness(artifacts, inputs).values[symbols(artifacts.sym).wire(name)]
-
-
 @pytest.mark.slow
 def test_every_trade_satisfies_the_r1cs_with_the_encoders_inputs(
     artifacts: toolchain.CompiledArtifacts, plan: list[DeleverageOutcome]
@@ -305,7 +301,7 @@ def test_fund_exactly_covering_admits_no_adl_one_unit_short_does(
     """
     short = {**SETTLED, 0: (49, (0, 0))}
     first = trades(short)[0]
-    assert first.shortfall == 1 and _wire(artifacts, first.inputs, "cover") == 49
+    assert first.shortfall == 1 and wire_value(artifacts, first.inputs, "cover") == 49
     assert unsatisfied(artifacts, honest_witness(artifacts, first.inputs)) == []
     covers = world({**SETTLED, 0: (50, (0, 0))}).book
     forged = {**first.inputs, "fundBalance": 50, "oldAccRoot": covers.root}
@@ -352,7 +348,7 @@ def test_rank_key_and_funding_are_bound(
     artifacts: toolchain.CompiledArtifacts, plan: list[DeleverageOutcome]
 ) -> None:
     inputs = plan[0].inputs
-    assert _wire(artifacts, inputs, "keyQuotient") == 13_333
+    assert wire_value(artifacts, inputs, "keyQuotient") == 13_333
     assert tamper_check(artifacts, inputs, "rankKey", 13_335)
     assert tamper_check(artifacts, inputs, "rankKey", 0)
     assert tamper_check(artifacts, inputs, "keyQuotient", 13_332)

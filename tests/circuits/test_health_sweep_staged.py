@@ -25,9 +25,9 @@ from tests.circuits.conftest import (
     compiled_statement,
     honest_witness,
     public_signals,
-    symbols,
     tamper_check,
     unsatisfied,
+    wire_value,
 )
 from tests.circuits.slot_market import PARAMS, SlotMarket
 from verifier.account_state import AccountRecord
@@ -181,10 +181,6 @@ def chunk0() -> dict[str, object]:
     return sweep(world())[0].to_circuit_inputs()
 
 
-def _wire(artifacts: toolchain.CompiledArtifacts, inputs: dict[str, object], name: str) -> int:
-    return honest_witness(artifacts, inputs).values[symbols(artifacts.sym).wire(name)]
-
-
 @pytest.mark.slow
 def test_valid_chunks_satisfy_the_r1cs_and_carry_the_encoders_inputs(
     artifacts: toolchain.CompiledArtifacts,
@@ -201,12 +197,12 @@ def test_valid_chunks_satisfy_the_r1cs_and_carry_the_encoders_inputs(
 def test_equity_exactly_at_mmr_after_funding_is_not_flagged(
     artifacts: toolchain.CompiledArtifacts, chunk0: dict[str, object]
 ) -> None:
-    assert _wire(artifacts, chunk0, "slack[2].abs") == 0  # BPS_DENOM * equity - MMR = 0
-    assert _wire(artifacts, chunk0, "slack[3].abs") == 10_000  # 10^4 * 499 - 10^4 * 500
-    assert _wire(artifacts, chunk0, "flags") == 0b1000
+    assert wire_value(artifacts, chunk0, "slack[2].abs") == 0  # BPS_DENOM * equity - MMR = 0
+    assert wire_value(artifacts, chunk0, "slack[3].abs") == 10_000  # 10^4 * 499 - 10^4 * 500
+    assert wire_value(artifacts, chunk0, "flags") == 0b1000
     # The settled balance (range-checked by Equity) is the stored one minus the payment.
-    assert _wire(artifacts, chunk0, "equity[3].rb.abs") == 9_431 + 70
-    assert _wire(artifacts, chunk0, "equity[3].rb.neg") == 1
+    assert wire_value(artifacts, chunk0, "equity[3].rb.abs") == 9_431 + 70
+    assert wire_value(artifacts, chunk0, "equity[3].rb.neg") == 1
     # Flagging the account at MMR, or not flagging the one below, is refused.
     assert tamper_check(artifacts, chunk0, "flags", 0b1100)
     assert tamper_check(artifacts, chunk0, "flags", 0)

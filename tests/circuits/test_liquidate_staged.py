@@ -34,9 +34,9 @@ from tests.circuits.conftest import (
     compiled_statement,
     honest_witness,
     public_signals,
-    symbols,
     tamper_check,
     unsatisfied,
+    wire_value,
 )
 from tests.circuits.slot_market import SlotMarket
 from verifier.field import R
@@ -237,10 +237,6 @@ def plan() -> list[StagedLiquidationOutcome]:
     return run_domain_plan()[0]
 
 
-def _wire(artifacts: toolchain.CompiledArtifacts, inputs: dict[str, object], name: str) -> int:
-    return honest_witness(artifacts, inputs).values[symbols(artifacts.sym).wire(name)]
-
-
 @pytest.mark.slow
 def test_every_step_satisfies_the_r1cs_with_the_encoders_inputs(
     artifacts: toolchain.CompiledArtifacts, plan: list[StagedLiquidationOutcome]
@@ -256,8 +252,8 @@ def test_funding_is_settled_before_the_rules(
 ) -> None:
     inputs = plan[0].inputs
     # The settled balance (range-checked by Equity) is the stored one minus 200.
-    assert _wire(artifacts, inputs, "eqM.rb.abs") == 9_540
-    assert _wire(artifacts, inputs, "belowM.neg") == 1
+    assert wire_value(artifacts, inputs, "eqM.rb.abs") == 9_540
+    assert wire_value(artifacts, inputs, "belowM.neg") == 1
     # Claiming account 1 had already settled (checkpoint = current index, so it
     # pays nothing and is healthy): the leaf does not open; nor can the
     # payment be skipped, the fund's checkpoints forged or the index changed.
@@ -272,8 +268,8 @@ def test_partial_step_lands_exactly_on_initial_margin(
     artifacts: toolchain.CompiledArtifacts, plan: list[StagedLiquidationOutcome]
 ) -> None:
     inputs = plan[0].inputs
-    assert _wire(artifacts, inputs, "after.abs") == 0  # BPS_DENOM * equity - IMR = 0
-    assert _wire(artifacts, inputs, "fewer.neg") == 1  # 59 lots would not restore
+    assert wire_value(artifacts, inputs, "after.abs") == 0  # BPS_DENOM * equity - IMR = 0
+    assert wire_value(artifacts, inputs, "fewer.neg") == 1  # 59 lots would not restore
     assert tamper_check(artifacts, inputs, "closedAll", 1)
     assert tamper_check(artifacts, inputs, "fewer.neg", 0)
     assert tamper_check(artifacts, inputs, "lots", 61)
@@ -287,7 +283,10 @@ def test_all_positions_move_when_initial_margin_cannot_be_restored(
     inputs = plan[2].inputs  # account 4, market 1: 100 lots, closedAll = 1
     assert plan[2].public.closed_all and plan[2].lots == 100
     # After the whole market the account is still below IMR (closedAll = 1 = after.neg).
-    assert _wire(artifacts, inputs, "closedAll") == 1 and _wire(artifacts, inputs, "after.abs") > 0
+    assert (
+        wire_value(artifacts, inputs, "closedAll") == 1
+        and wire_value(artifacts, inputs, "after.abs") > 0
+    )
     assert tamper_check(artifacts, inputs, "lots", 99)
     assert tamper_check(artifacts, inputs, "closedAll", 0)
     assert tamper_check(artifacts, inputs, "flatAfter", 1)
@@ -302,15 +301,15 @@ def test_equity_at_mmr_after_funding_cannot_be_liquidated(
     at_mmr = world({**SETTLED, 1: (500 - 10_000, (100, 0))}).book
     inputs = step(at_mmr, 1, 0, 56, continuation=True).inputs
     assert unsatisfied(artifacts, honest_witness(artifacts, inputs)) == []
-    assert _wire(artifacts, inputs, "belowM.neg") == 0
-    assert _wire(artifacts, inputs, "belowM.abs") == 0
+    assert wire_value(artifacts, inputs, "belowM.neg") == 0
+    assert wire_value(artifacts, inputs, "belowM.abs") == 0
     with pytest.raises(WitnessError):
         toolchain.witness(artifacts, {**inputs, "continuation": 0}, tmp_path / "at.wtns")
     assert tamper_check(artifacts, inputs, "continuation", 0)
     below = world({**SETTLED, 1: (499 - 10_000, (100, 0))}).book
     ok = step(below, 1, 0, 56).inputs
     assert unsatisfied(artifacts, honest_witness(artifacts, ok)) == []
-    assert _wire(artifacts, ok, "belowM.neg") == 1
+    assert wire_value(artifacts, ok, "belowM.neg") == 1
 
 
 @pytest.mark.slow
@@ -318,8 +317,8 @@ def test_fee_cap_and_cover(
     artifacts: toolchain.CompiledArtifacts, plan: list[StagedLiquidationOutcome]
 ) -> None:
     cover = plan[1].inputs  # account 3: equity -50 after funding, fee capped at 0
-    assert _wire(artifacts, cover, "cover") == 50
-    assert _wire(artifacts, cover, "feeRaw") == 10 and _wire(artifacts, cover, "fee") == 0
+    assert wire_value(artifacts, cover, "cover") == 50
+    assert wire_value(artifacts, cover, "feeRaw") == 10 and wire_value(artifacts, cover, "fee") == 0
     assert tamper_check(artifacts, cover, "fee", 10)  # the uncapped fee is refused
     assert tamper_check(artifacts, cover, "cover", 0)
     assert tamper_check(artifacts, cover, "flatAfter", 0)
