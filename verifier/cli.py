@@ -40,6 +40,7 @@ from typing import Any
 
 from verifier import groth16, inclusion, ledger, poseidon
 from verifier.babyjub import Point
+from verifier.inclusion_slots import SlotsOpening, check_slots_inclusion, parse_slots_opening
 from verifier.oracle import OracleFormatError, key_hex, parse_key_hex
 from verifier.source import (
     InputError,
@@ -282,20 +283,32 @@ def _oracle_pin(text: str | None) -> Point | None:
 def cmd_inclusion(args: argparse.Namespace) -> int:
     if args.jobs < 1:
         raise InputError("--jobs must be at least 1")
+    src = open_source(args.ledger)
+    genesis = src.genesis()
+    # The ledger's genesis names its state: a slots opening is an 8-input leaf
+    # in the quaternary tree (verifier.inclusion_slots), a list one a binary path.
+    slots = isinstance(genesis, dict) and genesis.get("state") == "slots"
+    raw = load_json_file(Path(args.opening), "opening")
     try:
-        opening = inclusion.parse_opening(load_json_file(Path(args.opening), "opening"))
-        fills = (
-            None
-            if args.fills is None
-            else inclusion.parse_fills(load_json_file(Path(args.fills), "fills"), opening.account)
-        )
+        if slots:
+            if args.fills is not None:
+                raise InputError("--fills is for list ledgers: a slots ledger has no fill tree")
+            opening: inclusion.Opening | SlotsOpening = parse_slots_opening(raw)
+            fills = None
+        else:
+            opening = inclusion.parse_opening(raw)
+            fills = (
+                None
+                if args.fills is None
+                else inclusion.parse_fills(
+                    load_json_file(Path(args.fills), "fills"), opening.account
+                )
+            )
     except inclusion.InclusionInputError as exc:
         raise InputError(str(exc)) from None
-    src = open_source(args.ledger)
     pinned = load_vkey_dir(Path(args.vkeys)) if args.vkeys is not None else None
     manifest = src.manifest()
     read_manifest_count(manifest)
-    genesis = src.genesis()
     recorder = inclusion.HistoryRecorder(src.entry)
     progress = _make_progress(args.quiet)
     try:
@@ -317,7 +330,10 @@ def cmd_inclusion(args: argparse.Namespace) -> int:
         print(f"RESULT: NOT VERIFIED: {exc}")
         return EXIT_INVALID
     try:
-        result = inclusion.check_inclusion(opening, history, fills)
+        if isinstance(opening, SlotsOpening):
+            result = check_slots_inclusion(opening, history)
+        else:
+            result = inclusion.check_inclusion(opening, history, fills)
     except inclusion.InclusionInputError as exc:
         raise InputError(str(exc)) from None
     if args.json:

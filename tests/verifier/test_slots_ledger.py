@@ -421,3 +421,39 @@ def test_resumed_replay_keeps_pending_cancels(honest: SlotsLedger, tmp_path: Pat
     state.pending_cancels = [commitment(honest, "bob_sell")]
     failure = first(replay(export, state=state, checker=no_proof_checks))
     assert failure.entry_index == BATCH
+
+
+def test_darkpool_verify_inclusion_checks_a_slots_opening_against_the_ledger(
+    honest: SlotsLedger, tmp_path: Path
+) -> None:
+    """`darkpool-verify inclusion` on a slots ledger: the service's own opening is INCLUDED;
+    an opening with a raised balance whose root the operator recomputed (what a trader's
+    path-only check accepts) is NOT INCLUDED, because no verified entry has that root."""
+    from verifier.account_state import account_state_leaf
+    from verifier.inclusion_slots import parse_slots_opening
+    from verifier.quadtree import quad_root
+
+    opening = honest.operator.inclusion_opening(1)
+    good = tmp_path / "opening.json"
+    good.write_text(json.dumps(opening))
+    code, out, err = run_cli("inclusion", "--ledger", str(honest.export), "--opening", str(good))
+    assert code == 0 and "RESULT: INCLUDED" in out, out + err
+
+    forged = copy.deepcopy(opening)
+    forged["opening"]["balance"] = str(int(forged["opening"]["balance"]) + 1_000_000)
+    forged.pop("leaf", None)
+    parsed = parse_slots_opening(forged)
+    forged["root"] = str(
+        quad_root(account_state_leaf(parsed.record), parsed.account, parsed.siblings)
+    )
+    bad = tmp_path / "forged.json"
+    bad.write_text(json.dumps(forged))
+    code, out, err = run_cli("inclusion", "--ledger", str(honest.export), "--opening", str(bad))
+    assert code == 1 and "RESULT: NOT INCLUDED: root" in out, out + err
+
+    fills = tmp_path / "fills.json"
+    fills.write_text("[]")
+    code, out, err = run_cli(
+        "inclusion", "--ledger", str(honest.export), "--opening", str(good), "--fills", str(fills)
+    )
+    assert code == 2 and "--fills is for list ledgers" in err, out + err
