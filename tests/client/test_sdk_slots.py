@@ -5,11 +5,12 @@ sealed order with the operator's box key, checks the owner's signature over
 ``h`` and the intake's slot rule (an id enters slot ``id mod 4^slot_levels``
 only above the slot's newest id and when that one is finished), checks cancel
 signatures over ``Poseidon(TAG(cancel), h)``, and lists the account's orders.
-No prover, no database: cheap.
+No proofs, no database: cheap (the inclusion test builds its opening with prover.account_book.slots_opening).
 """
 
 import base64
 import json
+from dataclasses import replace
 from typing import Any
 
 import httpx
@@ -19,9 +20,10 @@ from nacl.public import SealedBox
 
 from client.sdk import ClientError, DarkpoolClient
 from client.slots import OrderIds, SlotsBusy, verify_slots_inclusion
+from prover.account_book import AccountBook, slots_opening
+from prover.circuits import load_params
 from verifier import auth
 from verifier.account_state import (
-    AccountRecord,
     SlottedOrder,
     cancel_order_message,
     order_hash,
@@ -30,7 +32,6 @@ from verifier.account_state import (
 from verifier.eddsa import PrivateKey, SignatureError, check_signature, signature_from_dict
 from verifier.encoding import Order
 from verifier.protocol import STAGED_STATEMENTS, Tags
-from verifier.quadtree import QuadTree
 
 TAGS = Tags.for_exchange("darkpool-dev")
 KEY = PrivateKey(b"\x05" * 32)
@@ -217,38 +218,19 @@ def test_list_state_client_refuses_slot_fields() -> None:
 
 def test_slots_inclusion_is_checked_on_the_quaternary_tree() -> None:
     pub = KEY.public_key()
-    records = [
-        AccountRecord(
-            pub.x, pub.y, 1_000 * i, (i, -i), (0, 0), order_root=i, nonce=i, blinding=77 + i
+    book = AccountBook(load_params("test"))  # 2 quaternary levels, 2 markets
+    for i in range(1, 4):
+        opened = book.open(
+            i, pub=(pub.x, pub.y), balance=1_000 * i, funding=(0, 0), blinding=77 + i
         )
-        for i in range(1, 4)
-    ]
-    tree = QuadTree(2)
-    for i, r in enumerate(records):
-        tree.update(i + 1, r.leaf())
-    r = records[1]
-    incl = {
-        "account": 2,
-        "root": str(tree.root),
-        "leaf": str(r.leaf()),
-        "siblings": [[str(x) for x in step] for step in tree.path(2).siblings],
-        "opening": {
-            "pub_x": str(r.pub_x),
-            "pub_y": str(r.pub_y),
-            "balance": str(r.balance),
-            "positions": [str(p) for p in r.positions],
-            "checkpoints": [str(c) for c in r.checkpoints],
-            "order_root": str(r.order_root),
-            "nonce": r.nonce,
-            "blinding": str(r.blinding),
-        },
-    }
+        book.put(i, replace(opened, positions=(i, -i), nonce=i))
+    incl = slots_opening(book, 2)
     assert verify_slots_inclusion(incl, 2, pub)
     assert not verify_slots_inclusion(incl, 3, pub)  # depth the genesis does not have
     assert not verify_slots_inclusion(incl, 2, PrivateKey(b"\x06" * 32).public_key())
     for change in (
         {"account": 1},
-        {"root": str(tree.root + 1)},
+        {"root": str(book.root + 1)},
         {"leaf": "5"},
         {"opening": {**incl["opening"], "balance": "2001"}},
         {"opening": {**incl["opening"], "order_root": "0"}},
