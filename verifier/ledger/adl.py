@@ -112,8 +112,8 @@ class ADLChecks(SlotsRiskChecks):
             raise EntryError(reasons[0])
         if end_root != e.roots_after.account:
             raise EntryError("the last ADL trade does not end at roots_after")
-        for k, (proof, decoded) in enumerate(zip(e.trades, trades, strict=True)):
-            expected = replace(
+        expected = [
+            replace(
                 decoded,
                 bankrupt=e.account,
                 shortfall=e.shortfall,
@@ -121,11 +121,9 @@ class ADLChecks(SlotsRiskChecks):
                 funding=funding,
                 first=k == 0,
             )
-            try:
-                signals_expected = expected.signals()
-            except ValueError as exc:
-                raise EntryError(f"ADL trade {k} public inputs: {exc}") from None
-            self._proof(ADL_STATEMENT, proof.to_json(), signals_expected, e.index, f"ADL trade {k}")
+            for k, decoded in enumerate(trades)
+        ]
+        self._expected_proofs(ADL_STATEMENT, e.trades, expected, e.index, "ADL trade")
         risk = self.state.risk
         risk.pending = [i for i in risk.pending if i != e.account]
         risk.adl_events += 1

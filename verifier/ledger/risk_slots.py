@@ -21,7 +21,7 @@ when ``genesis.slots``. Pure: no I/O. Never imports prover or exchange.
 
 from collections.abc import Sequence
 from dataclasses import replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from verifier import groth16
 from verifier.ledger.checks import ReplayChecks
@@ -40,8 +40,31 @@ SLOTS_SWEEP = "health_sweep_staged"
 SLOTS_LIQUIDATE = "liquidate_staged"
 
 
+class _Encodes(Protocol):
+    def signals(self) -> list[int]: ...
+
+
 class SlotsRiskChecks(ReplayChecks):
     """Slots-ledger halves of ``RiskChecks.sweep`` / ``RiskChecks.liquidation``."""
+
+    def _expected_proofs(
+        self,
+        statement: str,
+        proofs: Sequence[ProofData],
+        expected: Sequence[_Encodes],
+        index: int,
+        what: str,
+    ) -> None:
+        """Queue proof ``k`` against the public inputs ``expected[k]`` encodes.
+
+        Raises EntryError ``"{what} {k} public inputs: ..."`` when one does not encode.
+        """
+        for k, (proof, public) in enumerate(zip(proofs, expected, strict=True)):
+            try:
+                signals_expected = public.signals()
+            except ValueError as exc:
+                raise EntryError(f"{what} {k} public inputs: {exc}") from None
+            self._proof(statement, proof.to_json(), signals_expected, index, f"{what} {k}")
 
     def _signals(self, statement: str, proofs: Sequence[ProofData], what: str) -> list[list[int]]:
         n_public = self.keys[statement][0].n_public
@@ -131,8 +154,8 @@ class SlotsRiskChecks(ReplayChecks):
             raise EntryError(reasons[0])
         if end_root != e.roots_after.account:
             raise EntryError("the last liquidation step does not end at roots_after")
-        for k, (step, decoded) in enumerate(zip(e.steps, steps, strict=True)):
-            expected = replace(
+        expected = [
+            replace(
                 decoded,
                 prices=report.marks,
                 funding=funding,
@@ -140,11 +163,7 @@ class SlotsRiskChecks(ReplayChecks):
                 mmf_bps=mmf,
                 liquidation_fee_bps=fees,
             )
-            try:
-                signals_expected = expected.signals()
-            except ValueError as exc:
-                raise EntryError(f"liquidation step {k} public inputs: {exc}") from None
-            self._proof(
-                SLOTS_LIQUIDATE, step.to_json(), signals_expected, e.index, f"liquidation step {k}"
-            )
+            for decoded in steps
+        ]
+        self._expected_proofs(SLOTS_LIQUIDATE, e.steps, expected, e.index, "liquidation step")
         return len(steps)
