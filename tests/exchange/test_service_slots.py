@@ -269,6 +269,9 @@ def test_slots_recycle(recycling: tuple[Service, Clock]) -> None:
     ]
     for o in second:
         submit(keys[0], o)
+    # Slot 0 still holds id 4 until a batch executes its cancel: the refusal says so.
+    with pytest.raises(Rejected, match="id 4, whose cancel waits for the next batch"):
+        svc.submit_order(_h(svc, o := _order(trader, 8, BUY, 1, 50_000)), _sealed(svc, keys[0], o))
     clock.now += 1
     svc.run_batch()  # executes the cancel of id 4: slot 0 is free again
     assert not svc.engine.has_queued_work(svc.op)

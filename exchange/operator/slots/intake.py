@@ -192,6 +192,11 @@ class SlotsIntake(SlotsState):
                 return None
             held = self.accepted[owner]
             held_id, finished = held.order.order_id, self._finished(held, now)
+            if not finished and held.cancel_accepted and order.order_id > held_id:
+                return (
+                    f"slot {slot} holds order id {held_id}, whose cancel waits for the next "
+                    "batch to execute it: retry after that batch (or use an id in another slot)"
+                )
         if order.order_id == held_id:
             return f"order id {held_id} is already used by this account (slot {slot})"
         if order.order_id < held_id:
