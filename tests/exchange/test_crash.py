@@ -20,6 +20,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -114,13 +115,14 @@ def test_kill_9_while_proving_loses_nothing(tmp_path: Path, database_url: str) -
             2,
             entries_before + 1,
         )
-        for key, account, h, state in (
-            (alice, a, buy, ("open", "2")),
-            (bob, b, sell, ("filled", "2")),
-            (bob, b, late, ("open", "0")),
-        ):
-            view = c.order_status(key, account, int(h["commitment"]))
-            assert (view["status"], view["filled"]) == state
+        _assert_orders(
+            c,
+            (
+                (alice, a, buy, ("open", "2")),
+                (bob, b, sell, ("filled", "2")),
+                (bob, b, late, ("open", "0")),
+            ),
+        )
         result = c.admin_batch(TOKEN)
         assert result["fills"] == 1 and result["volume"][0] == "1"
         assert c.order_status(alice, a, int(buy["commitment"]))["status"] == "filled"
@@ -275,20 +277,30 @@ def test_kill_9_on_the_slots_state_while_proving(tmp_path: Path) -> None:
         assert kinds == ["funding", "batch", "order"]  # the batch once, then the queued order
         view = httpx.get(f"{url}/v1/batches/{batch_id}").json()
         assert (view["status"], view["starts"]) == ("published", 2)
-        for key, account, h, state in (
-            (alice, a, buy, ("open", "1")),
-            (bob, b, sell, ("filled", "1")),
-            (bob, b, spare, ("cancelled", "0")),
-            (bob, b, late, ("open", "0")),
-        ):
-            status = c.order_status(key, account, int(h["commitment"]))
-            assert (status["status"], status["filled"]) == state
+        _assert_orders(
+            c,
+            (
+                (alice, a, buy, ("open", "1")),
+                (bob, b, sell, ("filled", "1")),
+                (bob, b, spare, ("cancelled", "0")),
+                (bob, b, late, ("open", "0")),
+            ),
+        )
         result = c.admin_batch(TOKEN)
         assert result["fills"] == 1 and result["volume"][0] == "1"
         out = c.export_ledger(tmp_path / "export")
         c.close()
     report = replay_source(DirectorySource(out), checker=check_proofs(2))
     assert report.ok, [str(f) for f in report.failures]
+
+
+def _assert_orders(
+    c: DarkpoolClient, expected: tuple[tuple[PrivateKey, int, dict[str, Any], tuple[str, str]], ...]
+) -> None:
+    """Each (key, account, order, (status, filled)) row is what the service reports."""
+    for key, account, h, state in expected:
+        view = c.order_status(key, account, int(h["commitment"]))
+        assert (view["status"], view["filled"]) == state
 
 
 def _trigger_batch(url: str) -> None:
