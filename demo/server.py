@@ -37,7 +37,9 @@ ORACLE_PREMIUM_BPS = 20
 #: The demo's scripted crash: report 4 (batch 4) moves the second market's mark -10%.
 SHOCK_SEQ, SHOCK_BPS = 4, -1_000
 ORDER_TTL = 3_600
-SERVER_START_TIMEOUT_S = 300.0
+#: Until ``/v1/health`` answers 200: on a cold cache the server first builds every key
+#: of its state (slots: 7 statements, ~10 min of single-core snarkjs setups here).
+SERVER_START_TIMEOUT_S = 1_200.0
 JOB_TIMEOUT_S = 900.0
 
 
