@@ -18,6 +18,7 @@ import pytest
 
 from prover import toolchain
 from prover.account_book import AccountBook, BookOutcome
+from prover.circuits import Tags
 from prover.errors import WitnessError
 from prover.statements.account_update import PUBLIC, AccountOpError, OpKind, build_account_update
 from tests.circuits.conftest import compiled_statement, honest_witness, tamper_check, unsatisfied
@@ -193,6 +194,48 @@ def test_builder_refuses_what_the_circuit_rejects() -> None:
         update(b, OpKind.DEPOSIT, 1, 5, funding=(1 << (FUNDING_BITS - 1), 0))
     with pytest.raises(AccountOpError, match="balance"):
         update(book(balance=(1 << (BALANCE_BITS - 1)) - 1), OpKind.DEPOSIT, 1, PAYMENT + 1)
+
+
+def test_withdraw_signature_binds_amount_nonce_and_exchange() -> None:
+    """A withdrawal signature covers (tag of this exchange, index, amount, nonce): one over
+    another amount, an old nonce, another exchange's or another message's tag, or by
+    another key is refused (the circuit checks the same message: sigS/amount/nonce tampers)."""
+    b = book()
+    nonce = b.record(1).nonce
+    elsewhere = Tags.for_exchange("elsewhere")
+    bad_messages = [
+        (key(1), withdraw_message(TAGS.withdraw, 1, 6, nonce)),
+        (key(1), withdraw_message(TAGS.withdraw, 1, 5, nonce - 1)),
+        (key(1), withdraw_message(elsewhere.withdraw, 1, 5, nonce)),
+        (key(1), withdraw_message(TAGS.order, 1, 5, nonce)),
+        (key(2), withdraw_message(TAGS.withdraw, 1, 5, nonce)),
+    ]
+    for signer, message in bad_messages:
+        with pytest.raises(AccountOpError, match="signature rejected"):
+            build_account_update(
+                b,
+                OpKind.WITHDRAW,
+                1,
+                5,
+                key(1).public_key(),
+                prices=PRICES,
+                imf_bps=IMF,
+                funding=FUNDING,
+                tags=TAGS,
+                signature=signer.sign(message),
+            )
+    with pytest.raises(AccountOpError, match="carries the owner's signature"):
+        build_account_update(
+            b,
+            OpKind.WITHDRAW,
+            1,
+            5,
+            key(1).public_key(),
+            prices=PRICES,
+            imf_bps=IMF,
+            funding=FUNDING,
+            tags=TAGS,
+        )
 
 
 def test_verifier_public_inputs_refuse_impossible_entries() -> None:

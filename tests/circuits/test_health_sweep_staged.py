@@ -105,6 +105,7 @@ def test_check_sweep_rejects_what_does_not_match_the_ledger() -> None:
     assert "chunkIndex 1, expected 0" in " ".join(check(pubs[::-1], m).reasons)
     assert check([], m).reasons == ("no chunks",)
     assert "expected 9 public signals" in " ".join(check([pubs[0][:-1]], m).reasons)
+    assert "not a field element" in " ".join(check([[R, *pubs[0][1:]]], m).reasons)
     # A chunk proved at stale funding indices (before the move) is not this sweep.
     stale = [c.public_inputs() for c in sweep(m, funding=(0, 0))]
     assert "funding indices differ" in " ".join(check(stale, m).reasons)

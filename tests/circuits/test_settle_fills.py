@@ -21,6 +21,7 @@ from tests.circuits.slot_market import (
     IMF_BPS,
     MMF_BPS,
     NOW,
+    PARAMS,
     PRICES,
     SlotMarket,
 )
@@ -186,6 +187,83 @@ def test_a_fill_that_increases_exposure_below_margin_is_refused(
         honest_witness(artifacts, bad.inputs)
 
 
+def test_margin_exactly_at_initial_margin_passes_one_unit_short_fails(
+    artifacts: toolchain.CompiledArtifacts,
+) -> None:
+    """Account 3 buys 10 lots at 1,000 with fee 30: equity after = balance - 30, IMR 1,000."""
+    for balance, ok in ((1_030, True), (1_029, False)):
+        m = market()
+        m.open(3, balance)
+        buy = m.order(3, BUY, 10, PRICES[0])
+        sell = m.order(2, SELL, 10, PRICES[0])
+        m.ops([m.place_op(buy), m.place_op(sell)])
+        if ok:
+            out = m.fills([GroupFill(buy, sell, 10)])
+            assert m.book.record(3).balance == balance - 10 * PRICES[0] - 30
+            honest_witness(artifacts, out.inputs)
+            continue
+        with pytest.raises(FillsError, match="initial margin"):
+            m.fills([GroupFill(buy, sell, 10)])
+        short = m.fills([GroupFill(buy, sell, 10)], check_rules=False)
+        with pytest.raises(WitnessError):
+            honest_witness(artifacts, short.inputs)
+
+
+def test_self_trade_is_consistent(artifacts: toolchain.CompiledArtifacts) -> None:
+    m = market()
+    buy = m.order(1, BUY, 5, PRICES[0], order_id=1)
+    sell = m.order(1, SELL, 5, PRICES[0], order_id=2)
+    m.ops([m.place_op(buy), m.place_op(sell)])
+    out = m.fills([GroupFill(buy, sell, 5)])
+    honest_witness(artifacts, out.inputs)
+    f = fee(5, PRICES[0], FEE_BPS[0])
+    assert m.book.record(1).positions == (0, 0)
+    assert m.book.record(1).balance == 100_000 - 2 * f
+    assert m.book.record(0).balance == 2 * f
+
+
+def test_empty_group_moves_no_value(artifacts: toolchain.CompiledArtifacts) -> None:
+    """A group with no fills (a batch with nothing to match) changes no balance or
+    position and has zero volume; only the fee account's leaf is re-blinded."""
+    m = market()
+    before = m.book.copy()
+    out = m.fills([])
+    for index, record in before.records.items():
+        after = m.book.record(index)
+        assert (after.balance, after.positions) == (record.balance, record.positions)
+    assert public_signals(artifacts, out.inputs) == statement.public_inputs(
+        old_acc_root=before.root,
+        new_acc_root=m.book.root,
+        batch_id=BATCH_ID,
+        timestamp=NOW,
+        prices=PRICES,
+        funding=(0, 0),
+        volume=(0, 0),
+        fee_bps=FEE_BPS,
+        imf_bps=IMF_BPS,
+        mmf_bps=MMF_BPS,
+    )
+    # Padding slots cannot smuggle volume or move the root.
+    assert tamper_check(artifacts, out.inputs, "volume[0]", 1)
+    assert tamper_check(artifacts, out.inputs, "active[0]", 1)
+    assert tamper_check(artifacts, out.inputs, "feeBalance", 1)
+
+
+def test_builder_refuses_bad_groups() -> None:
+    m = market()
+    fill = crossing(m)
+    with pytest.raises(FillsError, match="slots"):
+        m.fills([fill] * (PARAMS.group_fills + 1))
+    with pytest.raises(FillsError, match="pairs a buy and a sell"):
+        m.fills([GroupFill(fill.sell, fill.buy, 1)])
+    with pytest.raises(FillsError, match="at least one lot"):
+        m.fills([replace(fill, quantity=0)])
+    no_fee = SlotMarket()
+    no_fee.open(1, 1_000)
+    with pytest.raises(FillsError, match="fee account"):
+        no_fee.fills([])
+
+
 def test_unplaced_order_cannot_fill(artifacts: toolchain.CompiledArtifacts) -> None:
     m = market()
     buy = m.order(1, BUY, 5, PRICES[0])
@@ -222,6 +300,16 @@ def test_limit_and_expiry_boundaries(artifacts: toolchain.CompiledArtifacts) -> 
     above = m3.fills([fill3], prices=(PRICES[0] + 1, PRICES[1]), check_rules=False)
     with pytest.raises(WitnessError):  # the buy's limit is the old mark
         honest_witness(artifacts, above.inputs)
+    # The sell side: a sell limited one unit above the mark does not fill at the mark.
+    m4 = market()
+    buy = m4.order(1, BUY, 5, PRICES[0])
+    sell = m4.order(2, SELL, 5, PRICES[0] + 1)
+    m4.ops([m4.place_op(buy), m4.place_op(sell)])
+    with pytest.raises(FillsError, match="beyond the limit"):
+        m4.fills([GroupFill(buy, sell, 1)])
+    below = m4.fills([GroupFill(buy, sell, 1)], check_rules=False)
+    with pytest.raises(WitnessError):
+        honest_witness(artifacts, below.inputs)
 
 
 @pytest.mark.parametrize(

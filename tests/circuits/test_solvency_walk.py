@@ -9,6 +9,7 @@ R1CS.
 """
 
 import random
+import re
 from dataclasses import replace
 from pathlib import Path
 
@@ -18,12 +19,20 @@ from prover import toolchain
 from prover.account_book import AccountBook
 from prover.errors import WitnessError
 from prover.statements.solvency_walk import PUBLIC, SolvencyWalkWitness, build_solvency_walk
-from tests.circuits.conftest import compiled_statement, honest_witness, tamper_check, unsatisfied
+from prover.toolchain.compile import source_files
+from tests.circuits.conftest import (
+    compiled_statement,
+    honest_witness,
+    tamper_check,
+    unsatisfied,
+    wire_value,
+)
 from tests.circuits.proving import declared_public_inputs
 from tests.circuits.slot_market import PARAMS
 from verifier.field import R
 from verifier.params import FUNDING_BITS
 from verifier.quadtree import QuadTree, quad_root_from_subroots
+from verifier.statements import solvency_chunk as solvency_totals
 from verifier.statements import solvency_walk as statement
 from verifier.statements.solvency_walk import SolvencyError, SolvencyTotals, check_solvency_walk
 
@@ -98,6 +107,23 @@ def test_public_names_match_circuit_declaration() -> None:
     assert PARAMS.chunk_levels == 1  # 4 accounts per chunk at the test profile
 
 
+def test_total_widths_match_the_circuit() -> None:
+    """The verifier's running-total widths are the circuit's SOLVENCY_* functions
+    (wherever among solvency_walk.circom's includes they are defined)."""
+    sources = source_files(CIRCUIT, include_dirs=[CIRCUIT.parent, CIRCUIT.parent / "lib"])
+    text = "\n".join(f.read_text() for f in sources)
+    found = {
+        name: int(v)
+        for name, v in re.findall(r"function (SOLVENCY_\w+)\(\) \{ return (\d+); \}", text)
+    }
+    assert found == {
+        "SOLVENCY_EQUITY_BITS": solvency_totals.EQUITY_BITS,
+        "SOLVENCY_SUM_BALANCE_BITS": solvency_totals.SUM_BALANCE_BITS,
+        "SOLVENCY_SUM_POSITION_BITS": solvency_totals.SUM_POSITION_BITS,
+        "SOLVENCY_DEFICIT_BITS": solvency_totals.DEFICIT_BITS,
+    }
+
+
 def test_builder_settles_funding_in_the_totals() -> None:
     ws = walk(book())
     assert [w.chunk_index for w in ws] == [0, 1]
@@ -149,6 +175,86 @@ def test_deficit_against_the_fund_after_funding() -> None:
         assert result.ok is solvent, result.reasons
         if not solvent:
             assert result.reasons == ("deficit 676 exceeds the insurance fund 675",)
+
+
+def book_of(accounts: tuple[tuple[int, int, tuple[int, int]], ...]) -> AccountBook:
+    """(index, balance, positions) opened at the current funding indices (nothing owed)."""
+    b = AccountBook(PARAMS)
+    for index, balance, positions in accounts:
+        b.open(
+            index,
+            pub=(1_000 + index, 2_000 + index),
+            balance=balance,
+            funding=FUNDING,
+            blinding=(index + 7) * 0x1234567890ABCDEF,
+        )
+        b.put(index, replace(b.record(index), positions=positions))
+    return b
+
+
+# Trust case 3: the insurance fund (account 0) sold 150 lots, raising its cash.
+# At PRICES its cash is 15,560 but its equity only 15,560 - 150 * 100 = 560;
+# account 1 (long 150, cash -23,711) has equity -8,711: a deficit of 8,711.
+# Counting the fund's cash would call this solvent; its equity does not.
+FUND_WITH_POSITIONS = ((0, 15_560, (-150, 0)), (1, -23_711, (150, 0)))
+
+
+def test_fund_is_account_zero_equity_not_cash() -> None:
+    b = book_of(FUND_WITH_POSITIONS)
+    result = check(publics(walk(b)), b, collateral=15_560 - 23_711)
+    assert result.totals == SolvencyTotals(
+        balance=-8_151, positions=(0, 0), deficit=8_711, fund=560
+    )
+    assert not result.ok
+    assert result.reasons == ("deficit 8711 exceeds the insurance fund 560",)
+    # The fund's own shortfall is not a trader's deficit: a fund at equity -10 is -10.
+    broke = book_of(((0, 1_490, (-15, 0)), (1, -1_490, (15, 0))))
+    result = check(publics(walk(broke)), broke, collateral=0)
+    assert result.totals is not None
+    assert (result.totals.deficit, result.totals.fund) == (0, -10)
+
+
+def test_check_solvency_walk_rejects_broken_chains_and_sums() -> None:
+    b = book()
+    pubs = publics(walk(b))
+
+    def reasons(chunks: list[list[int]], **kw: object) -> str:
+        result = check(chunks, b, **kw)
+        assert not result.ok
+        return " | ".join(result.reasons)
+
+    # Two honest walks with different salts: chunk 0 of one, chunk 1 of the other.
+    assert "prevCommit differs" in reasons([pubs[0], publics(walk(b, seed=9))[1]])
+    missing_first = reasons(pubs[1:])
+    assert "chunkIndex 1" in missing_first and "isFirst" in missing_first
+    assert "isFirst" in reasons(pubs[::-1])
+    assert "differ from the oracle prices" in reasons(pubs, prices=(101, 7))
+    # A chunk proved at other prices (its prevCommit patched to chain).
+    other = publics(build_solvency_walk(b, (101, 7), FUNDING, random.Random(3)))
+    assert "uses other prices" in reasons([pubs[0], [*other[1][:2], pubs[1][2], *other[1][3:]]])
+    assert "not a field element" in reasons([pubs[0], [R, *pubs[1][1:]]])
+    # One lot long with no counterparty (account 5 is settled at FUNDING already).
+    lone = book()
+    lone.put(5, replace(lone.record(5), positions=(0, 1), checkpoints=FUNDING))
+    result = check(publics(walk(lone)), lone, expected_root=lone.root)
+    assert "market 1: open interest does not net to zero (1)" in result.reasons
+
+
+def test_encoder_places_the_opening_on_the_last_chunk_only() -> None:
+    kw: dict[str, object] = {
+        "sub_root": 1,
+        "prev_commit": 0,
+        "next_commit": 0,
+        "prices": PRICES,
+        "funding": FUNDING,
+    }
+    for index, count, opening in (
+        (0, 1, None),  # the last chunk must open the totals
+        (0, 2, SolvencyTotals.zero(2)),  # a chunk before the last may not
+        (2, 2, None),  # no chunk 2 of 2
+    ):
+        with pytest.raises(SolvencyError):
+            statement.public_inputs(chunk_index=index, chunk_count=count, opening=opening, **kw)  # type: ignore[arg-type]
 
 
 def test_encoder_refuses_bad_funding() -> None:
@@ -239,6 +345,41 @@ def test_empty_slot_cannot_hold_value(
     # The empty slot 3 cannot carry a balance or a position into the sums.
     assert tamper_check(artifacts, first, "balance[3]", 5)
     assert tamper_check(artifacts, first, "positions[3][0]", 1)
+
+
+@pytest.mark.slow
+def test_deficit_boundaries(artifacts: toolchain.CompiledArtifacts) -> None:
+    """Equity exactly 0 adds no deficit; equity -21 adds exactly 21; the circuit pins both."""
+    b = book_of(
+        (
+            (0, 500, (0, 0)),
+            (1, -300, (3, 0)),  # -300 + 3 * 100 = 0
+            (2, -321, (3, 0)),  # -321 + 3 * 100 = -21
+            (3, 700, (-6, 0)),  # 700 - 600 = 100
+        )
+    )
+    (w,) = walk(b)
+    inputs = w.to_circuit_inputs()
+    assert wire_value(artifacts, inputs, "accountDeficit[1]") == 0
+    assert wire_value(artifacts, inputs, "accountDeficit[2]") == 21
+    assert wire_value(artifacts, inputs, "openDeficit") == 21
+    # Claiming one unit more or less deficit, or none, breaks the constraints.
+    for claimed in (20, 22, 0):
+        assert tamper_check(artifacts, inputs, "openDeficit", claimed)
+    # The zero-equity account may not be booked as owing 1.
+    assert tamper_check(artifacts, inputs, "accountDeficit[1]", 1)
+
+
+@pytest.mark.slow
+def test_fund_equity_in_circuit(artifacts: toolchain.CompiledArtifacts) -> None:
+    """The circuit opens the fund as account 0's equity (560), not its cash (15,560)."""
+    (w,) = walk(book_of(FUND_WITH_POSITIONS), seed=4)
+    inputs = w.to_circuit_inputs()
+    assert unsatisfied(artifacts, honest_witness(artifacts, inputs)) == []
+    assert wire_value(artifacts, inputs, "openFund") == 560
+    assert wire_value(artifacts, inputs, "openDeficit") == 8_711
+    # The cash-counting answer does not satisfy it.
+    assert tamper_check(artifacts, inputs, "openFund", 15_560)
 
 
 CHUNK0_TAMPERS = [

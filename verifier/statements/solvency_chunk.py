@@ -33,7 +33,7 @@ from verifier.params import MAX_MARKETS, PRICE_BITS
 from verifier.poseidon import poseidon
 
 # Widths of the running totals, mirrored by the SOLVENCY_* functions in
-# circuits/solvency_chunk.circom (tests/circuits/test_solvency_chunk.py checks
+# circuits/solvency_chunk.circom (tests/circuits/test_solvency_walk.py checks
 # they agree); see the circuit for why nothing wraps.
 EQUITY_BITS = 100
 SUM_BALANCE_BITS = 130
