@@ -9,8 +9,8 @@ include "quadtree.circom";
 include "account_state.circom";
 include "account_settle.circom";
 include "margin.circom";
-// LIQ_EQUITY_BITS (shared with the liquidate statements).
-include "liquidate.circom";
+// LIQ_EQUITY_BITS (shared with LIQUIDATE STAGED).
+include "liquidation.circom";
 
 // DeleverageStep(ACC_LEVELS, M): AUTO-DELEVERAGING (ADL) on the account-state
 // leaf and the quaternary account tree — one trade of an ADL: `lots` of the

@@ -9,8 +9,8 @@ include "quadtree.circom";
 include "account_state.circom";
 include "account_settle.circom";
 include "margin.circom";
-// CeilFee, MinOf and LIQ_EQUITY_BITS (shared with the live LIQUIDATE statement).
-include "liquidate.circom";
+// CeilFee, MinOf and LIQ_EQUITY_BITS.
+include "liquidation.circom";
 
 // LiquidateStagedStep(ACC_LEVELS, M): LIQUIDATE on the account-state leaf
 // (circuits/lib/account_state.circom) and the quaternary account tree — one

@@ -6,11 +6,10 @@ include "bits.circom";
 include "margin.circom";
 include "account_settle.circom";
 include "quad_subtree.circom";
-// SolvencyTotalsCommitment and the SOLVENCY_* widths: one definition, shared
-// with SOLVENCY CHUNK (the running totals and their commitment are the same).
-include "solvency_chunk.circom";
+// SolvencyTotalsCommitment and the SOLVENCY_* widths.
+include "solvency_totals.circom";
 
-// SolvencyWalk(CHUNK_LEVELS, M): SOLVENCY CHUNK on the recycling-order account
+// SolvencyWalk(CHUNK_LEVELS, M): one chunk of a solvency proof on the account
 // state (8-input leaf, quaternary account tree), over the K = 4^CHUNK_LEVELS
 // consecutive accounts chunkIndex*K .. chunkIndex*K + K - 1, at the public
 // mark prices and funding indices.

@@ -86,7 +86,7 @@ PUBLIC_NAMES: tuple[str, ...] = (
 )
 PER_MARKET = frozenset({"bankruptPositions", "prices", "funding"})
 _FIXED_SIGNALS = 11
-#: LIQ_EQUITY_BITS of circuits/liquidate.circom: the shortfall is below 2^100.
+#: LIQ_EQUITY_BITS of circuits/lib/liquidation.circom: the shortfall is below 2^100.
 SHORTFALL_BITS = 100
 
 
