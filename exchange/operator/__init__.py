@@ -1,22 +1,22 @@
-"""The in-process operator: whole exchange state in memory, every change proven.
+"""The in-process operators: whole exchange state in memory, every change proven.
 
-``state`` holds the data and the read-only views (and snapshot / restore);
-``transitions`` holds every proven change (account ops, orders, batches,
-solvency). Callers use ``Operator``.
+``exchange.operator.slots.SlotsOperator`` (recycling-order state, the
+default) and the legacy list-state ``Operator`` (``state`` +
+``transitions``; being retired). ``common`` holds what every operator module
+shares: the refusal errors, ``ProveFn`` and the clock.
 """
 
 from exchange.domain import MarketSpec
-from exchange.operator.state import (
-    BatchSummary,
+from exchange.operator.common import (
     DuplicateOrder,
     OperatorError,
-    OperatorState,
     ProveFn,
     RejectedOrder,
     SignatureRejected,
     UnknownAccount,
     wall_clock,
 )
+from exchange.operator.state import BatchSummary, OperatorState
 from exchange.operator.transitions import Operator
 
 __all__ = [

@@ -11,8 +11,8 @@ settles them into every leaf its statements touch (``funding[M]`` public
 inputs). The host provides the attributes listed on the class.
 """
 
+from exchange.operator.common import OperatorError
 from exchange.operator.proving import ProvingMixin
-from exchange.operator.state import OperatorError
 from verifier import funding as funding_math
 from verifier.export import LedgerEntry, Roots
 from verifier.ledger.rules import FundingRules

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from exchange.operator.state import OperatorError, ProveFn
+from exchange.operator.common import OperatorError, ProveFn
 from oracle.signer import Oracle
 from prover import toolchain
 from verifier.export import Ledger, LedgerEntry, Roots
@@ -22,7 +22,7 @@ from verifier.ledger import Limits
 from verifier.oracle import OracleReport
 from verifier.params import BPS_DENOM, CircuitParams
 from verifier.protocol import Tags
-from verifier.statements.solvency_chunk import SolvencyResult
+from verifier.statements.solvency_walk import SolvencyResult
 
 __all__ = ["ProvingMixin"]
 

@@ -8,13 +8,22 @@ and the public ledger. It changes nothing by itself except when rebuilt by
 This module never writes state to disk except in ``export`` and never prints.
 """
 
-import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Self
 
 from exchange.domain import BookError, MarketSpec, OrderBook, RestingOrder
+from exchange.operator.common import (
+    DEFAULT_FUNDING_RULES,
+    DuplicateOrder,
+    OperatorError,
+    ProveFn,
+    RejectedOrder,
+    SignatureRejected,
+    UnknownAccount,
+    wall_clock,
+)
 from exchange.operator.restoring import genesis_key_problem, replay_clocks
 from oracle.signer import Oracle
 from prover import backends, toolchain
@@ -49,35 +58,6 @@ __all__ = [
 ]
 
 
-class OperatorError(ValueError):
-    """A request the operator refuses (unknown account, bad signature, margin, ...)."""
-
-
-class RejectedOrder(OperatorError):
-    """An order refused at intake; ``reason`` is one line for the trader."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
-class SignatureRejected(OperatorError):
-    """A withdraw or cancel signature does not verify under the account key."""
-
-
-class UnknownAccount(RejectedOrder):
-    """An order names an account that does not exist."""
-
-
-class DuplicateOrder(RejectedOrder):
-    """An order whose commitment was already accepted."""
-
-
-ProveFn = Callable[
-    [toolchain.CircuitArtifacts, Mapping[str, object]], tuple[dict[str, Any], list[str]]
-]
-
-
 @dataclass(frozen=True)
 class BatchSummary:
     """What ``run_batch`` did, for progress output (the entry is the public record)."""
@@ -85,14 +65,6 @@ class BatchSummary:
     entry: LedgerEntry
     fills: tuple[Fill, ...]
     proofs: int
-
-
-#: Hourly funding, 1/8 of the mark-index premium per interval, at most 0.5% of the index.
-DEFAULT_FUNDING_RULES = FundingRules(interval_s=3600, premium_divisor=8, clamp_bps=50)
-
-
-def wall_clock() -> int:
-    return int(time.time())
 
 
 class OperatorState:

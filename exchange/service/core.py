@@ -28,7 +28,7 @@ from exchange.core.config import Settings
 from exchange.errors import Unavailable
 from exchange.models import BatchJobRow, SolvencyJobRow
 from exchange.operator import ProveFn, RejectedOrder, wall_clock
-from exchange.operator.state import DEFAULT_FUNDING_RULES
+from exchange.operator.common import DEFAULT_FUNDING_RULES
 from exchange.ratelimit import IntakeLimits
 from exchange.service import processes
 from exchange.service.engine import AnyOrder, EngineOperator, engine_for

@@ -33,8 +33,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from exchange.domain import BatchResult, RestingOrder, SkipReason, match_batch
+from exchange.operator.common import OperatorError
 from exchange.operator.slots.intake import SlotsIntake, op_number
-from exchange.operator.state import OperatorError
 from oracle.signer import OracleReport
 from prover.account_book import AccountBook
 from prover.statements.order_ops import OpsError, OrderOp, OrderOpsOutcome, build_order_ops

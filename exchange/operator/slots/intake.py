@@ -21,17 +21,17 @@ import re
 from collections.abc import Sequence
 
 from exchange.domain import AccountEntry, RestingOrder, intake_range_problem, pre_trade_margin_ok
+from exchange.operator.common import (
+    DuplicateOrder,
+    RejectedOrder,
+    SignatureRejected,
+    UnknownAccount,
+)
 from exchange.operator.slots.state import (
     AcceptedOrder,
     OrderConflict,
     SlotsState,
     domain_order,
-)
-from exchange.operator.state import (
-    DuplicateOrder,
-    RejectedOrder,
-    SignatureRejected,
-    UnknownAccount,
 )
 from verifier.account_state import (
     AccountRecord,

@@ -21,10 +21,10 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Self
 
 from exchange.domain import MarketSpec
+from exchange.operator.common import OperatorError, ProveFn, SignatureRejected, wall_clock
 from exchange.operator.slots.batch import BatchPlan
 from exchange.operator.slots.persistence import SlotsPersistence
 from exchange.operator.slots.risk import SlotsRiskEngine
-from exchange.operator.state import OperatorError, ProveFn, SignatureRejected, wall_clock
 from oracle.signer import Oracle
 from prover import backends
 from prover.account_book import random_blinding

@@ -27,10 +27,10 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from exchange.domain import BookError as DomainBookError
+from exchange.operator.common import OperatorError
 from exchange.operator.restoring import genesis_key_problem, replay_clocks
 from exchange.operator.slots.batch import SlotsPlanner
 from exchange.operator.slots.state import AcceptedOrder
-from exchange.operator.state import OperatorError
 from prover.account_book import BookError, account_row, book_from_rows
 from verifier.account_state import SlottedOrder, order_hash
 from verifier.eddsa import Signature, signature_from_dict, signature_to_dict

@@ -33,8 +33,8 @@ from exchange.domain import MarketSpec
 from exchange.domain import liquidation as liquidation_domain
 from exchange.domain.margin import RiskParams
 from exchange.domain.matching import AccountEntry
+from exchange.operator.common import OperatorError, UnknownAccount
 from exchange.operator.funding import FundingUpdates
-from exchange.operator.state import OperatorError, UnknownAccount
 from prover.account_book import AccountBook
 from prover.statements.deleverage import build_deleveraging
 from prover.statements.health_sweep_staged import build_staged_sweep

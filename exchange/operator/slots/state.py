@@ -19,8 +19,8 @@ from types import MappingProxyType
 from typing import Any
 
 from exchange.domain import MarketSpec, OrderBook, RestingOrder
+from exchange.operator.common import OperatorError, ProveFn, wall_clock
 from exchange.operator.proving import ProvingMixin
-from exchange.operator.state import OperatorError, ProveFn, wall_clock
 from oracle.signer import Oracle
 from prover import backends, toolchain
 from prover.account_book import AccountBook, random_blinding, slots_opening
