@@ -31,7 +31,7 @@ from typing import Any
 
 import pytest
 
-from tests.verifier.operator_world import OPERATOR_KEY, ORACLE_KEY
+from tests.verifier.ledger_files import OPERATOR_KEY, ORACLE_KEY
 from verifier.eddsa import PrivateKey
 
 __all__ = [

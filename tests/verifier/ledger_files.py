@@ -17,14 +17,16 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
-from tests.verifier.operator_world import OPERATOR_KEY
 from verifier import groth16, ledger
+from verifier.eddsa import PrivateKey
 from verifier.ledger import ReplayReport, entry_hash, entry_tag, sign_entry
 from verifier.ledger.proofs import ProofItem
 from verifier.source import DirectorySource
 from verifier.verify_backend import current_backend
 
 __all__ = [
+    "OPERATOR_KEY",
+    "ORACLE_KEY",
     "TAG",
     "copy_export",
     "edit",
@@ -42,6 +44,10 @@ __all__ = [
     "write",
 ]
 
+#: The test operator's ledger-signing key (fixed, so tests can play a dishonest
+#: operator that re-signs a rewritten ledger) and the test oracle's key.
+OPERATOR_KEY = PrivateKey(b"\x05" * 32)
+ORACLE_KEY = PrivateKey(b"\x01" * 32)
 TAG = entry_tag("darkpool-dev")
 Json = Any
 

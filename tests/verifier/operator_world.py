@@ -6,12 +6,10 @@ these tests, to produce an honest ledger to replay.
 
 from typing import Any
 
+from tests.verifier.ledger_files import OPERATOR_KEY, ORACLE_KEY
 from verifier.eddsa import PrivateKey
 
-#: The test operator's ledger-signing key (fixed, so tests can play a dishonest
-#: operator that re-signs a rewritten ledger).
-OPERATOR_KEY = PrivateKey(b"\x05" * 32)
-ORACLE_KEY = PrivateKey(b"\x01" * 32)
+__all__ = ["OPERATOR_KEY", "ORACLE_KEY", "small_operator"]
 
 
 def small_operator(**operator_kwargs: Any) -> tuple[Any, Any, PrivateKey, PrivateKey]:

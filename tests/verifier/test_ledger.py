@@ -1,28 +1,43 @@
 """Ledger replay (verifier.ledger, verifier.source, verifier.state, ``darkpool-verify``).
 
-A small honest ledger is built once per module with the in-process operator
-(exchange.operator, test profile, real Groth16 proofs) and exported:
+The honest ledger is the session's recycling-order ("slots") ledger of
+tests/exchange/slots_ledger.py (fixture ``slots_ledger``, built once per
+test session by ``exchange.operator.slots.SlotsOperator`` with real Groth16
+proofs: account_update, order_ops, settle_fills, solvency_walk):
 
-    0 genesis | 1-3 open (insurance fund, alice, bob) | 4 buy order | 5 sell order
-    6 batch (one fill) | 7 withdraw (alice, at the batch marks) | 8 solvency
+    0 genesis | 1-4 open (insurance fund 0, alice 1, bob 2, carol 3) | 5 deposit (carol)
+    6-9 orders | 10 cancel | 11 batch (3 order_ops + 1 settle_fills) | 12 funding
+    13 withdraw (alice, at the batch marks) | 14 solvency (solvency_walk)
 
-The honest export must verify. Each tamper test copies it, changes one thing
-the way a dishonest operator (or a broken export) could, and checks the replay
-names the right entry with a specific reason. Tests may import prover and
-exchange; the verifier itself never does (tests/verifier/test_isolation.py).
+The honest export must verify. Each tamper test copies it and changes one
+thing the way a dishonest operator (holding its signing key: the change is
+re-linked and re-signed, ``tests.verifier.ledger_files``) or a broken export
+could, and checks the replay names the right entry with a specific reason.
+The slots-only cheats (cancels, places, order and fill roots, funding
+inputs) are in tests/verifier/test_slots_ledger.py. Tests may import prover
+and exchange; the verifier itself never does (tests/verifier/test_isolation.py).
 """
 
 import copy
 import json
 import shutil
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.exchange.slots_ledger import (
+    BATCH,
+    ENTRY_KINDS,
+    ORDERS,
+    SOLVENCY,
+    WITHDRAW,
+    SlotsLedger,
+)
 from tests.verifier.ledger_files import (
+    OPERATOR_KEY,
+    ORACLE_KEY,
     TAG,
     copy_export,
     edit,
@@ -34,150 +49,118 @@ from tests.verifier.ledger_files import (
     run_cli,
     write,
 )
-from tests.verifier.operator_world import OPERATOR_KEY, ORACLE_KEY, small_operator
 from verifier import groth16, ledger
 from verifier.cli import main as cli_main
 from verifier.eddsa import PrivateKey, public_key_to_dict
 from verifier.field import R
 from verifier.ledger import ReplayState, entry_hash, sign_entry
 from verifier.oracle import key_hex, sign_report
-from verifier.state import load_state
+from verifier.state import load_state, save_state
 
 pytestmark = pytest.mark.slow
 
 Json = Any
-EXPECTED_KINDS = [
-    "genesis",
-    "account_op",
-    "account_op",
-    "account_op",
-    "order",
-    "order",
-    "batch",
-    "account_op",
-    "solvency",
-]
-OPEN_ALICE, OPEN_BOB, BUY_ORDER, SELL_ORDER, BATCH, WITHDRAW, SOLVENCY = 2, 3, 4, 5, 6, 7, 8
+FUND_OPEN, OPEN_ALICE, OPEN_BOB, OPEN_CAROL, DEPOSIT = 1, 2, 3, 4, 5
+ORDER_ALICE = ORDERS[0]
+#: Every account_update entry (opens, the deposit, the withdrawal).
+ACCOUNT_OPS = [FUND_OPEN, OPEN_ALICE, OPEN_BOB, OPEN_CAROL, DEPOSIT, WITHDRAW]
+LAST = len(ENTRY_KINDS) - 1
+# 1000 (insurance) + 100000 (alice) + 100000 (bob) + 50000 + 5000 (carol) - 1000 withdrawn
+TOTAL_COLLATERAL = 255_000
+#: The honest ledger's proofs by statement.
+PROOFS = {"account_update": 6, "order_ops": 3, "settle_fills": 1, "solvency_walk": 1}
 
 
-@dataclass(frozen=True)
-class HonestLedger:
-    export: Path
-    operator_seconds: float
-    operator: Any  # the operator after the export: cheating tests continue a deep copy
-    tags: Any
-    keys: tuple[Any, Any]
+def proof_counts(counts: dict[str, int]) -> dict[str, int]:
+    """The statements with at least one proof (the replay lists every genesis statement)."""
+    return {statement: n for statement, n in counts.items() if n}
 
 
 @pytest.fixture(scope="module")
-def honest(tmp_path_factory: pytest.TempPathFactory) -> HonestLedger:
-    import time
+def honest(slots_ledger: SlotsLedger) -> SlotsLedger:
+    return slots_ledger
 
-    from verifier.encoding import BUY, SELL, Order, order_commitment, withdraw_message
 
-    started = time.perf_counter()
-    op, tags, alice, bob = small_operator()
-    a = op.open_account(alice.public_key(), 100_000)
-    b = op.open_account(bob.public_key(), 100_000)
-    report = op.oracle.report(1, 1000)
-    op.observe(report)
-    buy = Order(account=a, market=0, side=BUY, size=5, limit_price=110, expiry=10**6, salt=11)
-    sell = Order(account=b, market=0, side=SELL, size=5, limit_price=90, expiry=10**6, salt=22)
-    op.submit_order(buy, alice.sign(order_commitment(tags.order, buy)))
-    op.submit_order(sell, bob.sign(order_commitment(tags.order, sell)))
-    summary = op.run_batch(report)
-    assert len(summary.fills) == 1
-    nonce = op.account_state(a).nonce
-    op.withdraw(a, 1000, alice.sign(withdraw_message(tags.withdraw, a, 1000, nonce)))
-    op.prove_solvency(report)
-    export = op.export(tmp_path_factory.mktemp("ledger") / "export")
-    kinds = [read(export / "genesis.json")["kind"]] + [
-        read(entry_path(export, i))["kind"] for i in range(1, len(EXPECTED_KINDS))
-    ]
-    assert kinds == EXPECTED_KINDS
-    return HonestLedger(
-        export=export,
-        operator_seconds=time.perf_counter() - started,
-        operator=op,
-        tags=tags,
-        keys=(alice, bob),
+@pytest.fixture(scope="module")
+def ledger_id(honest: SlotsLedger) -> str:
+    return entry_hash(read(honest.export / "genesis.json"))
+
+
+@pytest.fixture(scope="module")
+def unpinned_run(honest: SlotsLedger) -> tuple[int, str, str]:
+    """``darkpool-verify SOURCE`` (human summary, nothing pinned): one run for every test reading it."""
+    return run_cli(str(honest.export))
+
+
+@pytest.fixture(scope="module")
+def pinned_run(honest: SlotsLedger, ledger_id: str) -> tuple[int, str, str]:
+    """The honest ledger with its keys, genesis and oracle key pinned, on 2 processes (one run)."""
+    return run_cli(
+        str(honest.export),
+        "--vkeys",
+        str(honest.export / "vkeys"),
+        "--genesis",
+        ledger_id,
+        "--oracle-key",
+        key_hex(ORACLE_KEY.public_key()),
+        "--jobs",
+        "2",
+        "--quiet",
     )
 
 
 # ---------------------------------------------------------------- honest ledger
 
 
-def test_honest_ledger_verifies(honest: HonestLedger) -> None:
-    report = replay(honest.export, checker=ledger.check_proofs(1))
+def test_honest_ledger_verifies(honest: SlotsLedger) -> None:
+    report = replay(honest.export)
     assert report.ok, report.failures
-    assert report.checked_from == 1 and report.checked_to == len(EXPECTED_KINDS) - 1
-    assert report.proofs_this_run == {
-        "account_op": 4,
-        "settle_batch": 1,
-        "solvency_chunk": 1,
-        "health_sweep": 0,
-        "liquidate": 0,
-    }
+    assert report.checked_from == 1 and report.checked_to == LAST
+    assert proof_counts(report.proofs_this_run) == PROOFS
     state = report.state
     assert state is not None
-    assert state.account_count == 3
-    assert state.order_commitments and len(state.order_commitments) == 2
+    assert state.account_count == 4
+    assert len(state.order_commitments) == len(ORDERS)
     assert state.batches == 1 and state.last_batch_id == 1
-    # 1000 (insurance) + 2 * 100000 - 1000 withdrawn
-    assert state.total_collateral == 200_000
+    assert state.total_collateral == TOTAL_COLLATERAL
     last = read(entry_path(honest.export, SOLVENCY))
     assert state.roots.to_dict() == last["roots_after"]
     solvency = state.latest_solvency
     assert solvency is not None and solvency.solvent and not solvency.stress
-    assert solvency.balance == 200_000 and solvency.positions == (0, 0)
+    assert solvency.balance == TOTAL_COLLATERAL and solvency.positions == (0, 0)
     assert solvency.fund == int(last["result"]["fund"])
 
 
-def test_cli_human_and_json(honest: HonestLedger) -> None:
-    rc, out, err = run_cli(str(honest.export))  # bare SOURCE means `ledger SOURCE`
+def test_cli_human_and_json(honest: SlotsLedger, unpinned_run: tuple[int, str, str]) -> None:
+    rc, out, err = unpinned_run  # bare SOURCE means `ledger SOURCE`
     assert rc == 0, err
     assert "RESULT: VALID" in out
     genesis = read(honest.export / "genesis.json")
     for digest in genesis["vkey_hashes"].values():
         assert digest in out  # printed for pinning
     # This genesis requires no health sweeps: the summary says so (newcomer review).
-    risk = genesis.get("risk") or {}
-    assert not risk.get("sweep_interval_batches") and not risk.get("sweep_interval_s")
+    assert not genesis.get("risk")
     assert "liquidation completeness is NOT enforced by this ledger" in out
     rc, out, err = run_cli("ledger", str(honest.export), "--json", "--quiet")
     assert rc == 0, err
     data = json.loads(out)
     assert data["ok"] is True and data["first_failure"] is None
-    assert data["entries"] == len(EXPECTED_KINDS)
-    assert data["proofs_verified_this_run"]["account_op"] == 4
+    assert data["entries"] == len(ENTRY_KINDS)
+    assert proof_counts(data["proofs_verified_this_run"]) == PROOFS
     assert data["latest_solvency"]["solvent"] is True
     assert err == ""
 
 
-def test_cli_pinned_keys_and_parallel_jobs(honest: HonestLedger) -> None:
-    rc, out, err = run_cli(
-        str(honest.export), "--vkeys", str(honest.export / "vkeys"), "--jobs", "2", "--quiet"
-    )
+def test_cli_pinned_keys_and_parallel_jobs(pinned_run: tuple[int, str, str]) -> None:
+    rc, out, err = pinned_run  # --vkeys (the export's own keys) and --jobs 2
     assert rc == 0, err
-    assert "match your pinned keys" in out
+    assert "match your pinned keys" in out and "RESULT: VALID" in out
 
 
 # ---------------------------------------------------------------- tampering
 
 
-def test_flipped_order_root(honest: HonestLedger, tmp_path: Path) -> None:
-    export = copy_export(honest, tmp_path)
-
-    def flip(e: Json) -> None:
-        e["roots_after"]["order"] = str((int(e["roots_after"]["order"]) + 1) % R)
-
-    edit(export, BUY_ORDER, flip)
-    failure = first(replay(export))
-    assert failure.entry_index == BUY_ORDER
-    assert "not the root of the order list" in failure.reason
-
-
-def test_flipped_account_root_breaks_the_chain(honest: HonestLedger, tmp_path: Path) -> None:
+def test_flipped_account_root_breaks_the_chain(honest: SlotsLedger, tmp_path: Path) -> None:
     export = copy_export(honest, tmp_path)
 
     def flip(e: Json) -> None:
@@ -189,8 +172,23 @@ def test_flipped_account_root_breaks_the_chain(honest: HonestLedger, tmp_path: P
     assert "roots_before (account) differ" in failure.reason
 
 
+def test_flipped_batch_proof_root_breaks_the_chain(honest: SlotsLedger, tmp_path: Path) -> None:
+    """Inside a batch each proof starts where the previous one ended."""
+    export = copy_export(honest, tmp_path)
+
+    def flip(e: Json) -> None:
+        e["proofs"][2]["roots_before"]["account"] = str(
+            (int(e["proofs"][2]["roots_before"]["account"]) + 1) % R
+        )
+
+    edit(export, BATCH, flip)
+    failure = first(replay(export))
+    assert failure.entry_index == BATCH
+    assert failure.reason == "batch proof 2 (order_ops) does not start from proof 1's roots_after"
+
+
 def test_new_account_root_with_consistent_chain_fails_the_proof(
-    honest: HonestLedger, tmp_path: Path
+    honest: SlotsLedger, tmp_path: Path
 ) -> None:
     """Change an open's roots_after AND the next entry's roots_before: only the proof can tell."""
     export = copy_export(honest, tmp_path)
@@ -213,7 +211,7 @@ def test_new_account_root_with_consistent_chain_fails_the_proof(
     ]
 
 
-def test_swapped_account_op_proofs(honest: HonestLedger, tmp_path: Path) -> None:
+def test_swapped_account_op_proofs(honest: SlotsLedger, tmp_path: Path) -> None:
     export = copy_export(honest, tmp_path)
     alice, bob = read(entry_path(export, OPEN_ALICE)), read(entry_path(export, OPEN_BOB))
     alice["proof"], bob["proof"] = bob["proof"], alice["proof"]
@@ -227,7 +225,7 @@ def test_swapped_account_op_proofs(honest: HonestLedger, tmp_path: Path) -> None
     assert sorted(f.entry_index for f in report.failures) == [OPEN_ALICE, OPEN_BOB]
 
 
-def test_changed_oracle_price(honest: HonestLedger, tmp_path: Path) -> None:
+def test_changed_oracle_price(honest: SlotsLedger, tmp_path: Path) -> None:
     export = copy_export(honest, tmp_path)
 
     def change(e: Json) -> None:
@@ -239,80 +237,85 @@ def test_changed_oracle_price(honest: HonestLedger, tmp_path: Path) -> None:
     assert "oracle report signature does not verify" in failure.reason
 
 
-def test_batch_volume_not_the_sum(honest: HonestLedger, tmp_path: Path) -> None:
+def test_batch_volume_not_the_sum(honest: SlotsLedger, tmp_path: Path) -> None:
     export = copy_export(honest, tmp_path)
     edit(export, BATCH, lambda e: e["volume"].__setitem__(1, "3"))
     failure = first(replay(export))
-    assert failure.entry_index == BATCH and "is not the sum" in failure.reason
+    assert failure.entry_index == BATCH
+    assert failure.reason == "volume [5, 3] is not the sum of the fill groups' volumes [5, 0]"
 
 
 def test_batch_proof_volume_changed_everywhere_fails_the_proof(
-    honest: HonestLedger, tmp_path: Path
+    honest: SlotsLedger, tmp_path: Path
 ) -> None:
     export = copy_export(honest, tmp_path)
 
     def change(e: Json) -> None:
         e["volume"][0] = str(int(e["volume"][0]) + 1)
-        p = e["proofs"][0]
+        p = e["proofs"][-1]
+        assert p["statement"] == "settle_fills"
         p["volume"][0] = e["volume"][0]
-        m = 2  # public layout: 5 roots, batchId, timestamp, prices[M], volume[M], ...
-        p["public_signals"][7 + m] = e["volume"][0]
+        m = 2  # public layout: 2 roots, batchId, timestamp, prices[M], funding[M], volume[M], ...
+        p["public_signals"][4 + 2 * m] = e["volume"][0]
 
     edit(export, BATCH, change)
     report = replay(export)
     assert [(f.entry_index, f.reason) for f in report.failures] == [
-        (BATCH, "batch proof 0 does not verify")
+        (BATCH, "batch proof 3 (settle_fills) does not verify")
     ]
 
 
-def test_dropped_entry_file(honest: HonestLedger, tmp_path: Path) -> None:
+def test_dropped_entry_file(honest: SlotsLedger, tmp_path: Path) -> None:
     export = copy_export(honest, tmp_path)
-    entry_path(export, SELL_ORDER).unlink()
+    entry_path(export, ORDER_ALICE).unlink()
     failure = first(replay(export))
-    assert (failure.entry_index, failure.reason) == (SELL_ORDER, "entry is missing from the export")
+    assert (failure.entry_index, failure.reason) == (
+        ORDER_ALICE,
+        "entry is missing from the export",
+    )
 
 
-def test_dropped_entry_renumbered(honest: HonestLedger, tmp_path: Path) -> None:
-    """Drop the sell order and renumber everything after it, as a careful forger would."""
+def test_dropped_entry_renumbered(honest: SlotsLedger, tmp_path: Path) -> None:
+    """Drop carol's deposit and renumber everything after it, as a careful forger would."""
     export = copy_export(honest, tmp_path)
-    remove_entry(export, SELL_ORDER)
+    remove_entry(export, DEPOSIT)
     failure = first(replay(export))
-    assert failure.entry_index == SELL_ORDER
-    assert "roots_before (order) differ" in failure.reason
+    assert failure.entry_index == DEPOSIT
+    assert "roots_before (account) differ" in failure.reason
 
 
-def test_reordered_entries(honest: HonestLedger, tmp_path: Path) -> None:
+def test_reordered_entries(honest: SlotsLedger, tmp_path: Path) -> None:
+    """Bob's open published before alice's (indices swapped, then the roots too)."""
     export = copy_export(honest, tmp_path)
-    buy, sell = read(entry_path(export, BUY_ORDER)), read(entry_path(export, SELL_ORDER))
-    buy["index"], sell["index"] = SELL_ORDER, BUY_ORDER
-    write(entry_path(export, BUY_ORDER), sell)
-    write(entry_path(export, SELL_ORDER), buy)
+    alice, bob = read(entry_path(export, OPEN_ALICE)), read(entry_path(export, OPEN_BOB))
+    alice["index"], bob["index"] = OPEN_BOB, OPEN_ALICE
+    write(entry_path(export, OPEN_ALICE), bob)
+    write(entry_path(export, OPEN_BOB), alice)
     failure = first(replay(export))
-    assert failure.entry_index == BUY_ORDER
-    assert "roots_before (order) differ" in failure.reason
-    # A careful forger also swaps the roots and the order indices: the
-    # recomputed order root then differs (commitments are in another order).
-    buy["roots_before"], sell["roots_before"] = sell["roots_before"], buy["roots_before"]
-    buy["order_index"], sell["order_index"] = sell["order_index"], buy["order_index"]
-    write(entry_path(export, BUY_ORDER), sell)
-    write(entry_path(export, SELL_ORDER), buy)
+    assert failure.entry_index == OPEN_ALICE
+    assert "roots_before (account) differ" in failure.reason
+    # A careful forger also swaps the roots: bob's open then takes the wrong account index.
+    alice["roots_before"], bob["roots_before"] = bob["roots_before"], alice["roots_before"]
+    alice["roots_after"], bob["roots_after"] = bob["roots_after"], alice["roots_after"]
+    write(entry_path(export, OPEN_ALICE), bob)
+    write(entry_path(export, OPEN_BOB), alice)
     failure = first(replay(export))
-    assert failure.entry_index == BUY_ORDER
-    assert "roots_after.order is not the root of the order list" in failure.reason
+    assert failure.entry_index == OPEN_ALICE
+    assert "open of account 2, but the next free index is 1" in failure.reason
 
 
-def test_reordered_files_keep_their_index(honest: HonestLedger, tmp_path: Path) -> None:
+def test_reordered_files_keep_their_index(honest: SlotsLedger, tmp_path: Path) -> None:
     export = copy_export(honest, tmp_path)
-    a, b = entry_path(export, OPEN_BOB), entry_path(export, BUY_ORDER)
+    a, b = entry_path(export, OPEN_BOB), entry_path(export, OPEN_CAROL)
     a_text, b_text = a.read_text(), b.read_text()
     a.write_text(b_text)
     b.write_text(a_text)
     failure = first(replay(export))
     assert failure.entry_index == OPEN_BOB
-    assert "holds an entry with index 4" in failure.reason
+    assert f"holds an entry with index {OPEN_CAROL}" in failure.reason
 
 
-def test_changed_deposit_amount(honest: HonestLedger, tmp_path: Path) -> None:
+def test_changed_deposit_amount(honest: SlotsLedger, tmp_path: Path) -> None:
     export = copy_export(honest, tmp_path)
     edit(export, OPEN_ALICE, lambda e: e.__setitem__("amount", "100001"))
     failure = first(replay(export))
@@ -320,7 +323,7 @@ def test_changed_deposit_amount(honest: HonestLedger, tmp_path: Path) -> None:
     assert "public signal 4 is 100000, but the ledger data give 100001" in failure.reason
 
 
-def test_changed_deposit_amount_and_signals(honest: HonestLedger, tmp_path: Path) -> None:
+def test_changed_deposit_amount_and_signals(honest: SlotsLedger, tmp_path: Path) -> None:
     export = copy_export(honest, tmp_path)
 
     def change(e: Json) -> None:
@@ -332,12 +335,15 @@ def test_changed_deposit_amount_and_signals(honest: HonestLedger, tmp_path: Path
     # The proof fails, and the solvency report no longer matches the (forged) collateral.
     assert [(f.entry_index, f.reason) for f in sorted(report.failures)] == [
         (OPEN_ALICE, "account_op proof does not verify"),
-        (SOLVENCY, "total_collateral 200000 differs from the ledger's 200001"),
+        (
+            SOLVENCY,
+            f"total_collateral {TOTAL_COLLATERAL} differs from the ledger's {TOTAL_COLLATERAL + 1}",
+        ),
     ]
     assert report.first_failure is not None and report.first_failure.entry_index == OPEN_ALICE
 
 
-def test_open_at_wrong_index(honest: HonestLedger, tmp_path: Path) -> None:
+def test_open_at_wrong_index(honest: SlotsLedger, tmp_path: Path) -> None:
     export = copy_export(honest, tmp_path)
     edit(export, OPEN_BOB, lambda e: e.__setitem__("account", 5))
     failure = first(replay(export))
@@ -345,7 +351,7 @@ def test_open_at_wrong_index(honest: HonestLedger, tmp_path: Path) -> None:
     assert "open of account 5, but the next free index is 2" in failure.reason
 
 
-def test_withdraw_with_forged_marks(honest: HonestLedger, tmp_path: Path) -> None:
+def test_withdraw_with_forged_marks(honest: SlotsLedger, tmp_path: Path) -> None:
     export = copy_export(honest, tmp_path)
     edit(export, WITHDRAW, lambda e: e["marks"]["marks"].__setitem__(1, "1"))
     failure = first(replay(export))
@@ -353,36 +359,34 @@ def test_withdraw_with_forged_marks(honest: HonestLedger, tmp_path: Path) -> Non
     assert "marks signature does not verify" in failure.reason
 
 
-def test_replaced_verification_key(honest: HonestLedger, tmp_path: Path) -> None:
+def test_replaced_verification_key(honest: SlotsLedger, tmp_path: Path) -> None:
     export = copy_export(honest, tmp_path)
-    shutil.copy(export / "vkeys" / "settle_batch.json", export / "vkeys" / "account_op.json")
+    vkeys = export / "vkeys"
+    shutil.copy(vkeys / "settle_fills.json", vkeys / "account_update.json")
     failure = first(replay(export))
     assert failure.entry_index == 0
-    assert "vkeys/account_op.json hashes to" in failure.reason
+    assert "vkeys/account_update.json hashes to" in failure.reason
 
 
-def test_replaced_key_and_genesis_hash_caught_by_pins(honest: HonestLedger, tmp_path: Path) -> None:
+def test_replaced_key_and_genesis_hash_caught_by_pins(honest: SlotsLedger, tmp_path: Path) -> None:
     """A forger who also rewrites genesis gets past the export's own hashes, not past pins."""
     export = copy_export(honest, tmp_path)
     pinned = tmp_path / "pinned"
     shutil.copytree(honest.export / "vkeys", pinned)
-    vk = read(export / "vkeys" / "account_op.json")
+    vk = read(export / "vkeys" / "account_update.json")
     vk["IC"][0], vk["IC"][1] = vk["IC"][1], vk["IC"][0]
-    write(export / "vkeys" / "account_op.json", vk)
-    from verifier.groth16 import vkey_hash
-
-    edit(export, 0, lambda g: g["vkey_hashes"].__setitem__("account_op", vkey_hash(vk)))
+    write(export / "vkeys" / "account_update.json", vk)
+    edit(export, 0, lambda g: g["vkey_hashes"].__setitem__("account_update", groth16.vkey_hash(vk)))
     # Without pins the forged key is self-consistent: the proofs then fail.
     report = replay(export)
-    assert sorted({f.entry_index for f in report.failures}) == [1, OPEN_ALICE, OPEN_BOB, WITHDRAW]
+    assert sorted({f.entry_index for f in report.failures}) == ACCOUNT_OPS
     # With pins, genesis itself is rejected.
     rc, out, _ = run_cli(str(export), "--vkeys", str(pinned), "--quiet")
     assert rc == 1
-    assert "RESULT: INVALID at entry 0: genesis pins account_op key" in out
+    assert "RESULT: INVALID at entry 0: genesis pins account_update key" in out
 
 
-def test_exported_keys_have_a_phase2_contribution(honest: HonestLedger) -> None:
-
+def test_exported_keys_have_a_phase2_contribution(honest: SlotsLedger) -> None:
     for path in sorted((honest.export / "vkeys").glob("*.json")):
         vk = read(path)
         assert vk["vk_delta_2"] != vk["vk_gamma_2"], path.name
@@ -390,11 +394,12 @@ def test_exported_keys_have_a_phase2_contribution(honest: HonestLedger) -> None:
 
 
 def test_forged_proofs_on_a_key_without_phase2(
-    honest: HonestLedger, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    honest: SlotsLedger, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Issue 10 case 1: an operator publishing an account_op key with delta == gamma forges
-    every account_op proof (A = alpha, B = beta, C = -vk_x) and a withdrawal that sets the
-    account root to 424242. Only the verifier's key check stands between it and VALID."""
+    """Issue 10 case 1: an operator publishing an account_update key with delta == gamma
+    forges every account_update proof (A = alpha, B = beta, C = -vk_x) and a withdrawal
+    that sets the account root to 424242. Only the verifier's key check stands between it
+    and VALID."""
     from tests.verifier.forgery import forged_proof, without_phase2
 
     export = copy_export(honest, tmp_path)
@@ -402,22 +407,22 @@ def test_forged_proofs_on_a_key_without_phase2(
     manifest = read(export / "ledger.json")
     manifest["entries"] -= 1
     write(export / "ledger.json", manifest)
-    vk = without_phase2(read(export / "vkeys" / "account_op.json"))
-    write(export / "vkeys" / "account_op.json", vk)
-    edit(export, 0, lambda g: g["vkey_hashes"].__setitem__("account_op", groth16.vkey_hash(vk)))
+    vk = without_phase2(read(export / "vkeys" / "account_update.json"))
+    write(export / "vkeys" / "account_update.json", vk)
+    edit(export, 0, lambda g: g["vkey_hashes"].__setitem__("account_update", groth16.vkey_hash(vk)))
 
     def rob(e: Json) -> None:
         e["roots_after"]["account"] = "424242"
         e["public_signals"][1] = "424242"
 
     edit(export, WITHDRAW, rob)
-    for index in (1, OPEN_ALICE, OPEN_BOB, WITHDRAW):
+    for index in ACCOUNT_OPS:
         edit(export, index, lambda e: e.__setitem__("proof", forged_proof(vk, e["public_signals"])))
     with monkeypatch.context() as patch:
         patch.setattr(groth16, "_check_phase2", lambda key: None)
         assert replay(export).ok  # every forged proof passes the pairing check
     reason = (
-        "account_op verification key: vk.vk_delta_2 equals vk.vk_gamma_2: the key has no "
+        "account_update verification key: vk.vk_delta_2 equals vk.vk_gamma_2: the key has no "
         "phase-2 contribution, so anyone can forge proofs for it"
     )
     failure = first(replay(export))
@@ -428,15 +433,15 @@ def test_forged_proofs_on_a_key_without_phase2(
     assert f"RESULT: INVALID at entry 0: {reason}" in out
 
 
-def test_altered_solvency_total(honest: HonestLedger, tmp_path: Path) -> None:
+def test_altered_solvency_total(honest: SlotsLedger, tmp_path: Path) -> None:
     export = copy_export(honest, tmp_path)
-    edit(export, SOLVENCY, lambda e: e.__setitem__("total_collateral", "200001"))
+    edit(export, SOLVENCY, lambda e: e.__setitem__("total_collateral", "255001"))
     failure = first(replay(export))
     assert failure.entry_index == SOLVENCY
-    assert "total_collateral 200001 differs from the ledger's 200000" in failure.reason
+    assert "total_collateral 255001 differs from the ledger's 255000" in failure.reason
 
 
-def test_altered_solvency_result(honest: HonestLedger, tmp_path: Path) -> None:
+def test_altered_solvency_result(honest: SlotsLedger, tmp_path: Path) -> None:
     export = copy_export(honest, tmp_path)
     edit(export, SOLVENCY, lambda e: e["result"].__setitem__("deficit", "7"))
     failure = first(replay(export))
@@ -444,8 +449,8 @@ def test_altered_solvency_result(honest: HonestLedger, tmp_path: Path) -> None:
     assert "result.deficit is 7, but the proofs open 0" in failure.reason
 
 
-def test_altered_solvency_opening_fails_the_proof(honest: HonestLedger, tmp_path: Path) -> None:
-    """Raise the opened fund in the chunk's signals and the result: check_solvency passes, the proof not."""
+def test_altered_solvency_opening_fails_the_proof(honest: SlotsLedger, tmp_path: Path) -> None:
+    """Raise the opened fund in the walk's signals and the result: the checks pass, the proof not."""
     export = copy_export(honest, tmp_path)
 
     def change(e: Json) -> None:
@@ -460,7 +465,7 @@ def test_altered_solvency_opening_fails_the_proof(honest: HonestLedger, tmp_path
     ]
 
 
-def test_solvency_at_another_root(honest: HonestLedger, tmp_path: Path) -> None:
+def test_solvency_at_another_root(honest: SlotsLedger, tmp_path: Path) -> None:
     export = copy_export(honest, tmp_path)
     edit(export, SOLVENCY, lambda e: e.__setitem__("account_root", "99"))
     failure = first(replay(export))
@@ -468,7 +473,7 @@ def test_solvency_at_another_root(honest: HonestLedger, tmp_path: Path) -> None:
     assert failure.reason == "account_root is not the current account root"
 
 
-def test_first_failure_is_the_earliest(honest: HonestLedger, tmp_path: Path) -> None:
+def test_first_failure_is_the_earliest(honest: SlotsLedger, tmp_path: Path) -> None:
     """A bad proof before a structural break is reported first (proofs before it are checked)."""
     export = copy_export(honest, tmp_path)
     alice, bob = read(entry_path(export, OPEN_ALICE)), read(entry_path(export, OPEN_BOB))
@@ -482,7 +487,7 @@ def test_first_failure_is_the_earliest(honest: HonestLedger, tmp_path: Path) -> 
     )
 
 
-def test_wrong_format_and_extra_entry(honest: HonestLedger, tmp_path: Path) -> None:
+def test_wrong_format_and_extra_entry(honest: SlotsLedger, tmp_path: Path) -> None:
     export = copy_export(honest, tmp_path)
     manifest = read(export / "ledger.json")
     write(export / "ledger.json", {**manifest, "format": "darkpool-ledger/v0"})
@@ -504,7 +509,7 @@ def test_wrong_format_and_extra_entry(honest: HonestLedger, tmp_path: Path) -> N
     "case",
     ["missing", "not_a_dir", "manifest_junk", "genesis_missing", "entry_junk", "url"],
 )
-def test_unreadable_input_exits_2(honest: HonestLedger, tmp_path: Path, case: str) -> None:
+def test_unreadable_input_exits_2(honest: SlotsLedger, tmp_path: Path, case: str) -> None:
     export = copy_export(honest, tmp_path)
     source = str(export)
     if case == "missing":
@@ -536,39 +541,34 @@ def test_in_process_cli_junk_exits_2(tmp_path: Path, capsys: pytest.CaptureFixtu
 # ---------------------------------------------------------------- incremental
 
 
-def test_incremental_rerun_checks_only_new_entries(honest: HonestLedger, tmp_path: Path) -> None:
+def test_incremental_rerun_checks_only_new_entries(honest: SlotsLedger, tmp_path: Path) -> None:
     export = copy_export(honest, tmp_path)
     state_file = tmp_path / "state.json"
-    # An earlier snapshot of the same ledger: entries 0..5.
+    # An earlier snapshot of the same ledger: entries 0..BATCH-1 (the opens, orders and cancel).
     partial = tmp_path / "partial"
     shutil.copytree(export, partial)
-    for i in range(BATCH, len(EXPECTED_KINDS)):
+    for i in range(BATCH, len(ENTRY_KINDS)):
         entry_path(partial, i).unlink()
     write(partial / "ledger.json", {**read(partial / "ledger.json"), "entries": BATCH})
 
     rc, out, err = run_cli(str(partial), "--state", str(state_file), "--json", "--quiet")
     assert rc == 0, err
-    assert json.loads(out)["proofs_verified_this_run"]["account_op"] == 3
+    assert proof_counts(json.loads(out)["proofs_verified_this_run"]) == {"account_update": 5}
     saved, note = load_state(state_file)
     assert note is None and saved is not None and saved.last_index == BATCH - 1
+    assert saved.pending_cancels  # the cancel waits for the batch
 
     rc, out, err = run_cli(str(export), "--state", str(state_file), "--json", "--quiet")
     assert rc == 0, err
     data = json.loads(out)
     assert data["resumed"] is True
-    assert (data["checked_from"], data["checked_to"]) == (BATCH, len(EXPECTED_KINDS) - 1)
-    assert data["proofs_verified_this_run"] == {
-        "account_op": 1,
-        "settle_batch": 1,
-        "solvency_chunk": 1,
-        "health_sweep": 0,
-        "liquidate": 0,
-    }
-    assert data["proofs_verified_total"] == 6
+    assert (data["checked_from"], data["checked_to"]) == (BATCH, LAST)
+    assert proof_counts(data["proofs_verified_this_run"]) == {**PROOFS, "account_update": 1}
+    assert data["proofs_verified_total"] == sum(PROOFS.values())
     saved, _ = load_state(state_file)
-    assert saved is not None and saved.last_index == len(EXPECTED_KINDS) - 1
+    assert saved is not None and saved.last_index == LAST and not saved.pending_cancels
     # The resumed run extends the per-entry hashes (they name a rewrite next time).
-    assert len(saved.entry_hashes) == len(EXPECTED_KINDS)
+    assert len(saved.entry_hashes) == len(ENTRY_KINDS)
 
     # Nothing new: nothing to check, still valid.
     rc, out, err = run_cli(str(export), "--state", str(state_file), "--json", "--quiet")
@@ -578,7 +578,7 @@ def test_incremental_rerun_checks_only_new_entries(honest: HonestLedger, tmp_pat
     assert data["latest_solvency"]["solvent"] is True
 
 
-def test_incremental_state_of_another_genesis_fails(honest: HonestLedger, tmp_path: Path) -> None:
+def test_incremental_state_of_another_genesis_fails(honest: SlotsLedger, tmp_path: Path) -> None:
     """Issue 10 case 6: a state file verified against another genesis is a failure, not a note."""
     full = replay(honest.export)
     assert full.state is not None
@@ -589,15 +589,14 @@ def test_incremental_state_of_another_genesis_fails(honest: HonestLedger, tmp_pa
     # The same through the CLI: the operator rewrote genesis (here: its limits) and re-signed.
     export = copy_export(honest, tmp_path)
     state_file = tmp_path / "state.json"
-    rc, _, err = run_cli(str(export), "--state", str(state_file), "--quiet")
-    assert rc == 0, err
+    save_state(state_file, full.state)  # what `--state` saves after a VALID run
     edit(export, 0, lambda g: g["limits"].__setitem__("max_move_bps", 100_000))
     rc, out, _ = run_cli(str(export), "--state", str(state_file), "--quiet")
     assert rc == 1
     assert "RESULT: INVALID at entry 0: the state file was verified against genesis" in out
 
 
-def test_incremental_detects_rewritten_history(honest: HonestLedger, tmp_path: Path) -> None:
+def test_incremental_detects_rewritten_history(honest: SlotsLedger, tmp_path: Path) -> None:
     full = replay(honest.export)
     assert full.ok and full.state is not None
     export = copy_export(honest, tmp_path)
@@ -612,7 +611,7 @@ def test_incremental_detects_rewritten_history(honest: HonestLedger, tmp_path: P
     assert "entries were removed" in failure.reason
 
 
-def test_state_roundtrip(honest: HonestLedger) -> None:
+def test_state_roundtrip(honest: SlotsLedger) -> None:
     full = replay(honest.export)
     assert full.state is not None
     again = ReplayState.from_dict(json.loads(json.dumps(full.state.to_dict())))
@@ -622,7 +621,7 @@ def test_state_roundtrip(honest: HonestLedger) -> None:
 # ---------------------------------------------------------------- trust model (issue 10)
 
 
-def test_unsigned_edit_fails_the_operator_signature(honest: HonestLedger, tmp_path: Path) -> None:
+def test_unsigned_edit_fails_the_operator_signature(honest: SlotsLedger, tmp_path: Path) -> None:
     """Anyone but the operator editing an entry breaks its signature (the operator key is in genesis)."""
     export = copy_export(honest, tmp_path)
     obj = read(entry_path(export, OPEN_BOB))
@@ -633,32 +632,34 @@ def test_unsigned_edit_fails_the_operator_signature(honest: HonestLedger, tmp_pa
     assert failure.reason == "operator signature does not verify under the genesis operator key"
 
 
-def test_rewritten_entry_breaks_the_hash_chain(honest: HonestLedger, tmp_path: Path) -> None:
+def test_rewritten_entry_breaks_the_hash_chain(honest: SlotsLedger, tmp_path: Path) -> None:
     """Issue 10 case 6: rewriting a past entry (re-signed alone) breaks the next entry's prev_hash."""
     export = copy_export(honest, tmp_path)
-    path = entry_path(export, BUY_ORDER)
+    path = entry_path(export, ORDER_ALICE)
     old = read(path)
     obj = sign_entry(OPERATOR_KEY, TAG, {**old, "time": int(old["time"]) + 1})
     write(path, obj, sign=False)
     failure = first(replay(export))
-    assert failure.entry_index == SELL_ORDER
+    assert failure.entry_index == ORDER_ALICE + 1
     assert failure.reason == (
-        f"prev_hash is not the hash of entry {BUY_ORDER} (the history was rewritten)"
+        f"prev_hash is not the hash of entry {ORDER_ALICE} (the history was rewritten)"
     )
 
 
-def test_genesis_and_oracle_key_pins(honest: HonestLedger, tmp_path: Path) -> None:
+def test_genesis_and_oracle_key_pins(
+    honest: SlotsLedger,
+    tmp_path: Path,
+    ledger_id: str,
+    unpinned_run: tuple[int, str, str],
+    pinned_run: tuple[int, str, str],
+) -> None:
     """Issue 10 case 5: --genesis and --oracle-key pin the ledger and the oracle; both are printed."""
-    genesis = read(honest.export / "genesis.json")
-    ledger_id = entry_hash(genesis)
     oracle_hex = key_hex(ORACLE_KEY.public_key())
-    rc, out, err = run_cli(str(honest.export), "--quiet")
+    rc, out, err = unpinned_run
     assert rc == 0, err
     assert f"genesis        {ledger_id}  NOT pinned" in out
     assert f"oracle key     {oracle_hex}  NOT pinned" in out
-    rc, out, err = run_cli(
-        str(honest.export), "--genesis", ledger_id, "--oracle-key", oracle_hex, "--quiet"
-    )
+    rc, out, err = pinned_run  # --genesis ledger_id --oracle-key oracle_hex
     assert rc == 0, err
     assert "pinned (--genesis)" in out and "pinned (--oracle-key)" in out
     # The operator's own oracle key in genesis (re-signed, so genesis hash changes too).
@@ -678,11 +679,11 @@ def test_genesis_and_oracle_key_pins(honest: HonestLedger, tmp_path: Path) -> No
     assert rc == 2 and "--genesis must be 64 hex digits" in err
 
 
-def test_stress_marks_are_derived_not_signed(honest: HonestLedger, tmp_path: Path) -> None:
+def test_stress_marks_are_derived_not_signed(honest: SlotsLedger, tmp_path: Path) -> None:
     """Issue 10 case 2: stress marks come from a public shock vector, never from a signature.
 
     Relabelling the honest (real-marks) solvency report as a stress scenario
-    makes the verifier derive other marks, which the proven chunks do not use.
+    makes the verifier derive other marks, which the proven walk does not use.
     """
     export = copy_export(honest, tmp_path)
     edit(export, SOLVENCY, lambda e: e.__setitem__("stress", {"shock_bps": [90_000, 90_000]}))
@@ -691,7 +692,7 @@ def test_stress_marks_are_derived_not_signed(honest: HonestLedger, tmp_path: Pat
     assert failure.reason == "solvency: the chunks' prices differ from the oracle prices"
 
 
-def test_zero_stress_relabel_is_refused(honest: HonestLedger, tmp_path: Path) -> None:
+def test_zero_stress_relabel_is_refused(honest: SlotsLedger, tmp_path: Path) -> None:
     """A real solvency report relabelled as a zero-shock "stress" scenario is refused.
 
     Otherwise an insolvent real report would pass as a mere stress warning.
@@ -703,7 +704,7 @@ def test_zero_stress_relabel_is_refused(honest: HonestLedger, tmp_path: Path) ->
     assert failure.reason == "stress: the shock vector leaves every mark unchanged"
 
 
-def test_withdrawal_at_signed_shocked_marks(honest: HonestLedger, tmp_path: Path) -> None:
+def test_withdrawal_at_signed_shocked_marks(honest: SlotsLedger, tmp_path: Path) -> None:
     """Issue 10 case 2, the old attack: a withdrawal checked at +1000% marks the oracle key signed.
 
     Even with the oracle key (the worst case: an operator that holds it), a
@@ -714,14 +715,15 @@ def test_withdrawal_at_signed_shocked_marks(honest: HonestLedger, tmp_path: Path
     w = read(entry_path(export, WITHDRAW))
     real = w["marks"]
     shocked = [int(p) * 11 for p in real["marks"]]
+    index = [int(p) for p in real["index"]]
     tag = honest.tags.oracle
-    same_seq = sign_report(ORACLE_KEY, tag, real["seq"], real["timestamp"], shocked)
+    same_seq = sign_report(ORACLE_KEY, tag, real["seq"], real["timestamp"], shocked, index)
     edit(export, WITHDRAW, lambda e: e.__setitem__("marks", same_seq.to_json()))
     failure = first(replay(export))
     assert failure.entry_index == WITHDRAW
     assert failure.reason == f"marks differs from the report with the same seq {real['seq']}"
 
-    later = sign_report(ORACLE_KEY, tag, real["seq"] + 1, real["timestamp"] + 1, shocked)
+    later = sign_report(ORACLE_KEY, tag, real["seq"] + 1, real["timestamp"] + 1, shocked, index)
 
     def use_later(e: Json) -> None:
         e["marks"] = later.to_json()
@@ -736,7 +738,7 @@ def test_withdrawal_at_signed_shocked_marks(honest: HonestLedger, tmp_path: Path
     )
 
 
-def test_stale_and_time_travelling_reports(honest: HonestLedger, tmp_path: Path) -> None:
+def test_stale_and_time_travelling_reports(honest: SlotsLedger, tmp_path: Path) -> None:
     """Issue 10 case 4 (time): an entry may not use a report older than the genesis bound."""
     export = copy_export(honest, tmp_path)
     edit(export, WITHDRAW, lambda e: e.__setitem__("time", 1000 + 3601))
@@ -751,27 +753,29 @@ def test_stale_and_time_travelling_reports(honest: HonestLedger, tmp_path: Path)
     assert failure.reason == "time 999 is before the previous entry's 1000"
 
 
-def test_backdated_batch_fills_an_expired_order(honest: HonestLedger, tmp_path: Path) -> None:
+def test_backdated_batch_fills_an_expired_order(honest: SlotsLedger, tmp_path: Path) -> None:
     """Issue 10 case 4: batch 2 timed before batch 1 would fill an order already expired.
 
     A dishonest operator (its own checks switched off) runs a second batch on
     an oracle report timed 990 after batch 1 at 1000, filling two orders that
-    expire at 995 — with real proofs. The verifier names the batch.
+    expire at 995 — with real proofs (one order_ops, one settle_fills). The
+    verifier names the batch.
     """
-    from verifier.encoding import BUY, SELL, Order, order_commitment
+    from verifier.account_state import SlottedOrder, order_hash
+    from verifier.encoding import BUY, SELL
 
     op = copy.deepcopy(honest.operator)
     tags = honest.tags
-    alice, bob = honest.keys
+    keys = honest.keys
     op._check_report = lambda report: None  # the cheat: skip the report rules
     op._clock = lambda: 990
-    buy = Order(account=1, market=0, side=BUY, size=1, limit_price=110, expiry=995, salt=33)
-    sell = Order(account=2, market=0, side=SELL, size=1, limit_price=90, expiry=995, salt=44)
-    op.submit_order(buy, alice.sign(order_commitment(tags.order, buy)))
-    op.submit_order(sell, bob.sign(order_commitment(tags.order, sell)))
+    buy = SlottedOrder(1, 2, 0, BUY, 1, 110, 995, salt=55)  # alice, order id 2
+    sell = SlottedOrder(2, 2, 0, SELL, 1, 90, 995, salt=66)  # bob, order id 2
+    op.submit_order(buy, keys["alice"].sign(order_hash(tags.order, buy)))
+    op.submit_order(sell, keys["bob"].sign(order_hash(tags.order, sell)))
     op.last_batch_timestamp = None
     summary = op.run_batch(op.oracle.report(2, 990))
-    assert len(summary.fills) == 1
+    assert [(f.quantity, f.market) for f in summary.fills] == [(1, 0)]
     export = op.export(tmp_path / "backdated")
     failure = first(replay(export))
     assert failure.entry_index == summary.entry.index
@@ -783,40 +787,40 @@ def test_backdated_batch_fills_an_expired_order(honest: HonestLedger, tmp_path: 
     assert f"RESULT: INVALID at entry {summary.entry.index}: batch timestamp 990" in out
 
 
-def test_docs_name_every_field(honest: HonestLedger) -> None:
-    """docs/ledger.md documents every kind and every field the models write (tested, not hoped)."""
+def test_docs_name_every_field(honest: SlotsLedger) -> None:
+    """docs/ledger.md documents every kind and every field the models write (tested, not hoped).
+
+    The slots batch proofs' fields and the cancel kind: test_slots_ledger.py's
+    test_docs_name_every_slots_field."""
     doc = (Path(__file__).resolve().parents[2] / "docs" / "ledger.md").read_text()
     sections = {part.split("\n", 1)[0].strip(): part for part in doc.split("\n## ")[1:]}
     common = sections["Common fields of every entry"]
     assert set(ledger.ENTRY_KINDS) <= set(sections)
-    objs = [read(honest.export / "genesis.json")] + [
-        read(entry_path(honest.export, i)) for i in range(1, len(EXPECTED_KINDS))
-    ]
-    for obj in objs:
+    for obj in map(honest.entry, range(len(ENTRY_KINDS))):
         section = sections[obj["kind"]]
         for key in obj:
             assert f"`{key}`" in common or f'"{key}"' in section, (obj["kind"], key)
     report_doc = sections["Oracle reports"]
-    for key in read(entry_path(honest.export, BATCH))["oracle"]:
+    for key in honest.entry(BATCH)["oracle"]:
         assert f'"{key}"' in report_doc, key
 
 
 # ---------------------------------------------------------------- issue 10 leftovers
 
 
-def test_incremental_names_the_rewritten_past_entry(honest: HonestLedger, tmp_path: Path) -> None:
+def test_incremental_names_the_rewritten_past_entry(honest: SlotsLedger, tmp_path: Path) -> None:
     """Issue 10 case 6 with --state: a rewritten past entry fails AT that entry.
 
     The state (through its file format) holds every verified entry's hash. The
-    operator rewrites the batch (6) of an already verified ledger, re-chains and
-    re-signs all later entries: the resumed run names entry 6, not the last one.
-    Replacing bob's open (3) alone, without re-chaining, is named at 3 too.
+    operator rewrites the batch of an already verified ledger, re-chains and
+    re-signs all later entries: the resumed run names the batch, not the last
+    entry. Replacing bob's open alone, without re-chaining, is named at it too.
     """
     full = replay(honest.export)
     assert full.ok and full.state is not None
     state = ReplayState.from_dict(json.loads(json.dumps(full.state.to_dict())))
     assert state.entry_hashes[0] == state.ledger_id
-    assert len(state.entry_hashes) == len(EXPECTED_KINDS)
+    assert len(state.entry_hashes) == len(ENTRY_KINDS)
     assert state.entry_hashes[-1] == state.last_entry_hash
     rechained = copy_export(honest, tmp_path)
     edit(rechained, BATCH, lambda e: e.__setitem__("time", int(e["time"]) + 1))
@@ -837,13 +841,13 @@ def test_incremental_names_the_rewritten_past_entry(honest: HonestLedger, tmp_pa
     assert "changed since it was verified" in failure.reason
     # A state file from before per-entry hashes: a re-chained rewrite is seen at its last entry.
     old = ReplayState.from_dict({**state.to_dict(), "entry_hashes": []})
-    assert first(replay(rechained, state=old)).entry_index == len(EXPECTED_KINDS) - 1
+    assert first(replay(rechained, state=old)).entry_index == LAST
     # Inconsistent hash lists are a malformed state (the CLI then starts over).
     with pytest.raises(ValueError, match="entry_hashes"):
         ReplayState.from_dict({**state.to_dict(), "entry_hashes": state.entry_hashes[:-1]})
 
 
-def test_unknown_fields_are_refused(honest: HonestLedger, tmp_path: Path) -> None:
+def test_unknown_fields_are_refused(honest: SlotsLedger, tmp_path: Path) -> None:
     """An entry may carry only the fields the format defines (re-signed, so content decides).
 
     A field the verifier does not read could tell a reader something unverified
@@ -872,7 +876,7 @@ def test_unknown_fields_are_refused(honest: HonestLedger, tmp_path: Path) -> Non
     )
 
 
-def test_noncanonical_spellings_are_refused(honest: HonestLedger, tmp_path: Path) -> None:
+def test_noncanonical_spellings_are_refused(honest: SlotsLedger, tmp_path: Path) -> None:
     """One entry, one hash: a value the parsers would accept in another JSON spelling fails.
 
     Found by the newcomer review: ``"amount": 100000`` (a number where the
@@ -898,7 +902,7 @@ def test_noncanonical_spellings_are_refused(honest: HonestLedger, tmp_path: Path
         )
 
 
-def test_solvency_result_must_match_the_replay(honest: HonestLedger, tmp_path: Path) -> None:
+def test_solvency_result_must_match_the_replay(honest: SlotsLedger, tmp_path: Path) -> None:
     """The published solvency verdict and its reasons are the replay's, not the operator's words."""
     export = copy_export(honest, tmp_path)
     edit(export, SOLVENCY, lambda e: e["result"].__setitem__("solvent", False))
@@ -920,7 +924,7 @@ def test_solvency_result_must_match_the_replay(honest: HonestLedger, tmp_path: P
     assert failure.reason == "result has no 'solvent'"
 
 
-def test_open_below_genesis_min_deposit(honest: HonestLedger, tmp_path: Path) -> None:
+def test_open_below_genesis_min_deposit(honest: SlotsLedger, tmp_path: Path) -> None:
     """Genesis min_deposit is a replay rule: an open (not the insurance fund) below it fails.
 
     The operator publishes min_deposit 100,001 but opened alice with 100,000.
