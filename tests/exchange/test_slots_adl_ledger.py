@@ -3,7 +3,7 @@
 ONE honest slots ledger is built by ``exchange.operator.slots.SlotsOperator``
 with real Groth16 proofs (account_update, order_ops, settle_fills,
 deleverage); no sweep or funding (those have their own ledger,
-tests/exchange/test_slots_risk_ledger.py):
+tests/verifier/test_risk_ledger.py):
 
     0 genesis (state slots; risk rules, sweeps not required)
     1-4 open (fund 10, alice 100, bob 1000, carol 100000) | 5-7 orders

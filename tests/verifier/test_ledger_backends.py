@@ -1,9 +1,9 @@
 """A whole ledger replay gives the same report under the python and native backends.
 
-The honest export of tests/verifier/test_ledger.py (same builder, real
-proofs) is replayed with ``darkpool-verify --backend python|native --json``
+The session's honest slots export (``slots_ledger``,
+tests/exchange/slots_ledger.py: real proofs) is replayed with ``darkpool-verify --backend python|native --json``
 in fresh interpreters: both must accept it. Then a cheating copy, in which
-the two account openings carry each other's proofs and the first proof of
+alice's and bob's account openings carry each other's proofs and the first proof of
 every other proven entry has pi_a and pi_c swapped, must fail under both
 with the same failures (entry and reason) in the same order.
 """
@@ -14,17 +14,16 @@ from typing import Any
 
 import pytest
 
+from tests.exchange.slots_ledger import SlotsLedger
 from tests.verifier.ledger_files import copy_export, entry_path, read, run_cli, write
-from tests.verifier.test_ledger import OPEN_ALICE, OPEN_BOB, HonestLedger, honest
 
 pytest.importorskip(
     "mclbn256", reason="native backend extra not installed (uv sync --extra native)"
 )
 pytestmark = pytest.mark.slow
 
-__all__ = ["honest"]  # the module-scoped honest-ledger fixture, reused
-
 Json = Any
+OPEN_ALICE, OPEN_BOB = 2, 3  # entry 1 opens the insurance fund (account 0)
 
 
 def report(export: Path, backend: str) -> tuple[int, Json]:
@@ -56,13 +55,15 @@ def _swap_a_and_c(proof: Json) -> None:
     proof["pi_a"], proof["pi_c"] = proof["pi_c"], proof["pi_a"]
 
 
-def test_native_and_python_replays_agree(honest: HonestLedger, tmp_path: Path) -> None:
+def test_native_and_python_replays_agree(slots_ledger: SlotsLedger, tmp_path: Path) -> None:
     for backend in ("python", "native"):
-        rc, obj = report(honest.export, backend)
+        rc, obj = report(slots_ledger.export, backend)
         assert rc == 0, obj
-    assert report(honest.export, "python") == report(honest.export, "native")
+    assert report(slots_ledger.export, "python") == report(slots_ledger.export, "native")
+    alice, bob = (read(entry_path(slots_ledger.export, i)) for i in (OPEN_ALICE, OPEN_BOB))
+    assert (alice["op"], alice["account"], bob["op"], bob["account"]) == ("open", 1, "open", 2)
 
-    export = copy_export(honest, tmp_path)
+    export = copy_export(slots_ledger, tmp_path)
     alice, bob = read(entry_path(export, OPEN_ALICE)), read(entry_path(export, OPEN_BOB))
     alice["proof"], bob["proof"] = bob["proof"], alice["proof"]
     write(entry_path(export, OPEN_ALICE), alice)
@@ -78,7 +79,7 @@ def test_native_and_python_replays_agree(honest: HonestLedger, tmp_path: Path) -
             _swap_a_and_c(proven)
             write(path, entry)
             tampered.append(index)
-    assert len(tampered) >= 4  # opens, the batch, the withdrawal, the solvency report
+    assert len(tampered) >= 6  # 4 opens, the deposit, the batch, the withdrawal, solvency
 
     rc_py, python = report(export, "python")
     rc_nat, native = report(export, "native")

@@ -1,45 +1,47 @@
-"""Cheating-ledger tests for the risk engine: health sweeps, liquidations, funding (issue 11).
+"""Cheating-ledger tests for the risk engine on the recycling-order ("slots") ledger (issue 11).
 
-ONE honest ledger is built per module by the in-process operator with real
-Groth16 proofs (account_op, settle_batch, health_sweep, liquidate):
+ONE honest slots ledger is built per module by
+``exchange.operator.slots.SlotsOperator`` with real Groth16 proofs
+(account_update, order_ops, settle_fills, health_sweep_staged, liquidate_staged):
 
-    0 genesis (risk: sweep every 2 batches; funding: 10 s, premium/2, clamp 10%)
-    1-3 open (fund, alice 80, bob) | 4-5 orders | 6 batch at marks (100, 50):
+    0 genesis (state slots; risk: sweep every 2 batches; funding: 10 s, premium/2, clamp 10%)
+    1-3 open (fund 10000, alice 100, bob) | 4-5 orders | 6 batch at marks (100, 50):
         alice long 10 BTC at 100
     7 funding  (report 2: marks (94, 50), index (90, 52) -> indices (2, -1))
-    8 sweep    (report 2: alice below maintenance margin -> flagged [1])
-    9 liquidation of alice (9 of 10 lots to the fund, partial)
-    10 batch   (report 2)
+    8 sweep    (report 2: alice's equity is 39 >= MMR 28.2 before funding but
+                19 after paying 20 of it -> flagged [1])
+    9 liquidation of alice (9 of 10 lots to the fund, partial; funding settled first)
+    10 batch   (report 2, no orders)
     11 funding (report 3: index (70, 50): the BTC premium is clamped -> (9, -1))
-    12 batch   (report 3)
+    12 batch   (report 3, no orders)
 
 It must replay VALID with the risk counts in ``darkpool-verify --json``. Each
-cheat is derived from it the way a dishonest operator holding its signing key
-would publish it (edited, re-linked and re-signed, ``test_ledger.resign``), or
-from a deep copy of the operator at the sweep (a batch run without the
-liquidation), and must fail at the named entry with the named reason.
+cheat is what a dishonest operator holding its signing key could publish:
+the export edited, re-linked and re-signed (``tests.verifier.ledger_files``),
+or a deep copy of the operator (at the sweep, or before the first funding
+update) that drops its own guard and proves one more batch. Each must fail
+at the named entry with the named reason.
 """
 
 import copy
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.exchange.slots_ledger import slots_operator
 from tests.verifier.ledger_files import (
     copy_export,
     edit,
     entry_path,
-    no_proof_checks,
+    first,
     read,
     remove_entry,
     replay,
     run_cli,
     structural_failure,
 )
-from tests.verifier.operator_world import small_operator
 
 pytestmark = pytest.mark.slow
 
@@ -47,67 +49,72 @@ Json = Any
 MARKS = (100, 50)
 SHOCKED = (94, 50)
 FUNDING_1, SWEEP, LIQUIDATION, BATCH_2, FUNDING_2, BATCH_3 = 7, 8, 9, 10, 11, 12
+NOW = 1000
 
 
 @dataclass(frozen=True)
 class RiskLedger:
     export: Path
+    before_funding: Any  # a deep copy of the operator right after the first batch
     at_sweep: Any  # a deep copy of the operator right after the sweep entry
     operator: Any  # the honest operator after the export
 
 
 @pytest.fixture(scope="module")
 def honest(tmp_path_factory: pytest.TempPathFactory) -> RiskLedger:
-    from verifier.encoding import BUY, SELL, Order, order_commitment
+    from verifier.account_state import SlottedOrder, order_hash
+    from verifier.encoding import BUY, SELL
     from verifier.ledger import FundingRules, RiskRules
 
-    op, tags, alice, bob = small_operator(
+    op, tags, keys = slots_operator(
         risk=RiskRules(
             sweep_interval_batches=2, sweep_interval_s=0, liquidation_fee_bps=(150, 250)
         ),
         funding=FundingRules(interval_s=10, premium_divisor=2, clamp_bps=1000),
+        insurance_fund=10_000,
     )
-    a = op.open_account(alice.public_key(), 80)
-    b = op.open_account(bob.public_key(), 100_000)
-    report = op.oracle.sign(1, 1000, MARKS)
+    a = op.open_account(keys["alice"].public_key(), 100)
+    b = op.open_account(keys["bob"].public_key(), 100_000)
+    report = op.oracle.sign(1, NOW, MARKS)
     op.observe(report)
-    buy = Order(account=a, market=0, side=BUY, size=10, limit_price=100, expiry=10**6, salt=11)
-    sell = Order(account=b, market=0, side=SELL, size=10, limit_price=90, expiry=10**6, salt=22)
-    op.submit_order(buy, alice.sign(order_commitment(tags.order, buy)))
-    op.submit_order(sell, bob.sign(order_commitment(tags.order, sell)))
+    buy = SlottedOrder(a, 1, 0, BUY, 10, 100, 10**6, salt=11)
+    sell = SlottedOrder(b, 1, 0, SELL, 10, 90, 10**6, salt=22)
+    op.submit_order(buy, keys["alice"].sign(order_hash(tags.order, buy)))
+    op.submit_order(sell, keys["bob"].sign(order_hash(tags.order, sell)))
     assert len(op.run_batch(report).fills) == 1
-    # Alice: balance 80 - 1000 - 1 (fee) = -921; at 94 equity 19 < MMR 28.2.
-    assert op.account_state(a).balance == -921
-    shocked = op.oracle.sign(2, 1010, SHOCKED, (90, 52))
+    assert op.account_state(a).balance == 100 - 1000 - 1  # fee ceil(1000 * 5 / 10^4)
+    before_funding = copy.deepcopy(op)
+    shocked = op.oracle.sign(2, NOW + 10, SHOCKED, (90, 52))
     assert op.update_funding(shocked).body["indices"] == ["2", "-1"]
     _, flagged = op.health_sweep(shocked)
     assert flagged == (a,)
     at_sweep = copy.deepcopy(op)
     op.liquidate(a, shocked)
     (record,) = op.liquidations
-    # Partial: 9 of 10 lots move to the fund at the mark (fee 13), alice keeps 1 lot.
     assert [(s.market, s.lots, s.fee) for s in record.steps] == [(0, 9, 13)]
-    assert op.account_state(a).positions == (1, 0)
+    alice = op.account_state(a)
+    # -901 - 20 (funding) + 9 * 94 - 13 (fee); checkpoints = the funding indices.
+    assert (alice.balance, alice.positions, alice.checkpoints) == (-88, (1, 0), (2, -1))
     assert op.account_state(0).positions == (9, 0)
     op.run_batch(shocked)
-    later = op.oracle.sign(3, 1020, SHOCKED, (70, 50))
+    later = op.oracle.sign(3, NOW + 20, SHOCKED, (70, 50))
     assert not op.sweep_due()  # one batch since the sweep, interval 2
     assert op.funding_due(later)
     assert op.update_funding(later).body["indices"] == ["9", "-1"]
     op.run_batch(later)
-    export = Path(op.export(tmp_path_factory.mktemp("risk") / "export"))
+    export = op.export(tmp_path_factory.mktemp("slots-risk") / "export")
     kinds = [read(entry_path(export, i))["kind"] for i in range(FUNDING_1, BATCH_3 + 1)]
     assert kinds == ["funding", "sweep", "liquidation", "batch", "funding", "batch"]
-    return RiskLedger(export, at_sweep, op)
+    return RiskLedger(export, before_funding, at_sweep, op)
 
 
 def test_honest_risk_ledger_verifies_with_counts(honest: RiskLedger) -> None:
     assert read(entry_path(honest.export, SWEEP))["flagged"] == [1]
-    rc, out, err = run_cli(str(honest.export), "--json", "--quiet")
-    assert rc == 0, err
-    data = json.loads(out)
-    assert data["ok"] is True, data["failures"]
-    assert data["risk"] == {
+    report = replay(honest.export)
+    assert report.ok, report.failures
+    counts = {s: n for s, n in report.proofs_this_run.items() if n}
+    assert counts["health_sweep_staged"] == 1 and counts["liquidate_staged"] == 1
+    assert report.to_dict()["risk"] == {
         "health_sweeps": 1,
         "liquidations": 1,
         "liquidation_steps": 1,
@@ -116,8 +123,6 @@ def test_honest_risk_ledger_verifies_with_counts(honest: RiskLedger) -> None:
         "adl_trades": 0,
         "batches_since_sweep": 2,
     }
-    assert data["proofs_verified_this_run"]["health_sweep"] == 1
-    assert data["proofs_verified_this_run"]["liquidate"] == 1
     rc, out, err = run_cli(str(honest.export), "--quiet")
     assert rc == 0 and "RESULT: VALID" in out, err
     assert "a health sweep at least every 2 batches" in out
@@ -126,6 +131,7 @@ def test_honest_risk_ledger_verifies_with_counts(honest: RiskLedger) -> None:
 
 
 def test_removed_liquidation_entry_is_rejected(honest: RiskLedger, tmp_path: Path) -> None:
+    """Issue 11: a copy with its liquidation entry removed (chain re-linked) is rejected."""
     export = copy_export(honest, tmp_path)
     remove_entry(export, LIQUIDATION)
     failure = structural_failure(export)
@@ -145,8 +151,7 @@ def test_skipped_liquidation_is_rejected(honest: RiskLedger, tmp_path: Path) -> 
         op.run_batch(op.latest_report)  # the honest operator refuses
     op.pending_liquidations = []  # a dishonest one drops its own guard
     op.run_batch(op.latest_report)
-    export = Path(op.export(tmp_path / "export"))
-    failure = structural_failure(export)
+    failure = first(replay(op.export(tmp_path / "export")))
     assert failure.entry_index == SWEEP + 1
     assert failure.reason == (
         "account 1 was below maintenance margin at the health sweep of entry 8 "
@@ -166,14 +171,21 @@ def test_removed_sweep_makes_a_batch_overdue(honest: RiskLedger, tmp_path: Path)
 
 def test_sweep_hiding_a_flagged_account_is_rejected(honest: RiskLedger, tmp_path: Path) -> None:
     export = copy_export(honest, tmp_path)
-
-    def hide(e: Json) -> None:
-        e["flagged"] = []
-
-    edit(export, SWEEP, hide)
-    failure = structural_failure(export)
+    edit(export, SWEEP, lambda e: e.update(flagged=[]))  # re-linked and re-signed
+    failure = first(replay(export))
     assert failure.entry_index == SWEEP
     assert failure.reason == "flagged lists [], but the proofs flag [1]"
+
+
+def test_sweep_before_the_funding_update_is_rejected(honest: RiskLedger, tmp_path: Path) -> None:
+    # Without the funding entry the replay's indices are (0, 0): the sweep's
+    # proofs (at (2, -1)) no longer match, so a dropped funding update cannot
+    # hide the payment that put alice below maintenance margin.
+    export = copy_export(honest, tmp_path)
+    remove_entry(export, FUNDING_1)
+    failure = first(replay(export))
+    assert failure.entry_index == FUNDING_1  # the sweep, now at the funding entry's index
+    assert "funding indices differ from the ledger's" in failure.reason
 
 
 def test_wrong_funding_index_is_rejected(honest: RiskLedger, tmp_path: Path) -> None:
@@ -229,7 +241,7 @@ def test_liquidation_at_another_fee_is_rejected(honest: RiskLedger, tmp_path: Pa
         g["risk"]["liquidation_fee_bps"] = [100, 250]
 
     edit(export, 0, cheaper)
-    failure = structural_failure(export)
+    failure = first(replay(export))
     assert failure.entry_index == LIQUIDATION
     assert "margin or fee fractions differ from genesis" in failure.reason
 
@@ -268,13 +280,24 @@ def test_sweep_overdue_in_seconds(honest: RiskLedger, tmp_path: Path) -> None:
 def test_dropped_funding_entries_make_a_batch_funding_overdue(
     honest: RiskLedger, tmp_path: Path
 ) -> None:
-    """Without its funding entries the ledger's batches run at report times 1000, 1010,
-    1020: the last is 20 s after the first batch, beyond the 10 s genesis interval."""
-    export = copy_export(honest, tmp_path)
-    remove_entry(export, FUNDING_2)
-    remove_entry(export, FUNDING_1)
-    failure = structural_failure(export)
-    assert failure.entry_index == BATCH_3 - 2  # renumbered: the third batch
+    """A batch 20 s of oracle time after the first batch with no funding update between
+    (genesis interval 10 s). The honest operator refuses it; one that drops its guard
+    proves it (real proofs) and the ledger fails at that batch.
+
+    (Dropping the honest ledger's funding entries instead is caught earlier on
+    slots: test_sweep_before_the_funding_update_is_rejected.)"""
+    from exchange.operator import OperatorError
+
+    op = copy.deepcopy(honest.before_funding)
+    late = op.oracle.sign(2, NOW + 20, MARKS)
+    assert op.funding_due(late)
+    with pytest.raises(OperatorError, match="funding overdue"):
+        op.run_batch(late)
+    op.funding_clock = late.timestamp  # the dishonest operator's clock, not the ledger's
+    op.run_batch(late)
+    export = op.export(tmp_path / "export")
+    failure = first(replay(export))
+    assert failure.entry_index == FUNDING_1  # the second batch, where the update should be
     assert read(entry_path(export, failure.entry_index))["kind"] == "batch"
     assert failure.reason == (
         "funding overdue: 20 s of oracle time since the first batch "
@@ -284,10 +307,17 @@ def test_dropped_funding_entries_make_a_batch_funding_overdue(
 
 def test_funding_overdue_counts_from_the_last_update(honest: RiskLedger, tmp_path: Path) -> None:
     """Dropping only the second update: the last batch (1020) is exactly one interval after
-    the update of entry 7 (1010), which the rule allows; a 5 s interval does not."""
+    the update of entry 7 (1010), which the time rule allows; a 5 s interval does not.
+
+    On slots the batch's proofs settle funding at public indices, so the dropped
+    update is caught at that batch anyway, by its funding public input."""
     export = copy_export(honest, tmp_path)
     remove_entry(export, FUNDING_2)
-    assert replay(export, checker=no_proof_checks).ok
+    failure = structural_failure(export)
+    assert failure.entry_index == BATCH_3 - 1
+    assert failure.reason == (
+        "batch proof 0 (settle_fills): public signal 6 is 9, but the ledger data give 2"
+    )
 
     def every_5_s(g: Json) -> None:
         g["funding"]["interval_s"] = 5
@@ -302,54 +332,49 @@ def test_funding_overdue_counts_from_the_last_update(honest: RiskLedger, tmp_pat
     )
 
 
-def test_operator_refuses_a_funding_overdue_batch(honest: RiskLedger) -> None:
-    """The honest operator publishes funding before a batch more than an interval after
-    the last update (1020) rather than append a batch the verifier would fail."""
+def test_operator_refuses_an_overdue_batch(honest: RiskLedger) -> None:
+    """The honest operator refuses a batch the verifier would fail: a sweep is due
+    (2 batches since entry 8, interval 2) and the report (1031) is more than an
+    interval after the last funding update (1020)."""
     from exchange.operator import OperatorError
 
     op = copy.deepcopy(honest.operator)
-    late = op.oracle.sign(4, 1031, SHOCKED, (90, 52))
-    assert op.funding_due(late)
+    late = op.oracle.sign(4, NOW + 31, SHOCKED, (90, 52))
+    assert op.funding_due(late) and op.sweep_due()
     length = len(op.ledger)
+    with pytest.raises(OperatorError, match="a health sweep is due"):
+        op.run_batch(late)
+    assert len(op.ledger) == length
+    op.batches_since_sweep = 0
     with pytest.raises(OperatorError, match="funding overdue"):
         op.run_batch(late)
     assert len(op.ledger) == length
-    # It also owes a sweep (2 batches since entry 8, interval 2): refused for that too.
-    op.funding_clock = late.timestamp
-    with pytest.raises(OperatorError, match="health sweep overdue"):
-        op.run_batch(late)
-    assert len(op.ledger) == length
-
-
-def restored(op: Any) -> Any:
-    """The operator rebuilt from its own ledger and snapshot (what a restart does)."""
-    from exchange.operator import Operator
-    from tests.verifier.operator_world import OPERATOR_KEY
-
-    return Operator.restore(
-        markets=op.markets,
-        oracle=op.oracle,
-        entries=[e.to_dict() for e in op.ledger.entries],
-        snapshot=op.snapshot(),
-        orders={r.commitment: (r.order, op.signed_order(r.index).signature) for r in op.book},
-        clock=lambda: 1000,
-        operator_key=OPERATOR_KEY,
-    )
 
 
 def test_restart_keeps_risk_progress(honest: RiskLedger) -> None:
     """A restarted operator knows the funding indices, the sweep it owes and a pending
-    liquidation from its ledger alone (no proof is made here)."""
+    liquidation from what a service stores (no proof is made here)."""
     from exchange.operator import OperatorError
+    from tests.exchange.test_slots_restore import restore, stored
 
-    again = restored(honest.operator)
-    assert again.risk_rules == honest.operator.risk_rules
-    assert again.funding_rules == honest.operator.funding_rules
+    op = copy.deepcopy(honest.operator)
+    again = restore(op, stored(op))
+    assert again.risk_rules == op.risk_rules
+    assert again.funding_rules == op.funding_rules
     assert again.funding_indices == (9, -1)
-    assert again.funding_timestamp == again.funding_clock == 1020
+    assert again.funding_timestamp == again.funding_clock == NOW + 20
     assert again.batches_since_sweep == 2 and again.sweep_due()
     assert again.pending_liquidations == []
-    at_sweep = restored(copy.deepcopy(honest.at_sweep))
-    assert at_sweep.pending_liquidations == [1]
+    at_sweep = copy.deepcopy(honest.at_sweep)
+    back = restore(at_sweep, stored(at_sweep))
+    assert back.pending_liquidations == [1]
     with pytest.raises(OperatorError, match="account 1 was flagged by the last health sweep"):
-        at_sweep.run_batch(at_sweep.latest_report)
+        back.run_batch(back.latest_report)
+
+
+def test_operator_state_matches_the_ledger(honest: RiskLedger) -> None:
+    op = honest.operator
+    assert op.funding_indices == (9, -1)
+    assert op.pending_liquidations == []
+    liquidation = read(entry_path(honest.export, LIQUIDATION))
+    assert liquidation["roots_after"] == read(entry_path(honest.export, BATCH_2))["roots_before"]

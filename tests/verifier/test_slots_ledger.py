@@ -371,7 +371,7 @@ def test_cancel_in_a_list_ledger_fails(honest: SlotsLedger, tmp_path: Path) -> N
 def test_slots_genesis_with_risk_rules_is_accepted(honest: SlotsLedger, tmp_path: Path) -> None:
     # Genesis risk rules are allowed under slots: sweeps and liquidations are
     # health_sweep_staged / liquidate_staged (verifier/ledger/risk_slots.py;
-    # their cheats: tests/exchange/test_slots_risk_ledger.py). One batch
+    # their cheats: tests/verifier/test_risk_ledger.py). One batch
     # since genesis is within "a sweep every 2 batches".
     export = copy_export(honest, tmp_path)
     risk = {"sweep_interval_batches": 2, "sweep_interval_s": 0, "liquidation_fee_bps": [100, 100]}

@@ -1,6 +1,6 @@
 """``darkpool-verify http://HOST:PORT`` (verifier.source.HttpSource).
 
-The honest export of ``tests/verifier/test_inclusion.py`` is served by a small
+The session's honest slots export (``slots_ledger``, tests/exchange/slots_ledger.py) is served by a small
 stdlib ``http.server`` on 127.0.0.1 that answers the public ledger routes the
 way ``exchange/api/routes`` does (``/v1/info`` with ``ledger_entries``,
 ``/v1/ledger?start=&limit=`` pages of ``{start, total, entries}``,
@@ -21,8 +21,8 @@ from typing import Any
 
 import pytest
 
+from tests.exchange.slots_ledger import SlotsLedger
 from tests.live_server import free_port
-from tests.verifier.test_inclusion import honest_ledger
 from verifier.cli import main as cli_main
 from verifier.source import DirectorySource, HttpSource, InputError, open_source, replay_source
 
@@ -83,8 +83,8 @@ class _Api:
 
 
 @pytest.fixture(scope="module")
-def served() -> Iterator[tuple[str, _Api, Path]]:
-    export = honest_ledger().export
+def served(slots_ledger: SlotsLedger) -> Iterator[tuple[str, _Api, Path]]:
+    export = slots_ledger.export
     api = _Api(export)
 
     class Handler(BaseHTTPRequestHandler):
@@ -129,7 +129,7 @@ def test_url_replay_equals_directory_replay(
     assert rc_dir == rc_url == 0
     assert from_url == from_dir
     assert from_url["entries"] == len(api.entries) and from_url["ok"] is True
-    # One info, one page (the ledger is shorter than a page) and three keys.
+    # One info, one page (the ledger is shorter than a page) and the keys.
     assert sum(r.startswith("/v1/ledger?") for r in api.requests) == 1
 
 
@@ -193,12 +193,17 @@ def test_url_spellings() -> None:
 
 
 def test_inclusion_reads_the_url_too(
-    served: tuple[str, _Api, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    served: tuple[str, _Api, Path],
+    slots_ledger: SlotsLedger,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
+    from prover.account_book import slots_opening
+
     url, api, _ = served
     api.mode = "ok"
     opening = tmp_path / "opening.json"
-    opening.write_text(json.dumps(honest_ledger().latest_bob))
+    opening.write_text(json.dumps(slots_opening(slots_ledger.operator.book, 2)))  # bob
     capsys.readouterr()
     rc = cli_main(["inclusion", "--quiet", "--ledger", url, "--opening", str(opening)])
     out = capsys.readouterr().out
