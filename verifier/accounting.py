@@ -56,7 +56,7 @@ def liquidation_fee(lots: int, price: int, fee_bps: int, equity: int) -> int:
     """Liquidation fee to the fund: min(ceil(lots * price * fee_bps / 10^4), max(equity, 0)).
 
     Capped at the liquidated account's remaining equity (after any insurance
-    cover), so the fee never turns into bad debt. ``circuits/liquidate.circom``
+    cover), so the fee never turns into bad debt. ``circuits/lib/liquidation.circom``
     proves the same value (CeilFee then MinOf).
     """
     return min(fee(lots, price, fee_bps), max(equity, 0))

@@ -26,8 +26,13 @@ from verifier.field import FieldError, signed_to_field
 from verifier.params import BALANCE_BITS, NONCE_BITS, CircuitParams
 from verifier.protocol import Tags
 from verifier.statements import account_update as public
-from verifier.statements.account_op import check_amount, check_open_key, parse_op
-from verifier.statements.account_update import AccountOpError, OpKind
+from verifier.statements.account_update import (
+    AccountOpError,
+    OpKind,
+    check_amount,
+    check_open_key,
+    parse_op,
+)
 
 __all__ = [
     "PUBLIC",

@@ -5,7 +5,7 @@ into chunks of ``4^chunk_levels`` accounts and chains their hidden running
 totals with fresh random salts; each ``SolvencyWalkWitness`` turns into the
 circuit's input JSON and its public inputs. Every account enters the totals
 settled to the public funding indices (the leaves themselves are only read).
-Totals, commitment and layout come from ``verifier.statements.solvency_chunk``
+Totals, commitment and layout come from ``verifier.statements.solvency_base``
 / ``solvency_walk`` (one copy of each formula). Pure: never runs node.
 """
 
@@ -23,7 +23,7 @@ from verifier.field import R
 from verifier.params import CircuitParams
 from verifier.protocol import Tags
 from verifier.quadtree import QuadTree
-from verifier.statements import solvency_chunk
+from verifier.statements import solvency_base
 from verifier.statements import solvency_walk as public
 from verifier.statements.solvency_walk import SolvencyError, SolvencyTotals
 
@@ -110,10 +110,10 @@ class SolvencyWalkWitness:
             sub_root=self.sub_root,
             prev_commit=0
             if first
-            else solvency_chunk.totals_commitment(self.prev_totals, self.prev_salt),
+            else solvency_base.totals_commitment(self.prev_totals, self.prev_salt),
             next_commit=0
             if self.is_last
-            else solvency_chunk.totals_commitment(self.next_totals, self.next_salt),
+            else solvency_base.totals_commitment(self.next_totals, self.next_salt),
             prices=self.prices,
             funding=self.funding,
             opening=self.next_totals if self.is_last else None,

@@ -32,7 +32,7 @@ from tests.circuits.slot_market import PARAMS
 from verifier.field import R
 from verifier.params import FUNDING_BITS
 from verifier.quadtree import QuadTree, quad_root_from_subroots
-from verifier.statements import solvency_chunk as solvency_totals
+from verifier.statements import solvency_base as solvency_totals
 from verifier.statements import solvency_walk as statement
 from verifier.statements.solvency_walk import SolvencyError, SolvencyTotals, check_solvency_walk
 

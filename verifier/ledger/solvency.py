@@ -30,7 +30,7 @@ from verifier.oracle import OracleFormatError, stressed_prices
 from verifier.params import FUNDING_BITS
 from verifier.statements import solvency_chunk as solvency_statement
 from verifier.statements import solvency_walk as walk_statement
-from verifier.statements.solvency_chunk import SolvencyResult
+from verifier.statements.solvency_base import SolvencyResult
 
 __all__ = ["SolvencyChecks"]
 

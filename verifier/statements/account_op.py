@@ -10,51 +10,30 @@ Pure functions, no I/O. Never imports prover/ or exchange/ and never runs node.
 """
 
 from collections.abc import Sequence
-from enum import IntEnum
 
-from verifier.babyjub import Point, is_on_curve
+from verifier.babyjub import Point
 from verifier.encoding import AccountState
 from verifier.field import FieldError, require_canonical, unsigned_in_range
-from verifier.params import AMOUNT_BITS, BPS_DENOM, MAX_MARKETS, NONCE_BITS, PRICE_BITS
+from verifier.params import BPS_DENOM, MAX_MARKETS, NONCE_BITS, PRICE_BITS
 
+# The op codes and the amount / key rules are the slots statement's, defined there.
+from verifier.statements.account_update import (
+    AccountOpError,
+    OpKind,
+    check_amount,
+    check_open_key,
+    parse_op,
+)
 
-class AccountOpError(ValueError):
-    """Account-op data the circuit would reject (bad op, range, key, state or signature)."""
-
-
-class OpKind(IntEnum):
-    """The circuit's ``op`` public input."""
-
-    OPEN = 0
-    DEPOSIT = 1
-    WITHDRAW = 2
-
-
-def parse_op(op: int) -> OpKind:
-    """``op`` as an OpKind, or AccountOpError."""
-    if isinstance(op, bool) or not isinstance(op, int) or op not in (0, 1, 2):
-        raise AccountOpError(f"op {op!r} is not 0 (open), 1 (deposit) or 2 (withdraw)")
-    return OpKind(op)
-
-
-def check_open_key(pub: Point) -> Point:
-    """The circuit's OPEN key check: on Baby Jubjub and x != 0 (not (0, 1) or (0, -1))."""
-    if not is_on_curve(pub):
-        raise AccountOpError("public key is not a Baby Jubjub point")
-    if pub.x == 0:
-        raise AccountOpError("public key is a low-order point (x = 0)")
-    return pub
-
-
-def check_amount(op: OpKind, amount: int) -> int:
-    """amount < 2^AMOUNT_BITS, and >= 1 for deposit / withdraw."""
-    try:
-        unsigned_in_range(amount, AMOUNT_BITS, "amount")
-    except FieldError as exc:
-        raise AccountOpError(str(exc)) from None
-    if op is not OpKind.OPEN and amount == 0:
-        raise AccountOpError(f"{op.name.lower()} amount must be at least 1")
-    return amount
+__all__ = [
+    "AccountOpError",
+    "OpKind",
+    "apply_op",
+    "check_amount",
+    "check_open_key",
+    "parse_op",
+    "public_inputs",
+]
 
 
 def apply_op(

@@ -8,27 +8,71 @@ marks, initial-margin fractions) followed by the funding indices every
 touched account settles to (``funding[m]``, signed, quote units per lot): the
 circuit settles the account's funding before the deposit / withdrawal and
 writes ``funding`` as its new checkpoints (an opened account starts at them).
-The op codes and the amount / key rules are ACCOUNT OP's
-(``verifier.statements.account_op``), defined once there.
+The op codes and the amount / key rules (``OpKind``, ``parse_op``,
+``check_amount``, ``check_open_key``) are defined here, once; the retired
+list statement ACCOUNT OP imports them.
 
 Pure: never imports prover/ or exchange/, never runs node.
 """
 
 from collections.abc import Sequence
+from enum import IntEnum
 
-from verifier.babyjub import Point
+from verifier.babyjub import Point, is_on_curve
 from verifier.field import FieldError, require_canonical, signed_to_field, unsigned_in_range
-from verifier.params import FUNDING_BITS, PRICE_BITS
-from verifier.statements.account_op import (
-    AccountOpError,
-    OpKind,
-    check_amount,
-    check_open_key,
-    parse_op,
-)
+from verifier.params import AMOUNT_BITS, FUNDING_BITS, PRICE_BITS
 from verifier.statements.vectors import fractions_bps, require_per_market
 
-__all__ = ["PER_MARKET", "PUBLIC_NAMES", "AccountOpError", "OpKind", "public_inputs"]
+__all__ = [
+    "PER_MARKET",
+    "PUBLIC_NAMES",
+    "AccountOpError",
+    "OpKind",
+    "check_amount",
+    "check_open_key",
+    "parse_op",
+    "public_inputs",
+]
+
+
+class AccountOpError(ValueError):
+    """Account-op data the circuit would reject (bad op, range, key, state or signature)."""
+
+
+class OpKind(IntEnum):
+    """The circuit's ``op`` public input."""
+
+    OPEN = 0
+    DEPOSIT = 1
+    WITHDRAW = 2
+
+
+def parse_op(op: int) -> OpKind:
+    """``op`` as an OpKind, or AccountOpError."""
+    if isinstance(op, bool) or not isinstance(op, int) or op not in (0, 1, 2):
+        raise AccountOpError(f"op {op!r} is not 0 (open), 1 (deposit) or 2 (withdraw)")
+    return OpKind(op)
+
+
+def check_open_key(pub: Point) -> Point:
+    """The circuit's OPEN key check: on Baby Jubjub and x != 0 (not (0, 1) or (0, -1))."""
+    if not is_on_curve(pub):
+        raise AccountOpError("public key is not a Baby Jubjub point")
+    if pub.x == 0:
+        raise AccountOpError("public key is a low-order point (x = 0)")
+    return pub
+
+
+def check_amount(op: OpKind, amount: int) -> int:
+    """amount < 2^AMOUNT_BITS, and >= 1 for deposit / withdraw."""
+    try:
+        unsigned_in_range(amount, AMOUNT_BITS, "amount")
+    except FieldError as exc:
+        raise AccountOpError(str(exc)) from None
+    if op is not OpKind.OPEN and amount == 0:
+        raise AccountOpError(f"{op.name.lower()} amount must be at least 1")
+    return amount
+
 
 # Circuit public inputs in declaration order; PER_MARKET ones have one entry per market.
 PUBLIC_NAMES: tuple[str, ...] = (

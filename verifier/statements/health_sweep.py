@@ -20,23 +20,24 @@ Pure functions, no I/O. Never imports prover/ or exchange/ and never runs node.
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from verifier import accounting
 from verifier.field import FieldError, is_canonical, require_canonical, unsigned_in_range
 from verifier.merkle import MerkleError, root_from_subroots
 from verifier.params import BPS_BITS, BPS_DENOM, MAX_MARKETS, PRICE_BITS
 
+# Shared with the slots statement, defined there (this list statement is being retired).
+from verifier.statements.health_sweep_staged import SweepError, SweepResult, below_maintenance
+
+__all__ = [
+    "SweepChunkPublic",
+    "SweepError",
+    "SweepResult",
+    "below_maintenance",
+    "check_sweep",
+    "public_inputs",
+    "signal_count",
+]
+
 _FIXED_SIGNALS = 3  # chunkIndex, subRoot, flags
-
-
-class SweepError(ValueError):
-    """Sweep data that cannot describe a chunk (bad shape or range)."""
-
-
-def below_maintenance(
-    balance: int, positions: Sequence[int], prices: Sequence[int], mmf_bps: Sequence[int]
-) -> bool:
-    """True iff BPS_DENOM * equity < sum |s| * P * mmf (the circuit's flag bit)."""
-    return not accounting.meets_margin(balance, positions, prices, mmf_bps)
 
 
 def signal_count(markets: int) -> int:
@@ -93,19 +94,6 @@ class SweepChunkPublic:
             mmf_bps=tuple(signals[2 + m : 2 + 2 * m]),
             flags=signals[2 + 2 * m],
         )
-
-
-@dataclass(frozen=True)
-class SweepResult:
-    """Outcome of ``check_sweep``: ``reasons`` is empty iff the sweep is well formed."""
-
-    flagged: tuple[int, ...]
-    root: int | None
-    reasons: tuple[str, ...]
-
-    @property
-    def ok(self) -> bool:
-        return not self.reasons
 
 
 def check_sweep(

@@ -24,6 +24,7 @@ Pure functions, no I/O. Never imports prover/ or exchange/ and never runs node.
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from verifier import accounting
 from verifier.account_state import AccountRecord
 from verifier.field import (
     FieldError,
@@ -34,7 +35,6 @@ from verifier.field import (
 )
 from verifier.params import BPS_BITS, BPS_DENOM, FUNDING_BITS, MAX_MARKETS, PRICE_BITS
 from verifier.quadtree import QuadTreeError, quad_root_from_subroots
-from verifier.statements.health_sweep import SweepError, SweepResult, below_maintenance
 
 __all__ = [
     "PER_MARKET",
@@ -42,6 +42,7 @@ __all__ = [
     "StagedSweepChunkPublic",
     "SweepError",
     "SweepResult",
+    "below_maintenance",
     "below_maintenance_after_funding",
     "check_sweep",
     "public_inputs",
@@ -52,6 +53,30 @@ __all__ = [
 PUBLIC_NAMES: tuple[str, ...] = ("chunkIndex", "subRoot", "prices", "funding", "mmfBps", "flags")
 PER_MARKET = frozenset({"prices", "funding", "mmfBps"})
 _FIXED_SIGNALS = 3  # chunkIndex, subRoot, flags
+
+
+class SweepError(ValueError):
+    """Sweep data that cannot describe a chunk (bad shape or range)."""
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    """Outcome of ``check_sweep``: ``reasons`` is empty iff the sweep is well formed."""
+
+    flagged: tuple[int, ...]
+    root: int | None
+    reasons: tuple[str, ...]
+
+    @property
+    def ok(self) -> bool:
+        return not self.reasons
+
+
+def below_maintenance(
+    balance: int, positions: Sequence[int], prices: Sequence[int], mmf_bps: Sequence[int]
+) -> bool:
+    """True iff BPS_DENOM * equity < sum |s| * P * mmf (equity exactly at MMR is healthy)."""
+    return not accounting.meets_margin(balance, positions, prices, mmf_bps)
 
 
 def below_maintenance_after_funding(

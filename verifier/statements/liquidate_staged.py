@@ -1,13 +1,13 @@
 """Public side of LIQUIDATE on the account-state leaf (``circuits/liquidate_staged.circom``).
 
-The staged successor of ``verifier.statements.liquidate`` for the
-recycling-order state (8-input account leaf with funding checkpoints,
+The staged successor of the list LIQUIDATE (base: ``verifier.statements.liquidation_steps``)
+for the recycling-order state (8-input account leaf with funding checkpoints,
 quaternary account tree). A step's public inputs are the live statement's
 plus ``funding[M]``, the funding indices both rewritten accounts (the
 liquidated one and the insurance fund, index 0) settle to before anything
 else; the circuit writes them as the new checkpoints. The sequence rules a
 verifier checks over a batch's steps are the live statement's
-(``verifier.statements.liquidate.check_steps``: first step below MMR,
+(``verifier.statements.liquidation_steps.check_steps``: first step below MMR,
 continuation only after an unfinished step of the same account, roots chain,
 the batch's marks and genesis fractions) plus one: every step settles to the
 ledger's funding indices (``check_staged_steps``).
@@ -26,7 +26,7 @@ from verifier.field import (
     unsigned_in_range,
 )
 from verifier.params import BPS_BITS, FUNDING_BITS, MAX_MARKETS, PRICE_BITS
-from verifier.statements.liquidate import (
+from verifier.statements.liquidation_steps import (
     LiquidationStatementError,
     LiquidationStepPublic,
     check_steps,
@@ -147,7 +147,7 @@ def check_staged_steps(
 ) -> tuple[tuple[int, ...], int, list[str]]:
     """Check a batch's staged liquidation steps in ledger order.
 
-    The live statement's rules (``verifier.statements.liquidate.check_steps``)
+    The live statement's rules (``verifier.statements.liquidation_steps.check_steps``)
     plus: every step settles to ``funding``, the ledger's current funding
     indices (signed). Returns ``(liquidated accounts in order of their first
     step, root after the last step, reasons)``; ``reasons`` is empty iff every

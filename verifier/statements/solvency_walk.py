@@ -9,7 +9,7 @@ ways only: the leaves, the subtree (quaternary), and the public funding
 indices ``funding[m]`` every account is settled to inside the sums (a leaf's
 balance is only current up to its checkpoints). The running totals, their
 commitment, the chain and the solvency verdict are SOLVENCY CHUNK's
-(``verifier.statements.solvency_chunk``, one copy); this module lays out the
+(``verifier.statements.solvency_base``, one copy); this module lays out the
 public inputs and checks a whole walk:
 
 * ``public_inputs`` recomputes a chunk's public inputs from ledger data;
@@ -26,8 +26,8 @@ from collections.abc import Sequence
 from verifier.field import FieldError, field_to_signed, signed_to_field
 from verifier.params import FUNDING_BITS, MAX_MARKETS
 from verifier.quadtree import QuadTreeError, quad_root_from_subroots
-from verifier.statements import solvency_chunk
-from verifier.statements.solvency_chunk import SolvencyError, SolvencyResult, SolvencyTotals
+from verifier.statements import solvency_base
+from verifier.statements.solvency_base import SolvencyError, SolvencyResult, SolvencyTotals
 
 __all__ = [
     "PER_MARKET",
@@ -71,7 +71,7 @@ def public_inputs(
 ) -> list[int]:
     """The chunk's public inputs in circuit order (``PUBLIC_NAMES``).
 
-    As ``solvency_chunk.public_inputs`` with ``funding`` (signed funding
+    As ``solvency_base.public_inputs`` with ``funding`` (signed funding
     indices, one per market, quote units per lot) after the prices. Raises
     SolvencyError on bad data.
     """
@@ -81,7 +81,7 @@ def public_inputs(
         funding_list = [signed_to_field(f, FUNDING_BITS, "funding index") for f in funding]
     except FieldError as exc:
         raise SolvencyError(str(exc)) from None
-    chunk = solvency_chunk.public_inputs(
+    chunk = solvency_base.public_inputs(
         chunk_index=chunk_index,
         chunk_count=chunk_count,
         sub_root=sub_root,
@@ -110,7 +110,7 @@ def check_solvency_walk(
     The chunk proofs themselves must be verified separately (Groth16). Fails
     (reasons) if a chunk has the wrong signal count, if the chunks use
     different funding vectors or one other than ``funding`` (when given), and
-    for everything ``solvency_chunk.check_solvency`` checks: chunk indices and
+    for everything ``solvency_base.check_solvency`` checks: chunk indices and
     flags, the commitment chain, zero openings before the last, one price
     vector (= ``prices`` if given), the root rebuilt from the quaternary
     subroots (= ``expected_root`` if given), balance sum = ``total_collateral``,
@@ -149,7 +149,7 @@ def check_solvency_walk(
         except QuadTreeError as exc:
             raise SolvencyError(str(exc)) from None
 
-    result = solvency_chunk.check_solvency(
+    result = solvency_base.check_solvency(
         stripped,
         2 * account_levels,
         2 * chunk_levels,
