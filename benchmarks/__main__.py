@@ -59,7 +59,7 @@ def _constraints_section(data: Mapping[str, Any]) -> str:
         "## Constraints\n\n"
         f"{table}\n\n"
         f"Baseline: Loopring's published ~{constraints.LOOPRING_PER_TRADE:,} constraints per "
-        "trade; `vs_loopring` = our settle_batch constraints per fill slot / that figure "
+        "trade; `vs_loopring` = our settle constraints per fill slot / that figure "
         "(lower is better; per fill slot includes a share of the per-batch fee update).\n"
     )
 
@@ -73,8 +73,7 @@ def _prove_section(data: Mapping[str, Any]) -> str:
         "our path (Python witness builder + wasm witness + `snarkjs groth16 prove`) / "
         "fullprove (lower is better). `verify (py_ecc)` is our pure-Python verifier "
         "(proof parsing included, key prepared once); its baseline is `snarkjs verify` "
-        f"(CLI, includes Node start-up). {prove.PRODUCTION_SETTLE_NOTE.capitalize()} "
-        "(production settle_batch).\n"
+        "(CLI, includes Node start-up).\n"
     )
 
 

@@ -1,10 +1,10 @@
-"""Benchmark: solvency chunk proofs serially and as Dask jobs on 1 and 2 local workers.
+"""Benchmark: solvency_walk chunk proofs serially and as Dask jobs on 1 and 2 local workers.
 
 Run with ``uv run python -m benchmarks.dask_proofs [--chunks 4] [--profile test]``.
 
 Builds the witnesses of one solvency report with ``--chunks`` full chunks
-(``build_solvency_witnesses``, in order, timed: that is the operator's serial
-part), then proves all chunk statements three ways in the same run:
+of funded accounts (``build_solvency_walk`` on ``benchmarks.fixtures.funded_book``,
+in order, timed: that is the operator's serial part), then proves all chunk statements three ways in the same run:
 
 * serial: one after the other in this process (``ProofPool(workers=1)``);
 * Dask, 1 worker: an embedded ``LocalCluster`` with one worker process;
@@ -19,42 +19,24 @@ peak RSS of a proving child process, size of a chunk's inputs), written to
 
 import argparse
 import json
-import random
 import resource
 import sys
 from collections.abc import Sequence
 
 from benchmarks.common import print_table, time_once, write_json
-from benchmarks.fixtures import market_prices
+from benchmarks.fixtures import solvency_walk_chunks
 from prover import backends, circuits, jobs
-from prover.statements.solvency_chunk import build_solvency_witnesses
 from verifier import groth16
-from verifier.encoding import AccountState
 
 COMMAND = "uv run python -m benchmarks.dask_proofs"
 
 
-def _accounts(n: int, markets: int) -> list[AccountState | None]:
-    out: list[AccountState | None] = []
-    for i in range(n):
-        sign = 1 if i % 2 == 0 else -1
-        positions = tuple(sign * (i % 5) * 10 for _ in range(markets))
-        out.append(AccountState(1_000 + i, 2_000 + i, 50_000 - 100 * i, positions, blinding=i + 1))
-    return out
-
-
 def run(chunks: int, profile: str) -> dict[str, object]:
     params = circuits.load_params(profile)
-    artifacts = circuits.build_statement("solvency_chunk", profile)
-    n_accounts = min(chunks * params.chunk_size, 2**params.account_depth)
-    build_s, built = time_once(
-        lambda: build_solvency_witnesses(
-            _accounts(n_accounts, params.markets),
-            params,
-            market_prices(params.markets),
-            random.Random(1),
-        )
-    )
+    artifacts = circuits.build_statement("solvency_walk", profile)
+    chunk_accounts = 4**params.chunk_levels
+    n_accounts = min(chunks * chunk_accounts, 4**params.account_levels)
+    build_s, built = time_once(lambda: solvency_walk_chunks(params, n_accounts))
     assert isinstance(built, list)
     inputs = [w.to_circuit_inputs() for w in built]
     expected = [[str(x) for x in w.public_inputs()] for w in built]
@@ -93,7 +75,7 @@ def run(chunks: int, profile: str) -> dict[str, object]:
         )
     rss_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     figures = {
-        "chunk_accounts": params.chunk_size,
+        "chunk_accounts": chunk_accounts,
         "witness_build_s": build_s / len(inputs),
         "prove_s": serial_s / len(inputs),
         "worker_rss_mb": rss_mb,
@@ -103,7 +85,7 @@ def run(chunks: int, profile: str) -> dict[str, object]:
         "command": COMMAND,
         "prover": prover,
         "rows": rows,
-        "solvency_chunk": {profile: figures},
+        "solvency_walk": {profile: figures},
     }
 
 
@@ -117,7 +99,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         data["rows"],  # type: ignore[arg-type]
         ["mode", "proofs", "start-up", "proving", "proofs/s", "vs serial"],
     )
-    print(json.dumps(data["solvency_chunk"], indent=2))
+    print(json.dumps(data["solvency_walk"], indent=2))
     path = write_json("dask_proofs", data)
     print(f"wrote {path}", file=sys.stderr)
 

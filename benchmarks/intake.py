@@ -89,7 +89,7 @@ def server(data_dir: Path, group_max: int) -> Iterator[tuple[str, int]]:
 
 
 def make_template(root: Path) -> tuple[list[PrivateKey], list[int], list[tuple[int, str]]]:
-    """A data dir with 3 funded accounts (real account_op proofs), server stopped.
+    """A data dir with 3 funded accounts (real account_update proofs), server stopped.
 
     Also returns 30 orders sealed to it, as request bodies for the HTTP ceiling.
     """

@@ -7,8 +7,8 @@ On a ledger export (``--ledger DIR``, or the cached test-profile export of
 for each backend in the same run:
 
 * ``verify`` of one proof from its JSON (proof parsing with the curve and
-  subgroup checks included, key prepared once) for account_op and
-  settle_batch;
+  subgroup checks included, key prepared once) for account_update and
+  settle_fills (a recycling-order "slots" ledger);
 * the full replay (``verifier.ledger.replay``, one process), every check
   included.
 
@@ -68,7 +68,7 @@ def run(export: Path) -> dict[str, object]:
     groth16.set_backend("python")
     vkeys = DirectorySource(export).vkeys()
     rows: list[dict[str, object]] = []
-    for statement in ("account_op", "settle_batch"):
+    for statement in ("account_update", "settle_fills"):
         proofs = _proofs(export, statement)
         if not proofs:
             continue

@@ -14,11 +14,12 @@ case (statement, profile, input) it builds the circuit through the cache
 * ``verify (py_ecc)``: our verifier on the proof (key prepared once, proof
   parsing included) and ``snarkjs verify``: the CLI, Node start-up included.
 
-Cases: test-profile account_op (signed withdrawal), settle_batch with 1 and 2
-active fills, solvency_chunk; and unless ``--quick`` the production
-account_op and solvency_chunk (setup takes minutes on first run). The
-production settle_batch needs a 2^20 powers of tau, which the project does not
-ship: only its constraint count is reported. Writes
+Cases (the recycling-order "slots" statements, inputs from
+``benchmarks.fixtures``): test-profile account_update (signed withdrawal),
+order_ops (one proof of places), settle_fills with 1 and ``group_fills``
+fills, solvency_walk (one chunk); and unless ``--quick`` the same at the
+production profile, settle_fills with ``group_fills`` fills (setup takes minutes on first run;
+every production key fits the 2^16 powers of tau). Writes
 benchmarks/results/prove.json. Never asserts on timings; it stops if a valid
 proof fails to verify.
 """
@@ -54,7 +55,6 @@ COLUMNS = (
     "snarkjs verify",
     "setup",
 )
-PRODUCTION_SETTLE_NOTE = "needs a 2^20 ptau (not available): constraint count only"
 
 
 @dataclass(frozen=True)
@@ -73,43 +73,61 @@ def cases(quick: bool) -> list[Case]:
     prod = circuits.load_params("production")
     out = [
         Case(
-            "account_op withdraw (test)",
-            "account_op",
+            "account_update withdraw (test)",
+            "account_update",
             "test",
-            lambda: fixtures.account_op_withdraw(test, tags).to_circuit_inputs(),
+            lambda: fixtures.account_update_withdraw(test, tags),
         ),
         Case(
-            "settle_batch 1 fill (test)",
-            "settle_batch",
+            f"order_ops {test.op_slots} places (test)",
+            "order_ops",
             "test",
-            lambda: fixtures.settle_batch_inputs(test, tags, 1),
+            lambda: fixtures.order_ops_inputs(test, tags),
         ),
         Case(
-            "settle_batch 2 fills (test)",
-            "settle_batch",
+            "settle_fills 1 fill (test)",
+            "settle_fills",
             "test",
-            lambda: fixtures.settle_batch_inputs(test, tags, 2),
+            lambda: fixtures.settle_fills_inputs(test, tags, 1),
         ),
         Case(
-            "solvency_chunk (test)",
-            "solvency_chunk",
+            f"settle_fills {test.group_fills} fills (test)",
+            "settle_fills",
             "test",
-            lambda: fixtures.solvency_first_chunk(test).to_circuit_inputs(),
+            lambda: fixtures.settle_fills_inputs(test, tags, test.group_fills),
+        ),
+        Case(
+            "solvency_walk (test)",
+            "solvency_walk",
+            "test",
+            lambda: fixtures.solvency_walk_first_chunk(test),
         ),
     ]
     if not quick:
         out += [
             Case(
-                "account_op withdraw (production)",
-                "account_op",
+                "account_update withdraw (production)",
+                "account_update",
                 "production",
-                lambda: fixtures.account_op_withdraw(prod, tags).to_circuit_inputs(),
+                lambda: fixtures.account_update_withdraw(prod, tags),
             ),
             Case(
-                "solvency_chunk (production)",
-                "solvency_chunk",
+                f"order_ops {prod.op_slots} places (production)",
+                "order_ops",
                 "production",
-                lambda: fixtures.solvency_first_chunk(prod).to_circuit_inputs(),
+                lambda: fixtures.order_ops_inputs(prod, tags),
+            ),
+            Case(
+                f"settle_fills {prod.group_fills} fills (production)",
+                "settle_fills",
+                "production",
+                lambda: fixtures.settle_fills_inputs(prod, tags, prod.group_fills),
+            ),
+            Case(
+                "solvency_walk (production)",
+                "solvency_walk",
+                "production",
+                lambda: fixtures.solvency_walk_first_chunk(prod),
             ),
         ]
     return out
@@ -212,25 +230,12 @@ def table_row(result: Mapping[str, object]) -> dict[str, object]:
     }
 
 
-def production_settle_row() -> dict[str, object]:
-    _, count = circuits.compile_statement("settle_batch", "production")
-    return {
-        "case": "settle_batch 8 slots (production)",
-        "statement": "settle_batch",
-        "profile": "production",
-        "constraints": count,
-        "note": PRODUCTION_SETTLE_NOTE,
-    }
-
-
 def run(quick: bool, repeat: int) -> dict[str, object]:
     if not os.environ.get("DARKPOOL_PTAU") and SHARED_DEV_PTAU.is_file():
         os.environ["DARKPOOL_PTAU"] = str(SHARED_DEV_PTAU)
     results: list[dict[str, object]] = []
     for case in cases(quick):
         results.append(measure(case, 1 if case.profile == "production" else repeat))
-    if not quick:
-        results.append(production_settle_row())
     return {
         "command": COMMAND,
         "quick": quick,
@@ -240,7 +245,7 @@ def run(quick: bool, repeat: int) -> dict[str, object]:
             "Median seconds. 'our path' = Python witness builder + wasm witness + snarkjs "
             "groth16 prove; baseline 'fullprove' = snarkjs groth16 fullprove on the same "
             "input JSON; both start Node per call. Setup is the cached build (compile + "
-            "groth16 setup) time of this run, ~0 on a cache hit. " + PRODUCTION_SETTLE_NOTE
+            "groth16 setup) time of this run, ~0 on a cache hit."
         ),
     }
 

@@ -3,8 +3,8 @@
 Run with ``uv run python -m benchmarks.provers [--repeat 2] [--production]``.
 
 For each statement case of ``benchmarks.prove`` (test profile; add
-``--production`` for the production account_op and solvency_chunk, whose
-first setup takes minutes) it computes one witness, then proves that same
+``--production`` for the production account_update, order_ops,
+settle_fills and solvency_walk, whose first setup takes minutes) it computes one witness, then proves that same
 witness with every backend of ``prover.backends`` in the same run, checks
 every proof with the verifier, and reports the median prove time per backend
 and the ratio snarkjs / groth16py (higher = groth16py that many times

@@ -2,9 +2,10 @@
 
 Run with ``uv run python -m benchmarks.replay [--batches N]`` (default 100).
 
-1. Builds a ledger with the in-process operator (exchange.operator, test
-   profile, real Groth16 proofs): an insurance account and four traders, then
-   N batches of one crossing buy/sell pair each (one fill per batch). Proving
+1. Builds a recycling-order ("slots") ledger with the in-process operator
+   (exchange.operator.slots, test profile, real Groth16 proofs): an insurance
+   account and four traders, then N batches of one crossing buy/sell pair each
+   (two ORDER OPS places in one proof and one SETTLE FILLS group per batch). Proving
    takes several seconds per batch, so progress is printed; the export is
    cached under ``benchmarks/results/ledger-N/`` and later runs reuse it
    (``--rebuild`` makes it again).
@@ -14,7 +15,7 @@ Run with ``uv run python -m benchmarks.replay [--batches N]`` (default 100).
    * the replay's cheap part alone (a proof checker that checks nothing),
      so the cost of pairings is visible by difference;
    * single-proof ``groth16.verify`` (prepared key, proof parsing included)
-     for settle_batch and account_op;
+     for settle_fills and account_update;
    * the baseline, ``snarkjs groth16 verify`` through its CLI
      (``prover.toolchain.snarkjs_verify``, Node start-up included) on a
      sample of proofs, extrapolated to the ledger's proof count: the JSON
@@ -49,16 +50,18 @@ SINGLE_VERIFY_RUNS = 5
 
 
 def ledger_dir(batches: int, profile: str = "test") -> Path:
-    return RESULTS_DIR / f"ledger-{profile}-{batches}"
+    return RESULTS_DIR / f"slots-ledger-{profile}-{batches}"
 
 
 def build_ledger(batches: int, target: Path, profile: str = "test") -> Path:
     """Operator run with ``batches`` batches of one fill each; exported to ``target``."""
     # Imported here: only generation needs the prover and exchange stacks.
-    from exchange.operator import MarketSpec, Operator
+    from exchange.operator import MarketSpec
+    from exchange.operator.slots import SlotsOperator
     from oracle.signer import SimulatedOracle
+    from verifier.account_state import SlottedOrder, order_hash
     from verifier.eddsa import PrivateKey
-    from verifier.encoding import BUY, SELL, Order, order_commitment
+    from verifier.encoding import BUY, SELL
     from verifier.protocol import Tags
 
     tags = Tags.for_exchange("darkpool-dev")
@@ -70,7 +73,7 @@ def build_ledger(batches: int, target: Path, profile: str = "test") -> Path:
     insurance = PrivateKey(b"\x12" * 32)
     keys = [PrivateKey(bytes([0x20 + i]) * 32) for i in range(TRADERS)]
     now = [1_000_000]
-    op = Operator(
+    op = SlotsOperator(
         markets=markets,
         oracle=oracle,
         insurance_pubkey=insurance.public_key(),
@@ -89,8 +92,12 @@ def build_ledger(batches: int, target: Path, profile: str = "test") -> Path:
         buyer, seller = (b - 1) % TRADERS, b % TRADERS
         price = report.prices[market]
         for i, side, limit in ((buyer, BUY, price * 2), (seller, SELL, 1)):
-            order = Order(accounts[i], market, side, 1 + b % 3, limit, 10**9, salt=10**6 * b + i)
-            op.submit_order(order, keys[i].sign(order_commitment(tags.order, order)))
+            # Order id b: every earlier order of the account filled, so a newer id may
+            # take its slot (b mod 4 at the test profile).
+            order = SlottedOrder(
+                accounts[i], b, market, side, 1 + b % 3, limit, 10**9, salt=10**6 * b + i
+            )
+            op.submit_order(order, keys[i].sign(order_hash(tags.order, order)))
         summary = op.run_batch(report)
         if not summary.fills:
             raise SystemExit(f"benchmark aborted: batch {b} has no fill")
@@ -126,10 +133,14 @@ def _proofs(export: Path, statement: str) -> list[tuple[dict[str, Any], list[str
     found: list[tuple[dict[str, Any], list[str]]] = []
     for i in range(1, count):
         e: Any = src.entry(i)
-        if statement == "account_op" and e["kind"] == "account_op":
+        if statement == "account_update" and e["kind"] == "account_op":
             found.append((e["proof"], e["public_signals"]))
-        elif statement == "settle_batch" and e["kind"] == "batch":
-            found.extend((p["proof"], p["public_signals"]) for p in e["proofs"])
+        elif e["kind"] == "batch":
+            found.extend(
+                (p["proof"], p["public_signals"])
+                for p in e["proofs"]
+                if p["statement"] == statement
+            )
     return found
 
 
@@ -157,11 +168,11 @@ def _snarkjs_sample(export: Path, n: int) -> dict[str, object]:
 
     vkeys = DirectorySource(export).vkeys()
     sample: list[tuple[str, dict[str, Any], list[str]]] = []
-    for statement in ("settle_batch", "account_op"):
+    for statement in ("settle_fills", "order_ops", "account_update"):
         sample += [(statement, p, s) for p, s in _proofs(export, statement)]
-    # Mostly settle_batch proofs (the bulk of a ledger), at least one account_op.
-    batch_part = [x for x in sample if x[0] == "settle_batch"][: n - 1]
-    chosen = batch_part + [x for x in sample if x[0] == "account_op"][:1]
+    # Mostly batch proofs (the bulk of a ledger), at least one account_update.
+    batch_part = [x for x in sample if x[0] != "account_update"][: n - 1]
+    chosen = batch_part + [x for x in sample if x[0] == "account_update"][:1]
     samples: list[float] = []
     with tempfile.TemporaryDirectory() as tmp:
         for k, (statement, proof, public) in enumerate(chosen):
@@ -238,7 +249,7 @@ def run(batches: int, rebuild: bool, profile: str = "test") -> dict[str, object]
                 "proofs/s": f"{proofs / seconds:.2f}",
             }
         )
-    for statement in ("settle_batch", "account_op"):
+    for statement in ("settle_fills", "order_ops", "account_update"):
         print(f"single {statement} verify…", file=sys.stderr)
         single = _single_verify(export, statement)
         results[f"single_verify_{statement}"] = single

@@ -9,7 +9,7 @@ measured on the project's 2-core dev machine and are labelled as such.
 Model (all chunk proofs are independent jobs; witnesses are built in order
 by the operator, which is cheap next to proving):
 
-    chunks   = ceil(N / 2^chunk_height)
+    chunks   = ceil(N / 4^chunk_levels)      (SOLVENCY WALK chunks)
     rounds   = ceil(chunks / W)
     time     = start-up + chunks * witness_build + rounds * (prove + per-task overhead)
     memory   = W * peak RSS of one proving process (workers)
@@ -31,7 +31,7 @@ TASK_OVERHEAD_S = 0.004  # Dask per-task overhead, measured (issue 13)
 
 @dataclass(frozen=True)
 class ChunkFigures:
-    """Per-chunk costs of one solvency chunk proof at one profile."""
+    """Per-chunk costs of one solvency_walk chunk proof at one profile."""
 
     profile: str
     chunk_accounts: int
@@ -42,15 +42,17 @@ class ChunkFigures:
     source: str
 
 
-# Measured on the 2-core dev machine (2026-11-30, snarkjs prover). Production
-# prove_s is the README table's idle-machine wasm witness + prove (0.35 + 3.8 s);
-# witness_build_s and inputs_kb were measured with the production builder; the
-# production worker RSS is an estimate (the production zkey was not built here).
-# Run `uv run python -m benchmarks.dask_proofs` to use this machine's figures.
+# SOLVENCY WALK chunks (4^chunk_levels accounts: 4 test, 16 production). The
+# production prove_s is the slots_production run's (README "slots ledger at the
+# production profile": 2.9 s per chunk, 26,416 constraints); the test prove_s and
+# every witness_build_s, worker RSS and inputs size were measured on the retired
+# list state's solvency_chunk (6,067 / 43,498 constraints) on the 2-core dev
+# machine and are estimates here. Run `uv run python -m benchmarks.dask_proofs`
+# to use this machine's figures.
 DEFAULT_FIGURES: dict[str, ChunkFigures] = {
-    "test": ChunkFigures("test", 4, 0.005, 1.45, 180.0, 1.0, "defaults (dev machine)"),
+    "test": ChunkFigures("test", 4, 0.005, 1.45, 180.0, 1.0, "defaults (dev machine; estimates)"),
     "production": ChunkFigures(
-        "production", 32, 0.010, 4.15, 450.0, 6.0, "defaults (dev machine; RSS estimated)"
+        "production", 16, 0.010, 2.9, 450.0, 6.0, "defaults (dev machine; RSS estimated)"
     ),
 }
 
@@ -93,7 +95,7 @@ def load_figures(profile: str, results: Path = RESULTS) -> ChunkFigures:
     """This machine's measured figures for ``profile`` if benchmarked, else the defaults."""
     try:
         data = json.loads(results.read_text())
-        row = data["solvency_chunk"][profile]
+        row = data["solvency_walk"][profile]
         return ChunkFigures(
             profile=profile,
             chunk_accounts=int(row["chunk_accounts"]),

@@ -33,10 +33,10 @@ def test_measured_figures_replace_the_defaults(tmp_path: Path) -> None:
     results = tmp_path / "dask_proofs.json"
     assert plan.load_figures("production", results) == plan.DEFAULT_FIGURES["production"]
     row = {"chunk_accounts": 4, "witness_build_s": 0.1, "prove_s": 2.5}
-    results.write_text(json.dumps({"solvency_chunk": {"test": {**row}}}))
+    results.write_text(json.dumps({"solvency_walk": {"test": {**row}}}))
     assert plan.load_figures("test", results) == plan.DEFAULT_FIGURES["test"]  # incomplete row
     full = {**row, "worker_rss_mb": 99.0, "inputs_kb": 1.5}
-    results.write_text(json.dumps({"measured_at": "now", "solvency_chunk": {"test": full}}))
+    results.write_text(json.dumps({"measured_at": "now", "solvency_walk": {"test": full}}))
     figures = plan.load_figures("test", results)
     assert (figures.prove_s, figures.worker_rss_mb, figures.chunk_accounts) == (2.5, 99.0, 4)
     assert figures.source.startswith("measured now")
@@ -45,6 +45,7 @@ def test_measured_figures_replace_the_defaults(tmp_path: Path) -> None:
 def test_cli_prints_the_plan_and_refuses_bad_counts(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["plan-solvency", "--accounts", "1048576", "--workers", "8", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
-    assert out["chunks"] == 32_768 and out["rounds"] == 4_096 and out["workers"] == 8
+    # production solvency_walk chunks hold 4^2 = 16 accounts
+    assert out["chunks"] == 65_536 and out["rounds"] == 8_192 and out["workers"] == 8
     assert main(["plan-solvency", "--accounts", "100", "--workers", "0"]) == 2
     assert capsys.readouterr().err.strip() == "darkpool: workers must be at least 1"
