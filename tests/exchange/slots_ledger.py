@@ -150,15 +150,20 @@ def stand_in_prover(artifacts: Any, inputs: Any) -> tuple[dict[str, Any], list[s
     return {"stand_in": True}, public
 
 
-def build_slots_ledger(directory: Path) -> SlotsLedger:
-    """Run the scenario of the module docstring with real proofs and export it to ``directory``."""
+def build_slots_ledger(directory: Path, prove: Any = None) -> SlotsLedger:
+    """Run the scenario of the module docstring with real proofs and export it to ``directory``.
+
+    ``prove``: the operator's ProveFn (default ``prover.backends.prove_inputs``);
+    every other input is fixed, so two builds differ only in their proof points.
+    """
     from verifier.account_state import SlottedOrder, cancel_order_message, order_hash
     from verifier.encoding import BUY, SELL, withdraw_message
     from verifier.ledger.rules import FundingRules
 
     funding = FundingRules(interval_s=3600, premium_divisor=1, clamp_bps=1000)
+    wiring: dict[str, Any] = {} if prove is None else {"prove": prove}
     op, tags, keys = slots_operator(
-        premium_bps=PREMIUM_BPS, funding=funding, new_blinding=SeededBlinding(7)
+        premium_bps=PREMIUM_BPS, funding=funding, new_blinding=SeededBlinding(7), **wiring
     )
     alice = op.open_account(keys["alice"].public_key(), 100_000)
     bob = op.open_account(keys["bob"].public_key(), 100_000)

@@ -1,6 +1,6 @@
 """One expiry rule, the circuit's, through the API: an order is live up to and including its expiry.
 
-settle_batch accepts a fill at batch timestamp ``t`` iff ``t <= expiry``
+settle_fills accepts a fill at batch timestamp ``t`` iff ``t <= expiry``
 (``verifier.protocol.is_expired``). Intake, ``GET /v1/orders/{h}`` and the
 matcher must agree with it at the boundary second: at ``now == expiry`` an
 order is accepted, shown open and filled by a batch at that second; one
@@ -38,7 +38,6 @@ def api(
     tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[tuple[DarkpoolClient, ManualClock]]:
     settings = Settings(
-        state="list",  # list state pinned: list-state orders and order-list indices
         data_dir=tmp_path_factory.mktemp("darkpool-expiry"),
         batch_interval_s=0,
         operator_token=TOKEN,

@@ -1,8 +1,9 @@
 """``POST /v1/orders/batch``: many sealed orders in one request, each judged on its own.
 
-One module-scoped app on SQLite. Account opens are "proven" by a prover that
-returns the statement's public inputs without a proof (the witness is still
-built): this module tests intake, not proofs. Every refused order must carry
+One module-scoped app on SQLite (slots state: 4 order slots per account at
+the test profile). Account opens are "proven" by a prover that returns the
+statement's public inputs without a proof (the witness is still built): this
+module tests intake, not proofs. Every refused order must carry
 the status and reason ``POST /v1/orders`` would give and change nothing; the
 accepted ones are in the ledger exactly once.
 """
@@ -11,7 +12,6 @@ import base64
 import secrets
 import time
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -22,51 +22,47 @@ from exchange.api.main import BATCH_BODY_FACTOR, create_app
 from exchange.core.config import Settings
 from exchange.models import MAX_ORDERS_PER_REQUEST
 from exchange.service import Service
-from prover.statements import account_op
+from tests.exchange.slots_ledger import stand_in_prover
 from verifier import auth
+from verifier.account_state import SlottedOrder, order_hash
 from verifier.eddsa import PrivateKey
-from verifier.encoding import BUY, SELL, Order, order_commitment
+from verifier.encoding import BUY, SELL
 from verifier.field import R
 
 pytestmark = pytest.mark.slow
-ACCOUNT_LIMIT = 12  # orders per account per minute in this module (above the mixed test's)
-
-
-def public_only(_artifacts: object, inputs: Any) -> tuple[dict[str, Any], list[str]]:
-    """The account op's public inputs, no proof (intake tests need no proof)."""
-    public: list[str] = []
-    for name in account_op.PUBLIC:
-        value = inputs[name]
-        public += [str(v) for v in value] if isinstance(value, list) else [str(value)]
-    return {"note": "not a proof"}, public
+# Orders per account per minute in this module: below the 4 slots an account has,
+# so one account can show the limit (each test uses its own account).
+ACCOUNT_LIMIT = 3
 
 
 class Env:
     def __init__(self, http: TestClient) -> None:
         self.http = http
         self.client = DarkpoolClient(http=http)
-        self.keys = [PrivateKey.generate() for _ in range(2)]
+        self.keys = [PrivateKey.generate() for _ in range(4)]
         self.accounts: list[int] = []
 
-    def order(self, n: int, **terms: int) -> Order:
+    def order(self, n: int, order_id: int, **terms: int) -> SlottedOrder:
+        """An order of account ``n`` (id ``order_id``: slot ``order_id mod 4``)."""
         base = {
             "account": self.accounts[n],
+            "order_id": order_id,
             "market": 0,
-            "side": BUY if n == 0 else SELL,
+            "side": BUY if n % 2 == 0 else SELL,
             "size": 1,
-            "limit_price": 50_000 if n == 0 else 90_000,  # never cross: they stay open
+            "limit_price": 50_000 if n % 2 == 0 else 90_000,  # never cross: they stay open
             "expiry": int(time.time()) + 3600,
             "salt": secrets.randbelow(R),
         }
         base.update(terms)
-        return Order(**base)
+        return SlottedOrder(reduce_only=False, **base)
 
-    def item(self, n: int, order: Order, *, signer: int | None = None) -> dict[str, str]:
-        h = order_commitment(self.client.tags.order, order)
+    def item(self, n: int, order: SlottedOrder, *, signer: int | None = None) -> dict[str, str]:
+        h = order_hash(self.client.tags.order, order)
         key = self.keys[n if signer is None else signer]
         return {
             "commitment": str(h),
-            "ciphertext": self.seal(auth.order_plaintext(order, key.sign(h))),
+            "ciphertext": self.seal(auth.slotted_order_plaintext(order, key.sign(h))),
         }
 
     def seal(self, plaintext: bytes) -> str:
@@ -81,14 +77,13 @@ class Env:
 def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
     data = tmp_path_factory.mktemp("darkpool-order-batch")
     settings = Settings(
-        state="list",  # list state pinned: list-state orders (verifier.encoding.Order) and cancels
         data_dir=data,
         database_url=f"sqlite:///{(data / 'db.sqlite3').resolve()}",
         batch_interval_s=0,
         oracle_step_bps=0,
         orders_per_account_per_minute=ACCOUNT_LIMIT,
     )
-    with TestClient(create_app(settings, service=Service(settings, prove=public_only))) as http:
+    with TestClient(create_app(settings, service=Service(settings, prove=stand_in_prover))) as http:
         e = Env(http)
         e.accounts = [e.client.open_account(k, 1_000_000) for k in e.keys]
         yield e
@@ -96,14 +91,14 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
 
 def test_mixed_batch_is_judged_order_by_order(env: Env) -> None:
     before = env.ledger_length()
-    first, second = env.order(0), env.order(0, limit_price=49_000)
+    first, second = env.order(0, 1), env.order(0, 2, limit_price=49_000)
     items = [
         env.item(0, first),
-        env.item(0, env.order(0), signer=1),  # signed by another key
+        env.item(0, env.order(0, 3), signer=1),  # signed by another key
         env.item(0, second),
         env.item(0, first),  # the same commitment again
-        env.item(0, env.order(0, account=9)),  # no such account
-        env.item(0, env.order(0, expiry=int(time.time()) - 5)),
+        env.item(0, env.order(0, 3, account=9)),  # no such account
+        env.item(0, env.order(0, 3, expiry=int(time.time()) - 5)),
         {"commitment": "123", "ciphertext": "%%% not base64"},
     ]
     r = env.http.post("/v1/orders/batch", json={"orders": items})
@@ -146,19 +141,21 @@ def test_mixed_batch_is_judged_order_by_order(env: Env) -> None:
 
 
 def test_account_rate_limit_applies_per_order(env: Env) -> None:
-    """The per-account limit counts orders, not requests: the excess ones are 429."""
+    """The per-account limit counts orders, not requests: the excess one is 429."""
     before = env.ledger_length()
-    orders = [(env.keys[1], env.order(1, limit_price=90_000 + i)) for i in range(ACCOUNT_LIMIT + 2)]
+    orders = [
+        (env.keys[1], env.order(1, 1 + i, limit_price=90_000 + i)) for i in range(ACCOUNT_LIMIT + 1)
+    ]
     body = env.client.submit_orders(orders)
     codes = [x["code"] for x in body["results"]]
-    assert codes == [202] * ACCOUNT_LIMIT + [429, 429]
+    assert codes == [202] * ACCOUNT_LIMIT + [429]  # the last one had a free slot
     assert "rate limit" in body["results"][-1]["detail"]
     assert env.ledger_length() == before + ACCOUNT_LIMIT
 
 
 def test_request_limits(env: Env) -> None:
     before = env.ledger_length()
-    item = env.item(0, env.order(0))
+    item = env.item(0, env.order(0, 3))
     too_many = env.http.post(
         "/v1/orders/batch", json={"orders": [item] * (MAX_ORDERS_PER_REQUEST + 1)}
     )
@@ -191,13 +188,13 @@ def test_forged_orders_and_cancels_do_not_spend_the_owners_budget(env: Env) -> N
     """Anyone can name any account (commitments are public): only requests its key
     signed count against its per-account limit, so a flood of forged orders and
     cancels naming a victim leaves the victim's own order and cancel accepted."""
-    victim = 0
-    own = env.order(victim, limit_price=48_000)
+    victim = 2
+    own = env.order(victim, 1, limit_price=48_000)
     placed = env.http.post("/v1/orders", json=env.item(victim, own))
     assert placed.status_code == 202, placed.text
     commitment, index = int(placed.json()["commitment"]), placed.json()["order_index"]
     forged = [
-        env.item(victim, env.order(victim, limit_price=47_000 - i), signer=1)
+        env.item(victim, env.order(victim, 2, limit_price=47_000 - i), signer=1)
         for i in range(ACCOUNT_LIMIT + 4)
     ]
     body = env.http.post("/v1/orders/batch", json={"orders": forged}).json()
@@ -208,7 +205,9 @@ def test_forged_orders_and_cancels_do_not_spend_the_owners_budget(env: Env) -> N
             env.client.cancel(attacker, commitment, index)
         assert refused.value.status == 401
     before = env.ledger_length()
-    mine = env.http.post("/v1/orders", json=env.item(victim, env.order(victim, limit_price=46_000)))
+    mine_item = env.item(victim, env.order(victim, 2, limit_price=46_000))
+    mine = env.http.post("/v1/orders", json=mine_item)
     assert mine.status_code == 202, mine.text
     assert env.client.cancel(env.keys[victim], commitment, index)["status"] == "cancelled"
-    assert env.ledger_length() == before + 1
+    assert env.ledger_length() == before + 2  # her order entry and her (public) cancel entry
+    assert env.client.ledger(before, 2)["entries"][-1]["kind"] == "cancel"

@@ -32,7 +32,6 @@ def test_limits_count_per_key_and_zero_disables() -> None:
 @pytest.mark.slow
 def test_a_client_over_its_limit_gets_429_and_changes_nothing(tmp_path: Path) -> None:
     settings = Settings(
-        state="list",  # list state pinned: list-state orders and cancels
         data_dir=tmp_path / "data",
         batch_interval_s=0,
         operator_token="t" * 32,

@@ -23,7 +23,6 @@ INTERVAL_S = 60
 
 def test_batcher_sweeps_on_its_own_timer_without_orders(tmp_path: Path) -> None:
     settings = Settings(
-        state="list",  # list state pinned: its proof counts are the list state's (health_sweep)
         data_dir=tmp_path / "data",
         batch_interval_s=0,  # the test turns the batcher's crank itself
         operator_token="t" * 24,
