@@ -16,29 +16,16 @@ from verifier.params import ParamsError
 from verifier.protocol import DEFAULT_EXCHANGE_ID
 
 
-def setup_state(value: str | None) -> str:
-    """The ledger state ``setup`` builds for: ``--state``, else ``DARKPOOL_STATE``, else slots.
-
-    The default is ``darkpool serve``'s (``exchange.core.config.SERVE_DEFAULTS``), so
-    ``darkpool setup --profile production`` prepares exactly what a default server needs.
-    """
-    from exchange.core.config import SERVE_DEFAULTS
-    from verifier.ledger.genesis import LEDGER_STATES
-
-    state = value or os.environ.get("DARKPOOL_STATE") or SERVE_DEFAULTS["state"]
-    if state not in LEDGER_STATES:
-        raise ValueError(f"unknown state {state!r} (have: {', '.join(LEDGER_STATES)})")
-    return state
-
-
 def cmd_setup(args: argparse.Namespace) -> int:
-    """Compile and set up every statement circuit of a profile and ledger state (cached)."""
+    """Compile and set up every statement circuit of a profile (cached): the recycling-order
+    ("slots") state's, ``verifier.protocol.STAGED_STATEMENTS``, as a ``darkpool serve`` needs."""
+    from exchange.core.config import refuse_other_state
     from prover import circuits
-    from verifier.ledger.genesis import LEDGER_STATES
+    from verifier.protocol import STAGED_STATEMENTS
 
-    state = setup_state(args.state)
+    refuse_other_state(os.environ.get("DARKPOOL_STATE"))
     started = time.perf_counter()
-    for statement in LEDGER_STATES[state]:
+    for statement in STAGED_STATEMENTS:
         t0 = time.perf_counter()
         art = circuits.build_statement(statement, args.profile, args.exchange_id)
         print(
@@ -46,7 +33,7 @@ def cmd_setup(args: argparse.Namespace) -> int:
             f"{art.n_public:>3} public  key {art.key[:12]}  ({time.perf_counter() - t0:.1f}s)",
             flush=True,
         )
-    print(f"{state} state, profile {args.profile}: {time.perf_counter() - started:.1f}s")
+    print(f"slots state, profile {args.profile}: {time.perf_counter() - started:.1f}s")
     from exchange.api.explorer.routes import crypto_bundle
 
     print(f"explorer self-check script: {crypto_bundle()}")  # esbuild, cached like the circuits
@@ -61,7 +48,6 @@ def cmd_demo(args: argparse.Namespace) -> int:
         exchange_id=args.exchange_id,
         ledger_out=args.ledger_out,
         keep_server=args.keep_server,
-        state=args.state,
     )
 
 
@@ -122,12 +108,14 @@ def cmd_export(args: argparse.Namespace) -> int:
         if not entries:
             print("darkpool: the database holds no ledger", file=sys.stderr)
             return 2
-        from verifier.ledger.genesis import LEDGER_STATES
+        from exchange.core.config import refuse_other_state
+        from verifier.protocol import STAGED_STATEMENTS
 
         genesis = entries[0]
-        # The ledger's own state and profile (a `darkpool serve` default is slots at
-        # production, Settings() built here is the test profile).
-        statements = LEDGER_STATES[str(genesis.get("state", "list"))]
+        refuse_other_state(genesis.get("state"), where="the database's genesis")
+        statements = STAGED_STATEMENTS
+        # The ledger's own profile (a `darkpool serve` default is production, Settings()
+        # built here is the test profile).
         profile = str(genesis.get("params", {}).get("name", settings.profile))
         vkeys = {
             s: circuits.build_statement(s, profile, settings.exchange_id).verification_key()
@@ -160,20 +148,6 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--profile", default="test", help="circuit profile (circuits/params.json)")
         p.add_argument("--exchange-id", default=DEFAULT_EXCHANGE_ID, help="domain-tag exchange id")
         p.set_defaults(func=func)
-        if name == "setup":
-            p.add_argument(
-                "--state",
-                choices=("slots", "list"),
-                help="ledger state whose statements to build (default: DARKPOOL_STATE, "
-                "else slots, as `darkpool serve`)",
-            )
-        else:
-            p.add_argument(
-                "--state",
-                choices=("slots", "list"),
-                default="slots",
-                help="ledger state the demo server runs (default: slots, as `darkpool serve`)",
-            )
         if name == "demo":
             p.add_argument("--ledger-out", metavar="DIR", help="keep the ledger export in DIR")
             p.add_argument(

@@ -1,6 +1,6 @@
 """``darkpool demo``'s entry point: scratch dirs, the oracle and server processes, the summary.
 
-``run`` builds the circuits of the ledger state, starts ``darkpool oracle
+``run`` builds the circuits of the recycling-order ("slots") state, starts ``darkpool oracle
 serve`` and ``darkpool serve`` (``demo.server``) and plays ``demo.story.Demo``
 against them; see ``demo.story`` for what the story does and checks.
 """
@@ -29,8 +29,7 @@ from demo.server import (
     server_env,
 )
 from demo.story import Demo
-from verifier.ledger.genesis import LEDGER_STATES, SLOTS_STATE
-from verifier.protocol import DEFAULT_EXCHANGE_ID
+from verifier.protocol import DEFAULT_EXCHANGE_ID, STAGED_STATEMENTS
 
 
 def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
@@ -43,7 +42,6 @@ def run(
     ledger_out: Path | str | None = None,
     *,
     keep_server: bool = False,
-    state: str = SLOTS_STATE,
     console: Console | None = None,
     database_url: str | None = None,
     work_dir: Path | None = None,
@@ -53,9 +51,6 @@ def run(
     ``database_url`` (an empty database) replaces the server's SQLite file.
     ``work_dir`` (tests) keeps the oracle's and the server's data dirs (keys
     included) there instead of in a temporary directory.
-
-    ``state``: the ledger state the server runs (``DARKPOOL_STATE``): the
-    recycling-order ``slots`` (default, as ``darkpool serve``) or ``list``.
 
     With ``keep_server`` the server stays up after the story until Ctrl-C, so
     ``darkpool trader`` can be pointed at it.
@@ -79,7 +74,6 @@ def run(
                 exchange_id,
                 ledger_out,
                 keep_server,
-                state,
                 database_url,
             )
     except KeyboardInterrupt:
@@ -101,14 +95,11 @@ def _run_in(
     exchange_id: str,
     ledger_out: Path | str | None,
     keep_server: bool,
-    state: str,
     database_url: str | None = None,
 ) -> int:
     started = time.perf_counter()
     out = Path(ledger_out) if ledger_out is not None else tmp / "ledger"
-    if state not in LEDGER_STATES:
-        raise DemoError(f"unknown ledger state {state!r} (have: {', '.join(LEDGER_STATES)})")
-    demo = Demo(console, profile, exchange_id, profile_markets(profile), state)
+    demo = Demo(console, profile, exchange_id, profile_markets(profile))
     with ExitStack() as stack:
         with demo.step(
             "setup: build the statement circuits (cached after the first run)", "setup (circuits)"
@@ -138,7 +129,6 @@ def _run_in(
                 database_url=database_url,
                 oracle_url=oracle_url,
                 risk_engine=True,
-                state=state,
             )
             with demo.working("starting the server, waiting for /v1/health"):
                 server = stack.enter_context(local_server(tmp / "server", env))
@@ -149,7 +139,7 @@ def _run_in(
                 demo.stats,
                 len(demo.traders),
                 [m.symbol for m in demo.markets],
-                LEDGER_STATES[state],
+                STAGED_STATEMENTS,
                 time.perf_counter() - started,
                 ok,
             )

@@ -16,6 +16,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Protocol
 
 import httpx
 
@@ -37,8 +38,12 @@ ORACLE_PREMIUM_BPS = 20
 #: The demo's scripted crash: report 4 (batch 4) moves the second market's mark -10%.
 SHOCK_SEQ, SHOCK_BPS = 4, -1_000
 ORDER_TTL = 3_600
-#: Until ``/v1/health`` answers 200: on a cold cache the server first builds every key
-#: of its state (slots: 7 statements, ~10 min of single-core snarkjs setups here).
+#: A starting server answers ``/v1/health`` 503 with its setup progress (``setup.done``
+#: statements built, ``setup.current``) until ready: on a cold cache it first builds
+#: every key of its statements (7; production: ~10 min of single-core snarkjs setups
+#: here, the longest single one ~12 min at load). ``local_server`` waits as long as
+#: that progress moves and gives up when it has not moved for this many seconds
+#: (``timeout``), or at once when setup reports a failure.
 SERVER_START_TIMEOUT_S = 1_200.0
 JOB_TIMEOUT_S = 900.0
 
@@ -88,8 +93,7 @@ def serve_env(data_dir: Path, database_url: str | None = None, **settings: str) 
     unless one is given. The profile is ``test`` unless ``profile`` (or the
     caller's ``DARKPOOL_PROFILE``) says otherwise: ``darkpool serve`` alone
     defaults to ``production`` (``exchange.core.config.SERVE_DEFAULTS``), which
-    tests and quick runs must not build. The ledger state is the serve default
-    (slots) unless ``state`` / ``DARKPOOL_STATE`` is given.
+    tests and quick runs must not build.
     """
     env = dict(os.environ)
     for name in (
@@ -116,7 +120,6 @@ def server_env(
     database_url: str | None = None,
     oracle_url: str | None = None,
     risk_engine: bool = False,
-    state: str | None = None,
 ) -> dict[str, str]:
     """The demo server's environment (``serve_env``): profile, exchange id, markets, oracle.
 
@@ -129,7 +132,6 @@ def server_env(
 
     The database is SQLite in the data dir unless ``database_url`` names another
     (an empty one: the demo starts from genesis); the service generates its token.
-    ``state`` sets ``DARKPOOL_STATE`` (unset: the serve default, slots).
     """
     markets_json = json.dumps([m.model_dump() for m in markets])
     env = serve_env(
@@ -142,8 +144,6 @@ def server_env(
     else:  # explicitly off: `darkpool serve` would default them on (SERVE_RISK_DEFAULTS)
         env.update(DARKPOOL_SWEEP_INTERVAL_BATCHES="0", DARKPOOL_FUNDING_INTERVAL_S="0")
     env["DARKPOOL_SWEEP_INTERVAL_S"] = "0"  # the demo sweeps by batches
-    if state is not None:
-        env["DARKPOOL_STATE"] = state
     if oracle_url is not None:
         env["DARKPOOL_ORACLE_URL"] = oracle_url
     else:
@@ -194,26 +194,82 @@ def _process(
     what: str,
     timeout: float,
 ) -> Iterator[subprocess.Popen[bytes]]:
-    """``spawn`` ``argv``, wait until ``health_url`` answers 200; stop it on the way out."""
+    """``spawn`` ``argv``, wait until ``health_url`` answers 200 (``wait_ready``); stop it
+    on the way out."""
     process = spawn(argv, env, log_path)
     try:
-        deadline = time.monotonic() + timeout
-        while True:
-            if process.poll() is not None:
-                raise DemoError(
-                    f"the {what} exited during start (code {process.returncode}): {_tail(log_path)}"
-                )
-            try:
-                if httpx.get(health_url, timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise DemoError(f"the {what} did not answer {health_url} within {timeout:.0f}s")
-            time.sleep(0.2)
+        wait_ready(process, health_url, what, timeout, log_path)
         yield process
     finally:
         stop_server(process)
+
+
+class _Running(Protocol):
+    """What ``wait_ready`` needs of the process (``subprocess.Popen``)."""
+
+    returncode: Any
+
+    def poll(self) -> int | None: ...
+
+
+def wait_ready(
+    process: _Running,
+    health_url: str,
+    what: str,
+    stall_s: float,
+    log_path: Path | None = None,
+    *,
+    poll_s: float = 0.2,
+) -> None:
+    """Return once ``health_url`` answers 200; DemoError (one line) if it never will.
+
+    Waits as long as the start makes progress: the first answer, then each
+    change of the 503 body's ``setup`` (``done``, ``current``: the statement
+    being built), resets a ``stall_s`` clock. DemoError when the process exits,
+    when its health says ``failed`` (with setup's error), or when nothing moved
+    for ``stall_s`` seconds (naming where setup stood). A health answer without
+    ``setup`` (the oracle's) moves nothing: plainly ``stall_s`` from the spawn.
+    """
+    moved = time.monotonic()
+    seen: tuple[Any, ...] | None = None
+    while True:
+        if process.poll() is not None:
+            tail = _tail(log_path) if log_path is not None else ""
+            raise DemoError(f"the {what} exited during start (code {process.returncode}): {tail}")
+        progress = None
+        try:
+            r = httpx.get(health_url, timeout=2)
+            if r.status_code == 200:
+                return
+            progress = _setup_progress(r, what)
+        except httpx.HTTPError:
+            pass
+        if progress is not None and progress != seen:
+            seen, moved = progress, time.monotonic()
+        elif time.monotonic() - moved > stall_s:
+            if seen is None or seen == ("answered",):
+                raise DemoError(f"the {what} did not answer {health_url} within {stall_s:.0f}s")
+            done, total, current = seen
+            raise DemoError(
+                f"the {what}'s start made no progress for {stall_s:.0f}s (setup {done}/{total}"
+                + (f", building {current}" if current else "")
+                + ")"
+            )
+        time.sleep(poll_s)
+
+
+def _setup_progress(r: httpx.Response, what: str) -> tuple[Any, ...]:
+    """(done, total, current) of a 503 health body's ``setup``; ("answered",) without one."""
+    try:
+        body = r.json()
+        setup = body.get("setup") if isinstance(body, dict) else None
+    except ValueError:
+        return ("answered",)
+    if not isinstance(setup, dict):
+        return ("answered",)
+    if body.get("status") == "failed":
+        raise DemoError(f"the {what} failed to set up: {setup.get('error')}")
+    return (setup.get("done"), setup.get("total"), setup.get("current"))
 
 
 def _tail(path: Path, lines: int = 5) -> str:
@@ -234,8 +290,8 @@ def local_server(
 ) -> Iterator[LocalServer]:
     """Start ``python -m darkpool.cli serve`` on loopback ``port`` (default: a free one).
 
-    Yields once ``/v1/health`` answers 200 (``DemoError`` if the server exits or
-    ``timeout`` s pass first); stops its process group on the way out. Output is
+    Yields once ``/v1/health`` answers 200 (``DemoError`` if the server exits,
+    its setup fails, or its setup progress stalls for ``timeout`` s: ``wait_ready``); stops its process group on the way out. Output is
     appended to ``data_dir/server.log`` (a restart on the same data dir keeps it).
     """
     data_dir.mkdir(parents=True, exist_ok=True)

@@ -57,9 +57,8 @@ from prover import circuits
 from verifier.eddsa import PrivateKey
 from verifier.encoding import BUY, SELL
 from verifier.ledger import replay
-from verifier.ledger.genesis import LEDGER_STATES, SLOTS_STATE
 from verifier.oracle import parse_key_hex
-from verifier.protocol import Tags
+from verifier.protocol import STAGED_STATEMENTS, Tags
 from verifier.source import DirectorySource
 
 # ---------------------------------------------------------------- the story
@@ -74,11 +73,9 @@ class Demo:
         profile: str,
         exchange_id: str,
         markets: Sequence[MarketConfig],
-        state: str = SLOTS_STATE,
     ) -> None:
         self.console = console
         self.profile = profile
-        self.state = state
         self.exchange_id = exchange_id
         self.markets = list(markets)
         self.stats = DemoStats()
@@ -144,7 +141,7 @@ class Demo:
     # ------------------------------------------------------------ setup and server
 
     def build_circuits(self) -> None:
-        for statement in LEDGER_STATES[self.state]:
+        for statement in STAGED_STATEMENTS:
             started = time.perf_counter()
             with self.working(f"building {statement} ({self.profile}; cold: minutes, then cached)"):
                 art = circuits.build_statement(statement, self.profile, self.exchange_id)
@@ -229,7 +226,7 @@ class Demo:
         self.check(
             "the server runs the requested profile, exchange and ledger state",
             (info["profile"], info["exchange_id"], client.state)
-            == (self.profile, self.exchange_id, self.state),
+            == (self.profile, self.exchange_id, "slots"),
             f"{info['profile']}, {info['exchange_id']}, {client.state}",
         )
         alice, bob, carol, dave, erin = self.traders
@@ -280,10 +277,8 @@ class Demo:
             marks = self.next_marks()
             self.order(carol, 0, SELL, 4, marks[0] - 100)  # completes alice's order
             cancelled = self.order(dave, 0, SELL, 1, marks[0] - 100)
-            if cancelled is not None:  # slots: signed over h alone; list: (order #, h)
-                result = client.cancel(
-                    dave.key, int(cancelled["commitment"]), cancelled["order_index"]
-                )
+            if cancelled is not None:  # signed over h alone
+                result = client.cancel(dave.key, int(cancelled["commitment"]))
                 self.console.print(f"  dave cancels order #{result['order_index']}")
             if multi:
                 self.order(alice, 1, SELL, 15, marks[1] - 10)
@@ -310,23 +305,15 @@ class Demo:
         with self.step(
             "batch 3: nothing crosses (empty batch, no account changes)", "batch 3 (empty)"
         ):
-            before = client.roots()["roots"]
             books = [self.holdings(t) for t in self.traders]
             result = self.batch()
-            after = client.roots()["roots"]
             unchanged = books == [self.holdings(t) for t in self.traders]
-            if client.slots:
-                # Its one empty settle_fills group still rewrites the fee account's leaf
-                # (fresh blinding), so the account root moves; no trader's leaf does.
-                self.check(
-                    "empty batch: no fills, every trader's balance and positions unchanged",
-                    unchanged and int(result["fills"]) == 0,
-                )
-            else:
-                self.check(
-                    "empty batch keeps the account, fill and order roots",
-                    before == after and unchanged and int(result["fills"]) == 0,
-                )
+            # Its one empty settle_fills group still rewrites the fee account's leaf
+            # (fresh blinding), so the account root moves; no trader's leaf does.
+            self.check(
+                "empty batch: no fills, every trader's balance and positions unchanged",
+                unchanged and int(result["fills"]) == 0,
+            )
 
         with self.step(
             f"batch {SHOCK_SEQ}: the oracle's {self.symbol(crash_market(len(self.markets)))} "
@@ -341,8 +328,7 @@ class Demo:
             balance, funding = int(view["balance"]), self.funding_owed(view)
             result = client.withdraw(bob.key, bob.index, 100_000)
             self.check(
-                "bob's balance dropped by the withdrawal"
-                + (" and the funding it settled" if client.slots else ""),
+                "bob's balance dropped by the withdrawal and the funding it settled",
                 int(result["balance"]) == balance - funding - 100_000,
                 f"{balance} -> {result['balance']}, funding paid {funding}",
             )
@@ -396,10 +382,8 @@ class Demo:
         return str(view["balance"]), [str(p) for p in view["positions"]]
 
     def funding_owed(self, view: dict[str, Any]) -> int:
-        """Slots state: what the account pays when it next settles funding, from its
-        checkpoints and the latest published funding indices (0 on the list state)."""
-        if view.get("checkpoints") is None:
-            return 0
+        """What the account pays when it next settles funding, from its checkpoints
+        and the latest published funding indices."""
         indices = [0] * len(self.markets)
         for e in self.client.all_entries():
             if e["kind"] == "funding":

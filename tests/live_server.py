@@ -3,6 +3,7 @@
 Test code only: never imported by library code.
 """
 
+import contextlib
 import threading
 import time
 from collections.abc import Iterator
@@ -14,7 +15,7 @@ import uvicorn
 
 from demo.server import free_port
 
-__all__ = ["free_port", "serve_app"]
+__all__ = ["batch_in_flight", "free_port", "serve_app"]
 
 
 @contextmanager
@@ -50,3 +51,28 @@ def _ready(server: uvicorn.Server, url: str, ready: str) -> bool:
         return httpx.get(f"{url}/v1/health", timeout=2).status_code == 200
     except httpx.HTTPError:
         return False
+
+
+def batch_in_flight(url: str, token: str, *, timeout: float = 60) -> threading.Thread:
+    """Trigger ``POST /v1/admin/batch`` in a daemon thread and return once it is proving.
+
+    Returns when ``/v1/health`` says ``batch_in_progress`` (the batch holds the
+    state lock: an order sent now is queued ``pending``); the thread ends with
+    the request, or quietly when the server dies under it (a kill test). Fails
+    if the batch has not started within ``timeout`` seconds.
+    """
+
+    def trigger() -> None:
+        with contextlib.suppress(httpx.HTTPError):  # the server may die under it
+            httpx.post(
+                f"{url}/v1/admin/batch", headers={"Authorization": f"Bearer {token}"}, timeout=300
+            )
+
+    thread = threading.Thread(target=trigger, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + timeout
+    while not httpx.get(f"{url}/v1/health", timeout=10).json().get("batch_in_progress"):
+        assert time.monotonic() < deadline, "the batch never started"
+        assert thread.is_alive(), "the batch request ended before the batch was seen proving"
+        time.sleep(0.02)
+    return thread

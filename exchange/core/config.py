@@ -62,6 +62,26 @@ def default_markets(count: int) -> list[MarketConfig]:
     return list(known[:count])
 
 
+#: The one-line refusal of the retired order-list ledger state (``DARKPOOL_STATE=list``,
+#: or a database whose genesis names it).
+LIST_STATE_REFUSAL = "list-state ledgers are no longer supported (only the 'slots' state)"
+
+
+def refuse_other_state(state: object, *, where: str = "DARKPOOL_STATE") -> None:
+    """ValueError (one line) unless ``state`` is ``"slots"`` or unset (None).
+
+    ``"list"`` (also an absent genesis ``state``: the ledgers before the slots
+    state) gets ``LIST_STATE_REFUSAL``; anything else is an unknown state.
+    """
+    if state is None and where == "DARKPOOL_STATE":
+        return
+    if state == "slots":
+        return
+    if state in ("list", None):
+        raise ValueError(f"{where} names the list state: {LIST_STATE_REFUSAL}")
+    raise ValueError(f"{where}: unknown ledger state {state!r} (only 'slots')")
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="DARKPOOL_", extra="ignore")
 
@@ -186,7 +206,7 @@ SERVE_RISK_DEFAULTS: dict[str, int] = {
 #: otherwise: the recycling-order ("slots") state at production depth (2^20 accounts,
 #: 4 markets, 16 live orders per account). ``Settings()`` built in code stays at the
 #: ``test`` profile (the test suite's).
-SERVE_DEFAULTS: dict[str, str] = {"state": "slots", "profile": "production"}
+SERVE_DEFAULTS: dict[str, str] = {"profile": "production"}
 
 
 def serve_settings() -> Settings:

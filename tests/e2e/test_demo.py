@@ -64,9 +64,10 @@ def demo_export(demo_run: tuple[Path, str]) -> Path:
 def test_demo_cli_options_parse() -> None:
     args = cli.build_parser().parse_args(["demo", "--ledger-out", "/x", "--keep-server"])
     assert (args.profile, args.ledger_out, args.keep_server) == ("test", "/x", True)
-    assert args.state == "slots"  # the serve default
-    plain = cli.build_parser().parse_args(["demo", "--profile", "production", "--state", "list"])
-    assert (plain.keep_server, plain.profile, plain.state) == (False, "production", "list")
+    plain = cli.build_parser().parse_args(["demo", "--profile", "production"])
+    assert (plain.keep_server, plain.profile) == (False, "production")
+    with pytest.raises(SystemExit):  # the demo runs the slots state only
+        cli.build_parser().parse_args(["demo", "--state", "list"])
 
 
 @pytest.mark.slow

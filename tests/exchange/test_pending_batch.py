@@ -1,8 +1,8 @@
 """A batch whose proofs are pending is stored as ``proving`` and survives an operator stop.
 
-One market (two accounts, a crossing pair) is copied into two data dirs. On
-the first the batch runs uninterrupted. On the second the operator stops
-while the batch's settle proof is running: the batch is visible as proving,
+Recycling-order ("slots") state. One market (two accounts, a crossing pair) is
+copied into two data dirs. On the first the batch runs uninterrupted. On the
+second the operator stops while the batch's settle_fills proof is running: the batch is visible as proving,
 nothing is on the ledger, an order that arrives meanwhile queues. A restart
 runs the recorded batch again (same oracle report, same blinding stream)
 before listing the queued order: the batch is published once, and the
@@ -28,9 +28,10 @@ from exchange.errors import Unavailable
 from exchange.service import Service
 from prover import jobs, toolchain
 from tests.exchange.ledger_json import without_proofs
-from verifier.auth import open_account_message, order_plaintext
+from verifier.account_state import SlottedOrder, order_hash
+from verifier.auth import open_account_message, slotted_order_plaintext
 from verifier.eddsa import PrivateKey
-from verifier.encoding import BUY, SELL, Order, order_commitment
+from verifier.encoding import BUY, SELL
 from verifier.field import R
 
 pytestmark = pytest.mark.slow
@@ -42,16 +43,22 @@ def _clock() -> int:
     return T0
 
 
-def _seal(svc: Service, key: PrivateKey, order: Order) -> tuple[int, str]:
-    h = order_commitment(svc.tags.order, order)
+def _seal(svc: Service, key: PrivateKey, order: SlottedOrder) -> tuple[int, str]:
+    h = order_hash(svc.tags.order, order)
     box = SealedBox(svc.keys.box.public_key)
-    return h, base64.b64encode(box.encrypt(order_plaintext(order, key.sign(h)))).decode()
+    plain = slotted_order_plaintext(order, key.sign(h))
+    return h, base64.b64encode(box.encrypt(plain)).decode()
+
+
+def _order(account: int, order_id: int, side: int, size: int, limit: int) -> SlottedOrder:
+    return SlottedOrder(
+        account, order_id, 0, side, size, limit, T0 + 3600, salt=secrets.randbelow(R)
+    )
 
 
 def _service(data_dir: Path, prove: Any) -> Service:
     svc = Service(
-        # list state pinned: its settle_batch gating and order-list indices
-        Settings(data_dir=data_dir, batch_interval_s=0, operator_token="t" * 20, state="list"),
+        Settings(data_dir=data_dir, batch_interval_s=0, operator_token="t" * 20),
         clock=_clock,
         prove=prove,
     )
@@ -62,18 +69,16 @@ def _service(data_dir: Path, prove: Any) -> Service:
 def test_a_pending_batch_is_visible_and_published_once_after_a_restart(tmp_path: Path) -> None:
     pool = jobs.ProofPool(workers=1, prover=PROVER)
     alice, bob = PrivateKey.generate(), PrivateKey.generate()
-    exp = T0 + 3600
     svc = _service(tmp_path / "a", pool)
     try:
         idx = []
         for key in (alice, bob):
             msg = open_account_message(svc.tags.auth, key.public_key(), 10**6, T0)
             idx.append(svc.open_account(key.public_key(), 10**6, T0, key.sign(msg))[0])
-        buy = Order(idx[0], 0, BUY, 3, 61_000, exp, secrets.randbelow(R))
-        sell = Order(idx[1], 0, SELL, 2, 59_000, exp, secrets.randbelow(R))
+        buy, sell = _order(idx[0], 1, BUY, 3, 61_000), _order(idx[1], 1, SELL, 2, 59_000)
         assert svc.submit_order(*_seal(svc, alice, buy)).status == "listed"
         assert svc.submit_order(*_seal(svc, bob, sell)).status == "listed"
-        late = _seal(svc, bob, Order(idx[1], 0, SELL, 1, 59_500, exp, secrets.randbelow(R)))
+        late = _seal(svc, bob, _order(idx[1], 2, SELL, 1, 59_500))
         batch_id = svc.op.next_batch_id
     finally:
         svc.stop()
@@ -93,7 +98,7 @@ def test_a_pending_batch_is_visible_and_published_once_after_a_restart(tmp_path:
     proving, release = threading.Event(), threading.Event()
 
     def stalled(art: toolchain.CircuitArtifacts, inputs: Mapping[str, object]) -> Any:
-        if "settle" in art.r1cs.name:
+        if "settle_fills" in art.r1cs.name:
             proving.set()
             assert release.wait(120)
             raise RuntimeError("prover killed by the stop")

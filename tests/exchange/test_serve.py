@@ -18,7 +18,6 @@ import os
 import re
 import signal
 import subprocess
-import threading
 import time
 from pathlib import Path
 
@@ -30,16 +29,14 @@ from darkpool.cli import development_oracle_warning
 from darkpool.serve import LISTENING_LOG
 from demo.server import serve_env, spawn
 from tests.conftest import REFERENCE_PROVER
-from tests.live_server import free_port
-from verifier.protocol import STATEMENTS
+from tests.live_server import batch_in_flight, free_port
+from verifier.protocol import STAGED_STATEMENTS
 
 pytestmark = pytest.mark.slow
 TOKEN = "serve-test-operator-token-0123"
 
 
 def _spawn(data_dir: Path, port: int, **settings: str) -> subprocess.Popen[bytes]:
-    # list state pinned: the setup total below counts the list state's STATEMENTS
-    settings.setdefault("state", "list")
     env = serve_env(data_dir, operator_token=TOKEN, oracle_step_bps="0", **settings)
     if "prover" not in settings:
         env.update(REFERENCE_PROVER)  # snarkjs: a proof long enough to press Ctrl-C during
@@ -102,7 +99,7 @@ def test_health_during_cold_setup_and_sigterm(tmp_path: Path) -> None:
         assert first.status_code == 503
         body = first.json()
         assert body["status"] == "setting_up" and body["ledger_entries"] is None
-        total = len(STATEMENTS)
+        total = len(STAGED_STATEMENTS)
         assert body["setup"]["total"] == total and body["setup"]["done"] < total
         cpu, wall = _listening(tmp_path / "server.log")
         print(f"listening after {cpu:.3f}s main-thread CPU, {wall:.3f}s wall")
@@ -156,20 +153,7 @@ def test_ready_only_when_ready_and_ctrl_c_during_a_proof(tmp_path: Path) -> None
         expiry = int(time.time()) + 3600
         c.submit_order(alice, a, 0, BUY, 1, 61_000, expiry)
         c.submit_order(bob, b, 0, SELL, 1, 59_000, expiry)
-
-        def trigger() -> None:
-            with contextlib.suppress(httpx.HTTPError):
-                httpx.post(
-                    f"{url}/v1/admin/batch",
-                    headers={"Authorization": f"Bearer {TOKEN}"},
-                    timeout=120,
-                )
-
-        threading.Thread(target=trigger, daemon=True).start()
-        deadline = time.monotonic() + 120
-        while not c.health()["batch_in_progress"]:
-            assert time.monotonic() < deadline, "the batch never started"
-            time.sleep(0.02)
+        batch_in_flight(url, TOKEN, timeout=120)
         c.close()
         took = _stop_within(proc, signal.SIGINT, 5)
         print(f"\nCtrl-C during a batch proof: exited in {took:.2f}s")

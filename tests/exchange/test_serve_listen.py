@@ -17,7 +17,7 @@ import pytest
 
 from darkpool.serve import LazyExchange
 from exchange.models import Health
-from verifier.protocol import STAGED_STATEMENTS, STATEMENTS
+from verifier.protocol import STAGED_STATEMENTS
 
 HEAVY = (
     "fastapi",
@@ -75,10 +75,8 @@ def test_placeholder_answers_like_the_real_health_until_loaded(
     assert status == 503
     health = Health.model_validate(body)  # the real route's response model
     assert health.status == "setting_up" and health.ledger_entries is None
-    # setup total: the statements of the serve default state (slots), or of DARKPOOL_STATE
+    # setup total: the statements of the slots state
     assert health.setup.done == 0 and health.setup.total == len(STAGED_STATEMENTS)
-    monkeypatch.setenv("DARKPOOL_STATE", "list")
-    assert _call(app, "/v1/health")[1]["setup"]["total"] == len(STATEMENTS)
     status, body = _call(app, "/v1/info")
     assert status == 503 and "setting up" in body["detail"]
 
@@ -134,9 +132,9 @@ def test_serve_defaults_to_the_slots_state_at_production_with_four_markets(
 
     for name in ("PROFILE", "STATE", "MARKETS"):
         monkeypatch.delenv(f"DARKPOOL_{name}", raising=False)
-    assert SERVE_DEFAULTS == {"state": "slots", "profile": "production"}
+    assert SERVE_DEFAULTS == {"profile": "production"}
     s = serve_settings()
-    assert s.profile == "production"
+    assert (s.profile, s.state) == ("production", "slots")
     assert [m.symbol for m in s.markets] == ["BTC-PERP", "ETH-PERP", "SOL-PERP", "DOGE-PERP"]
     assert all(isinstance(v, int) for m in s.markets for v in (m.imf_bps, m.mmf_bps, m.fee_bps))
     plain = Settings()
@@ -151,17 +149,29 @@ def test_serve_defaults_to_the_slots_state_at_production_with_four_markets(
         default_markets(9)
 
 
-def test_setup_builds_the_serve_default_state(monkeypatch: pytest.MonkeyPatch) -> None:
-    """`darkpool setup` builds the statements of --state, else DARKPOOL_STATE, else slots."""
-    from darkpool.cli import build_parser, setup_state
+def test_setup_and_export_refuse_the_list_state(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`darkpool setup` builds the slots state's statements only: ``DARKPOOL_STATE=list``
+    (or any state but slots) is one line and exit 2 before anything is built, and
+    ``--state`` is gone; a genesis without ``state`` (a list ledger) is refused the same way."""
+    from darkpool.cli import build_parser, main
+    from exchange.core.config import LIST_STATE_REFUSAL, refuse_other_state
 
-    monkeypatch.delenv("DARKPOOL_STATE", raising=False)
-    assert setup_state(None) == "slots"
-    assert setup_state("list") == "list"
-    monkeypatch.setenv("DARKPOOL_STATE", "list")
-    assert setup_state(None) == "list"
-    monkeypatch.setenv("DARKPOOL_STATE", "trees")
-    with pytest.raises(ValueError, match="unknown state 'trees'"):
-        setup_state(None)
-    args = build_parser().parse_args(["setup", "--profile", "production", "--state", "slots"])
-    assert (args.profile, args.state) == ("production", "slots")
+    def boom(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a refused setup built a circuit")
+
+    monkeypatch.setattr("prover.circuits.build_statement", boom)
+    for state, needle in (("list", LIST_STATE_REFUSAL), ("trees", "unknown ledger state 'trees'")):
+        monkeypatch.setenv("DARKPOOL_STATE", state)
+        assert main(["setup"]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and needle in err and err.startswith("darkpool: ")
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["setup", "--state", "slots"])
+    capsys.readouterr()
+    refuse_other_state("slots", where="genesis")
+    refuse_other_state(None)  # DARKPOOL_STATE unset: the slots default
+    for genesis_state in (None, "list"):
+        with pytest.raises(ValueError, match="genesis names the list state: list-state ledgers"):
+            refuse_other_state(genesis_state, where="genesis")
