@@ -45,7 +45,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     from verifier.eddsa import PrivateKey
 
     settings = Settings(
-        state="list",  # list state pinned: the fuzzed bodies are the list state's wire format
         data_dir=Path(tmp_path_factory.mktemp("fuzz")),
         batch_interval_s=0,
         operator_token=TOKEN,
