@@ -16,8 +16,7 @@ import pytest
 from exchange.operator import DuplicateOrder, OperatorError, RejectedOrder, SignatureRejected
 from exchange.operator.slots import OrderConflict, UnknownOrder
 from tests.exchange.slots_ledger import NOW, SOLVENCY, SlotsLedger, stand_in_prover
-from tests.verifier.ledger_files import OPERATOR_KEY
-from tests.verifier.test_ledger import replay
+from tests.verifier.ledger_files import OPERATOR_KEY, replay
 from verifier.account_state import SlottedOrder, cancel_order_message, order_hash
 from verifier.encoding import BUY, SELL
 from verifier.inclusion_slots import parse_slots_opening

@@ -13,9 +13,12 @@ import json
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Protocol
+
+from py_ecc.optimized_bn128 import is_inf
 
 from verifier import groth16, ledger
 from verifier.eddsa import PrivateKey
@@ -35,6 +38,7 @@ __all__ = [
     "insert_entry",
     "no_proof_checks",
     "read",
+    "remembered_g2_checks",
     "remembering_checker",
     "remove_entry",
     "replay",
@@ -170,17 +174,52 @@ def no_proof_checks(vk: Any, vk_json: Any, items: Any, progress: Any) -> list[in
     return []
 
 
+# G2 points (key and proof B points) this process already found on the twist and in
+# the prime-order subgroup. The py_ecc check ([r]P == O) costs about half a second a
+# point, and a replay checks 3 per key and one per proof: every tamper test would
+# pay it again for the same honest points. The check is a pure function of the
+# point, so a point seen valid stays valid; a new or changed point is checked for real.
+_IN_G2: set[tuple[tuple[int, int], tuple[int, int]]] = set()
+
+
+@contextmanager
+def remembered_g2_checks() -> Iterator[None]:
+    """Within the block, ``groth16._check_g2`` skips the points it already accepted here."""
+    check = groth16._check_g2
+
+    def remembered(point: Any, what: str) -> None:
+        if is_inf(point):
+            check(point, what)  # raises
+            return
+        key = groth16._g2_ints(point)
+        if key not in _IN_G2:
+            check(point, what)
+            _IN_G2.add(key)
+
+    groth16._check_g2 = remembered  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        groth16._check_g2 = check  # type: ignore[assignment]
+
+
 def replay(export: Path, **kwargs: Any) -> ReplayReport:
-    """Replay an export in this process (``remembering_checker`` unless a checker is given)."""
+    """Replay an export in this process (``remembering_checker`` unless a checker is given).
+
+    Curve-point checks of keys and proofs skip the points already accepted in
+    this process (``remembered_g2_checks``); everything else runs as in
+    ``darkpool-verify``.
+    """
     kwargs.setdefault("checker", remembering_checker)
     src = DirectorySource(export)
-    return ledger.replay(
-        manifest=src.manifest(),
-        genesis=src.genesis(),
-        entries=src.entry,
-        vkeys=src.vkeys(),
-        **kwargs,
-    )
+    with remembered_g2_checks():
+        return ledger.replay(
+            manifest=src.manifest(),
+            genesis=src.genesis(),
+            entries=src.entry,
+            vkeys=src.vkeys(),
+            **kwargs,
+        )
 
 
 def first(report: ReplayReport) -> ledger.LedgerFailure:

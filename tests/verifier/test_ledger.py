@@ -76,6 +76,13 @@ def proof_counts(counts: dict[str, int]) -> dict[str, int]:
     return {statement: n for statement, n in counts.items() if n}
 
 
+def truncate(export: Path, entries: int) -> None:
+    """Keep the export's first ``entries`` entries (genesis included): an earlier snapshot."""
+    for i in range(entries, len(ENTRY_KINDS)):
+        entry_path(export, i).unlink()
+    write(export / "ledger.json", {**read(export / "ledger.json"), "entries": entries})
+
+
 @pytest.fixture(scope="module")
 def honest(slots_ledger: SlotsLedger) -> SlotsLedger:
     return slots_ledger
@@ -131,7 +138,8 @@ def test_honest_ledger_verifies(honest: SlotsLedger) -> None:
     assert solvency.fund == int(last["result"]["fund"])
 
 
-def test_cli_human_and_json(honest: SlotsLedger, unpinned_run: tuple[int, str, str]) -> None:
+def test_cli_human_summary(honest: SlotsLedger, unpinned_run: tuple[int, str, str]) -> None:
+    """The human summary (``--json``: test_slots_ledger.py::test_honest_slots_ledger_verifies)."""
     rc, out, err = unpinned_run  # bare SOURCE means `ledger SOURCE`
     assert rc == 0, err
     assert "RESULT: VALID" in out
@@ -141,14 +149,6 @@ def test_cli_human_and_json(honest: SlotsLedger, unpinned_run: tuple[int, str, s
     # This genesis requires no health sweeps: the summary says so (newcomer review).
     assert not genesis.get("risk")
     assert "liquidation completeness is NOT enforced by this ledger" in out
-    rc, out, err = run_cli("ledger", str(honest.export), "--json", "--quiet")
-    assert rc == 0, err
-    data = json.loads(out)
-    assert data["ok"] is True and data["first_failure"] is None
-    assert data["entries"] == len(ENTRY_KINDS)
-    assert proof_counts(data["proofs_verified_this_run"]) == PROOFS
-    assert data["latest_solvency"]["solvent"] is True
-    assert err == ""
 
 
 def test_cli_pinned_keys_and_parallel_jobs(pinned_run: tuple[int, str, str]) -> None:
@@ -220,7 +220,9 @@ def test_swapped_account_op_proofs(honest: SlotsLedger, tmp_path: Path) -> None:
     report = replay(export)
     assert sorted(f.entry_index for f in report.failures) == [OPEN_ALICE, OPEN_BOB]
     assert all(f.reason == "account_op proof does not verify" for f in report.failures)
-    # The same through the process pool: find_invalid names the entries there too.
+    # The same through the process pool: find_invalid names the entries there too
+    # (on the ledger's first entries, the four opens: the pool checks every proof).
+    truncate(export, OPEN_CAROL + 1)
     report = replay(export, checker=ledger.check_proofs(2))
     assert sorted(f.entry_index for f in report.failures) == [OPEN_ALICE, OPEN_BOB]
 
@@ -544,16 +546,15 @@ def test_in_process_cli_junk_exits_2(tmp_path: Path, capsys: pytest.CaptureFixtu
 def test_incremental_rerun_checks_only_new_entries(honest: SlotsLedger, tmp_path: Path) -> None:
     export = copy_export(honest, tmp_path)
     state_file = tmp_path / "state.json"
-    # An earlier snapshot of the same ledger: entries 0..BATCH-1 (the opens, orders and cancel).
+    # An earlier snapshot of the same ledger, verified and saved as `--state` does:
+    # entries 0..BATCH-1 (the opens, orders and cancel).
     partial = tmp_path / "partial"
     shutil.copytree(export, partial)
-    for i in range(BATCH, len(ENTRY_KINDS)):
-        entry_path(partial, i).unlink()
-    write(partial / "ledger.json", {**read(partial / "ledger.json"), "entries": BATCH})
-
-    rc, out, err = run_cli(str(partial), "--state", str(state_file), "--json", "--quiet")
-    assert rc == 0, err
-    assert proof_counts(json.loads(out)["proofs_verified_this_run"]) == {"account_update": 5}
+    truncate(partial, BATCH)
+    head = replay(partial)
+    assert head.ok and head.state is not None, head.failures
+    assert proof_counts(head.proofs_this_run) == {"account_update": 5}
+    save_state(state_file, head.state)
     saved, note = load_state(state_file)
     assert note is None and saved is not None and saved.last_index == BATCH - 1
     assert saved.pending_cancels  # the cancel waits for the batch
@@ -782,7 +783,11 @@ def test_backdated_batch_fills_an_expired_order(honest: SlotsLedger, tmp_path: P
     assert failure.reason == (
         "batch timestamp 990 (its oracle report's) does not increase (last batch at 1000)"
     )
-    rc, out, _ = run_cli(str(export), "--quiet")
+    # darkpool-verify following the ledger (--state after the honest entries) names it too.
+    state = replay(honest.export).state
+    assert state is not None
+    save_state(tmp_path / "state.json", state)
+    rc, out, _ = run_cli(str(export), "--state", str(tmp_path / "state.json"), "--quiet")
     assert rc == 1
     assert f"RESULT: INVALID at entry {summary.entry.index}: batch timestamp 990" in out
 

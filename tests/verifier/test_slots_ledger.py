@@ -28,7 +28,7 @@ from typing import Any
 
 import pytest
 
-from tests.exchange.slots_ledger import BATCH, CANCEL, FUNDING, ORDERS, SlotsLedger
+from tests.exchange.slots_ledger import BATCH, CANCEL, ENTRY_KINDS, FUNDING, ORDERS, SlotsLedger
 from tests.verifier.ledger_files import (
     copy_export,
     edit,
@@ -159,6 +159,8 @@ def test_honest_slots_ledger_verifies(honest: SlotsLedger) -> None:
     assert rc == 0, (out, err)
     data = json.loads(out)
     assert data["ok"] is True, data["failures"]
+    assert data["first_failure"] is None and err == ""
+    assert data["entries"] == len(ENTRY_KINDS) and data["latest_solvency"]["solvent"] is True
     assert data["state"] == "slots" and data["pending_cancels"] == []
     # Carol's ETH order was cancelled before any batch placed it: published, never placed.
     assert data["unplaced_orders"] == [3]
