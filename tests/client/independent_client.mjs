@@ -148,14 +148,20 @@ async function live(url) {
   const replay = (await r3.json()).detail;
   const view = await r2.json();
   same("balance", view.balance, "1000500");
-  const leaf = H([
-    pk.x,
-    pk.y,
-    signed(view.balance),
-    H(view.positions.map(signed)),
-    view.nonce,
-    view.blinding,
-  ]);
+  // Slots state (docs/wire-protocol.md section 6): 8 inputs, checkpoints and order_root.
+  const leaf =
+    info.state === "slots"
+      ? H([
+          pk.x,
+          pk.y,
+          signed(view.balance),
+          H(view.positions.map(signed)),
+          H(view.checkpoints.map(signed)),
+          view.order_root,
+          view.nonce,
+          view.blinding,
+        ])
+      : H([pk.x, pk.y, signed(view.balance), H(view.positions.map(signed)), view.nonce, view.blinding]);
   same("account leaf from the opening", leaf, view.leaf);
   const wamount = "1000";
   const wsig = sign(seed, H([tag("withdraw", info.exchange_id), account, wamount, view.nonce]));

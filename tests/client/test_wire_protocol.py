@@ -5,9 +5,9 @@
   every vector from the document's inputs;
 * against a live server the Node client opens an account, deposits, reads its
   account twice within one second (both 200), sees the replay refused (401),
-  checks its own leaf and withdraws; a Python client that imports only
+  checks its own (slots: 8-input) leaf and withdraws; a Python client that imports only
   ``verifier`` primitives and PyNaCl (not ``client``, not ``exchange``) seals
-  an order, submits it and reads its status with a signed request.
+  a slotted order, submits it and reads its status with a signed request.
 """
 
 import base64
@@ -29,8 +29,9 @@ from nacl.public import PublicKey, SealedBox
 from tests.client.wire_vectors import vectors
 from tests.live_server import serve_app
 from verifier import auth
+from verifier.account_state import SlottedOrder, order_hash
 from verifier.eddsa import PrivateKey, pack_signature
-from verifier.encoding import BUY, Order, order_commitment
+from verifier.encoding import BUY
 from verifier.field import R
 from verifier.params import domain_tag
 from verifier.poseidon import poseidon
@@ -80,7 +81,6 @@ def live_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     from exchange.core.config import Settings
 
     settings = Settings(
-        state="list",  # list state pinned: the list state's wire format (order-list cancels)
         data_dir=tmp_path_factory.mktemp("wire"),
         batch_interval_s=0,
         operator_token=TOKEN,
@@ -123,12 +123,15 @@ def test_python_client_without_the_sdk_seals_an_order(live_url: str) -> None:
     )
     assert r.status_code == 201, r.text
     account = r.json()["account"]
-    order = Order(account, 0, BUY, 1, 61_000, ts + 3600, secrets.randbelow(R))
-    h = order_commitment(domain_tag("order", ex), order)
+    # The server runs the slots state (docs/wire-protocol.md section 5.1): order id 1, slot 1.
+    assert info["state"] == "slots"
+    order = SlottedOrder(account, 1, 0, BUY, 1, 61_000, ts + 3600, False, salt=secrets.randbelow(R))
+    h = order_hash(domain_tag("order", ex), order)
     sig = key.sign(h)
+    terms = {f: str(int(getattr(order, f))) for f in auth.SLOTTED_ORDER_FIELDS}
     plaintext = json.dumps(
         {
-            "order": {f: str(getattr(order, f)) for f in auth.ORDER_FIELDS},
+            "order": terms,
             "signature": {
                 "R8": {"x": str(sig.R8.x), "y": str(sig.R8.y)},
                 "S": str(sig.S),

@@ -3,19 +3,23 @@
 Issue 10 case 7: 129 maximum-size buys and sells between two accounts pushed
 a position past the signed 48-bit range; the settlement witness builder then
 failed on every batch attempt, so nothing committed and unrelated traders
-never filled. Now intake refuses an order whose worst case leaves the range,
+never filled (found on the retired list state; the rules are the domain's). Now intake refuses an order whose worst case leaves the range,
 the matcher caps every fill at the range (``out_of_range``), and a fill the
 witness builder still refuses sits the batch out instead of blocking it.
 
-The 129-order scenario needs an order list of 2^9 (the test profile holds 32
-orders), so it runs the real matcher, witness builder and state updates on
-a test profile with ``order_depth`` 9 and a prover that returns the
-statement's public inputs without a proof (65 Groth16 proofs are benchmark
-work). The refused-fill test uses real circuits and real proofs.
+Both run on the slots operator (``exchange.operator.slots``). The 129-order
+scenario needs 130 live orders per account (the test profile has 4 order
+slots), so it runs the real matcher, witness builders and state updates on a
+test profile with ``slot_levels`` 4 (256 slots) and a prover that returns the
+statement's public inputs without a proof (50 Groth16 proofs are benchmark
+work). The refused-fill test proves a second batch on a copy of the session's
+honest slots ledger operator for real and replays the export.
 """
 
+import copy
 import secrets
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -28,18 +32,20 @@ from exchange.domain import (
     intake_range_problem,
     match_batch,
 )
-from exchange.operator import Operator, RejectedOrder
-from exchange.operator import state as operator_state
+from exchange.operator import RejectedOrder
+from exchange.operator.slots import SlotsOperator
+from exchange.operator.slots import state as slots_state
 from oracle.signer import SimulatedOracle
 from prover.circuits import load_params
-from prover.statements import account_op, settle_batch
-from verifier import accounting, groth16
+from tests.exchange.slots_ledger import SOLVENCY, SlotsLedger, stand_in_prover
+from tests.verifier.ledger_files import replay
+from verifier import accounting
+from verifier.account_state import SlottedOrder, order_hash
 from verifier.eddsa import PrivateKey
-from verifier.encoding import BUY, SELL, Order, order_commitment
+from verifier.encoding import BUY, SELL, Order
 from verifier.field import R
 from verifier.params import POSITION_BITS, SIZE_BITS
 from verifier.protocol import DEFAULT_EXCHANGE_ID, Tags
-from verifier.statements import settle_batch as settle_public
 
 TAGS = Tags.for_exchange(DEFAULT_EXCHANGE_ID)
 NOW = 1_764_000_000
@@ -110,73 +116,72 @@ def test_intake_refuses_an_order_whose_worst_case_leaves_the_range() -> None:
 # ---------------------------------------------------------------- 129 max-size orders
 
 
-def _public_only_prover(_artifacts: object, inputs: Any) -> tuple[dict[str, Any], list[str]]:
-    """The statement's public inputs, no proof: the witness was still built for real."""
-    names = settle_batch.PUBLIC if "oldAccRoot" in inputs else account_op.PUBLIC
-    public: list[str] = []
-    for name in names:
-        value = inputs[name]
-        public += [str(v) for v in value] if isinstance(value, list) else [str(value)]
-    return {"note": "not a proof"}, public
-
-
 class _NoCircuit:
+    """Artifacts stand-in: the statement's name (for ``stand_in_prover``), no circuit built."""
+
+    def __init__(self, statement: str) -> None:
+        self.name = f"{statement}_liveness"
+
     def verification_key(self) -> dict[str, Any]:
         return {"protocol": "groth16", "note": "no circuit built for this test"}
 
 
 @pytest.fixture
-def big_operator(monkeypatch: pytest.MonkeyPatch) -> tuple[Operator, list[PrivateKey]]:
-    params = replace(load_params("test"), name="liveness", order_depth=9)
-    monkeypatch.setattr(operator_state, "load_params", lambda _profile: params)
-    monkeypatch.setattr(Operator, "artifacts", lambda self, statement: _NoCircuit())
-    return _operator([1, 3_000], 1 << 60, prove=_public_only_prover)
-
-
-def _operator(prices: list[int], deposit: int, **kwargs: Any) -> tuple[Operator, list[PrivateKey]]:
-    """Insurance account 0 and four traders (1..4) with ``deposit`` each, flat marks."""
+def big_operator(monkeypatch: pytest.MonkeyPatch) -> tuple[SlotsOperator, list[PrivateKey]]:
+    # 4^4 = 256 order slots per account (the test profile has 4): room for 130 live orders.
+    params = replace(load_params("test"), name="liveness", slot_levels=4, op_slots=8, group_fills=8)
+    monkeypatch.setattr(slots_state, "load_params", lambda _profile: params)
+    monkeypatch.setattr(SlotsOperator, "artifacts", lambda self, statement: _NoCircuit(statement))
     keys = [PrivateKey.generate() for _ in range(5)]
-    op = Operator(
+    op = SlotsOperator(
         markets=MARKETS,
-        oracle=SimulatedOracle(prices, TAGS.oracle, max_step_bps=0),
+        oracle=SimulatedOracle([1, 3_000], TAGS.oracle, max_step_bps=0),
         insurance_pubkey=keys[0].public_key(),
         insurance_fund=1_000,
         exchange_id=DEFAULT_EXCHANGE_ID,
         clock=lambda: NOW,
-        **kwargs,
+        prove=stand_in_prover,
     )
     for key in keys[1:]:
-        op.open_account(key.public_key(), deposit)
+        op.open_account(key.public_key(), 1 << 60)
     return op, keys
 
 
 def _signed(
-    keys: list[PrivateKey], account: int, market: int, side: int, size: int, limit: int
-) -> tuple[Order, Any]:
-    order = Order(account, market, side, size, limit, NOW + 3_600, secrets.randbelow(R))
-    return order, keys[account].sign(order_commitment(TAGS.order, order))
+    keys: list[PrivateKey],
+    account: int,
+    order_id: int,
+    market: int,
+    side: int,
+    size: int,
+    limit: int,
+) -> tuple[SlottedOrder, Any]:
+    order = SlottedOrder(
+        account, order_id, market, side, size, limit, NOW + 3_600, salt=secrets.randbelow(R)
+    )
+    return order, keys[account].sign(order_hash(TAGS.order, order))
 
 
 def test_129_max_size_orders_no_longer_halt_batches(
-    big_operator: tuple[Operator, list[PrivateKey]],
+    big_operator: tuple[SlotsOperator, list[PrivateKey]],
 ) -> None:
     op, keys = big_operator
     alice, bob, carol, dave = 1, 2, 3, 4
-    for _ in range(128):
-        op.submit_order(*_signed(keys, alice, 0, BUY, MAX_SIZE, 1))
-        op.submit_order(*_signed(keys, bob, 0, SELL, MAX_SIZE, 1))
+    for k in range(1, 129):
+        op.submit_order(*_signed(keys, alice, k, 0, BUY, MAX_SIZE, 1))
+        op.submit_order(*_signed(keys, bob, k, 0, SELL, MAX_SIZE, 1))
     # Intake: a 129th could take alice past the range if all her buys filled.
     with pytest.raises(RejectedOrder, match="position limit"):
-        op.submit_order(*_signed(keys, alice, 0, BUY, MAX_SIZE, 1))
-    # Orders listed past intake (as the service lists orders queued during a
-    # batch) meet the matcher's own bound.
-    late_buy = _signed(keys, alice, 0, BUY, MAX_SIZE, 1)
-    late_sell = _signed(keys, bob, 0, SELL, MAX_SIZE, 1)
-    late = op.append_order(*late_buy, order_commitment(TAGS.order, late_buy[0]))
-    op.append_order(*late_sell, order_commitment(TAGS.order, late_sell[0]))
+        op.submit_order(*_signed(keys, alice, 129, 0, BUY, MAX_SIZE, 1))
+    # Orders appended past intake (as the service appends orders queued during
+    # a batch) meet the matcher's own bound.
+    late_buy = _signed(keys, alice, 130, 0, BUY, MAX_SIZE, 1)
+    late_sell = _signed(keys, bob, 130, 0, SELL, MAX_SIZE, 1)
+    late = op.append_order(*late_buy, order_hash(TAGS.order, late_buy[0]))
+    op.append_order(*late_sell, order_hash(TAGS.order, late_sell[0]))
     # Unrelated traders in the other market.
-    buy = op.submit_order(*_signed(keys, carol, 1, BUY, 2, 3_100))
-    sell = op.submit_order(*_signed(keys, dave, 1, SELL, 2, 2_900))
+    buy = op.submit_order(*_signed(keys, carol, 1, 1, BUY, 2, 3_100))
+    sell = op.submit_order(*_signed(keys, dave, 1, 1, SELL, 2, 2_900))
 
     summary = op.run_batch(op.oracle.report(1, NOW))
     assert op.ledger.entries[-1].kind == "batch" and summary.entry.body["batch_id"] == 1
@@ -184,8 +189,8 @@ def test_129_max_size_orders_no_longer_halt_batches(
     assert op.account_state(alice).positions[0] == MAX_POSITION  # filled up to the range
     assert op.order_status(late)[0] == MAX_POSITION - 128 * MAX_SIZE
     assert op.order_reasons[late] == "out_of_range"
-    for state in op.accounts.values():
-        assert accounting.representable(state.balance, state.positions)
+    for record in op.accounts.values():
+        assert accounting.representable(record.balance, record.positions)
     # The next batch commits too: nothing is stuck.
     op.run_batch(op.oracle.report(2, NOW + 1))
     assert op.next_batch_id == 3
@@ -195,37 +200,36 @@ def test_129_max_size_orders_no_longer_halt_batches(
 
 
 @pytest.mark.slow
-def test_a_fill_the_witness_builder_refuses_sits_out_and_the_batch_verifies() -> None:
-    op, keys = _operator([60_000, 3_000], 1_000_000)
-    # An order listed with a signature by another key (past intake's check):
-    # the matcher pairs it, the settlement builder refuses it.
-    forged, _ = _signed(keys, 1, 0, BUY, 2, 61_000)
-    bad = op.append_order(
-        forged,
-        keys[2].sign(order_commitment(TAGS.order, forged)),
-        order_commitment(TAGS.order, forged),
-    )
-    sell = op.submit_order(*_signed(keys, 3, 0, SELL, 2, 59_000))
-    good = op.submit_order(*_signed(keys, 4, 0, BUY, 2, 61_000))
-    summary = op.run_batch(op.oracle.report(1, NOW))
-    assert [(f.buy.index, f.sell.index) for f in summary.fills] == [(good, sell)]
-    assert op.order_status(bad) == (0, False)
+def test_a_fill_the_witness_builder_refuses_sits_out_and_the_batch_verifies(
+    slots_ledger: SlotsLedger, tmp_path: Path
+) -> None:
+    """A second batch on a copy of the honest slots ledger's operator, proven for real:
+    bob's reduce-only sell would grow his short, so the SETTLE FILLS witness builder
+    refuses that fill; bob sits the batch out with the reason, alice buys from carol,
+    and the exported ledger replays VALID (2 ORDER OPS + 1 SETTLE FILLS proofs)."""
+    built = slots_ledger
+    op = copy.deepcopy(built.operator)
+
+    def place(name: str, order: SlottedOrder) -> int:
+        index: int = op.submit_order(
+            order, built.keys[name].sign(order_hash(built.tags.order, order))
+        )
+        return index
+
+    at = built.entry(SOLVENCY)["time"] + 10
+    good = place("alice", SlottedOrder(1, 5, 0, BUY, 2, 120, 10**6, salt=71))
+    bad = place("bob", SlottedOrder(2, 2, 0, SELL, 1, 80, 10**6, reduce_only=True, salt=72))
+    sell = place("carol", SlottedOrder(3, 6, 0, SELL, 1, 85, 10**6, salt=73))
+    summary = op.run_batch(op.oracle.report(2, at))
+    assert [(f.buy_index, f.sell_index, f.quantity) for f in summary.fills] == [(good, sell, 1)]
+    assert op.order_status(bad) == (0, False)  # still open for a later batch
     assert op.order_reasons[bad].startswith("settlement refused this order's fill")
-    assert "signature" in op.order_reasons[bad]
-    (proof,) = summary.entry.body["proofs"]
-    before, after = summary.entry.roots_before, summary.entry.roots_after
-    expected = settle_public.public_inputs(
-        old_acc_root=before.account,
-        new_acc_root=after.account,
-        old_fill_root=before.fill,
-        new_fill_root=after.fill,
-        order_root=after.order,
-        batch_id=1,
-        timestamp=NOW,
-        prices=(60_000, 3_000),
-        volume=[2, 0],
-        fee_bps=[m.fee_bps for m in MARKETS],
-        imf_bps=[m.imf_bps for m in MARKETS],
-    )
-    vk = groth16.VerificationKey.from_snarkjs(op.verification_keys()["settle_batch"])
-    assert groth16.verify(vk, groth16.Proof.from_snarkjs(proof["proof"]), expected)
+    assert "reduce-only" in op.order_reasons[bad]
+    assert [p["statement"] for p in summary.entry.body["proofs"]] == [
+        "order_ops",
+        "order_ops",
+        "settle_fills",
+    ]
+    report = replay(op.export(tmp_path / "export"))
+    assert report.ok, report.failures
+    assert report.checked_to == len(op.ledger) - 1
