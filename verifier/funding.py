@@ -18,6 +18,14 @@ of a real report. Longs pay when the mark trades above the index. The ledger's
 from the signed report (``next_indices``) and fails the entry on any
 difference.
 
+Every elapsed interval is paid (``elapsed_intervals``): intervals are
+anchored at the first update's report time, and an update at report time
+``t`` moves F by ``k * dF`` (each interval clamped on its own), where ``k``
+is the number of whole intervals since the schedule's clock, which then
+advances by ``k * interval_s``. An update after a quiet stretch (no batch for
+several intervals) pays for all of them at its report's premium, the only
+signed premium there is; skipping updates never skips payments.
+
 Pure integers, no I/O; never imports prover or exchange.
 """
 
@@ -25,7 +33,13 @@ from collections.abc import Sequence
 
 from verifier.params import BPS_DENOM, FUNDING_BITS
 
-__all__ = ["FundingMathError", "funding_delta", "index_in_range", "next_indices"]
+__all__ = [
+    "FundingMathError",
+    "elapsed_intervals",
+    "funding_delta",
+    "index_in_range",
+    "next_indices",
+]
 
 
 class FundingMathError(ValueError):
@@ -62,14 +76,48 @@ def next_indices(
     *,
     premium_divisor: int,
     clamp_bps: int,
+    intervals: int = 1,
 ) -> tuple[int, ...]:
-    """F after one funding interval, per market; FundingMathError on bad input or overflow."""
+    """F after ``intervals`` funding intervals at one report, per market.
+
+    Each market moves by ``intervals * funding_delta(...)`` (the clamp holds
+    per interval). FundingMathError on bad input, ``intervals < 1`` or overflow.
+    """
     if not len(indices) == len(marks) == len(index_prices):
         raise FundingMathError("one funding index, mark and index price per market is required")
+    if intervals < 1:
+        raise FundingMathError("a funding update covers at least one interval")
     out = tuple(
-        f + funding_delta(p, i, premium_divisor=premium_divisor, clamp_bps=clamp_bps)
+        f + intervals * funding_delta(p, i, premium_divisor=premium_divisor, clamp_bps=clamp_bps)
         for f, p, i in zip(indices, marks, index_prices, strict=True)
     )
     if not all(index_in_range(f) for f in out):
         raise FundingMathError(f"a funding index leaves the signed {FUNDING_BITS}-bit range")
     return out
+
+
+def elapsed_intervals(
+    report_time: int, clock: int | None, updated: bool, interval_s: int
+) -> tuple[int, int]:
+    """``(k, new_clock)`` for a funding update at ``report_time``: intervals paid, next clock.
+
+    ``clock`` is the funding schedule's clock (seconds of oracle time: the
+    end of the last paid interval, or the first batch's report time before
+    any update; None before both) and ``updated`` whether an update was
+    already published. The first update pays ``max(1, whole intervals since
+    the first batch)`` (one if no batch ran: nobody holds a position yet)
+    and starts the schedule at its report time. Every later one pays the
+    whole intervals since ``clock``, ``k = (report_time - clock) //
+    interval_s``, and advances the clock by ``k * interval_s`` (no drift: a
+    late update does not delay the next interval). ``k == 0`` means no
+    update is due yet (the caller refuses it). Pure integers.
+    """
+    if interval_s < 1:
+        raise FundingMathError("interval_s must be at least 1")
+    if not updated:
+        k = 1 if clock is None else max(1, (report_time - clock) // interval_s)
+        return k, report_time
+    if clock is None:
+        raise FundingMathError("a published funding update always sets the funding clock")
+    k = max(0, (report_time - clock) // interval_s)
+    return k, clock + k * interval_s

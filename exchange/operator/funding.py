@@ -2,9 +2,9 @@
 
 ``FundingUpdates`` appends ``funding`` entries: the next cumulative funding
 index per market from a signed report's mark and index prices
-(``verifier.funding``, the one formula the verifier recomputes), at most once
-per genesis ``funding.interval_s``, and refuses a batch the verifier would
-fail as "funding overdue". The indices are public ledger data. The live
+(``verifier.funding``, the one formula the verifier recomputes), paying every
+whole genesis ``funding.interval_s`` elapsed since the last paid one, and
+refuses a batch the verifier would fail as "funding overdue". The indices are public ledger data. The live
 operator (``exchange.operator.Operator`` through ``RiskEngine``) only
 publishes them; the recycling-order operator (``exchange.operator.slots``)
 settles them into every leaf its statements touch (``funding[M]`` public
@@ -27,24 +27,50 @@ class FundingUpdates(ProvingMixin):
     funding_rules: FundingRules | None
     funding_indices: tuple[int, ...]
     funding_timestamp: int | None  # report time of the last update
-    funding_clock: int | None  # start of the current interval (last update, or first batch)
+    funding_clock: int | None  # end of the last paid interval (or the first batch's report)
 
     @property
     def roots(self) -> Roots:
         raise NotImplementedError
 
     def funding_due(self, report: OracleReport) -> bool:
-        """The genesis funding interval has passed since the last update (at report time).
+        """A funding interval has ended since the last paid one (at report time).
 
-        Always False without genesis funding rules. Publish the update
+        Always False without genesis funding rules (``funding_intervals``). Publish the update
         (``update_funding``) at the batch's own report before the batch: a
         batch whose report is more than ``interval_s`` after the last update
         (or the first batch, before any) fails verification ("funding overdue").
         """
-        rules, last = self.funding_rules, self.funding_timestamp
+        return self.funding_intervals(report) > 0
+
+    def funding_intervals(self, report: OracleReport) -> int:
+        """Whole funding intervals an update at ``report`` would pay (0: not due; no rules: 0).
+
+        ``verifier.funding.elapsed_intervals``, the replay's schedule: the
+        first update pays at least one, every later one each whole genesis
+        ``interval_s`` since the end of the last paid interval
+        (``funding_clock``), so a late update loses no interval.
+        """
+        rules = self.funding_rules
         if rules is None:
+            return 0
+        updated = self.funding_timestamp is not None
+        k, _ = funding_math.elapsed_intervals(
+            report.timestamp, self.funding_clock, updated, rules.interval_s
+        )
+        return k
+
+    def funding_due_at(self, time: int) -> bool:
+        """A batch at report time ``time`` would pay a funding interval (the batcher's timer).
+
+        False before the first batch (nobody holds a position: the first
+        batch's own update starts the schedule) and without genesis rules.
+        """
+        rules, clock = self.funding_rules, self.funding_clock
+        if rules is None or clock is None:
             return False
-        return last is None or report.timestamp - last >= rules.interval_s
+        updated = self.funding_timestamp is not None
+        return funding_math.elapsed_intervals(time, clock, updated, rules.interval_s)[0] > 0
 
     def _check_funding_overdue(self, report: OracleReport) -> None:
         """OperatorError if a batch at ``report`` would fail darkpool-verify as funding overdue."""
@@ -57,12 +83,20 @@ class FundingUpdates(ProvingMixin):
             )
 
     def update_funding(self, report: OracleReport) -> LedgerEntry:
-        """Append the next funding indices computed from the report (a ``funding`` entry)."""
+        """Append the next funding indices computed from the report (a ``funding`` entry).
+
+        Pays every whole interval elapsed since the last paid one
+        (``funding_intervals``); OperatorError if none has (or without rules).
+        """
         self._check_report(report)
         rules = self.funding_rules
         if rules is None:
             raise OperatorError("genesis has no funding rules: no funding updates")
-        if not self.funding_due(report):
+        updated = self.funding_timestamp is not None
+        k, clock = funding_math.elapsed_intervals(
+            report.timestamp, self.funding_clock, updated, rules.interval_s
+        )
+        if k == 0:
             raise OperatorError(f"funding was updated less than {rules.interval_s} s ago")
         try:
             indices = funding_math.next_indices(
@@ -71,6 +105,7 @@ class FundingUpdates(ProvingMixin):
                 report.index,
                 premium_divisor=rules.premium_divisor,
                 clamp_bps=rules.clamp_bps,
+                intervals=k,
             )
         except funding_math.FundingMathError as exc:
             raise OperatorError(f"funding: {exc}") from None
@@ -84,5 +119,5 @@ class FundingUpdates(ProvingMixin):
         )
         self.latest_report = report
         self.funding_indices = indices
-        self.funding_timestamp = self.funding_clock = report.timestamp
+        self.funding_timestamp, self.funding_clock = report.timestamp, clock
         return entry

@@ -14,6 +14,8 @@ from typing import Any, Protocol
 
 from verifier.babyjub import Point
 from verifier.eddsa import PrivateKey, public_key_to_dict
+from verifier.funding import elapsed_intervals
+from verifier.ledger.rules import FundingRules
 
 __all__ = ["RiskClocks", "genesis_key_problem", "replay_clocks"]
 
@@ -24,6 +26,7 @@ class RiskClocks(Protocol):
     last_batch_timestamp: int | None
     batches_since_sweep: int
     sweep_clock: int | None
+    funding_rules: FundingRules | None
     funding_clock: int | None
     funding_timestamp: int | None
     funding_indices: tuple[int, ...]
@@ -49,7 +52,16 @@ def replay_clocks(op: RiskClocks, e: Mapping[str, Any]) -> None:
         op.pending_liquidations = [i for i in op.pending_liquidations if i != done]
     elif kind == "funding":
         op.funding_indices = tuple(int(f) for f in e["indices"])
-        op.funding_timestamp = op.funding_clock = int(e["oracle"]["timestamp"])
+        timestamp = int(e["oracle"]["timestamp"])
+        rules = op.funding_rules
+        if rules is None:  # the legacy list Operator adopts genesis rules after its replay
+            op.funding_clock = timestamp
+        else:
+            updated = op.funding_timestamp is not None
+            _, op.funding_clock = elapsed_intervals(
+                timestamp, op.funding_clock, updated, rules.interval_s
+            )
+        op.funding_timestamp = timestamp
 
 
 def genesis_key_problem(

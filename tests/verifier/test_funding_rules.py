@@ -8,7 +8,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from verifier.funding import FundingMathError, funding_delta, index_in_range, next_indices
+from verifier.funding import (
+    FundingMathError,
+    elapsed_intervals,
+    funding_delta,
+    index_in_range,
+    next_indices,
+)
 from verifier.ledger import EntryError, FundingRules, RiskProgress, RiskRules
 from verifier.params import FUNDING_BITS
 
@@ -48,6 +54,50 @@ def test_next_indices_refuses_bad_input_and_overflow() -> None:
     assert index_in_range(top) and not index_in_range(top + 1)
     with pytest.raises(FundingMathError, match="64-bit"):
         next_indices((top,), (3,), (1,), premium_divisor=1, clamp_bps=10_000)
+
+
+def test_an_update_pays_every_elapsed_interval_each_clamped() -> None:
+    rules = {"premium_divisor": 2, "clamp_bps": 1000}  # market 0: delta 2; market 1: -1
+    assert next_indices((2, -1), (94, 50), (90, 52), **rules, intervals=3) == (8, -4)
+    # The clamp holds per interval: 3 intervals at the cap move F by 3 caps, no more.
+    assert next_indices((0,), (200,), (100,), premium_divisor=1, clamp_bps=500, intervals=3) == (
+        15,
+    )
+    with pytest.raises(FundingMathError, match="at least one interval"):
+        next_indices((0,), (94,), (90,), **rules, intervals=0)
+
+
+def test_elapsed_intervals_anchor_the_schedule() -> None:
+    # The first update: one interval before any batch, else the whole ones since the first batch.
+    assert elapsed_intervals(1000, None, False, 10) == (1, 1000)
+    assert elapsed_intervals(1003, 1000, False, 10) == (1, 1003)
+    assert elapsed_intervals(1035, 1000, False, 10) == (3, 1035)
+    # Later ones: whole intervals since the clock; the clock moves by exactly that many.
+    assert elapsed_intervals(1009, 1000, True, 10) == (0, 1000)
+    assert elapsed_intervals(1010, 1000, True, 10) == (1, 1010)
+    assert elapsed_intervals(1047, 1000, True, 10) == (4, 1040)  # 7 s carried, not lost
+
+
+@given(
+    interval=st.integers(1, 100),
+    start=st.integers(0, 10**6),
+    gaps=st.lists(st.integers(0, 500), min_size=1, max_size=20),
+)
+def test_no_interval_is_lost_or_paid_twice_whatever_the_update_times(
+    interval: int, start: int, gaps: list[int]
+) -> None:
+    """However late or irregular the updates, the intervals paid after the first update
+    are exactly the whole intervals between its report time and the last update's."""
+    k, clock = elapsed_intervals(start, None, False, interval)
+    assert k == 1
+    t, paid = start, 0
+    for gap in gaps:
+        t += gap
+        k, new_clock = elapsed_intervals(t, clock, True, interval)
+        if k:  # an operator publishes an update only when one is due
+            paid, clock = paid + k, new_clock
+        assert clock <= t < clock + interval
+    assert paid == (t - start) // interval
 
 
 def test_genesis_rules_are_parsed_strictly() -> None:

@@ -15,6 +15,9 @@ ONE honest slots ledger is built per module by
     11 funding (report 3: index (70, 50): the BTC premium is clamped -> (9, -1))
     12 batch   (report 3, no orders)
 
+The late-funding tests continue a deep copy of the operator with one funding
+entry (no proof) and replay without proof checks.
+
 It must replay VALID with the risk counts in ``darkpool-verify --json``. Each
 cheat is what a dishonest operator holding its signing key could publish:
 the export edited, re-linked and re-signed (``tests.verifier.ledger_files``),
@@ -36,6 +39,7 @@ from tests.verifier.ledger_files import (
     edit,
     entry_path,
     first,
+    no_proof_checks,
     read,
     remove_entry,
     replay,
@@ -307,7 +311,9 @@ def test_dropped_funding_entries_make_a_batch_funding_overdue(
 
 def test_funding_overdue_counts_from_the_last_update(honest: RiskLedger, tmp_path: Path) -> None:
     """Dropping only the second update: the last batch (1020) is exactly one interval after
-    the update of entry 7 (1010), which the time rule allows; a 5 s interval does not.
+    the update of entry 7 (1010), which the time rule allows; a 6 s interval does not
+    (6 s, not 5: at 5 s the first update, 10 s after the first batch, owes 2 intervals
+    and fails first: test_update_paying_fewer_intervals_than_elapsed_is_rejected).
 
     On slots the batch's proofs settle funding at public indices, so the dropped
     update is caught at that batch anyway, by its funding public input."""
@@ -319,16 +325,16 @@ def test_funding_overdue_counts_from_the_last_update(honest: RiskLedger, tmp_pat
         "batch proof 0 (settle_fills): public signal 6 is 9, but the ledger data give 2"
     )
 
-    def every_5_s(g: Json) -> None:
-        g["funding"]["interval_s"] = 5
+    def every_6_s(g: Json) -> None:
+        g["funding"]["interval_s"] = 6
 
-    edit(export, 0, every_5_s)
+    edit(export, 0, every_6_s)
     failure = structural_failure(export)
     # Batch 10 (report 1010, the update's own report) is on time; the last one is not.
     assert failure.entry_index == BATCH_3 - 1
     assert failure.reason == (
         "funding overdue: 10 s of oracle time since the funding update of entry 7 "
-        "(genesis requires a funding update every 5 s)"
+        "(genesis requires a funding update every 6 s)"
     )
 
 
@@ -378,3 +384,51 @@ def test_operator_state_matches_the_ledger(honest: RiskLedger) -> None:
     assert op.pending_liquidations == []
     liquidation = read(entry_path(honest.export, LIQUIDATION))
     assert liquidation["roots_after"] == read(entry_path(honest.export, BATCH_2))["roots_before"]
+
+
+def _late_report(op: Any) -> Any:
+    """Report 4 at 1055: 35 s after the update of entry 11 (1020), 3 whole 10 s intervals."""
+    return op.oracle.sign(4, NOW + 55, SHOCKED, (90, 52))
+
+
+def test_late_funding_update_pays_every_elapsed_interval(
+    honest: RiskLedger, tmp_path: Path
+) -> None:
+    """Nobody trades for 35 s: the next update pays all 3 intervals at its report's
+    premium (each clamped), the schedule stays anchored at 1020 + k * 10, and a restart
+    replays the same clock."""
+    from tests.exchange.test_slots_restore import restore, stored
+
+    op = copy.deepcopy(honest.operator)
+    late = _late_report(op)
+    assert op.funding_intervals(late) == 3
+    assert op.update_funding(late).body["indices"] == ["15", "-4"]  # (9, -1) + 3 * (2, -1)
+    assert (op.funding_timestamp, op.funding_clock) == (NOW + 55, NOW + 50)
+    assert not op.funding_due(late)
+    assert op.funding_due_at(NOW + 60) and not op.funding_due_at(NOW + 59)
+    assert replay(op.export(tmp_path / "export"), checker=no_proof_checks).ok
+    back = restore(op, stored(op))
+    assert (back.funding_indices, back.funding_timestamp, back.funding_clock) == (
+        (15, -4),
+        NOW + 55,
+        NOW + 50,
+    )
+
+
+def test_update_paying_fewer_intervals_than_elapsed_is_rejected(
+    honest: RiskLedger, tmp_path: Path
+) -> None:
+    """A dishonest operator runs no batch for 3 intervals, then publishes ONE interval's
+    funding (what the verifier accepted before updates paid every elapsed interval):
+    the longs, who owe it, skip two payments. The replay recomputes 3 intervals."""
+    op = copy.deepcopy(honest.operator)
+    late = _late_report(op)
+    roots = op.roots
+    body = {"oracle": late.to_json(), "indices": ["11", "-2"]}  # (9, -1) + 1 * (2, -1)
+    entry = op.ledger.append("funding", roots, roots, body, time=op._entry_time(late))
+    failure = structural_failure(op.export(tmp_path / "export"))
+    assert failure.entry_index == entry.index
+    assert failure.reason == (
+        "funding index of market 0 is 11, but the signed report gives 15 "
+        "(previous 9, mark 94, index price 90, 3 elapsed intervals)"
+    )

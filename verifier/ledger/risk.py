@@ -27,9 +27,12 @@ Rules the replay adds (``RiskChecks``, mixed into the replayer):
 * under a slots genesis (``"state": "slots"``) sweeps and liquidations are
   ``health_sweep_staged`` / ``liquidate_staged`` proofs whose public funding
   indices are the replay's (``verifier.ledger.risk_slots``);
-* a funding entry comes at least genesis ``funding.interval_s`` after the
-  previous one and every index equals the previous index plus the formula's
-  delta at its report ("funding index of market m is X, but ...").
+* a funding entry pays every whole genesis ``funding.interval_s`` elapsed
+  since the schedule's clock (``verifier.funding.elapsed_intervals``; none
+  elapsed: "funding update at report time T, S s after ...") and every index
+  equals the previous index plus that many times the formula's delta at its
+  report ("funding index of market m is X, but ..."), so an operator that
+  lets intervals pass without an update still owes (and pays) every one.
 
 Pure: no I/O. Never imports prover or exchange.
 """
@@ -39,7 +42,7 @@ from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
 from verifier import groth16
-from verifier.funding import FundingMathError, next_indices
+from verifier.funding import FundingMathError, elapsed_intervals, next_indices
 from verifier.ledger.entries import (
     Entry,
     Genesis,
@@ -204,8 +207,9 @@ class RiskChecks(SlotsRiskChecks):
         """Genesis ``funding``: a batch needs an update within ``interval_s`` of oracle time.
 
         Counted on report timestamps (the clock of the funding interval rule)
-        from the last update's report, or, before any update, from the first
-        batch's. No grace beyond ``interval_s``: the operator publishes the
+        from the end of the last paid interval (the last update's report
+        time unless it was late: ``verifier.funding.elapsed_intervals``), or,
+        before any update, from the first batch's. No grace beyond ``interval_s``: the operator publishes the
         update at the batch's own report as soon as ``interval_s`` has
         passed, so an honest batch is always less than ``interval_s`` after it.
         """
@@ -214,11 +218,12 @@ class RiskChecks(SlotsRiskChecks):
             return
         gap = report_time - risk.funding_clock
         if gap > rules.interval_s:
-            since = (
-                "the first batch"
-                if risk.funding_entry is None
-                else f"the funding update of entry {risk.funding_entry}"
-            )
+            if risk.funding_entry is None:
+                since = "the first batch"
+            elif risk.funding_clock == risk.funding_timestamp:
+                since = f"the funding update of entry {risk.funding_entry}"
+            else:  # a late update paid whole intervals: the clock is where they end
+                since = f"the end of the last interval paid (entry {risk.funding_entry})"
             raise EntryError(
                 f"funding overdue: {gap} s of oracle time since {since} "
                 f"(genesis requires a funding update every {rules.interval_s} s)"
@@ -355,11 +360,21 @@ class RiskChecks(SlotsRiskChecks):
         report = e.oracle
         self._use_report(report, e.time, "oracle report")
         risk = self.state.risk
-        last = risk.funding_timestamp
-        if last is not None and report.timestamp - last < rules.interval_s:
+        clock, updated = risk.funding_clock, risk.funding_timestamp is not None
+        try:
+            k, next_clock = elapsed_intervals(report.timestamp, clock, updated, rules.interval_s)
+        except FundingMathError as exc:
+            raise EntryError(f"funding: {exc}") from None
+        if k == 0:
+            assert clock is not None  # elapsed_intervals pays at least one before any update
+            since = (
+                f"the update of entry {risk.funding_entry}"
+                if clock == risk.funding_timestamp
+                else f"the funding interval ending at {clock} (entry {risk.funding_entry})"
+            )
             raise EntryError(
                 f"funding update at report time {report.timestamp}, "
-                f"{report.timestamp - last} s after the update of entry {risk.funding_entry} "
+                f"{report.timestamp - clock} s after {since} "
                 f"(genesis interval {rules.interval_s} s)"
             )
         previous = self.funding_indices()
@@ -370,6 +385,7 @@ class RiskChecks(SlotsRiskChecks):
                 report.index,
                 premium_divisor=rules.premium_divisor,
                 clamp_bps=rules.clamp_bps,
+                intervals=k,
             )
         except FundingMathError as exc:
             raise EntryError(f"funding: {exc}") from None
@@ -378,9 +394,9 @@ class RiskChecks(SlotsRiskChecks):
                 raise EntryError(
                     f"funding index of market {m} is {theirs}, but the signed report gives "
                     f"{ours} (previous {previous[m]}, mark {report.marks[m]}, "
-                    f"index price {report.index[m]})"
+                    f"index price {report.index[m]}{f', {k} elapsed intervals' if k > 1 else ''})"
                 )
         risk.funding_indices = list(expected)
-        risk.funding_timestamp = risk.funding_clock = report.timestamp
+        risk.funding_timestamp, risk.funding_clock = report.timestamp, next_clock
         risk.funding_entry = e.index
         risk.funding_updates += 1

@@ -72,8 +72,9 @@ class RiskRules:
 class FundingRules(IntRecord):
     """Genesis ``funding``: ``verifier.funding``'s parameters and the update interval.
 
-    A ``funding`` entry's report must be at least ``interval_s`` seconds
-    (oracle time) after the previous update's; ``premium_divisor`` >= 1 and
+    A ``funding`` entry pays every whole ``interval_s`` (oracle seconds)
+    elapsed since the last paid interval, at least one
+    (``verifier.funding.elapsed_intervals``); ``premium_divisor`` >= 1 and
     ``clamp_bps`` in [0, 10^4] are the index formula's.
     """
 
@@ -104,8 +105,10 @@ class RiskProgress:
     (entry time of the last sweep, or of the first batch) drive the overdue
     rules. ``funding_indices`` are the latest published indices (empty before
     the first update) and ``funding_timestamp`` that update's report time;
-    ``funding_clock`` is the report time the funding-overdue rule counts from
-    (the last update's, or the first batch's before any update).
+    ``funding_clock`` is the oracle time the funding-overdue rule and the
+    next update's elapsed intervals count from: the end of the last paid
+    interval (``verifier.funding.elapsed_intervals``), or the first batch's
+    report time before any update.
     The counters feed ``darkpool-verify --json``.
     """
 
