@@ -144,8 +144,9 @@ class Settings(BaseSettings):
         default=0,
         ge=0,
         description="genesis: seconds between funding index updates, published before "
-        "batches (0 = no funding: genesis has no funding rules; `darkpool serve` default: "
-        "SERVE_RISK_DEFAULTS)",
+        "batches; the batcher runs one when an interval ends, and a late update pays every "
+        "elapsed interval (0 = no funding: genesis has no funding rules; `darkpool serve` "
+        "default: SERVE_RISK_DEFAULTS)",
     )
     oracle_url: str | None = Field(
         default=None,

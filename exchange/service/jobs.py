@@ -1,8 +1,9 @@
 """Jobs: proven batches (on a timer and on demand) and on-demand solvency proofs.
 
 The batcher runs a batch when orders are live, and also when a time-based
-health sweep is due (``sweep_due_now``), so sweeps keep their timer when
-nobody trades.
+health sweep is due (``sweep_due_now``) or a funding interval has ended
+(``funding_due_now``), so sweeps and funding keep their timers when nobody
+trades.
 
 A batch or a solvency job holds the state lock for its whole proof; orders
 arriving meanwhile queue as pending (``exchange.service.intake``). Jobs are
@@ -203,9 +204,26 @@ class Jobs(ServiceCore):
             and op.sweep_due(self._clock() + SWEEP_MARGIN_S)
         )
 
+    def funding_due_now(self) -> bool:
+        """A genesis funding interval has ended since the last paid one (by the service clock).
+
+        The batcher then runs a batch even without live orders, and the
+        funding update rides before it at the batch's report
+        (``_risk_before_batch``; reports are numbered by batch id, so an
+        update cannot have a report of its own): longs and shorts are paid
+        every interval in a quiet market too. A late update would still pay
+        every elapsed interval (``verifier.funding.elapsed_intervals``); the
+        timer keeps the indices that withdrawals and liquidations settle to
+        fresh. False before the first batch (no positions yet).
+        """
+        return self.op.funding_due_at(self._clock())
+
     def batcher_tick(self) -> bool:
-        """One round of the batcher: a batch if orders are live or a sweep is due; True if run."""
-        if not (self._live_orders() or self.sweep_due_now()):
+        """One round of the batcher: a batch if orders are live, a sweep or funding is due.
+
+        True if a batch ran.
+        """
+        if not (self._live_orders() or self.sweep_due_now() or self.funding_due_now()):
             return False
         self.run_batch()
         return True

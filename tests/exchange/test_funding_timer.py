@@ -1,0 +1,89 @@
+"""Funding keeps its own timer when nobody trades (issue 11, Deliver 3).
+
+With genesis ``funding.interval_s``, the batcher runs a batch without live
+orders once a funding interval has ended (``Jobs.funding_due_now``); the
+update rides before it at the batch's report. After a stop longer than an
+interval, the next update pays every elapsed interval and the schedule stays
+anchored (``verifier.funding.elapsed_intervals``). Slots service with a
+stand-in prover (public signals, a well-formed but invalid proof): the
+service's logic only; the export replays without proof checks.
+"""
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from py_ecc.bn128 import G2
+
+from exchange.core.config import Settings
+from exchange.service import Service
+from tests.clock import ManualClock
+from tests.exchange.slots_ledger import stand_in_prover
+from tests.verifier.ledger_files import no_proof_checks, replay
+
+pytestmark = pytest.mark.slow
+INTERVAL_S = 60
+
+
+def shaped_stand_in(artifacts: Any, inputs: Any) -> tuple[dict[str, Any], list[str]]:
+    """``stand_in_prover`` with a well-formed (generator-point, never valid) Groth16 proof,
+    so the export parses; it replays with ``no_proof_checks`` only."""
+    _, public = stand_in_prover(artifacts, inputs)
+    x, y = G2[0].coeffs, G2[1].coeffs
+    g2 = [[str(int(x[0])), str(int(x[1]))], [str(int(y[0])), str(int(y[1]))], ["1", "0"]]
+    g1 = ["1", "2", "1"]
+    return {"protocol": "groth16", "curve": "bn128", "pi_a": g1, "pi_b": g2, "pi_c": g1}, public
+
+
+def _new_kinds(svc: Service, before: int) -> list[str]:
+    return [e.kind for e in svc.op.ledger.entries[before:]]
+
+
+def test_batcher_pays_funding_on_its_own_timer_without_orders(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    settings = Settings(
+        state="slots",
+        data_dir=data,
+        database_url=f"sqlite:///{(tmp_path / 'darkpool.sqlite3').resolve()}",
+        batch_interval_s=0,  # the test turns the batcher's crank itself
+        operator_token="t" * 24,
+        oracle_step_bps=0,
+        funding_interval_s=INTERVAL_S,
+    )
+    clock = ManualClock()
+    svc = Service(settings, clock=clock, prove=shaped_stand_in)
+    svc.start(background=False)
+    try:
+        op = svc.op
+        assert not svc.funding_due_now() and not svc.batcher_tick()  # no batch, no positions
+        before = len(op.ledger)
+        svc.run_batch()  # the first update rides before the first batch and starts the clock
+        assert _new_kinds(svc, before) == ["funding", "batch"]
+        start = op.funding_clock
+        assert start == op.funding_timestamp == op.latest_report.timestamp
+
+        clock.now = start + INTERVAL_S - 1
+        assert not svc.funding_due_now() and not svc.batcher_tick()
+        clock.now += 1
+        assert svc.funding_due_now()
+        before = len(op.ledger)
+        assert svc.batcher_tick()  # no live order, but an interval has ended
+        assert _new_kinds(svc, before) == ["funding", "batch"]
+        assert op.funding_clock == start + INTERVAL_S
+        assert not svc.funding_due_now() and not svc.batcher_tick()
+
+        # No tick for 3.5 intervals (the service was stopped): the next update pays the
+        # 3 whole intervals and the clock stays on the schedule (the half is not lost).
+        clock.now = start + 4 * INTERVAL_S + INTERVAL_S // 2
+        before = len(op.ledger)
+        assert svc.batcher_tick()
+        assert _new_kinds(svc, before) == ["funding", "batch"]
+        assert op.funding_clock == start + 4 * INTERVAL_S
+        clock.now = start + 5 * INTERVAL_S  # the next interval ends on the schedule
+        assert svc.funding_due_now()
+        out = op.export(tmp_path / "export")
+    finally:
+        svc.stop()
+    report = replay(Path(out), checker=no_proof_checks)
+    assert report.ok, [str(f) for f in report.failures]
+    assert report.to_dict()["risk"]["funding_updates"] == 3
