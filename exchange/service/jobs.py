@@ -20,6 +20,7 @@ from exchange.domain.matching import may_cross
 from exchange.errors import Conflict, DomainError, Internal, NotFound, Rejected, Unavailable
 from exchange.models import BatchJobRow, SolvencyJobRow
 from exchange.operator import OperatorError
+from exchange.operator.slots import SlotsOperator
 from exchange.service.core import ServiceCore
 from exchange.service.results import BatchDone, JobReport
 from oracle.signer import OracleError, OracleReport
@@ -176,11 +177,17 @@ class Jobs(ServiceCore):
         Live orders that can never cross (all buys below every other
         account's sells, or one account's own pair) do not make a batch due:
         it would prove no fill (``exchange.domain.matching.may_cross``).
+        Under slots the live orders are read from the used slots
+        (``SlotsOperator.live_orders``): O(used slots) per tick, however many
+        orders were ever accepted.
         """
         if self.engine.has_queued_work(self.op):
             return True
         now = self._clock()
-        live = []
+        op = self.op
+        if isinstance(op, SlotsOperator):  # one order per used slot, not every order ever
+            return may_cross(op.live_orders(now))
+        live = []  # the legacy list state: every listed order (retiring, RETIRE_PLAN.md)
         for index in list(self._listed.values()):
             view_filled, cancelled = self.op.order_status(index)
             order = self.op.order_terms(index)

@@ -225,6 +225,26 @@ class SlotsIntake(SlotsState):
             if r.is_open and not is_expired(r.order.expiry, now)
         ]
 
+    def live_orders(self, now: int) -> list[SlottedOrder]:
+        """Every accepted order that could still trade at unix time ``now``: O(used slots).
+
+        Live = not cancelled (cancel accepted), not finished unplaced, not
+        fully filled, not expired. Each live order is its slot's newest
+        accepted order: a newer id enters a slot only once the older order
+        is finished (filled, expired, cancelled or unplaced), and finished
+        orders stay finished. So the scan reads one order per used slot, not
+        every order ever accepted (the batcher asks every tick:
+        ``exchange.service.jobs``), in time priority.
+        """
+        live: list[SlottedOrder] = []
+        for index in sorted(i for owners in self._slot_owner.values() for i in owners.values()):
+            held = self.accepted[index]
+            if held.cancel_accepted or held.unplaced or is_expired(held.order.expiry, now):
+                continue
+            if self.orders.get(index).is_open:
+                live.append(held.order)
+        return live
+
     def _owner_of_slot(self, held: AcceptedOrder) -> int | None:
         """Sequence number of the newest order accepted for ``held``'s slot."""
         return self._slot_owner.get(held.order.account, {}).get(self.slot_number(held.order))
