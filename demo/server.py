@@ -139,8 +139,11 @@ def server_env(
     )
     if risk_engine:
         # Issue 11: a proven health sweep before every batch after the first, and a
-        # funding index update before a batch whenever a second has passed.
-        env.update(DARKPOOL_SWEEP_INTERVAL_BATCHES="1", DARKPOOL_FUNDING_INTERVAL_S="1")
+        # funding index update before the first batch and before any batch once a
+        # minute has passed. An update pays every elapsed interval, so the interval
+        # sets the funding rate: 60 s keeps a several-minute demo's payments near one
+        # update per batch's worth (with 1 s, BTC longs would pay ~60x as much).
+        env.update(DARKPOOL_SWEEP_INTERVAL_BATCHES="1", DARKPOOL_FUNDING_INTERVAL_S="60")
     else:  # explicitly off: `darkpool serve` would default them on (SERVE_RISK_DEFAULTS)
         env.update(DARKPOOL_SWEEP_INTERVAL_BATCHES="0", DARKPOOL_FUNDING_INTERVAL_S="0")
     env["DARKPOOL_SWEEP_INTERVAL_S"] = "0"  # the demo sweeps by batches
