@@ -189,7 +189,8 @@ def build_slots_ledger(directory: Path, prove: Any = None) -> SlotsLedger:
         op.submit_order(order, keys[owner[name]].sign(hashes[name]))
     h = hashes["carol_cancelled"]
     op.cancel(h, keys["carol"].sign(cancel_order_message(tags.cancel, h)))
-    at_batch = copy.deepcopy(op)
+    # The prover is shared, not copied (a proof pool holds a live Dask client).
+    at_batch = copy.deepcopy(op, {id(op._prove_fn): op._prove_fn})
     summary = op.run_batch(report)
     assert [(f.quantity, f.market) for f in summary.fills] == [(3, 0), (2, 0)]
     op.update_funding(report)

@@ -1,9 +1,10 @@
 """Proof jobs on Dask (prover.jobs): a 2-worker LocalCluster run publishes the serial run's ledger.
 
-The same small market is run twice with the same keys, clock and blinding
-randomness: once with proofs made one after the other in this process, once
-with the independent proofs (two settle groups of one batch, two solvency
-chunks) as jobs on an embedded 2-worker Dask LocalCluster. Apart from the
+The honest slots ledger (tests/exchange/slots_ledger.py, the session's one
+build, proofs made one after the other in this process) is built again with
+the same keys, clock and blinding randomness, its independent proofs (the
+batch's three ORDER OPS proofs) as jobs on an embedded 2-worker Dask
+LocalCluster. Apart from the
 proof points themselves (Groth16 proofs are randomised), the two ledgers
 must be identical entry by entry, in the same order, and the parallel one
 must replay as valid. Uses groth16py as the prover when its extra is
@@ -11,24 +12,17 @@ installed (faster; same zkeys), else snarkjs.
 """
 
 import importlib.util
-import random
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from exchange.operator import MarketSpec, Operator
-from oracle.signer import SimulatedOracle
 from prover import jobs
 from tests.exchange.ledger_json import without_proofs
+from tests.exchange.slots_ledger import ENTRY_KINDS, SlotsLedger, build_slots_ledger
 from verifier import groth16
 from verifier.cli import main as verify_main
-from verifier.eddsa import PrivateKey
-from verifier.encoding import BUY, SELL, Order, order_commitment
-from verifier.protocol import Tags
 
-TAGS = Tags.for_exchange("darkpool-dev")
 PROVER = "groth16py" if importlib.util.find_spec("groth16py") else "snarkjs"
 
 
@@ -62,42 +56,6 @@ def test_pool_settings_are_checked(tmp_path: Path) -> None:
     assert not serial.distributed and serial.workers == 1
 
 
-def _run_market(prove: Callable[..., Any], export: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Five accounts, one batch of three fills (two settle groups), one solvency report (two chunks)."""
-    seeded = random.Random(7)
-    monkeypatch.setattr(
-        "exchange.operator.transitions.random.SystemRandom", lambda: random.Random(11)
-    )
-    oracle = SimulatedOracle([100, 50], TAGS.oracle, seed=1, key=PrivateKey(b"\x01" * 32))
-    markets = [
-        MarketSpec(0, "BTC-PERP", 1, 1, imf_bps=500, mmf_bps=300, fee_bps=5),
-        MarketSpec(1, "ETH-PERP", 1, 1, imf_bps=1000, mmf_bps=500, fee_bps=5),
-    ]
-    op = Operator(
-        markets=markets,
-        oracle=oracle,
-        insurance_pubkey=PrivateKey(b"\x02" * 32).public_key(),
-        insurance_fund=1000,
-        clock=lambda: 1000,
-        prove=prove,
-        new_blinding=lambda: seeded.randrange(1, 2**200),
-        operator_key=PrivateKey(b"\x03" * 32),  # one ledger signer for both runs
-    )
-    keys = [PrivateKey(bytes([10 + i]) * 32) for i in range(4)]
-    idx = [op.open_account(k.public_key(), 100_000) for k in keys]
-    report = op.oracle.report(1, 1000)
-    op.observe(report)
-    orders = [Order(idx[0], 0, BUY, 3, 110, 10**6, 1)] + [
-        Order(idx[i], 0, SELL, 1, 90 + i, 10**6, 10 + i) for i in (1, 2, 3)
-    ]
-    for order, key in zip(orders, keys, strict=True):
-        op.submit_order(order, key.sign(order_commitment(TAGS.order, order)))
-    summary = op.run_batch(report)
-    assert len(summary.fills) == 3 and summary.proofs == 2
-    op.prove_solvency(report)
-    return op.export(export)
-
-
 def _entries(export: Path) -> list[Any]:
     import json
 
@@ -106,19 +64,20 @@ def _entries(export: Path) -> list[Any]:
 
 @pytest.mark.slow
 def test_two_worker_local_cluster_ledger_equals_the_serial_one(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    slots_ledger: SlotsLedger, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    serial = _run_market(jobs.ProofPool(workers=1, prover=PROVER), tmp_path / "serial", monkeypatch)
     landed: list[int] = []
     with jobs.ProofPool(workers=2, prover=PROVER) as pool:
-        parallel = _run_market(
-            jobs.ProgressProve(pool, lambda: landed.append(1)), tmp_path / "dask", monkeypatch
-        )
+        parallel = build_slots_ledger(
+            tmp_path / "dask", prove=jobs.ProgressProve(pool, lambda: landed.append(1))
+        ).export
         assert pool.distributed and pool._cluster is not None
         assert len(pool._client.scheduler_info()["workers"]) == 2
-    assert len(landed) == 5 + 2 + 2  # account ops one by one, then the parallel groups
-    a, b = _entries(serial), _entries(parallel)
-    assert len(a) == len(b) >= 10
+    # 5 account ops one by one, the batch's 3 order_ops in parallel then its one
+    # settle_fills group, the withdrawal, one solvency_walk chunk.
+    assert len(landed) == 5 + 3 + 1 + 1 + 1
+    a, b = _entries(slots_ledger.export), _entries(parallel)
+    assert len(a) == len(b) == len(ENTRY_KINDS) - 1
     assert [without_proofs(e) for e in a] == [without_proofs(e) for e in b]
     assert [e["proofs"][0]["proof"] for e in a if e["kind"] == "batch"] != [
         e["proofs"][0]["proof"] for e in b if e["kind"] == "batch"
