@@ -73,11 +73,12 @@ class FundingUpdates(ProvingMixin):
         return funding_math.elapsed_intervals(time, clock, updated, rules.interval_s)[0] > 0
 
     def _check_funding_overdue(self, report: OracleReport) -> None:
-        """OperatorError if a batch at ``report`` would fail darkpool-verify as funding overdue."""
+        """OperatorError if a batch, sweep or liquidation at ``report`` would fail
+        darkpool-verify as funding overdue."""
         rules, clock = self.funding_rules, self.funding_clock
         if rules is not None and clock is not None and report.timestamp - clock > rules.interval_s:
             raise OperatorError(
-                f"funding overdue: publish a funding update (update_funding) before this batch "
+                f"funding overdue: publish a funding update (update_funding) first "
                 f"({report.timestamp - clock} s since the last, genesis interval "
                 f"{rules.interval_s} s)"
             )

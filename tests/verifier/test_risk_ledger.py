@@ -432,3 +432,34 @@ def test_update_paying_fewer_intervals_than_elapsed_is_rejected(
         "funding index of market 0 is 11, but the signed report gives 15 "
         "(previous 9, mark 94, index price 90, 3 elapsed intervals)"
     )
+
+
+def test_sweep_at_stale_funding_is_rejected(honest: RiskLedger, tmp_path: Path) -> None:
+    """Without the first update, the sweep (report 1010) would judge alice at funding 10 s
+    after the first batch: a 5 s genesis interval makes that overdue, at the sweep itself
+    (the operator let the premium she owes go unpublished while it swept)."""
+    from exchange.operator import OperatorError
+
+    export = copy_export(honest, tmp_path)
+    remove_entry(export, FUNDING_1)
+
+    def every_5_s(g: Json) -> None:
+        g["funding"]["interval_s"] = 5
+
+    edit(export, 0, every_5_s)
+    failure = structural_failure(export)
+    assert failure.entry_index == SWEEP - 1  # renumbered: the sweep
+    assert read(entry_path(export, failure.entry_index))["kind"] == "sweep"
+    assert failure.reason == (
+        "funding overdue: 10 s of oracle time since the first batch "
+        "(genesis requires a funding update every 5 s)"
+    )
+    # The honest operator refuses such a sweep (and liquidation) before proving anything.
+    op = copy.deepcopy(honest.operator)
+    late = op.oracle.sign(4, NOW + 31, SHOCKED, (90, 52))  # 11 s after the update at 1020
+    length = len(op.ledger)
+    with pytest.raises(OperatorError, match="funding overdue"):
+        op.health_sweep(late)
+    with pytest.raises(OperatorError, match="funding overdue"):
+        op.liquidate(1, late)
+    assert len(op.ledger) == length

@@ -19,7 +19,10 @@ Rules the replay adds (``RiskChecks``, mixed into the replayer):
   overdue under genesis ``risk`` ("health sweep overdue: ..."), and no
   funding update is overdue under genesis ``funding`` ("funding overdue:
   ...": the batch's report is more than ``interval_s`` after the last
-  update's report, or after the first batch's before any update);
+  update's report, or after the first batch's before any update); the same
+  funding-overdue rule holds for sweeps and liquidations, which judge and
+  settle accounts after their funding (at stale indices a sweep would pass an
+  account the owed funding puts below maintenance margin);
 * a sweep's proofs rebuild the current account root at the report's marks and
   the genesis maintenance fractions, and ``flagged`` equals the proven flags;
 * a liquidation's steps follow ``verifier.statements.liquidate.check_steps``
@@ -204,7 +207,8 @@ class RiskChecks(SlotsRiskChecks):
             risk.funding_clock = report_time
 
     def _funding_overdue(self, report_time: int) -> None:
-        """Genesis ``funding``: a batch needs an update within ``interval_s`` of oracle time.
+        """Genesis ``funding``: a batch, sweep or liquidation needs an update within
+        ``interval_s`` of oracle time.
 
         Counted on report timestamps (the clock of the funding interval rule)
         from the end of the last paid interval (the last update's report
@@ -237,6 +241,7 @@ class RiskChecks(SlotsRiskChecks):
             raise EntryError("a health sweep in a ledger whose genesis has no risk rules")
         report = e.oracle
         self._use_report(report, e.time, "oracle report")
+        self._funding_overdue(report.timestamp)  # flags are judged after funding
         if g.slots:
             flagged = self._slots_sweep_flags(e, report)
         else:
@@ -293,6 +298,7 @@ class RiskChecks(SlotsRiskChecks):
             raise EntryError("a liquidation in a ledger whose genesis has no risk rules")
         report = e.oracle
         self._use_report(report, e.time, "oracle report")
+        self._funding_overdue(report.timestamp)  # the steps settle funding first
         if not 0 < e.account < self.state.account_count:
             raise EntryError(f"liquidation of account {e.account}, which is not a trader's")
         if g.slots:

@@ -140,6 +140,7 @@ class SlotsRiskEngine(FundingUpdates):
         """
         self._rules()
         self._check_report(report)
+        self._check_funding_overdue(report)  # the verifier's rule for sweeps too
         entry_time = self._entry_time(report)
         witnesses = build_staged_sweep(
             self.book,
@@ -172,6 +173,7 @@ class SlotsRiskEngine(FundingUpdates):
         """Liquidate one account below maintenance margin (after funding) at the report's marks."""
         params = self.risk_params
         self._check_report(report)
+        self._check_funding_overdue(report)
         if index == FEE_ACCOUNT or index not in self.book.records:
             raise UnknownAccount(f"account {index} cannot be liquidated")
         entry_time = self._entry_time(report)
