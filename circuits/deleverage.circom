@@ -9,6 +9,7 @@ include "quadtree.circom";
 include "account_state.circom";
 include "account_settle.circom";
 include "margin.circom";
+include "rank_key.circom";
 // LIQ_EQUITY_BITS (shared with LIQUIDATE STAGED).
 include "liquidation.circom";
 
@@ -226,31 +227,14 @@ template DeleverageStep(ACC_LEVELS, M) {
     signal movedValue;
     movedValue <== moved * price;
 
-    // ---- the counterparty's rank key, before the trade ----
-    // eqC.weightedNotional = 10^4 * N (bps = BPS_DENOM in every market).
-    component eqC = Equity(M);
-    eqC.balance <== cp.settledBalance;
-    eqC.positions <== cpPositions;
-    eqC.prices <== prices;
-    for (var m = 0; m < M; m++) {
-        eqC.bps[m] <== BPS_DENOM();
-    }
-    component cSignEq = SignedRangeCheck(LIQ_EQUITY_BITS());
-    cSignEq.in <== eqC.equity;
-    component cZero = IsZero();
-    cZero.in <== eqC.equity;
-    signal positive;
-    positive <== (1 - cSignEq.neg) * (1 - cZero.out);
-    component qRange = RangeCheck(MARGIN_BITS());
-    qRange.in <== keyQuotient;
-    component rRange = RangeCheck(LIQ_EQUITY_BITS());
-    rRange.in <== keyRemainder;
-    component rBelow = RangeCheck(LIQ_EQUITY_BITS());
-    rBelow.in <== positive * (eqC.equity - 1 - keyRemainder);
-    signal qTimesE;
-    qTimesE <== keyQuotient * eqC.equity;
-    positive * (eqC.weightedNotional - qTimesE - keyRemainder) === 0;
-    rankKey === positive * (keyQuotient + 1);
+    // ---- the counterparty's rank key, before the trade (circuits/lib/rank_key.circom) ----
+    component key = AdlRankKey(M);
+    key.balance <== cp.settledBalance;
+    key.positions <== cpPositions;
+    key.prices <== prices;
+    key.quotient <== keyQuotient;
+    key.remainder <== keyRemainder;
+    rankKey === key.key;
 
     // ---- new balances and positions ----
     signal newBalance;

@@ -31,6 +31,7 @@ STAGED_STATEMENTS: tuple[str, ...] = (
     "health_sweep_staged",
     "liquidate_staged",
     "deleverage",
+    "adl_walk",
 )
 
 #: Exchange id used when none is configured (development and tests).

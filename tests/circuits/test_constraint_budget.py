@@ -24,7 +24,8 @@ pytestmark = pytest.mark.slow
 # Measured with circom 2.2.3 --O2: order_ops 17,990 (2 ops); settle_fills 24,497
 # (2 fills); account_update 8,099; solvency_walk 6,934 (4 accounts per chunk);
 # health_sweep_staged 5,412 (4 accounts per chunk; production 25,018 with 16);
-# liquidate_staged 8,638 (production 19,491); deleverage 10,441 (production 26,192).
+# liquidate_staged 8,638 (production 19,491); deleverage 10,441 (production 26,192);
+# adl_walk 7,714 (4 accounts per chunk; production PROD with 16).
 # (The retired list state's statements are not budgeted: account_op, settle_batch,
 # solvency_chunk, health_sweep, liquidate.)
 BUDGETS = {
@@ -35,6 +36,7 @@ BUDGETS = {
     "health_sweep_staged": 6_000,
     "liquidate_staged": 9_500,
     "deleverage": 11_500,
+    "adl_walk": 8_500,
 }
 SHARED_PTAU_POWER = 16
 

@@ -41,7 +41,7 @@ pytestmark = pytest.mark.slow
 
 MARKS = (100, 50)
 SHOCKED = (80, 50)
-ADL = 9
+ADL = 11
 NOW = 1000
 
 
@@ -57,6 +57,7 @@ class AdlLedger:
 @pytest.fixture(scope="module")
 def honest(tmp_path_factory: pytest.TempPathFactory) -> AdlLedger:
     from verifier.account_state import SlottedOrder, order_hash
+    from verifier.eddsa import PrivateKey
     from verifier.encoding import BUY, SELL
     from verifier.ledger import RiskRules
 
@@ -69,17 +70,25 @@ def honest(tmp_path_factory: pytest.TempPathFactory) -> AdlLedger:
     a = op.open_account(keys["alice"].public_key(), 100)
     b = op.open_account(keys["bob"].public_key(), 1_000)
     c = op.open_account(keys["carol"].public_key(), 100_000)
+    keys["erin"] = PrivateKey(bytes([7]) * 32)
+    e = op.open_account(keys["erin"].public_key(), 1_000)
     report = op.oracle.sign(1, NOW, MARKS)
     op.observe(report)
     orders = [
         (SlottedOrder(a, 1, 0, BUY, 10, 100, 10**6, salt=11), "alice"),
         (SlottedOrder(b, 1, 0, SELL, 4, 90, 10**6, salt=22), "bob"),
-        (SlottedOrder(c, 1, 0, SELL, 6, 95, 10**6, salt=33), "carol"),
+        (SlottedOrder(c, 1, 0, SELL, 10, 95, 10**6, salt=33), "carol"),
+        (SlottedOrder(e, 1, 0, BUY, 4, 100, 10**6, salt=44), "erin"),
     ]
     for order, who in orders:
         op.submit_order(order, keys[who].sign(order_hash(tags.order, order)))
-    assert len(op.run_batch(report).fills) == 2
-    assert [op.account_state(i).positions for i in (a, b, c)] == [(10, 0), (-4, 0), (-6, 0)]
+    assert len(op.run_batch(report).fills) == 3
+    assert [op.account_state(i).positions for i in (a, b, c, e)] == [
+        (10, 0),
+        (-4, 0),
+        (-10, 0),
+        (4, 0),
+    ]
     shocked = op.oracle.sign(2, NOW + 10, SHOCKED)
     op.take_dirty()
     before_adl = copy.deepcopy(op)
@@ -128,6 +137,68 @@ def test_wrongly_ranked_adl_is_rejected(
     assert "ADL trade 1 (counterparty 2): rank key 2966 is out of the ADL ranking" in (
         failure.reason
     )
+
+
+def test_adl_that_skips_the_top_ranked_account_is_rejected(
+    honest: AdlLedger, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Completeness: the operator spares bob (top-ranked) and closes all 10 lots against
+    carol alone. Every trade is real and in ranking order (one counterparty), but the
+    ranking walk proves an account outranks carol: darkpool-verify names the skip."""
+    from exchange.domain import adl
+
+    ranked = adl.ranking
+    monkeypatch.setattr(adl, "ranking", lambda *a, **k: ranked(*a, **k)[1:])
+    op = copy.deepcopy(honest.before_adl)
+    op.liquidate(1, honest.shocked)
+    (record,) = op.liquidations
+    assert [(d.counterparty, d.lots) for d in record.deleveraging] == [(3, 10)]
+    export = op.export(tmp_path / "export")
+    reason = (
+        "ranking of market 0: 1 account(s) rank above the last counterparty (account 3), "
+        "0 were deleveraged before it (an outranking account was skipped)"
+    )
+    failure = first(replay(export))
+    assert failure.entry_index == ADL and reason in failure.reason
+    rc, out, _ = run_cli(str(export), "--json", "--quiet")
+    assert rc != 0
+    (cli_failure,) = json.loads(out)["failures"][:1]
+    assert cli_failure["entry"] == ADL and reason in cli_failure["reason"]
+    # Claiming the walk counted nobody (public signal edited, entry re-signed) matches the
+    # trades, but the proof no longer verifies against those inputs.
+    edit(export, ADL, lambda e: e["ranking"][0]["public_signals"].__setitem__(6, "0"))
+    failure = first(replay(export))
+    assert failure.entry_index == ADL and "ADL ranking proof 0" in failure.reason
+
+
+def test_missing_or_misplaced_ranking_is_rejected(honest: AdlLedger, tmp_path: Path) -> None:
+    out = tmp_path / "export"
+    shutil.copytree(honest.export, out)
+    ranking = read(entry_path(out, ADL))["ranking"]
+    assert len(ranking) == 2  # accounts 0..4: two chunks of 4
+    cases: list[tuple[Any, str]] = [
+        ([], "a deleveraging has at least one ranking proof"),
+        (ranking[:1], "do not rebuild the account root before the market's trades"),
+        (ranking[::-1], "chunk 0 has chunkIndex 1"),
+    ]
+    for proofs, reason in cases:
+
+        def put(e: dict[str, Any], p: Any = proofs) -> None:
+            e["ranking"] = p
+
+        edit(out, ADL, put)
+        failure = first(replay(out))
+        assert failure.entry_index == ADL and reason in failure.reason
+    # A walk whose threshold is not the last trade's (public signal edited).
+    bad = copy.deepcopy(ranking)
+    for chunk in bad:
+        chunk["public_signals"][5] = "2"
+    edit(out, ADL, lambda e: e.update(ranking=bad))
+    failure = first(replay(out))
+    assert failure.entry_index == ADL and "the last trade implies" in failure.reason
+    del_ranking = lambda e: e.pop("ranking")  # noqa: E731
+    edit(out, ADL, del_ranking)
+    assert "ranking" in first(replay(out)).reason
 
 
 def test_edited_shortfall_is_rejected(honest: AdlLedger, tmp_path: Path) -> None:

@@ -2,11 +2,14 @@
 
 ``deleverage`` (docs/ledger.md): the ADL of one bankrupt account whose
 negative equity the insurance fund (account 0) could not cover, at a real
-signed report. Body ``{"account", "oracle", "shortfall", "trades"}``:
-``trades`` are ``deleverage`` proofs (``circuits/deleverage.circom``), one per
-(counterparty, market) closing, chained from ``roots_before.account`` to
-``roots_after.account``; ``shortfall`` is the bad debt left after the fund
-paid all its equity (proven by trade 0). Only the account root changes.
+signed report. Body ``{"account", "oracle", "shortfall", "trades",
+"ranking"}``: ``trades`` are ``deleverage`` proofs
+(``circuits/deleverage.circom``), one per (counterparty, market) closing,
+chained from ``roots_before.account`` to ``roots_after.account``;
+``shortfall`` is the bad debt left after the fund paid all its equity (proven
+by trade 0); ``ranking`` are ``adl_walk`` chunk proofs
+(``circuits/adl_walk.circom``), market by market in the trades' order, chunks
+0..n-1 each. Only the account root changes.
 
 Rules the replay adds (``ADLChecks``, mixed into the replayer):
 
@@ -18,6 +21,13 @@ Rules the replay adds (``ADLChecks``, mixed into the replayer):
   ascending id at the bankruptcy price the verifier recomputes, and within a
   market the counterparties' proven rank keys are in the published ranking
   order (fund last, key descending, index ascending); the bankrupt ends flat;
+* ranking completeness (``verifier.statements.adl_walk.check_walk``): for
+  every deleveraged market, its walk's subroots rebuild the account root
+  before the market's first trade, its side, threshold, marks and funding are
+  the ones the verifier derives from the trades, and the number of accounts
+  proven to outrank the market's last counterparty equals the number of
+  counterparties before it: nobody who outranks a deleveraged account was
+  skipped (when the fund closes the market: every trader on the side was used);
 * the account leaves the pending-liquidation list (ADL replaces its
   liquidation); ``darkpool-verify --json`` counts ``adl_events`` (entries)
   and ``adl_trades``.
@@ -33,11 +43,13 @@ from verifier.ledger.entries import Entry, Genesis, ProofData, register
 from verifier.ledger.parse import EntryError, get, uint
 from verifier.ledger.risk_slots import SlotsRiskChecks
 from verifier.oracle import OracleReport
+from verifier.statements import adl_walk
 from verifier.statements import deleverage as statement
 
-__all__ = ["ADL_STATEMENT", "ADLChecks", "DeleverageEntry"]
+__all__ = ["ADL_STATEMENT", "WALK_STATEMENT", "ADLChecks", "DeleverageEntry"]
 
 ADL_STATEMENT = "deleverage"
+WALK_STATEMENT = "adl_walk"
 
 
 @register
@@ -52,6 +64,7 @@ class DeleverageEntry(Entry):
     oracle: OracleReport
     shortfall: int
     trades: tuple[ProofData, ...]
+    ranking: tuple[ProofData, ...]
 
     @classmethod
     def body_from_json(
@@ -60,6 +73,9 @@ class DeleverageEntry(Entry):
         trades = ProofData.list_from_json(d, "trades", "deleverage", "ADL trade proof")
         if not trades:
             raise EntryError("a deleveraging has at least one trade")
+        ranking = ProofData.list_from_json(d, "ranking", "deleverage", "ADL ranking proof")
+        if not ranking:
+            raise EntryError("a deleveraging has at least one ranking proof")
         shortfall = uint(get(d, "shortfall", "deleverage"), "deleverage shortfall")
         if not 0 < shortfall < 1 << statement.SHORTFALL_BITS:
             raise EntryError(f"deleverage shortfall {shortfall} is out of range")
@@ -69,6 +85,7 @@ class DeleverageEntry(Entry):
             oracle=genesis.report(d, "deleverage"),
             shortfall=shortfall,
             trades=trades,
+            ranking=ranking,
         )
 
     def body_json(self) -> dict[str, Any]:
@@ -77,6 +94,7 @@ class DeleverageEntry(Entry):
             "oracle": self.oracle.to_json(),
             "shortfall": str(self.shortfall),
             "trades": [t.to_json() for t in self.trades],
+            "ranking": [r.to_json() for r in self.ranking],
         }
 
 
@@ -124,7 +142,77 @@ class ADLChecks(SlotsRiskChecks):
             for k, decoded in enumerate(trades)
         ]
         self._expected_proofs(ADL_STATEMENT, e.trades, expected, e.index, "ADL trade")
+        self._ranking(e, trades, report.marks, funding)
         risk = self.state.risk
         risk.pending = [i for i in risk.pending if i != e.account]
         risk.adl_events += 1
         risk.adl_trades += len(trades)
+
+    def _ranking(
+        self,
+        e: DeleverageEntry,
+        trades: list[statement.DeleverageTradePublic],
+        marks: tuple[int, ...],
+        funding: tuple[int, ...],
+    ) -> None:
+        """Check the entry's ranking walks against its (already checked) trades."""
+        p = self.genesis.params
+        chunks: list[adl_walk.AdlWalkChunkPublic] = []
+        for k, signals in enumerate(self._signals(WALK_STATEMENT, e.ranking, "ADL ranking proof")):
+            try:
+                chunks.append(adl_walk.AdlWalkChunkPublic.from_signals(signals, p.markets))
+            except ValueError as exc:
+                raise EntryError(f"ADL ranking proof {k}: {exc}") from None
+        by_market: dict[int, list[statement.DeleverageTradePublic]] = {}
+        for t in trades:  # check_trades: markets come in ascending runs
+            by_market.setdefault(t.market, []).append(t)
+        walks: dict[int, list[adl_walk.AdlWalkChunkPublic]] = {}
+        for c in chunks:
+            if walks and c.market != list(walks)[-1] and c.market in walks:
+                raise EntryError(f"ADL ranking: market {c.market}'s chunks are not consecutive")
+            walks.setdefault(c.market, []).append(c)
+        if list(walks) != list(by_market):
+            raise EntryError(
+                f"ADL ranking walks markets {list(walks)}, the trades deleverage {list(by_market)}"
+            )
+        tree_chunks = 1 << (2 * (p.account_levels - p.chunk_levels))
+        expected: list[adl_walk.AdlWalkChunkPublic] = []
+        for market, market_trades in by_market.items():
+            walk = walks[market]
+            if len(walk) > tree_chunks:
+                raise EntryError(
+                    f"ADL ranking of market {market}: {len(walk)} chunks, "
+                    f"but the tree has only {tree_chunks}"
+                )
+            last = market_trades[-1]
+            side = -1 if market_trades[0].bankrupt_positions[market] > 0 else 1
+            threshold = adl_walk.walk_threshold(last.counterparty, last.rank_key, p.account_levels)
+            reasons = adl_walk.check_walk(
+                walk,
+                market=market,
+                side=side,
+                threshold=threshold,
+                start_root=market_trades[0].old_root,
+                prices=marks,
+                funding=funding,
+                account_levels=p.account_levels,
+                chunk_levels=p.chunk_levels,
+                traded_before_last=len(market_trades) - 1,
+            )
+            if reasons:
+                raise EntryError(reasons[0])
+            expected.extend(
+                adl_walk.AdlWalkChunkPublic(
+                    chunk_index=i,
+                    sub_root=c.sub_root,
+                    market=market,
+                    side=side,
+                    threshold_key=threshold[0],
+                    threshold_index=threshold[1],
+                    count=c.count,
+                    prices=marks,
+                    funding=funding,
+                )
+                for i, c in enumerate(walk)
+            )
+        self._expected_proofs(WALK_STATEMENT, e.ranking, expected, e.index, "ADL ranking proof")

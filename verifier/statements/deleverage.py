@@ -26,9 +26,9 @@ operator's domain engine ``exchange.domain.adl`` imports them):
   key at least as high.
 * Markets are closed in ascending id; the bankrupt account ends flat.
 
-What the verifier cannot see: that no skipped account (one not deleveraged)
-outranked a deleveraged one; keys are proven only for accounts that trade
-(docs/circuits-audit.md section 9).
+That no skipped account (one not deleveraged) outranked a deleveraged one is
+proven by the entry's ranking walk (``verifier.statements.adl_walk``; the
+rank key is one circuit template, ``circuits/lib/rank_key.circom``).
 
 Pure functions, no I/O. Never imports prover/ or exchange/ and never runs node.
 """

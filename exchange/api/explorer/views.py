@@ -65,6 +65,7 @@ _HIDDEN_FIELDS = {
     "chunks",
     "steps",
     "trades",
+    "ranking",
     "oracle",
     "roots_before",
     "roots_after",

@@ -15,7 +15,10 @@ changes nothing:
   funding and writes the checkpoints -> a ``liquidation`` entry. A shortfall
   the fund cannot cover is auto-deleveraged instead: the domain engine's
   ADL trades (``exchange.domain.adl``: bankruptcy price, published ranking)
-  become ``deleverage`` proofs -> a ``deleverage`` entry;
+  become ``deleverage`` proofs, and each deleveraged market's ranking walk
+  (``adl_walk`` chunk proofs: nobody outranking the last counterparty was
+  skipped) is proven on the book before that market's first trade -> a
+  ``deleverage`` entry;
 * ``update_funding`` (``exchange.operator.funding.FundingUpdates``, shared
   with the live operator): the next cumulative funding indices from the
   report -> a ``funding`` entry; from then on every proof takes them as its
@@ -36,13 +39,15 @@ from exchange.domain.matching import AccountEntry
 from exchange.operator.common import OperatorError, UnknownAccount
 from exchange.operator.funding import FundingUpdates
 from prover.account_book import AccountBook
-from prover.statements.deleverage import build_deleveraging
+from prover.statements.adl_walk import adl_walk_for_trades
+from prover.statements.deleverage import DeleverageOutcome, build_deleveraging
 from prover.statements.health_sweep_staged import build_staged_sweep
 from prover.statements.liquidate_staged import build_staged_liquidation_step
 from verifier.export import LedgerEntry, Roots
 from verifier.ledger.rules import FundingRules, RiskRules
 from verifier.oracle import OracleReport
 from verifier.protocol import FEE_ACCOUNT
+from verifier.statements.adl_walk import AdlWalkError
 from verifier.statements.deleverage import DeleverageError
 from verifier.statements.liquidate_staged import LiquidationStatementError
 
@@ -51,6 +56,7 @@ __all__ = ["SlotsRiskEngine"]
 SWEEP = "health_sweep_staged"
 LIQUIDATE = "liquidate_staged"
 ADL = "deleverage"
+ADL_WALK = "adl_walk"
 
 
 class SlotsRiskEngine(FundingUpdates):
@@ -270,8 +276,37 @@ class SlotsRiskEngine(FundingUpdates):
             "oracle": report.to_json(),
             "shortfall": str(record.shortfall),
             "trades": trades,
+            "ranking": self._prove_ranking(outs, report),
         }
         return self._append_liquidation("deleverage", body, record, book, report, entry_time)
+
+    def _prove_ranking(
+        self, outs: list[DeleverageOutcome], report: OracleReport
+    ) -> list[dict[str, Any]]:
+        """The ``adl_walk`` proofs of every deleveraged market, in the trades' market order:
+        each walks the book right before the market's first trade."""
+        groups: list[tuple[AccountBook, list[DeleverageOutcome]]] = []
+        for k, o in enumerate(outs):
+            if groups and groups[-1][1][0].public.market == o.public.market:
+                groups[-1][1].append(o)
+            else:
+                groups.append((outs[k - 1].book if k else self.book, [o]))
+        try:
+            witnesses = [
+                w
+                for book, group in groups
+                for w in adl_walk_for_trades(
+                    book,
+                    [o.public for o in group],
+                    prices=report.marks,
+                    funding=self.funding_indices,
+                )
+            ]
+        except AdlWalkError as exc:
+            raise OperatorError(f"ADL ranking: {exc}") from None
+        return self._prove_all(
+            ADL_WALK, [(w.to_circuit_inputs(), w.public_inputs()) for w in witnesses]
+        )
 
     def sweep_and_liquidate(self, report: OracleReport) -> tuple[int, ...]:
         """A health sweep at ``report`` and the liquidation of every flagged trader."""
