@@ -38,7 +38,8 @@ LOOPRING_PER_TRADE = 130_000
 # one fill alone 30,840); order_ops with 4 ops 58,213 (14,554 per op; with public places);
 # account_update 13,524; solvency_walk 26,416 (16 accounts per chunk);
 # health_sweep_staged 25,018 (16 accounts per chunk); liquidate_staged 19,491;
-# deleverage 26,192 (one ADL trade: fund, bankrupt and counterparty leaves). All
+# deleverage 26,192 (one ADL trade: fund, bankrupt and counterparty leaves);
+# adl_walk 33,666 (ADL ranking completeness, 16 accounts per chunk). All
 # must stay within the shared 2^16 development powers of tau.
 PRODUCTION_BUDGETS = {
     "settle_fills": 56_000,
@@ -48,6 +49,7 @@ PRODUCTION_BUDGETS = {
     "health_sweep_staged": 26_300,
     "liquidate_staged": 20_500,
     "deleverage": 27_500,
+    "adl_walk": 35_400,
 }
 PER_FILL_BUDGET = 30_000
 SHARED_PTAU_POWER = 16
@@ -78,7 +80,7 @@ def run(
                 row["per_op"] = -(-count // params.op_slots)
             if statement == "solvency_chunk":
                 row["per_account"] = count // params.chunk_size
-            if statement == "solvency_walk":
+            if statement in ("solvency_walk", "adl_walk"):
                 row["per_account"] = count // 4**params.chunk_levels
             rows.append(row)
     return rows

@@ -25,7 +25,7 @@ pytestmark = pytest.mark.slow
 # (2 fills); account_update 8,099; solvency_walk 6,934 (4 accounts per chunk);
 # health_sweep_staged 5,412 (4 accounts per chunk; production 25,018 with 16);
 # liquidate_staged 8,638 (production 19,491); deleverage 10,441 (production 26,192);
-# adl_walk 7,714 (4 accounts per chunk; production PROD with 16).
+# adl_walk 7,714 (4 accounts per chunk; production 33,666 with 16).
 # (The retired list state's statements are not budgeted: account_op, settle_batch,
 # solvency_chunk, health_sweep, liquidate.)
 BUDGETS = {

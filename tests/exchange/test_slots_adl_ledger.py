@@ -2,24 +2,32 @@
 
 ONE honest slots ledger is built by ``exchange.operator.slots.SlotsOperator``
 with real Groth16 proofs (account_update, order_ops, settle_fills,
-deleverage); no sweep or funding (those have their own ledger,
+deleverage, adl_walk); no sweep or funding (those have their own ledger,
 tests/verifier/test_risk_ledger.py):
 
     0 genesis (state slots; risk rules, sweeps not required)
-    1-4 open (fund 10, alice 100, bob 1000, carol 100000) | 5-7 orders
-    8 batch at marks (100, 50): alice long 10 BTC, bob short 4, carol short 6
-    9 deleverage of alice at marks (80, 50): equity -102 after fees; the fund
-      pays all it has (14) and 88 is left: alice's 10 lots close at the
-      bankruptcy price 80 + ceil(88 / 10) = 89, first against bob (rank key
-      2,966: leverage 2.97x), then carol (48)
+    1-6 open (fund 10, alice 100, bob 1000, carol 100000, dave 100000, erin 1000)
+    7-11 orders
+    12 batch at marks (100, 50): alice long 10 BTC, bob short 4, carol short 6;
+       dave short 4 to erin (long 4)
+    13 deleverage of alice at marks (80, 50): equity -102 after fees; the fund
+       pays all it has (16) and 86 is left: alice's 10 lots close at the
+       bankruptcy price 80 + ceil(86 / 10) = 89, first against bob (rank key
+       2,966: leverage 2.97x), then carol (48); dave (32) is not needed. Its
+       ranking walk (2 chunks: accounts 0..5) proves exactly 1 account outranks
+       carol (bob; dave ranks below, erin is long, the fund never counts)
 
 It must replay VALID with ``adl_events`` 1 in ``darkpool-verify --json``.
 Cheats (what an operator holding its signing key could publish):
 
-* a copy of the operator before the ADL that ranks carol before bob
-  (real proofs of every trade) fails at entry 9: "rank key 2966 is out of
-  the ADL ranking";
-* the entry's shortfall edited (re-signed) fails at entry 9.
+* a copy of the operator before the ADL that walks the ranking backwards
+  (dave, then carol; real proofs of every trade) fails at entry 13: "rank key
+  48 is out of the ADL ranking";
+* a copy that SKIPS bob (the top-ranked) and closes against carol then dave
+  (real proofs, trades in ranking order) fails at entry 13: the walk proves 2
+  accounts outrank dave, 1 was deleveraged before him;
+* the ranking proofs dropped, cut, reordered or naming another threshold, and
+  the entry's shortfall edited (each re-signed), fail at entry 13.
 
 ADL when the fund could cover has no proof at all (the circuit refuses it:
 tests/circuits/test_deleverage.py::test_fund_exactly_covering_admits_no_adl_one_unit_short_does).
@@ -41,7 +49,7 @@ pytestmark = pytest.mark.slow
 
 MARKS = (100, 50)
 SHOCKED = (80, 50)
-ADL = 11
+ADL = 13
 NOW = 1000
 
 
@@ -70,6 +78,8 @@ def honest(tmp_path_factory: pytest.TempPathFactory) -> AdlLedger:
     a = op.open_account(keys["alice"].public_key(), 100)
     b = op.open_account(keys["bob"].public_key(), 1_000)
     c = op.open_account(keys["carol"].public_key(), 100_000)
+    keys["dave"] = PrivateKey(bytes([8]) * 32)
+    d = op.open_account(keys["dave"].public_key(), 100_000)
     keys["erin"] = PrivateKey(bytes([7]) * 32)
     e = op.open_account(keys["erin"].public_key(), 1_000)
     report = op.oracle.sign(1, NOW, MARKS)
@@ -77,16 +87,18 @@ def honest(tmp_path_factory: pytest.TempPathFactory) -> AdlLedger:
     orders = [
         (SlottedOrder(a, 1, 0, BUY, 10, 100, 10**6, salt=11), "alice"),
         (SlottedOrder(b, 1, 0, SELL, 4, 90, 10**6, salt=22), "bob"),
-        (SlottedOrder(c, 1, 0, SELL, 10, 95, 10**6, salt=33), "carol"),
-        (SlottedOrder(e, 1, 0, BUY, 4, 100, 10**6, salt=44), "erin"),
+        (SlottedOrder(c, 1, 0, SELL, 6, 95, 10**6, salt=33), "carol"),
+        (SlottedOrder(d, 1, 0, SELL, 4, 99, 10**6, salt=44), "dave"),
+        (SlottedOrder(e, 1, 0, BUY, 4, 100, 10**6, salt=55), "erin"),
     ]
     for order, who in orders:
         op.submit_order(order, keys[who].sign(order_hash(tags.order, order)))
     assert len(op.run_batch(report).fills) == 3
-    assert [op.account_state(i).positions for i in (a, b, c, e)] == [
+    assert [op.account_state(i).positions for i in (a, b, c, d, e)] == [
         (10, 0),
         (-4, 0),
-        (-10, 0),
+        (-6, 0),
+        (-4, 0),
         (4, 0),
     ]
     shocked = op.oracle.sign(2, NOW + 10, SHOCKED)
@@ -96,7 +108,7 @@ def honest(tmp_path_factory: pytest.TempPathFactory) -> AdlLedger:
     dirty = tuple(op.take_dirty())
     assert entry.kind == "deleverage"
     (record,) = op.liquidations
-    assert record.covered == 14 and record.shortfall == 88
+    assert record.covered == 16 and record.shortfall == 86
     assert [(d.counterparty, d.lots, d.price) for d in record.deleveraging] == [
         (b, 4, 89),
         (c, 6, 89),
@@ -110,7 +122,7 @@ def honest(tmp_path_factory: pytest.TempPathFactory) -> AdlLedger:
 
 def test_honest_adl_ledger_verifies_and_counts(honest: AdlLedger) -> None:
     body = read(entry_path(honest.export, ADL))
-    assert body["kind"] == "deleverage" and body["shortfall"] == "88"
+    assert body["kind"] == "deleverage" and body["shortfall"] == "86"
     assert len(body["trades"]) == 2
     rc, out, err = run_cli(str(honest.export), "--json", "--quiet")
     assert rc == 0, err
@@ -126,25 +138,24 @@ def test_wrongly_ranked_adl_is_rejected(
     from exchange.domain import adl
 
     ranked = adl.ranking
-    # The dishonest operator spares its friend bob: carol (less levered) first.
+    # The dishonest operator walks the ranking backwards: dave (least levered) first.
     monkeypatch.setattr(adl, "ranking", lambda *a, **k: list(reversed(ranked(*a, **k))))
     op = copy.deepcopy(honest.before_adl)
     op.liquidate(1, honest.shocked)
     (record,) = op.liquidations
-    assert [d.counterparty for d in record.deleveraging] == [3, 2]
+    assert [d.counterparty for d in record.deleveraging] == [4, 3]  # dave, then carol
     failure = first(replay(op.export(tmp_path / "export")))
     assert failure.entry_index == ADL
-    assert "ADL trade 1 (counterparty 2): rank key 2966 is out of the ADL ranking" in (
-        failure.reason
-    )
+    assert "ADL trade 1 (counterparty 3): rank key 48 is out of the ADL ranking" in (failure.reason)
 
 
 def test_adl_that_skips_the_top_ranked_account_is_rejected(
     honest: AdlLedger, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Completeness: the operator spares bob (top-ranked) and closes all 10 lots against
-    carol alone. Every trade is real and in ranking order (one counterparty), but the
-    ranking walk proves an account outranks carol: darkpool-verify names the skip."""
+    """Completeness: the operator spares bob (top-ranked) and closes alice's 10 lots
+    against carol (6) and dave (4). Every trade is real and in ranking order (carol's key
+    48 > dave's 32), but the ranking walk proves 2 accounts outrank dave (bob, carol) where
+    only 1 was deleveraged before him: darkpool-verify names the skip at the entry."""
     from exchange.domain import adl
 
     ranked = adl.ranking
@@ -152,11 +163,11 @@ def test_adl_that_skips_the_top_ranked_account_is_rejected(
     op = copy.deepcopy(honest.before_adl)
     op.liquidate(1, honest.shocked)
     (record,) = op.liquidations
-    assert [(d.counterparty, d.lots) for d in record.deleveraging] == [(3, 10)]
+    assert [(d.counterparty, d.lots) for d in record.deleveraging] == [(3, 6), (4, 4)]
     export = op.export(tmp_path / "export")
     reason = (
-        "ranking of market 0: 1 account(s) rank above the last counterparty (account 3), "
-        "0 were deleveraged before it (an outranking account was skipped)"
+        "ranking of market 0: 2 account(s) rank above the last counterparty (account 4), "
+        "1 were deleveraged before it (an outranking account was skipped)"
     )
     failure = first(replay(export))
     assert failure.entry_index == ADL and reason in failure.reason
@@ -164,9 +175,10 @@ def test_adl_that_skips_the_top_ranked_account_is_rejected(
     assert rc != 0
     (cli_failure,) = json.loads(out)["failures"][:1]
     assert cli_failure["entry"] == ADL and reason in cli_failure["reason"]
-    # Claiming the walk counted nobody (public signal edited, entry re-signed) matches the
-    # trades, but the proof no longer verifies against those inputs.
-    edit(export, ADL, lambda e: e["ranking"][0]["public_signals"].__setitem__(6, "0"))
+    # Claiming chunk 0 counted only carol (public signal edited, entry re-signed) matches
+    # the trades, but the proof no longer verifies against those inputs.
+    assert read(entry_path(export, ADL))["ranking"][0]["public_signals"][6] == "2"
+    edit(export, ADL, lambda e: e["ranking"][0]["public_signals"].__setitem__(6, "1"))
     failure = first(replay(export))
     assert failure.entry_index == ADL and "ADL ranking proof 0" in failure.reason
 
@@ -204,13 +216,13 @@ def test_missing_or_misplaced_ranking_is_rejected(honest: AdlLedger, tmp_path: P
 def test_edited_shortfall_is_rejected(honest: AdlLedger, tmp_path: Path) -> None:
     out = tmp_path / "export"
     shutil.copytree(honest.export, out)
-    edit(out, ADL, lambda e: e.update(shortfall="87"))  # re-linked and re-signed
+    edit(out, ADL, lambda e: e.update(shortfall="85"))  # re-linked and re-signed
     failure = first(replay(out))
     assert failure.entry_index == ADL
-    assert "shortfall 88, the entry says 87" in failure.reason
+    assert "shortfall 86, the entry says 85" in failure.reason
     edit(out, ADL, lambda e: e.update(shortfall="0"))
     assert "deleverage shortfall 0 is out of range" in first(replay(out)).reason
-    edit(out, ADL, lambda e: e.update(shortfall="88", trades=e["trades"][:1]))
+    edit(out, ADL, lambda e: e.update(shortfall="86", trades=e["trades"][:1]))
     failure = first(replay(out))
     assert failure.entry_index == ADL
     assert "the bankrupt account 1 still holds positions after ADL" in failure.reason
