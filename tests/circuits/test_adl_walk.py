@@ -23,7 +23,11 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from exchange.domain import adl
+from exchange.domain.matching import AccountEntry
 from prover import toolchain
 from prover.statements import adl_walk as stmt
 from prover.statements.adl_walk import AdlWalkWitness, build_adl_walk
@@ -164,6 +168,44 @@ def test_encoding_round_trips_and_refuses_bad_shapes() -> None:
         AdlWalkChunkPublic.from_signals(c.signals()[:-1], 2)
     assert vw.walk_threshold(0, 99, PARAMS.account_levels) == EVERYONE
     assert vw.walk_threshold(3, 99, PARAMS.account_levels) == (99, 3)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    accounts=st.lists(
+        st.tuples(st.integers(-5_000, 100_000), st.integers(-30, 30), st.integers(-10, 10)),
+        min_size=2,
+        max_size=14,
+    ),
+    bankrupt_long=st.booleans(),
+    cut=st.integers(0, 13),
+)
+def test_walk_counts_exactly_the_domain_rankings_prefix(
+    accounts: list[tuple[int, int, int]], bankrupt_long: bool, cut: int
+) -> None:
+    # The operator ranks with exchange.domain.adl on settled balances; the walk (the
+    # circuit's rule) must count exactly the accounts the ranking puts before the
+    # counterparty at `cut` — the fund never, whatever its key.
+    m = SlotMarket()
+    m.open(0, 500, positions=(-3 if bankrupt_long else 3, 0))
+    m.open(1, 0, positions=(40 if bankrupt_long else -40, 0))
+    for i, (balance, s0, s1) in enumerate(accounts, 2):
+        m.open(i, balance, positions=(s0, s1))
+    settled = {
+        i: AccountEntry(r.balance - r.funding_payment(FUNDING), r.positions)
+        for i, r in m.book.records.items()
+    }
+    ranking = adl.ranking(settled, 1, 0, PRICES)
+    traders = [i for i in ranking if i != 0]
+    if not traders:
+        return
+    last = traders[min(cut, len(traders) - 1)]
+    key = rank_key(settled[last].balance, settled[last].positions, PRICES)
+    side = -1 if bankrupt_long else 1
+    counted = [i for c in walk(m, threshold=(key, last), side=side) for i in c.counted]
+    assert counted == sorted(traders[: traders.index(last)])
+    everyone = [i for c in walk(m, threshold=EVERYONE, side=side) for i in c.counted]
+    assert everyone == sorted(traders)
 
 
 # ---------------------------------------------------------------- slow: the circuit
