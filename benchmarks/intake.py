@@ -54,6 +54,7 @@ from benchmarks.common import print_table, write_json
 from client.sdk import DarkpoolClient
 from demo.server import free_port, local_server, serve_env
 from verifier import poseidon
+from verifier.account_state import SlottedOrder
 from verifier.auth import parse_order_plaintext
 from verifier.eddsa import PrivateKey, check_signature
 from verifier.encoding import BUY, SELL, Order, order_commitment
@@ -109,8 +110,12 @@ def _sealed_orders(url: str, keys: list[PrivateKey], accounts: list[int]) -> lis
     for i in range(ORDERS):
         side = BUY if i % 2 else SELL
         limit = 59_000 if side == BUY else 61_000  # nothing crosses
-        order = Order(accounts[i % 3], i % 2, side, 1, limit, expiry, secrets.randbelow(R))
-        h, ct = c.seal(order, keys[i % 3])
+        # slots state: per-account increasing order ids (its orders rest, so a test
+        # profile account's 4 slots fill and later ones are refused "full")
+        order = SlottedOrder(
+            accounts[i % 3], i // 3 + 1, i % 2, side, 1, limit, expiry, salt=secrets.randbelow(R)
+        )
+        h, ct = c.seal_slotted(order, keys[i % 3])
         out.append((h, ct))
     c.close()
     return out

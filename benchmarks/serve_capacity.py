@@ -127,7 +127,7 @@ def submit_loop(
                 out.accepted_at.append(time.perf_counter())
             if args.cancel_every and k % args.cancel_every == 0:
                 try:
-                    client.cancel(key, int(result["commitment"]), result.get("order_index"))
+                    client.cancel(key, int(result["commitment"]))
                     with out.lock:
                         out.cancelled += 1
                 except ClientError as exc:

@@ -8,11 +8,11 @@ server URL and the account index in a small profile next to it
 signed, sealed to the operator's key and submitted by the SDK; the inclusion
 path is verified locally against the root the exchange publishes.
 
-The exchange's ledger state comes from ``GET /v1/info``: on the recycling-order
-("slots") state an order takes ``--order-id`` (default: the SDK's next id for
-the account, above every id the server lists for it) and ``--reduce-only``, a
-cancel needs only the commitment, and inclusion is checked on the quaternary
-account tree.
+The exchange runs the recycling-order ("slots") state (a server on another
+state is refused in one line): an order takes ``--order-id`` (default: the
+SDK's next id for the account, above every id the server lists for it) and
+``--reduce-only``, a cancel needs only the commitment, and inclusion is
+checked on the quaternary account tree.
 
 Bad input (a missing or malformed key file, a bad URL, a bad number, a
 request the API refuses) gives one line on stderr and exit code 2, never a
@@ -33,7 +33,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from client.sdk import ClientError, DarkpoolClient
+from client.sdk import ClientError, DarkpoolClient, UnsupportedExchange
 from client.slots import SlotsBusy
 from verifier.eddsa import PrivateKey, public_key_to_dict
 from verifier.encoding import BUY, SELL
@@ -265,11 +265,6 @@ def cmd_order(args: argparse.Namespace) -> int:
     order_id = positive(args.order_id, "order id") if args.order_id is not None else None
     s = session(args)
     market = market_id(s.client.info(), args.market)
-    if not s.client.slots and (order_id is not None or args.reduce_only):
-        raise TraderError(
-            "--order-id and --reduce-only need an exchange on the slots state "
-            f"(this one runs {s.client.state!r})"
-        )
     expiry = int(time.time()) + ttl
     try:
         result = s.client.submit_order(
@@ -297,14 +292,7 @@ def cmd_order(args: argparse.Namespace) -> int:
 def cmd_cancel(args: argparse.Namespace) -> int:
     commitment = positive(args.commitment, "commitment")
     s = session(args)
-    if s.client.slots:  # the cancel names the commitment only
-        result = s.client.cancel(s.key, commitment)
-        print(f"cancelled order #{result['order_index']} ({result['commitment']})")
-        return 0
-    view = s.client.order_status(s.key, s.account, commitment)
-    if view["order_index"] is None:
-        raise TraderError("the order is still pending (a batch is running); try again shortly")
-    result = s.client.cancel(s.key, commitment, int(view["order_index"]))
+    result = s.client.cancel(s.key, commitment)  # the cancel names the commitment only
     print(f"cancelled order #{result['order_index']} ({result['commitment']})")
     return 0
 
@@ -386,12 +374,12 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     p.add_argument("--ttl", default=str(DEFAULT_TTL_S), help="seconds until the order expires")
     p.add_argument(
         "--order-id",
-        help="slots state: the order id (slot = id mod 4^slot_levels; default: the next free id)",
+        help="the order id (slot = id mod 4^slot_levels; default: the next free id)",
     )
     p.add_argument(
         "--reduce-only",
         action="store_true",
-        help="slots state: the order may only shrink the position (never open or flip it)",
+        help="the order may only shrink the position (never open or flip it)",
     )
     p = add("cancel", cmd_cancel, "cancel an order")
     p.add_argument("commitment")
@@ -411,6 +399,8 @@ def run_command(func: Any, args: argparse.Namespace) -> int:
         message = str(exc)
     except ClientError as exc:
         message = f"the server refused the request: HTTP {exc.status}: {exc.detail}"
+    except UnsupportedExchange as exc:
+        message = str(exc)
     except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
         message = f"bad URL: {exc}"
     except httpx.HTTPError as exc:

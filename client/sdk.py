@@ -7,12 +7,14 @@ account are signed with ``verifier.auth``. Inclusion paths are checked locally
 with ``verifier.merkle``, and ``export_ledger`` writes the docs/ledger.md
 layout so ``darkpool-verify DIR`` can replay what the server published.
 
-Both ledger states: the client reads ``state`` from ``GET /v1/info``. On a
-recycling-order ("slots") exchange, orders are ``SlottedOrder`` s with an
-``order_id`` (default: ``client.slots.OrderIds``, per account increasing, in
-a slot no live order of this client holds) and ``reduce_only``; cancels are
-signed over ``Poseidon(TAG(cancel), h)``; inclusion openings are checked on
-the quaternary account tree (``client.slots.verify_slots_inclusion``).
+The exchange runs the recycling-order ("slots") state (``GET /v1/info``
+``state``; a server that names another state is refused with
+``UnsupportedExchange``: list-state ledgers are no longer supported). Orders
+are ``SlottedOrder`` s with an ``order_id`` (default: ``client.slots.OrderIds``,
+per account increasing, in a slot no live order of this client holds) and
+``reduce_only``; cancels are signed over ``Poseidon(TAG(cancel), h)``;
+inclusion openings are checked on the quaternary account tree
+(``client.slots.verify_slots_inclusion``).
 
 Never sends a private key; an ``httpx.Client`` (or FastAPI's TestClient) can be
 passed in for tests.
@@ -34,17 +36,10 @@ from verifier import auth
 from verifier.account_state import SlottedOrder, cancel_order_message, order_hash
 from verifier.babyjub import Point
 from verifier.eddsa import PrivateKey, public_key_to_dict, signature_to_dict
-from verifier.encoding import (
-    AccountState,
-    Order,
-    cancel_message,
-    order_commitment,
-    withdraw_message,
-)
+from verifier.encoding import Order, withdraw_message
 from verifier.export import write_export as _write_export
 from verifier.field import R
-from verifier.merkle import verify_path
-from verifier.protocol import STATEMENTS, Tags
+from verifier.protocol import STAGED_STATEMENTS, Tags
 
 
 class ClientError(RuntimeError):
@@ -54,6 +49,10 @@ class ClientError(RuntimeError):
         super().__init__(f"HTTP {status}: {detail}")
         self.status = status
         self.detail = detail
+
+
+class UnsupportedExchange(RuntimeError):
+    """The server runs a ledger state this client does not speak (only "slots" is)."""
 
 
 class DarkpoolClient:
@@ -105,19 +104,23 @@ class DarkpoolClient:
         return Tags.for_exchange(self.info()["exchange_id"])
 
     def info(self, *, refresh: bool = False) -> dict[str, Any]:
+        """``GET /v1/info`` (cached); UnsupportedExchange unless its ``state`` is "slots"."""
         if self._info is None or refresh:
-            self._info = self._check(self.http.get("/v1/info"))
+            info: dict[str, Any] = self._check(self.http.get("/v1/info"))
+            state = info.get("state") or "list"  # absent: a server from before the slots state
+            if state != SLOTS_STATE:
+                raise UnsupportedExchange(
+                    f"the exchange runs the {state!r} ledger state: this client needs the "
+                    f"recycling-order ({SLOTS_STATE!r}) state (list-state ledgers are no "
+                    "longer supported)"
+                )
+            self._info = info
         return self._info
 
     @property
     def state(self) -> str:
-        """The exchange's ledger state (genesis ``state``): ``"slots"`` or ``"list"``."""
-        return str(self.info().get("state") or "list")
-
-    @property
-    def slots(self) -> bool:
-        """True on a recycling-order ("slots") exchange."""
-        return self.state == SLOTS_STATE
+        """The exchange's ledger state (genesis ``state``): always ``"slots"`` (see ``info``)."""
+        return str(self.info()["state"])
 
     @property
     def order_ids(self) -> OrderIds:
@@ -176,11 +179,6 @@ class DarkpoolClient:
         box = SealedBox(PublicKey(bytes.fromhex(self.info()["operator_box_public_key"])))
         return base64.b64encode(box.encrypt(plaintext)).decode()
 
-    def seal(self, order: Order, key: PrivateKey) -> tuple[int, str]:
-        """(commitment, base64 sealed box) of a signed order."""
-        h = order_commitment(self.tags.order, order)
-        return h, self._seal(auth.order_plaintext(order, key.sign(h)))
-
     def seal_slotted(self, order: SlottedOrder, key: PrivateKey) -> tuple[int, str]:
         """(h, base64 sealed box) of a signed slotted order, for an exchange on the
         recycling-order ("slots") state: docs/wire-protocol.md section 5.1."""
@@ -211,17 +209,12 @@ class DarkpoolClient:
     ) -> dict[str, Any]:
         """Sign, seal and submit one order; the answer of ``POST /v1/orders``.
 
-        On a slots exchange the order gets ``order_id`` (default: the next id of
-        ``order_ids`` for the account, after reading the account's orders once)
-        and ``reduce_only``; the answer then also has ``order_id``. On the list
-        state ``order_id`` and ``reduce_only`` must be left unset (ValueError).
+        The order gets ``order_id`` (default: the next id of ``order_ids`` for
+        the account, after reading the account's orders once) and
+        ``reduce_only``; the answer also has ``order_id``. SlotsBusy when every
+        slot of the account holds a live order of this client.
         """
         salt = secrets.randbelow(R)
-        if not self.slots:
-            if order_id is not None or reduce_only:
-                raise ValueError("order_id and reduce_only need an exchange on the slots state")
-            order = Order(account, market, side, size, limit, expiry, salt=salt)
-            return self.submit_sealed(*self.seal(order, key))
         if order_id is None:
             order_id = self.next_order_id(key, account)
         slotted = SlottedOrder(
@@ -258,7 +251,8 @@ class DarkpoolClient:
     def slotted(
         self, order: Order | SlottedOrder, key: PrivateKey, *, reduce_only: bool = False
     ) -> SlottedOrder:
-        """``order`` as a slotted order, with the account's next order id if it has none."""
+        """``order`` as a slotted order, with the account's next order id if it has none
+        (an ``Order`` is terms without an id)."""
         if isinstance(order, SlottedOrder):
             return order
         return SlottedOrder(
@@ -278,33 +272,25 @@ class DarkpoolClient:
     ) -> dict[str, Any]:
         """Seal and submit many orders in ONE request (``POST /v1/orders/batch``).
 
-        Each (key, order) is signed and sealed like ``seal``; the answer has one
-        result per order, in order: ``status`` listed / pending / refused,
-        ``code`` (202 or the status ``POST /v1/orders`` would give), ``detail``.
-        On a slots exchange a list ``Order`` becomes a ``SlottedOrder`` with the
-        account's next order id (``slotted``); results then carry ``order_id``.
+        Each (key, order) is signed and sealed like ``seal_slotted``; the answer
+        has one result per order, in order: ``status`` listed / pending /
+        refused, ``code`` (202 or the status ``POST /v1/orders`` would give),
+        ``detail``, ``order_id``. An ``Order`` (terms without an id) becomes a
+        ``SlottedOrder`` with the account's next order id (``slotted``).
         """
         items = []
-        sent: list[SlottedOrder | None] = []
+        sent: list[SlottedOrder] = []
         for key, order in signed:
-            if self.slots:
-                terms = self.slotted(order, key)
-                h, ciphertext = self.seal_slotted(terms, key)
-                # spent now, so the next order of this request gets a newer id
-                self.order_ids.used(terms.account, terms.order_id, terms.expiry)
-                sent.append(terms)
-            elif isinstance(order, Order):
-                h, ciphertext = self.seal(order, key)
-                sent.append(None)
-            else:
-                raise ValueError("slotted orders need an exchange on the slots state")
+            terms = self.slotted(order, key)
+            h, ciphertext = self.seal_slotted(terms, key)
+            # spent now, so the next order of this request gets a newer id
+            self.order_ids.used(terms.account, terms.order_id, terms.expiry)
+            sent.append(terms)
             items.append({"commitment": str(h), "ciphertext": ciphertext})
         result: dict[str, Any] = self._check(
             self.http.post("/v1/orders/batch", json={"orders": items})
         )
         for item, one in zip(result["results"], sent, strict=True):
-            if one is None:
-                continue
             item["order_id"] = one.order_id
             if item.get("code") == 202:
                 self._accepted(one, int(item["commitment"]))
@@ -312,22 +298,10 @@ class DarkpoolClient:
                 self.order_ids.released(one.account, one.order_id)
         return result
 
-    def cancel(
-        self, key: PrivateKey, commitment: int, order_index: int | None = None
-    ) -> dict[str, Any]:
-        """Cancel an order (``POST /v1/orders/{h}/cancel``), signed by its owner's key.
-
-        Slots state: the signature is over ``Poseidon(TAG(cancel), h)``
-        (``slotted_cancel_signature``); list state: over (order_index, h), so
-        ``order_index`` is required there.
-        """
-        if self.slots:
-            signature = self.slotted_cancel_signature(key, commitment)
-        elif order_index is None:
-            raise ValueError("cancelling on the list state needs the order's index")
-        else:
-            sig = key.sign(cancel_message(self.tags.cancel, order_index, commitment))
-            signature = signature_to_dict(sig)
+    def cancel(self, key: PrivateKey, commitment: int) -> dict[str, Any]:
+        """Cancel an order (``POST /v1/orders/{h}/cancel``), signed by its owner's key
+        over ``Poseidon(TAG(cancel), h)`` (``slotted_cancel_signature``)."""
+        signature = self.slotted_cancel_signature(key, commitment)
         result: dict[str, Any] = self._check(
             self.http.post(f"/v1/orders/{commitment}/cancel", json={"signature": signature})
         )
@@ -369,19 +343,21 @@ class DarkpoolClient:
     def statements(self) -> list[str]:
         """The statements whose keys the genesis names (``vkey_hashes``), in order."""
         names = list(self.info().get("vkey_hashes") or {})
-        return names or list(STATEMENTS)
+        return names or list(STAGED_STATEMENTS)
 
     def export_ledger(self, directory: Path | str) -> Path:
         """Fetch every entry and verification key; write the docs/ledger.md export."""
         vkeys = {s: self.vkey(s) for s in self.statements()}
         return write_export(self.all_entries(), vkeys, directory)
 
-    def check_inclusion(self, inclusion: dict[str, Any], expected_pubkey: Point | None) -> bool:
-        """``verify_inclusion`` for this exchange's state and depth (genesis params)."""
-        if self.slots:
-            levels = int(self.info()["params"]["account_depth"]) // 2
-            return verify_slots_inclusion(inclusion, levels, expected_pubkey)
-        return verify_inclusion(inclusion, expected_pubkey)
+    def check_inclusion(
+        self, inclusion: dict[str, Any], expected_pubkey: Point | None = None
+    ) -> bool:
+        """``client.slots.verify_slots_inclusion`` at this exchange's depth (genesis params):
+        the opening's leaf hashes up its quaternary path to its stated root (and holds
+        ``expected_pubkey`` when given)."""
+        levels = int(self.info()["params"]["account_depth"]) // 2
+        return verify_slots_inclusion(inclusion, levels, expected_pubkey)
 
     # ------------------------------------------------------------ admin (operator token)
 
@@ -404,21 +380,6 @@ class DarkpoolClient:
     def solvency_job(self, job_id: str) -> dict[str, Any]:
         result: dict[str, Any] = self._check(self.http.get(f"/v1/solvency/{job_id}"))
         return result
-
-
-def verify_inclusion(inclusion: dict[str, Any], expected_pubkey: Point | None = None) -> bool:
-    """Recompute the leaf from its opening and check the path against the stated root."""
-    state = AccountState.from_dict(inclusion["opening"])
-    if expected_pubkey is not None and (state.pub_x, state.pub_y) != (
-        expected_pubkey.x,
-        expected_pubkey.y,
-    ):
-        return False
-    leaf = state.leaf()
-    if leaf != int(inclusion["leaf"]):
-        return False
-    siblings = [int(s) for s in inclusion["siblings"]]
-    return verify_path(int(inclusion["root"]), leaf, int(inclusion["account"]), siblings)
 
 
 def write_export(

@@ -93,11 +93,11 @@ class Settings(BaseSettings):
     )
     key_dir: Path | None = Field(default=None, description="default data_dir/keys")
     profile: str = "test"
-    state: Literal["slots", "list"] = Field(
+    state: Literal["slots"] = Field(
         default="slots",
-        description="order state of a new exchange: slots (recycling per-account order "
-        "slots, exchange.operator.slots) or list (an order list that only grows); an "
-        "existing database keeps the state its genesis names",
+        description="the order state: slots (recycling per-account order slots, "
+        "exchange.operator.slots), the only one; 'list' is refused (list-state ledgers "
+        "are no longer supported)",
     )
     exchange_id: str = DEFAULT_EXCHANGE_ID
     markets: list[MarketConfig] = Field(default_factory=lambda: list(DEFAULT_MARKETS))
@@ -163,6 +163,12 @@ class Settings(BaseSettings):
         default=40, ge=0, le=10_000, description="development oracle: max move per report"
     )
     auth_window_s: int = Field(default=30, ge=1)
+
+    @field_validator("state", mode="before")
+    @classmethod
+    def _only_slots(cls, value: object) -> object:
+        refuse_other_state(value)
+        return value
 
     @field_validator("markets")
     @classmethod

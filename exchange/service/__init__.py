@@ -1,10 +1,9 @@
 """The running exchange: the in-memory operator + the database + the batcher + solvency jobs.
 
-The operator is the one of ``Settings.state`` (``exchange.service.engine``):
-``SlotsOperator`` (recycling order slots, the default) or ``Operator`` (the
-order list). One code path serves both; the engine supplies the few pieces
-that differ (statements, order plaintext, what a change stores, restore,
-inclusion openings).
+The operator is ``exchange.operator.slots.SlotsOperator`` (recycling order
+slots; the list state is retired, a list-state database is refused at
+start); ``exchange.service.engine.Engine`` supplies the statements, the order
+plaintext, what a change stores, restore and inclusion openings.
 
 ``Service`` is two halves over one core (``exchange.service.core``):
 ``intake`` (request auth, account ops, orders, cancels, views) and ``jobs``

@@ -29,9 +29,10 @@ from exchange.errors import Unavailable
 from exchange.models import BatchJobRow, SolvencyJobRow
 from exchange.operator import ProveFn, RejectedOrder, wall_clock
 from exchange.operator.common import DEFAULT_FUNDING_RULES
+from exchange.operator.slots import SlotsOperator
 from exchange.ratelimit import IntakeLimits
 from exchange.service import processes
-from exchange.service.engine import AnyOrder, EngineOperator, engine_for
+from exchange.service.engine import Engine, check_genesis_state
 from exchange.service.results import HealthReport, SetupProgress
 from exchange.store import Change, Store, StoreError
 from exchange.store_writer import GroupWriter, Ticket
@@ -39,9 +40,10 @@ from oracle.client import HttpOracle
 from oracle.service import load_or_create_key
 from oracle.signer import Oracle, OracleError, SimulatedOracle
 from prover import jobs
+from prover.account_book import random_blinding
 from prover.circuits import build_statement
-from prover.statements.settle_batch import random_blinding
 from verifier import poseidon
+from verifier.account_state import SlottedOrder
 from verifier.eddsa import Signature
 from verifier.field import R
 from verifier.ledger.rules import RiskRules
@@ -54,7 +56,7 @@ log = logging.getLogger("darkpool.service")
 class Pending:
     """An order accepted while a batch held the state lock; listed when it is released."""
 
-    order: AnyOrder
+    order: SlottedOrder
     signature: Signature
     commitment: int
 
@@ -89,7 +91,7 @@ class ServiceCore:
         self._prove_impl: ProveFn = prove
         self._prove = jobs.ProgressProve(self._prove_impl, self._proof_landed)
         self.tags = Tags.for_exchange(settings.exchange_id)
-        self.engine = engine_for(settings.state)  # list or slots: exchange.service.engine
+        self.engine = Engine()  # the slots state: exchange.service.engine
         self._lock = threading.Lock()
         self._intake = threading.RLock()  # re-entered by _recover from _list_pending
         self._batch_guard = threading.Lock()
@@ -110,7 +112,7 @@ class ServiceCore:
         self._store: Store | None = None
         self._writer: GroupWriter | None = None
         self._durable_len = 0  # ledger entries stored: the views show no more than these
-        self.op: EngineOperator
+        self.op: SlotsOperator
         self.keys: keys.OperatorKeys
         self.oracle: Oracle
 
@@ -149,8 +151,12 @@ class ServiceCore:
         self._box = SealedBox(self.keys.box)
         self._store = Store(s.resolved_database_url)
         genesis = self._store.entries(0, 1)
-        if genesis:  # an existing exchange keeps the state its genesis names
-            self.engine = engine_for(str(genesis[0].get("state", "list")))
+        if genesis:  # a list-state database is refused (one line): exchange.core.config
+            try:
+                check_genesis_state(genesis[0])
+            except ValueError:
+                self._store.close()
+                raise
         self._writer = GroupWriter(
             self._store, max_group=s.commit_group_max, on_durable=self._stored
         )
@@ -369,7 +375,7 @@ class ServiceCore:
 
     def _load(self) -> None:
         """(Re)build the operator and the pending queue from the database."""
-        decrypted: dict[int, tuple[AnyOrder, Signature]] = {}
+        decrypted: dict[int, tuple[SlottedOrder, Signature]] = {}
         pending: list[Pending] = []
         for row in self.store.orders():
             order, signature = self._open(row.ciphertext)
@@ -384,7 +390,7 @@ class ServiceCore:
         self._pending = [p for p in pending if p.commitment not in self._listed]
         self._durable_len = len(self.op.ledger)
 
-    def _open(self, ciphertext: bytes) -> tuple[AnyOrder, Signature]:
+    def _open(self, ciphertext: bytes) -> tuple[SlottedOrder, Signature]:
         raise NotImplementedError  # the intake half decrypts
 
     def _stored_state(self) -> dict[str, Any]:

@@ -32,7 +32,6 @@ from exchange.operator import (
     UnknownAccount,
 )
 from exchange.service.core import Pending, ServiceCore
-from exchange.service.engine import AnyAccount, AnyOrder
 from exchange.service.results import (
     AccountOpDone,
     AccountReport,
@@ -46,6 +45,7 @@ from exchange.service.results import (
 from exchange.store import Change, NewOrder, StoreError
 from exchange.store_writer import Ticket
 from verifier import auth
+from verifier.account_state import AccountRecord, SlottedOrder
 from verifier.babyjub import Point
 from verifier.eddsa import Signature, SignatureError, check_signature
 from verifier.export import LedgerEntry
@@ -68,7 +68,7 @@ class Intake(ServiceCore):
         return ExchangeInfo(
             exchange_id=op.exchange_id,
             profile=op.profile,
-            state=str(genesis.get("state", "list")),
+            state=str(genesis["state"]),
             genesis=genesis,
             operator_box_public_key=bytes(self.keys.box.public_key),
             roots=self._durable_ledger()[-1].roots_after,
@@ -110,7 +110,7 @@ class Intake(ServiceCore):
             raise NotFound(f"unknown statement {statement!r}")
         return self.op.artifacts(statement).verification_key()
 
-    def _account(self, index: int) -> AnyAccount:
+    def _account(self, index: int) -> AccountRecord:
         state = self.op.accounts.get(index)
         if state is None:
             raise NotFound(f"account {index} does not exist")
@@ -216,7 +216,7 @@ class Intake(ServiceCore):
 
     # ------------------------------------------------------------ orders
 
-    def _open(self, ciphertext: bytes) -> tuple[AnyOrder, Signature]:
+    def _open(self, ciphertext: bytes) -> tuple[SlottedOrder, Signature]:
         try:
             plaintext = self._box.decrypt(ciphertext)
         except CryptoError:
@@ -321,7 +321,7 @@ class Intake(ServiceCore):
                 accepted = OrderAccepted("pending", None)
         return accepted, ticket
 
-    def _order_lookup(self, commitment: int) -> tuple[AnyOrder, int | None]:
+    def _order_lookup(self, commitment: int) -> tuple[SlottedOrder, int | None]:
         index = self._listed.get(commitment)
         if index is not None:
             return self.op.order_terms(index), index

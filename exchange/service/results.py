@@ -10,7 +10,6 @@ from typing import Any, NamedTuple
 
 from exchange.models import SolvencyJobRow
 from verifier.account_state import AccountRecord, SlottedOrder
-from verifier.encoding import AccountState, Order
 from verifier.export import LedgerEntry, Roots
 from verifier.oracle import OracleReport
 
@@ -25,7 +24,7 @@ class OrderAccepted(NamedTuple):
 class AccountOpDone(NamedTuple):
     """An account op on the ledger: the account's new state and the entry's index."""
 
-    state: AccountState | AccountRecord
+    state: AccountRecord
     entry_index: int
 
 
@@ -87,16 +86,16 @@ class OrderStatus:
     commitment: int
     status: str
     order_index: int | None
-    order: Order | SlottedOrder
+    order: SlottedOrder
     filled: int
     reason: str | None = None
-    holds_slot: bool | None = None  # slots state: a newer id cannot take its slot yet
+    holds_slot: bool | None = None  # a newer id cannot take its slot yet
 
 
 @dataclass(frozen=True)
 class AccountReport:
     index: int
-    state: AccountState | AccountRecord
+    state: AccountRecord
     account_root: int
     orders: tuple[OrderStatus, ...]
     liquidations: tuple[int, ...] = ()  # ledger indices of this account's liquidation entries
@@ -106,16 +105,15 @@ class AccountReport:
 class Inclusion:
     """Account ``index``'s leaf under ``root``: its opening and the Merkle siblings bottom-up.
 
-    List state: one sibling per level (binary tree), ``opening`` =
-    ``AccountState.to_dict``; slots state: one (s0, s1, s2) triple per level
-    (quaternary tree), ``opening`` as ``prover.account_book.slots_opening``
-    writes it (adds checkpoints and order_root). SECRET: for the owner only.
+    One (s0, s1, s2) triple per level (quaternary tree), ``opening`` as
+    ``prover.account_book.slots_opening`` writes it (with checkpoints and
+    order_root). SECRET: for the owner only.
     """
 
     index: int
     root: int
     leaf: int
-    siblings: tuple[int, ...] | tuple[tuple[int, int, int], ...]
+    siblings: tuple[tuple[int, int, int], ...]
     opening: Mapping[str, Any]
 
 

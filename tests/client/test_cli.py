@@ -201,3 +201,30 @@ def test_trader_bad_input_is_one_line(
         text=True,
     )
     assert_one_line_error(proc.returncode, proc.stderr, "does not exist")
+
+
+def test_a_server_on_the_list_state_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A server whose /v1/info names the retired list state: one line, exit 2, nothing sent."""
+    from fastapi import FastAPI
+
+    from tests.live_server import serve_app
+
+    app, seen = FastAPI(), []
+
+    @app.get("/v1/health")
+    def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/v1/info")
+    def info() -> dict[str, str]:
+        seen.append("info")
+        return {"exchange_id": DEFAULT_EXCHANGE_ID, "state": "list"}
+
+    key = tmp_path / "carol.key"
+    assert trader(capsys, "keygen", "--out", str(key))[0] == 0
+    with serve_app(app) as url:
+        rc, _, err = trader(capsys, "open", "--url", url, "--key", str(key), "--amount", "5")
+    assert_one_line_error(rc, err, "'list' ledger state", "no longer supported")
+    assert seen == ["info"]

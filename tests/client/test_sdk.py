@@ -11,7 +11,7 @@ import pytest
 from nacl.public import PrivateKey as BoxKey
 from nacl.public import SealedBox
 
-from client.sdk import DarkpoolClient, verify_inclusion, write_export
+from client.sdk import DarkpoolClient, write_export
 from verifier import auth
 from verifier.account_state import SlottedOrder, cancel_order_message, order_hash
 from verifier.eddsa import (
@@ -21,11 +21,10 @@ from verifier.eddsa import (
     signature_from_dict,
     signature_to_dict,
 )
-from verifier.encoding import AccountState, Order
+from verifier.encoding import Order
 from verifier.export import LedgerError
 from verifier.field import R
 from verifier.ledger import entry_hash
-from verifier.merkle import MerkleTree
 from verifier.protocol import Tags
 
 TAGS = Tags.for_exchange("darkpool-dev")
@@ -119,30 +118,6 @@ def test_slotted_order_plaintext_round_trip_and_strict_parsing() -> None:
         auth.parse_order_plaintext(plaintext)
 
 
-def test_verify_inclusion_detects_any_change() -> None:
-    states = [AccountState(1, 2, 10 * i, (i, -i), i, secrets.randbelow(R)) for i in range(3)]
-    tree = MerkleTree.from_leaves([s.leaf() for s in states], 4)
-    s = states[2]
-    incl = {
-        "account": 2,
-        "root": str(tree.root),
-        "leaf": str(s.leaf()),
-        "siblings": [str(x) for x in tree.path(2).siblings],
-        "opening": {
-            "pub_x": "1",
-            "pub_y": "2",
-            "balance": str(s.balance),
-            "positions": [str(p) for p in s.positions],
-            "nonce": s.nonce,
-            "blinding": str(s.blinding),
-        },
-    }
-    assert verify_inclusion(incl)
-    assert not verify_inclusion({**incl, "account": 1})
-    assert not verify_inclusion({**incl, "root": str(tree.root + 1)})
-    assert not verify_inclusion({**incl, "opening": {**incl["opening"], "nonce": 0}})
-
-
 def test_write_export_refuses_gaps_and_broken_chains(tmp_path: Path) -> None:
     r = {"account": "1", "fill": "2", "order": "3"}
     r2 = {"account": "1", "fill": "2", "order": "4"}
@@ -167,7 +142,11 @@ def test_write_export_refuses_gaps_and_broken_chains(tmp_path: Path) -> None:
 def test_sdk_seals_slotted_orders_to_the_operator() -> None:
     """The client signs h = order_hash and seals the slotted plaintext to /v1/info's box key."""
     box = BoxKey.generate()
-    info = {"exchange_id": "darkpool-dev", "operator_box_public_key": bytes(box.public_key).hex()}
+    info = {
+        "exchange_id": "darkpool-dev",
+        "state": "slots",
+        "operator_box_public_key": bytes(box.public_key).hex(),
+    }
     http = httpx.Client(
         base_url="http://x", transport=httpx.MockTransport(lambda r: httpx.Response(200, json=info))
     )

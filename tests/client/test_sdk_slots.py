@@ -18,7 +18,7 @@ import pytest
 from nacl.public import PrivateKey as BoxKey
 from nacl.public import SealedBox
 
-from client.sdk import ClientError, DarkpoolClient
+from client.sdk import ClientError, DarkpoolClient, UnsupportedExchange
 from client.slots import OrderIds, SlotsBusy, verify_slots_inclusion
 from prover.account_book import AccountBook, slots_opening
 from prover.circuits import load_params
@@ -42,7 +42,7 @@ SLOT_LEVELS = 1  # the test profile: 4 slots per account
 class FakeSlotsServer:
     """The slots wire of /v1/info, /v1/orders(/batch), cancel and the account view."""
 
-    def __init__(self, state: str = "slots") -> None:
+    def __init__(self, state: str | None = "slots") -> None:
         self.box = BoxKey.generate()
         self.state = state
         self.orders: dict[int, tuple[SlottedOrder, str]] = {}  # h -> (terms, status)
@@ -165,7 +165,7 @@ def test_order_ids_increase_skip_live_slots_and_recycle() -> None:
 def test_sdk_submits_slotted_orders_with_fresh_ids_and_cancels_them() -> None:
     server = FakeSlotsServer()
     client = client_for(server)
-    assert client.state == "slots" and client.slots
+    assert client.state == "slots"
     server.orders[123] = (
         SlottedOrder(1, NOW + 50, 0, 0, 1, 10, NOW + 1),
         "filled",
@@ -207,13 +207,18 @@ def test_sdk_batch_submit_gives_each_order_its_own_id() -> None:
     assert result["results"][4]["detail"].startswith("slot 0 still holds live order")
 
 
-def test_list_state_client_refuses_slot_fields() -> None:
-    client = client_for(FakeSlotsServer(state="list"))
-    assert not client.slots
-    with pytest.raises(ValueError, match="slots state"):
-        client.submit_order(KEY, 1, 0, 0, 1, 60_000, NOW + 60, order_id=5)
-    with pytest.raises(ValueError, match="order's index"):
-        client.cancel(KEY, 7)
+def test_a_server_not_on_the_slots_state_is_refused_in_one_line() -> None:
+    """A server on the retired list state (``state`` "list", or none: older servers) is
+    refused before anything is signed or sent: one line naming the state."""
+    for state in ("list", None):
+        server = FakeSlotsServer(state=state)
+        client = client_for(server)
+        with pytest.raises(UnsupportedExchange) as err:
+            client.submit_order(KEY, 1, 0, 0, 1, 60_000, NOW + 60)
+        message = str(err.value)
+        assert "\n" not in message and "'list' ledger state" in message
+        assert "list-state ledgers are no longer supported" in message
+        assert server.requests == ["GET /v1/info"]  # nothing else was sent
 
 
 def test_slots_inclusion_is_checked_on_the_quaternary_tree() -> None:

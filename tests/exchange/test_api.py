@@ -1,4 +1,5 @@
-"""The REST API end to end over a fresh database, SQLite and PostgreSQL (test profile, real proofs).
+"""The REST API end to end over a fresh database, SQLite and PostgreSQL (test profile, real proofs,
+the recycling-order "slots" state).
 
 One module-scoped app: genesis, two traders opened through the API, every bad
 request answered 4xx with nothing changed (roots, ledger length and pending
@@ -19,13 +20,14 @@ import pytest
 from fastapi.testclient import TestClient
 from nacl.public import PublicKey, SealedBox
 
-from client.sdk import ClientError, DarkpoolClient, verify_inclusion
+from client.sdk import ClientError, DarkpoolClient
 from exchange.api.main import create_app
 from exchange.core.config import Settings
 from tests.conftest import BACKENDS, fresh_database
 from verifier import auth, groth16
+from verifier.account_state import SlottedOrder, order_hash
 from verifier.eddsa import PrivateKey, signature_to_dict
-from verifier.encoding import BUY, SELL, Order, order_commitment
+from verifier.encoding import BUY, SELL
 from verifier.field import R
 from verifier.ledger import check_proofs
 from verifier.source import DirectorySource, replay_source
@@ -42,15 +44,18 @@ class Env:
         self.bob = PrivateKey.generate()
         self.a = -1
         self.b = -1
+        self.next_id = 1_000  # order ids of hand-made orders (the SDK's own start lower)
 
     def state(self) -> tuple[Any, ...]:
         roots = self.client.roots()
         health = self.client.health()
         return (roots["roots"], roots["ledger_index"], health["pending_orders"])
 
-    def order(self, key: PrivateKey, **terms: int) -> Order:
+    def order(self, key: PrivateKey, **terms: int) -> SlottedOrder:
+        self.next_id += 1
         base = {
             "account": self.a,
+            "order_id": self.next_id,
             "market": 0,
             "side": BUY,
             "size": 2,
@@ -59,7 +64,7 @@ class Env:
             "salt": secrets.randbelow(R),
         }
         base.update(terms)
-        return Order(**base)
+        return SlottedOrder(**base)  # type: ignore[arg-type]
 
     def seal_raw(self, plaintext: bytes) -> str:
         box = SealedBox(PublicKey(bytes.fromhex(self.client.info()["operator_box_public_key"])))
@@ -71,7 +76,6 @@ def env(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
     data = tmp_path_factory.mktemp("darkpool-api")
     with fresh_database(request.param, data) as url:
         settings = Settings(
-            state="list",  # list state pinned: order-list indices, binary inclusion paths, settle_batch
             data_dir=data,
             database_url=url,
             batch_interval_s=0,
@@ -97,8 +101,10 @@ def test_public_views(env: Env) -> None:
     kinds = [e["kind"] for e in page["entries"]]
     assert kinds == ["genesis", "account_op", "account_op", "account_op"]
     assert c.ledger(2, 1)["entries"][0]["index"] == 2
-    vk = c.vkey("settle_batch")
-    assert groth16.vkey_hash(vk) == info["vkey_hashes"]["settle_batch"]
+    assert info["state"] == "slots"
+    for statement in ("order_ops", "settle_fills"):
+        assert groth16.vkey_hash(c.vkey(statement)) == info["vkey_hashes"][statement]
+    assert env.http.get("/v1/vkeys/settle_batch").status_code == 404  # a retired statement
     assert env.http.get("/v1/vkeys/nope").status_code == 404
     assert env.http.get("/v1/ledger/999").status_code == 404
     assert env.http.get("/docs").status_code == 200
@@ -115,16 +121,16 @@ def test_bad_requests_change_nothing(env: Env) -> None:
         assert isinstance(detail, str) and needle in detail
 
     good = env.order(env.alice)
-    h = order_commitment(c.tags.order, good)
+    h = order_hash(c.tags.order, good)
     sig = env.alice.sign(h)
     post = lambda body: http.post("/v1/orders", json=body)  # noqa: E731
     refused(400, post({"commitment": str(h), "ciphertext": "%%%not base64"}), "base64")
     junk = base64.b64encode(secrets.token_bytes(120)).decode()
     refused(400, post({"commitment": str(h), "ciphertext": junk}), "does not open")
     refused(400, post({"commitment": str(h), "ciphertext": env.seal_raw(b"{not json")}))
-    _, other = c.seal(env.order(env.alice), env.alice)
+    _, other = c.seal_slotted(env.order(env.alice), env.alice)
     refused(422, post({"commitment": str(h), "ciphertext": other}), "commitment does not match")
-    forged = env.seal_raw(auth.order_plaintext(good, env.bob.sign(h)))
+    forged = env.seal_raw(auth.slotted_order_plaintext(good, env.bob.sign(h)))
     refused(422, post({"commitment": str(h), "ciphertext": forged}), "signature")
     for terms, status, needle in (
         ({"market": 7}, 422, "market"),
@@ -135,9 +141,9 @@ def test_bad_requests_change_nothing(env: Env) -> None:
         ({"size": 10_000}, 422, "margin"),
     ):
         bad = env.order(env.alice, **terms)
-        hb, ct = c.seal(bad, env.alice)
+        hb, ct = c.seal_slotted(bad, env.alice)
         refused(status, post({"commitment": str(hb), "ciphertext": ct}), needle)
-    beyond = json.loads(auth.order_plaintext(good, sig))
+    beyond = json.loads(auth.slotted_order_plaintext(good, sig))
     beyond["order"]["salt"] = str(R)
     refused(
         400, post({"commitment": str(h), "ciphertext": env.seal_raw(json.dumps(beyond).encode())})
@@ -217,20 +223,25 @@ def test_bad_requests_change_nothing(env: Env) -> None:
     assert env.state() == before
 
     # a replayed order: the first copy is accepted, the copy changes nothing
-    accepted = c.submit_sealed(h, env.seal_raw(auth.order_plaintext(good, sig)))
+    accepted = c.submit_sealed(h, env.seal_raw(auth.slotted_order_plaintext(good, sig)))
     assert accepted["status"] == "listed"
     after_first = env.state()
     assert after_first != before
     refused(
         409,
-        post({"commitment": str(h), "ciphertext": env.seal_raw(auth.order_plaintext(good, sig))}),
+        post(
+            {
+                "commitment": str(h),
+                "ciphertext": env.seal_raw(auth.slotted_order_plaintext(good, sig)),
+            }
+        ),
     )
     assert env.state() == after_first
     # cancel it (signed), and a forged cancel is refused
     with pytest.raises(ClientError) as err:
-        c.cancel(env.bob, h, accepted["order_index"])
+        c.cancel(env.bob, h)
     assert err.value.status == 401
-    assert c.cancel(env.alice, h, accepted["order_index"])["status"] == "cancelled"
+    assert c.cancel(env.alice, h)["status"] == "cancelled"
     assert c.order_status(env.alice, env.a, h)["status"] == "cancelled"
 
 
@@ -244,8 +255,10 @@ def test_trade_batch_solvency_and_export(env: Env, tmp_path: Path) -> None:
     assert result["fills"] == 1 and result["volume"][0] == "2"
     entry = c.ledger(result["entry_index"], 1)["entries"][0]
     assert entry["kind"] == "batch"
-    vk = groth16.prepare(groth16.VerificationKey.from_snarkjs(c.vkey("settle_batch")))
+    statements = [p["statement"] for p in entry["proofs"]]
+    assert "order_ops" in statements and "settle_fills" in statements
     for p in entry["proofs"]:
+        vk = groth16.prepare(groth16.VerificationKey.from_snarkjs(c.vkey(p["statement"])))
         proof = groth16.Proof.from_snarkjs(p["proof"])
         assert groth16.verify(vk, proof, [int(x) for x in p["public_signals"]])
     buy_view = c.order_status(env.alice, env.a, int(buy["commitment"]))
@@ -258,14 +271,15 @@ def test_trade_batch_solvency_and_export(env: Env, tmp_path: Path) -> None:
     # inclusion under the current root and under an older one
     old_root = int(c.ledger(3, 1)["entries"][0]["roots_after"]["account"])
     now_incl = c.inclusion(env.alice, env.a)
-    assert verify_inclusion(now_incl, env.alice.public_key())
+    assert c.check_inclusion(now_incl, env.alice.public_key())
+    assert not c.check_inclusion(now_incl, env.bob.public_key())
     assert now_incl["root"] == c.roots()["roots"]["account"]
     assert now_incl["leaf"] == alice["leaf"]
     old_incl = c.inclusion(env.alice, env.a, old_root)
-    assert int(old_incl["root"]) == old_root and verify_inclusion(old_incl)
+    assert int(old_incl["root"]) == old_root and c.check_inclusion(old_incl)
     assert old_incl["opening"]["balance"] == "1000000"
     tampered = dict(old_incl, opening=dict(old_incl["opening"], balance="999999"))
-    assert not verify_inclusion(tampered)
+    assert not c.check_inclusion(tampered)
     with pytest.raises(ClientError) as err:
         c.inclusion(env.alice, env.a, 12345)
     assert err.value.status == 404

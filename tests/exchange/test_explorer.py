@@ -1,6 +1,6 @@
 """The web explorer and the self-check page, against a live server with real proofs.
 
-One module-scoped world on the list state: ``darkpool serve``'s app under
+One module-scoped world on the recycling-order ("slots") state: ``darkpool serve``'s app under
 uvicorn on a loopback port, two traders, two proven batches on two markets, a solvency proof and a
 stress test. Plain-HTTP tests check the server-rendered pages (paging, empty
 states, 400/404 pages, no private data). Browser tests drive Debian's
@@ -8,10 +8,8 @@ states, 400/404 pages, no private data). Browser tests drive Debian's
 the explorer lists the batches with JavaScript disabled, a tampered ledger
 shows a failed verification naming the entry, and the self-check accepts a
 real opening (from a file, and fetched with a request signed in the browser)
-and rejects one with a changed balance. A second, smaller world runs the
-recycling-order ("slots") state (two opens, no batch): its pages, its
-verification and the browser self-check of a quaternary opening (accepted; a
-changed funding checkpoint rejected).
+and rejects one with a changed balance or funding checkpoint (the quaternary
+opening of the slots state).
 Screenshots go to ``test-artifacts/explorer/`` (gitignored).
 
 Without ``/usr/bin/chromium`` the browser tests skip with the reason, except
@@ -82,18 +80,16 @@ def _wait_job(c: DarkpoolClient, job: dict[str, Any]) -> dict[str, Any]:
 
 
 @contextmanager
-def _opened_world(data: Path, state: str, seeds: tuple[bytes, bytes]) -> Iterator[World]:
-    """A service on ``state`` under uvicorn with two accounts opened (1,000,000 each)."""
-    settings = Settings(
-        data_dir=data, batch_interval_s=0, operator_token=TOKEN, oracle_step_bps=0, state=state
-    )
+def _opened_world(data: Path, seeds: tuple[bytes, bytes]) -> Iterator[World]:
+    """A service under uvicorn with two accounts opened (1,000,000 each)."""
+    settings = Settings(data_dir=data, batch_interval_s=0, operator_token=TOKEN, oracle_step_bps=0)
     service = Service(settings)
     app = create_app(settings, service=service)
     # the lifespan builds the circuits when the cache is cold
     with serve_app(app, ready="started", limit_s=1800) as url:
         client = DarkpoolClient(url)
         try:
-            assert client.state == state
+            assert client.info()["state"] == "slots"
             alice, bob = PrivateKey(seeds[0]), PrivateKey(seeds[1])
             a = client.open_account(alice, 1_000_000)
             b = client.open_account(bob, 1_000_000)
@@ -104,10 +100,10 @@ def _opened_world(data: Path, state: str, seeds: tuple[bytes, bytes]) -> Iterato
 
 @pytest.fixture(scope="module")
 def w(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    # list state pinned: the pages are checked against list-state entries and openings
-    # (binary account tree, settle_batch); the slots state has its own world (slots_world) below
+    # Set up before the browser fixture, so that it stops after the module's browser:
+    # Service.stop kills this process's children, which would include a running chromium.
     data = tmp_path_factory.mktemp("darkpool-explorer")
-    with _opened_world(data, "list", (b"\x11" * 32, b"\x12" * 32)) as world:
+    with _opened_world(data, (b"\x11" * 32, b"\x12" * 32)) as world:
         client, alice, bob, a, b = world.client, world.alice, world.bob, world.a, world.b
         expiry = int(time.time()) + 3600
         client.submit_order(alice, a, 0, BUY, 3, 61_000, expiry)
@@ -140,7 +136,8 @@ def test_pages_render_public_data_without_javascript(w: World) -> None:
     rows = re.findall(r'<tr class="entry kind-batch" data-index="(\d+)"', ledger)
     assert sorted(int(i) for i in rows) == sorted(w.batch_entries)
     entry = get(w, f"/explorer/ledger/{w.batch_entries[0]}").text
-    assert "settle_batch" in entry and "proven" in entry
+    assert "<code>order_ops</code>" in entry and "<code>settle_fills</code>" in entry
+    assert "proven" in entry
     assert "BTC-PERP: 2" in entry  # volume of the first batch, market 0, in lots
     second = w.service.op.ledger.entries[w.batch_entries[1]]
     mark = views.oracle_marks(second.body["oracle"])[1]
@@ -194,7 +191,7 @@ def test_paging_and_bad_queries(w: World) -> None:
 
 
 def test_empty_exchange_shows_empty_states(tmp_path: Path) -> None:
-    settings = Settings(data_dir=tmp_path, batch_interval_s=0, operator_token=TOKEN, state="list")
+    settings = Settings(data_dir=tmp_path, batch_interval_s=0, operator_token=TOKEN)
     with TestClient(create_app(settings)) as http:
         for path, marker in (
             ("/explorer", 'id="no-batches"'),
@@ -219,34 +216,15 @@ def test_unknown_entry_kinds_are_shown_with_kind_and_roots(w: World) -> None:
     assert views.risk_entries([fake], "rebat")[0].index == 99
 
 
-# ---------------------------------------------------------------- slots state
-#
-# A second, small world on the slots state. Set up here, before the first browser test, so
-# that it stops after the module's browser: Service.stop kills this process's children,
-# which would include a still-running chromium.
-
-
-@pytest.fixture(scope="module")
-def slots_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    """A service on the recycling-order ("slots") state with two opened accounts and no batch:
-    cheap (two account_update proofs), enough for the slots pages and the slots self-check."""
-    data = tmp_path_factory.mktemp("darkpool-explorer-slots")
-    with _opened_world(data, "slots", (b"\x21" * 32, b"\x22" * 32)) as world:
-        yield world
-
-
-def test_slots_pages_without_javascript(slots_world: World) -> None:
-    overview = get(slots_world, "/explorer").text
+def test_slots_pages_without_javascript(w: World) -> None:
+    overview = get(w, "/explorer").text
     assert re.search(r'id="ledger-state">slots', overview)
     assert 'id="slots-roots"' in overview and "<th>fill root</th>" not in overview
-    last = len(slots_world.service.op.ledger) - 1
-    entry = get(slots_world, f"/explorer/ledger/{last}").text
+    opens = [e.index for e in w.service.op.ledger.entries if e.kind == "account_op"]
+    entry = get(w, f"/explorer/ledger/{opens[-1]}").text  # the world's account ops are opens
     assert "<code>account_update</code>" in entry and "open account" in entry
-    for page in ("/explorer/ledger", "/explorer/solvency", "/explorer/charts", "/explorer/risk"):
-        r = get(slots_world, page)
-        assert r.status_code == 200 and 'id="error"' not in r.text, page
-    check = get(slots_world, "/explorer/self-check").text
-    levels = slots_world.service.op.params.account_depth // 2
+    check = get(w, "/explorer/self-check").text
+    levels = w.service.op.params.account_depth // 2
     assert 'data-state="slots"' in check and f'data-depth="{levels}"' in check
 
 
@@ -423,15 +401,9 @@ def test_browser_self_check_accepts_real_opening_rejects_changed_balance(
     ctx.close()
 
 
-def test_browser_slots_verification_and_self_check(
-    slots_world: World, browser: Any, tmp_path: Path
+def test_browser_self_check_of_the_quaternary_opening(
+    w: World, browser: Any, tmp_path: Path
 ) -> None:
-    w = slots_world
-    length = lambda: len(w.service.op.ledger)  # noqa: E731
-    w.app.state.explorer_verifier = VerificationRunner(w.service.op.export, length, cooldown_s=0)
-    text = _verify_in_browser(w, browser, "slots-verify-valid.png")
-    assert "VALID" in text and "INVALID" not in text
-
     ctx = browser.new_context()
     page = ctx.new_page()
     page.goto(w.url + "/explorer/self-check")

@@ -35,9 +35,7 @@ from prover.account_book import slots_opening
 from tests.exchange.slots_ledger import BATCH, CANCEL, FUNDING, SOLVENCY, SlotsLedger
 from tests.subprocesses import PROJECT_ROOT, run_json
 from verifier.account_state import AccountRecord, account_state_leaf
-from verifier.encoding import AccountState, account_leaf
 from verifier.inclusion_slots import parse_slots_opening
-from verifier.merkle import MerkleTree
 from verifier.params import BALANCE_BITS, FUNDING_BITS, NONCE_BITS, POSITION_BITS
 from verifier.quadtree import QuadTree, quad_root
 
@@ -208,30 +206,6 @@ def test_inclusion_js_refuses_malformed_slots_openings_with_a_reason() -> None:
     assert "signed 64-bit" in reasons[4]
     assert "one funding checkpoint per market" in reasons[5]
     assert "order_root must be an integer" in reasons[6]
-    # A list-ledger page refuses the quaternary path instead of hashing it.
-    (wrong_state,) = run_inclusion_js("list", 4, [good])
-    assert "binary" in wrong_state["error"]
-
-
-def test_inclusion_js_list_opening_still_hashes_the_binary_path() -> None:
-    state = AccountState(pub_x=7, pub_y=8, balance=-5, positions=(3, -2), nonce=4, blinding=99)
-    leaves = [11, 12, account_leaf(state), 13]
-    tree = MerkleTree.from_leaves(leaves, 4)
-    case = {
-        "account": 2,
-        "root": str(tree.root),
-        "siblings": [str(s) for s in tree.path(2).siblings],
-        "opening": {
-            "pub_x": "7",
-            "pub_y": "8",
-            "balance": "-5",
-            "positions": [3, -2],
-            "nonce": 4,
-            "blinding": "99",
-        },
-    }
-    (result,) = run_inclusion_js("list", 4, [case])
-    assert (int(result["leaf"]), int(result["root"])) == (account_leaf(state), tree.root)
 
 
 # ---------------------------------------------------------------- pages on the real slots ledger

@@ -11,6 +11,7 @@ import asyncio
 import json
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -96,6 +97,40 @@ def test_bad_settings_while_loading_fail_health_and_stop(
     assert status == 503 and body["status"] == "failed" and body["setup"]["error"]
     status, body = _call(app, "/v1/orders")
     assert status == 503 and "failed to set up" in body["detail"]
+
+
+def test_the_list_state_is_refused_in_one_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """``DARKPOOL_STATE=list`` fails the server's load in one line; ``Settings(state="list")``
+    is a validation error; a database whose genesis is a list-state ledger (no ``state``) is
+    refused when the service opens it, before any setup."""
+    from pydantic import ValidationError
+
+    from exchange.core.config import LIST_STATE_REFUSAL, Settings
+    from exchange.service import Service
+    from exchange.store import Store
+
+    monkeypatch.setenv("DARKPOOL_STATE", "list")
+    app = LazyExchange()
+    app.on_failure = lambda: None
+    app.load()
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "DARKPOOL_STATE" in err[0] and LIST_STATE_REFUSAL in err[0]
+    monkeypatch.delenv("DARKPOOL_STATE")
+    with pytest.raises(ValidationError, match="list-state ledgers are no longer supported"):
+        Settings(state="list")  # type: ignore[arg-type]
+
+    url = f"sqlite:///{(tmp_path / 'old.sqlite3').resolve()}"
+    store = Store(url)
+    store.write(entries=[{"index": 0, "kind": "genesis", "exchange_id": "darkpool-dev"}])
+    store.close()
+    svc = Service(Settings(data_dir=tmp_path, database_url=url, operator_token="t" * 20))
+    with pytest.raises(ValueError) as refused:
+        svc.open()
+    message = str(refused.value)
+    assert "\n" not in message and "genesis names the list state" in message
+    assert LIST_STATE_REFUSAL in message
 
 
 def test_serve_turns_the_risk_rules_on_unless_the_environment_says_otherwise(

@@ -131,7 +131,7 @@ def _common(service: Service) -> dict[str, Any]:
         "exchange_id": service.op.exchange_id,
         "markets": views.markets(entries[0]),
         "entries_total": len(entries),
-        "state": views.ledger_state(entries[0]),
+        "state": views.SLOTS_STATE,
     }
 
 
@@ -145,12 +145,10 @@ def overview(request: Request, service: ServiceDep) -> HTMLResponse:
         request,
         "overview.html",
         title="Overview",
-        latest=views.entry_row(latest, index.state),
+        latest=views.entry_row(latest),
         latest_roots=latest.roots_after,
         counts=counts,
-        batches=[
-            views.entry_row(entries[i], index.state) for i in index.of_kind("batch")[-5:][::-1]
-        ],
+        batches=[views.entry_row(entries[i]) for i in index.of_kind("batch")[-5:][::-1]],
         solvency=solvency[-1] if solvency else None,
         unknown=[k for k in counts if k not in views.KNOWN_KINDS],
         **_common(service),
@@ -172,7 +170,7 @@ def ledger(request: Request, service: ServiceDep) -> HTMLResponse:
         return _error(request, 404, f"offset {offset} is past the end ({total} entries)")
     # newest first: the page is positions[total-1-offset] down to positions[total-offset-limit]
     chosen = positions[max(total - offset - limit, 0) : total - offset]
-    page = [views.entry_row(entries[i], index.state) for i in reversed(chosen)]
+    page = [views.entry_row(entries[i]) for i in reversed(chosen)]
     return _page(
         request,
         "ledger.html",
@@ -200,7 +198,6 @@ def entry(request: Request, index: str, service: ServiceDep) -> HTMLResponse:
     if not 0 <= i < len(entries):
         return _error(request, 404, f"ledger entry {i} does not exist ({len(entries)} entries)")
     e = entries[i]
-    state = ledger_index.state
     order_entry = None
     if e.kind == "cancel":
         order_entry = views.find_order(
@@ -210,10 +207,10 @@ def entry(request: Request, index: str, service: ServiceDep) -> HTMLResponse:
         request,
         "entry.html",
         title=f"Entry {i}",
-        row=views.entry_row(e, state),
+        row=views.entry_row(e),
         # batch id and volume have their own rows
         details=[d for d in views.scalar_details(e.body) if d[0] not in ("batch_id", "volume")],
-        parts=views.batch_parts(e.body, state) if e.kind == "batch" else [],
+        parts=views.batch_parts(e.body) if e.kind == "batch" else [],
         order_entry=order_entry,
         solvency=views.solvency_rows([e])[0] if e.kind == "solvency" else None,
         prev=i - 1 if i > 0 else None,
@@ -296,7 +293,7 @@ def risk(request: Request, service: ServiceDep) -> HTMLResponse:
 
     def of(word: str) -> list[views.EntryRow]:
         positions = sorted(i for k, ps in index.by_kind.items() if word in k for i in ps)
-        return [views.entry_row(entries[i], index.state) for i in positions[-PAGE_MAX:]]
+        return [views.entry_row(entries[i]) for i in positions[-PAGE_MAX:]]
 
     sections = [
         ("Health sweeps", of("sweep")),
@@ -349,7 +346,7 @@ def self_check(request: Request, service: ServiceDep) -> HTMLResponse:
             "funding": FUNDING_BITS,
         },
         # the slots account tree is quaternary: account_depth / 2 levels of 4 children
-        depth=depth // 2 if common["state"] == views.SLOTS_STATE else depth,
+        depth=depth // 2,
         **common,
     )
 

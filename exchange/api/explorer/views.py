@@ -21,27 +21,19 @@ from typing import Any
 from verifier.export import LedgerEntry, Roots
 from verifier.oracle import OracleFormatError, stressed_prices
 
-#: The ledger's states (genesis ``"state"``; absent means ``list``): verifier.ledger.genesis.
-LIST_STATE, SLOTS_STATE = "list", "slots"
-# Which statement proves each kind of entry, per ledger state (docs/ledger.md,
-# verifier.ledger.genesis.LEDGER_STATES); kinds absent here need no proof. A slots batch
-# names each proof's statement (order_ops / settle_fills); the breakdown comes from those.
-PROVEN_BY: dict[str, dict[str, str]] = {
-    LIST_STATE: {
-        "account_op": "account_op",
-        "batch": "settle_batch",
-        "solvency": "solvency_chunk",
-        "sweep": "health_sweep",
-        "liquidation": "liquidate",
-    },
-    SLOTS_STATE: {
-        "account_op": "account_update",
-        "batch": "order_ops/settle_fills",
-        "solvency": "solvency_walk",
-        "sweep": "health_sweep_staged",
-        "liquidation": "liquidate_staged",
-        "deleverage": "deleverage",
-    },
+#: The ledger state the explorer shows (genesis ``"state"``): the recycling-order state,
+#: the only one the service runs (list-state ledgers are no longer supported).
+SLOTS_STATE = "slots"
+# Which statement proves each kind of entry (docs/ledger.md); kinds absent here need no
+# proof. A batch names each proof's statement (order_ops / settle_fills); the breakdown
+# comes from those.
+PROVEN_BY: dict[str, str] = {
+    "account_op": "account_update",
+    "batch": "order_ops/settle_fills",
+    "solvency": "solvency_walk",
+    "sweep": "health_sweep_staged",
+    "liquidation": "liquidate_staged",
+    "deleverage": "deleverage",
 }
 KNOWN_KINDS = (
     "genesis",
@@ -106,14 +98,8 @@ class ProofStatus:
     parts: tuple[tuple[str, int], ...] = ()
 
 
-def ledger_state(genesis: LedgerEntry | Mapping[str, Any]) -> str:
-    """``"slots"`` or ``"list"`` from the genesis entry (or its body); absent means list."""
-    body = genesis.body if isinstance(genesis, LedgerEntry) else genesis
-    return SLOTS_STATE if body.get("state") == SLOTS_STATE else LIST_STATE
-
-
-def proof_status(kind: str, body: Mapping[str, Any], state: str = LIST_STATE) -> ProofStatus:
-    statement = PROVEN_BY.get(state, PROVEN_BY[LIST_STATE]).get(kind)
+def proof_status(kind: str, body: Mapping[str, Any]) -> ProofStatus:
+    statement = PROVEN_BY.get(kind)
     count = 1 if "proof" in body else 0
     per_statement: dict[str, int] = {}
     for key in ("proofs", "chunks", "steps", "trades"):
@@ -192,18 +178,16 @@ class EntryRow:
     details: list[tuple[str, str]] = field(default_factory=list)
 
 
-def _roots(before: Roots, after: Roots, state: str) -> tuple[dict[str, str], dict[str, str]]:
-    """The roots a row shows, before and after. Under slots the order and fill roots are
+def _roots(before: Roots, after: Roots) -> tuple[dict[str, str], dict[str, str]]:
+    """The roots a row shows, before and after. The order and fill roots are
     always 0 (orders live in each account's leaf, fills settle into the account tree): shown
     only where one is not 0, which no valid slots ledger has, so such a cheat stays visible."""
     b, a = (
         {"account": str(r.account), "fill": str(r.fill), "order": str(r.order)}
         for r in (before, after)
     )
-    if state == SLOTS_STATE:
-        keys = [k for k in b if k == "account" or b[k] != "0" or a[k] != "0"]
-        b, a = {k: b[k] for k in keys}, {k: a[k] for k in keys}
-    return b, a
+    keys = [k for k in b if k == "account" or b[k] != "0" or a[k] != "0"]
+    return {k: b[k] for k in keys}, {k: a[k] for k in keys}
 
 
 def _count(values: object) -> int:
@@ -211,10 +195,10 @@ def _count(values: object) -> int:
     return sum(1 for v in ints(values) if v != 0) if isinstance(values, list) else 0
 
 
-def _batch_summary(body: Mapping[str, Any], state: str) -> str:
+def _batch_summary(body: Mapping[str, Any]) -> str:
     text = f"batch {body.get('batch_id', '?')}"
     proofs = body.get("proofs")
-    if state != SLOTS_STATE or not isinstance(proofs, list):
+    if not isinstance(proofs, list):
         return text
     ops = [p for p in proofs if isinstance(p, Mapping) and p.get("statement") == "order_ops"]
     groups = sum(
@@ -226,10 +210,10 @@ def _batch_summary(body: Mapping[str, Any], state: str) -> str:
     return f"{text}: {placed}{cancels} cancelled, {groups} fill group{'s' * (groups != 1)}"
 
 
-def _summary(kind: str, body: Mapping[str, Any], state: str = LIST_STATE) -> str:
+def _summary(kind: str, body: Mapping[str, Any]) -> str:
     if kind == "genesis":
         text = f"exchange {body.get('exchange_id', '?')}, {len(body.get('markets') or [])} markets"
-        return text + (", recycling-order (slots) state" if state == SLOTS_STATE else "")
+        return text + ", recycling-order (slots) state"
     if kind == "account_op":
         op = body.get("op", "?")
         amount = body.get("amount")
@@ -241,7 +225,7 @@ def _summary(kind: str, body: Mapping[str, Any], state: str = LIST_STATE) -> str
     if kind == "cancel":
         return f"cancel of the order with commitment {short(body.get('commitment', '?'))}"
     if kind == "batch":
-        return _batch_summary(body, state)
+        return _batch_summary(body)
     if kind == "funding":
         return "funding index update (cumulative, per market)"
     if kind == "sweep":
@@ -268,22 +252,22 @@ def _summary(kind: str, body: Mapping[str, Any], state: str = LIST_STATE) -> str
     return f"{kind} entry"
 
 
-def entry_row(entry: LedgerEntry, state: str = LIST_STATE) -> EntryRow:
-    """``entry`` as a table row; ``state`` is the ledger's (``ledger_state`` of its genesis)."""
+def entry_row(entry: LedgerEntry) -> EntryRow:
+    """``entry`` as a table row."""
     body = entry.body
     kind = entry.kind
     marks = oracle_marks(body.get("oracle"))
     batch_id = body.get("batch_id")
-    before, after = _roots(entry.roots_before, entry.roots_after, state)
+    before, after = _roots(entry.roots_before, entry.roots_after)
     return EntryRow(
         index=entry.index,
         kind=kind,
         known=kind in KNOWN_KINDS,
-        summary=_summary(kind, body, state),
+        summary=_summary(kind, body),
         roots_before=before,
         roots_after=after,
         changed=[k for k in before if before[k] != after[k]],
-        proof=proof_status(kind, body, state),
+        proof=proof_status(kind, body),
         batch_id=batch_id if isinstance(batch_id, int) else None,
         marks=marks if kind in ("batch", "funding", "sweep", "liquidation", "deleverage") else [],
         volume=ints(body.get("volume")) if kind == "batch" else [],
@@ -305,9 +289,9 @@ class BatchPart:
     account_root_after: str
 
 
-def batch_parts(body: Mapping[str, Any], state: str = LIST_STATE) -> list[BatchPart]:
+def batch_parts(body: Mapping[str, Any]) -> list[BatchPart]:
     proofs = body.get("proofs")
-    default = PROVEN_BY.get(state, PROVEN_BY[LIST_STATE])["batch"]
+    default = PROVEN_BY["batch"]
     out = []
     for p in proofs if isinstance(proofs, list) else []:
         if not isinstance(p, Mapping):
@@ -504,13 +488,10 @@ class LedgerIndex:
         self.by_kind: dict[str, list[int]] = {}
         self.account_roots: dict[int, int] = {}
         self.opened: dict[int, int] = {}  # account -> index of its open entry
-        self.state = LIST_STATE  # from the genesis entry
 
     def update(self, entries: Sequence[LedgerEntry]) -> "LedgerIndex":
         with self._lock:
             for e in entries[self.seen :]:
-                if e.kind == "genesis":
-                    self.state = ledger_state(e)
                 self.by_kind.setdefault(e.kind, []).append(e.index)
                 self.account_roots.setdefault(e.roots_after.account, e.index)
                 b = e.body

@@ -27,7 +27,6 @@ from exchange.models import (
     WithdrawRequest,
 )
 from exchange.service.results import AccountOpDone
-from verifier.account_state import AccountRecord
 
 router = APIRouter(prefix="/accounts", tags=["accounts"])
 _SIGNED = (Unauthenticated, Forbidden, NotFound)
@@ -95,7 +94,6 @@ def account_view(account: int, caller: AuthAccount, service: ServiceDep) -> Acco
     _own(account, caller)
     r = service.account_view(account)
     s = r.state
-    slots = s if isinstance(s, AccountRecord) else None
     return AccountView(
         account=r.index,
         pubkey=PublicKeyModel(x=str(s.pub_x), y=str(s.pub_y)),
@@ -105,8 +103,8 @@ def account_view(account: int, caller: AuthAccount, service: ServiceDep) -> Acco
         blinding=str(s.blinding),
         leaf=str(s.leaf()),
         account_root=str(r.account_root),
-        checkpoints=[str(c) for c in slots.checkpoints] if slots else None,
-        order_root=str(slots.order_root) if slots else None,
+        checkpoints=[str(c) for c in s.checkpoints],
+        order_root=str(s.order_root),
         orders=[order_view_model(o) for o in r.orders],
         liquidations=list(r.liquidations),
     )
@@ -125,6 +123,6 @@ def inclusion(
         account=r.index,
         root=str(r.root),
         leaf=str(r.leaf),
-        siblings=[str(x) if isinstance(x, int) else [str(y) for y in x] for x in r.siblings],
+        siblings=[[str(y) for y in x] for x in r.siblings],
         opening=dict(r.opening),
     )

@@ -27,14 +27,12 @@ from exchange.models import (
     SubmitOrdersRequest,
 )
 from exchange.service.results import OrderStatus
-from verifier.account_state import SlottedOrder
 
 router = APIRouter(prefix="/orders", tags=["orders"])
 
 
 def order_view_model(s: OrderStatus) -> OrderView:
     o = s.order
-    slotted = o if isinstance(o, SlottedOrder) else None
     return OrderView(
         commitment=str(s.commitment),
         status=s.status,
@@ -46,8 +44,8 @@ def order_view_model(s: OrderStatus) -> OrderView:
         limit_price=str(o.limit_price),
         expiry=o.expiry,
         filled=str(s.filled),
-        order_id=slotted.order_id if slotted else None,
-        reduce_only=slotted.reduce_only if slotted else None,
+        order_id=o.order_id,
+        reduce_only=o.reduce_only,
         holds_slot=s.holds_slot,
         reason=s.reason,
     )

@@ -1,14 +1,12 @@
 // darkpool self-check, the pure part: parse an account opening and hash leaf -> root.
 // Shared by the page (selfcheck.js) and tests/exchange/test_explorer_slots.py, which runs
 // this file in node on openings built by the Python verifier and compares the results.
-// Mirrors, and must stay in step with:
-//   list ledger:  verifier/encoding.account_leaf (6 inputs), verifier/merkle.compute_root
-//                 (binary tree, one sibling per level);
-//   slots ledger: verifier/account_state.account_state_leaf (8 inputs: pub x, pub y, balance,
-//                 H(positions), H(checkpoints), order root, nonce, blinding) and
-//                 verifier/quadtree.quad_root (4 children per node; per level the index digit
-//                 (i >> 2l) & 3 is the node's position among the three listed siblings),
-//                 as verifier/inclusion_slots.py checks them.
+// Mirrors, and must stay in step with (the recycling-order "slots" ledger, the only one):
+//   verifier/account_state.account_state_leaf (8 inputs: pub x, pub y, balance,
+//   H(positions), H(checkpoints), order root, nonce, blinding) and
+//   verifier/quadtree.quad_root (4 children per node; per level the index digit
+//   (i >> 2l) & 3 is the node's position among the three listed siblings),
+//   as verifier/inclusion_slots.py checks them.
 // No I/O: the caller passes Poseidon (circomlibjs, BigInt in and out).
 "use strict";
 (function (root) {
@@ -46,36 +44,31 @@
     };
   }
 
-  // cfg: {state: "list" | "slots", depth (binary levels, or quaternary levels under slots),
-  //       balanceBits, positionBits, nonceBits, fundingBits} (BigInt bit widths).
+  // cfg: {depth (quaternary levels), balanceBits, positionBits, nonceBits, fundingBits}
+  //      (BigInt bit widths).
   function parseOpening(obj, cfg) {
     if (!obj || typeof obj !== "object") throw new InputError("the opening file is not a JSON object");
-    const slots = cfg.state === "slots";
     const o = obj.opening && typeof obj.opening === "object" ? obj.opening : obj;
     const pub = o.pubkey && typeof o.pubkey === "object" ? { x: o.pubkey.x, y: o.pubkey.y } : { x: o.pub_x, y: o.pub_y };
     if (!Array.isArray(obj.siblings)) throw new InputError("the opening file has no siblings list");
     const quaternary = obj.siblings.length > 0 && obj.siblings.every((s) => Array.isArray(s));
-    if (slots && !quaternary) {
+    if (!quaternary) {
       throw new InputError("this exchange's account tree is quaternary (slots ledger): each path step lists the 3 other children, this opening has a binary path");
     }
-    if (!slots && obj.siblings.some((s) => Array.isArray(s))) {
-      throw new InputError("this exchange's account tree is binary (list ledger): this opening has a quaternary path");
-    }
     if (obj.siblings.length !== cfg.depth) {
-      throw new InputError(`the path has ${obj.siblings.length} levels; this exchange's account tree has ${cfg.depth}${slots ? " (4 children per node)" : ""}`);
+      throw new InputError(`the path has ${obj.siblings.length} levels; this exchange's account tree has ${cfg.depth} (4 children per node)`);
     }
     const siblings = obj.siblings.map((s, i) => {
-      if (!slots) return canonical(s, `siblings[${i}]`);
       if (s.length !== 3) throw new InputError(`siblings[${i}] must list the three other children`);
       return s.map((v, k) => canonical(v, `siblings[${i}][${k}]`));
     });
     const account = unsigned(obj.account !== undefined ? obj.account : obj.index, 64n, "account");
-    if (account >= 1n << BigInt((slots ? 2 : 1) * cfg.depth)) {
+    if (account >= 1n << BigInt(2 * cfg.depth)) {
       throw new InputError(`account index ${account} is outside this exchange's account tree`);
     }
     const positions = signedList(o, "positions", cfg.positionBits);
     const op = {
-      state: slots ? "slots" : "list",
+      state: "slots",
       account,
       root: canonical(obj.root, "root"),
       siblings,
@@ -89,38 +82,25 @@
       nonce: unsigned(o.nonce, cfg.nonceBits, "nonce"),
       blinding: canonical(o.blinding, "blinding"),
     };
-    if (slots) {
-      const checkpoints = signedList(o, "checkpoints", cfg.fundingBits);
-      if (checkpoints.field.length !== positions.field.length) throw new InputError("one funding checkpoint per market");
-      op.checkpointsRaw = checkpoints.raw;
-      op.checkpoints = checkpoints.field;
-      op.orderRoot = canonical(o.order_root, "order_root");
-    }
+    const checkpoints = signedList(o, "checkpoints", cfg.fundingBits);
+    if (checkpoints.field.length !== positions.field.length) throw new InputError("one funding checkpoint per market");
+    op.checkpointsRaw = checkpoints.raw;
+    op.checkpoints = checkpoints.field;
+    op.orderRoot = canonical(o.order_root, "order_root");
     return op;
   }
 
   // The opening's leaf and the root its path reaches: {leaf, root} (BigInt).
   function hashOpening(poseidon, op) {
-    let leaf;
-    let node;
-    if (op.state === "slots") {
-      leaf = poseidon([op.pubX, op.pubY, op.balance, poseidon(op.positions), poseidon(op.checkpoints),
-        op.orderRoot, op.nonce, op.blinding]);
-      node = leaf;
-      op.siblings.forEach((others, level) => {
-        const position = Number((op.account >> BigInt(2 * level)) & 3n);
-        const children = others.slice();
-        children.splice(position, 0, node);
-        node = poseidon(children);
-      });
-    } else {
-      leaf = poseidon([op.pubX, op.pubY, op.balance, poseidon(op.positions), op.nonce, op.blinding]);
-      node = leaf;
-      op.siblings.forEach((sibling, level) => {
-        const bit = (op.account >> BigInt(level)) & 1n;
-        node = bit ? poseidon([sibling, node]) : poseidon([node, sibling]);
-      });
-    }
+    const leaf = poseidon([op.pubX, op.pubY, op.balance, poseidon(op.positions), poseidon(op.checkpoints),
+      op.orderRoot, op.nonce, op.blinding]);
+    let node = leaf;
+    op.siblings.forEach((others, level) => {
+      const position = Number((op.account >> BigInt(2 * level)) & 3n);
+      const children = others.slice();
+      children.splice(position, 0, node);
+      node = poseidon(children);
+    });
     return { leaf, root: node };
   }
 

@@ -1,5 +1,5 @@
 // darkpool self-check: leaf -> root -> published root, computed in the trader's browser.
-// The hashing is inclusion.js (list and slots ledgers; tests/exchange/test_explorer_slots.py
+// The hashing is inclusion.js (the slots ledger's quaternary tree; tests/exchange/test_explorer_slots.py
 // cross-checks it against the Python verifier); the signed request mirrors
 // verifier/auth.request_message (tests/exchange/test_explorer.py checks real openings through
 // this page). Never sends the key, the balance or the blinding.
@@ -9,7 +9,6 @@
   const InputError = inc.InputError;
   const root = document.getElementById("selfcheck");
   const cfg = {
-    state: root.dataset.state === "slots" ? "slots" : "list",
     authTag: BigInt(root.dataset.authTag),
     depth: Number(root.dataset.depth),
     balanceBits: BigInt(root.dataset.balanceBits),
@@ -73,7 +72,7 @@
     const ok = checks.every((x) => x.ok);
     const first = checks.find((x) => !x.ok);
     show(checks, { ok, text: ok ? `ACCEPTED: account ${op.account} is in the published root` : `REJECTED: ${first.name}: ${first.detail}` });
-    const settled = op.state === "slots" ? `, funding checkpoints [${op.checkpointsRaw.join(", ")}]` : "";
+    const settled = `, funding checkpoints [${op.checkpointsRaw.join(", ")}]`;
     $("mine").textContent = ok
       ? `Your leaf (shown only here): balance ${op.balanceRaw}, positions [${op.positionsRaw.join(", ")}]${settled}, nonce ${op.nonce}.`
       : "";
