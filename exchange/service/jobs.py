@@ -20,12 +20,10 @@ from exchange.domain.matching import may_cross
 from exchange.errors import Conflict, DomainError, Internal, NotFound, Rejected, Unavailable
 from exchange.models import BatchJobRow, SolvencyJobRow
 from exchange.operator import OperatorError
-from exchange.operator.slots import SlotsOperator
 from exchange.service.core import ServiceCore
 from exchange.service.results import BatchDone, JobReport
 from oracle.signer import OracleError, OracleReport
 from verifier.export import LedgerEntry
-from verifier.protocol import is_expired
 
 log = logging.getLogger("darkpool.service")
 _JOB_ID = re.compile(r"[0-9a-f]{32}")  # uuid4().hex; anything else is not a job
@@ -172,28 +170,17 @@ class Jobs(ServiceCore):
                 log.info("liquidated accounts %s at report %d", list(done), report.seq)
 
     def _live_orders(self) -> bool:
-        """Some live orders could fill at some mark, or (slots) accepted cancels wait for a batch.
+        """Some live orders could fill at some mark, or accepted cancels wait for a batch.
 
         Live orders that can never cross (all buys below every other
         account's sells, or one account's own pair) do not make a batch due:
-        it would prove no fill (``exchange.domain.matching.may_cross``).
-        Under slots the live orders are read from the used slots
-        (``SlotsOperator.live_orders``): O(used slots) per tick, however many
-        orders were ever accepted.
+        it would prove no fill (``exchange.domain.matching.may_cross``). The
+        live orders are read from the used slots (``SlotsOperator.live_orders``):
+        O(used slots) per tick, however many orders were ever accepted.
         """
         if self.engine.has_queued_work(self.op):
             return True
-        now = self._clock()
-        op = self.op
-        if isinstance(op, SlotsOperator):  # one order per used slot, not every order ever
-            return may_cross(op.live_orders(now))
-        live = []  # the legacy list state: every listed order (retiring, RETIRE_PLAN.md)
-        for index in list(self._listed.values()):
-            view_filled, cancelled = self.op.order_status(index)
-            order = self.op.order_terms(index)
-            if not cancelled and view_filled < order.size and not is_expired(order.expiry, now):
-                live.append(order)
-        return may_cross(live)
+        return may_cross(self.op.live_orders(self._clock()))
 
     def sweep_due_now(self) -> bool:
         """Genesis ``risk.sweep_interval_s`` (with ``SWEEP_MARGIN_S``) says a sweep is due now.
