@@ -30,7 +30,7 @@ from verifier.quadtree import QuadTreeError, quad_root
 
 __all__ = ["SLOTS_STATE", "OrderIds", "SlotsBusy", "verify_slots_inclusion"]
 
-#: ``GET /v1/info`` ``state`` of a recycling-order exchange (absent or "list": the order list).
+#: ``GET /v1/info`` ``state`` of a recycling-order exchange (the only one the SDK speaks).
 SLOTS_STATE = "slots"
 
 #: Order statuses (``OrderView.status``) of an order that still holds its slot.

@@ -355,9 +355,9 @@ class Intake(ServiceCore):
     def cancel(self, commitment: int, signature: Signature) -> int:
         """Cancel a listed order (signed by its owner); returns its order index.
 
-        The signature is over ``verifier.encoding.cancel_message`` (list
-        state) or Poseidon(CANCEL_TAG, h) (slots state, which also appends a
-        ``cancel`` ledger entry that the next batch executes).
+        The signature is over Poseidon(CANCEL_TAG, h)
+        (``verifier.account_state.cancel_order_message``); the cancel is
+        appended as a ``cancel`` ledger entry that the next batch executes.
         """
         _, index = self._order_lookup(commitment)
         if index is None:
