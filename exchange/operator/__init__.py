@@ -1,9 +1,11 @@
-"""The in-process operators: whole exchange state in memory, every change proven.
+"""The in-process operator: whole exchange state in memory, every change proven.
 
-``exchange.operator.slots.SlotsOperator`` (recycling-order state, the
-default) and the legacy list-state ``Operator`` (``state`` +
-``transitions``; being retired). ``common`` holds what every operator module
-shares: the refusal errors, ``ProveFn`` and the clock.
+``exchange.operator.slots.SlotsOperator`` (the recycling-order "slots"
+state; the legacy list-state operator is retired) holds the state and proves
+every change. ``common`` holds the refusal errors, ``ProveFn`` and the
+clock; ``proving`` (``ProvingMixin``), ``funding`` (``FundingUpdates``) and
+``restoring`` (risk clocks and genesis key checks on restore) are the
+operator's building blocks outside ``slots``.
 """
 
 from exchange.domain import MarketSpec
@@ -16,16 +18,11 @@ from exchange.operator.common import (
     UnknownAccount,
     wall_clock,
 )
-from exchange.operator.state import BatchSummary, OperatorState
-from exchange.operator.transitions import Operator
 
 __all__ = [
-    "BatchSummary",
     "DuplicateOrder",
     "MarketSpec",
-    "Operator",
     "OperatorError",
-    "OperatorState",
     "ProveFn",
     "RejectedOrder",
     "SignatureRejected",

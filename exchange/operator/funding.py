@@ -1,14 +1,14 @@
-"""Funding updates, shared by both in-process operators (issue 11).
+"""Funding updates of the in-process operator (issue 11).
 
 ``FundingUpdates`` appends ``funding`` entries: the next cumulative funding
 index per market from a signed report's mark and index prices
 (``verifier.funding``, the one formula the verifier recomputes), paying every
 whole genesis ``funding.interval_s`` elapsed since the last paid one, and
-refuses a batch the verifier would fail as "funding overdue". The indices are public ledger data. The live
-operator (``exchange.operator.Operator`` through ``RiskEngine``) only
-publishes them; the recycling-order operator (``exchange.operator.slots``)
-settles them into every leaf its statements touch (``funding[M]`` public
-inputs). The host provides the attributes listed on the class.
+refuses a batch the verifier would fail as "funding overdue". The indices
+are public ledger data; the operator (``exchange.operator.slots``, through
+``SlotsRiskEngine``) settles them into every leaf its statements touch
+(``funding[M]`` public inputs). The host provides the attributes listed on
+the class.
 """
 
 from exchange.operator.common import OperatorError

@@ -1,8 +1,7 @@
-"""What every operator shares around a proof: proving, the oracle report rules, entry times.
+"""The operator around a proof: proving, the oracle report rules, entry times.
 
-``ProvingMixin`` is a base of both in-process operators (the live
-``exchange.operator.Operator`` through ``RiskEngine``, and the recycling-order
-``exchange.operator.slots.SlotsOperator``): it proves a statement and checks the proof's
+``ProvingMixin`` is a base of the in-process operator
+(``exchange.operator.slots.SlotsOperator``): it proves a statement and checks the proof's
 public signals against the statement, proves independent statements in
 parallel on a proof pool, checks a signed oracle report exactly as the
 verifier will (``verifier.ledger.replay``), and picks an entry's operator

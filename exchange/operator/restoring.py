@@ -1,12 +1,11 @@
-"""Restoring an operator from its stored ledger: what both in-process operators read back alike.
+"""Restoring the operator from its stored ledger: risk clocks and genesis keys.
 
 ``replay_clocks`` advances the batch, health-sweep and funding clocks over
 one stored entry exactly as the verifier counts them
 (``verifier.ledger.risk``), so a restored operator refuses the same
 overdue batches as the one that wrote the ledger. ``genesis_key_problem``
 names an operator or oracle key other than the ones genesis publishes.
-Used by ``exchange.operator.Operator.restore`` and
-``exchange.operator.slots.SlotsOperator.restore``. Pure: no I/O.
+Used by ``exchange.operator.slots.SlotsOperator.restore``. Pure: no I/O.
 """
 
 from collections.abc import Mapping

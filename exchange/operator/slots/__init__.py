@@ -1,6 +1,6 @@
 """The recycling-order ("slots") operator: AccountBook state, ORDER OPS / SETTLE FILLS batches.
 
-A second in-process operator next to ``exchange.operator.Operator``, writing
+The in-process operator (the legacy list-state operator is retired), writing
 a ``"state": "slots"`` ledger (per-account order slots in the account leaf,
 quaternary account tree, proven cancels). ``state`` holds the data,
 ``intake`` orders and cancels, ``batch`` the batch plan, ``persistence``

@@ -1,9 +1,8 @@
 """The slots operator: every proven change of the recycling-order state, one ledger entry each.
 
 ``SlotsOperator`` is the in-process operator of a ``"state": "slots"`` ledger
-(README "Recycling order state", /work/notes/SLOTS_SPEC.md): the same API as
-``exchange.operator.Operator`` — ``open_account``, ``deposit``, ``withdraw``,
-``submit_order``, ``cancel``, ``run_batch``, ``prove_solvency``, ``export`` —
+(README "Recycling order state"): ``open_account``, ``deposit``, ``withdraw``,
+``submit_order``, ``cancel``, ``run_batch``, ``prove_solvency``, ``export``,
 proving with ACCOUNT UPDATE, ORDER OPS, SETTLE FILLS and SOLVENCY WALK.
 Every change is proven first; the book and the ledger change only once every
 proof of the change exists, so each call either happens completely with its

@@ -1,10 +1,8 @@
 """Risk engine of the slots operator: health sweeps, liquidations and funding on the account book.
 
-``SlotsRiskEngine`` is the recycling-order counterpart of
-``exchange.operator.risk.RiskEngine``, mixed into
-``exchange.operator.slots.SlotsOperator``; every method proves first and
-appends one ledger entry only when every proof exists, so a refused call
-changes nothing:
+``SlotsRiskEngine`` is mixed into ``exchange.operator.slots.SlotsOperator``;
+every method proves first and appends one ledger entry only when every proof
+exists, so a refused call changes nothing:
 
 * ``health_sweep``: ``health_sweep_staged`` chunk proofs over every account
   at a signed report and the current funding indices (flags are taken after
@@ -19,8 +17,8 @@ changes nothing:
   (``adl_walk`` chunk proofs: nobody outranking the last counterparty was
   skipped) is proven on the book before that market's first trade -> a
   ``deleverage`` entry;
-* ``update_funding`` (``exchange.operator.funding.FundingUpdates``, shared
-  with the live operator): the next cumulative funding indices from the
+* ``update_funding`` (``exchange.operator.funding.FundingUpdates``): the next
+  cumulative funding indices from the
   report -> a ``funding`` entry; from then on every proof takes them as its
   public ``funding[M]`` and settles touched accounts to them.
 

@@ -155,7 +155,7 @@ class SlotsState(ProvingMixin):
         self.operator_key = operator_key
         self.limits = Limits.from_json(DEFAULT_LIMITS_JSON)
         # Funding indices settled into every touched leaf: zeros until the slots
-        # operator writes funding entries (the live RiskEngine's update_funding).
+        # operator writes funding entries (FundingUpdates.update_funding).
         self.funding_indices: tuple[int, ...] = (0,) * self.params.markets
         self.proof_seconds: dict[str, float] = dict.fromkeys(SLOTS_STATEMENTS, 0.0)
         self.proof_counts: dict[str, int] = dict.fromkeys(SLOTS_STATEMENTS, 0)
