@@ -3,9 +3,10 @@
 Issue 10 case 7: 129 maximum-size buys and sells between two accounts pushed
 a position past the signed 48-bit range; the settlement witness builder then
 failed on every batch attempt, so nothing committed and unrelated traders
-never filled (found on the retired list state; the rules are the domain's). Now intake refuses an order whose worst case leaves the range,
-the matcher caps every fill at the range (``out_of_range``), and a fill the
-witness builder still refuses sits the batch out instead of blocking it.
+never filled (found on the retired list state; the rules are the domain's).
+Now intake refuses an order whose worst case leaves the range, the matcher
+caps every fill at the range (``out_of_range``), and a fill the witness
+builder still refuses sits the batch out instead of blocking it.
 
 Both run on the slots operator (``exchange.operator.slots``). The 129-order
 scenario needs 130 live orders per account (the test profile has 4 order
