@@ -1,14 +1,14 @@
 """Constraint counts per statement and per fill, test and production profiles.
 
     uv run python -m benchmarks.constraints [--profiles test production] [--json]
-        [--statements health_sweep liquidate]
+        [--statements health_sweep_staged liquidate_staged]
 
-Compiles only (cached in the artifact cache; the production settle_batch
-compile takes minutes and ~2 GB the first time). Per-fill figures divide a
-settle statement's count by its fill slots (settle_batch: fill_slots;
-settle_fills: group_fills, so the fee-account update and the public-input
+Compiles only (cached in the artifact cache; a production compile takes about
+a minute per statement the first time). Per-fill figures divide settle_fills'
+count by its group_fills (so the fee-account update and the public-input
 checks are shared out); per_op divides order_ops by its op slots (the
-once-per-order signature check). The baseline column compares with
+once-per-order signature check); per_account divides solvency_walk by its
+chunk's accounts. The baseline column compares with
 Loopring's ~130,000 constraints per trade as published. ``--json`` prints
 ``{statement: {profile: {"constraints": N, "per_fill": M}}}`` on stdout
 instead of the table.
@@ -61,7 +61,7 @@ def run(
     rows: list[dict[str, object]] = []
     for profile in profiles:
         params = circuits.load_params(profile)
-        for statement in statements or circuits.STATEMENTS + circuits.STAGED_STATEMENTS:
+        for statement in statements or circuits.STAGED_STATEMENTS:
             r1cs_path, count = circuits.compile_statement(statement, profile)
             row: dict[str, object] = {
                 "profile": profile,
@@ -71,15 +71,12 @@ def run(
             }
             if profile == "production" and statement in PRODUCTION_BUDGETS:
                 row["budget"] = PRODUCTION_BUDGETS[statement]
-            slots = {"settle_batch": params.fill_slots, "settle_fills": params.group_fills}
-            if statement in slots:
-                per_fill = -(-count // slots[statement])
+            if statement == "settle_fills":
+                per_fill = -(-count // params.group_fills)
                 row["per_fill"] = per_fill
                 row["vs_loopring"] = f"{per_fill / LOOPRING_PER_TRADE:.2f}x"
             if statement == "order_ops":
                 row["per_op"] = -(-count // params.op_slots)
-            if statement == "solvency_chunk":
-                row["per_account"] = count // params.chunk_size
             if statement in ("solvency_walk", "adl_walk"):
                 row["per_account"] = count // 4**params.chunk_levels
             rows.append(row)
@@ -126,9 +123,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--profiles", nargs="+", default=["test", "production"])
     parser.add_argument("--json", action="store_true", help="print JSON instead of the table")
-    everything = circuits.STATEMENTS + circuits.STAGED_STATEMENTS
     parser.add_argument(
-        "--statements", nargs="+", choices=everything, help="only these (default: all)"
+        "--statements",
+        nargs="+",
+        choices=circuits.STAGED_STATEMENTS,
+        help="only these (default: all)",
     )
     args = parser.parse_args(argv)
     rows = run(args.profiles, args.statements)

@@ -2,11 +2,11 @@
 
 A ceremony for one circuit (a statement of a profile, or any ``--r1cs``)::
 
-    darkpool ceremony new      circuit_0000.zkey --statement settle_batch --profile test
+    darkpool ceremony new      circuit_0000.zkey --statement settle_fills --profile test
     darkpool ceremony contribute circuit_0000.zkey circuit_0001.zkey --name "alice"
     darkpool ceremony contribute circuit_0001.zkey circuit_0002.zkey --name "bob"
     darkpool ceremony beacon   circuit_0002.zkey circuit_final.zkey --beacon HEX --name "beacon"
-    darkpool ceremony verify   circuit_final.zkey --statement settle_batch --profile test
+    darkpool ceremony verify   circuit_final.zkey --statement settle_fills --profile test
     darkpool ceremony export   circuit_final.zkey verification_key.json
 
 Each party runs ``contribute`` on the previous party's file, publishes the
@@ -113,7 +113,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def _circuit_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--statement", choices=circuits.STATEMENTS, help="a darkpool statement")
+    p.add_argument("--statement", choices=circuits.STAGED_STATEMENTS, help="a darkpool statement")
     p.add_argument("--profile", default="test", help="circuit profile (circuits/params.json)")
     p.add_argument("--exchange-id", default=circuits.DEFAULT_EXCHANGE_ID)
     p.add_argument("--r1cs", metavar="FILE", help="any circuit's .r1cs instead of --statement")

@@ -1,14 +1,17 @@
 """CI helper: build the test profile's circuits on the second core while lint and tests run.
 
 ``.ci/run`` starts this in the background after ``make setup``. A key setup is
-a single-threaded snarkjs run of up to ~3 minutes on a cold cache, and
-pytest meets them one after another in ``tests/circuits/``. Here they are
-built in the REVERSE of the order pytest first needs them (its circuit test
-files run alphabetically, ``test_<statement>.py``), so the two processes
-work from opposite ends of the list: the cache builds every entry once under
-a lock, and a test needing an entry in progress waits for it instead of
-building it twice. Nothing here is required: a failure prints one line and
-the test that needs the circuit builds it (and reports the error) itself.
+a single-threaded snarkjs run of up to a few minutes on a cold cache. First
+the statements are compiled in the REVERSE of the order pytest's circuit tests
+(``tests/circuits/``, alphabetical, compile only) first meet them, so the two
+processes work from opposite ends of the list; then their keys are set up in
+the order the service builds them (``STAGED_STATEMENTS``): the first tests
+that need keys start a ``darkpool serve`` (tests/client) or build the shared
+slots ledger (tests/conftest.py), and both need every key. The cache builds
+every entry once under a lock, and a test needing an entry in progress waits
+for it instead of building it twice. Nothing here is required: a failure
+prints one line and the test that needs the circuit builds it (and reports
+the error) itself.
 
     uv run python scripts/ci_prebuild.py [--profile test]
 """
@@ -19,16 +22,12 @@ import time
 from collections.abc import Callable, Sequence
 
 
-def plan(statements: Sequence[str], staged: Sequence[str]) -> list[tuple[str, bool]]:
-    """(statement, with keys) in build order: staged compiles first (their circuit tests
-    need only the r1cs; test_constraint_budget compiles them early), then the live
-    statements' keys, last alphabetically first (tests/circuits meets them from the
-    front), then the staged statements' keys, which the slots ledgers of tests/exchange
-    and tests/verifier need later (a slots genesis pins every staged key)."""
-    compiles = [(s, False) for s in sorted(staged, reverse=True)]
-    keys = [(s, True) for s in sorted(statements, reverse=True)]
-    staged_keys = [(s, True) for s in sorted(staged)]
-    return compiles + keys + staged_keys
+def plan(statements: Sequence[str]) -> list[tuple[str, bool]]:
+    """(statement, with keys) in build order: every compile first, last alphabetically
+    first (tests/circuits meets them from the front), then every key in ``statements``'
+    order (the order the service sets them up)."""
+    compiles = [(s, False) for s in sorted(statements, reverse=True)]
+    return compiles + [(s, True) for s in statements]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -38,7 +37,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from prover import circuits
 
     started = time.perf_counter()
-    for statement, keyed in plan(circuits.STATEMENTS, circuits.STAGED_STATEMENTS):
+    for statement, keyed in plan(circuits.STAGED_STATEMENTS):
         step: Callable[[str, str], object] = (
             circuits.build_statement if keyed else circuits.compile_statement
         )
