@@ -213,6 +213,25 @@ def test_missing_or_misplaced_ranking_is_rejected(honest: AdlLedger, tmp_path: P
     assert "ranking" in first(replay(out)).reason
 
 
+def test_adl_at_overdue_funding_is_rejected(honest: AdlLedger, tmp_path: Path) -> None:
+    """Like a sweep or a liquidation, a deleveraging settles every account it touches to
+    the current funding indices: under a genesis requiring an update every 5 s, the ADL
+    10 s of oracle time after the first batch (no update) fails at its entry."""
+    out = tmp_path / "export"
+    shutil.copytree(honest.export, out)
+
+    def every_5_s(g: dict[str, Any]) -> None:
+        g["funding"] = {"interval_s": 5, "premium_divisor": 8, "clamp_bps": 500}
+
+    edit(out, 0, every_5_s)
+    failure = first(replay(out))
+    assert failure.entry_index == ADL
+    assert failure.reason == (
+        "funding overdue: 10 s of oracle time since the first batch "
+        "(genesis requires a funding update every 5 s)"
+    )
+
+
 def test_edited_shortfall_is_rejected(honest: AdlLedger, tmp_path: Path) -> None:
     out = tmp_path / "export"
     shutil.copytree(honest.export, out)

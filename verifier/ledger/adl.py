@@ -13,8 +13,9 @@ by trade 0); ``ranking`` are ``adl_walk`` chunk proofs
 
 Rules the replay adds (``ADLChecks``, mixed into the replayer):
 
-* the genesis is a slots genesis with risk rules, and the account is a
-  trader's (``0 < account < accounts``);
+* the genesis is a slots genesis with risk rules, the account is a trader's
+  (``0 < account < accounts``), and funding is not overdue at its report
+  (the liquidation's rule: every trade settles funding first);
 * the trades follow ``verifier.statements.deleverage.check_trades`` with the
   report's marks, the replay's funding indices and the entry's shortfall:
   trade 0 pays the fund's cover and proves the shortfall, markets close in
@@ -107,6 +108,7 @@ class ADLChecks(SlotsRiskChecks):
             raise EntryError("a deleveraging needs a slots genesis with risk rules")
         report = e.oracle
         self._use_report(report, e.time, "oracle report")
+        self._funding_overdue(report.timestamp)  # every trade settles funding first
         if not 0 < e.account < self.state.account_count:
             raise EntryError(f"deleveraging of account {e.account}, which is not a trader's")
         funding = tuple(self.funding_indices())

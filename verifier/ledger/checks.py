@@ -55,6 +55,10 @@ class ReplayChecks:
         """Count a batch for the risk rules (``RiskChecks``)."""
         raise NotImplementedError
 
+    def _funding_overdue(self, report_time: int) -> None:
+        """Fail an entry at a report past the genesis funding interval (``RiskChecks``)."""
+        raise NotImplementedError
+
     def funding_indices(self) -> list[int]:
         """The current cumulative funding index per market (zeros before the first update)."""
         return list(self.state.risk.funding_indices or [0] * self.genesis.params.markets)
