@@ -169,8 +169,8 @@ class Info(BaseModel):
     exchange_id: str
     profile: str
     state: str = Field(
-        description="genesis state: list (order list) or slots (recycling order slots); "
-        "orders and cancels are signed differently under each (docs/wire-protocol.md)"
+        description="genesis state: slots (recycling order slots), the only one (the list "
+        "state is retired); how orders and cancels are signed: docs/wire-protocol.md"
     )
     params: dict[str, Any]
     markets: list[dict[str, Any]]
@@ -268,12 +268,12 @@ class InclusionView(BaseModel):
     root: str
     leaf: str
     siblings: list[str | list[str]] = Field(
-        description="bottom-up: one sibling per level (list state, binary tree) or one "
-        "[s0, s1, s2] triple per level (slots state, quaternary tree)"
+        description="bottom-up: one [s0, s1, s2] sibling triple per level of the "
+        "quaternary account tree"
     )
     opening: dict[str, Any] = Field(
-        description="pub_x, pub_y, balance, positions, nonce, blinding (slots state: also "
-        "checkpoints and order_root)"
+        description="pub_x, pub_y, balance, positions, checkpoints, order_root, nonce, "
+        "blinding"
     )
 
 
