@@ -272,8 +272,7 @@ class InclusionView(BaseModel):
         "quaternary account tree"
     )
     opening: dict[str, Any] = Field(
-        description="pub_x, pub_y, balance, positions, checkpoints, order_root, nonce, "
-        "blinding"
+        description="pub_x, pub_y, balance, positions, checkpoints, order_root, nonce, blinding"
     )
 
 
