@@ -5,7 +5,7 @@ Usage:
                          [--jobs N] [--state FILE]
   darkpool-verify ledger SOURCE [...]          the same, spelled out
   darkpool-verify groth16 VKEY PROOF PUBLIC   drop-in for ``snarkjs groth16 verify``
-  darkpool-verify inclusion --ledger SOURCE --opening FILE [--fills FILE]
+  darkpool-verify inclusion --ledger SOURCE --opening FILE
 
 SOURCE is a ledger export directory (``darkpool export DIR``) or the base URL
 of a running exchange (``http://HOST:PORT``; read with urllib). ``--vkeys DIR``
@@ -20,9 +20,8 @@ a rewritten past entry, is a failure).
 ``inclusion`` replays the whole ledger, then checks an account opening (the
 JSON of ``GET /v1/accounts/{i}/inclusion``): the leaf and path give the root,
 the root is one the ledger verified, the key is the one the ledger's open
-published, and with ``--fills`` (``{"fills": [{batch_id, market, side,
-quantity}]}`` or a saved ``GET /v1/accounts/{i}``) that balance and positions
-match the trader's own history (see verifier.inclusion).
+published (see verifier.inclusion_slots). ``--fills`` (the retired list
+state's fill-history check) is refused in one line.
 
 Exit codes: 0 valid; 1 invalid (a proof or ledger that does not hold);
 2 could not read the input (missing file, not JSON). Errors are one line;
@@ -40,7 +39,7 @@ from typing import Any
 
 from verifier import groth16, inclusion, ledger, poseidon
 from verifier.babyjub import Point
-from verifier.inclusion_slots import SlotsOpening, check_slots_inclusion, parse_slots_opening
+from verifier.inclusion_slots import check_slots_inclusion, parse_slots_opening
 from verifier.oracle import OracleFormatError, key_hex, parse_key_hex
 from verifier.source import (
     InputError,
@@ -285,25 +284,11 @@ def cmd_inclusion(args: argparse.Namespace) -> int:
         raise InputError("--jobs must be at least 1")
     src = open_source(args.ledger)
     genesis = src.genesis()
-    # The ledger's genesis names its state: a slots opening is an 8-input leaf
-    # in the quaternary tree (verifier.inclusion_slots), a list one a binary path.
-    slots = isinstance(genesis, dict) and genesis.get("state") == "slots"
+    if args.fills is not None:
+        raise InputError("--fills is for list ledgers: a slots ledger has no fill tree")
     raw = load_json_file(Path(args.opening), "opening")
     try:
-        if slots:
-            if args.fills is not None:
-                raise InputError("--fills is for list ledgers: a slots ledger has no fill tree")
-            opening: inclusion.Opening | SlotsOpening = parse_slots_opening(raw)
-            fills = None
-        else:
-            opening = inclusion.parse_opening(raw)
-            fills = (
-                None
-                if args.fills is None
-                else inclusion.parse_fills(
-                    load_json_file(Path(args.fills), "fills"), opening.account
-                )
-            )
+        opening = parse_slots_opening(raw)
     except inclusion.InclusionInputError as exc:
         raise InputError(str(exc)) from None
     pinned = load_vkey_dir(Path(args.vkeys)) if args.vkeys is not None else None
@@ -329,13 +314,7 @@ def cmd_inclusion(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"RESULT: NOT VERIFIED: {exc}")
         return EXIT_INVALID
-    try:
-        if isinstance(opening, SlotsOpening):
-            result = check_slots_inclusion(opening, history)
-        else:
-            result = inclusion.check_inclusion(opening, history, fills)
-    except inclusion.InclusionInputError as exc:
-        raise InputError(str(exc)) from None
+    result = check_slots_inclusion(opening, history)
     if args.json:
         out = result.to_dict()
         out["source"] = src.description
@@ -459,7 +438,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--opening", required=True, metavar="FILE", help="JSON of GET /v1/accounts/{i}/inclusion"
     )
     inc.add_argument(
-        "--fills", metavar="FILE", help="the trader's fills, or a saved GET /v1/accounts/{i}"
+        "--fills", metavar="FILE", help="refused: the list state's fill-history check is retired"
     )
     inc.add_argument("--vkeys", metavar="DIR", help="directory of verification keys you trust")
     inc.add_argument("--json", action="store_true", help="print the result as JSON")

@@ -1,6 +1,6 @@
 """Account inclusion on the recycling-order state (a "slots" ledger): quaternary tree, 8-field leaf.
 
-As ``verifier.inclusion`` for the live state, a trader holds an *opening* of
+A trader holds an *opening* of
 their account leaf (``account``, ``root``, ``leaf`` (optional), ``siblings``:
 one ``[s0, s1, s2]`` triple per level of the quaternary account tree,
 bottom-up, and ``opening`` = pub_x (or pubkey {x, y}), pub_y, balance,
@@ -14,9 +14,9 @@ nonce, blinding). ``check_slots_inclusion`` decides from public ledger data:
   the account root of a verified entry; the key is the one the ledger's open
   of that index published).
 
-The balance history check of the live format is not offered here: a slots
-balance also moves by funding settlements, which ``LedgerHistory`` does not
-record yet. Malformed input raises ``InclusionInputError`` (one line); a
+A balance history check (the retired list state had one, from the trader's
+fills) is not offered: a slots balance also moves by funding settlements,
+which ``LedgerHistory`` does not record yet. Malformed input raises ``InclusionInputError`` (one line); a
 well-formed opening that does not hold is a failed ``Check``. Pure: no I/O,
 never imports prover or exchange.
 """

@@ -341,33 +341,24 @@ def test_proofs_at_other_funding_indices_fail(honest: SlotsLedger, tmp_path: Pat
     )
 
 
-def test_cancel_in_a_list_ledger_fails(honest: SlotsLedger, tmp_path: Path) -> None:
-    """A cancel entry means nothing to a list ledger (no proof executes it): it fails there."""
-    from verifier.ledger import LIST_STATE, empty_roots
-    from verifier.params import CircuitParams
-    from verifier.protocol import STATEMENTS
-
+def test_list_state_genesis_is_refused(honest: SlotsLedger, tmp_path: Path) -> None:
+    """The retired list state: a genesis saying "state": "list", or no state at all (the
+    list format), is refused in one line naming it, before any entry is checked."""
     export = copy_export(honest, tmp_path)
-    genesis = read(export / "genesis.json")
-    del genesis["state"]
-    params = CircuitParams.from_dict("test", genesis["params"])
-    empty = empty_roots(params, LIST_STATE).to_json()
-    vk = read(export / "vkeys" / "account_update.json")
-    for statement in STATEMENTS:
-        (export / "vkeys" / f"{statement}.json").write_text(json.dumps(vk))
-    genesis["vkey_hashes"] = {s: genesis["vkey_hashes"]["account_update"] for s in STATEMENTS}
-    genesis["roots_before"] = genesis["roots_after"] = empty
-    (export / "genesis.json").write_text(json.dumps(genesis))
-    cancel = read(entry_path(export, CANCEL))
-    cancel.update(index=1, roots_before=empty, roots_after=empty)
-    for path in (export / "entries").glob("*.json"):
-        path.unlink()
-    entry_path(export, 1).write_text(json.dumps(cancel))
-    (export / "ledger.json").write_text(json.dumps({"format": "darkpool-ledger/v2", "entries": 2}))
-    resign(export)
+    refused = "list-state ledgers are no longer supported"
+    edit(export, 0, lambda g: g.update(state="list"))
     failure = structural_failure(export)
-    assert failure.entry_index == 1
-    assert failure.reason == "a cancel entry in a ledger whose genesis state is not 'slots'"
+    assert failure.entry_index == 0
+    assert failure.reason == f"genesis state 'list': {refused}"
+    edit(export, 0, lambda g: g.pop("state"))
+    failure = structural_failure(export)
+    assert failure.entry_index == 0
+    assert failure.reason == f"genesis has no state (a list-state ledger): {refused}"
+    rc, out, err = run_cli(str(export), "--quiet")
+    assert rc == 1, err
+    assert out.splitlines()[-1].startswith(
+        f"RESULT: INVALID at entry 0: genesis has no state (a list-state ledger): {refused}"
+    )
 
 
 def test_slots_genesis_with_risk_rules_is_accepted(honest: SlotsLedger, tmp_path: Path) -> None:

@@ -12,35 +12,36 @@ What is checked (each failure names its entry):
 
 * format: manifest ``format`` is ``darkpool-ledger/v2``; ``entries`` counts
   every entry including genesis, so the entries are 0..N-1 and no file N exists;
-* genesis: params, markets, oracle key, empty roots, and the verification keys:
+* genesis: ``"state": "slots"`` (a list-state genesis, ``"state": "list"`` or
+  none, is refused: "list-state ledgers are no longer supported"), params,
+  markets, oracle key, empty roots, and the verification keys:
   each shipped key hashes (``groth16.vkey_hash``) to genesis ``vkey_hashes``
   and, if the user pinned keys, to the pinned key's hash too;
 * every entry: ``index`` is its position, ``roots_before`` equals the previous
   entry's ``roots_after``, and only the roots its kind may change change;
   no field the format does not define, at any depth (``strict``: what does
   not survive parse + ``to_json`` is refused), genesis included;
-* order: ``order_index`` is the next position, the commitment is a new
-  non-zero field element, and ``roots_after.order`` is the recomputed root;
+* order: ``order_index`` is the next sequence number, the commitment is a new
+  non-zero field element;
 * account_op: opens use the next free index and (except the insurance
   account 0) deposit at least genesis ``min_deposit``, deposits/withdrawals name an
   opened account, withdrawals carry an oracle-signed mark report no older than
   the last batch, total collateral never goes negative, and the public inputs
   are recomputed (roots, op, index, amount, pubkey, marks, margin bps);
-* batch: oracle signature, batch id strictly increasing and equal to the
-  report's, proofs chained root to root from ``roots_before`` to
-  ``roots_after`` at the current order root, volumes summed, public inputs
-  recomputed from the signed prices and the genesis market parameters;
+* batch: oracle signature, batch id strictly increasing, proofs chained root
+  to root from ``roots_before`` to ``roots_after``, volumes summed, public
+  inputs recomputed from the signed prices and the genesis market parameters;
 * solvency: claimed at the current account root and total collateral, oracle
   signature (a non-stress report no older than the last batch), chunk public
-  inputs recomputed, and ``check_solvency`` (root rebuilt from subroots, sum of
+  inputs recomputed, and ``check_solvency_walk`` (root rebuilt from subroots, sum of
   balances = total collateral, open interest nets to zero, deficit <= fund);
   the published ``result`` must equal what the last chunk opened, and its
   ``solvent`` and ``reasons`` what the replay concludes. A stress
   report (shocked marks) whose deficit exceeds the fund is reported as
   insolvent-under-stress but does not invalidate the ledger: it is a result,
   not a broken promise;
-* a ``"state": "slots"`` ledger (recycling order slots, issue 12;
-  ``verifier.ledger.slots_replay``): order and fill roots stay 0, ``cancel``
+* the recycling order slots (issue 12; ``verifier.ledger.slots_replay``):
+  order and fill roots stay 0, ``cancel``
   entries must be executed by the next batch's ``order_ops`` proofs before
   its ``settle_fills`` groups, and every proof takes the replay's funding
   indices as public inputs (``account_update``, ``order_ops``,
@@ -94,7 +95,7 @@ from verifier.ledger.entries import (
     parse_entry,
     register,
 )
-from verifier.ledger.genesis import LEDGER_STATES, LIST_STATE, SLOTS_STATE, empty_roots
+from verifier.ledger.genesis import LEDGER_STATES, LIST_STATE_REFUSED, SLOTS_STATE, empty_roots
 from verifier.ledger.parse import EntryError, canonical_json_hash
 from verifier.ledger.proofs import SERIAL_BATCH, Progress, ProofChecker, ProofItem, check_proofs
 from verifier.ledger.replay import LEDGER_FORMAT, parse_genesis, replay
@@ -115,7 +116,7 @@ __all__ = [
     "ENTRY_TYPES",
     "LEDGER_FORMAT",
     "LEDGER_STATES",
-    "LIST_STATE",
+    "LIST_STATE_REFUSED",
     "SERIAL_BATCH",
     "SLOTS_STATE",
     "STATEMENTS",

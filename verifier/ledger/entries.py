@@ -240,7 +240,8 @@ class AccountOpEntry(Entry):
 
 @dataclass(frozen=True)
 class BatchProof:
-    """One settle_batch proof of a batch, chained root to root; volume in lots per market."""
+    """One proof of a batch, chained root to root; volume in lots per market (base of
+    ``verifier.ledger.slots.SlotsBatchProof``)."""
 
     proof: ProofData
     roots_before: Roots
@@ -269,10 +270,8 @@ class BatchProof:
 
 
 #: How a batch's proofs are parsed, by genesis ``state``: ``(json, k, genesis) -> BatchProof``.
-#: ``verifier.ledger.slots`` adds "slots" (proofs that name their statement).
-BATCH_PROOF_PARSERS: dict[str, Callable[[object, int, Genesis], BatchProof]] = {
-    "list": lambda obj, k, genesis: BatchProof.from_json(obj, k, genesis.params.markets),
-}
+#: ``verifier.ledger.slots`` registers "slots" (proofs that name their statement).
+BATCH_PROOF_PARSERS: dict[str, Callable[[object, int, Genesis], BatchProof]] = {}
 
 
 @register

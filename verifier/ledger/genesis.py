@@ -30,7 +30,6 @@ from verifier.ledger.parse import (
     point,
 )
 from verifier.ledger.rules import FundingRules, RiskRules
-from verifier.merkle import zero_hashes
 from verifier.oracle import MAX_SHOCK_BPS, OracleFormatError, OracleReport
 from verifier.params import (
     AMOUNT_BITS,
@@ -39,13 +38,13 @@ from verifier.params import (
     ParamsError,
     domain_tag,
 )
-from verifier.protocol import STAGED_STATEMENTS, STATEMENTS
+from verifier.protocol import STAGED_STATEMENTS
 from verifier.quadtree import quad_zero_hashes
 
 __all__ = [
     "DEFAULT_LIMITS_JSON",
     "LEDGER_STATES",
-    "LIST_STATE",
+    "LIST_STATE_REFUSED",
     "SLOTS_STATE",
     "Genesis",
     "Limits",
@@ -233,15 +232,15 @@ def chunk_signals(
 # Genesis
 # ---------------------------------------------------------------------------
 
-#: Genesis ``state`` values: the account/order state a ledger's proofs use.
-LIST_STATE = "list"  # settle_batch: binary account tree, one order list, fill tree (field absent)
-SLOTS_STATE = "slots"  # recycling order slots in the account leaf (issue 12), quaternary tree
+#: Genesis ``state``: the account/order state a ledger's proofs use. Only the
+#: recycling order slots in the account leaf (issue 12, quaternary tree) remain;
+#: the retired "list" state (binary tree, order list, fill tree; a genesis
+#: without ``state``) is refused with ``LIST_STATE_REFUSED``.
+SLOTS_STATE = "slots"
+LIST_STATE_REFUSED = "list-state ledgers are no longer supported"
 
 #: The statements (and so the genesis ``vkey_hashes`` keys) of each state.
-LEDGER_STATES: dict[str, tuple[str, ...]] = {
-    LIST_STATE: STATEMENTS,
-    SLOTS_STATE: STAGED_STATEMENTS,
-}
+LEDGER_STATES: dict[str, tuple[str, ...]] = {SLOTS_STATE: STAGED_STATEMENTS}
 
 
 def genesis_hash(genesis: object) -> str:
@@ -249,16 +248,12 @@ def genesis_hash(genesis: object) -> str:
     return canonical_json_hash(genesis)
 
 
-def empty_roots(params: CircuitParams, state: str) -> Roots:
-    """Genesis roots of a ``state``: the empty account tree (binary, or quaternary under
-    slots); under slots the order and fill roots are 0 (there is no order list or fill tree)."""
-    if state == SLOTS_STATE:
-        return Roots(account=quad_zero_hashes(params.account_levels)[-1], fill=0, order=0)
-    return Roots(
-        account=zero_hashes(params.account_depth)[-1],
-        fill=zero_hashes(params.order_depth)[-1],
-        order=zero_hashes(params.order_depth)[-1],
-    )
+def empty_roots(params: CircuitParams, state: str = SLOTS_STATE) -> Roots:
+    """Genesis roots: the empty quaternary account tree; the order and fill roots are 0
+    (there is no order list or fill tree)."""
+    if state != SLOTS_STATE:
+        raise ValueError(f"genesis state {state!r}: {LIST_STATE_REFUSED}")
+    return Roots(account=quad_zero_hashes(params.account_levels)[-1], fill=0, order=0)
 
 
 @dataclass(frozen=True)
@@ -281,7 +276,7 @@ class Genesis:
     min_deposit: int = 0
     risk: RiskRules | None = None
     funding: FundingRules | None = None
-    state: str = LIST_STATE
+    state: str = SLOTS_STATE
 
     kind: ClassVar[str] = "genesis"
 
@@ -342,10 +337,14 @@ class Genesis:
         oracle_pubkey = point(get(d, "oracle_pubkey", "genesis"), "genesis oracle_pubkey")
         operator_pubkey = point(get(d, "operator_pubkey", "genesis"), "genesis operator_pubkey")
         limits = Limits.from_json(get(d, "limits", "genesis"))
-        state = d.get("state", LIST_STATE)
+        if "state" not in d:
+            raise EntryError(f"genesis has no state (a list-state ledger): {LIST_STATE_REFUSED}")
+        state = d["state"]
+        if state == "list":
+            raise EntryError(f"genesis state 'list': {LIST_STATE_REFUSED}")
         if state not in LEDGER_STATES:
-            raise EntryError(f"genesis state must be 'slots' or absent, got {state!r:.40}")
-        if state == SLOTS_STATE and params.account_depth % 2:
+            raise EntryError(f"genesis state must be 'slots', got {state!r:.40}")
+        if params.account_depth % 2:
             raise EntryError("genesis state 'slots' needs an even params.account_depth")
         hashes_raw = mapping(get(d, "vkey_hashes", "genesis"), "genesis vkey_hashes")
         vkey_hashes: dict[str, str] = {}
@@ -400,6 +399,5 @@ class Genesis:
             out["risk"] = self.risk.to_json()
         if self.funding is not None:
             out["funding"] = self.funding.to_json()
-        if self.slots:
-            out["state"] = self.state
+        out["state"] = self.state
         return out

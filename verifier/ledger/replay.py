@@ -15,10 +15,8 @@ from verifier.ledger.adl import ADLChecks, DeleverageEntry
 from verifier.ledger.chain import entry_hash, entry_tag, verify_entry_signature
 from verifier.ledger.entries import (
     AccountOpEntry,
-    BatchEntry,
     Entry,
     Genesis,
-    OrderEntry,
     Roots,
     SolvencyEntry,
     entry_header,
@@ -33,11 +31,9 @@ from verifier.ledger.slots_replay import SlotsChecks
 from verifier.ledger.solvency import SolvencyChecks
 from verifier.ledger.state import ReplayState
 from verifier.ledger.strict import refuse_unknown_fields
-from verifier.merkle import MerkleError, MerkleTree
 from verifier.oracle import OracleReport, key_hex
 from verifier.params import BPS_DENOM
 from verifier.protocol import FEE_ACCOUNT
-from verifier.statements import settle_batch as settle_batch_statement
 
 __all__ = ["LEDGER_FORMAT", "parse_genesis", "replay"]
 
@@ -69,8 +65,6 @@ class _Replayer(RiskChecks, ADLChecks, SolvencyChecks, SlotsChecks):
         self.genesis = genesis
         self.keys = keys
         self.state = state
-        listed = [] if genesis.slots else state.order_commitments  # slots: no order tree
-        self.order_tree = MerkleTree.from_leaves(listed, genesis.params.order_depth)
         self.commitment_set = set(state.order_commitments)
         self.pending: dict[str, list[PendingProof]] = {s: [] for s in genesis.statements}
         self.last_hash = state.last_entry_hash
@@ -155,27 +149,6 @@ class _Replayer(RiskChecks, ADLChecks, SolvencyChecks, SlotsChecks):
 
     # -- kinds ------------------------------------------------------------
 
-    def order(self, e: OrderEntry) -> None:
-        s = self.state
-        if e.order_index != len(s.order_commitments):
-            raise EntryError(
-                f"order_index is {e.order_index}, expected the next position "
-                f"{len(s.order_commitments)}"
-            )
-        commitment = e.commitment
-        if commitment == 0:
-            raise EntryError("commitment 0 is the empty leaf, not an order")
-        if commitment in self.commitment_set:
-            raise EntryError("commitment repeats an earlier order")
-        try:
-            self.order_tree.append(commitment)
-        except MerkleError as exc:
-            raise EntryError(f"order list: {exc}") from None
-        if e.roots_after.order != self.order_tree.root:
-            raise EntryError("roots_after.order is not the root of the order list")
-        s.order_commitments.append(commitment)
-        self.commitment_set.add(commitment)
-
     def account_op(self, e: AccountOpEntry) -> None:
         s = self.state
         g = self.genesis
@@ -202,9 +175,8 @@ class _Replayer(RiskChecks, ADLChecks, SolvencyChecks, SlotsChecks):
         if e.marks is not None:
             self._use_report(e.marks, e.time, "marks")
             prices = e.marks.prices
-        statement = "account_update" if g.slots else "account_op"
         expected = self.account_op_inputs(e, prices)
-        self._proof(statement, e.proof.to_json(), expected, e.index, "account_op proof")
+        self._proof("account_update", e.proof.to_json(), expected, e.index, "account_op proof")
         if op == "withdraw":
             if amount > s.total_collateral:
                 raise EntryError(
@@ -215,46 +187,6 @@ class _Replayer(RiskChecks, ADLChecks, SolvencyChecks, SlotsChecks):
             s.total_collateral += amount
         if op == "open":
             s.account_count += 1
-
-    def batch(self, e: BatchEntry) -> None:
-        g = self.genesis
-        batch_id = e.batch_id
-        before, after = e.roots_before, e.roots_after
-        report = self.open_batch(e)
-        cursor = before
-        summed = [0] * g.params.markets
-        for k, p in enumerate(e.proofs):
-            label = f"batch proof {k}"
-            if p.roots_before != cursor:
-                where = "the batch's roots_before" if k == 0 else f"proof {k - 1}'s roots_after"
-                raise EntryError(f"{label} does not start from {where}")
-            if p.roots_after.order != before.order:
-                raise EntryError(f"{label} changes the order root")
-            summed = [a + b for a, b in zip(summed, p.volume, strict=True)]
-            try:
-                expected = settle_batch_statement.public_inputs(
-                    old_acc_root=p.roots_before.account,
-                    new_acc_root=p.roots_after.account,
-                    old_fill_root=p.roots_before.fill,
-                    new_fill_root=p.roots_after.fill,
-                    order_root=before.order,
-                    batch_id=batch_id,
-                    timestamp=report.timestamp,
-                    prices=report.prices,
-                    volume=list(p.volume),
-                    fee_bps=g.fee_bps,
-                    imf_bps=g.imf_bps,
-                )
-            except ValueError as exc:
-                raise EntryError(f"{label} public inputs: {exc}") from None
-            self._proof("settle_batch", p.proof.to_json(), expected, e.index, label)
-            cursor = p.roots_after
-        if cursor != after:
-            raise EntryError("the last batch proof does not end at the batch's roots_after")
-        volume = list(e.volume)
-        if summed != volume:
-            raise EntryError(f"volume {volume} is not the sum of the proofs' volumes {summed}")
-        self.close_batch(e)
 
     # -- dispatch ---------------------------------------------------------
 
@@ -282,12 +214,8 @@ class _Replayer(RiskChecks, ADLChecks, SolvencyChecks, SlotsChecks):
         refuse_unknown_fields(raw, e.to_json())
         if self.slots_entry(e):
             pass
-        elif isinstance(e, OrderEntry):
-            self.order(e)
         elif isinstance(e, AccountOpEntry):
             self.account_op(e)
-        elif isinstance(e, BatchEntry):
-            self.batch(e)
         elif isinstance(e, SolvencyEntry):
             self.solvency(e)
         elif isinstance(e, SweepEntry):

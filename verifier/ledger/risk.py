@@ -2,10 +2,10 @@
 
 Three entry kinds (docs/ledger.md):
 
-* ``sweep``: ``health_sweep`` chunk proofs over the whole account tree at a
+* ``sweep``: ``health_sweep_staged`` chunk proofs over the whole account tree at a
   real signed report, and ``flagged``, the accounts whose proven flag says
   ``10^4 * equity < sum |s| * P * mmf_bps``. Changes no root.
-* ``liquidation``: ``liquidate`` step proofs of one account at a real signed
+* ``liquidation``: ``liquidate_staged`` step proofs of one account at a real signed
   report, chained from ``roots_before.account`` to ``roots_after.account``.
 * ``funding``: the new cumulative funding index per market, computed from a
   real signed report's mark and index prices (``verifier.funding``). Changes
@@ -23,13 +23,12 @@ Rules the replay adds (``RiskChecks``, mixed into the replayer):
   funding-overdue rule holds for sweeps and liquidations, which judge and
   settle accounts after their funding (at stale indices a sweep would pass an
   account the owed funding puts below maintenance margin);
-* a sweep's proofs rebuild the current account root at the report's marks and
-  the genesis maintenance fractions, and ``flagged`` equals the proven flags;
-* a liquidation's steps follow ``verifier.statements.liquidate.check_steps``
-  with public inputs recomputed from the report and genesis;
-* under a slots genesis (``"state": "slots"``) sweeps and liquidations are
-  ``health_sweep_staged`` / ``liquidate_staged`` proofs whose public funding
-  indices are the replay's (``verifier.ledger.risk_slots``);
+* a sweep's proofs rebuild the current account root at the report's marks,
+  the replay's funding indices and the genesis maintenance fractions, and
+  ``flagged`` equals the proven flags; a liquidation's steps follow
+  ``verifier.statements.liquidate_staged.check_staged_steps`` with public
+  inputs recomputed from the report, the funding indices and genesis
+  (``verifier.ledger.risk_slots``);
 * a funding entry pays every whole genesis ``funding.interval_s`` elapsed
   since the schedule's clock (``verifier.funding.elapsed_intervals``; none
   elapsed: "funding update at report time T, S s after ...") and every index
@@ -41,10 +40,9 @@ Pure: no I/O. Never imports prover or exchange.
 """
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from verifier import groth16
 from verifier.funding import FundingMathError, elapsed_intervals, next_indices
 from verifier.ledger.entries import (
     Entry,
@@ -52,12 +50,9 @@ from verifier.ledger.entries import (
     ProofData,
     register,
 )
-from verifier.ledger.genesis import chunk_signals
 from verifier.ledger.parse import EntryError, as_list, get, sint, uint
 from verifier.ledger.risk_slots import SlotsRiskChecks
 from verifier.oracle import OracleReport
-from verifier.statements import health_sweep as health_sweep_statement
-from verifier.statements import liquidate as liquidate_statement
 
 __all__ = ["FundingEntry", "LiquidationEntry", "RiskChecks", "SweepEntry"]
 
@@ -165,8 +160,8 @@ class FundingEntry(Entry):
 class RiskChecks(SlotsRiskChecks):
     """The replay's risk rules; mixed into ``verifier.ledger.replay._Replayer``.
 
-    Under a slots genesis the sweep and liquidation proofs are the staged
-    statements (``verifier.ledger.risk_slots``); the bookkeeping is shared.
+    The sweep and liquidation proofs are the staged statements
+    (``verifier.ledger.risk_slots``); the bookkeeping is here.
     """
 
     # -- batches ------------------------------------------------------------
@@ -242,10 +237,7 @@ class RiskChecks(SlotsRiskChecks):
         report = e.oracle
         self._use_report(report, e.time, "oracle report")
         self._funding_overdue(report.timestamp)  # flags are judged after funding
-        if g.slots:
-            flagged = self._slots_sweep_flags(e, report)
-        else:
-            flagged = self._list_sweep_flags(e, report)
+        flagged = self._slots_sweep_flags(e, report)
         if tuple(e.flagged) != flagged:
             raise EntryError(
                 f"flagged lists {list(e.flagged)}, but the proofs flag {list(flagged)}"
@@ -258,40 +250,6 @@ class RiskChecks(SlotsRiskChecks):
         risk.batches_since_sweep = 0
         risk.sweeps += 1
 
-    def _list_sweep_flags(self, e: SweepEntry, report: OracleReport) -> tuple[int, ...]:
-        """Check a list-ledger sweep's health_sweep proofs; return the proven flagged accounts."""
-        g = self.genesis
-        p = g.params
-        mmf = [m.mmf_bps for m in g.markets]
-        n_public = self.keys["health_sweep"][0].n_public
-        signals = chunk_signals(e.chunks, n_public, p.chunks, "a health sweep", "sweep chunk")
-        result = health_sweep_statement.check_sweep(
-            signals,
-            account_depth=p.account_depth,
-            chunk_height=p.chunk_height,
-            markets=p.markets,
-            expected_root=e.roots_before.account,
-            prices=report.marks,
-            mmf_bps=mmf,
-        )
-        if not result.ok:
-            raise EntryError(f"health sweep: {'; '.join(result.reasons)}")
-        for k, chunk in enumerate(e.chunks):
-            decoded = health_sweep_statement.SweepChunkPublic.from_signals(signals[k], p.markets)
-            try:
-                expected = health_sweep_statement.public_inputs(
-                    chunk_index=k,
-                    sub_root=decoded.sub_root,
-                    prices=report.marks,
-                    mmf_bps=mmf,
-                    flags=decoded.flags,
-                    chunk_height=p.chunk_height,
-                )
-            except ValueError as exc:
-                raise EntryError(f"sweep chunk {k} public inputs: {exc}") from None
-            self._proof("health_sweep", chunk.to_json(), expected, e.index, f"sweep chunk {k}")
-        return result.flagged
-
     def liquidation(self, e: LiquidationEntry) -> None:
         g = self.genesis
         if g.risk is None:
@@ -301,62 +259,11 @@ class RiskChecks(SlotsRiskChecks):
         self._funding_overdue(report.timestamp)  # the steps settle funding first
         if not 0 < e.account < self.state.account_count:
             raise EntryError(f"liquidation of account {e.account}, which is not a trader's")
-        if g.slots:
-            steps = self._slots_liquidation_steps(e, report)
-        else:
-            steps = self._list_liquidation_steps(e, report)
+        steps = self._slots_liquidation_steps(e, report)
         risk = self.state.risk
         risk.pending = [i for i in risk.pending if i != e.account]
         risk.liquidations += 1
         risk.liquidation_steps += steps
-
-    def _list_liquidation_steps(self, e: LiquidationEntry, report: OracleReport) -> int:
-        """Check a list-ledger liquidation's liquidate proofs; return the number of steps."""
-        g = self.genesis
-        p = g.params
-        assert g.risk is not None  # checked by liquidation()
-        n_public = self.keys["liquidate"][0].n_public
-        steps: list[liquidate_statement.LiquidationStepPublic] = []
-        for k, step in enumerate(e.steps):
-            label = f"liquidation step {k}"
-            try:
-                signals = groth16.parse_public_signals(step.public_signals, n_public)
-                steps.append(
-                    liquidate_statement.LiquidationStepPublic.from_signals(signals, p.markets)
-                )
-            except (groth16.Groth16Error, ValueError) as exc:
-                raise EntryError(f"{label}: {exc}") from None
-            if steps[-1].account != e.account:
-                raise EntryError(f"{label} liquidates account {steps[-1].account}")
-        if steps[0].continuation:
-            raise EntryError("liquidation step 0 is a continuation")
-        imf = tuple(m.imf_bps for m in g.markets)
-        mmf = tuple(m.mmf_bps for m in g.markets)
-        fees = g.risk.liquidation_fee_bps
-        _, end_root, reasons = liquidate_statement.check_steps(
-            steps,
-            start_root=e.roots_before.account,
-            prices=report.marks,
-            imf_bps=imf,
-            mmf_bps=mmf,
-            liquidation_fee_bps=fees,
-        )
-        if reasons:
-            raise EntryError(reasons[0])
-        if end_root != e.roots_after.account:
-            raise EntryError("the last liquidation step does not end at roots_after")
-        for k, (step, decoded) in enumerate(zip(e.steps, steps, strict=True)):
-            expected = replace(
-                decoded, prices=report.marks, imf_bps=imf, mmf_bps=mmf, liquidation_fee_bps=fees
-            )
-            try:
-                signals_expected = expected.signals()
-            except ValueError as exc:
-                raise EntryError(f"liquidation step {k} public inputs: {exc}") from None
-            self._proof(
-                "liquidate", step.to_json(), signals_expected, e.index, f"liquidation step {k}"
-            )
-        return len(steps)
 
     def funding(self, e: FundingEntry) -> None:
         g = self.genesis

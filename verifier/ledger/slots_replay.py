@@ -8,10 +8,10 @@ failure names the entry):
 * ``order``: ``order_index`` is the order's sequence number (one more than
   the last), the commitment is a new non-zero field element; the order is
   unplaced until a batch places it;
-* ``cancel``: only in a slots ledger; cancels an order an earlier ``order``
+* ``cancel``: cancels an order an earlier ``order``
   entry published and that no cancel since the last batch already names;
   the next batch must execute it;
-* ``account_op``: the list rules (``_Replayer.account_op``) with the
+* ``account_op``: ``_Replayer.account_op``'s rules with the
   ``account_update`` statement, whose public ``funding[M]`` are the replay's
   current funding indices;
 * ``batch``: batch id and report timestamp strictly increase, the report is
@@ -28,7 +28,7 @@ failure names the entry):
   genesis fee / initial / maintenance fractions); the batch's volume is the
   sum of its fill groups';
 * ``solvency`` (``verifier.ledger.solvency``) and ``funding``
-  (``verifier.ledger.risk``) are shared with list ledgers; ``sweep`` and
+  (``verifier.ledger.risk``) are the replay's; ``sweep`` and
   ``liquidation`` take their staged proofs in ``verifier.ledger.risk_slots``.
 
 Pure: no I/O. Never imports prover or exchange.
@@ -45,7 +45,6 @@ from verifier.ledger.entries import (
 )
 from verifier.ledger.parse import EntryError
 from verifier.ledger.slots import ORDER_OPS, CancelEntry, SlotsBatchProof
-from verifier.statements import account_op as account_op_statement
 from verifier.statements import account_update as account_update_statement
 from verifier.statements import order_ops as order_ops_statement
 from verifier.statements import settle_fills as settle_fills_statement
@@ -61,13 +60,9 @@ class SlotsChecks(ReplayChecks):
     def slots_entry(self, e: Entry) -> bool:
         """Check ``e`` if it is a slots-only kind or a kind whose slots check differs.
 
-        Returns False when the shared (list) check applies. A cancel in a list
-        ledger and a non-zero order or fill root in a slots ledger fail here.
+        Returns False when the replay's shared check applies. A non-zero order
+        or fill root fails here.
         """
-        if not self.genesis.slots:
-            if isinstance(e, CancelEntry):
-                raise EntryError("a cancel entry in a ledger whose genesis state is not 'slots'")
-            return False
         after = e.roots_after
         if after.order or after.fill:
             raise EntryError(
@@ -110,33 +105,20 @@ class SlotsChecks(ReplayChecks):
         self.state.pending_cancels.append(h)
 
     def account_op_inputs(self, e: AccountOpEntry, prices: tuple[int, ...]) -> list[int]:
-        """The proof's public inputs: ``account_op`` (list) or ``account_update`` (slots)."""
+        """The ``account_update`` proof's public inputs (at the replay's funding indices)."""
         g = self.genesis
-        before, after = e.roots_before.account, e.roots_after.account
         try:
-            if g.slots:
-                return account_update_statement.public_inputs(
-                    old_acc_root=before,
-                    new_acc_root=after,
-                    op=ACCOUNT_OPS[e.op],
-                    index=e.account,
-                    amount=e.amount,
-                    pub=e.pubkey,
-                    prices=prices,
-                    imf_bps=g.imf_bps,
-                    funding=self.funding_indices(),
-                    account_levels=g.params.account_levels,
-                )
-            return account_op_statement.public_inputs(
-                old_root=before,
-                new_root=after,
+            return account_update_statement.public_inputs(
+                old_acc_root=e.roots_before.account,
+                new_acc_root=e.roots_after.account,
                 op=ACCOUNT_OPS[e.op],
                 index=e.account,
                 amount=e.amount,
                 pub=e.pubkey,
                 prices=prices,
                 imf_bps=g.imf_bps,
-                account_depth=g.params.account_depth,
+                funding=self.funding_indices(),
+                account_levels=g.params.account_levels,
             )
         except ValueError as exc:
             raise EntryError(f"public inputs: {exc}") from None

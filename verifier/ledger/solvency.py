@@ -1,16 +1,14 @@
-"""The replay's solvency check, for both ledger states (``SolvencyChecks``, mixed into the replayer).
+"""The replay's solvency check (``SolvencyChecks``, mixed into the replayer).
 
 A ``solvency`` entry claims, at the current account root and total
 collateral, a signed real report (optionally a public shock vector) and a
-sequence of chunk proofs: ``solvency_chunk`` in a list ledger,
-``solvency_walk`` (quaternary chunks, funding settled in the sums at the
-replay's funding indices) in a slots ledger. The check, in order:
+sequence of ``solvency_walk`` chunk proofs (quaternary chunks, funding
+settled in the sums at the replay's funding indices). The check, in order:
 
 * ``account_root`` is the current account root, ``total_collateral`` the
   ledger's; the report is a real one the entry may use (``_use_report``);
   a shock vector must move at least one mark;
-* the chunks' public signals tie together (``check_solvency`` /
-  ``check_solvency_walk``: indices, flags, commitment chain, one price vector
+* the chunks' public signals tie together (``check_solvency_walk``: indices, flags, commitment chain, one price vector
   = the (stressed) marks, one funding vector = the replay's, the account root
   rebuilt from the subroots, balance sum = total collateral, open interest
   nets to zero); each chunk's public inputs are recomputed and its proof queued;
@@ -28,9 +26,10 @@ from verifier.ledger.parse import EntryError
 from verifier.ledger.state import SolvencySummary
 from verifier.oracle import OracleFormatError, stressed_prices
 from verifier.params import FUNDING_BITS
-from verifier.statements import solvency_chunk as solvency_statement
+from verifier.statements import solvency_base as solvency_statement
 from verifier.statements import solvency_walk as walk_statement
-from verifier.statements.solvency_base import SolvencyResult
+
+STATEMENT = "solvency_walk"
 
 __all__ = ["SolvencyChecks"]
 
@@ -64,36 +63,23 @@ class SolvencyChecks(ReplayChecks):
             if tuple(marks) == tuple(report.marks):
                 raise EntryError("stress: the shock vector leaves every mark unchanged")
         chunks = e.chunks
-        statement = "solvency_walk" if g.slots else "solvency_chunk"
-        most = 4 ** (p.account_levels - p.chunk_levels) if g.slots else p.chunks
-        n_public = self.keys[statement][0].n_public
+        most = 4 ** (p.account_levels - p.chunk_levels)
+        n_public = self.keys[STATEMENT][0].n_public
         signals = chunk_signals(chunks, n_public, most, "a solvency report", "solvency chunk")
         funding = self.funding_indices()
-        # the walk's signals are the chunk's with funding[M] after prices[M]
+        # the walk's signals are the base chunk's with funding[M] after prices[M]
         at = walk_statement.PUBLIC_NAMES.index("prices") + p.markets
-        result: SolvencyResult
-        if g.slots:
-            result = walk_statement.check_solvency_walk(
-                signals,
-                p.account_levels,
-                p.chunk_levels,
-                s.total_collateral,
-                p.markets,
-                expected_root=account_root,
-                prices=marks,
-                funding=funding,
-            )
-            signals = [x[:at] + x[at + p.markets :] for x in signals]
-        else:
-            result = solvency_statement.check_solvency(
-                signals,
-                p.account_depth,
-                p.chunk_height,
-                s.total_collateral,
-                p.markets,
-                expected_root=account_root,
-                prices=marks,
-            )
+        result = walk_statement.check_solvency_walk(
+            signals,
+            p.account_levels,
+            p.chunk_levels,
+            s.total_collateral,
+            p.markets,
+            expected_root=account_root,
+            prices=marks,
+            funding=funding,
+        )
+        signals = [x[:at] + x[at + p.markets :] for x in signals]
         if result.totals is None:
             raise EntryError(f"solvency chunks: {'; '.join(result.reasons)}")
         totals = result.totals
@@ -116,11 +102,11 @@ class SolvencyChecks(ReplayChecks):
                     prices=marks,
                     opening=totals if k == len(chunks) - 1 else None,
                 )
-                if g.slots:  # the walk's funding[M] follow prices[M]
-                    expected[at:at] = [signed_to_field(f, FUNDING_BITS, "funding") for f in funding]
+                # the walk's funding[M] follow prices[M]
+                expected[at:at] = [signed_to_field(f, FUNDING_BITS, "funding") for f in funding]
             except ValueError as exc:
                 raise EntryError(f"solvency chunk {k} public inputs: {exc}") from None
-            self._proof(statement, chunk_data.to_json(), expected, e.index, f"solvency chunk {k}")
+            self._proof(STATEMENT, chunk_data.to_json(), expected, e.index, f"solvency chunk {k}")
         claimed = e.result
         claim = (claimed.balance, claimed.positions, claimed.deficit, claimed.fund)
         opened = (totals.balance, totals.positions, totals.deficit, totals.fund)

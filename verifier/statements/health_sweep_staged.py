@@ -1,6 +1,6 @@
 """Public side of HEALTH SWEEP on the account-state leaf (``circuits/health_sweep_staged.circom``).
 
-The staged successor of ``verifier.statements.health_sweep`` for the
+The staged successor of the retired list HEALTH SWEEP for the
 recycling-order state (8-input account leaf with funding checkpoints,
 quaternary account tree). A sweep is a sequence of chunk proofs, chunk ``c``
 covering accounts ``c*K .. c*K+K-1`` with ``K = 4^chunk_levels``. Each

@@ -1,8 +1,8 @@
 """Liquidation steps: the base step layout and the rules over a liquidation's steps.
 
-Shared by the slots statement ``verifier.statements.liquidate_staged``
-(whose step adds the funding indices) and the retired list statement
-LIQUIDATE (``verifier.statements.liquidate`` re-exports this module).
+The base of the slots statement ``verifier.statements.liquidate_staged``
+(whose step adds the funding indices); the list-state LIQUIDATE that used it
+alone is retired.
 A liquidation is one or more step proofs, each moving
 part or all of one market position of an account below maintenance margin
 to the insurance fund (index 0) at the batch's mark, with a capped fee. The

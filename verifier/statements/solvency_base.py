@@ -1,10 +1,10 @@
 """The solvency chunk walk: running totals, chunk public inputs and the whole-tree check.
 
-Shared by the slots statement ``verifier.statements.solvency_walk`` (its
-chunks add the funding indices and rebuild a quaternary root) and the
-retired list statement SOLVENCY CHUNK (``verifier.statements.solvency_chunk``
-re-exports this module). A solvency proof is a sequence of chunk proofs,
-chunk ``c`` covering accounts ``c*K .. c*K+K-1``. Each proof shows its subtree
+The base of the slots statement ``verifier.statements.solvency_walk`` (its
+chunks add the funding indices and rebuild a quaternary root); the
+list-state SOLVENCY CHUNK that used it alone is retired. A solvency proof
+is a sequence of chunk proofs, chunk ``c`` covering accounts
+``c*K .. c*K+K-1``. Each proof shows its subtree
 root and carries hidden running totals forward as a Poseidon commitment; the
 last chunk opens the totals. This module
 
@@ -137,7 +137,7 @@ def public_inputs(
     prices: Sequence[int],
     opening: SolvencyTotals | None,
 ) -> list[int]:
-    """The chunk's public inputs in circuit order (prover.statements.solvency_chunk.PUBLIC).
+    """The chunk's public inputs in circuit order (the walk inserts funding[M] after prices[M]).
 
     ``opening`` is the opened totals and must be given exactly for the last
     chunk (``chunk_index == chunk_count - 1``); other chunks open zeros.
