@@ -11,18 +11,9 @@ from dataclasses import dataclass
 
 from verifier.params import domain_tag
 
-#: The proven statements, in the order the ledger and ``/v1/vkeys`` list them.
-STATEMENTS: tuple[str, ...] = (
-    "account_op",
-    "settle_batch",
-    "solvency_chunk",
-    "health_sweep",
-    "liquidate",
-)
-
-#: Statements of the recycling-order design (per-account order slots, proven
-#: cancel, funding settlement, reduce-only): compiled, budgeted and tested,
-#: not yet used by the operator (which still proves settle_batch).
+#: The proven statements of the recycling-order ("slots") state (per-account
+#: order slots, proven cancel, funding settlement, reduce-only), in the order
+#: the ledger and ``/v1/vkeys`` list them; the list state's are retired.
 STAGED_STATEMENTS: tuple[str, ...] = (
     "order_ops",
     "settle_fills",

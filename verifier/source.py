@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from verifier.ledger import LEDGER_FORMAT, ReplayReport, replay
-from verifier.protocol import STAGED_STATEMENTS, STATEMENTS
+from verifier.protocol import STAGED_STATEMENTS
 
 __all__ = [
     "STATEMENT_NAMES",
@@ -54,9 +54,9 @@ __all__ = [
     "read_manifest_count",
 ]
 
-# The statements whose verification keys a ledger may use (genesis ``state`` picks
-# which: list or slots); a vkeys directory may hold others (ignored).
-STATEMENT_NAMES = STATEMENTS + STAGED_STATEMENTS
+# The statements whose verification keys a ledger may use; a vkeys directory
+# may hold others (ignored).
+STATEMENT_NAMES = STAGED_STATEMENTS
 
 _MAX_JSON_BYTES = 64 * 1024 * 1024  # far above any honest entry; stops a memory bomb early
 

@@ -47,14 +47,12 @@ from verifier.params import (
     AMOUNT_BITS,
     TIME_BITS,
 )
-from verifier.protocol import STATEMENTS
 
 __all__ = [
     "ACCOUNT_OPS",
     "BATCH_PROOF_PARSERS",
     "DEFAULT_LIMITS_JSON",
     "ENTRY_TYPES",
-    "STATEMENTS",
     "AccountOpEntry",
     "BatchEntry",
     "BatchProof",
