@@ -286,6 +286,9 @@ class ServiceCore:
     def _after_setup(self, background: bool) -> None:
         """Hook for the job half: queue unfinished jobs and start its threads."""
 
+    def _fresh_marks_for_withdrawal(self) -> None:
+        """Hook for the job half: the batch a withdrawal needs first (funding due, stale marks)."""
+
     @property
     def ready(self) -> bool:
         return self._ready.is_set() and not self._stop.is_set()

@@ -190,6 +190,16 @@ class Intake(ServiceCore):
         return AccountOpDone(*self._account_op(index, lambda: self.op.deposit(index, amount)))
 
     def withdraw(self, index: int, amount: int, signature: Signature) -> AccountOpDone:
+        """Withdraw at the latest signed marks, after the funding they are due.
+
+        If a funding interval has ended (or the marks are missing or too old
+        for an entry now), the batch the batcher would run next runs first, so
+        the funding update is published before the withdrawal and the account
+        settles at the new indices (``Jobs._fresh_marks_for_withdrawal``); the
+        request does not fail because the operator's timer had not fired yet.
+        """
+        self._account(index)  # NotFound before anything runs
+        self._fresh_marks_for_withdrawal()
         return AccountOpDone(
             *self._account_op(index, lambda: self.op.withdraw(index, amount, signature))
         )

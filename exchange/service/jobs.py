@@ -212,6 +212,49 @@ class Jobs(ServiceCore):
         """
         return self.op.funding_due_at(self._clock())
 
+    def withdrawal_needs_batch(self) -> bool:
+        """A withdrawal now would need a batch first: funding due, or no usable marks.
+
+        True when a funding interval has ended by the service clock
+        (``funding_due_now``: the withdrawal would settle the account at
+        indices an update is owed on, and once the interval is more than over
+        the verifier fails it "funding overdue"), when there is no signed
+        report yet, or when the latest one is older than genesis
+        ``max_report_age_s`` allows for an entry now.
+        """
+        op = self.op
+        report = op.latest_report
+        if report is None or self.funding_due_now():
+            return True
+        try:
+            op.next_entry_time(report)
+        except OperatorError:
+            return True
+        return False
+
+    def _fresh_marks_for_withdrawal(self) -> None:
+        """Run a batch before a withdrawal that needs one (``withdrawal_needs_batch``).
+
+        The batch publishes the funding update before itself at its own fresh
+        report (``_risk_before_batch``: reports are numbered by batch id, so an
+        update cannot have a report of its own) and the withdrawal then uses
+        that report and the new indices: funding update, batch, withdrawal.
+        A batch already running is waited for and the need checked again.
+        Costs at most the batch the batcher's funding timer would run anyway
+        (a later withdrawal in the same interval finds nothing due). Raises
+        what ``run_batch`` raises (Unavailable: no oracle; Internal): the
+        withdrawal is then not made, never made at stale funding.
+        """
+        for _ in range(3):
+            if not self.withdrawal_needs_batch():
+                return
+            try:
+                self.run_batch()
+                return
+            except Conflict:
+                with self._batch_guard:
+                    pass  # a batch is running: wait for it, then look again
+
     def batcher_tick(self) -> bool:
         """One round of the batcher: a batch if orders are live, a sweep or funding is due.
 

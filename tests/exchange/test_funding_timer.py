@@ -39,9 +39,9 @@ def _new_kinds(svc: Service, before: int) -> list[str]:
     return [e.kind for e in svc.op.ledger.entries[before:]]
 
 
-def test_batcher_pays_funding_on_its_own_timer_without_orders(tmp_path: Path) -> None:
+def _settings(tmp_path: Path) -> Settings:
     data = tmp_path / "data"
-    settings = Settings(
+    return Settings(
         state="slots",
         data_dir=data,
         database_url=f"sqlite:///{(tmp_path / 'darkpool.sqlite3').resolve()}",
@@ -50,8 +50,11 @@ def test_batcher_pays_funding_on_its_own_timer_without_orders(tmp_path: Path) ->
         oracle_step_bps=0,
         funding_interval_s=INTERVAL_S,
     )
+
+
+def test_batcher_pays_funding_on_its_own_timer_without_orders(tmp_path: Path) -> None:
     clock = ManualClock()
-    svc = Service(settings, clock=clock, prove=shaped_stand_in)
+    svc = Service(_settings(tmp_path), clock=clock, prove=shaped_stand_in)
     svc.start(background=False)
     try:
         op = svc.op
@@ -87,3 +90,74 @@ def test_batcher_pays_funding_on_its_own_timer_without_orders(tmp_path: Path) ->
     report = replay(Path(out), checker=no_proof_checks)
     assert report.ok, [str(f) for f in report.failures]
     assert report.to_dict()["risk"]["funding_updates"] == 3
+
+
+def test_withdrawal_while_funding_is_due_publishes_the_update_first(tmp_path: Path) -> None:
+    """A withdrawal arriving after a funding interval ended, before the batcher's tick:
+    the service runs the batch first (its funding update at a fresh report), then the
+    withdrawal settles at the new indices; the ledger reads funding, batch, account_op
+    and replays. Inside the interval a withdrawal is one account_op at the latest marks.
+    At stale marks the operator itself refuses (verifier rule "funding overdue")."""
+    from exchange.operator import OperatorError
+    from verifier import auth
+    from verifier.eddsa import PrivateKey
+    from verifier.encoding import withdraw_message
+
+    clock = ManualClock()
+    svc = Service(_settings(tmp_path), clock=clock, prove=shaped_stand_in)
+    svc.start(background=False)
+    try:
+        op = svc.op
+        key = PrivateKey(b"\x09" * 32)
+        pub = key.public_key()
+        opened = auth.open_account_message(svc.tags.auth, pub, 10_000, clock.now)
+        a, _ = svc.open_account(pub, 10_000, clock.now, key.sign(opened))
+
+        def withdraw(amount: int) -> list[str]:
+            nonce = op.account_state(a).nonce
+            sig = key.sign(withdraw_message(svc.tags.withdraw, a, amount, nonce))
+            before = len(op.ledger)
+            done = svc.withdraw(a, amount, sig)
+            assert (
+                done.entry_index == len(op.ledger) - 1
+                and done.state.balance == op.account_state(a).balance
+            )
+            return _new_kinds(svc, before)
+
+        # No marks yet: the first batch (and the first update) come first.
+        assert svc.withdrawal_needs_batch()
+        assert withdraw(100) == ["funding", "batch", "account_op"]
+        start = op.funding_clock
+        clock.now = start + INTERVAL_S - 1
+        assert not svc.withdrawal_needs_batch()
+        assert withdraw(100) == ["account_op"]
+        clock.now = start + INTERVAL_S  # the interval ends; the batcher has not ticked
+        assert svc.funding_due_now() and svc.withdrawal_needs_batch()
+        assert withdraw(100) == ["funding", "batch", "account_op"]
+        entries = op.ledger.entries
+        assert entries[-1].body["marks"] == entries[-2].body["oracle"] == entries[-3].body["oracle"]
+        assert op.funding_clock == start + INTERVAL_S and not svc.withdrawal_needs_batch()
+        assert op.account_state(a).balance == 10_000 - 300
+
+        # The operator's own guard: marks past the funding deadline are refused, nothing
+        # is written (the service never gets there: it runs the batch first).
+        late = op.oracle.sign(
+            op.latest_report.seq + 1,
+            start + 2 * INTERVAL_S + 1,
+            op.latest_report.marks,
+            op.latest_report.index,
+        )
+        op.observe(late)
+        clock.now = late.timestamp
+        nonce = op.account_state(a).nonce
+        sig = key.sign(withdraw_message(svc.tags.withdraw, a, 100, nonce))
+        length = len(op.ledger)
+        with pytest.raises(OperatorError, match="funding overdue"):
+            op.withdraw(a, 100, sig)
+        assert len(op.ledger) == length
+        out = op.export(tmp_path / "export")
+    finally:
+        svc.stop()
+    report = replay(Path(out), checker=no_proof_checks)
+    assert report.ok, [str(f) for f in report.failures]
+    assert report.to_dict()["risk"]["funding_updates"] == 2

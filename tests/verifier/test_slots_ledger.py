@@ -28,7 +28,16 @@ from typing import Any
 
 import pytest
 
-from tests.exchange.slots_ledger import BATCH, CANCEL, ENTRY_KINDS, FUNDING, ORDERS, SlotsLedger
+from tests.exchange.slots_ledger import (
+    BATCH,
+    CANCEL,
+    ENTRY_KINDS,
+    FUNDING,
+    ORDERS,
+    SOLVENCY,
+    WITHDRAW,
+    SlotsLedger,
+)
 from tests.verifier.ledger_files import (
     copy_export,
     edit,
@@ -339,6 +348,51 @@ def test_proofs_at_other_funding_indices_fail(honest: SlotsLedger, tmp_path: Pat
     assert failure.reason == (
         f"batch proof 0 (order_ops): public signal 3 is 0, but the ledger data give {index}"
     )
+
+
+def test_withdrawal_at_overdue_funding_is_rejected(honest: SlotsLedger, tmp_path: Path) -> None:
+    """Alice's withdrawal (entry 13) moved to a real report one second past the funding
+    deadline (the update of entry 12 at 1000, genesis interval 3600 s), no update between.
+
+    Her proof settles funding at entry 12's indices, so the interval she owes since is
+    not charged before her margin check: the entry fails "funding overdue", while its
+    proof (the marks' prices are unchanged) still verifies: the genesis edited to a
+    3601 s interval moves the first failure past it. The honest operator refuses it.
+    """
+    from exchange.operator import OperatorError
+    from verifier.encoding import withdraw_message
+
+    export = copy_export(honest, tmp_path)
+    interval = read(export / "genesis.json")["funding"]["interval_s"]
+    assert read(entry_path(export, FUNDING))["oracle"]["timestamp"] == 1000
+    op = honest.operator
+    report = op.latest_report
+    late = op.oracle.sign(report.seq + 1, 1000 + interval + 1, report.marks, report.index)
+
+    def later(e: Json) -> None:
+        e.update(marks=late.to_json(), time=late.timestamp)
+
+    edit(export, WITHDRAW, later)
+    overdue = (
+        "funding overdue: 3601 s of oracle time since the funding update of entry 12 "
+        "(genesis requires a funding update every 3600 s)"
+    )
+    failures = replay(export).failures  # every proof before it checked and valid
+    assert [(f.entry_index, f.reason) for f in failures] == [(WITHDRAW, overdue)]
+
+    edit(export, 0, lambda g: g["funding"].update(interval_s=interval + 1))
+    failures = replay(export).failures
+    assert [f.entry_index for f in failures] == [SOLVENCY]  # its proof verified at 13
+    assert failures[0].reason.startswith("time 1000 is before the previous entry's")
+
+    cheat = copy.deepcopy(op, {id(op._prove_fn): op._prove_fn})
+    cheat.observe(late)
+    nonce = cheat.account_state(1).nonce
+    sig = honest.keys["alice"].sign(withdraw_message(honest.tags.withdraw, 1, 1000, nonce))
+    length = len(cheat.ledger)
+    with pytest.raises(OperatorError, match="funding overdue"):
+        cheat.withdraw(1, 1000, sig)
+    assert len(cheat.ledger) == length
 
 
 def test_list_state_genesis_is_refused(honest: SlotsLedger, tmp_path: Path) -> None:

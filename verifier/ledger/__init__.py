@@ -26,8 +26,9 @@ What is checked (each failure names its entry):
 * account_op: opens use the next free index and (except the insurance
   account 0) deposit at least genesis ``min_deposit``, deposits/withdrawals name an
   opened account, withdrawals carry an oracle-signed mark report no older than
-  the last batch, total collateral never goes negative, and the public inputs
-  are recomputed (roots, op, index, amount, pubkey, marks, margin bps);
+  the last batch and not past the funding deadline ("funding overdue"),
+  total collateral never goes negative, and the public inputs are recomputed
+  (roots, op, index, amount, pubkey, marks, margin bps, funding indices);
 * batch: oracle signature, batch id strictly increasing, proofs chained root
   to root from ``roots_before`` to ``roots_after``, volumes summed, public
   inputs recomputed from the signed prices and the genesis market parameters;

@@ -150,6 +150,20 @@ class _Replayer(RiskChecks, ADLChecks, SolvencyChecks, SlotsChecks):
     # -- kinds ------------------------------------------------------------
 
     def account_op(self, e: AccountOpEntry) -> None:
+        """Open / deposit / withdraw: index, min deposit, collateral, proof inputs, funding.
+
+        A withdrawal whose signed marks are timed past the funding deadline
+        fails "funding overdue: ..." (``RiskChecks._funding_overdue``, the
+        batches' rule): its proof settles the account's funding at the
+        replay's current indices and checks initial margin after it, so at
+        stale indices a trader who owes funding would withdraw against a
+        balance not yet charged, and an operator could time withdrawals
+        around updates. Opens and deposits are not checked: they carry no
+        report, add collateral and lower no equity, and settling at stale
+        indices loses nothing (the leaf's checkpoints keep what is still
+        owed, charged by the next statement touching the account, itself
+        checked: batch, sweep, liquidation, deleverage or withdrawal).
+        """
         s = self.state
         g = self.genesis
         op, account, amount = e.op, e.account, e.amount
@@ -174,6 +188,7 @@ class _Replayer(RiskChecks, ADLChecks, SolvencyChecks, SlotsChecks):
         prices: tuple[int, ...] = (0,) * g.params.markets
         if e.marks is not None:
             self._use_report(e.marks, e.time, "marks")
+            self._funding_overdue(e.marks.timestamp)  # the proof settles funding first
             prices = e.marks.prices
         expected = self.account_op_inputs(e, prices)
         self._proof("account_update", e.proof.to_json(), expected, e.index, "account_op proof")

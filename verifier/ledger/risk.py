@@ -20,9 +20,11 @@ Rules the replay adds (``RiskChecks``, mixed into the replayer):
   funding update is overdue under genesis ``funding`` ("funding overdue:
   ...": the batch's report is more than ``interval_s`` after the last
   update's report, or after the first batch's before any update); the same
-  funding-overdue rule holds for sweeps and liquidations, which judge and
-  settle accounts after their funding (at stale indices a sweep would pass an
-  account the owed funding puts below maintenance margin);
+  funding-overdue rule holds for sweeps, liquidations, deleverages and
+  withdrawals (``account_op``), which judge and settle accounts after their
+  funding (at stale indices a sweep would pass an account the owed funding
+  puts below maintenance margin, a withdrawal would pass margin on a balance
+  not yet charged);
 * a sweep's proofs rebuild the current account root at the report's marks,
   the replay's funding indices and the genesis maintenance fractions, and
   ``flagged`` equals the proven flags; a liquidation's steps follow
@@ -202,8 +204,8 @@ class RiskChecks(SlotsRiskChecks):
             risk.funding_clock = report_time
 
     def _funding_overdue(self, report_time: int) -> None:
-        """Genesis ``funding``: a batch, sweep or liquidation needs an update within
-        ``interval_s`` of oracle time.
+        """Genesis ``funding``: a batch, sweep, liquidation, deleverage or withdrawal needs
+        an update within ``interval_s`` of oracle time.
 
         Counted on report timestamps (the clock of the funding interval rule)
         from the end of the last paid interval (the last update's report

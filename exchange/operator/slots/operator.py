@@ -240,7 +240,13 @@ class SlotsOperator(SlotsPersistence, SlotsRiskEngine):
         return after
 
     def withdraw(self, index: int, amount: int, signature: Signature) -> AccountRecord:
-        """Withdraw signed over withdraw_message(tag, index, amount, nonce), at the latest marks."""
+        """Withdraw signed over withdraw_message(tag, index, amount, nonce), at the latest marks.
+
+        OperatorError if those marks are past the funding deadline ("funding
+        overdue", the verifier's rule for withdrawals): publish the update at a
+        fresh report first (the service runs a batch, whose update rides before
+        it: ``exchange.service.intake``).
+        """
         before = self.account_state(index)
         self._check_amount(amount)
         pubkey = Point(before.pub_x, before.pub_y)
@@ -252,6 +258,7 @@ class SlotsOperator(SlotsPersistence, SlotsRiskEngine):
         marks = self.latest_report
         if marks is None:
             raise OperatorError("no oracle marks yet: withdrawals need a margin check at the marks")
+        self._check_funding_overdue(marks)
         after = self._account_op(
             OpKind.WITHDRAW, index, amount, pubkey, signature=signature, marks=marks
         )
