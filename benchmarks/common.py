@@ -105,9 +105,12 @@ def _package_version(name: str) -> str | None:
 
 
 def machine_info(tool_versions: Mapping[str, str] | None = None) -> dict[str, object]:
-    """Where the numbers were measured: CPU count, OS, Python, library and tool versions."""
+    """Where the numbers were measured: CPU count, load average (1, 5, 15 min, when
+    written: other work on a shared machine inflates the absolute times), OS,
+    Python, library and tool versions."""
     return {
         "cpu_count": os.cpu_count(),
+        "load_average": [round(x, 2) for x in os.getloadavg()],
         "platform": platform.platform(),
         "machine": platform.machine(),
         "processor": platform.processor() or None,

@@ -292,7 +292,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--batches", type=int, default=100, help="batches in the ledger")
     parser.add_argument(
-        "--profile", default="test", help="circuit profile (use bench for > 15 batches)"
+        "--profile",
+        default="test",
+        help="circuit profile (test fits any --batches: filled orders free their slots; "
+        "bench only differs in the list state's order_depth, so it builds the same "
+        "circuits under new keys)",
     )
     parser.add_argument("--rebuild", action="store_true", help="regenerate the cached ledger")
     args = parser.parse_args(argv)
