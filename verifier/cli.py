@@ -39,8 +39,10 @@ from typing import Any
 
 from verifier import groth16, inclusion, ledger, poseidon
 from verifier.babyjub import Point
+from verifier.funding import SECONDS_PER_YEAR, index_horizon_s
 from verifier.inclusion_slots import check_slots_inclusion, parse_slots_opening
 from verifier.oracle import OracleFormatError, key_hex, parse_key_hex
+from verifier.params import FUNDING_BITS
 from verifier.source import (
     InputError,
     load_json_file,
@@ -150,9 +152,20 @@ def _risk_rule_lines(g: ledger.Genesis, st: ledger.ReplayState | None) -> list[s
     if g.funding is not None:
         f = g.funding
         lines.append(
-            f"  funding rules  one index update every {f.interval_s} s (a batch more than "
-            f"that after the last fails), premium / {f.premium_divisor}, clamp {f.clamp_bps} bps"
+            f"  funding rules  one index update every {f.interval_s} s (a batch, sweep, "
+            "liquidation or withdrawal more than that after the last fails), "
+            f"premium / {f.premium_divisor}, clamp {f.clamp_bps} bps"
         )
+        horizon = index_horizon_s(
+            interval_s=f.interval_s, premium_divisor=f.premium_divisor, clamp_bps=f.clamp_bps
+        )
+        lasts = (
+            "forever (clamp 0)"
+            if horizon is None
+            else f"for at least {horizon // SECONDS_PER_YEAR:,} years (every interval at the "
+            "clamp, at the largest price; past it every update is refused)"
+        )
+        lines.append(f"  funding range  the {FUNDING_BITS}-bit indices stay in range {lasts}")
     if st is not None and st.pending_cancels:
         lines.append(
             f"  note           {len(st.pending_cancels)} accepted cancel(s) not executed yet "

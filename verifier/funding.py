@@ -26,20 +26,38 @@ advances by ``k * interval_s``. An update after a quiet stretch (no batch for
 several intervals) pays for all of them at its report's premium, the only
 signed premium there is; skipping updates never skips payments.
 
+Index range (``index_horizon_s``): F is a signed ``FUNDING_BITS`` integer and
+one interval moves it by at most ``min(floor((2^PRICE_BITS - 1) * clamp_bps /
+10^4), (2^PRICE_BITS - 2) // premium_divisor)`` (the clamp at the largest
+signable index price). Since every elapsed interval is paid, whether by one
+update per interval or by one late update after an outage (``k * dF`` is the
+sum of ``k`` updates), F stays in range for at least ``index_horizon_s``
+seconds of ledger life, outage or not. Past it an update that would leave the
+range is refused (operator and replay alike), never saturated: a saturated
+index would silently stop paying funding. So the bound is a genesis choice:
+production (3600 s, clamp 50 bps) lasts at least 191,389 years, the demo
+(60 s) 3,189 years, at the worst price; docs/ledger.md ``funding``.
+
 Pure integers, no I/O; never imports prover or exchange.
 """
 
 from collections.abc import Sequence
 
-from verifier.params import BPS_DENOM, FUNDING_BITS
+from verifier.params import BPS_DENOM, FUNDING_BITS, PRICE_BITS
 
 __all__ = [
+    "SECONDS_PER_YEAR",
     "FundingMathError",
     "elapsed_intervals",
     "funding_delta",
+    "index_horizon_s",
     "index_in_range",
+    "max_interval_delta",
     "next_indices",
 ]
+
+#: A Julian year (365.25 days), for index horizons in years.
+SECONDS_PER_YEAR = 31_557_600
 
 
 class FundingMathError(ValueError):
@@ -67,6 +85,30 @@ def funding_delta(mark: int, index: int, *, premium_divisor: int, clamp_bps: int
 def index_in_range(value: int) -> bool:
     """True iff ``value`` fits the circuits' signed ``FUNDING_BITS`` funding index."""
     return -(1 << (FUNDING_BITS - 1)) <= value < 1 << (FUNDING_BITS - 1)
+
+
+def max_interval_delta(*, premium_divisor: int, clamp_bps: int) -> int:
+    """The largest ``|funding_delta|`` any signed report can give (quote units per lot).
+
+    Attained at index price ``2^PRICE_BITS - 1`` and mark 1: the clamp there,
+    or the whole premium share if the divisor bounds it first.
+    """
+    top = (1 << PRICE_BITS) - 1
+    return min(top * clamp_bps // BPS_DENOM, (top - 1) // premium_divisor)
+
+
+def index_horizon_s(*, interval_s: int, premium_divisor: int, clamp_bps: int) -> int | None:
+    """Seconds of ledger life during which no funding index can leave its signed range.
+
+    ``floor((2^(FUNDING_BITS-1) - 1) / max_interval_delta) * interval_s``,
+    counted from F = 0 with every interval paid at the worst delta (an
+    outage changes nothing: the late update pays every interval). None when
+    no delta is possible (``clamp_bps`` 0): the index never moves.
+    """
+    worst = max_interval_delta(premium_divisor=premium_divisor, clamp_bps=clamp_bps)
+    if worst == 0:
+        return None
+    return ((1 << (FUNDING_BITS - 1)) - 1) // worst * interval_s
 
 
 def next_indices(

@@ -9,14 +9,17 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from verifier.funding import (
+    SECONDS_PER_YEAR,
     FundingMathError,
     elapsed_intervals,
     funding_delta,
+    index_horizon_s,
     index_in_range,
+    max_interval_delta,
     next_indices,
 )
 from verifier.ledger import EntryError, FundingRules, RiskProgress, RiskRules
-from verifier.params import FUNDING_BITS
+from verifier.params import FUNDING_BITS, PRICE_BITS
 
 
 def test_delta_truncates_toward_zero_and_clamps_at_exactly_the_cap() -> None:
@@ -54,6 +57,47 @@ def test_next_indices_refuses_bad_input_and_overflow() -> None:
     assert index_in_range(top) and not index_in_range(top + 1)
     with pytest.raises(FundingMathError, match="64-bit"):
         next_indices((top,), (3,), (1,), premium_divisor=1, clamp_bps=10_000)
+
+
+def test_index_horizon_is_exact_and_the_shipped_genesis_lasts_millennia() -> None:
+    """After ``index_horizon_s`` of worst-case funding (every interval at the clamp, at the
+    largest signable index price) the index is still in range, one interval more is
+    refused; whether paid per interval or by one update after an outage is the same.
+    The production genesis (hourly, clamp 50 bps) and the demo's (60 s) last at
+    least 191,389 and 3,189 years (docs/ledger.md, README)."""
+    from pathlib import Path
+
+    from exchange.operator.common import DEFAULT_FUNDING_RULES
+
+    top = (1 << PRICE_BITS) - 1
+    rules = {"premium_divisor": 8, "clamp_bps": 50}
+    worst = max_interval_delta(**rules)
+    assert worst == top * 50 // 10_000 == -funding_delta(1, top, **rules)
+    horizon = index_horizon_s(interval_s=3600, **rules)
+    assert horizon is not None and horizon % 3600 == 0
+    n = horizon // 3600
+    after = next_indices((0,), (1,), (top,), **rules, intervals=n)  # one late update
+    assert after == (-n * worst,) and index_in_range(after[0])
+    with pytest.raises(FundingMathError, match="64-bit"):
+        next_indices(after, (1,), (top,), **rules)
+    with pytest.raises(FundingMathError, match="64-bit"):
+        next_indices((0,), (1,), (top,), **rules, intervals=n + 1)
+    # The premium share can bind before the clamp; no clamp, no movement, no horizon.
+    assert max_interval_delta(premium_divisor=10**12, clamp_bps=10_000) == 1
+    assert index_horizon_s(interval_s=1, premium_divisor=1, clamp_bps=0) is None
+
+    def years(interval_s: int) -> int:
+        f = DEFAULT_FUNDING_RULES
+        h = index_horizon_s(
+            interval_s=interval_s, premium_divisor=f.premium_divisor, clamp_bps=f.clamp_bps
+        )
+        assert h is not None
+        return h // SECONDS_PER_YEAR
+
+    assert DEFAULT_FUNDING_RULES.interval_s == 3600
+    assert (years(3600), years(60)) == (191_389, 3_189)
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "ledger.md").read_text()
+    assert "191,389 years" in doc and "3,189 years" in doc
 
 
 def test_an_update_pays_every_elapsed_interval_each_clamped() -> None:
