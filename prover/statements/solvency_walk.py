@@ -18,7 +18,6 @@ from prover.account_book import AccountBook
 from prover.statements.chunks import record_chunk_inputs, split_record_chunks
 from prover.statements.layout import named_public_inputs
 from verifier.account_state import AccountRecord
-from verifier.encoding import AccountState
 from verifier.field import R
 from verifier.params import CircuitParams
 from verifier.protocol import Tags
@@ -43,16 +42,6 @@ PUBLIC = list(public.PUBLIC_NAMES)
 def template_args(params: CircuitParams, tags: Tags) -> list[int]:
     """SolvencyWalk(CHUNK_LEVELS, M); no domain tag is hashed in this statement."""
     return [params.chunk_levels, params.markets]
-
-
-def _settled(record: AccountRecord, funding: Sequence[int]) -> AccountState:
-    """The record's balance and positions after funding, as the totals count them."""
-    return AccountState(
-        pub_x=record.pub_x,
-        pub_y=record.pub_y,
-        balance=record.balance - record.funding_payment(funding),
-        positions=record.positions,
-    )
 
 
 @dataclass(frozen=True)
@@ -99,8 +88,9 @@ class SolvencyWalkWitness:
 
     @cached_property
     def next_totals(self) -> SolvencyTotals:
-        settled = [None if a is None else _settled(a, self.funding) for a in self.accounts]
-        return self.prev_totals.add_chunk(settled, self.prices, is_first=self.chunk_index == 0)
+        return self.prev_totals.add_chunk(
+            self.accounts, self.prices, self.funding, is_first=self.chunk_index == 0
+        )
 
     def public_inputs(self) -> list[int]:
         first = self.chunk_index == 0

@@ -1,19 +1,18 @@
 """The solvency chunk walk: running totals, chunk public inputs and the whole-tree check.
 
-The base of the slots statement ``verifier.statements.solvency_walk`` (its
-chunks add the funding indices and rebuild a quaternary root); the
-list-state SOLVENCY CHUNK that used it alone is retired. A solvency proof
-is a sequence of chunk proofs, chunk ``c`` covering accounts
-``c*K .. c*K+K-1``. Each proof shows its subtree
-root and carries hidden running totals forward as a Poseidon commitment; the
-last chunk opens the totals. This module
+The base of the statement ``verifier.statements.solvency_walk`` (which adds
+the public funding indices to each chunk's public inputs and rebuilds the
+quaternary account root). A solvency proof is a sequence of chunk proofs,
+chunk ``c`` covering accounts ``c*K .. c*K+K-1``. Each proof shows its
+subtree root and carries hidden running totals forward as a Poseidon
+commitment; the last chunk opens the totals. This module
 
 * defines the running totals and their commitment (the one Python copy of
   what the circuit hashes; the prover imports it from here),
-* recomputes a chunk's public inputs from ledger-level data (``public_inputs``),
+* lays out a chunk's public inputs without the funding indices (``public_inputs``),
 * checks a full sequence of chunk public inputs (``check_solvency``): the
-  commit chain, the flags and indices, the rebuilt account root, and that the
-  opened totals are solvent.
+  commit chain, the flags and indices, the account root rebuilt by the
+  caller's tree, and that the opened totals are solvent.
 
 Pure functions, no I/O. Never imports prover/ or exchange/ and never runs node.
 """
@@ -22,7 +21,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from verifier import accounting
-from verifier.encoding import AccountState
+from verifier.account_state import AccountRecord
 from verifier.field import (
     FieldError,
     field_to_signed,
@@ -31,7 +30,6 @@ from verifier.field import (
     signed_to_field,
     unsigned_in_range,
 )
-from verifier.merkle import MerkleError, root_from_subroots
 from verifier.params import MAX_MARKETS, PRICE_BITS
 from verifier.poseidon import poseidon
 
@@ -73,35 +71,42 @@ class SolvencyTotals:
 
     def add_chunk(
         self,
-        accounts: Sequence[AccountState | None],
+        accounts: Sequence[AccountRecord | None],
         prices: Sequence[int],
+        funding: Sequence[int],
         *,
         is_first: bool,
     ) -> "SolvencyTotals":
         """Totals after adding a chunk's accounts (``None`` = empty slot) at ``prices``.
 
+        Every account counts settled to the funding indices ``funding`` (one
+        per market, quote units per lot): balance minus
+        ``AccountRecord.funding_payment(funding)``, as the circuit settles it.
         In the first chunk, account 0 is the insurance fund: its equity at
         ``prices`` (balance plus positions at the marks, not just its cash)
         becomes ``fund`` and its own shortfall is not counted as a trader
         deficit (a negative fund already fails ``deficit <= fund``); later
-        chunks carry ``fund`` over unchanged.
+        chunks carry ``fund`` over unchanged. Raises SolvencyError if an
+        account's position count differs from the totals'.
         """
         balance = self.balance
         positions = list(self.positions)
         deficit = self.deficit
+        if len(funding) != len(positions):
+            raise SolvencyError("funding needs one index per market")
+        fund = 0 if is_first else self.fund
         for k, acc in enumerate(accounts):
             if acc is None:
                 continue
-            if len(acc.positions) != len(positions):
+            if len(acc.positions) != len(positions) or len(acc.checkpoints) != len(positions):
                 raise SolvencyError("an account has a position count unlike the totals")
-            balance += acc.balance
+            settled = acc.balance - acc.funding_payment(funding)
+            balance += settled
             positions = [p + s for p, s in zip(positions, acc.positions, strict=True)]
-            if not (is_first and k == 0):
-                deficit += accounting.deficit(acc.balance, acc.positions, prices)
-        fund = self.fund
-        if is_first:
-            first = accounts[0] if accounts else None
-            fund = accounting.equity(first.balance, first.positions, prices) if first else 0
+            if is_first and k == 0:
+                fund = accounting.equity(settled, acc.positions, prices)
+            else:
+                deficit += accounting.deficit(settled, acc.positions, prices)
         return SolvencyTotals(
             balance=balance, positions=tuple(positions), deficit=deficit, fund=fund
         )
@@ -252,14 +257,12 @@ class SolvencyResult:
 
 def check_solvency(
     chunk_publics: Sequence[Sequence[int]],
-    account_depth: int,
-    chunk_height: int,
     total_collateral: int,
     markets: int,
     *,
+    rebuild_root: Callable[[Sequence[int]], int],
     expected_root: int | None = None,
     prices: Sequence[int] | None = None,
-    rebuild_root: Callable[[Sequence[int]], int] | None = None,
 ) -> SolvencyResult:
     """Check the public signals of a full solvency proof, chunk 0 first.
 
@@ -271,8 +274,9 @@ def check_solvency(
     (equal to ``prices`` if given), the root rebuilt from the subroots (equal
     to ``expected_root`` if given), and solvency of the opening: balance sum
     = ``total_collateral``, every position sum 0, deficit <= insurance fund.
-    ``rebuild_root(subroots)`` replaces the binary rebuild (SOLVENCY WALK's
-    quaternary tree); it raises SolvencyError or MerkleError if they cannot form a root.
+    ``rebuild_root(subroots)`` is the account tree's root over the chunk
+    subroots (SOLVENCY WALK: the quaternary tree); it raises SolvencyError
+    if they cannot form a root.
     """
     reasons: list[str] = []
     if not chunk_publics:
@@ -310,11 +314,8 @@ def check_solvency(
     root: int | None = None
     subroots = [c.sub_root for c in chunks]
     try:
-        if rebuild_root is None:
-            root = root_from_subroots(subroots, chunk_height, account_depth)
-        else:
-            root = rebuild_root(subroots)
-    except (MerkleError, SolvencyError) as exc:
+        root = rebuild_root(subroots)
+    except SolvencyError as exc:
         reasons.append(f"cannot rebuild the account root: {exc}")
     if root is not None and expected_root is not None and root != expected_root:
         reasons.append("rebuilt account root differs from the expected root")

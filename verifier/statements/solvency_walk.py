@@ -1,16 +1,15 @@
-"""Public side of SOLVENCY WALK: SOLVENCY CHUNK on the recycling-order account state.
+"""Public side of SOLVENCY WALK: the solvency proof of the account tree.
 
-A solvency proof of the recycling-order state (``verifier.account_state``:
-8-input leaves with funding checkpoints, quaternary account tree) is a
-sequence of SOLVENCY WALK chunk proofs (``circuits/solvency_walk.circom``),
-chunk ``c`` covering accounts ``c*K .. c*K+K-1`` with ``K = 4^chunk_levels``
-(``CircuitParams.chunk_levels``). It differs from SOLVENCY CHUNK in three
-ways only: the leaves, the subtree (quaternary), and the public funding
-indices ``funding[m]`` every account is settled to inside the sums (a leaf's
-balance is only current up to its checkpoints). The running totals, their
-commitment, the chain and the solvency verdict are SOLVENCY CHUNK's
-(``verifier.statements.solvency_base``, one copy); this module lays out the
-public inputs and checks a whole walk:
+A solvency proof of the account state (``verifier.account_state``: 8-input
+leaves with funding checkpoints, quaternary account tree) is a sequence of
+SOLVENCY WALK chunk proofs (``circuits/solvency_walk.circom``), chunk ``c``
+covering accounts ``c*K .. c*K+K-1`` with ``K = 4^chunk_levels``
+(``CircuitParams.chunk_levels``). Every account is settled to the public
+funding indices ``funding[m]`` inside the sums (a leaf's balance is only
+current up to its checkpoints). The running totals, their commitment, the
+chain and the solvency verdict live in ``verifier.statements.solvency_base``
+(one copy); this module adds the funding indices to the public inputs and
+checks a whole walk:
 
 * ``public_inputs`` recomputes a chunk's public inputs from ledger data;
 * ``check_solvency_walk`` checks a full sequence of chunk public inputs: one
@@ -151,13 +150,11 @@ def check_solvency_walk(
 
     result = solvency_base.check_solvency(
         stripped,
-        2 * account_levels,
-        2 * chunk_levels,
         total_collateral,
         markets,
+        rebuild_root=rebuild,
         expected_root=expected_root,
         prices=prices,
-        rebuild_root=rebuild,
     )
     return SolvencyResult(
         tuple(reasons) + result.reasons, result.root, result.totals, result.prices
