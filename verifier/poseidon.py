@@ -189,77 +189,6 @@ def _permute_generic(schedule: _Schedule, inputs: Sequence[int]) -> int:
     return state[0]
 
 
-@dataclass(frozen=True, slots=True)
-class _Width3:
-    """Unpacked schedule of the t = 3 instance (Poseidon(2), every Merkle node)."""
-
-    first: tuple[int, int, int]
-    head: tuple[tuple[int, int, int, int, int, int, int, int, int, int, int, int], ...]
-    partial: tuple[tuple[int, int, int, int, int, int], ...]
-    exit1: int
-    exit2: int
-    tail: tuple[tuple[int, int, int], ...]
-    m: tuple[int, int, int, int, int, int, int, int, int]
-
-
-def _nine(m: Sequence[Sequence[int]]) -> tuple[int, int, int, int, int, int, int, int, int]:
-    return (m[0][0], m[0][1], m[0][2], m[1][0], m[1][1], m[1][2], m[2][0], m[2][1], m[2][2])
-
-
-def _triple(c: Sequence[int]) -> tuple[int, int, int]:
-    return (c[0], c[1], c[2])
-
-
-@cache
-def _width3() -> _Width3:
-    s = _schedule(3)
-    return _Width3(
-        first=_triple(s.first),
-        head=tuple((*_nine(m), *_triple(c)) for m, c in s.head),
-        partial=tuple((w[0], w[1], w[2], v[0], v[1], k) for w, v, k in s.partial),
-        exit1=s.partial_exit[0],
-        exit2=s.partial_exit[1],
-        tail=tuple(_triple(c) for c in s.tail),
-        m=_nine(s.mds),
-    )
-
-
-def _poseidon2(a: int, b: int) -> int:
-    """Poseidon(2) unrolled over locals: this is the hot path of every Merkle tree."""
-    k = _width3()
-    p = R
-    c0, c1, c2 = k.first
-    s0 = c0
-    s1 = (a + c1) % p
-    s2 = (b + c2) % p
-    for m00, m01, m02, m10, m11, m12, m20, m21, m22, c0, c1, c2 in k.head:
-        s0 = pow(s0, 5, p)
-        s1 = pow(s1, 5, p)
-        s2 = pow(s2, 5, p)
-        s0, s1, s2 = (
-            (m00 * s0 + m01 * s1 + m02 * s2 + c0) % p,
-            (m10 * s0 + m11 * s1 + m12 * s2 + c1) % p,
-            (m20 * s0 + m21 * s1 + m22 * s2 + c2) % p,
-        )
-    for w0, w1, w2, v1, v2, c0 in k.partial:
-        s0 = pow(s0, 5, p)
-        # s1, s2 stay unreduced here: they only accumulate products (see _Schedule).
-        s0, s1, s2 = (w0 * s0 + w1 * s1 + w2 * s2 + c0) % p, s1 + v1 * s0, s2 + v2 * s0
-    s1 = (s1 + k.exit1) % p
-    s2 = (s2 + k.exit2) % p
-    m00, m01, m02, m10, m11, m12, m20, m21, m22 = k.m
-    for c0, c1, c2 in k.tail:
-        s0 = pow(s0, 5, p)
-        s1 = pow(s1, 5, p)
-        s2 = pow(s2, 5, p)
-        s0, s1, s2 = (
-            (m00 * s0 + m01 * s1 + m02 * s2 + c0) % p,
-            (m10 * s0 + m11 * s1 + m12 * s2 + c1) % p,
-            (m20 * s0 + m21 * s1 + m22 * s2 + c2) % p,
-        )
-    return s0
-
-
 def _check_inputs(inputs: Sequence[int]) -> None:
     n = len(inputs)
     if not MIN_WIDTH - 1 <= n <= MAX_INPUTS:
@@ -333,8 +262,6 @@ def _native_hash(inputs: Sequence[int]) -> int:
 
 
 def _python_hash(inputs: Sequence[int]) -> int:
-    if len(inputs) == 2:
-        return _poseidon2(inputs[0], inputs[1])
     return _permute_generic(_schedule(len(inputs) + 1), inputs)
 
 
@@ -342,12 +269,6 @@ def _hash_checked(inputs: Sequence[int]) -> int:
     if _backend == "native" and len(inputs) <= NATIVE_MAX_INPUTS:
         return _native_hash(inputs)
     return _python_hash(inputs)
-
-
-def _pair(left: int, right: int) -> int:
-    if _backend == "native":
-        return _native_hash((left, right))
-    return _poseidon2(left, right)
 
 
 def _backend_from_env() -> str | None:
@@ -375,19 +296,3 @@ def poseidon(inputs: Sequence[int]) -> int:
         raise PoseidonError("Poseidon inputs must be a sequence of ints, not str/bytes")
     _check_inputs(inputs)
     return _hash_checked(inputs)
-
-
-def hash_pair(left: int, right: int) -> int:
-    """``poseidon([left, right])`` — the Merkle node hash, with the same input checks."""
-    if not (is_canonical(left) and is_canonical(right)):
-        _check_inputs((left, right))
-    return _pair(left, right)
-
-
-def hash_pair_unchecked(left: int, right: int) -> int:
-    """``poseidon([left, right])`` for callers that already hold canonical field elements.
-
-    Only for internal loops over values this package produced itself (tree
-    nodes); anything from outside goes through ``poseidon`` or ``hash_pair``.
-    """
-    return _pair(left, right)

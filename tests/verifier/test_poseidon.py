@@ -14,8 +14,6 @@ from verifier.poseidon import (
     MAX_INPUTS,
     PoseidonError,
     _permute_textbook,
-    hash_pair,
-    hash_pair_unchecked,
     poseidon,
 )
 from verifier.poseidon_params import (
@@ -115,11 +113,8 @@ def test_fast_schedule_equals_textbook_permutation(inputs: list[int]) -> None:
 
 @settings(max_examples=60, deadline=None)
 @given(field_elements, field_elements)
-def test_pair_helpers_agree(left: int, right: int) -> None:
-    expected = _permute_textbook([left, right])
-    assert poseidon([left, right]) == expected
-    assert hash_pair(left, right) == expected
-    assert hash_pair_unchecked(left, right) == expected
+def test_two_input_hash_equals_textbook(left: int, right: int) -> None:
+    assert poseidon([left, right]) == _permute_textbook([left, right])
 
 
 def _splitmix64(seed: int) -> Callable[[], int]:
@@ -203,9 +198,9 @@ def test_huge_bad_input_message_stays_short() -> None:
 
 
 @pytest.mark.parametrize(("left", "right"), [(R, 0), (0, -1), (False, 0)])
-def test_hash_pair_rejects_non_canonical(left: int, right: int) -> None:
+def test_two_input_hash_rejects_non_canonical(left: int, right: int) -> None:
     with pytest.raises(PoseidonError):
-        hash_pair(left, right)
+        poseidon([left, right])
 
 
 def test_distinct_arities_and_orders_give_distinct_hashes() -> None:

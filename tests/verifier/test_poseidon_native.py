@@ -46,20 +46,13 @@ def test_golden_vectors_every_arity(native: None) -> None:
     )
 
 
-def test_merkle_pair_hash_matches(native: None) -> None:
-    rng = random.Random(14)
-    for _ in range(20):
-        a, b = rng.randrange(R), rng.randrange(R)
-        assert P.hash_pair(a, b) == P.hash_pair_unchecked(a, b) == P._poseidon2(a, b)
-
-
 def test_input_checks_run_before_the_native_hash(native: None) -> None:
     with pytest.raises(P.PoseidonError, match="not a field element"):
         P.poseidon([R])
     with pytest.raises(P.PoseidonError, match=r"takes 1\.\.16 inputs"):
         P.poseidon([])
     with pytest.raises(P.PoseidonError, match="not a field element"):
-        P.hash_pair(-1, 0)
+        P.poseidon([-1, 0])
 
 
 def test_unknown_backend_refused() -> None:
