@@ -25,13 +25,14 @@ Pure, no I/O; never imports prover or exchange.
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from verifier.encoding import check_order_terms, positions_hash
+from verifier.encoding import check_order_terms
 from verifier.field import FieldError, require_canonical, signed_to_field, unsigned_in_range
 from verifier.params import (
     BALANCE_BITS,
     FUNDING_BITS,
     NONCE_BITS,
     ORDER_ID_BITS,
+    POSITION_BITS,
     SIZE_BITS,
 )
 from verifier.poseidon import poseidon
@@ -46,7 +47,7 @@ __all__ = [
     "checkpoints_hash",
     "empty_order_root",
     "order_hash",
-    "positions_vector_hash",
+    "positions_hash",
     "slot_index",
     "slot_leaf",
 ]
@@ -54,7 +55,11 @@ __all__ = [
 REDUCE_ONLY = 1  # the flags value of a reduce-only order
 
 
-positions_vector_hash = positions_hash  # the same H(positions) as the old leaf
+def positions_hash(positions: Sequence[int]) -> int:
+    """Poseidon over the signed positions (field-encoded), one per market."""
+    if not 1 <= len(positions) <= 16:
+        raise FieldError("positions must cover 1..16 markets")
+    return poseidon([signed_to_field(p, POSITION_BITS, "position") for p in positions])
 
 
 def checkpoints_hash(checkpoints: Sequence[int]) -> int:
@@ -103,7 +108,7 @@ def account_state_leaf(acc: AccountRecord) -> int:
             require_canonical(acc.pub_x, "pub_x"),
             require_canonical(acc.pub_y, "pub_y"),
             signed_to_field(acc.balance, BALANCE_BITS, "balance"),
-            positions_vector_hash(acc.positions),
+            positions_hash(acc.positions),
             checkpoints_hash(acc.checkpoints),
             require_canonical(acc.order_root, "order_root"),
             unsigned_in_range(acc.nonce, NONCE_BITS, "nonce"),

@@ -51,7 +51,7 @@ from exchange.domain.book import RestingOrder
 from exchange.domain.markets import MarketSpec, check_markets, imf_vector
 from verifier import accounting
 from verifier.account_state import SlottedOrder
-from verifier.encoding import BUY, AccountState, Order
+from verifier.encoding import BUY, Order
 from verifier.params import BALANCE_BITS, BPS_DENOM, POSITION_BITS
 from verifier.protocol import FEE_ACCOUNT, is_expired
 
@@ -65,10 +65,6 @@ class AccountEntry(NamedTuple):
 
     balance: int
     positions: tuple[int, ...]
-
-    @classmethod
-    def of(cls, state: AccountState) -> "AccountEntry":
-        return cls(state.balance, tuple(state.positions))
 
 
 AccountBook = Mapping[int, AccountEntry]

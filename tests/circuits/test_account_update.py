@@ -24,9 +24,9 @@ from prover.statements.account_update import PUBLIC, AccountOpError, OpKind, bui
 from tests.circuits.conftest import compiled_statement, honest_witness, tamper_check, unsatisfied
 from tests.circuits.proving import declared_public_inputs
 from tests.circuits.slot_market import PARAMS, TAGS, key
-from verifier.account_state import checkpoints_hash, empty_order_root
+from verifier.account_state import checkpoints_hash, empty_order_root, positions_hash
 from verifier.babyjub import Point
-from verifier.encoding import positions_hash, withdraw_message
+from verifier.encoding import withdraw_message
 from verifier.field import R
 from verifier.params import AMOUNT_BITS, BALANCE_BITS, FUNDING_BITS
 from verifier.poseidon import poseidon
