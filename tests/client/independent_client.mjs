@@ -88,7 +88,9 @@ function checkVectors(path) {
   same("withdraw message", H([tag("withdraw", ex), w.account, w.amount, w.nonce]), w.message);
   same("withdraw signature", JSON.stringify(sign(seed, w.message)), JSON.stringify(w.signature));
   const t = v.order.terms;
-  const fields = ["account", "market", "side", "size", "limit_price", "expiry", "salt"];
+  const fields = [
+    "account", "order_id", "market", "side", "size", "limit_price", "expiry", "reduce_only", "salt",
+  ];
   const h = H([tag("order", ex), ...fields.map((f) => t[f])]);
   same("order commitment", h, v.order.commitment);
   const osig = sign(seed, h);
@@ -96,13 +98,18 @@ function checkVectors(path) {
   const plain = JSON.stringify({ order: t, signature: osig.json });
   same("sealed-order plaintext", plain, v.order.sealed_plaintext_utf8);
   const c = v.cancel;
-  same("cancel message", H([tag("cancel", ex), c.order_index, c.commitment]), c.message);
+  same("cancel message", H([tag("cancel", ex), c.commitment]), c.message);
+  same("cancel signature", JSON.stringify(sign(seed, c.message)), JSON.stringify(c.signature));
   const a = v.account_leaf;
   same("balance field", signed(a.balance), a.balance_field);
   same("positions field", a.positions.map(signed).join(","), a.positions_field.join(","));
+  same("checkpoints field", a.checkpoints.map(signed).join(","), a.checkpoints_field.join(","));
   const ph = H(a.positions.map(signed));
   same("positions hash", ph, a.positions_hash);
-  same("leaf", H([pk.x, pk.y, signed(a.balance), ph, a.nonce, a.blinding]), a.leaf);
+  const ch = H(a.checkpoints.map(signed));
+  same("checkpoints hash", ch, a.checkpoints_hash);
+  const leaf = H([pk.x, pk.y, signed(a.balance), ph, ch, a.order_root, a.nonce, a.blinding]);
+  same("leaf", leaf, a.leaf);
   return { ok: true, checked: "vectors" };
 }
 
@@ -148,20 +155,18 @@ async function live(url) {
   const replay = (await r3.json()).detail;
   const view = await r2.json();
   same("balance", view.balance, "1000500");
-  // Slots state (docs/wire-protocol.md section 6): 8 inputs, checkpoints and order_root.
-  const leaf =
-    info.state === "slots"
-      ? H([
-          pk.x,
-          pk.y,
-          signed(view.balance),
-          H(view.positions.map(signed)),
-          H(view.checkpoints.map(signed)),
-          view.order_root,
-          view.nonce,
-          view.blinding,
-        ])
-      : H([pk.x, pk.y, signed(view.balance), H(view.positions.map(signed)), view.nonce, view.blinding]);
+  // docs/wire-protocol.md section 6: 8 inputs, with checkpoints and order_root.
+  same("state", info.state, "slots");
+  const leaf = H([
+    pk.x,
+    pk.y,
+    signed(view.balance),
+    H(view.positions.map(signed)),
+    H(view.checkpoints.map(signed)),
+    view.order_root,
+    view.nonce,
+    view.blinding,
+  ]);
   same("account leaf from the opening", leaf, view.leaf);
   const wamount = "1000";
   const wsig = sign(seed, H([tag("withdraw", info.exchange_id), account, wamount, view.nonce]));

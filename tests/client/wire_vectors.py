@@ -12,17 +12,18 @@ import sys
 from typing import Any
 
 from verifier import auth
-from verifier.eddsa import PrivateKey, pack_signature, signature_to_dict
-from verifier.encoding import (
-    AccountState,
-    Order,
-    cancel_message,
-    order_commitment,
+from verifier.account_state import (
+    AccountRecord,
+    SlottedOrder,
+    cancel_order_message,
+    checkpoints_hash,
+    order_hash,
     positions_hash,
-    withdraw_message,
 )
+from verifier.eddsa import PrivateKey, pack_signature, signature_to_dict
+from verifier.encoding import withdraw_message
 from verifier.field import R, signed_to_field
-from verifier.params import BALANCE_BITS, POSITION_BITS
+from verifier.params import BALANCE_BITS, FUNDING_BITS, POSITION_BITS
 from verifier.protocol import Tags
 
 EXCHANGE_ID = "darkpool-dev"
@@ -94,32 +95,31 @@ def vectors() -> dict[str, Any]:
         "message": str(wd),
         "signature": _sig(key, wd),
     }
-    order = Order(1, 0, 0, 2, 61_000, 1_764_503_600, 123_456_789)
-    h = order_commitment(tags.order, order)
+    order = SlottedOrder(1, 17, 0, 0, 2, 61_000, 1_764_503_600, False, salt=123_456_789)
+    h = order_hash(tags.order, order)
     order_sig = key.sign(h)
     out["order"] = {
-        "terms": {name: str(getattr(order, name)) for name in auth.ORDER_FIELDS},
+        "terms": {name: str(int(getattr(order, name))) for name in auth.SLOTTED_ORDER_FIELDS},
         "commitment": str(h),
         "signature": _sig(key, h),
-        "sealed_plaintext_utf8": auth.order_plaintext(order, order_sig).decode(),
+        "sealed_plaintext_utf8": auth.slotted_order_plaintext(order, order_sig).decode(),
     }
-    cm = cancel_message(tags.cancel, 0, h)
-    out["cancel"] = {
-        "order_index": 0,
-        "commitment": str(h),
-        "message": str(cm),
-        "signature": _sig(key, cm),
-    }
-    state = AccountState(pub.x, pub.y, -5, (2, -3), 1, 777)
+    cm = cancel_order_message(tags.cancel, h)
+    out["cancel"] = {"commitment": str(h), "message": str(cm), "signature": _sig(key, cm)}
+    record = AccountRecord(pub.x, pub.y, -5, (2, -3), (40, -7), 4_242, nonce=1, blinding=777)
     out["account_leaf"] = {
-        "balance": str(state.balance),
-        "balance_field": str(signed_to_field(state.balance, BALANCE_BITS)),
-        "positions": [str(p) for p in state.positions],
-        "positions_field": [str(signed_to_field(p, POSITION_BITS)) for p in state.positions],
-        "positions_hash": str(positions_hash(state.positions)),
-        "nonce": state.nonce,
-        "blinding": str(state.blinding),
-        "leaf": str(state.leaf()),
+        "balance": str(record.balance),
+        "balance_field": str(signed_to_field(record.balance, BALANCE_BITS)),
+        "positions": [str(p) for p in record.positions],
+        "positions_field": [str(signed_to_field(p, POSITION_BITS)) for p in record.positions],
+        "positions_hash": str(positions_hash(record.positions)),
+        "checkpoints": [str(c) for c in record.checkpoints],
+        "checkpoints_field": [str(signed_to_field(c, FUNDING_BITS)) for c in record.checkpoints],
+        "checkpoints_hash": str(checkpoints_hash(record.checkpoints)),
+        "order_root": str(record.order_root),
+        "nonce": record.nonce,
+        "blinding": str(record.blinding),
+        "leaf": str(record.leaf()),
     }
     return out
 
