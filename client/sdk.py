@@ -4,8 +4,9 @@ Builds and signs everything on the client side: orders get a random salt,
 are signed (EdDSA-Poseidon over the commitment) and sealed to the operator's
 X25519 key, so the plaintext never travels or rests in clear; requests for an
 account are signed with ``verifier.auth``. Inclusion paths are checked locally
-with ``verifier.merkle``, and ``export_ledger`` writes the docs/ledger.md
-layout so ``darkpool-verify DIR`` can replay what the server published.
+(``client.slots.verify_slots_inclusion``), and ``export_ledger`` writes the
+docs/ledger.md layout so ``darkpool-verify DIR`` can replay what the server
+published.
 
 The exchange runs the recycling-order ("slots") state (``GET /v1/info``
 ``state``; a server that names another state is refused with
