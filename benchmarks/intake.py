@@ -54,10 +54,10 @@ from benchmarks.common import print_table, write_json
 from client.sdk import DarkpoolClient
 from demo.server import free_port, local_server, serve_env
 from verifier import poseidon
-from verifier.account_state import SlottedOrder
-from verifier.auth import parse_order_plaintext
+from verifier.account_state import SlottedOrder, order_hash
+from verifier.auth import parse_slotted_order_plaintext, slotted_order_plaintext
 from verifier.eddsa import PrivateKey, check_signature
-from verifier.encoding import BUY, SELL, Order, order_commitment
+from verifier.encoding import BUY, SELL
 from verifier.field import R
 from verifier.ledger.chain import sign_entry
 
@@ -236,16 +236,18 @@ def crypto_breakdown(keys: list[PrivateKey], accounts: list[int]) -> dict[str, s
     box_key = BoxKey.generate()
     box = SealedBox(box_key.public_key)
     opener = SealedBox(box_key)
-    from verifier.auth import order_plaintext
     from verifier.protocol import Tags
 
     tags = Tags.for_exchange("bench")
     expiry = int(time.time()) + 3600
     sealed = []
     for i in range(ORDERS):
-        o = Order(accounts[i % 3], 0, BUY, 1, 59_000, expiry, secrets.randbelow(R))
-        h = order_commitment(tags.order, o)
-        sealed.append(base64.b64encode(box.encrypt(order_plaintext(o, keys[i % 3].sign(h)))))
+        o = SlottedOrder(
+            accounts[i % 3], i + 1, 0, BUY, 1, 59_000, expiry, salt=secrets.randbelow(R)
+        )
+        h = order_hash(tags.order, o)
+        plain = slotted_order_plaintext(o, keys[i % 3].sign(h))
+        sealed.append(base64.b64encode(box.encrypt(plain)))
     pubs = {a: k.public_key() for a, k in zip(accounts, keys, strict=True)}
     signer = PrivateKey.generate()
     for key in keys:  # warm the per-key tables, as the benchmark's server has them
@@ -254,9 +256,9 @@ def crypto_breakdown(keys: list[PrivateKey], accounts: list[int]) -> dict[str, s
     t = {"decrypt+parse": 0.0, "commitment": 0.0, "EdDSA verify": 0.0, "entry sign": 0.0}
     for ct in sealed:
         t0 = time.perf_counter()
-        order, sig = parse_order_plaintext(opener.decrypt(base64.b64decode(ct)))
+        order, sig = parse_slotted_order_plaintext(opener.decrypt(base64.b64decode(ct)))
         t1 = time.perf_counter()
-        h = order_commitment(tags.order, order)
+        h = order_hash(tags.order, order)
         t2 = time.perf_counter()
         check_signature(h, sig, pubs[order.account])
         t3 = time.perf_counter()

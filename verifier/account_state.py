@@ -25,7 +25,7 @@ Pure, no I/O; never imports prover or exchange.
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from verifier.encoding import check_order_terms
+from verifier.encoding import BUY, SELL
 from verifier.field import FieldError, require_canonical, signed_to_field, unsigned_in_range
 from verifier.params import (
     BALANCE_BITS,
@@ -33,7 +33,9 @@ from verifier.params import (
     NONCE_BITS,
     ORDER_ID_BITS,
     POSITION_BITS,
+    PRICE_BITS,
     SIZE_BITS,
+    TIME_BITS,
 )
 from verifier.poseidon import poseidon
 from verifier.quadtree import quad_zero_hashes
@@ -141,7 +143,16 @@ class SlottedOrder:
             raise FieldError(f"account {self.account} cannot trade (0 is the insurance fund)")
         if not 1 <= self.order_id < (1 << ORDER_ID_BITS):
             raise FieldError(f"order_id must be in [1, 2^{ORDER_ID_BITS})")
-        check_order_terms(self, markets)
+        if not 0 <= self.market < markets:
+            raise FieldError(f"market {self.market} does not exist")
+        if self.side not in (BUY, SELL):
+            raise FieldError("side must be 0 (buy) or 1 (sell)")
+        unsigned_in_range(self.size, SIZE_BITS, "size")
+        if self.size == 0:
+            raise FieldError("size must be at least one lot")
+        unsigned_in_range(self.limit_price, PRICE_BITS, "limit_price")
+        unsigned_in_range(self.expiry, TIME_BITS, "expiry")
+        require_canonical(self.salt, "salt")
 
 
 def order_hash(order_tag: int, order: SlottedOrder) -> int:

@@ -46,7 +46,6 @@ from verifier.eddsa import (
     signature_to_dict,
     unpack_signature,
 )
-from verifier.encoding import Order
 from verifier.field import FieldError, R, require_canonical, unsigned_in_range
 from verifier.params import AMOUNT_BITS, TIME_BITS
 from verifier.poseidon import poseidon
@@ -197,18 +196,14 @@ def verify_request(
 # ---------------------------------------------------------------- sealed orders
 #
 # The plaintext a trader seals to the operator's X25519 key (libsodium sealed
-# box) is UTF-8 JSON: {"order": {account, market, side, size, limit_price,
-# expiry, salt}, "signature": signature_to_dict}, every integer a decimal
-# string. Client and service use these two functions and nothing else.
-#
-# Under the recycling-order state (a "slots" ledger) the order also carries
-# the trader-chosen ``order_id`` (its slot is order_id mod 4^slot_levels) and
-# ``reduce_only`` ("0" or "1"): SLOTTED_ORDER_FIELDS, written and read by
-# slotted_order_plaintext / parse_slotted_order_plaintext; the signature is
-# over verifier.account_state.order_hash. A cancel is signed over
+# box) is UTF-8 JSON: {"order": {SLOTTED_ORDER_FIELDS}, "signature":
+# signature_to_dict}, every integer a decimal string, ``reduce_only`` "0" or
+# "1"; ``order_id`` is trader-chosen (its slot is order_id mod
+# 4^slot_levels). Client and service use slotted_order_plaintext /
+# parse_slotted_order_plaintext and nothing else; the signature is over
+# verifier.account_state.order_hash. A cancel is signed over
 # verifier.account_state.cancel_order_message(CANCEL_TAG, h).
 
-ORDER_FIELDS = ("account", "market", "side", "size", "limit_price", "expiry", "salt")
 SLOTTED_ORDER_FIELDS = (
     "account",
     "order_id",
@@ -225,14 +220,6 @@ MAX_ORDER_PLAINTEXT = 4096
 
 class OrderFormatError(ValueError):
     """A decrypted order is not the JSON form above."""
-
-
-def order_plaintext(order: Order, signature: Signature) -> bytes:
-    body = {
-        "order": {name: str(getattr(order, name)) for name in ORDER_FIELDS},
-        "signature": signature_to_dict(signature),
-    }
-    return json.dumps(body, separators=(",", ":")).encode()
 
 
 def slotted_order_plaintext(order: SlottedOrder, signature: Signature) -> bytes:
@@ -272,17 +259,11 @@ def _parse_sealed(data: bytes, fields: tuple[str, ...]) -> tuple[dict[str, int],
     return values, signature
 
 
-def parse_order_plaintext(data: bytes) -> tuple[Order, Signature]:
-    """Inverse of ``order_plaintext``; values must be canonical decimals below r."""
-    values, signature = _parse_sealed(data, ORDER_FIELDS)
-    return Order(**values), signature
-
-
 def parse_slotted_order_plaintext(data: bytes) -> tuple[SlottedOrder, Signature]:
     """Inverse of ``slotted_order_plaintext``; ``reduce_only`` must be "0" or "1".
 
-    Term ranges (order id width, markets, sizes) are the intake's checks
-    (``SlottedOrder.check_ranges``), as for list orders.
+    Values must be canonical decimals below r; term ranges (order id width,
+    markets, sizes) are the intake's checks (``SlottedOrder.check_ranges``).
     """
     values, signature = _parse_sealed(data, SLOTTED_ORDER_FIELDS)
     flag = values.pop("reduce_only")

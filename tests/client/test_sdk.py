@@ -2,7 +2,6 @@
 
 import base64
 import json
-import secrets
 from dataclasses import replace
 from pathlib import Path
 
@@ -21,7 +20,6 @@ from verifier.eddsa import (
     signature_from_dict,
     signature_to_dict,
 )
-from verifier.encoding import Order
 from verifier.export import LedgerError
 from verifier.field import R
 from verifier.ledger import entry_hash
@@ -68,27 +66,6 @@ def test_request_signature_binds_method_target_body_and_time() -> None:
         auth.parse_headers("-1", "5", pack_signature(sig).hex())
 
 
-def test_order_plaintext_round_trip_and_strict_parsing() -> None:
-    key = PrivateKey(b"\x09" * 32)
-    order = Order(1, 0, 1, 5, 60_000, 2_000_000_000, salt=secrets.randbelow(R))
-    sig = key.sign(123)
-    assert auth.parse_order_plaintext(auth.order_plaintext(order, sig)) == (order, sig)
-    good = json.loads(auth.order_plaintext(order, sig))
-    for mutate in (
-        lambda d: d["order"].update(size=5),  # not a string
-        lambda d: d["order"].update(size="05"),  # not canonical
-        lambda d: d["order"].update(salt=str(R)),  # beyond the field
-        lambda d: d["order"].pop("expiry"),
-        lambda d: d.update(extra=1),
-    ):
-        bad = json.loads(json.dumps(good))
-        mutate(bad)
-        with pytest.raises(auth.OrderFormatError):
-            auth.parse_order_plaintext(json.dumps(bad).encode())
-    with pytest.raises(auth.OrderFormatError):
-        auth.parse_order_plaintext(b"\xff")
-
-
 def test_slotted_order_plaintext_round_trip_and_strict_parsing() -> None:
     """The slots state's sealed order: order_id and reduce_only added, nothing else."""
     key = PrivateKey(b"\x09" * 32)
@@ -103,19 +80,25 @@ def test_slotted_order_plaintext_round_trip_and_strict_parsing() -> None:
     for mutate in (
         lambda d: d["order"].update(reduce_only="2"),  # a flag is 0 or 1
         lambda d: d["order"].update(order_id="017"),  # not canonical
+        lambda d: d["order"].update(size=5),  # not a string
+        lambda d: d["order"].update(salt=str(R)),  # beyond the field
         lambda d: d["order"].pop("order_id"),
         lambda d: d["order"].update(extra="1"),
+        lambda d: d.update(extra=1),
     ):
         bad = json.loads(json.dumps(good))
         mutate(bad)
         with pytest.raises(auth.OrderFormatError):
             auth.parse_slotted_order_plaintext(json.dumps(bad).encode())
-    # The two formats never parse as each other.
-    list_order = Order(1, 0, 1, 5, 60_000, 2_000_000_000, salt=99)
+    # The retired list plaintext (seven fields, no order_id / reduce_only) does not parse.
+    listed = json.loads(json.dumps(good))
+    for name in ("order_id", "reduce_only"):
+        del listed["order"][name]
     with pytest.raises(auth.OrderFormatError, match="exactly the fields"):
-        auth.parse_slotted_order_plaintext(auth.order_plaintext(list_order, sig))
-    with pytest.raises(auth.OrderFormatError, match="exactly the fields"):
-        auth.parse_order_plaintext(plaintext)
+        auth.parse_slotted_order_plaintext(json.dumps(listed).encode())
+    # Nor does a non-UTF-8 one.
+    with pytest.raises(auth.OrderFormatError, match="UTF-8 JSON"):
+        auth.parse_slotted_order_plaintext(b"\xff")
 
 
 def test_write_export_refuses_gaps_and_broken_chains(tmp_path: Path) -> None:

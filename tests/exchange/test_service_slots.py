@@ -18,6 +18,7 @@ the queue too), list after it and survive a restart. These two use a
 stand-in prover (public signals, no proof): the service's logic only.
 """
 
+import json
 import secrets
 import threading
 import time
@@ -37,10 +38,11 @@ from tests.exchange.slots_ledger import stand_in_prover
 from verifier import auth, groth16
 from verifier.account_state import SlottedOrder, account_state_leaf
 from verifier.eddsa import PrivateKey, signature_to_dict
-from verifier.encoding import BUY, SELL, Order, cancel_message
+from verifier.encoding import BUY, SELL
 from verifier.field import R
 from verifier.inclusion_slots import parse_slots_opening
 from verifier.ledger import check_proofs
+from verifier.poseidon import poseidon
 from verifier.protocol import STAGED_STATEMENTS
 from verifier.quadtree import quad_root
 from verifier.source import DirectorySource, replay_source
@@ -121,11 +123,19 @@ def test_trader_path_and_restart(tmp_path: Path) -> None:
 
         # Bad input: 4xx with a one-line reason, nothing changes.
         before = _state(c)
-        list_order = Order(a, 0, BUY, 1, 61_000, int(time.time()) + 60, 7)
-        plain = auth.order_plaintext(list_order, alice.sign(1))
+        # the retired list plaintext: seven fields, no order_id / reduce_only
+        terms = dict(account=a, market=0, side=BUY, size=1, limit_price=61_000, salt=7)
+        terms["expiry"] = int(time.time()) + 60
+        plain = json.dumps(
+            {
+                "order": {k: str(v) for k, v in terms.items()},
+                "signature": signature_to_dict(alice.sign(1)),
+            }
+        ).encode()
         r = http.post("/v1/orders", json={"commitment": "1", "ciphertext": c._seal(plain)})
         assert r.status_code == 400 and "\n" not in r.json()["detail"]
-        wrong = signature_to_dict(bob.sign(cancel_message(c.tags.cancel, 2, h_spare)))
+        # a signature over the retired list cancel message P(TAG(cancel), index, h)
+        wrong = signature_to_dict(bob.sign(poseidon([c.tags.cancel, 2, h_spare])))
         r = http.post(f"/v1/orders/{h_spare}/cancel", json={"signature": wrong})
         assert r.status_code == 401, r.text
         later = _order(b, 6, SELL, 1, 71_000)  # slot 2 still holds live order id 2
