@@ -8,10 +8,10 @@
   same quaternary root as ``verifier.account_state.account_state_leaf`` /
   ``verifier.quadtree.quad_root``, which ``verifier.inclusion_slots`` checks;
   a changed field must give the verifier's (different) root; malformed paths are
-  refused with a one-line reason. One list-ledger vector keeps the binary path honest.
+  refused with a one-line reason (a binary path is refused naming the quaternary tree).
 * Pages: the explorer router over the honest slots ledger of
   ``tests/exchange/slots_ledger.py`` (real proofs, test profile; the session's
-  ``slots_ledger`` fixture from tests/exchange/conftest.py; the service
+  ``slots_ledger`` fixture from tests/conftest.py; the service
   around it is a stub exposing what the explorer reads): cancel, funding and
   slots batch entries (order_ops / settle_fills proofs, cancels) render, the
   order and fill roots (always 0) are explained instead of shown, no blinding
