@@ -1,7 +1,7 @@
 """Constraint counts per statement and per fill, test and production profiles.
 
     uv run python -m benchmarks.constraints [--profiles test production] [--json]
-        [--statements health_sweep_staged liquidate_staged]
+        [--statements health_sweep liquidate]
 
 Compiles only (cached in the artifact cache; a production compile takes about
 a minute per statement the first time). Per-fill figures divide settle_fills'
@@ -16,7 +16,7 @@ instead of the table.
 Production budgets (``PRODUCTION_BUDGETS``, ``PER_FILL_BUDGET``) are checked
 here, not in the test suite (a production compile takes about a minute per
 statement; tests budget the ``test`` profile): a production count over its
-budget, or a staged statement that no longer fits the shared 2^16
+budget, or a statement that no longer fits the shared 2^16
 development powers of tau, is printed and the run exits 1.
 """
 
@@ -37,7 +37,7 @@ LOOPRING_PER_TRADE = 130_000
 # 2 fills 52,972 (26,486 per fill including the group's fee-account update;
 # one fill alone 30,840); order_ops with 4 ops 58,213 (14,554 per op; with public places);
 # account_update 13,524; solvency_walk 26,416 (16 accounts per chunk);
-# health_sweep_staged 25,018 (16 accounts per chunk); liquidate_staged 19,491;
+# health_sweep 25,018 (16 accounts per chunk); liquidate 19,491;
 # deleverage 26,192 (one ADL trade: fund, bankrupt and counterparty leaves);
 # adl_walk 33,666 (ADL ranking completeness, 16 accounts per chunk). All
 # must stay within the shared 2^16 development powers of tau.
@@ -46,8 +46,8 @@ PRODUCTION_BUDGETS = {
     "order_ops": 61_000,
     "account_update": 14_200,
     "solvency_walk": 27_800,
-    "health_sweep_staged": 26_300,
-    "liquidate_staged": 20_500,
+    "health_sweep": 26_300,
+    "liquidate": 20_500,
     "deleverage": 27_500,
     "adl_walk": 35_400,
 }
@@ -61,7 +61,7 @@ def run(
     rows: list[dict[str, object]] = []
     for profile in profiles:
         params = circuits.load_params(profile)
-        for statement in statements or circuits.STAGED_STATEMENTS:
+        for statement in statements or circuits.STATEMENTS:
             r1cs_path, count = circuits.compile_statement(statement, profile)
             row: dict[str, object] = {
                 "profile": profile,
@@ -126,7 +126,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument(
         "--statements",
         nargs="+",
-        choices=circuits.STAGED_STATEMENTS,
+        choices=circuits.STATEMENTS,
         help="only these (default: all)",
     )
     args = parser.parse_args(argv)

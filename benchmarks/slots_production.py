@@ -31,7 +31,7 @@ from typing import Any
 
 from benchmarks.common import print_table, write_json
 from prover import backends, circuits, toolchain
-from verifier.protocol import DEFAULT_EXCHANGE_ID, STAGED_STATEMENTS
+from verifier.protocol import DEFAULT_EXCHANGE_ID, STATEMENTS
 
 NOW = 1000
 EXPIRY = 10**6
@@ -55,9 +55,9 @@ ORDERS = [
 
 
 def setup_keys(profile: str) -> dict[str, float]:
-    """Seconds to build (or find in the cache) each staged statement's keys."""
+    """Seconds to build (or find in the cache) each statement's keys."""
     seconds = {}
-    for statement in STAGED_STATEMENTS:
+    for statement in STATEMENTS:
         start = time.perf_counter()
         circuits.build_statement(statement, profile)
         seconds[statement] = time.perf_counter() - start
@@ -147,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="darkpool-slots-bench-") as tmp:
         times, replay, replay_s, fills = run_ledger(args.profile, Path(tmp) / "export")
     rows = []
-    for statement in STAGED_STATEMENTS:
+    for statement in STATEMENTS:
         samples = times.get(statement, [])
         rows.append(
             {

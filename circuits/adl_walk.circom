@@ -10,7 +10,7 @@ include "rank_key.circom";
 // AdlWalkChunk(CHUNK_LEVELS, M): ADL RANKING COMPLETENESS on the account-state
 // leaf and the quaternary account tree, over the K = 4^CHUNK_LEVELS
 // consecutive accounts chunkIndex*K .. chunkIndex*K + K - 1 (chunked exactly
-// like health_sweep_staged / solvency_walk).
+// like health_sweep / solvency_walk).
 //
 // Proves, for hidden account leaves (isEmpty[k] ? 0 : AccountStateLeaf(...)):
 //   * subRoot is the root of the complete CHUNK_LEVELS-level quaternary

@@ -10,7 +10,7 @@ include "account_state.circom";
 include "account_settle.circom";
 include "margin.circom";
 include "rank_key.circom";
-// LIQ_EQUITY_BITS (shared with LIQUIDATE STAGED).
+// LIQ_EQUITY_BITS (shared with LIQUIDATE).
 include "liquidation.circom";
 
 // DeleverageStep(ACC_LEVELS, M): AUTO-DELEVERAGING (ADL) on the account-state

@@ -40,7 +40,7 @@ from verifier.eddsa import PrivateKey, public_key_to_dict, signature_to_dict
 from verifier.encoding import Order, withdraw_message
 from verifier.export import write_export as _write_export
 from verifier.field import R
-from verifier.protocol import STAGED_STATEMENTS, Tags
+from verifier.protocol import STATEMENTS, Tags
 
 
 class ClientError(RuntimeError):
@@ -344,7 +344,7 @@ class DarkpoolClient:
     def statements(self) -> list[str]:
         """The statements whose keys the genesis names (``vkey_hashes``), in order."""
         names = list(self.info().get("vkey_hashes") or {})
-        return names or list(STAGED_STATEMENTS)
+        return names or list(STATEMENTS)
 
     def export_ledger(self, directory: Path | str) -> Path:
         """Fetch every entry and verification key; write the docs/ledger.md export."""

@@ -18,14 +18,14 @@ from verifier.protocol import DEFAULT_EXCHANGE_ID
 
 def cmd_setup(args: argparse.Namespace) -> int:
     """Compile and set up every statement circuit of a profile (cached): the recycling-order
-    ("slots") state's, ``verifier.protocol.STAGED_STATEMENTS``, as a ``darkpool serve`` needs."""
+    ("slots") state's, ``verifier.protocol.STATEMENTS``, as a ``darkpool serve`` needs."""
     from exchange.core.config import refuse_other_state
     from prover import circuits
-    from verifier.protocol import STAGED_STATEMENTS
+    from verifier.protocol import STATEMENTS
 
     refuse_other_state(os.environ.get("DARKPOOL_STATE"))
     started = time.perf_counter()
-    for statement in STAGED_STATEMENTS:
+    for statement in STATEMENTS:
         t0 = time.perf_counter()
         art = circuits.build_statement(statement, args.profile, args.exchange_id)
         print(
@@ -109,11 +109,11 @@ def cmd_export(args: argparse.Namespace) -> int:
             print("darkpool: the database holds no ledger", file=sys.stderr)
             return 2
         from exchange.core.config import refuse_other_state
-        from verifier.protocol import STAGED_STATEMENTS
+        from verifier.protocol import STATEMENTS
 
         genesis = entries[0]
         refuse_other_state(genesis.get("state"), where="the database's genesis")
-        statements = STAGED_STATEMENTS
+        statements = STATEMENTS
         # The ledger's own profile (a `darkpool serve` default is production, Settings()
         # built here is the test profile).
         profile = str(genesis.get("params", {}).get("name", settings.profile))

@@ -33,7 +33,7 @@ from typing import Any, Protocol
 
 import uvicorn
 
-from verifier.protocol import STAGED_STATEMENTS
+from verifier.protocol import STATEMENTS
 
 log = logging.getLogger("darkpool.serve")
 
@@ -182,8 +182,8 @@ def _one_line(exc: Exception) -> str:
 
 
 def _statement_count() -> int:
-    """How many statements setup builds: the slots state's (``STAGED_STATEMENTS``)."""
-    return len(STAGED_STATEMENTS)
+    """How many statements setup builds: the slots state's (``STATEMENTS``)."""
+    return len(STATEMENTS)
 
 
 def _since_process_start() -> float:

@@ -29,7 +29,7 @@ from demo.server import (
     server_env,
 )
 from demo.story import Demo
-from verifier.protocol import DEFAULT_EXCHANGE_ID, STAGED_STATEMENTS
+from verifier.protocol import DEFAULT_EXCHANGE_ID, STATEMENTS
 
 
 def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
@@ -139,7 +139,7 @@ def _run_in(
                 demo.stats,
                 len(demo.traders),
                 [m.symbol for m in demo.markets],
-                STAGED_STATEMENTS,
+                STATEMENTS,
                 time.perf_counter() - started,
                 ok,
             )

@@ -58,7 +58,7 @@ from verifier.eddsa import PrivateKey
 from verifier.encoding import BUY, SELL
 from verifier.ledger import replay
 from verifier.oracle import parse_key_hex
-from verifier.protocol import STAGED_STATEMENTS, Tags
+from verifier.protocol import STATEMENTS, Tags
 from verifier.source import DirectorySource
 
 # ---------------------------------------------------------------- the story
@@ -141,7 +141,7 @@ class Demo:
     # ------------------------------------------------------------ setup and server
 
     def build_circuits(self) -> None:
-        for statement in STAGED_STATEMENTS:
+        for statement in STATEMENTS:
             started = time.perf_counter()
             with self.working(f"building {statement} ({self.profile}; cold: minutes, then cached)"):
                 art = circuits.build_statement(statement, self.profile, self.exchange_id)

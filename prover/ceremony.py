@@ -113,7 +113,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def _circuit_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--statement", choices=circuits.STAGED_STATEMENTS, help="a darkpool statement")
+    p.add_argument("--statement", choices=circuits.STATEMENTS, help="a darkpool statement")
     p.add_argument("--profile", default="test", help="circuit profile (circuits/params.json)")
     p.add_argument("--exchange-id", default=circuits.DEFAULT_EXCHANGE_ID)
     p.add_argument("--r1cs", metavar="FILE", help="any circuit's .r1cs instead of --statement")

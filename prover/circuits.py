@@ -17,11 +17,11 @@ from typing import Any
 
 from prover import toolchain
 from verifier.params import CircuitParams, ParamsError
-from verifier.protocol import DEFAULT_EXCHANGE_ID, STAGED_STATEMENTS, Tags
+from verifier.protocol import DEFAULT_EXCHANGE_ID, STATEMENTS, Tags
 
 __all__ = [
     "DEFAULT_EXCHANGE_ID",
-    "STAGED_STATEMENTS",
+    "STATEMENTS",
     "Tags",
     "build_statement",
     "circuits_dir",
@@ -55,8 +55,8 @@ def load_params(profile: str) -> CircuitParams:
 
 
 def statement_module(statement: str) -> ModuleType:
-    if statement not in STAGED_STATEMENTS:
-        known = ", ".join(STAGED_STATEMENTS)
+    if statement not in STATEMENTS:
+        known = ", ".join(STATEMENTS)
         raise ParamsError(f"unknown statement {statement!r} (have: {known})")
     return importlib.import_module(f"prover.statements.{statement}")
 

@@ -5,7 +5,7 @@ a single-threaded snarkjs run of up to a few minutes on a cold cache. First
 the statements are compiled in the REVERSE of the order pytest's circuit tests
 (``tests/circuits/``, alphabetical, compile only) first meet them, so the two
 processes work from opposite ends of the list; then their keys are set up in
-the order the service builds them (``STAGED_STATEMENTS``): the first tests
+the order the service builds them (``STATEMENTS``): the first tests
 that need keys start a ``darkpool serve`` (tests/client) or build the shared
 slots ledger (tests/conftest.py), and both need every key. The cache builds
 every entry once under a lock, and a test needing an entry in progress waits
@@ -37,7 +37,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from prover import circuits
 
     started = time.perf_counter()
-    for statement, keyed in plan(circuits.STAGED_STATEMENTS):
+    for statement, keyed in plan(circuits.STATEMENTS):
         step: Callable[[str, str], object] = (
             circuits.build_statement if keyed else circuits.compile_statement
         )

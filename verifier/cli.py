@@ -193,8 +193,8 @@ def _human_summary(source: str, report: ledger.ReplayReport, seconds: float) -> 
         lines.append(f"  ledger id      {g.ledger_id}")
         lines.append(
             f"  exchange       {g.exchange_id} (profile {p.name}: account depth {p.account_depth}, "
-            f"order depth {p.order_depth}, {p.markets} markets, {p.fill_slots} fill slots)"
-            + (", recycling order slots (state slots)" if g.slots else "")
+            f"order depth {p.order_depth}, {p.markets} markets, {p.fill_slots} fill slots), "
+            "recycling order slots (state slots)"
         )
     checked = (
         f"checked {report.checked_from}..{report.checked_to}"

@@ -1,7 +1,7 @@
 """Funding index arithmetic: the one definition the operator, the domain and the replay share.
 
 Each market m has a cumulative funding index ``F_m``: a signed integer number
-of quote units per lot (``FUNDING_BITS`` wide, the width the staged
+of quote units per lot (``FUNDING_BITS`` wide, the width the
 ``settle_fills``/``order_ops`` circuits take as public ``funding[M]``). An
 account holding ``s_m`` lots owes ``s_m * (F_m - F_last_m)`` on settlement, so
 funding is exactly zero-sum (positions net to zero per market).

@@ -14,13 +14,13 @@ from verifier.params import domain_tag
 #: The proven statements of the recycling-order ("slots") state (per-account
 #: order slots, proven cancel, funding settlement, reduce-only), in the order
 #: the ledger and ``/v1/vkeys`` list them; the list state's are retired.
-STAGED_STATEMENTS: tuple[str, ...] = (
+STATEMENTS: tuple[str, ...] = (
     "order_ops",
     "settle_fills",
     "account_update",
     "solvency_walk",
-    "health_sweep_staged",
-    "liquidate_staged",
+    "health_sweep",
+    "liquidate",
     "deleverage",
     "adl_walk",
 )

@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from verifier.ledger import LEDGER_FORMAT, ReplayReport, replay
-from verifier.protocol import STAGED_STATEMENTS
+from verifier.protocol import STATEMENTS
 
 __all__ = [
     "STATEMENT_NAMES",
@@ -56,7 +56,7 @@ __all__ = [
 
 # The statements whose verification keys a ledger may use; a vkeys directory
 # may hold others (ignored).
-STATEMENT_NAMES = STAGED_STATEMENTS
+STATEMENT_NAMES = STATEMENTS
 
 _MAX_JSON_BYTES = 64 * 1024 * 1024  # far above any honest entry; stops a memory bomb early
 

@@ -3,7 +3,7 @@ pragma circom 2.1.6;
 include "widths.circom";
 include "bits.circom";
 
-// Gadgets of the liquidation statements (LIQUIDATE STAGED, DELEVERAGE).
+// Gadgets of the liquidation statements (LIQUIDATE, DELEVERAGE).
 // Width of a signed equity (|equity| < 2^96, widths.circom) and of an
 // unsigned equity-sized difference; mirrored in verifier/statements/deleverage.py.
 function LIQ_EQUITY_BITS() { return 100; }

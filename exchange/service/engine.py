@@ -2,7 +2,7 @@
 
 The operator is ``exchange.operator.slots.SlotsOperator`` (recycling
 per-account order slots, quaternary account tree, cancels as ledger entries,
-statements ``verifier.protocol.STAGED_STATEMENTS``); the list state is
+statements ``verifier.protocol.STATEMENTS``); the list state is
 retired (``exchange.core.config.LIST_STATE_REFUSAL``). ``Engine`` supplies
 what the service needs beyond the operator: the statements to build, the
 sealed order's plaintext, what a change stores, restore, the inclusion
@@ -28,7 +28,7 @@ from prover.statements.chunks import split_record_chunks
 from verifier import auth
 from verifier.account_state import SlottedOrder
 from verifier.eddsa import Signature
-from verifier.protocol import STAGED_STATEMENTS
+from verifier.protocol import STATEMENTS
 
 __all__ = ["Engine", "check_genesis_state"]
 
@@ -37,7 +37,7 @@ class Engine:
     """The recycling-order state (``exchange.operator.slots.SlotsOperator``) as the service runs it."""
 
     state = "slots"
-    statements: tuple[str, ...] = STAGED_STATEMENTS
+    statements: tuple[str, ...] = STATEMENTS
     parse_order = staticmethod(auth.parse_slotted_order_plaintext)
     """The sealed order's plaintext (``verifier.auth``); OrderFormatError if malformed."""
 

@@ -1,6 +1,6 @@
 """What the per-chunk statements share: the account chunks.
 
-SOLVENCY WALK and HEALTH SWEEP STAGED walk the quaternary account tree of an
+SOLVENCY WALK and HEALTH SWEEP walk the quaternary account tree of an
 ``AccountBook`` in chunks of ``4^chunk_levels`` accounts (``None`` = empty
 leaf; ``split_record_chunks`` / ``record_chunk_inputs``). Each statement
 opens every slot of a chunk with the same private inputs. Pure: never runs node.

@@ -1,4 +1,4 @@
-"""ACCOUNT UPDATE (staged): open / deposit / withdraw on the recycling-order account state.
+"""ACCOUNT UPDATE: open / deposit / withdraw on the recycling-order account state.
 
 Builder and public inputs (fast), then the circuit at the ``test`` profile,
 compiled only (no key setup): honest witnesses satisfy the R1CS and carry the

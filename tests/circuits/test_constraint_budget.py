@@ -23,25 +23,23 @@ pytestmark = pytest.mark.slow
 
 # Measured with circom 2.2.3 --O2: order_ops 17,990 (2 ops); settle_fills 24,497
 # (2 fills); account_update 8,099; solvency_walk 6,934 (4 accounts per chunk);
-# health_sweep_staged 5,412 (4 accounts per chunk; production 25,018 with 16);
-# liquidate_staged 8,638 (production 19,491); deleverage 10,441 (production 26,192);
+# health_sweep 5,412 (4 accounts per chunk; production 25,018 with 16);
+# liquidate 8,638 (production 19,491); deleverage 10,441 (production 26,192);
 # adl_walk 7,714 (4 accounts per chunk; production 33,666 with 16).
-# (The retired list state's statements are not budgeted: account_op, settle_batch,
-# solvency_chunk, health_sweep, liquidate.)
 BUDGETS = {
     "order_ops": 19_800,
     "settle_fills": 27_000,
     "account_update": 8_900,
     "solvency_walk": 7_600,
-    "health_sweep_staged": 6_000,
-    "liquidate_staged": 9_500,
+    "health_sweep": 6_000,
+    "liquidate": 9_500,
     "deleverage": 11_500,
     "adl_walk": 8_500,
 }
 SHARED_PTAU_POWER = 16
 
 
-@pytest.mark.parametrize("statement", circuits.STAGED_STATEMENTS)
+@pytest.mark.parametrize("statement", circuits.STATEMENTS)
 def test_constraints_within_budget(statement: str) -> None:
     r1cs_path, count = circuits.compile_statement(statement, "test")
     header = read_r1cs_header(r1cs_path)
@@ -58,7 +56,7 @@ def test_constraints_within_budget(statement: str) -> None:
 PER_MARKET = settle_fills.PER_MARKET | {"liqFeeBps", "openPositions", "bankruptPositions"}
 
 
-@pytest.mark.parametrize("statement", circuits.STAGED_STATEMENTS)
+@pytest.mark.parametrize("statement", circuits.STATEMENTS)
 def test_public_signal_count_matches_statement(statement: str) -> None:
     # A public input silently dropped (or a stray public output) changes what
     # the verifier binds; the r1cs header must agree with the statement module.

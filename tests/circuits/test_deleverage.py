@@ -2,7 +2,7 @@
 
 Compile only (no key setup): the circuit's R1CS is evaluated on witnesses
 from its own generator (test profile: 16 accounts in 2 quaternary levels, 2
-markets). Funding is pending as in the liquidate_staged test: every
+markets). Funding is pending as in the liquidate test: every
 checkpoint is (0, 0) and the indices are now (2, -1), so the balances the
 rules see are the stored ones minus the payment.
 

@@ -1,5 +1,5 @@
 """ORDER OPS: places and cancels bind their public inputs (``places[K]`` / ``cancels[K]``), slot
-rules hold in-circuit, tampered witnesses fail (r1cs evaluation: the staged statements are
+rules hold in-circuit, tampered witnesses fail (r1cs evaluation: the statements are
 compiled, never set up, in tests)."""
 
 import pytest

@@ -1,5 +1,5 @@
 """SETTLE FILLS: valid groups bind their public inputs, boundaries hold exactly, tampered witnesses
-fail (r1cs evaluation: the staged statements are compiled, never set up, in tests).
+fail (r1cs evaluation: the statements are compiled, never set up, in tests).
 
 Orders are placed by ORDER OPS first (the builders chain through one
 ``AccountBook``); failing boundaries use ``check_rules=False`` so that the

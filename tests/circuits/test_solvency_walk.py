@@ -1,4 +1,4 @@
-"""SOLVENCY WALK (staged): solvency chunks on the recycling-order account state.
+"""SOLVENCY WALK: solvency chunks on the recycling-order account state.
 
 Builder, encoder and ``check_solvency_walk`` (fast), then the circuit at the
 ``test`` profile (K = 4 accounts per chunk = 1 quaternary level, 2 markets,

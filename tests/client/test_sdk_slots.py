@@ -31,7 +31,7 @@ from verifier.account_state import (
 )
 from verifier.eddsa import PrivateKey, SignatureError, check_signature, signature_from_dict
 from verifier.encoding import Order
-from verifier.protocol import STAGED_STATEMENTS, Tags
+from verifier.protocol import STATEMENTS, Tags
 
 TAGS = Tags.for_exchange("darkpool-dev")
 KEY = PrivateKey(b"\x05" * 32)
@@ -56,7 +56,7 @@ class FakeSlotsServer:
             "operator_box_public_key": bytes(self.box.public_key).hex(),
             "state": self.state,
             "params": {"slot_levels": SLOT_LEVELS, "account_depth": 4},
-            "vkey_hashes": {s: "00" for s in STAGED_STATEMENTS},
+            "vkey_hashes": {s: "00" for s in STATEMENTS},
         }
 
     def accept(self, item: dict[str, str]) -> tuple[int, str]:
@@ -247,4 +247,4 @@ def test_slots_inclusion_is_checked_on_the_quaternary_tree() -> None:
     client = client_for(FakeSlotsServer())
     assert client.check_inclusion(incl, pub)
     assert not client.check_inclusion({**incl, "account": 3}, pub)
-    assert client.statements() == list(STAGED_STATEMENTS)
+    assert client.statements() == list(STATEMENTS)

@@ -83,7 +83,7 @@ def test_slots_risk_entries_have_summaries_statements_and_public_fields() -> Non
     assert sweep.known and sweep.summary == "health sweep: 2 account(s) below maintenance margin"
     assert (sweep.proof.state, sweep.proof.statement, sweep.proof.count) == (
         "proven",
-        "health_sweep_staged",
+        "health_sweep",
         2,
     )
     assert ("flagged", "[1, 3]") in sweep.details and sweep.marks == [94, 50]
@@ -93,7 +93,7 @@ def test_slots_risk_entries_have_summaries_statements_and_public_fields() -> Non
         ),
     )
     assert liquidation.summary == "liquidation of account 1 (1 step(s))"
-    assert (liquidation.proof.state, liquidation.proof.statement) == ("proven", "liquidate_staged")
+    assert (liquidation.proof.state, liquidation.proof.statement) == ("proven", "liquidate")
     assert liquidation.changed == ["account"] and ("account", "1") in liquidation.details
     adl = views.entry_row(
         slots_entry(
@@ -344,8 +344,8 @@ def test_slots_risk_and_cancel_pages_render_from_slots_bodies() -> None:
         risk = http.get("/explorer/risk").text
         for i, (kind, _) in enumerate(bodies[2:], 3):
             assert f'<tr class="entry kind-{kind}" data-index="{i}"' in risk, kind
-        assert "<code>health_sweep_staged</code>" in risk
-        assert "<code>liquidate_staged</code> ×2" in risk and "new kind" not in risk
+        assert "<code>health_sweep</code>" in risk
+        assert "<code>liquidate</code> ×2" in risk and "new kind" not in risk
         assert "<code>deleverage</code>" in risk and "shortfall 9" in risk
         assert "1 account(s) below maintenance margin" in risk and "indices: [2, -1]" in risk
         cancel = http.get("/explorer/ledger/2").text

@@ -31,7 +31,7 @@ from verifier.ledger import (
 )
 from verifier.ledger.chain import verify_entry_signature
 from verifier.oracle import report_message, stressed_prices
-from verifier.protocol import DEFAULT_EXCHANGE_ID, STAGED_STATEMENTS, Tags
+from verifier.protocol import DEFAULT_EXCHANGE_ID, STATEMENTS, Tags
 from verifier.quadtree import quad_zero_hashes
 
 EXCHANGE = DEFAULT_EXCHANGE_ID  # the cached circuits; another id recompiles all three
@@ -75,7 +75,7 @@ def _genesis_body() -> dict[str, object]:
         "operator_pubkey": public_key_to_dict(OPERATOR_KEY.public_key()),
         "limits": DEFAULT_LIMITS_JSON,
         "state": "slots",
-        "vkey_hashes": {s: "0" * 64 for s in STAGED_STATEMENTS},
+        "vkey_hashes": {s: "0" * 64 for s in STATEMENTS},
     }
 
 

@@ -30,7 +30,7 @@ from darkpool.serve import LISTENING_LOG
 from demo.server import serve_env, spawn
 from tests.conftest import REFERENCE_PROVER
 from tests.live_server import batch_in_flight, free_port
-from verifier.protocol import STAGED_STATEMENTS
+from verifier.protocol import STATEMENTS
 
 pytestmark = pytest.mark.slow
 TOKEN = "serve-test-operator-token-0123"
@@ -99,7 +99,7 @@ def test_health_during_cold_setup_and_sigterm(tmp_path: Path) -> None:
         assert first.status_code == 503
         body = first.json()
         assert body["status"] == "setting_up" and body["ledger_entries"] is None
-        total = len(STAGED_STATEMENTS)
+        total = len(STATEMENTS)
         assert body["setup"]["total"] == total and body["setup"]["done"] < total
         cpu, wall = _listening(tmp_path / "server.log")
         print(f"listening after {cpu:.3f}s main-thread CPU, {wall:.3f}s wall")

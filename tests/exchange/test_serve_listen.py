@@ -18,7 +18,7 @@ import pytest
 
 from darkpool.serve import LazyExchange
 from exchange.models import Health
-from verifier.protocol import STAGED_STATEMENTS
+from verifier.protocol import STATEMENTS
 
 HEAVY = (
     "fastapi",
@@ -77,7 +77,7 @@ def test_placeholder_answers_like_the_real_health_until_loaded(
     health = Health.model_validate(body)  # the real route's response model
     assert health.status == "setting_up" and health.ledger_entries is None
     # setup total: the statements of the slots state
-    assert health.setup.done == 0 and health.setup.total == len(STAGED_STATEMENTS)
+    assert health.setup.done == 0 and health.setup.total == len(STATEMENTS)
     status, body = _call(app, "/v1/info")
     assert status == 503 and "setting up" in body["detail"]
 

@@ -43,7 +43,7 @@ from verifier.field import R
 from verifier.inclusion_slots import parse_slots_opening
 from verifier.ledger import check_proofs
 from verifier.poseidon import poseidon
-from verifier.protocol import STAGED_STATEMENTS
+from verifier.protocol import STATEMENTS
 from verifier.quadtree import quad_root
 from verifier.source import DirectorySource, replay_source
 
@@ -94,7 +94,7 @@ def test_trader_path_and_restart(tmp_path: Path) -> None:
         c = DarkpoolClient(http=http)
         info = c.info(refresh=True)
         assert info["state"] == "slots" and info["profile"] == "test"
-        assert sorted(info["vkey_hashes"]) == sorted(STAGED_STATEMENTS)
+        assert sorted(info["vkey_hashes"]) == sorted(STATEMENTS)
         assert groth16.vkey_hash(c.vkey("order_ops")) == info["vkey_hashes"]["order_ops"]
         assert http.get("/v1/vkeys/settle_batch").status_code == 404  # not this state's
         a, b = c.open_account(alice, 1_000_000), c.open_account(bob, 1_000_000)

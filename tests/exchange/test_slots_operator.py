@@ -30,7 +30,7 @@ from tests.exchange.slots_ledger import (
 from tests.verifier.ledger_files import replay
 from verifier.account_state import SlottedOrder, cancel_order_message, order_hash
 from verifier.encoding import BUY, withdraw_message
-from verifier.protocol import STAGED_STATEMENTS
+from verifier.protocol import STATEMENTS
 
 pytestmark = pytest.mark.slow
 
@@ -55,7 +55,7 @@ def test_honest_slots_ledger_replays_valid(slots_ledger: SlotsLedger) -> None:
 def test_genesis_and_batch_layout(slots_ledger: SlotsLedger) -> None:
     genesis = slots_ledger.entry(0)
     assert genesis["state"] == "slots"
-    assert sorted(genesis["vkey_hashes"]) == sorted(STAGED_STATEMENTS)
+    assert sorted(genesis["vkey_hashes"]) == sorted(STATEMENTS)
     assert genesis["roots_after"]["order"] == genesis["roots_after"]["fill"] == "0"
     h = str(order_hash(slots_ledger.tags.order, slots_ledger.orders["carol_cancelled"]))
     assert slots_ledger.entry(CANCEL)["commitment"] == h

@@ -2,7 +2,7 @@
 
 ONE honest slots ledger is built per module by
 ``exchange.operator.slots.SlotsOperator`` with real Groth16 proofs
-(account_update, order_ops, settle_fills, health_sweep_staged, liquidate_staged):
+(account_update, order_ops, settle_fills, health_sweep, liquidate):
 
     0 genesis (state slots; risk: sweep every 2 batches; funding: 10 s, premium/2, clamp 10%)
     1-3 open (fund 10000, alice 100, bob) | 4-5 orders | 6 batch at marks (100, 50):
@@ -117,7 +117,7 @@ def test_honest_risk_ledger_verifies_with_counts(honest: RiskLedger) -> None:
     report = replay(honest.export)
     assert report.ok, report.failures
     counts = {s: n for s, n in report.proofs_this_run.items() if n}
-    assert counts["health_sweep_staged"] == 1 and counts["liquidate_staged"] == 1
+    assert counts["health_sweep"] == 1 and counts["liquidate"] == 1
     assert report.to_dict()["risk"] == {
         "health_sweeps": 1,
         "liquidations": 1,

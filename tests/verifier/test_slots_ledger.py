@@ -52,7 +52,7 @@ from tests.verifier.ledger_files import (
     run_cli,
     structural_failure,
 )
-from verifier.protocol import STAGED_STATEMENTS
+from verifier.protocol import STATEMENTS
 
 pytestmark = pytest.mark.slow
 
@@ -162,7 +162,7 @@ def test_honest_slots_ledger_verifies(honest: SlotsLedger) -> None:
     """Every proof verifies and darkpool-verify says VALID, counting the slots statements."""
     genesis = read(honest.export / "genesis.json")
     assert genesis["state"] == "slots"
-    assert sorted(genesis["vkey_hashes"]) == sorted(STAGED_STATEMENTS)
+    assert sorted(genesis["vkey_hashes"]) == sorted(STATEMENTS)
     assert genesis["roots_after"]["order"] == genesis["roots_after"]["fill"] == "0"
     rc, out, err = run_cli(str(honest.export), "--json", "--quiet")
     assert rc == 0, (out, err)
@@ -417,7 +417,7 @@ def test_list_state_genesis_is_refused(honest: SlotsLedger, tmp_path: Path) -> N
 
 def test_slots_genesis_with_risk_rules_is_accepted(honest: SlotsLedger, tmp_path: Path) -> None:
     # Genesis risk rules are allowed under slots: sweeps and liquidations are
-    # health_sweep_staged / liquidate_staged (verifier/ledger/risk_slots.py;
+    # health_sweep / liquidate (verifier/ledger/risk_slots.py;
     # their cheats: tests/verifier/test_risk_ledger.py). One batch
     # since genesis is within "a sweep every 2 batches".
     export = copy_export(honest, tmp_path)

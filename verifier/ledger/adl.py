@@ -13,7 +13,7 @@ by trade 0); ``ranking`` are ``adl_walk`` chunk proofs
 
 Rules the replay adds (``ADLChecks``, mixed into the replayer):
 
-* the genesis is a slots genesis with risk rules, the account is a trader's
+* the genesis has risk rules, the account is a trader's
   (``0 < account < accounts``), and funding is not overdue at its report
   (the liquidation's rule: every trade settles funding first);
 * the trades follow ``verifier.statements.deleverage.check_trades`` with the
@@ -104,8 +104,8 @@ class ADLChecks(SlotsRiskChecks):
 
     def deleverage(self, e: DeleverageEntry) -> None:
         g = self.genesis
-        if not g.slots or g.risk is None:
-            raise EntryError("a deleveraging needs a slots genesis with risk rules")
+        if g.risk is None:
+            raise EntryError("a deleveraging in a ledger whose genesis has no risk rules")
         report = e.oracle
         self._use_report(report, e.time, "oracle report")
         self._funding_overdue(report.timestamp)  # every trade settles funding first

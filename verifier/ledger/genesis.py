@@ -38,7 +38,7 @@ from verifier.params import (
     ParamsError,
     domain_tag,
 )
-from verifier.protocol import STAGED_STATEMENTS
+from verifier.protocol import STATEMENTS
 from verifier.quadtree import quad_zero_hashes
 
 __all__ = [
@@ -240,7 +240,7 @@ SLOTS_STATE = "slots"
 LIST_STATE_REFUSED = "list-state ledgers are no longer supported"
 
 #: The statements (and so the genesis ``vkey_hashes`` keys) of each state.
-LEDGER_STATES: dict[str, tuple[str, ...]] = {SLOTS_STATE: STAGED_STATEMENTS}
+LEDGER_STATES: dict[str, tuple[str, ...]] = {SLOTS_STATE: STATEMENTS}
 
 
 def genesis_hash(genesis: object) -> str:
@@ -292,11 +292,6 @@ class Genesis:
     def statements(self) -> tuple[str, ...]:
         """The statements whose keys this ledger uses (``LEDGER_STATES[state]``)."""
         return LEDGER_STATES[self.state]
-
-    @property
-    def slots(self) -> bool:
-        """True for a recycling-order (``"state": "slots"``) ledger."""
-        return self.state == SLOTS_STATE
 
     @property
     def oracle_tag(self) -> int:

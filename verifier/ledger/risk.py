@@ -2,10 +2,10 @@
 
 Three entry kinds (docs/ledger.md):
 
-* ``sweep``: ``health_sweep_staged`` chunk proofs over the whole account tree at a
+* ``sweep``: ``health_sweep`` chunk proofs over the whole account tree at a
   real signed report, and ``flagged``, the accounts whose proven flag says
   ``10^4 * equity < sum |s| * P * mmf_bps``. Changes no root.
-* ``liquidation``: ``liquidate_staged`` step proofs of one account at a real signed
+* ``liquidation``: ``liquidate`` step proofs of one account at a real signed
   report, chained from ``roots_before.account`` to ``roots_after.account``.
 * ``funding``: the new cumulative funding index per market, computed from a
   real signed report's mark and index prices (``verifier.funding``). Changes
@@ -28,7 +28,7 @@ Rules the replay adds (``RiskChecks``, mixed into the replayer):
 * a sweep's proofs rebuild the current account root at the report's marks,
   the replay's funding indices and the genesis maintenance fractions, and
   ``flagged`` equals the proven flags; a liquidation's steps follow
-  ``verifier.statements.liquidate_staged.check_staged_steps`` with public
+  ``verifier.statements.liquidate.check_liquidate_steps`` with public
   inputs recomputed from the report, the funding indices and genesis
   (``verifier.ledger.risk_slots``);
 * a funding entry pays every whole genesis ``funding.interval_s`` elapsed
@@ -162,8 +162,8 @@ class FundingEntry(Entry):
 class RiskChecks(SlotsRiskChecks):
     """The replay's risk rules; mixed into ``verifier.ledger.replay._Replayer``.
 
-    The sweep and liquidation proofs are the staged statements
-    (``verifier.ledger.risk_slots``); the bookkeeping is here.
+    The sweep and liquidation proofs are checked in ``verifier.ledger.risk_slots``;
+    the bookkeeping is here.
     """
 
     # -- batches ------------------------------------------------------------

@@ -1,22 +1,22 @@
 """Health sweeps and liquidations of a recycling-order (``"state": "slots"``) ledger.
 
-The ``sweep`` and ``liquidation`` entry kinds keep their bodies
-(``verifier.ledger.risk``); under a slots genesis their proofs are the staged
-statements on the account-state leaf and the quaternary account tree:
+The ``sweep`` and ``liquidation`` entry kinds are defined in
+``verifier.ledger.risk``; this module checks their proofs, statements on the
+account-state leaf and the quaternary account tree:
 
-* ``sweep`` chunks are ``health_sweep_staged`` proofs: chunk ``c`` covers
+* ``sweep`` chunks are ``health_sweep`` proofs: chunk ``c`` covers
   accounts ``c * 4^chunk_levels ..``; the flags are taken after every
   account's pending funding at the replay's current funding indices, and the
   subroots rebuild the quaternary account root
-  (``verifier.statements.health_sweep_staged.check_sweep``);
-* ``liquidation`` steps are ``liquidate_staged`` proofs: the live sequence
+  (``verifier.statements.health_sweep.check_sweep``);
+* ``liquidation`` steps are ``liquidate`` proofs: the live sequence
   rules plus every step settling to the replay's funding indices
-  (``verifier.statements.liquidate_staged.check_staged_steps``).
+  (``verifier.statements.liquidate.check_liquidate_steps``).
 
 The funding indices are the replay's (from ``funding`` entries, zeros before
 the first): entries do not carry them, the public inputs do. Mixed into
-``RiskChecks``, which calls ``_slots_sweep_flags`` / ``_slots_liquidation_steps``
-when ``genesis.slots``. Pure: no I/O. Never imports prover or exchange.
+``RiskChecks``, whose ``sweep`` / ``liquidation`` call ``_slots_sweep_flags`` /
+``_slots_liquidation_steps``. Pure: no I/O. Never imports prover or exchange.
 """
 
 from collections.abc import Sequence
@@ -29,15 +29,15 @@ from verifier.ledger.entries import ProofData
 from verifier.ledger.genesis import chunk_signals
 from verifier.ledger.parse import EntryError
 from verifier.oracle import OracleReport
-from verifier.statements import health_sweep_staged, liquidate_staged
+from verifier.statements import health_sweep, liquidate
 
 if TYPE_CHECKING:
     from verifier.ledger.risk import LiquidationEntry, SweepEntry
 
 __all__ = ["SLOTS_LIQUIDATE", "SLOTS_SWEEP", "SlotsRiskChecks"]
 
-SLOTS_SWEEP = "health_sweep_staged"
-SLOTS_LIQUIDATE = "liquidate_staged"
+SLOTS_SWEEP = "health_sweep"
+SLOTS_LIQUIDATE = "liquidate"
 
 
 class _Encodes(Protocol):
@@ -88,7 +88,7 @@ class SlotsRiskChecks(ReplayChecks):
             "a health sweep",
             "sweep chunk",
         )
-        result = health_sweep_staged.check_sweep(
+        result = health_sweep.check_sweep(
             signals,
             account_levels=p.account_levels,
             chunk_levels=p.chunk_levels,
@@ -101,9 +101,9 @@ class SlotsRiskChecks(ReplayChecks):
         if not result.ok:
             raise EntryError(f"health sweep: {'; '.join(result.reasons)}")
         for k, chunk in enumerate(e.chunks):
-            decoded = health_sweep_staged.StagedSweepChunkPublic.from_signals(signals[k], p.markets)
+            decoded = health_sweep.SweepChunkPublic.from_signals(signals[k], p.markets)
             try:
-                expected = health_sweep_staged.public_inputs(
+                expected = health_sweep.public_inputs(
                     chunk_index=k,
                     sub_root=decoded.sub_root,
                     prices=report.marks,
@@ -124,14 +124,10 @@ class SlotsRiskChecks(ReplayChecks):
         if rules is None:  # pragma: no cover - RiskChecks.liquidation checks it first
             raise EntryError("a liquidation in a ledger whose genesis has no risk rules")
         funding = tuple(self.funding_indices())
-        steps: list[liquidate_staged.StagedLiquidationStepPublic] = []
+        steps: list[liquidate.LiquidateStepPublic] = []
         for k, signals in enumerate(self._signals(SLOTS_LIQUIDATE, e.steps, "liquidation step")):
             try:
-                steps.append(
-                    liquidate_staged.StagedLiquidationStepPublic.from_signals(
-                        signals, g.params.markets
-                    )
-                )
+                steps.append(liquidate.LiquidateStepPublic.from_signals(signals, g.params.markets))
             except ValueError as exc:
                 raise EntryError(f"liquidation step {k}: {exc}") from None
             if steps[-1].account != e.account:
@@ -141,7 +137,7 @@ class SlotsRiskChecks(ReplayChecks):
         imf = tuple(m.imf_bps for m in g.markets)
         mmf = tuple(m.mmf_bps for m in g.markets)
         fees = rules.liquidation_fee_bps
-        _, end_root, reasons = liquidate_staged.check_staged_steps(
+        _, end_root, reasons = liquidate.check_liquidate_steps(
             steps,
             start_root=e.roots_before.account,
             prices=report.marks,

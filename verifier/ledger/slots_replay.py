@@ -29,7 +29,7 @@ failure names the entry):
   sum of its fill groups';
 * ``solvency`` (``verifier.ledger.solvency``) and ``funding``
   (``verifier.ledger.risk``) are the replay's; ``sweep`` and
-  ``liquidation`` take their staged proofs in ``verifier.ledger.risk_slots``.
+  ``liquidation`` take their proofs in ``verifier.ledger.risk_slots``.
 
 Pure: no I/O. Never imports prover or exchange.
 """

@@ -1,9 +1,7 @@
 """Liquidation steps: the base step layout and the rules over a liquidation's steps.
 
-The base of the slots statement ``verifier.statements.liquidate_staged``
-(whose step adds the funding indices); the list-state LIQUIDATE that used it
-alone is retired.
-A liquidation is one or more step proofs, each moving
+The base of the statement ``verifier.statements.liquidate`` (whose step
+adds the funding indices). A liquidation is one or more step proofs, each moving
 part or all of one market position of an account below maintenance margin
 to the insurance fund (index 0) at the batch's mark, with a capped fee. The
 circuit proves each step (eligibility, cover, transfer, fee, minimality);

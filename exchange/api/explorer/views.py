@@ -31,8 +31,8 @@ PROVEN_BY: dict[str, str] = {
     "account_op": "account_update",
     "batch": "order_ops/settle_fills",
     "solvency": "solvency_walk",
-    "sweep": "health_sweep_staged",
-    "liquidation": "liquidate_staged",
+    "sweep": "health_sweep",
+    "liquidation": "liquidate",
     "deleverage": "deleverage",
 }
 KNOWN_KINDS = (

@@ -4,12 +4,12 @@
 every method proves first and appends one ledger entry only when every proof
 exists, so a refused call changes nothing:
 
-* ``health_sweep``: ``health_sweep_staged`` chunk proofs over every account
+* ``health_sweep``: ``health_sweep`` chunk proofs over every account
   at a signed report and the current funding indices (flags are taken after
   each account's pending funding) -> a ``sweep`` entry;
 * ``liquidate``: the domain engine (``exchange.domain.liquidation``) decides
   the steps on the accounts' SETTLED balances; each step is a
-  ``liquidate_staged`` proof that settles the account's and the fund's
+  ``liquidate`` proof that settles the account's and the fund's
   funding and writes the checkpoints -> a ``liquidation`` entry. A shortfall
   the fund cannot cover is auto-deleveraged instead: the domain engine's
   ADL trades (``exchange.domain.adl``: bankruptcy price, published ranking)
@@ -39,20 +39,20 @@ from exchange.operator.funding import FundingUpdates
 from prover.account_book import AccountBook
 from prover.statements.adl_walk import adl_walk_for_trades
 from prover.statements.deleverage import DeleverageOutcome, build_deleveraging
-from prover.statements.health_sweep_staged import build_staged_sweep
-from prover.statements.liquidate_staged import build_staged_liquidation_step
+from prover.statements.health_sweep import build_sweep
+from prover.statements.liquidate import build_liquidation_step
 from verifier.export import LedgerEntry, Roots
 from verifier.ledger.rules import FundingRules, RiskRules
 from verifier.oracle import OracleReport
 from verifier.protocol import FEE_ACCOUNT
 from verifier.statements.adl_walk import AdlWalkError
 from verifier.statements.deleverage import DeleverageError
-from verifier.statements.liquidate_staged import LiquidationStatementError
+from verifier.statements.liquidate import LiquidationStatementError
 
 __all__ = ["SlotsRiskEngine"]
 
-SWEEP = "health_sweep_staged"
-LIQUIDATE = "liquidate_staged"
+SWEEP = "health_sweep"
+LIQUIDATE = "liquidate"
 ADL = "deleverage"
 ADL_WALK = "adl_walk"
 
@@ -146,7 +146,7 @@ class SlotsRiskEngine(FundingUpdates):
         self._check_report(report)
         self._check_funding_overdue(report)  # the verifier's rule for sweeps too
         entry_time = self._entry_time(report)
-        witnesses = build_staged_sweep(
+        witnesses = build_sweep(
             self.book,
             prices=report.marks,
             funding=self.funding_indices,
@@ -198,7 +198,7 @@ class SlotsRiskEngine(FundingUpdates):
         steps: list[dict[str, Any]] = []
         for k, s in enumerate(record.steps):
             try:
-                out = build_staged_liquidation_step(
+                out = build_liquidation_step(
                     book,
                     account=index,
                     market=s.market,

@@ -32,7 +32,7 @@ from verifier.export import Ledger, LedgerError, Roots
 from verifier.ledger import DEFAULT_LIMITS_JSON, Limits
 from verifier.oracle import OracleReport
 from verifier.params import CircuitParams
-from verifier.protocol import DEFAULT_EXCHANGE_ID, STAGED_STATEMENTS, Tags
+from verifier.protocol import DEFAULT_EXCHANGE_ID, STATEMENTS, Tags
 
 __all__ = [
     "SLOTS_STATEMENTS",
@@ -44,7 +44,7 @@ __all__ = [
 ]
 
 #: The statements a slots ledger proves with (genesis ``vkey_hashes``).
-SLOTS_STATEMENTS: tuple[str, ...] = STAGED_STATEMENTS
+SLOTS_STATEMENTS: tuple[str, ...] = STATEMENTS
 
 
 class UnknownOrder(OperatorError):

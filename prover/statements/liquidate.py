@@ -1,6 +1,6 @@
-"""Witnesses for LIQUIDATE on the account-state leaf (``circuits/liquidate_staged.circom``).
+"""Witnesses for LIQUIDATE on the account-state leaf (``circuits/liquidate.circom``).
 
-``build_staged_liquidation_step`` takes the operator's ``AccountBook``, the
+``build_liquidation_step`` takes the operator's ``AccountBook``, the
 liquidated account, the market and the lot count the operator chose
 (``exchange.domain.liquidation.step_quantity`` decides them on the settled
 balances; this module only executes them), settles both accounts' funding
@@ -10,7 +10,7 @@ book. It checks every rule the circuit enforces (eligibility, cover, lots,
 minimality), so a refused step raises ``LiquidationStatementError`` and
 leaves the caller's book untouched. The fee formula is
 ``verifier.accounting.liquidation_fee`` and the public layout
-``verifier.statements.liquidate_staged`` (one copy each). Pure: never runs node.
+``verifier.statements.liquidate`` (one copy each). Pure: never runs node.
 """
 
 from collections.abc import Callable, Sequence
@@ -28,31 +28,31 @@ from verifier import accounting
 from verifier.field import FieldError, signed_to_field
 from verifier.params import BALANCE_BITS, BPS_DENOM, POSITION_BITS, CircuitParams
 from verifier.protocol import Tags
-from verifier.statements import liquidate_staged as public
-from verifier.statements.liquidate_staged import (
+from verifier.statements import liquidate as public
+from verifier.statements.liquidate import (
+    LiquidateStepPublic,
     LiquidationStatementError,
-    StagedLiquidationStepPublic,
 )
 
 __all__ = [
     "PUBLIC",
     "TEMPLATE",
-    "StagedLiquidationOutcome",
-    "build_staged_liquidation_step",
+    "LiquidationOutcome",
+    "build_liquidation_step",
     "template_args",
 ]
 
-TEMPLATE = "LiquidateStagedStep"
+TEMPLATE = "LiquidateStep"
 PUBLIC = list(public.PUBLIC_NAMES)
 
 
 def template_args(params: CircuitParams, tags: Tags) -> list[int]:
-    """LiquidateStagedStep(ACC_LEVELS, M); no domain tag is hashed in this statement."""
+    """LiquidateStep(ACC_LEVELS, M); no domain tag is hashed in this statement."""
     return [params.account_levels, params.markets]
 
 
 @dataclass(frozen=True)
-class StagedLiquidationOutcome(BookOutcome):
+class LiquidationOutcome(BookOutcome):
     """``BookOutcome`` (the book after the step) and what the step did.
 
     ``fee``: quote units to the fund (capped); ``fee_raw``: the uncapped fee;
@@ -60,7 +60,7 @@ class StagedLiquidationOutcome(BookOutcome):
     ``funding_paid`` / ``fund_funding_paid``: the pending funding each paid.
     """
 
-    public: StagedLiquidationStepPublic
+    public: LiquidateStepPublic
     lots: int
     fee: int
     fee_raw: int
@@ -69,7 +69,7 @@ class StagedLiquidationOutcome(BookOutcome):
     fund_funding_paid: int
 
 
-def build_staged_liquidation_step(
+def build_liquidation_step(
     book: AccountBook,
     *,
     account: int,
@@ -82,7 +82,7 @@ def build_staged_liquidation_step(
     mmf_bps: Sequence[int],
     liquidation_fee_bps: Sequence[int],
     new_blinding: Callable[[], int] = random_blinding,
-) -> StagedLiquidationOutcome:
+) -> LiquidationOutcome:
     """Execute one step on a copy of ``book``; raises LiquidationStatementError if
     the inputs could not satisfy the circuit (unknown account, lots out of range,
     account not eligible after funding, a shortfall the fund cannot cover, a
@@ -165,7 +165,7 @@ def build_staged_liquidation_step(
         fund_before, balance=fund_balance, positions=tuple(fund_positions), blinding=fund_blinding
     )
     work.put(INSURANCE_ACCOUNT, fund_after)
-    step = StagedLiquidationStepPublic(
+    step = LiquidateStepPublic(
         old_root=old_root,
         new_root=work.root,
         account=account,
@@ -198,7 +198,7 @@ def build_staged_liquidation_step(
             "prevFee": prev_fee,
         }
     )
-    return StagedLiquidationOutcome(
+    return LiquidationOutcome(
         inputs=inputs,
         public_inputs=pub,
         book=work,

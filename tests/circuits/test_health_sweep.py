@@ -18,8 +18,8 @@ from hypothesis import strategies as st
 from exchange.domain.margin import RiskParams, is_liquidatable
 from prover import toolchain
 from prover.errors import WitnessError
-from prover.statements import health_sweep_staged as stmt
-from prover.statements.health_sweep_staged import StagedSweepWitness, build_staged_sweep
+from prover.statements import health_sweep as stmt
+from prover.statements.health_sweep import SweepWitness, build_sweep
 from tests.circuits import proving
 from tests.circuits.conftest import (
     compiled_statement,
@@ -32,10 +32,10 @@ from tests.circuits.conftest import (
 from tests.circuits.slot_market import PARAMS, SlotMarket
 from verifier.account_state import AccountRecord
 from verifier.field import R
-from verifier.statements import health_sweep_staged as vhs
-from verifier.statements.health_sweep_staged import SweepError, check_sweep
+from verifier.statements import health_sweep as vhs
+from verifier.statements.health_sweep import SweepError, check_sweep
 
-CIRCUIT = Path(__file__).resolve().parents[2] / "circuits" / "health_sweep_staged.circom"
+CIRCUIT = Path(__file__).resolve().parents[2] / "circuits" / "health_sweep.circom"
 PRICES = (1_000, 20_000)
 MMF = (500, 250)
 FUNDING = (7, 0)  # the index moved by 7 per lot in market 0 since every checkpoint (0, 0)
@@ -58,8 +58,8 @@ def world() -> SlotMarket:
     return m
 
 
-def sweep(m: SlotMarket, funding: tuple[int, int] = FUNDING) -> list[StagedSweepWitness]:
-    return build_staged_sweep(m.book, prices=PRICES, funding=funding, mmf_bps=MMF)
+def sweep(m: SlotMarket, funding: tuple[int, int] = FUNDING) -> list[SweepWitness]:
+    return build_sweep(m.book, prices=PRICES, funding=funding, mmf_bps=MMF)
 
 
 def check(pubs: list[list[int]], m: SlotMarket, **kw: object) -> vhs.SweepResult:
@@ -80,7 +80,7 @@ def check(pubs: list[list[int]], m: SlotMarket, **kw: object) -> vhs.SweepResult
 
 
 def test_public_matches_declaration_order() -> None:
-    declared = proving.declared_public_inputs(CIRCUIT, "HealthSweepStagedChunk", "// Private")
+    declared = proving.declared_public_inputs(CIRCUIT, "HealthSweepChunk", "// Private")
     assert declared == stmt.PUBLIC == list(vhs.PUBLIC_NAMES)
 
 
@@ -174,7 +174,7 @@ def test_encoder_refuses_bad_shapes() -> None:
 
 @pytest.fixture(scope="module")
 def artifacts() -> toolchain.CompiledArtifacts:
-    return compiled_statement("health_sweep_staged")
+    return compiled_statement("health_sweep")
 
 
 @pytest.fixture(scope="module")

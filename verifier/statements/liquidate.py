@@ -1,16 +1,16 @@
-"""Public side of LIQUIDATE on the account-state leaf (``circuits/liquidate_staged.circom``).
+"""Public side of LIQUIDATE on the account-state leaf (``circuits/liquidate.circom``).
 
-The staged successor of the list LIQUIDATE (base: ``verifier.statements.liquidation_steps``)
-for the recycling-order state (8-input account leaf with funding checkpoints,
-quaternary account tree). A step's public inputs are the live statement's
-plus ``funding[M]``, the funding indices both rewritten accounts (the
+The liquidation statement of the recycling-order state (8-input account
+leaf with funding checkpoints, quaternary account tree), on the base step of
+``verifier.statements.liquidation_steps``. A step's public inputs are the
+base step's plus ``funding[M]``, the funding indices both rewritten accounts (the
 liquidated one and the insurance fund, index 0) settle to before anything
 else; the circuit writes them as the new checkpoints. The sequence rules a
-verifier checks over a batch's steps are the live statement's
+verifier checks over a batch's steps are the base rules
 (``verifier.statements.liquidation_steps.check_steps``: first step below MMR,
 continuation only after an unfinished step of the same account, roots chain,
 the batch's marks and genesis fractions) plus one: every step settles to the
-ledger's funding indices (``check_staged_steps``).
+ledger's funding indices (``check_liquidate_steps``).
 
 Pure functions, no I/O. Never imports prover/ or exchange/ and never runs node.
 """
@@ -36,9 +36,9 @@ from verifier.statements.vectors import market_vectors, require_signals
 __all__ = [
     "PER_MARKET",
     "PUBLIC_NAMES",
+    "LiquidateStepPublic",
     "LiquidationStatementError",
-    "StagedLiquidationStepPublic",
-    "check_staged_steps",
+    "check_liquidate_steps",
     "signal_count",
 ]
 
@@ -66,7 +66,7 @@ def signal_count(markets: int) -> int:
 
 
 @dataclass(frozen=True)
-class StagedLiquidationStepPublic(LiquidationStepPublic):
+class LiquidateStepPublic(LiquidationStepPublic):
     """One step's public inputs, decoded; ``funding`` holds signed funding indices
     (quote units per lot). The roots are the quaternary account tree's."""
 
@@ -109,7 +109,7 @@ class StagedLiquidationStepPublic(LiquidationStepPublic):
             raise LiquidationStatementError(str(exc)) from exc
 
     @classmethod
-    def from_signals(cls, signals: Sequence[int], markets: int) -> "StagedLiquidationStepPublic":
+    def from_signals(cls, signals: Sequence[int], markets: int) -> "LiquidateStepPublic":
         require_signals(signals, signal_count(markets), LiquidationStatementError)
         flags = signals[4:7]
         if any(f not in (0, 1) for f in flags):
@@ -135,8 +135,8 @@ class StagedLiquidationStepPublic(LiquidationStepPublic):
         )
 
 
-def check_staged_steps(
-    steps: Sequence[StagedLiquidationStepPublic],
+def check_liquidate_steps(
+    steps: Sequence[LiquidateStepPublic],
     *,
     start_root: int,
     prices: Sequence[int],
@@ -145,9 +145,9 @@ def check_staged_steps(
     mmf_bps: Sequence[int],
     liquidation_fee_bps: Sequence[int],
 ) -> tuple[tuple[int, ...], int, list[str]]:
-    """Check a batch's staged liquidation steps in ledger order.
+    """Check a batch's liquidation steps in ledger order.
 
-    The live statement's rules (``verifier.statements.liquidation_steps.check_steps``)
+    The base rules (``verifier.statements.liquidation_steps.check_steps``)
     plus: every step settles to ``funding``, the ledger's current funding
     indices (signed). Returns ``(liquidated accounts in order of their first
     step, root after the last step, reasons)``; ``reasons`` is empty iff every

@@ -7,7 +7,7 @@ include "account_settle.circom";
 include "quad_subtree.circom";
 include "margin.circom";
 
-// HealthSweepStagedChunk(CHUNK_LEVELS, M): HEALTH SWEEP on the account-state
+// HealthSweepChunk(CHUNK_LEVELS, M): HEALTH SWEEP on the account-state
 // leaf (circuits/lib/account_state.circom) and the quaternary account tree,
 // over the K = 4^CHUNK_LEVELS consecutive accounts chunkIndex*K .. chunkIndex*K + K - 1.
 //
@@ -27,19 +27,19 @@ include "margin.circom";
 // margin slack by SignedRangeCheck(MARGIN_BITS), prices with PRICE_BITS,
 // funding with FUNDING_BITS (signed) and the fractions with BPS_BITS.
 //
-// Not proved here (the verifier's job, verifier/statements/health_sweep_staged.py):
+// Not proved here (the verifier's job, verifier/statements/health_sweep.py):
 // that the chunks are 0..n-1, that their subroots rebuild the account root of
 // the ledger position where the sweep sits, that prices are a real signed
 // report, funding the current funding indices and mmfBps the genesis
 // fractions, and that every flagged account is liquidated by the next batch.
 // Preconditions (hold for trees only written by darkpool circuits): stored
 // positions and checkpoints were range-checked when written.
-template HealthSweepStagedChunk(CHUNK_LEVELS, M) {
+template HealthSweepChunk(CHUNK_LEVELS, M) {
     assert(CHUNK_LEVELS >= 1 && CHUNK_LEVELS <= 4);
     assert(M >= 1 && M <= 16);
     var K = 1 << (2 * CHUNK_LEVELS);
 
-    // Public inputs, in this order (verifier.statements.health_sweep_staged.PUBLIC_NAMES).
+    // Public inputs, in this order (verifier.statements.health_sweep.PUBLIC_NAMES).
     signal input chunkIndex;
     signal input subRoot;
     signal input prices[M];

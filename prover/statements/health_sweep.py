@@ -1,10 +1,10 @@
-"""Witnesses for HEALTH SWEEP on the account-state leaf (``circuits/health_sweep_staged.circom``).
+"""Witnesses for HEALTH SWEEP on the account-state leaf (``circuits/health_sweep.circom``).
 
-``build_staged_sweep`` splits the used prefix of an ``AccountBook``'s
+``build_sweep`` splits the used prefix of an ``AccountBook``'s
 quaternary account tree into chunks of ``4^chunk_levels`` accounts; each
-``StagedSweepWitness`` turns into the circuit's input JSON and its public
+``SweepWitness`` turns into the circuit's input JSON and its public
 inputs. The flag rule (equity after pending funding below MMR) and the public
-layout come from ``verifier.statements.health_sweep_staged`` (one copy of
+layout come from ``verifier.statements.health_sweep`` (one copy of
 each). A sweep reads the book and never changes it. Pure: never runs node.
 """
 
@@ -19,22 +19,22 @@ from verifier.account_state import AccountRecord
 from verifier.params import CircuitParams
 from verifier.protocol import Tags
 from verifier.quadtree import QuadTree
-from verifier.statements import health_sweep_staged as public
-from verifier.statements.health_sweep_staged import SweepError
+from verifier.statements import health_sweep as public
+from verifier.statements.health_sweep import SweepError
 
-__all__ = ["PUBLIC", "TEMPLATE", "StagedSweepWitness", "build_staged_sweep", "template_args"]
+__all__ = ["PUBLIC", "TEMPLATE", "SweepWitness", "build_sweep", "template_args"]
 
-TEMPLATE = "HealthSweepStagedChunk"
+TEMPLATE = "HealthSweepChunk"
 PUBLIC = list(public.PUBLIC_NAMES)
 
 
 def template_args(params: CircuitParams, tags: Tags) -> list[int]:
-    """HealthSweepStagedChunk(CHUNK_LEVELS, M); no domain tag is hashed in this statement."""
+    """HealthSweepChunk(CHUNK_LEVELS, M); no domain tag is hashed in this statement."""
     return [params.chunk_levels, params.markets]
 
 
 @dataclass(frozen=True)
-class StagedSweepWitness:
+class SweepWitness:
     """One chunk: ``accounts`` has exactly ``4^chunk_levels`` slots (``None`` = empty leaf)."""
 
     chunk_index: int
@@ -88,13 +88,13 @@ class StagedSweepWitness:
         }
 
 
-def build_staged_sweep(
+def build_sweep(
     book: AccountBook,
     *,
     prices: Sequence[int],
     funding: Sequence[int],
     mmf_bps: Sequence[int],
-) -> list[StagedSweepWitness]:
+) -> list[SweepWitness]:
     """One witness per chunk covering the used prefix of ``book`` (at least one chunk).
 
     ``prices`` are the signed marks, ``funding`` the current cumulative funding
@@ -106,7 +106,7 @@ def build_staged_sweep(
     if not len(prices) == len(funding) == len(mmf_bps) == m:
         raise SweepError(f"expected {m} prices, funding indices and maintenance fractions")
     return [
-        StagedSweepWitness(
+        SweepWitness(
             chunk_index=c,
             chunk_levels=params.chunk_levels,
             prices=tuple(prices),

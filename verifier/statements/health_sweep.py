@@ -1,7 +1,6 @@
-"""Public side of HEALTH SWEEP on the account-state leaf (``circuits/health_sweep_staged.circom``).
+"""Public side of HEALTH SWEEP on the account-state leaf (``circuits/health_sweep.circom``).
 
-The staged successor of the retired list HEALTH SWEEP for the
-recycling-order state (8-input account leaf with funding checkpoints,
+The health sweep of the recycling-order state (8-input account leaf with funding checkpoints,
 quaternary account tree). A sweep is a sequence of chunk proofs, chunk ``c``
 covering accounts ``c*K .. c*K+K-1`` with ``K = 4^chunk_levels``. Each
 proof shows its subtree root and a bitmask ``flags`` whose bit k is 1 iff
@@ -39,7 +38,7 @@ from verifier.quadtree import QuadTreeError, quad_root_from_subroots
 __all__ = [
     "PER_MARKET",
     "PUBLIC_NAMES",
-    "StagedSweepChunkPublic",
+    "SweepChunkPublic",
     "SweepError",
     "SweepResult",
     "below_maintenance",
@@ -131,7 +130,7 @@ def public_inputs(
 
 
 @dataclass(frozen=True)
-class StagedSweepChunkPublic:
+class SweepChunkPublic:
     """One chunk's public signals, decoded (funding stays field-encoded)."""
 
     chunk_index: int
@@ -142,7 +141,7 @@ class StagedSweepChunkPublic:
     flags: int
 
     @classmethod
-    def from_signals(cls, signals: Sequence[int], markets: int) -> "StagedSweepChunkPublic":
+    def from_signals(cls, signals: Sequence[int], markets: int) -> "SweepChunkPublic":
         if len(signals) != signal_count(markets):
             raise SweepError(f"expected {signal_count(markets)} public signals, got {len(signals)}")
         if not all(is_canonical(s) for s in signals):
@@ -180,10 +179,10 @@ def check_sweep(
     if not chunk_signals:
         return SweepResult((), None, ("no chunks",))
     reasons: list[str] = []
-    chunks: list[StagedSweepChunkPublic] = []
+    chunks: list[SweepChunkPublic] = []
     for i, signals in enumerate(chunk_signals):
         try:
-            chunks.append(StagedSweepChunkPublic.from_signals(signals, markets))
+            chunks.append(SweepChunkPublic.from_signals(signals, markets))
         except SweepError as exc:
             reasons.append(f"chunk {i}: {exc}")
     if reasons:

@@ -12,7 +12,7 @@ include "margin.circom";
 // CeilFee, MinOf and LIQ_EQUITY_BITS.
 include "liquidation.circom";
 
-// LiquidateStagedStep(ACC_LEVELS, M): LIQUIDATE on the account-state leaf
+// LiquidateStep(ACC_LEVELS, M): LIQUIDATE on the account-state leaf
 // (circuits/lib/account_state.circom) and the quaternary account tree — one
 // step of a liquidation: `lots` of the account's position in `market` move to
 // the insurance fund (index 0) at the mark, with a capped liquidation fee to
@@ -44,17 +44,17 @@ include "liquidation.circom";
 //     blindings; newAccRoot is the result.
 // Every written balance and position is range-checked.
 //
-// Not proved here (the verifier's job, verifier/statements/liquidate_staged.py):
+// Not proved here (the verifier's job, verifier/statements/liquidate.py):
 // prices are the batch's signed marks, funding the current funding indices,
 // the fractions are genesis', roots chain, continuation is used only as
 // stated, and every account flagged by the last health sweep is liquidated.
 // Preconditions (hold for trees only written by darkpool circuits): the fund
 // exists at index 0; stored positions and checkpoints were range-checked when written.
-template LiquidateStagedStep(ACC_LEVELS, M) {
+template LiquidateStep(ACC_LEVELS, M) {
     assert(ACC_LEVELS >= 1 && ACC_LEVELS <= 16);
     assert(M >= 1 && M <= 16);
 
-    // Public inputs, in this order (verifier.statements.liquidate_staged.PUBLIC_NAMES).
+    // Public inputs, in this order (verifier.statements.liquidate.PUBLIC_NAMES).
     signal input oldAccRoot;
     signal input newAccRoot;
     signal input account;

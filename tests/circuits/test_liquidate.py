@@ -24,10 +24,10 @@ from exchange.domain.matching import AccountEntry
 from prover import toolchain
 from prover.account_book import AccountBook
 from prover.errors import WitnessError
-from prover.statements import liquidate_staged as stmt
-from prover.statements.liquidate_staged import (
-    StagedLiquidationOutcome,
-    build_staged_liquidation_step,
+from prover.statements import liquidate as stmt
+from prover.statements.liquidate import (
+    LiquidationOutcome,
+    build_liquidation_step,
 )
 from tests.circuits import proving
 from tests.circuits.conftest import (
@@ -40,14 +40,14 @@ from tests.circuits.conftest import (
 )
 from tests.circuits.slot_market import SlotMarket
 from verifier.field import R
-from verifier.statements import liquidate_staged as vl
-from verifier.statements.liquidate_staged import (
+from verifier.statements import liquidate as vl
+from verifier.statements.liquidate import (
+    LiquidateStepPublic,
     LiquidationStatementError,
-    StagedLiquidationStepPublic,
-    check_staged_steps,
+    check_liquidate_steps,
 )
 
-CIRCUIT = Path(__file__).resolve().parents[2] / "circuits" / "liquidate_staged.circom"
+CIRCUIT = Path(__file__).resolve().parents[2] / "circuits" / "liquidate.circom"
 PRICES = (100, 7)
 IMF = (1000, 2000)
 MMF = (500, 1000)
@@ -79,8 +79,8 @@ def world(settled: dict[int, tuple[int, tuple[int, int]]] = SETTLED) -> SlotMark
 
 def step(
     book: AccountBook, account: int, market: int, lots: int, continuation: bool = False
-) -> StagedLiquidationOutcome:
-    return build_staged_liquidation_step(
+) -> LiquidationOutcome:
+    return build_liquidation_step(
         book,
         account=account,
         market=market,
@@ -95,11 +95,11 @@ def step(
     )
 
 
-def run_domain_plan() -> tuple[list[StagedLiquidationOutcome], AccountBook]:
+def run_domain_plan() -> tuple[list[LiquidationOutcome], AccountBook]:
     """Liquidate 1, 3 and 4 with the domain's lot counts (on settled balances)."""
     book = world().book
     domain = {i: AccountEntry(b, p) for i, (b, p) in SETTLED.items()}
-    out: list[StagedLiquidationOutcome] = []
+    out: list[LiquidationOutcome] = []
     for index in (1, 3, 4):
         domain, record = liquidate(domain, index, PRICES, RISK)
         assert not record.deleveraging
@@ -119,7 +119,7 @@ def run_domain_plan() -> tuple[list[StagedLiquidationOutcome], AccountBook]:
 
 
 def test_public_matches_declaration_order() -> None:
-    declared = proving.declared_public_inputs(CIRCUIT, "LiquidateStagedStep", "// Private")
+    declared = proving.declared_public_inputs(CIRCUIT, "LiquidateStep", "// Private")
     assert declared == stmt.PUBLIC == list(vl.PUBLIC_NAMES)
 
 
@@ -140,9 +140,9 @@ def test_domain_plan_matches_the_statement() -> None:
     assert steps[1].public.flat_after and not steps[0].public.flat_after
     # The untouched account 2 still holds its unsettled leaf.
     assert book.record(2).checkpoints == (0, 0)
-    decoded = [StagedLiquidationStepPublic.from_signals(o.public_inputs, 2) for o in steps]
+    decoded = [LiquidateStepPublic.from_signals(o.public_inputs, 2) for o in steps]
     assert decoded == [o.public for o in steps]
-    liquidated, root, reasons = check_staged_steps(
+    liquidated, root, reasons = check_liquidate_steps(
         decoded,
         start_root=world().book.root,
         prices=PRICES,
@@ -154,14 +154,14 @@ def test_domain_plan_matches_the_statement() -> None:
     assert reasons == [] and liquidated == (1, 3, 4) and root == book.root
 
 
-def test_check_staged_steps_rejects_sequence_and_funding_violations() -> None:
+def test_check_liquidate_steps_rejects_sequence_and_funding_violations() -> None:
     steps, _ = run_domain_plan()
     pubs = [o.public for o in steps]
     start = world().book.root
 
-    def reasons(seq: list[StagedLiquidationStepPublic], funding: tuple[int, int] = FUNDING) -> str:
+    def reasons(seq: list[LiquidateStepPublic], funding: tuple[int, int] = FUNDING) -> str:
         return " | ".join(
-            check_staged_steps(
+            check_liquidate_steps(
                 seq,
                 start_root=start,
                 prices=PRICES,
@@ -178,13 +178,11 @@ def test_check_staged_steps_rejects_sequence_and_funding_violations() -> None:
     assert "oldAccountRoot does not follow" in reasons([pubs[0], pubs[2], pubs[3]])
     assert "prices differ" in reasons([replace(pubs[0], prices=(101, 7))])
     with pytest.raises(LiquidationStatementError, match="expected 17 public signals"):
-        StagedLiquidationStepPublic.from_signals([0] * 15, 2)
+        LiquidateStepPublic.from_signals([0] * 15, 2)
     with pytest.raises(LiquidationStatementError, match="0 or 1"):
-        StagedLiquidationStepPublic.from_signals([0, 0, 1, 0, 2, *([0] * 12)], 2)
+        LiquidateStepPublic.from_signals([0, 0, 1, 0, 2, *([0] * 12)], 2)
     with pytest.raises(LiquidationStatementError, match="funding index"):
-        StagedLiquidationStepPublic.from_signals(
-            [0, 0, 1, 0, 0, 0, 0, 1, 1, 1 << 70, 0, *([0] * 6)], 2
-        )
+        LiquidateStepPublic.from_signals([0, 0, 1, 0, 0, 0, 0, 1, 1, 1 << 70, 0, *([0] * 6)], 2)
     with pytest.raises(LiquidationStatementError, match="never liquidated"):
         replace(pubs[0], account=0).signals()
     with pytest.raises(LiquidationStatementError, match="funding index"):
@@ -196,7 +194,7 @@ def test_builder_refuses_what_the_circuit_refuses() -> None:
     # Before its funding payment account 1 is healthy: with the indices unmoved
     # (funding = checkpoints) it cannot be liquidated.
     with pytest.raises(LiquidationStatementError, match="not below maintenance margin after"):
-        build_staged_liquidation_step(
+        build_liquidation_step(
             book, account=1, market=0, lots=60, continuation=False, prices=PRICES,
             funding=(0, 0), imf_bps=IMF, mmf_bps=MMF, liquidation_fee_bps=LIQ_FEE,
         )  # fmt: skip
@@ -229,17 +227,17 @@ def test_builder_refuses_what_the_circuit_refuses() -> None:
 
 @pytest.fixture(scope="module")
 def artifacts() -> toolchain.CompiledArtifacts:
-    return compiled_statement("liquidate_staged")
+    return compiled_statement("liquidate")
 
 
 @pytest.fixture(scope="module")
-def plan() -> list[StagedLiquidationOutcome]:
+def plan() -> list[LiquidationOutcome]:
     return run_domain_plan()[0]
 
 
 @pytest.mark.slow
 def test_every_step_satisfies_the_r1cs_with_the_encoders_inputs(
-    artifacts: toolchain.CompiledArtifacts, plan: list[StagedLiquidationOutcome]
+    artifacts: toolchain.CompiledArtifacts, plan: list[LiquidationOutcome]
 ) -> None:
     for o in plan:
         assert unsatisfied(artifacts, honest_witness(artifacts, o.inputs)) == []
@@ -248,7 +246,7 @@ def test_every_step_satisfies_the_r1cs_with_the_encoders_inputs(
 
 @pytest.mark.slow
 def test_funding_is_settled_before_the_rules(
-    artifacts: toolchain.CompiledArtifacts, plan: list[StagedLiquidationOutcome]
+    artifacts: toolchain.CompiledArtifacts, plan: list[LiquidationOutcome]
 ) -> None:
     inputs = plan[0].inputs
     # The settled balance (range-checked by Equity) is the stored one minus 200.
@@ -265,7 +263,7 @@ def test_funding_is_settled_before_the_rules(
 
 @pytest.mark.slow
 def test_partial_step_lands_exactly_on_initial_margin(
-    artifacts: toolchain.CompiledArtifacts, plan: list[StagedLiquidationOutcome]
+    artifacts: toolchain.CompiledArtifacts, plan: list[LiquidationOutcome]
 ) -> None:
     inputs = plan[0].inputs
     assert wire_value(artifacts, inputs, "after.abs") == 0  # BPS_DENOM * equity - IMR = 0
@@ -278,7 +276,7 @@ def test_partial_step_lands_exactly_on_initial_margin(
 
 @pytest.mark.slow
 def test_all_positions_move_when_initial_margin_cannot_be_restored(
-    artifacts: toolchain.CompiledArtifacts, plan: list[StagedLiquidationOutcome]
+    artifacts: toolchain.CompiledArtifacts, plan: list[LiquidationOutcome]
 ) -> None:
     inputs = plan[2].inputs  # account 4, market 1: 100 lots, closedAll = 1
     assert plan[2].public.closed_all and plan[2].lots == 100
@@ -314,7 +312,7 @@ def test_equity_at_mmr_after_funding_cannot_be_liquidated(
 
 @pytest.mark.slow
 def test_fee_cap_and_cover(
-    artifacts: toolchain.CompiledArtifacts, plan: list[StagedLiquidationOutcome]
+    artifacts: toolchain.CompiledArtifacts, plan: list[LiquidationOutcome]
 ) -> None:
     cover = plan[1].inputs  # account 3: equity -50 after funding, fee capped at 0
     assert wire_value(artifacts, cover, "cover") == 50
@@ -358,7 +356,7 @@ def test_fee_cap_and_cover(
 )
 def test_tampered_step_fails(
     artifacts: toolchain.CompiledArtifacts,
-    plan: list[StagedLiquidationOutcome],
+    plan: list[LiquidationOutcome],
     name: str,
     value: int,
 ) -> None:
