@@ -319,10 +319,9 @@ def cmd_verify_inclusion(args: argparse.Namespace) -> int:
     s = session(args)
     inclusion = s.client.inclusion(s.key, s.account, root)
     ok = s.client.check_inclusion(inclusion, s.key.public_key())
-    expected = root
-    if expected is None:
-        # Check against the root the exchange publishes, not only the one in this answer.
-        expected = int(s.client.roots()["roots"]["account"])
+    # Without --root: against the latest root the exchange publishes, not only this answer's.
+    latest = int(s.client.roots()["roots"]["account"])
+    expected = latest if root is None else root
     ok = ok and int(inclusion["root"]) == expected
     opening = inclusion["opening"]
     if not ok:
@@ -331,6 +330,11 @@ def cmd_verify_inclusion(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 1
+    if expected != latest:
+        print(
+            f"note: root {expected} is not the latest account root ({latest}): this is "
+            "the account as it was then, not now"
+        )
     names = symbols(s.client)
     positions = ", ".join(f"{n} {p}" for n, p in zip(names, opening["positions"], strict=True))
     print(

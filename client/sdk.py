@@ -352,13 +352,21 @@ class DarkpoolClient:
         return write_export(self.all_entries(), vkeys, directory)
 
     def check_inclusion(
-        self, inclusion: dict[str, Any], expected_pubkey: Point | None = None
+        self,
+        inclusion: dict[str, Any],
+        expected_pubkey: Point | None = None,
+        *,
+        latest: bool = False,
     ) -> bool:
         """``client.slots.verify_slots_inclusion`` at this exchange's depth (genesis params):
         the opening's leaf hashes up its quaternary path to its stated root (and holds
-        ``expected_pubkey`` when given)."""
+        ``expected_pubkey`` when given). With ``latest``, the stated root must also be the
+        latest account root the exchange publishes (``GET /v1/roots``): an older root is a
+        stale opening (the account may have changed since), so False."""
         levels = int(self.info()["params"]["account_depth"]) // 2
-        return verify_slots_inclusion(inclusion, levels, expected_pubkey)
+        if not verify_slots_inclusion(inclusion, levels, expected_pubkey):
+            return False
+        return not latest or int(inclusion["root"]) == int(self.roots()["roots"]["account"])
 
     # ------------------------------------------------------------ admin (operator token)
 

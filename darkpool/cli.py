@@ -89,11 +89,19 @@ def cmd_export(args: argparse.Namespace) -> int:
     from client.sdk import DarkpoolClient, write_export
 
     if args.url:
-        client = DarkpoolClient(args.url)
+        import httpx
+
         try:
-            out = client.export_ledger(args.directory)
-        finally:
-            client.close()
+            client = DarkpoolClient(args.url)
+            try:
+                out = client.export_ledger(args.directory)
+            finally:
+                client.close()
+        except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
+            raise ValueError(f"bad URL {args.url!r}: {exc}") from None
+        except httpx.HTTPError as exc:
+            # As `darkpool trader` / `darkpool-verify`: one line (main: exit 2), no traceback.
+            raise ValueError(f"cannot reach the server at {args.url}: {exc}") from None
     else:
         from exchange.core.config import Settings
         from exchange.store import Store
@@ -182,8 +190,60 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: The environment ``darkpool serve`` reads that matters most: (variable, its default under
+#: ``darkpool serve``, what it does). Plain text (the serve path imports no pydantic);
+#: tests/exchange/test_serve_listen.py checks each against ``exchange.core.config.Settings``,
+#: ``SERVE_DEFAULTS`` / ``SERVE_RISK_DEFAULTS`` and the prover's variables, so it cannot go stale.
+SERVE_ENVIRONMENT: tuple[tuple[str, str, str], ...] = (
+    (
+        "DARKPOOL_PROFILE",
+        "production",
+        "circuit profile (circuits/params.json); production = 2^20 accounts, 4 markets: its "
+        "first start runs every statement's Groth16 key setup (long; run `darkpool setup` "
+        "beforehand). test = small, seconds",
+    ),
+    ("DARKPOOL_DATA_DIR", ".darkpool-data", "database, operator keys (keys/), oracle key"),
+    ("DATABASE_URL", "sqlite file in DATA_DIR", "SQLAlchemy URL (postgresql+psycopg://...)"),
+    ("DARKPOOL_MARKETS", "the profile's default markets", "JSON list of market objects"),
+    (
+        "DARKPOOL_ORACLE_URL",
+        "unset: in-process development oracle",
+        "price oracle (`darkpool oracle serve`); unset prints a WARNING",
+    ),
+    ("DARKPOOL_BATCH_INTERVAL_S", "10.0", "seconds between batches (0 = admin-triggered only)"),
+    ("DARKPOOL_SWEEP_INTERVAL_BATCHES", "10", "genesis: health sweep every N batches (0 = off)"),
+    ("DARKPOOL_SWEEP_INTERVAL_S", "300", "genesis: health sweep every N s (0 = off)"),
+    ("DARKPOOL_FUNDING_INTERVAL_S", "3600", "genesis: funding update interval (0 = no funding)"),
+    ("DARKPOOL_PTAU", "../shared/ptau, else the cache", "powers-of-tau file for key setup"),
+    ("DARKPOOL_CACHE", ".cache/darkpool", "content-addressed circuit and key cache"),
+    ("DARKPOOL_PROOF_WORKERS", "1", "N >= 2: prove on an embedded Dask cluster of N workers"),
+)
+
+
+def serve_epilog() -> str:
+    """The ``darkpool serve --help`` epilog: ``SERVE_ENVIRONMENT`` as a table."""
+    import textwrap
+
+    rows = [
+        f"  {name:<32} default: {default}\n"
+        + textwrap.fill(text, width=96, initial_indent=" " * 35, subsequent_indent=" " * 35)
+        for name, default, text in SERVE_ENVIRONMENT
+    ]
+    return (
+        "environment (every setting: exchange/core/config.py Settings, DARKPOOL_ + the field "
+        "name upper-cased):\n" + "\n".join(rows)
+    )
+
+
 def _add_serve(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
-    serve = sub.add_parser("serve", help="run the REST service (uvicorn)")
+    serve = sub.add_parser(
+        "serve",
+        help="run the REST service (uvicorn)",
+        description="Run the REST service: it listens at once and sets up in the background "
+        "(GET /v1/health reports progress).",
+        epilog=serve_epilog(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.set_defaults(func=cmd_serve)

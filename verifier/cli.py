@@ -5,7 +5,7 @@ Usage:
                          [--jobs N] [--state FILE]
   darkpool-verify ledger SOURCE [...]          the same, spelled out
   darkpool-verify groth16 VKEY PROOF PUBLIC   drop-in for ``snarkjs groth16 verify``
-  darkpool-verify inclusion --ledger SOURCE --opening FILE
+  darkpool-verify inclusion --ledger SOURCE --opening FILE [--latest] [--json]
 
 SOURCE is a ledger export directory (``darkpool export DIR``) or the base URL
 of a running exchange (``http://HOST:PORT``; read with urllib). ``--vkeys DIR``
@@ -20,8 +20,11 @@ a rewritten past entry, is a failure).
 ``inclusion`` replays the whole ledger, then checks an account opening (the
 JSON of ``GET /v1/accounts/{i}/inclusion``): the leaf and path give the root,
 the root is one the ledger verified, the key is the one the ledger's open
-published (see verifier.inclusion_slots). ``--fills`` (the retired list
-state's fill-history check) is refused in one line.
+published (see verifier.inclusion_slots). An opening under an older verified
+root (the account may have changed since) passes with a WARNING naming the
+latest root's entry; ``--latest`` makes it a failure (exit 1); ``--json``
+carries ``is_latest``. ``--fills`` (the retired list state's fill-history
+check) is refused in one line.
 
 Exit codes: 0 valid; 1 invalid (a proof or ledger that does not hold);
 2 could not read the input (missing file, not JSON). Errors are one line;
@@ -327,7 +330,7 @@ def cmd_inclusion(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"RESULT: NOT VERIFIED: {exc}")
         return EXIT_INVALID
-    result = check_slots_inclusion(opening, history)
+    result = check_slots_inclusion(opening, history, require_latest=args.latest)
     if args.json:
         out = result.to_dict()
         out["source"] = src.description
@@ -340,12 +343,17 @@ def cmd_inclusion(args: argparse.Namespace) -> int:
             lines.append(f"  {check.name:<14} {'ok' if check.ok else 'FAILED'}: {check.detail}")
         for note in result.notes:
             lines.append(f"  note           {note}")
+        for warning in result.warnings:
+            lines.append(f"  WARNING        {warning}")
         first = result.first_failure
-        lines.append(
-            "RESULT: INCLUDED"
-            if first is None
-            else f"RESULT: NOT INCLUDED: {first.name}: {first.detail}"
-        )
+        if first is not None:
+            lines.append(f"RESULT: NOT INCLUDED: {first.name}: {first.detail}")
+        elif result.is_latest is False:
+            lines.append(
+                "RESULT: INCLUDED in an older account root, not the latest (--latest fails)"
+            )
+        else:
+            lines.append("RESULT: INCLUDED")
         print("\n".join(lines))
     return EXIT_VALID if result.ok else EXIT_INVALID
 
@@ -454,6 +462,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--fills", metavar="FILE", help="refused: the list state's fill-history check is retired"
     )
     inc.add_argument("--vkeys", metavar="DIR", help="directory of verification keys you trust")
+    inc.add_argument(
+        "--latest",
+        action="store_true",
+        help="fail (exit 1) unless the opening's root is the ledger's latest account root "
+        "(without it an older root passes with a WARNING)",
+    )
     inc.add_argument("--json", action="store_true", help="print the result as JSON")
     inc.add_argument(
         "--jobs", type=int, default=1, metavar="N", help="verify proofs in N processes"

@@ -39,6 +39,7 @@ __all__ = [
     "InclusionInputError",
     "InclusionResult",
     "LedgerHistory",
+    "latest_root_check",
     "ledger_checks",
 ]
 
@@ -102,6 +103,9 @@ class LedgerHistory:
     account_roots: dict[int, int] = field(default_factory=dict)
     ops: list[AccountOp] = field(default_factory=list)
     batches: dict[int, BatchMarks] = field(default_factory=dict)
+    # the account root after the last verified entry, and that entry's index
+    latest_root: int | None = None
+    latest_entry: int = 0
 
     def pubkey(self, account: int) -> Point | None:
         for op in self.ops:
@@ -141,11 +145,13 @@ class HistoryRecorder:
         g = report.genesis
         h = LedgerHistory(account_depth=g.params.account_depth, fee_bps=tuple(g.fee_bps))
         h.account_roots[g.roots.account] = 0
+        h.latest_root = g.roots.account
         for index in range(1, report.checked_to + 1):
             if index not in self._facts:
                 raise ValueError(f"entry {index} was verified but not recorded")
             account_root, op, batch = self._facts[index]
             h.account_roots[account_root] = index
+            h.latest_root, h.latest_entry = account_root, index
             if op is not None:
                 h.ops.append(op)
             if batch is not None:
@@ -187,6 +193,11 @@ class InclusionResult:
     root: int
     checks: list[Check] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    # None: the root is no verified account root; False: a verified but older (stale) root
+    is_latest: bool | None = None
+    latest_root: int | None = None
+    latest_entry: int | None = None
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -205,6 +216,10 @@ class InclusionResult:
             "checks": [{"name": c.name, "ok": c.ok, "detail": c.detail} for c in self.checks],
             "first_failure": None if first is None else f"{first.name}: {first.detail}",
             "notes": list(self.notes),
+            "is_latest": self.is_latest,
+            "latest_account_root": None if self.latest_root is None else str(self.latest_root),
+            "latest_entry": self.latest_entry,
+            "warnings": list(self.warnings),
         }
 
 
@@ -237,3 +252,41 @@ def ledger_checks(
         )
         checks.append(Check("pubkey", True, f"published by the open at entry {opened_at}"))
     return checks, at_entry
+
+
+def latest_root_check(
+    result: InclusionResult, at_entry: int | None, history: LedgerHistory, *, require: bool
+) -> None:
+    """Record in ``result`` whether its root (verified at ``at_entry``) is the ledger's latest.
+
+    A verified but older root is a stale opening: the account may have changed
+    since (the operator could keep showing a trader a pre-change leaf). It is a
+    warning, or, with ``require`` (``darkpool-verify inclusion --latest``), the
+    failed check ``latest``. With ``require`` a latest root adds a passing check.
+    """
+    result.latest_root = history.latest_root
+    result.latest_entry = history.latest_entry
+    if at_entry is None or history.latest_root is None:
+        return  # the root check already failed: no verified root to compare
+    result.is_latest = result.root == history.latest_root
+    if result.is_latest:
+        if require:
+            result.checks.append(
+                Check(
+                    "latest", True, f"the latest account root (after entry {history.latest_entry})"
+                )
+            )
+        return
+    latest = (
+        ""
+        if at_entry + 1 == history.latest_entry
+        else f"; the latest is the account root after entry {history.latest_entry}"
+    )
+    detail = (
+        f"not the ledger's latest account root: entry {at_entry + 1} changed it{latest} "
+        "(ask for a fresh opening)"
+    )
+    if require:
+        result.checks.append(Check("latest", False, detail))
+    else:
+        result.warnings.append(detail)

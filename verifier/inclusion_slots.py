@@ -12,7 +12,9 @@ nonce, blinding). ``check_slots_inclusion`` decides from public ledger data:
   stated root;
 * root and pubkey: exactly ``verifier.inclusion.ledger_checks`` (the root is
   the account root of a verified entry; the key is the one the ledger's open
-  of that index published).
+  of that index published);
+* latest: whether that root is the ledger's latest account root (a stale
+  opening is a warning, or a failure when the caller requires the latest).
 
 A balance history check (the retired list state had one, from the trader's
 fills) is not offered: a slots balance also moves by funding settlements,
@@ -34,6 +36,7 @@ from verifier.inclusion import (
     LedgerHistory,
     _field,
     _input_errors,
+    latest_root_check,
     ledger_checks,
 )
 from verifier.ledger.parse import as_list, mapping, sint, uint
@@ -130,16 +133,21 @@ def _check_path(opening: SlotsOpening, levels: int) -> Check:
     return Check("path", True, f"leaf at index {opening.account} hashes to the stated root")
 
 
-def check_slots_inclusion(opening: SlotsOpening, history: LedgerHistory) -> InclusionResult:
+def check_slots_inclusion(
+    opening: SlotsOpening, history: LedgerHistory, *, require_latest: bool = False
+) -> InclusionResult:
     """Path, root and pubkey checks of a slots opening; each verdict with its reason.
 
     ``history.account_depth`` is the genesis depth; the quaternary tree has
-    half as many levels.
+    half as many levels. A verified root older than the ledger's latest account
+    root sets ``is_latest`` False and adds a warning, or, with
+    ``require_latest``, a failed ``latest`` check (``latest_root_check``).
     """
     result = InclusionResult(account=opening.account, root=opening.root)
     result.checks.append(_check_path(opening, history.account_depth // 2))
-    checks, _ = ledger_checks(opening.account, opening.root, opening.pubkey, history)
+    checks, at_entry = ledger_checks(opening.account, opening.root, opening.pubkey, history)
     result.checks.extend(checks)
+    latest_root_check(result, at_entry, history, require=require_latest)
     result.notes.append(
         "balance history not checked: slots balances also move by funding settlements"
     )

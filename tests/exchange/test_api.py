@@ -277,6 +277,9 @@ def test_trade_batch_solvency_and_export(env: Env, tmp_path: Path) -> None:
     assert now_incl["leaf"] == alice["leaf"]
     old_incl = c.inclusion(env.alice, env.a, old_root)
     assert int(old_incl["root"]) == old_root and c.check_inclusion(old_incl)
+    # latest-root semantics: the older opening holds, but it is stale
+    assert c.check_inclusion(now_incl, env.alice.public_key(), latest=True)
+    assert not c.check_inclusion(old_incl, latest=True)
     assert old_incl["opening"]["balance"] == "1000000"
     tampered = dict(old_incl, opening=dict(old_incl["opening"], balance="999999"))
     assert not c.check_inclusion(tampered)

@@ -210,3 +210,53 @@ def test_setup_and_export_refuse_the_list_state(
     for genesis_state in (None, "list"):
         with pytest.raises(ValueError, match="genesis names the list state: list-state ledgers"):
             refuse_other_state(genesis_state, where="genesis")
+
+
+def test_serve_help_lists_the_environment_it_reads(capsys: pytest.CaptureFixture[str]) -> None:
+    """`darkpool serve --help` (HN6): each variable of its epilog is one a part of darkpool
+    reads, with the default `darkpool serve` really uses; the profile warns of key setup."""
+    import inspect
+
+    from darkpool.cli import SERVE_ENVIRONMENT, main
+    from exchange.core.config import SERVE_DEFAULTS, SERVE_RISK_DEFAULTS, Settings
+    from prover import jobs
+    from prover.toolchain import cache, ptau
+
+    with pytest.raises(SystemExit):
+        main(["serve", "--help"])
+    out = capsys.readouterr().out
+    for name, default, _ in SERVE_ENVIRONMENT:
+        assert name in out and f"default: {default}" in out
+    assert "key setup" in out and "DATABASE_URL" in out
+    toolchain = {
+        "DARKPOOL_PTAU": inspect.getsource(ptau),
+        "DARKPOOL_CACHE": inspect.getsource(cache),
+        "DARKPOOL_PROOF_WORKERS": jobs.PROOF_WORKERS_ENV,
+    }
+    for name, default, _ in SERVE_ENVIRONMENT:
+        if name in toolchain:
+            assert name in toolchain[name]
+            continue
+        field = name.removeprefix("DARKPOOL_").lower()
+        assert field in Settings.model_fields, name
+        if field in SERVE_DEFAULTS or field in SERVE_RISK_DEFAULTS:
+            assert default == str({**SERVE_RISK_DEFAULTS, **SERVE_DEFAULTS}[field]), name
+        elif default[0].isdigit() or default.startswith("."):
+            assert default == str(Settings.model_fields[field].default), name
+    assert not Settings.model_fields["database_url"].is_required()
+
+
+def test_export_from_an_unreachable_url_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`darkpool export DIR --url ...` (HN6): no httpx traceback; one line, exit 2, no export."""
+    from darkpool.cli import main
+
+    for url, needle in (
+        ("http://127.0.0.1:1", "cannot reach the server at http://127.0.0.1:1"),
+        ("nope://x", "bad URL 'nope://x'"),
+    ):
+        assert main(["export", str(tmp_path / "out"), "--url", url]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and err.startswith(f"darkpool: {needle}"), err
+    assert not (tmp_path / "out").exists()

@@ -328,3 +328,62 @@ def test_malformed_inputs_exit_2(
         slots_ledger.export, tmp_path, latest(slots_ledger, ALICE), capsys, "--fills", str(fills)
     )
     assert rc == 2 and err.count("\n") == 1 and "--fills is for list ledgers" in err
+
+
+def test_an_older_root_is_stale_a_warning_or_with_require_latest_a_failure() -> None:
+    b = book()
+    h = history(b)
+    h.latest_root, h.latest_entry = 999, 9  # entries 5..9 changed the account root since
+    opening = parse_slots_opening(opening_json(b, 2))
+    out = check_slots_inclusion(opening, h).to_dict()
+    assert out["ok"] is True and out["is_latest"] is False and out["latest_entry"] == 9
+    assert out["warnings"] == [
+        "not the ledger's latest account root: entry 5 changed it; the latest is the account "
+        "root after entry 9 (ask for a fresh opening)"
+    ]
+    out = check_slots_inclusion(opening, h, require_latest=True).to_dict()
+    assert out["ok"] is False and out["warnings"] == []
+    assert out["first_failure"].startswith("latest: not the ledger's latest account root")
+    h.latest_root, h.latest_entry = b.root, 4
+    out = check_slots_inclusion(opening, h, require_latest=True).to_dict()
+    assert out["ok"] is True and out["is_latest"] is True and out["warnings"] == []
+    assert [c["name"] for c in out["checks"]] == ["path", "root", "pubkey", "latest"]
+
+
+@pytest.mark.slow
+def test_cli_warns_on_a_stale_opening(
+    slots_ledger: SlotsLedger,
+    ledger_history: LedgerHistory,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Alice's opening under the root before the batch: included, but not silently (HN6)."""
+    stale = slots_opening(slots_ledger.at_batch.book, ALICE)
+    rc, out, err = _cli(slots_ledger.export, tmp_path, stale, capsys)
+    assert rc == 0, out + err
+    warning = f"not the ledger's latest account root: entry {CANCEL + 1} changed it"
+    assert f"  WARNING        {warning}" in out
+    assert out.splitlines()[-1] == (
+        "RESULT: INCLUDED in an older account root, not the latest (--latest fails)"
+    )
+    out_json = _check(ledger_history, stale)
+    assert out_json["is_latest"] is False and out_json["latest_entry"] == SOLVENCY
+    assert out_json["latest_account_root"] == latest(slots_ledger, ALICE)["root"]
+    assert _check(ledger_history, latest(slots_ledger, ALICE))["is_latest"] is True
+
+
+@pytest.mark.slow
+def test_cli_latest_flag_fails_a_stale_opening(
+    slots_ledger: SlotsLedger, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    stale = slots_opening(slots_ledger.at_batch.book, ALICE)
+    rc, out, _ = _cli(slots_ledger.export, tmp_path, stale, capsys, "--latest", "--json")
+    report = json.loads(out)
+    assert rc == 1 and report["ok"] is False and report["is_latest"] is False
+    assert report["first_failure"].startswith(
+        f"latest: not the ledger's latest account root: entry {CANCEL + 1} changed it"
+    )
+    rc, out, _ = _cli(
+        slots_ledger.export, tmp_path, latest(slots_ledger, ALICE), capsys, "--latest"
+    )
+    assert rc == 0 and out.splitlines()[-1] == "RESULT: INCLUDED", out
