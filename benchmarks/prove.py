@@ -1,6 +1,7 @@
 """Benchmark: proving the statement circuits (witness, Groth16 prove, verify).
 
-Run with ``uv run python -m benchmarks.prove [--quick] [--repeat N]``. For each
+Run with ``uv run python -m benchmarks.prove [--quick] [--repeat N] [--only REGEX]
+[--output NAME]``. For each
 case (statement, profile, input) it builds the circuit through the cache
 (setup time is reported, not timed as proving) and measures:
 
@@ -27,6 +28,7 @@ proof fails to verify.
 import argparse
 import json
 import os
+import re
 import sys
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
@@ -230,15 +232,18 @@ def table_row(result: Mapping[str, object]) -> dict[str, object]:
     }
 
 
-def run(quick: bool, repeat: int) -> dict[str, object]:
+def run(quick: bool, repeat: int, only: str | None = None) -> dict[str, object]:
     if not os.environ.get("DARKPOOL_PTAU") and SHARED_DEV_PTAU.is_file():
         os.environ["DARKPOOL_PTAU"] = str(SHARED_DEV_PTAU)
     results: list[dict[str, object]] = []
     for case in cases(quick):
+        if only is not None and not re.search(only, case.label):
+            continue
         results.append(measure(case, 1 if case.profile == "production" else repeat))
     return {
         "command": COMMAND,
         "quick": quick,
+        "only": only,
         "repeat": repeat,
         "results": results,
         "notes": (
@@ -259,16 +264,25 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--quick", action="store_true", help="test profile only")
     parser.add_argument("--repeat", type=int, default=2, help="runs per test-profile case")
+    parser.add_argument(
+        "--only",
+        metavar="REGEX",
+        help="only the cases whose label matches, e.g. 'production' (a key not yet in the "
+        "cache costs minutes of setup)",
+    )
+    parser.add_argument(
+        "--output", default="prove", help="results/OUTPUT.json (default prove; keep a full run)"
+    )
     args = parser.parse_args(argv)
     if args.repeat < 1:
         parser.error("--repeat must be >= 1")
     try:
-        data = run(args.quick, args.repeat)
+        data = run(args.quick, args.repeat, args.only)
     except (ToolchainError, groth16.Groth16Error, fixtures.FixtureError) as exc:
         raise SystemExit(f"benchmark failed: {exc}") from None
     print()
     print_table(rows(data), COLUMNS)
-    path = write_json("prove", data, tool_versions=toolchain.tool_versions())
+    path = write_json(args.output, data, tool_versions=toolchain.tool_versions())
     print(f"results written to {path.relative_to(ROOT)}")
 
 
