@@ -8,7 +8,7 @@ book — funding settled first, checkpoints set to the current funding indices,
 an opened account with no positions and an empty order slot tree — and
 returns the circuit input, the public inputs and the new book. The
 public-input layout and the op rules come from
-``verifier.statements.account_update`` / ``account_op``; leaves and funding
+``verifier.statements.account_update``; leaves and funding
 from ``verifier.account_state``. Pure: never runs node; ``prover.toolchain`` proves.
 """
 

@@ -1,16 +1,15 @@
 """Public inputs of ACCOUNT UPDATE (``circuits/account_update.circom``), recomputed from ledger data.
 
-ACCOUNT UPDATE is ACCOUNT OP (open, deposit, withdraw) on the recycling-order
-account state (``verifier.account_state``: 8-input leaf with funding
-checkpoints and the account's order slot root; quaternary account tree). Its
-public inputs are ACCOUNT OP's (roots, op, index, amount, owner key, oracle
-marks, initial-margin fractions) followed by the funding indices every
+ACCOUNT UPDATE proves an ``account_op`` entry (open, deposit, withdraw) on the
+recycling-order account state (``verifier.account_state``: 8-input leaf with
+funding checkpoints and the account's order slot root; quaternary account
+tree). Its public inputs are the roots, op, index, amount, owner key, oracle
+marks and initial-margin fractions, followed by the funding indices every
 touched account settles to (``funding[m]``, signed, quote units per lot): the
 circuit settles the account's funding before the deposit / withdrawal and
 writes ``funding`` as its new checkpoints (an opened account starts at them).
 The op codes and the amount / key rules (``OpKind``, ``parse_op``,
-``check_amount``, ``check_open_key``) are defined here, once; the retired
-list statement ACCOUNT OP imports them.
+``check_amount``, ``check_open_key``) are defined here, once.
 
 Pure: never imports prover/ or exchange/, never runs node.
 """

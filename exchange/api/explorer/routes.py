@@ -9,8 +9,8 @@ Pages (every one works with JavaScript disabled except the self-check):
 * ``/explorer/charts?last=``: marks and volume per market, solvency margin (inline SVG);
 * ``/explorer/risk``: health sweep, liquidation, funding and deleveraging entries;
 * ``/explorer/verify`` (GET shows, POST starts): the server replays its own export;
-* ``/explorer/self-check``: the trader's inclusion check, run in the browser (binary
-  tree and 6-field leaf on a list ledger; quaternary tree and 8-field leaf on a slots one);
+* ``/explorer/self-check``: the trader's inclusion check, run in the browser
+  (quaternary account tree, 8-field leaf);
 * ``/explorer/api/account-root?account=&root=`` (JSON): is a root published, and
   the account's published key (both public).
 
