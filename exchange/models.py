@@ -18,7 +18,7 @@ Table models hold what the service must survive a crash with:
 * ``SolvencyJobRow`` — on-demand solvency jobs.
 
 Response models are separate classes, so a response never leaks a private
-column. Integers that may exceed 2^53 are decimal strings in JSON. Portable
+column. Request bodies (``RequestModel``) refuse unknown fields with a 422. Integers that may exceed 2^53 are decimal strings in JSON. Portable
 SQL only (SQLite by default, PostgreSQL via DATABASE_URL): every time
 (Unix seconds or milliseconds), index and count column is 64-bit
 (``BigInteger``), so millisecond times and times after 2038 fit on
@@ -27,7 +27,7 @@ PostgreSQL too; amounts live in the JSON text of entries and snapshots.
 
 from typing import Annotated, Any
 
-from pydantic import BaseModel, Field, StrictInt
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
 from sqlalchemy import BigInteger, Column, LargeBinary, Text
 from sqlmodel import Field as DBField
 from sqlmodel import SQLModel
@@ -138,7 +138,17 @@ class BatchView(BaseModel):
 # ---------------------------------------------------------------- API models
 
 
-class PublicKeyModel(BaseModel):
+class RequestModel(BaseModel):
+    """Base of every request body (and object nested in one): an unknown field is a 422.
+
+    A misspelt or extra field (``{"amount": "5", "x": 1}``) is refused, never
+    silently dropped, so a client never believes the server read a field it ignored.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class PublicKeyModel(RequestModel):
     x: DecimalStr
     y: DecimalStr
 
@@ -185,7 +195,7 @@ class Info(BaseModel):
     batch_interval_s: float
 
 
-class OpenAccountRequest(BaseModel):
+class OpenAccountRequest(RequestModel):
     pubkey: PublicKeyModel
     amount: DecimalStr
     timestamp: StrictInt = Field(ge=0, description="Unix seconds (a JSON integer)")
@@ -197,11 +207,11 @@ class AccountOpened(BaseModel):
     entry_index: int
 
 
-class DepositRequest(BaseModel):
+class DepositRequest(RequestModel):
     amount: DecimalStr
 
 
-class WithdrawRequest(BaseModel):
+class WithdrawRequest(RequestModel):
     amount: DecimalStr
     signature: SignatureInput
 
@@ -276,7 +286,7 @@ class InclusionView(BaseModel):
     )
 
 
-class SubmitOrderRequest(BaseModel):
+class SubmitOrderRequest(RequestModel):
     commitment: DecimalStr
     ciphertext: str = Field(max_length=8192, description="base64 sealed box of the order JSON")
 
@@ -291,7 +301,7 @@ class OrderAccepted(BaseModel):
 MAX_ORDERS_PER_REQUEST = 64
 
 
-class SubmitOrdersRequest(BaseModel):
+class SubmitOrdersRequest(RequestModel):
     orders: list[SubmitOrderRequest] = Field(
         min_length=1,
         max_length=MAX_ORDERS_PER_REQUEST,
@@ -313,7 +323,7 @@ class OrdersBatchResult(BaseModel):
     results: list[OrderBatchItem] = Field(description="one per submitted order, in order")
 
 
-class CancelRequest(BaseModel):
+class CancelRequest(RequestModel):
     signature: SignatureInput
 
 
@@ -335,7 +345,7 @@ class RootsView(BaseModel):
     total_collateral: str
 
 
-class SolvencyRequest(BaseModel):
+class SolvencyRequest(RequestModel):
     # Strict: JSON true, 1.0 or "5" is a 422, never a shock of 1 or 5 bps.
     shock_bps: StrictInt | None = Field(default=None, gt=-10_000, le=1_000_000)
 

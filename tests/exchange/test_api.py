@@ -220,6 +220,13 @@ def test_bad_requests_change_nothing(env: Env) -> None:
     refused(404, http.get("/v1/solvency/nope"))
     refused(404, http.get("/v1/solvency/%00"))  # a NUL byte never reaches the database
     refused(404, http.get("/v1/vkeys/%00"))
+    # an unknown body field is a 422 (exchange.models.RequestModel), never silently dropped
+    deposit = f"/v1/accounts/{env.a}/deposit"
+    with pytest.raises(ClientError) as err:
+        c._signed("POST", deposit, env.alice, env.a, {"amount": "5", "x": 1})
+    assert err.value.status == 422 and "x" in err.value.detail, err.value.detail
+    refused(422, post({"commitment": str(h), "ciphertext": junk, "extra": 1}), "extra")
+    refused(422, http.post("/v1/solvency", json={"shock_bps": 0, "x": 1}, headers=operator))
     assert env.state() == before
 
     # a replayed order: the first copy is accepted, the copy changes nothing
