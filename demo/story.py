@@ -231,7 +231,7 @@ class Demo:
         )
         alice, bob, carol, dave, erin = self.traders
         with self.step(
-            f"open {len(self.traders)} trader accounts (account_op proofs)", "open accounts"
+            f"open {len(self.traders)} trader accounts (account_update proofs)", "open accounts"
         ):
             for t in self.traders:
                 with self.working(f"opening {t.name}'s account"):

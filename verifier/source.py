@@ -42,7 +42,6 @@ from verifier.ledger import LEDGER_FORMAT, ReplayReport, replay
 from verifier.protocol import STATEMENTS
 
 __all__ = [
-    "STATEMENT_NAMES",
     "DirectorySource",
     "HttpSource",
     "InputError",
@@ -53,10 +52,6 @@ __all__ = [
     "open_source",
     "read_manifest_count",
 ]
-
-# The statements whose verification keys a ledger may use; a vkeys directory
-# may hold others (ignored).
-STATEMENT_NAMES = STATEMENTS
 
 _MAX_JSON_BYTES = 64 * 1024 * 1024  # far above any honest entry; stops a memory bomb early
 
@@ -315,7 +310,7 @@ class HttpSource:
 
     def vkeys(self) -> dict[str, object]:
         keys: dict[str, object] = {}
-        for statement in STATEMENT_NAMES:
+        for statement in STATEMENTS:
             found = self._get(
                 f"/vkeys/{statement}", f"verification key {statement}", missing_ok=True
             )
