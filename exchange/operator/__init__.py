@@ -10,6 +10,7 @@ operator's building blocks outside ``slots``.
 
 from exchange.domain import MarketSpec
 from exchange.operator.common import (
+    INSURANCE_WITHDRAWAL_REFUSED,
     DuplicateOrder,
     OperatorError,
     ProveFn,
@@ -20,6 +21,7 @@ from exchange.operator.common import (
 )
 
 __all__ = [
+    "INSURANCE_WITHDRAWAL_REFUSED",
     "DuplicateOrder",
     "MarketSpec",
     "OperatorError",

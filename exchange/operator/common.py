@@ -18,6 +18,7 @@ from verifier.ledger.rules import FundingRules
 
 __all__ = [
     "DEFAULT_FUNDING_RULES",
+    "INSURANCE_WITHDRAWAL_REFUSED",
     "DuplicateOrder",
     "OperatorError",
     "ProveFn",
@@ -26,6 +27,14 @@ __all__ = [
     "UnknownAccount",
     "wall_clock",
 ]
+
+
+#: Why a withdrawal from account 0 is refused. The insurance fund (also the fee
+#: account) covers bankrupt accounts before ADL does and its key is the operator's;
+#: darkpool-verify fails such an entry. A fee sweep to the operator is future work.
+INSURANCE_WITHDRAWAL_REFUSED = (
+    "the insurance fund (account 0) cannot be withdrawn: it covers bankrupt accounts"
+)
 
 
 class OperatorError(ValueError):

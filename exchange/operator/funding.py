@@ -73,8 +73,8 @@ class FundingUpdates(ProvingMixin):
         return funding_math.elapsed_intervals(time, clock, updated, rules.interval_s)[0] > 0
 
     def _check_funding_overdue(self, report: OracleReport) -> None:
-        """OperatorError if a batch, sweep or liquidation at ``report`` would fail
-        darkpool-verify as funding overdue."""
+        """OperatorError if a batch, sweep, liquidation, withdrawal or solvency report at
+        ``report`` would fail darkpool-verify as funding overdue."""
         rules, clock = self.funding_rules, self.funding_clock
         if rules is not None and clock is not None and report.timestamp - clock > rules.interval_s:
             raise OperatorError(

@@ -287,7 +287,8 @@ class ServiceCore:
         """Hook for the job half: queue unfinished jobs and start its threads."""
 
     def _fresh_marks_for_withdrawal(self) -> None:
-        """Hook for the job half: the batch a withdrawal needs first (funding due, stale marks)."""
+        """Hook for the job half: the batch a withdrawal or solvency job needs first (funding due,
+        stale marks)."""
 
     @property
     def ready(self) -> bool:

@@ -18,6 +18,7 @@ from nacl.exceptions import CryptoError
 from exchange.errors import (
     Conflict,
     DomainError,
+    Forbidden,
     Malformed,
     NotFound,
     Rejected,
@@ -25,6 +26,7 @@ from exchange.errors import (
     Unavailable,
 )
 from exchange.operator import (
+    INSURANCE_WITHDRAWAL_REFUSED,
     DuplicateOrder,
     OperatorError,
     RejectedOrder,
@@ -50,7 +52,7 @@ from verifier.babyjub import Point
 from verifier.eddsa import Signature, SignatureError, check_signature
 from verifier.export import LedgerEntry
 from verifier.field import FieldError
-from verifier.protocol import is_expired
+from verifier.protocol import FEE_ACCOUNT, is_expired
 
 _T = TypeVar("_T")
 
@@ -197,7 +199,11 @@ class Intake(ServiceCore):
         the funding update is published before the withdrawal and the account
         settles at the new indices (``Jobs._fresh_marks_for_withdrawal``); the
         request does not fail because the operator's timer had not fired yet.
+        Forbidden for account 0 (the insurance fund; its key is the operator's):
+        refused before anything runs, darkpool-verify would fail the entry.
         """
+        if index == FEE_ACCOUNT:
+            raise Forbidden(INSURANCE_WITHDRAWAL_REFUSED)
         self._account(index)  # NotFound before anything runs
         self._fresh_marks_for_withdrawal()
         return AccountOpDone(

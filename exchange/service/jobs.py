@@ -233,7 +233,8 @@ class Jobs(ServiceCore):
         return False
 
     def _fresh_marks_for_withdrawal(self) -> None:
-        """Run a batch before a withdrawal that needs one (``withdrawal_needs_batch``).
+        """Run a batch before a withdrawal (or a solvency job) that needs one
+        (``withdrawal_needs_batch``).
 
         The batch publishes the funding update before itself at its own fresh
         report (``_risk_before_batch``: reports are numbered by batch id, so an
@@ -310,6 +311,15 @@ class Jobs(ServiceCore):
     def run_solvency_job(self, job_id: str) -> None:
         job = self.store.job(job_id)
         if job is None or job.status in ("done", "failed"):
+            return
+        try:
+            # Funding due (or marks too old for an entry now): the batch runs first and
+            # its funding update rides before it, so the proof counts equity after the
+            # funding owed; darkpool-verify fails a solvency entry at overdue funding.
+            self._fresh_marks_for_withdrawal()
+        except DomainError as exc:
+            job.status, job.error = "failed", f"the batch before the proof failed: {exc}"[:500]
+            self.store.save_job(job)
             return
         with self._mutating():
             job.status, job.done, job.total = "running", 0, self._solvency_chunks()

@@ -42,6 +42,7 @@ class Env:
         self.client = DarkpoolClient(http=http)
         self.alice = PrivateKey.generate()
         self.bob = PrivateKey.generate()
+        self.insurance = self.alice  # the operator's insurance-fund key (account 0), set by env
         self.a = -1
         self.b = -1
         self.next_id = 1_000  # order ids of hand-made orders (the SDK's own start lower)
@@ -84,6 +85,7 @@ def env(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
         )
         with TestClient(create_app(settings)) as http:
             e = Env(http)
+            e.insurance = PrivateKey((data / "keys" / "insurance_eddsa.key").read_bytes())
             e.a = e.client.open_account(e.alice, 1_000_000)
             e.b = e.client.open_account(e.bob, 1_000_000)
             yield e
@@ -206,6 +208,14 @@ def test_bad_requests_change_nothing(env: Env) -> None:
         env.alice, c.tags.auth, env.a, "POST", path, raw, time.time_ns() // 1_000_000
     )
     assert http.post(path, content=raw, headers=hdrs).status_code in (401, 422)
+    # the insurance fund (account 0): its key is the operator's, yet even correctly
+    # signed and authenticated a withdrawal is refused 403 before anything runs
+    # (no batch, no entry, balance kept); darkpool-verify would fail the entry
+    fund = c.account(env.insurance, 0)
+    with pytest.raises(ClientError) as err:
+        c.withdraw(env.insurance, 0, 1)
+    assert err.value.status == 403 and "insurance fund (account 0)" in str(err.value)
+    assert c.account(env.insurance, 0)["balance"] == fund["balance"]
 
     # operator-only routes
     refused(401, http.post("/v1/admin/batch"), "token")

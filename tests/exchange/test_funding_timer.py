@@ -161,3 +161,47 @@ def test_withdrawal_while_funding_is_due_publishes_the_update_first(tmp_path: Pa
     report = replay(Path(out), checker=no_proof_checks)
     assert report.ok, [str(f) for f in report.failures]
     assert report.to_dict()["risk"]["funding_updates"] == 2
+
+
+def test_solvency_job_while_funding_is_due_publishes_the_update_first(tmp_path: Path) -> None:
+    """A solvency job queued after a funding interval ended, before the batcher's tick:
+    the job runs the due batch first (its funding update at a fresh report), so the proof
+    counts equity after the funding owed; the ledger reads funding, batch, solvency and
+    replays. At a report past the funding deadline the operator itself refuses a solvency
+    proof, real or stress (verifier rule "funding overdue"), and writes nothing."""
+    from exchange.operator import OperatorError
+
+    clock = ManualClock()
+    svc = Service(_settings(tmp_path), clock=clock, prove=shaped_stand_in)
+    svc.start(background=False)
+    try:
+        op = svc.op
+        svc.run_batch()  # the first batch starts the funding schedule
+        start = op.funding_clock
+        clock.now = start + INTERVAL_S  # the interval ends; the batcher has not ticked
+        assert svc.funding_due_now()
+        before = len(op.ledger)
+        job = svc.start_solvency(None)
+        svc.run_solvency_job(job)
+        assert svc.job_view(job).job.status == "done"
+        assert _new_kinds(svc, before) == ["funding", "batch", "solvency"]
+        entries = op.ledger.entries
+        assert entries[-1].body["oracle"] == entries[-2].body["oracle"]
+        assert op.funding_clock == start + INTERVAL_S
+
+        report = op.latest_report
+        late = op.oracle.sign(
+            report.seq + 1, start + 2 * INTERVAL_S + 1, report.marks, report.index
+        )
+        op.observe(late)
+        clock.now = late.timestamp
+        length = len(op.ledger)
+        for shock in (None, [-1_000] * op.params.markets):
+            with pytest.raises(OperatorError, match="funding overdue"):
+                op.prove_solvency(late, shock_bps=shock)
+        assert len(op.ledger) == length
+        out = op.export(tmp_path / "export")
+    finally:
+        svc.stop()
+    report = replay(Path(out), checker=no_proof_checks)
+    assert report.ok, [str(f) for f in report.failures]

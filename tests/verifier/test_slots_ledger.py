@@ -395,6 +395,88 @@ def test_withdrawal_at_overdue_funding_is_rejected(honest: SlotsLedger, tmp_path
     assert len(cheat.ledger) == length
 
 
+def test_solvency_at_overdue_funding_is_rejected(honest: SlotsLedger, tmp_path: Path) -> None:
+    """The solvency entry (14) moved to a real report one second past the funding
+    deadline (the update of entry 12 at 1000, genesis interval 3600 s), no update between.
+
+    Its chunks count equity at entry 12's indices, so the interval longs owe since is
+    missing from the deficit: the entry fails "funding overdue", while its proofs (the
+    marks' prices are unchanged) still verify: the genesis edited to a 3601 s interval
+    leaves no failure. A stress entry at that report fails the same way (the rule comes
+    before its shock vector and its proofs). The honest operator refuses both.
+    """
+    from exchange.operator import OperatorError
+
+    export = copy_export(honest, tmp_path)
+    interval = read(export / "genesis.json")["funding"]["interval_s"]
+    assert read(entry_path(export, FUNDING))["oracle"]["timestamp"] == 1000
+    op = honest.operator
+    report = op.latest_report
+    late = op.oracle.sign(report.seq + 1, 1000 + interval + 1, report.marks, report.index)
+
+    def later(e: Json) -> None:
+        e.update(oracle=late.to_json(), time=late.timestamp)
+
+    edit(export, SOLVENCY, later)
+    overdue = (
+        "funding overdue: 3601 s of oracle time since the funding update of entry 12 "
+        "(genesis requires a funding update every 3600 s)"
+    )
+    failures = replay(export).failures  # every proof before it checked and valid
+    assert [(f.entry_index, f.reason) for f in failures] == [(SOLVENCY, overdue)]
+    edit(export, SOLVENCY, lambda e: e.update(stress={"shock_bps": [-1000, -1000]}))
+    failure = structural_failure(export)
+    assert (failure.entry_index, failure.reason) == (SOLVENCY, overdue)
+
+    edit(export, 0, lambda g: g["funding"].update(interval_s=interval + 1))
+    edit(export, SOLVENCY, lambda e: e.update(stress=None))
+    assert replay(export).failures == []  # its proofs verify at the late report
+
+    cheat = copy.deepcopy(op, {id(op._prove_fn): op._prove_fn})
+    cheat.observe(late)
+    length = len(cheat.ledger)
+    for shock in (None, [-1000, -1000]):
+        with pytest.raises(OperatorError, match="funding overdue"):
+            cheat.prove_solvency(late, shock_bps=shock)
+    assert len(cheat.ledger) == length
+
+
+def test_insurance_fund_withdrawal_is_rejected(honest: SlotsLedger, tmp_path: Path) -> None:
+    """An operator that takes the insurance fund: account 0's key is the operator's, so it
+    can sign a withdrawal from it, and the account_update proof is a real one (built
+    past the operator's own refusal, at the latest marks, the fund has no position).
+    Replayed, the ledger fails at that entry "the insurance fund cannot be withdrawn"
+    (the fund covers bankrupt accounts before ADL does: docs/ledger.md). The honest
+    operator refuses it and writes nothing.
+    """
+    from exchange.operator import OperatorError
+    from prover.statements.account_update import OpKind
+    from verifier.babyjub import Point
+    from verifier.encoding import withdraw_message
+
+    op = copy.deepcopy(honest.operator, {id(honest.operator._prove_fn): honest.operator._prove_fn})
+    fund = op.account_state(0)
+    assert fund.balance >= 500 and not any(fund.positions)
+    key = honest.keys["insurance"]
+    assert Point(fund.pub_x, fund.pub_y) == key.public_key()
+    sig = key.sign(withdraw_message(honest.tags.withdraw, 0, 500, fund.nonce))
+    length = len(op.ledger)
+    with pytest.raises(OperatorError, match=r"insurance fund \(account 0\) cannot be withdrawn"):
+        op.withdraw(0, 500, sig)
+    assert len(op.ledger) == length and op.account_state(0) == fund
+    # the dishonest operator: the same op past the refusal (a real proof)
+    op._account_op(OpKind.WITHDRAW, 0, 500, key.public_key(), signature=sig, marks=op.latest_report)
+    op.total_collateral -= 500
+    export = op.export(tmp_path / "export")
+    assert read(entry_path(export, length))["account"] == 0
+    failures = replay(export).failures  # every earlier proof checked and valid
+    reason = "withdraw from account 0: the insurance fund cannot be withdrawn"
+    assert [(f.entry_index, f.reason) for f in failures] == [(length, reason)]
+    rc, out, err = run_cli(str(export), "--quiet")
+    assert rc == 1, err
+    assert out.splitlines()[-1].startswith(f"RESULT: INVALID at entry {length}: {reason}")
+
+
 def test_list_state_genesis_is_refused(honest: SlotsLedger, tmp_path: Path) -> None:
     """The retired list state: a genesis saying "state": "list", or no state at all (the
     list format), is refused in one line naming it, before any entry is checked."""

@@ -163,6 +163,8 @@ class _Replayer(RiskChecks, ADLChecks, SolvencyChecks, SlotsChecks):
         indices loses nothing (the leaf's checkpoints keep what is still
         owed, charged by the next statement touching the account, itself
         checked: batch, sweep, liquidation, deleverage or withdrawal).
+        A withdrawal from account 0 (the insurance fund, whose key the
+        operator holds) fails "the insurance fund cannot be withdrawn".
         """
         s = self.state
         g = self.genesis
@@ -183,6 +185,13 @@ class _Replayer(RiskChecks, ADLChecks, SolvencyChecks, SlotsChecks):
             raise EntryError(f"{op} on account {account}, which has not been opened")
         if op != "open" and amount == 0:
             raise EntryError(f"{op} of amount 0")
+        if op == "withdraw" and account == FEE_ACCOUNT:
+            # The insurance fund covers bankrupt accounts before ADL does; its key
+            # is the operator's, so a withdrawal from it would be the operator
+            # moving a balance (docs/ledger.md "account_op").
+            raise EntryError(
+                f"withdraw from account {FEE_ACCOUNT}: the insurance fund cannot be withdrawn"
+            )
         # Opens and deposits have no margin check; their marks are zeros (the
         # circuit's MarginCheck is disabled, but the inputs are still bound).
         prices: tuple[int, ...] = (0,) * g.params.markets

@@ -204,8 +204,8 @@ class RiskChecks(SlotsRiskChecks):
             risk.funding_clock = report_time
 
     def _funding_overdue(self, report_time: int) -> None:
-        """Genesis ``funding``: a batch, sweep, liquidation, deleverage or withdrawal needs
-        an update within ``interval_s`` of oracle time.
+        """Genesis ``funding``: a batch, sweep, liquidation, deleverage, withdrawal or
+        solvency report (real or stress) needs an update within ``interval_s`` of oracle time.
 
         Counted on report timestamps (the clock of the funding interval rule)
         from the end of the last paid interval (the last update's report

@@ -6,7 +6,11 @@ sequence of ``solvency_walk`` chunk proofs (quaternary chunks, funding
 settled in the sums at the replay's funding indices). The check, in order:
 
 * ``account_root`` is the current account root, ``total_collateral`` the
-  ledger's; the report is a real one the entry may use (``_use_report``);
+  ledger's; the report is a real one the entry may use (``_use_report``)
+  and is not past the funding deadline (``_funding_overdue``: the chunks
+  settle funding at the replay's indices, so at a report with an update
+  owed they would count longs' and shorts' equity before the funding they
+  owe; a stress entry uses the same signed report, so the same rule);
   a shock vector must move at least one mark;
 * the chunks' public signals tie together (``check_solvency_walk``: indices, flags, commitment chain, one price vector
   = the (stressed) marks, one funding vector = the replay's, the account root
@@ -52,6 +56,7 @@ class SolvencyChecks(ReplayChecks):
         stress = e.stress is not None
         report = e.oracle
         self._use_report(report, e.time, "oracle report")
+        self._funding_overdue(report.timestamp)  # the chunks settle funding at our indices
         marks = report.marks
         if e.stress is not None:
             try:

@@ -20,7 +20,13 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Self
 
 from exchange.domain import MarketSpec
-from exchange.operator.common import OperatorError, ProveFn, SignatureRejected, wall_clock
+from exchange.operator.common import (
+    INSURANCE_WITHDRAWAL_REFUSED,
+    OperatorError,
+    ProveFn,
+    SignatureRejected,
+    wall_clock,
+)
 from exchange.operator.slots.batch import BatchPlan
 from exchange.operator.slots.persistence import SlotsPersistence
 from exchange.operator.slots.risk import SlotsRiskEngine
@@ -245,8 +251,11 @@ class SlotsOperator(SlotsPersistence, SlotsRiskEngine):
         OperatorError if those marks are past the funding deadline ("funding
         overdue", the verifier's rule for withdrawals): publish the update at a
         fresh report first (the service runs a batch, whose update rides before
-        it: ``exchange.service.intake``).
+        it: ``exchange.service.intake``). OperatorError for account 0: the
+        insurance fund cannot be withdrawn (darkpool-verify fails it).
         """
+        if index == FEE_ACCOUNT:
+            raise OperatorError(INSURANCE_WITHDRAWAL_REFUSED)
         before = self.account_state(index)
         self._check_amount(amount)
         pubkey = Point(before.pub_x, before.pub_y)
@@ -368,8 +377,12 @@ class SlotsOperator(SlotsPersistence, SlotsRiskEngine):
         ``report`` must be the latest real report; with ``shock_bps`` the
         proofs use ``verifier.oracle.stressed_prices`` of its marks and the
         entry names the shock vector (nobody signs stressed prices).
+        OperatorError "funding overdue" if the report is past the funding
+        deadline (the verifier's rule for solvency entries, stress or not):
+        publish the update first (the service's job runs the due batch).
         """
         self._check_report(report)
+        self._check_funding_overdue(report)
         entry_time = self._entry_time(report)
         prices = report.marks
         if shock_bps is not None:
