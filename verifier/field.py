@@ -6,8 +6,6 @@ proof points). Signed values live in the scalar field as ``x mod R`` and are
 range-checked by width (see ``signed_to_field`` / ``field_to_signed``).
 """
 
-from collections.abc import Iterable
-
 R = 21888242871839275222246405745257275088548364400416034343698204186575808495617
 Q = 21888242871839275222246405745257275088696311157297823662689037894645226208583
 
@@ -57,8 +55,3 @@ def unsigned_in_range(x: int, bits: int, what: str = "value") -> int:
     if not isinstance(x, int) or isinstance(x, bool) or not 0 <= x < (1 << bits):
         raise FieldError(f"{what} = {x!r} is not an unsigned {bits}-bit integer")
     return x
-
-
-def all_canonical(xs: Iterable[int]) -> bool:
-    """True iff every element is a canonical scalar-field element."""
-    return all(is_canonical(x) for x in xs)

@@ -82,8 +82,3 @@ def check_markets(markets: Sequence[MarketSpec]) -> None:
 def imf_vector(markets: Sequence[MarketSpec]) -> tuple[int, ...]:
     """Initial margin fractions, one per market, in market id order."""
     return tuple(m.imf_bps for m in markets)
-
-
-def fee_vector(markets: Sequence[MarketSpec]) -> tuple[int, ...]:
-    """Fee fractions, one per market, in market id order."""
-    return tuple(m.fee_bps for m in markets)

@@ -52,6 +52,7 @@ from tests.verifier.ledger_files import (
     run_cli,
     structural_failure,
 )
+from verifier.oracle import OracleReport
 from verifier.protocol import STATEMENTS
 
 pytestmark = pytest.mark.slow
@@ -350,6 +351,26 @@ def test_proofs_at_other_funding_indices_fail(honest: SlotsLedger, tmp_path: Pat
     )
 
 
+OVERDUE = (
+    "funding overdue: 3601 s of oracle time since the funding update of entry 12 "
+    "(genesis requires a funding update every 3600 s)"
+)
+
+
+def _one_second_past_the_funding_deadline(
+    honest: SlotsLedger, export: Path
+) -> tuple[int, OracleReport]:
+    """(genesis funding interval, a real report signed 1 s after entry 12's update's deadline
+    with the latest report's marks): entries moved to it fail with ``OVERDUE``."""
+    interval = read(export / "genesis.json")["funding"]["interval_s"]
+    assert read(entry_path(export, FUNDING))["oracle"]["timestamp"] == 1000
+    report = honest.operator.latest_report
+    late = honest.operator.oracle.sign(
+        report.seq + 1, 1000 + interval + 1, report.marks, report.index
+    )
+    return interval, late
+
+
 def test_withdrawal_at_overdue_funding_is_rejected(honest: SlotsLedger, tmp_path: Path) -> None:
     """Alice's withdrawal (entry 13) moved to a real report one second past the funding
     deadline (the update of entry 12 at 1000, genesis interval 3600 s), no update between.
@@ -363,22 +384,15 @@ def test_withdrawal_at_overdue_funding_is_rejected(honest: SlotsLedger, tmp_path
     from verifier.encoding import withdraw_message
 
     export = copy_export(honest, tmp_path)
-    interval = read(export / "genesis.json")["funding"]["interval_s"]
-    assert read(entry_path(export, FUNDING))["oracle"]["timestamp"] == 1000
+    interval, late = _one_second_past_the_funding_deadline(honest, export)
     op = honest.operator
-    report = op.latest_report
-    late = op.oracle.sign(report.seq + 1, 1000 + interval + 1, report.marks, report.index)
 
     def later(e: Json) -> None:
         e.update(marks=late.to_json(), time=late.timestamp)
 
     edit(export, WITHDRAW, later)
-    overdue = (
-        "funding overdue: 3601 s of oracle time since the funding update of entry 12 "
-        "(genesis requires a funding update every 3600 s)"
-    )
     failures = replay(export).failures  # every proof before it checked and valid
-    assert [(f.entry_index, f.reason) for f in failures] == [(WITHDRAW, overdue)]
+    assert [(f.entry_index, f.reason) for f in failures] == [(WITHDRAW, OVERDUE)]
 
     edit(export, 0, lambda g: g["funding"].update(interval_s=interval + 1))
     failures = replay(export).failures
@@ -408,25 +422,18 @@ def test_solvency_at_overdue_funding_is_rejected(honest: SlotsLedger, tmp_path: 
     from exchange.operator import OperatorError
 
     export = copy_export(honest, tmp_path)
-    interval = read(export / "genesis.json")["funding"]["interval_s"]
-    assert read(entry_path(export, FUNDING))["oracle"]["timestamp"] == 1000
+    interval, late = _one_second_past_the_funding_deadline(honest, export)
     op = honest.operator
-    report = op.latest_report
-    late = op.oracle.sign(report.seq + 1, 1000 + interval + 1, report.marks, report.index)
 
     def later(e: Json) -> None:
         e.update(oracle=late.to_json(), time=late.timestamp)
 
     edit(export, SOLVENCY, later)
-    overdue = (
-        "funding overdue: 3601 s of oracle time since the funding update of entry 12 "
-        "(genesis requires a funding update every 3600 s)"
-    )
     failures = replay(export).failures  # every proof before it checked and valid
-    assert [(f.entry_index, f.reason) for f in failures] == [(SOLVENCY, overdue)]
+    assert [(f.entry_index, f.reason) for f in failures] == [(SOLVENCY, OVERDUE)]
     edit(export, SOLVENCY, lambda e: e.update(stress={"shock_bps": [-1000, -1000]}))
     failure = structural_failure(export)
-    assert (failure.entry_index, failure.reason) == (SOLVENCY, overdue)
+    assert (failure.entry_index, failure.reason) == (SOLVENCY, OVERDUE)
 
     edit(export, 0, lambda g: g["funding"].update(interval_s=interval + 1))
     edit(export, SOLVENCY, lambda e: e.update(stress=None))

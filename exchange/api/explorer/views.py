@@ -448,13 +448,6 @@ def risk_entries(entries: Iterable[LedgerEntry], word: str) -> list[EntryRow]:
     return [entry_row(e) for e in entries if word in e.kind]
 
 
-def kind_counts(entries: Sequence[LedgerEntry]) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for e in entries:
-        counts[e.kind] = counts.get(e.kind, 0) + 1
-    return counts
-
-
 def account_roots(entries: Iterable[LedgerEntry]) -> dict[int, int]:
     """Every published account root -> the first entry whose ``roots_after`` has it."""
     out: dict[int, int] = {}
