@@ -194,17 +194,28 @@ class Intake(ServiceCore):
     def withdraw(self, index: int, amount: int, signature: Signature) -> AccountOpDone:
         """Withdraw at the latest signed marks, after the funding they are due.
 
-        If a funding interval has ended (or the marks are missing or too old
-        for an entry now), the batch the batcher would run next runs first, so
-        the funding update is published before the withdrawal and the account
-        settles at the new indices (``Jobs._fresh_marks_for_withdrawal``); the
-        request does not fail because the operator's timer had not fired yet.
+        First the checks that need no marks (``SlotsOperator.check_withdrawal``:
+        signature at the current nonce, amount range; Unauthenticated or
+        Rejected), so a refused request runs nothing and changes nothing.
+        Then, if a funding interval has ended (or the marks are missing or too
+        old for an entry now), the batch the batcher would run next runs first,
+        so the funding update is published before the withdrawal and the
+        account settles at the new indices (``Jobs._fresh_marks_for_withdrawal``;
+        at most one batch per request; Unavailable while other batches keep
+        it busy); the margin check at the marks is ``op.withdraw``'s.
         Forbidden for account 0 (the insurance fund; its key is the operator's):
         refused before anything runs, darkpool-verify would fail the entry.
         """
         if index == FEE_ACCOUNT:
             raise Forbidden(INSURANCE_WITHDRAWAL_REFUSED)
         self._account(index)  # NotFound before anything runs
+        with self._lock:  # the nonce it reads is current
+            try:
+                self.op.check_withdrawal(index, amount, signature)
+            except SignatureRejected as exc:
+                raise Unauthenticated(str(exc)) from None
+            except OperatorError as exc:
+                raise Rejected(str(exc)) from None
         self._fresh_marks_for_withdrawal()
         return AccountOpDone(
             *self._account_op(index, lambda: self.op.withdraw(index, amount, signature))

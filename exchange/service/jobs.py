@@ -34,6 +34,10 @@ SWEEP_MARGIN_S = 5
 class Jobs(ServiceCore):
     """The proving half of the service: the batcher thread and the solvency job worker."""
 
+    #: Service-clock time at which the latest published batch asked the oracle for its
+    #: report (``withdrawal_needs_batch``); None until a batch is published in this process.
+    _report_asked_at: int | None = None
+
     def _after_setup(self, background: bool) -> None:
         for job in self.store.unfinished_jobs():
             self._jobs.put(job.id)
@@ -99,6 +103,7 @@ class Jobs(ServiceCore):
                     finally:
                         self._current_batch = None
                     job.status, job.ledger_index = "published", summary.entry.index
+                    self._report_asked_at = job.created_at
                     self._persist(
                         entries=[summary.entry.to_dict()], batch_job=job, **self._stored_state()
                     )
@@ -215,36 +220,45 @@ class Jobs(ServiceCore):
     def withdrawal_needs_batch(self) -> bool:
         """A withdrawal now would need a batch first: funding due, or no usable marks.
 
-        True when a funding interval has ended by the service clock
-        (``funding_due_now``: the withdrawal would settle the account at
-        indices an update is owed on, and once the interval is more than over
-        the verifier fails it "funding overdue"), when there is no signed
-        report yet, or when the latest one is older than genesis
-        ``max_report_age_s`` allows for an entry now.
+        True when there is no signed report yet, when the latest one is older
+        than genesis ``max_report_age_s`` allows for an entry now, or when a
+        funding interval has ended (``funding_due_now``: the withdrawal would
+        settle the account at indices an update is owed on) and no published batch
+        asked the oracle for its report since. Funding is due in oracle time
+        (``op.funding_due(report)`` at the batch's report), which may lag the
+        service clock by up to the oracle's skew limit: a batch asked after
+        the interval's end whose report is not yet past it publishes no update,
+        and running another would publish none either until the oracle's clock
+        gets there. Withdrawals then settle at the latest marks, which are not
+        funding overdue (their report is within the interval); the batcher's
+        own timer (``funding_due_now``) publishes the update.
         """
         op = self.op
         report = op.latest_report
-        if report is None or self.funding_due_now():
+        if report is None:
             return True
         try:
             op.next_entry_time(report)
         except OperatorError:
             return True
-        return False
+        asked = self._report_asked_at
+        return self.funding_due_now() and not (asked is not None and op.funding_due_at(asked))
 
     def _fresh_marks_for_withdrawal(self) -> None:
         """Run a batch before a withdrawal (or a solvency job) that needs one
-        (``withdrawal_needs_batch``).
+        (``withdrawal_needs_batch``); at most one per request.
 
         The batch publishes the funding update before itself at its own fresh
         report (``_risk_before_batch``: reports are numbered by batch id, so an
         update cannot have a report of its own) and the withdrawal then uses
         that report and the new indices: funding update, batch, withdrawal.
-        A batch already running is waited for and the need checked again.
-        Costs at most the batch the batcher's funding timer would run anyway
-        (a later withdrawal in the same interval finds nothing due). Raises
-        what ``run_batch`` raises (Unavailable: no oracle; Internal): the
-        withdrawal is then not made, never made at stale funding.
+        After that batch the need is not checked again (an oracle lagging the
+        service clock would otherwise make it a loop). A batch already
+        running is waited for and the need checked again. Raises what
+        ``run_batch`` raises (Unavailable: no oracle; Internal), and
+        Unavailable ("busy, retry") if other batches kept running through
+        three looks: the withdrawal is then not made, never made at stale
+        funding.
         """
         for _ in range(3):
             if not self.withdrawal_needs_batch():
@@ -255,6 +269,8 @@ class Jobs(ServiceCore):
             except Conflict:
                 with self._batch_guard:
                     pass  # a batch is running: wait for it, then look again
+        if self.withdrawal_needs_batch():
+            raise Unavailable("batches keep the exchange busy: retry the request")
 
     def batcher_tick(self) -> bool:
         """One round of the batcher: a batch if orders are live, a sweep or funding is due.

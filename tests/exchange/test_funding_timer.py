@@ -205,3 +205,92 @@ def test_solvency_job_while_funding_is_due_publishes_the_update_first(tmp_path: 
         svc.stop()
     report = replay(Path(out), checker=no_proof_checks)
     assert report.ok, [str(f) for f in report.failures]
+
+
+def test_refused_withdrawal_while_funding_is_due_runs_no_batch(tmp_path: Path) -> None:
+    """A withdrawal the operator would refuse without marks (a signature over another
+    nonce, an amount above a flat account's balance) is refused before the due batch
+    runs: 401 / 422 and the ledger is unchanged; the good one then runs it."""
+    from exchange.errors import Rejected, Unauthenticated
+    from verifier import auth
+    from verifier.eddsa import PrivateKey
+    from verifier.encoding import withdraw_message
+
+    clock = ManualClock()
+    svc = Service(_settings(tmp_path), clock=clock, prove=shaped_stand_in)
+    svc.start(background=False)
+    try:
+        op = svc.op
+        key = PrivateKey(b"\x0a" * 32)
+        pub = key.public_key()
+        opened = auth.open_account_message(svc.tags.auth, pub, 10_000, clock.now)
+        a, _ = svc.open_account(pub, 10_000, clock.now, key.sign(opened))
+        svc.run_batch()
+        clock.now = op.funding_clock + INTERVAL_S  # due; the batcher has not ticked
+        assert svc.withdrawal_needs_batch()
+        nonce = op.account_state(a).nonce
+        length = len(op.ledger)
+        wrong_nonce = key.sign(withdraw_message(svc.tags.withdraw, a, 100, nonce + 1))
+        with pytest.raises(Unauthenticated, match="withdraw signature rejected"):
+            svc.withdraw(a, 100, wrong_nonce)
+        too_much = key.sign(withdraw_message(svc.tags.withdraw, a, 10**9, nonce))
+        with pytest.raises(Rejected, match="exceeds the balance"):
+            svc.withdraw(a, 10**9, too_much)
+        assert len(op.ledger) == length and svc.withdrawal_needs_batch()
+        good = key.sign(withdraw_message(svc.tags.withdraw, a, 100, nonce))
+        svc.withdraw(a, 100, good)
+        assert _new_kinds(svc, length) == ["funding", "batch", "account_op"]
+    finally:
+        svc.stop()
+
+
+@pytest.mark.parametrize("bad", [False, True])
+def test_withdrawals_at_a_lagging_oracle_run_one_batch(tmp_path: Path, bad: bool) -> None:
+    """The oracle's clock 20 s behind the service's (within its skew limit): after an
+    interval ends by the service clock, the first withdrawal runs one batch, whose report
+    (oracle time) is not yet due and publishes no update; later withdrawals, refused or
+    made, run no more batches (they settle at marks within the interval)."""
+    from exchange.errors import Unauthenticated
+    from oracle.feed import SimulatedFeed
+    from oracle.signer import OracleSigner
+    from verifier import auth
+    from verifier.eddsa import PrivateKey
+    from verifier.encoding import withdraw_message
+    from verifier.protocol import Tags
+
+    lag = 20
+    clock = ManualClock()
+    settings = _settings(tmp_path)
+    signer = OracleSigner(
+        SimulatedFeed(settings.start_prices(), max_step_bps=0),
+        Tags.for_exchange(settings.exchange_id).oracle,
+        clock=lambda: int(clock.now) - lag,
+    )
+    svc = Service(settings, clock=clock, prove=shaped_stand_in, oracle=signer)
+    svc.start(background=False)
+    try:
+        op = svc.op
+        key = PrivateKey(b"\x0b" * 32)
+        pub = key.public_key()
+        opened = auth.open_account_message(svc.tags.auth, pub, 10_000, clock.now)
+        a, _ = svc.open_account(pub, 10_000, clock.now, key.sign(opened))
+        svc.run_batch()
+        clock.now = op.funding_clock + INTERVAL_S + 1
+        before = len(op.ledger)
+        for _ in range(4):
+            nonce = op.account_state(a).nonce + (1 if bad else 0)
+            sig = key.sign(withdraw_message(svc.tags.withdraw, a, 10, nonce))
+            if bad:
+                with pytest.raises(Unauthenticated):
+                    svc.withdraw(a, 10, sig)
+            else:
+                svc.withdraw(a, 10, sig)
+            clock.now += 1
+        kinds = _new_kinds(svc, before)
+        assert kinds == ([] if bad else ["batch"] + ["account_op"] * 4)
+        assert svc.funding_due_now()  # the batcher's timer pays it once the oracle gets there
+        clock.now += lag
+        before = len(op.ledger)
+        assert svc.batcher_tick() and _new_kinds(svc, before) == ["funding", "batch"]
+    finally:
+        svc.stop()

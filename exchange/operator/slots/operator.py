@@ -254,16 +254,7 @@ class SlotsOperator(SlotsPersistence, SlotsRiskEngine):
         it: ``exchange.service.intake``). OperatorError for account 0: the
         insurance fund cannot be withdrawn (darkpool-verify fails it).
         """
-        if index == FEE_ACCOUNT:
-            raise OperatorError(INSURANCE_WITHDRAWAL_REFUSED)
-        before = self.account_state(index)
-        self._check_amount(amount)
-        pubkey = Point(before.pub_x, before.pub_y)
-        message = withdraw_message(self.tags.withdraw, index, amount, before.nonce)
-        try:
-            check_signature(message, signature, pubkey)
-        except SignatureError as exc:
-            raise SignatureRejected(f"withdraw signature rejected: {exc}") from None
+        pubkey = self.check_withdrawal(index, amount, signature)
         marks = self.latest_report
         if marks is None:
             raise OperatorError("no oracle marks yet: withdrawals need a margin check at the marks")
@@ -273,6 +264,32 @@ class SlotsOperator(SlotsPersistence, SlotsRiskEngine):
         )
         self.total_collateral -= amount
         return after
+
+    def check_withdrawal(self, index: int, amount: int, signature: Signature) -> Point:
+        """The checks of ``withdraw`` that need no marks; returns the account's public key.
+
+        Writes nothing. OperatorError for account 0 (the insurance fund), an
+        unknown account, an amount out of range (1 .. 2^AMOUNT_BITS - 1) or,
+        for an account with no open position (funding cannot change its
+        balance), above its balance; SignatureRejected unless ``signature``
+        signs withdraw_message(tag, index, amount, nonce) at the current
+        nonce. The service calls it before running any batch the withdrawal
+        needs, so a refused request changes nothing; the margin check at the
+        marks stays in ``withdraw``.
+        """
+        if index == FEE_ACCOUNT:
+            raise OperatorError(INSURANCE_WITHDRAWAL_REFUSED)
+        before = self.account_state(index)
+        self._check_amount(amount)
+        if not any(before.positions) and amount > before.balance:
+            raise OperatorError(f"amount {amount} exceeds the balance {before.balance}")
+        pubkey = Point(before.pub_x, before.pub_y)
+        message = withdraw_message(self.tags.withdraw, index, amount, before.nonce)
+        try:
+            check_signature(message, signature, pubkey)
+        except SignatureError as exc:
+            raise SignatureRejected(f"withdraw signature rejected: {exc}") from None
+        return pubkey
 
     @staticmethod
     def _check_amount(amount: int, *, allow_zero: bool = False) -> None:
