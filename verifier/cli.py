@@ -156,7 +156,8 @@ def _risk_rule_lines(g: ledger.Genesis, st: ledger.ReplayState | None) -> list[s
         f = g.funding
         lines.append(
             f"  funding rules  one index update every {f.interval_s} s (a batch, sweep, "
-            "liquidation or withdrawal more than that after the last fails), "
+            "liquidation, deleverage, withdrawal or solvency report that long or more "
+            "after the last paid interval fails), "
             f"premium / {f.premium_divisor}, clamp {f.clamp_bps} bps"
         )
         horizon = index_horizon_s(

@@ -38,7 +38,7 @@ class FundingUpdates(ProvingMixin):
 
         Always False without genesis funding rules (``funding_intervals``). Publish the update
         (``update_funding``) at the batch's own report before the batch: a
-        batch whose report is more than ``interval_s`` after the last update
+        batch whose report is ``interval_s`` or more after the last paid interval
         (or the first batch, before any) fails verification ("funding overdue").
         """
         return self.funding_intervals(report) > 0
@@ -76,7 +76,7 @@ class FundingUpdates(ProvingMixin):
         """OperatorError if a batch, sweep, liquidation, withdrawal or solvency report at
         ``report`` would fail darkpool-verify as funding overdue."""
         rules, clock = self.funding_rules, self.funding_clock
-        if rules is not None and clock is not None and report.timestamp - clock > rules.interval_s:
+        if rules is not None and clock is not None and report.timestamp - clock >= rules.interval_s:
             raise OperatorError(
                 f"funding overdue: publish a funding update (update_funding) first "
                 f"({report.timestamp - clock} s since the last, genesis interval "

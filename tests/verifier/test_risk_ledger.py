@@ -182,13 +182,22 @@ def test_sweep_hiding_a_flagged_account_is_rejected(honest: RiskLedger, tmp_path
 
 
 def test_sweep_before_the_funding_update_is_rejected(honest: RiskLedger, tmp_path: Path) -> None:
-    # Without the funding entry the replay's indices are (0, 0): the sweep's
-    # proofs (at (2, -1)) no longer match, so a dropped funding update cannot
-    # hide the payment that put alice below maintenance margin.
+    # Without the funding entry the sweep (exactly one interval after the first
+    # batch) is funding overdue; and with the genesis interval 1 s longer, so the
+    # deadline rule passes it, the replay's indices are (0, 0): the sweep's proofs
+    # (at (2, -1)) no longer match, so a dropped funding update cannot hide the
+    # payment that put alice below maintenance margin.
     export = copy_export(honest, tmp_path)
     remove_entry(export, FUNDING_1)
     failure = first(replay(export))
     assert failure.entry_index == FUNDING_1  # the sweep, now at the funding entry's index
+    assert failure.reason == (
+        "funding overdue: 10 s of oracle time since the first batch "
+        "(genesis requires a funding update every 10 s)"
+    )
+    edit(export, 0, lambda g: g["funding"].update(interval_s=g["funding"]["interval_s"] + 1))
+    failure = first(replay(export))
+    assert failure.entry_index == FUNDING_1
     assert "funding indices differ from the ledger's" in failure.reason
 
 
@@ -311,14 +320,27 @@ def test_dropped_funding_entries_make_a_batch_funding_overdue(
 
 def test_funding_overdue_counts_from_the_last_update(honest: RiskLedger, tmp_path: Path) -> None:
     """Dropping only the second update: the last batch (1020) is exactly one interval after
-    the update of entry 7 (1010), which the time rule allows; a 6 s interval does not
-    (6 s, not 5: at 5 s the first update, 10 s after the first batch, owes 2 intervals
-    and fails first: test_update_paying_fewer_intervals_than_elapsed_is_rejected).
+    the update of entry 7 (1010): an interval has ended, so it is overdue (the boundary);
+    so is it with a 6 s interval (6 s, not 5: at 5 s the first update, 10 s after the
+    first batch, owes 2 intervals and fails first:
+    test_update_paying_fewer_intervals_than_elapsed_is_rejected).
 
-    On slots the batch's proofs settle funding at public indices, so the dropped
-    update is caught at that batch anyway, by its funding public input."""
+    On slots the batch's proofs settle funding at public indices, so with an 11 s
+    interval (the time rule passes) the dropped update is caught at that batch anyway,
+    by its funding public input."""
     export = copy_export(honest, tmp_path)
     remove_entry(export, FUNDING_2)
+    failure = structural_failure(export)
+    assert failure.entry_index == BATCH_3 - 1
+    assert failure.reason == (
+        "funding overdue: 10 s of oracle time since the funding update of entry 7 "
+        "(genesis requires a funding update every 10 s)"
+    )
+
+    def every_11_s(g: Json) -> None:
+        g["funding"]["interval_s"] = 11
+
+    edit(export, 0, every_11_s)
     failure = structural_failure(export)
     assert failure.entry_index == BATCH_3 - 1
     assert failure.reason == (

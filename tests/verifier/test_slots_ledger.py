@@ -352,27 +352,24 @@ def test_proofs_at_other_funding_indices_fail(honest: SlotsLedger, tmp_path: Pat
 
 
 OVERDUE = (
-    "funding overdue: 3601 s of oracle time since the funding update of entry 12 "
+    "funding overdue: 3600 s of oracle time since the funding update of entry 12 "
     "(genesis requires a funding update every 3600 s)"
 )
 
 
-def _one_second_past_the_funding_deadline(
-    honest: SlotsLedger, export: Path
-) -> tuple[int, OracleReport]:
-    """(genesis funding interval, a real report signed 1 s after entry 12's update's deadline
-    with the latest report's marks): entries moved to it fail with ``OVERDUE``."""
+def _at_the_funding_deadline(honest: SlotsLedger, export: Path) -> tuple[int, OracleReport]:
+    """(genesis funding interval, a real report signed exactly at entry 12's update's
+    deadline with the latest report's marks): an interval has ended there (the boundary:
+    ``elapsed_intervals`` pays it), so entries moved to it fail with ``OVERDUE``."""
     interval = read(export / "genesis.json")["funding"]["interval_s"]
     assert read(entry_path(export, FUNDING))["oracle"]["timestamp"] == 1000
     report = honest.operator.latest_report
-    late = honest.operator.oracle.sign(
-        report.seq + 1, 1000 + interval + 1, report.marks, report.index
-    )
+    late = honest.operator.oracle.sign(report.seq + 1, 1000 + interval, report.marks, report.index)
     return interval, late
 
 
 def test_withdrawal_at_overdue_funding_is_rejected(honest: SlotsLedger, tmp_path: Path) -> None:
-    """Alice's withdrawal (entry 13) moved to a real report one second past the funding
+    """Alice's withdrawal (entry 13) moved to a real report exactly at the funding
     deadline (the update of entry 12 at 1000, genesis interval 3600 s), no update between.
 
     Her proof settles funding at entry 12's indices, so the interval she owes since is
@@ -384,7 +381,7 @@ def test_withdrawal_at_overdue_funding_is_rejected(honest: SlotsLedger, tmp_path
     from verifier.encoding import withdraw_message
 
     export = copy_export(honest, tmp_path)
-    interval, late = _one_second_past_the_funding_deadline(honest, export)
+    interval, late = _at_the_funding_deadline(honest, export)
     op = honest.operator
 
     def later(e: Json) -> None:
@@ -410,7 +407,7 @@ def test_withdrawal_at_overdue_funding_is_rejected(honest: SlotsLedger, tmp_path
 
 
 def test_solvency_at_overdue_funding_is_rejected(honest: SlotsLedger, tmp_path: Path) -> None:
-    """The solvency entry (14) moved to a real report one second past the funding
+    """The solvency entry (14) moved to a real report exactly at the funding
     deadline (the update of entry 12 at 1000, genesis interval 3600 s), no update between.
 
     Its chunks count equity at entry 12's indices, so the interval longs owe since is
@@ -422,7 +419,7 @@ def test_solvency_at_overdue_funding_is_rejected(honest: SlotsLedger, tmp_path: 
     from exchange.operator import OperatorError
 
     export = copy_export(honest, tmp_path)
-    interval, late = _one_second_past_the_funding_deadline(honest, export)
+    interval, late = _at_the_funding_deadline(honest, export)
     op = honest.operator
 
     def later(e: Json) -> None:

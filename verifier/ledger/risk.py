@@ -205,20 +205,23 @@ class RiskChecks(SlotsRiskChecks):
 
     def _funding_overdue(self, report_time: int) -> None:
         """Genesis ``funding``: a batch, sweep, liquidation, deleverage, withdrawal or
-        solvency report (real or stress) needs an update within ``interval_s`` of oracle time.
+        solvency report (real or stress) needs an update less than ``interval_s`` of oracle
+        time before it: at ``interval_s`` an interval has ended (``elapsed_intervals`` pays it).
 
         Counted on report timestamps (the clock of the funding interval rule)
         from the end of the last paid interval (the last update's report
         time unless it was late: ``verifier.funding.elapsed_intervals``), or,
-        before any update, from the first batch's. No grace beyond ``interval_s``: the operator publishes the
+        before any update, from the first batch's. No grace: the operator publishes the
         update at the batch's own report as soon as ``interval_s`` has
-        passed, so an honest batch is always less than ``interval_s`` after it.
+        passed, so an honest entry is always less than ``interval_s`` after it (an
+        entry exactly ``interval_s`` after it would settle an ended interval at the old
+        indices).
         """
         rules, risk = self.genesis.funding, self.state.risk
         if rules is None or risk.funding_clock is None:
             return
         gap = report_time - risk.funding_clock
-        if gap > rules.interval_s:
+        if gap >= rules.interval_s:
             if risk.funding_entry is None:
                 since = "the first batch"
             elif risk.funding_clock == risk.funding_timestamp:
