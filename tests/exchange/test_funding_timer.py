@@ -39,6 +39,18 @@ def _new_kinds(svc: Service, before: int) -> list[str]:
     return [e.kind for e in svc.op.ledger.entries[before:]]
 
 
+def _open_account(svc: Service, clock: ManualClock, seed: bytes) -> tuple[Any, int]:
+    """(key, account index) of an account opened with 10,000 by the key of ``seed``."""
+    from verifier import auth
+    from verifier.eddsa import PrivateKey
+
+    key = PrivateKey(seed)
+    pub = key.public_key()
+    opened = auth.open_account_message(svc.tags.auth, pub, 10_000, clock.now)
+    a, _ = svc.open_account(pub, 10_000, clock.now, key.sign(opened))
+    return key, a
+
+
 def _settings(tmp_path: Path) -> Settings:
     data = tmp_path / "data"
     return Settings(
@@ -99,8 +111,6 @@ def test_withdrawal_while_funding_is_due_publishes_the_update_first(tmp_path: Pa
     and replays. Inside the interval a withdrawal is one account_op at the latest marks.
     At stale marks the operator itself refuses (verifier rule "funding overdue")."""
     from exchange.operator import OperatorError
-    from verifier import auth
-    from verifier.eddsa import PrivateKey
     from verifier.encoding import withdraw_message
 
     clock = ManualClock()
@@ -108,10 +118,7 @@ def test_withdrawal_while_funding_is_due_publishes_the_update_first(tmp_path: Pa
     svc.start(background=False)
     try:
         op = svc.op
-        key = PrivateKey(b"\x09" * 32)
-        pub = key.public_key()
-        opened = auth.open_account_message(svc.tags.auth, pub, 10_000, clock.now)
-        a, _ = svc.open_account(pub, 10_000, clock.now, key.sign(opened))
+        key, a = _open_account(svc, clock, b"\x09" * 32)
 
         def withdraw(amount: int) -> list[str]:
             nonce = op.account_state(a).nonce
@@ -212,8 +219,6 @@ def test_refused_withdrawal_while_funding_is_due_runs_no_batch(tmp_path: Path) -
     nonce, an amount above a flat account's balance) is refused before the due batch
     runs: 401 / 422 and the ledger is unchanged; the good one then runs it."""
     from exchange.errors import Rejected, Unauthenticated
-    from verifier import auth
-    from verifier.eddsa import PrivateKey
     from verifier.encoding import withdraw_message
 
     clock = ManualClock()
@@ -221,10 +226,7 @@ def test_refused_withdrawal_while_funding_is_due_runs_no_batch(tmp_path: Path) -
     svc.start(background=False)
     try:
         op = svc.op
-        key = PrivateKey(b"\x0a" * 32)
-        pub = key.public_key()
-        opened = auth.open_account_message(svc.tags.auth, pub, 10_000, clock.now)
-        a, _ = svc.open_account(pub, 10_000, clock.now, key.sign(opened))
+        key, a = _open_account(svc, clock, b"\x0a" * 32)
         svc.run_batch()
         clock.now = op.funding_clock + INTERVAL_S  # due; the batcher has not ticked
         assert svc.withdrawal_needs_batch()
@@ -253,8 +255,6 @@ def test_withdrawals_at_a_lagging_oracle_run_one_batch(tmp_path: Path, bad: bool
     from exchange.errors import Unauthenticated
     from oracle.feed import SimulatedFeed
     from oracle.signer import OracleSigner
-    from verifier import auth
-    from verifier.eddsa import PrivateKey
     from verifier.encoding import withdraw_message
     from verifier.protocol import Tags
 
@@ -270,10 +270,7 @@ def test_withdrawals_at_a_lagging_oracle_run_one_batch(tmp_path: Path, bad: bool
     svc.start(background=False)
     try:
         op = svc.op
-        key = PrivateKey(b"\x0b" * 32)
-        pub = key.public_key()
-        opened = auth.open_account_message(svc.tags.auth, pub, 10_000, clock.now)
-        a, _ = svc.open_account(pub, 10_000, clock.now, key.sign(opened))
+        key, a = _open_account(svc, clock, b"\x0b" * 32)
         svc.run_batch()
         clock.now = op.funding_clock + INTERVAL_S + 1
         before = len(op.ledger)
